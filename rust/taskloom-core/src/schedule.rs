@@ -1,0 +1,257 @@
+//! The ready-queue state machine that an executor drives.
+//!
+//! State, per task: how many dependencies are still unfinished (`waiting`) and
+//! how many needed consumers have still to run (`remaining`, plus a permanent
+//! pin for outputs). The executor calls [`Scheduler::pop`] for the next task
+//! to run and [`Scheduler::finish`] when it has run; `finish` reports, through
+//! a callback, every result that no remaining task reads so the executor can
+//! free it at once. Memory therefore follows the graph's width, not its size.
+//!
+//! Selection order: the ready set is a LIFO stack. Tasks made ready by the same
+//! completion are pushed so the one with the lowest [`order`](crate::order)
+//! priority is popped first, and initially ready tasks are pushed in priority
+//! order too; a finished task's consumer is therefore run before unrelated
+//! work, which completes subtrees depth-first (a 10^6-task binary reduction
+//! holds about log2(10^6) intermediate results). Push and pop are O(1); there
+//! is no heap.
+
+use crate::graph::{Graph, TaskId};
+use crate::order::{Order, NOT_NEEDED};
+
+/// Execution state for one run of a graph.
+#[derive(Debug)]
+pub struct Scheduler<'g> {
+    graph: &'g Graph,
+    priority: Vec<u32>,
+    waiting: Vec<u32>,
+    remaining: Vec<u32>,
+    ready: Vec<TaskId>,
+    unfinished: usize,
+    scratch: Vec<TaskId>,
+}
+
+impl<'g> Scheduler<'g> {
+    /// Start a run of the tasks `order` marks as needed; `outputs` are never released.
+    pub fn new(graph: &'g Graph, order: Order, outputs: &[TaskId]) -> Self {
+        let n = graph.len();
+        let Order { priority, sequence } = order;
+        let mut waiting = vec![0u32; n];
+        let mut remaining = vec![0u32; n];
+        for &t in &sequence {
+            let deps = graph.deps(t);
+            waiting[t as usize] = deps.len() as u32;
+            for &d in deps {
+                remaining[d as usize] += 1;
+            }
+        }
+        for &o in outputs {
+            // A pin that no consumer removes; `u32::MAX / 2` leaves room for
+            // the real consumer count and survives duplicate outputs.
+            if remaining[o as usize] < u32::MAX / 2 {
+                remaining[o as usize] += u32::MAX / 2;
+            }
+        }
+        let ready = sequence
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&t| waiting[t as usize] == 0)
+            .collect();
+        Scheduler {
+            graph,
+            priority,
+            waiting,
+            remaining,
+            ready,
+            unfinished: sequence.len(),
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The next task to run, if any is ready.
+    #[inline]
+    pub fn pop(&mut self) -> Option<TaskId> {
+        self.ready.pop()
+    }
+
+    /// Put back a task taken by [`pop`](Self::pop) that could not start yet.
+    #[inline]
+    pub fn push_back(&mut self, t: TaskId) {
+        self.ready.push(t);
+    }
+
+    /// The task's position in the depth-first order: lower runs first.
+    #[inline]
+    pub fn priority(&self, t: TaskId) -> u32 {
+        self.priority[t as usize]
+    }
+
+    /// Number of tasks ready to run.
+    #[inline]
+    pub fn ready_len(&self) -> usize {
+        self.ready.len()
+    }
+
+    /// Needed tasks that have not finished.
+    #[inline]
+    pub fn unfinished(&self) -> usize {
+        self.unfinished
+    }
+
+    /// True once every needed task has finished.
+    #[inline]
+    pub fn is_done(&self) -> bool {
+        self.unfinished == 0
+    }
+
+    /// Whether `t` was requested as an output (its result is never released).
+    #[inline]
+    pub fn is_output(&self, t: TaskId) -> bool {
+        self.remaining[t as usize] >= u32::MAX / 2
+    }
+
+    /// Record that `t` ran; `release` is called for each result no longer read.
+    #[inline]
+    pub fn finish(&mut self, t: TaskId, mut release: impl FnMut(TaskId)) {
+        self.unfinished -= 1;
+        let graph = self.graph;
+        for &d in graph.deps(t) {
+            let r = &mut self.remaining[d as usize];
+            *r -= 1;
+            if *r == 0 {
+                release(d);
+            }
+        }
+        if self.remaining[t as usize] == 0 {
+            release(t);
+        }
+        let consumers = graph.consumers(t);
+        if consumers.len() == 1 {
+            // The common case (chains, trees): no scratch, no sort.
+            let c = consumers[0];
+            if self.priority[c as usize] != NOT_NEEDED {
+                let w = &mut self.waiting[c as usize];
+                *w -= 1;
+                if *w == 0 {
+                    self.ready.push(c);
+                }
+            }
+            return;
+        }
+        for &c in consumers {
+            if self.priority[c as usize] == NOT_NEEDED {
+                continue;
+            }
+            let w = &mut self.waiting[c as usize];
+            *w -= 1;
+            if *w == 0 {
+                self.scratch.push(c);
+            }
+        }
+        if self.scratch.len() > 1 {
+            let priority = &self.priority;
+            self.scratch
+                .sort_unstable_by_key(|&c| std::cmp::Reverse(priority[c as usize]));
+        }
+        self.ready.append(&mut self.scratch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::order;
+
+    /// Run the graph to completion, returning execution order, release order
+    /// and the largest number of results alive at once.
+    fn run(graph: &Graph, outputs: &[TaskId]) -> (Vec<TaskId>, Vec<TaskId>, usize) {
+        let o = order(graph, outputs).unwrap();
+        let mut s = Scheduler::new(graph, o, outputs);
+        let (mut ran, mut released) = (vec![], vec![]);
+        let (mut has_run, mut is_freed) = (vec![false; graph.len()], vec![false; graph.len()]);
+        let (mut alive, mut peak) = (0usize, 0usize);
+        while let Some(t) = s.pop() {
+            for &d in graph.deps(t) {
+                assert!(has_run[d as usize], "{t} ran before its dependency {d}");
+                assert!(!is_freed[d as usize], "{d} released before {t} read it");
+            }
+            ran.push(t);
+            has_run[t as usize] = true;
+            alive += 1;
+            peak = peak.max(alive);
+            s.finish(t, |r| {
+                released.push(r);
+                is_freed[r as usize] = true;
+                alive -= 1;
+            });
+        }
+        assert!(s.is_done());
+        (ran, released, peak)
+    }
+
+    #[test]
+    fn results_are_released_after_their_last_consumer() {
+        // 0 and 1 leaves; 2 = f(0, 1); 3 = g(0, 2)
+        let g = Graph::from_deps([vec![], vec![], vec![0, 1], vec![0, 2]]).unwrap();
+        let (ran, released, _) = run(&g, &[3]);
+        assert_eq!(ran, vec![0, 1, 2, 3]);
+        // 1 is free after 2; 0 and 2 after 3; output 3 never.
+        assert_eq!(released, vec![1, 0, 2]);
+    }
+
+    #[test]
+    fn outputs_are_never_released_even_when_consumed() {
+        let g = Graph::from_deps([vec![], vec![0]]).unwrap();
+        let (_, released, _) = run(&g, &[1, 0, 0]);
+        assert!(released.is_empty());
+    }
+
+    #[test]
+    fn culled_consumers_do_not_pin_results() {
+        // 1 and 2 both read 0; only 1 is needed.
+        let g = Graph::from_deps([vec![], vec![0], vec![0]]).unwrap();
+        let (ran, released, _) = run(&g, &[1]);
+        assert_eq!(ran, vec![0, 1]);
+        assert_eq!(released, vec![0]);
+    }
+
+    #[test]
+    fn binary_reduction_keeps_few_results_alive() {
+        // Leaves 0..n, then pairwise sums, built bottom-up.
+        let n = 1 << 16;
+        let mut tasks: Vec<Vec<TaskId>> = (0..n).map(|_| vec![]).collect();
+        let mut level: Vec<TaskId> = (0..n as TaskId).collect();
+        while level.len() > 1 {
+            let mut next = vec![];
+            for pair in level.chunks(2) {
+                tasks.push(pair.to_vec());
+                next.push((tasks.len() - 1) as TaskId);
+            }
+            level = next;
+        }
+        let g = Graph::from_deps(tasks).unwrap();
+        let (ran, _, peak) = run(&g, &[level[0]]);
+        assert_eq!(ran.len(), 2 * n - 1);
+        assert!(peak <= 2 * 17 + 2, "peak {peak} results alive");
+    }
+
+    #[test]
+    fn fan_in_keeps_all_inputs_until_the_sum() {
+        let n = 1000u32;
+        let mut tasks: Vec<Vec<TaskId>> = (0..n).map(|_| vec![]).collect();
+        tasks.push((0..n).collect());
+        let g = Graph::from_deps(tasks).unwrap();
+        let (ran, released, peak) = run(&g, &[n]);
+        assert_eq!(ran.len() as u32, n + 1);
+        assert_eq!(released.len() as u32, n);
+        assert_eq!(peak as u32, n + 1);
+    }
+
+    #[test]
+    fn diamond_runs_each_task_once() {
+        let g = Graph::from_deps([vec![], vec![0], vec![0], vec![1, 2]]).unwrap();
+        let (ran, released, _) = run(&g, &[3]);
+        assert_eq!(ran.len(), 4);
+        assert_eq!(released.len(), 3);
+    }
+}
