@@ -1,0 +1,79 @@
+"""The default scheduler: the calling thread plus a native pool of worker threads.
+
+Small tasks that hold the GIL run on the calling thread, inline, with no thread
+handoff; tasks whose callable has been seen to take long (numpy, pandas, I/O,
+``time.sleep``: work that usually releases the GIL) run on up to ``num_workers``
+worker threads at once. See ``rust/taskloom-py/src/exec.rs`` for the policy.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+from taskloom import _core
+from taskloom._graph import prepare
+
+CPU_COUNT: int = os.cpu_count() or 1
+
+
+def get(
+    dsk: Mapping,
+    keys: Hashable | list,
+    cache: Mapping | None = None,
+    num_workers: int | None = None,
+    pool: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Compute ``keys`` from the task graph ``dsk`` with threads.
+
+    Parameters
+    ----------
+    dsk : dict
+        A Dask task graph: keys (``str`` or tuples such as ``("x", 0, 1)``) mapped to
+        literals, tasks ``(callable, *args)``, or other keys (aliases). Arguments may be
+        keys, nested tasks, lists, tuples, sets and dicts of those, or literals.
+    keys : key or (nested) list of keys
+        What to compute; the result has the same nesting, with tuples for lists (as
+        in Dask).
+    cache : dict, optional
+        Results known in advance, by key; they replace the tasks of those keys.
+    num_workers : int, optional
+        Most tasks to run on worker threads at once; defaults to the number of CPUs.
+        ``1`` runs everything on the calling thread.
+    pool : None
+        Accepted for compatibility with ``dask.threaded.get``; taskloom runs tasks on its
+        own native pool, so only ``None`` is allowed.
+
+    Returns
+    -------
+    The result of each requested key, in the shape of ``keys``.
+
+    Raises
+    ------
+    KeyError
+        A requested key is not in the graph.
+    taskloom.CycleError
+        The needed part of the graph has a cycle (raised before anything runs).
+    Exception
+        Whatever a task raised, with a note naming its key.
+
+    Examples
+    --------
+    >>> from operator import add
+    >>> from taskloom.threaded import get
+    >>> dsk = {"a": 1, "b": (add, "a", 1), "c": (add, "b", ("a"))}
+    >>> get(dsk, ["c", ["a", "b"]])
+    (3, (1, 2))
+    """
+    if pool is not None:
+        raise ValueError(
+            "taskloom runs tasks on its own native thread pool; pass num_workers= instead of pool="
+        )
+    if num_workers is None:
+        num_workers = CPU_COUNT
+    elif isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+        raise ValueError(f"num_workers must be a positive integer, got {num_workers!r}")
+    dsk = prepare(dsk, cache, kwargs, "get")
+    return _core.get(dsk, keys, num_workers)

@@ -1,0 +1,491 @@
+//! Python dict graph -> integer program: the only place that reads the user's graph.
+//!
+//! Two passes, both linear. First every key of the dict is interned into a
+//! hash table keyed by Python's own hash (cached on `str`), so no key is hashed
+//! twice and execution never hashes at all. Then a worklist starting from the
+//! requested keys parses only the values they reach (culling happens here),
+//! numbering tasks in discovery order and encoding each value as a few
+//! [`Op`]s: argument references become indices into the task's dependency
+//! list, everything else a constant.
+//!
+//! Value semantics follow Dask's task spec, as `dask._task_spec.convert_legacy_task`
+//! reads it: a tuple whose first element is callable is a task; an `int`,
+//! `float`, `str` or `tuple` equal to a key is a reference to it (an alias at
+//! the top level); `list`, `tuple`, `set` and `frozenset` are walked and
+//! rebuilt only if they contain references or tasks. Anything else, `dict`
+//! included (Dask's `parse_input` does not look inside dicts for keys), is a
+//! literal, passed through untouched: the same object the user gave.
+
+use crate::errors;
+use hashbrown::HashTable;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyTuple};
+use std::collections::HashMap;
+use taskloom_core::{Graph, GraphBuilder, TaskId};
+
+/// How deep task values may nest (tasks inside arguments, lists in lists).
+/// Evaluation recurses on this depth, never on graph depth.
+pub const MAX_NESTING: usize = 500;
+
+/// One instruction of a task's encoded value, evaluated in prefix order.
+#[derive(Clone, Copy, Debug)]
+pub enum Op {
+    /// The result of the task's `i`-th dependency.
+    Dep(u32),
+    /// `Program::consts[i]`, passed as is.
+    Const(u32),
+    /// Call the next expression with the following `n` expressions as arguments.
+    Call(u32),
+    List(u32),
+    Tuple(u32),
+    Set(u32),
+    FrozenSet(u32),
+}
+
+/// No root callable: the task is a literal, alias or container, always cheap.
+pub const NO_FUNCTION: u32 = u32::MAX;
+
+/// Everything needed to run the tasks, shared with worker threads.
+pub struct Program {
+    /// Task id -> the user's key.
+    pub keys: Vec<Py<PyAny>>,
+    code: Vec<Op>,
+    code_start: Vec<u32>,
+    pub consts: Vec<Py<PyAny>>,
+    /// Task id -> index into `functions` of the callable at its root.
+    pub root_function: Vec<u32>,
+    /// Distinct root callables; the executor learns per callable whether to offload.
+    pub functions: Vec<Py<PyAny>>,
+}
+
+impl Program {
+    #[inline]
+    pub fn code(&self, t: TaskId) -> &[Op] {
+        let t = t as usize;
+        &self.code[self.code_start[t] as usize..self.code_start[t + 1] as usize]
+    }
+}
+
+/// The shape of the requested keys, in prefix order.
+pub enum Shape {
+    List(u32),
+    Key(TaskId),
+}
+
+pub struct Converted {
+    pub program: Program,
+    pub graph: Graph,
+    /// Requested tasks, flattened, possibly repeated.
+    pub outputs: Vec<TaskId>,
+    pub shape: Vec<Shape>,
+}
+
+const NOT_YET: u32 = u32::MAX;
+
+// Which Python types occur among the keys; an argument of another type is
+// never looked up.
+const KEY_STR: u8 = 1;
+const KEY_INT: u8 = 2;
+const KEY_FLOAT: u8 = 4;
+const KEY_TUPLE: u8 = 8;
+
+struct Converter<'py> {
+    // Built on the first reference the locality guesses miss; see `lookup_reference`.
+    table: Option<HashTable<u32>>,
+    key_objs: Vec<Bound<'py, PyAny>>,
+    values: Vec<Bound<'py, PyAny>>,
+    key_types: u8,
+    task_of_key: Vec<u32>,
+    key_of_task: Vec<u32>,
+    builder: GraphBuilder,
+    code: Vec<Op>,
+    code_start: Vec<u32>,
+    consts: Vec<Py<PyAny>>,
+    root_function: Vec<u32>,
+    functions: Vec<Py<PyAny>>,
+    function_const: Vec<u32>,
+    function_index: HashMap<usize, u32>,
+    // One-entry cache: graphs call the same function in long runs.
+    last_function: (*mut ffi::PyObject, u32),
+    // Key id of the last reference resolved; see `lookup_reference`.
+    last_found: u32,
+}
+
+/// Python's hash of `obj`, or None if it is unhashable (the error is cleared).
+#[inline]
+fn py_hash(obj: &Bound<'_, PyAny>) -> Option<u64> {
+    let h = unsafe { ffi::PyObject_Hash(obj.as_ptr()) };
+    if h == -1 {
+        unsafe { ffi::PyErr_Clear() };
+        None
+    } else {
+        Some(h as u64)
+    }
+}
+
+#[inline]
+fn py_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> bool {
+    if a.as_ptr() == b.as_ptr() {
+        return true;
+    }
+    match unsafe { ffi::PyObject_RichCompareBool(a.as_ptr(), b.as_ptr(), ffi::Py_EQ) } {
+        1 => true,
+        0 => false,
+        _ => {
+            unsafe { ffi::PyErr_Clear() };
+            false
+        }
+    }
+}
+
+#[inline]
+fn key_type(obj: &Bound<'_, PyAny>) -> u8 {
+    let p = obj.as_ptr();
+    unsafe {
+        if ffi::PyUnicode_Check(p) != 0 {
+            KEY_STR
+        } else if ffi::PyTuple_Check(p) != 0 {
+            KEY_TUPLE
+        } else if ffi::PyLong_Check(p) != 0 {
+            KEY_INT
+        } else if ffi::PyFloat_Check(p) != 0 {
+            KEY_FLOAT
+        } else {
+            0
+        }
+    }
+}
+
+impl<'py> Converter<'py> {
+    fn new(dsk: &Bound<'py, PyDict>) -> Self {
+        let n = dsk.len();
+        let mut c = Converter {
+            table: None,
+            key_objs: Vec::with_capacity(n),
+            values: Vec::with_capacity(n),
+            key_types: 0,
+            task_of_key: vec![NOT_YET; n],
+            key_of_task: Vec::with_capacity(n),
+            builder: GraphBuilder::with_capacity(n, n),
+            code: Vec::with_capacity(3 * n),
+            code_start: Vec::with_capacity(n + 1),
+            consts: Vec::with_capacity(n),
+            root_function: Vec::with_capacity(n),
+            functions: Vec::new(),
+            function_const: Vec::new(),
+            function_index: HashMap::new(),
+            last_function: (std::ptr::null_mut(), 0),
+            last_found: u32::MAX,
+        };
+        for (k, v) in dsk.iter() {
+            c.key_types |= key_type(&k);
+            c.key_objs.push(k);
+            c.values.push(v);
+        }
+        c
+    }
+
+    fn build_table(keys: &[Bound<'py, PyAny>]) -> HashTable<u32> {
+        let mut table = HashTable::with_capacity(keys.len());
+        for (id, k) in keys.iter().enumerate() {
+            // Dict keys are hashable, and str hashes are cached.
+            let h = py_hash(k).unwrap_or(0);
+            table.insert_unique(h, id as u32, |&i| py_hash(&keys[i as usize]).unwrap_or(0));
+        }
+        table
+    }
+
+    /// The key id equal to `obj`, if `obj` is a key of the graph.
+    #[inline]
+    fn lookup(&mut self, obj: &Bound<'py, PyAny>) -> Option<u32> {
+        let h = py_hash(obj)?;
+        let keys = &self.key_objs;
+        self.table
+            .get_or_insert_with(|| Self::build_table(keys))
+            .find(h, |&i| py_eq(&keys[i as usize], obj))
+            .copied()
+    }
+
+    /// Like [`lookup`] but only for types Dask treats as possible references.
+    ///
+    /// Graphs built by loops reference keys inserted next to each other: a
+    /// chain's task reads the key inserted just before its own, a reduction
+    /// reads keys in insertion order. So before hashing (which, for a graph of
+    /// 10^6 keys, costs a cache miss into the table), try the key after the
+    /// last one found and the key before the task's own. A guess is accepted
+    /// only if it is of the same type and equal, which for dict keys means it
+    /// is the key a hash lookup would find.
+    #[inline]
+    fn lookup_reference(&mut self, obj: &Bound<'py, PyAny>, owner: u32) -> Option<u32> {
+        let t = key_type(obj);
+        if t & self.key_types == 0 {
+            return None;
+        }
+        self.find(
+            obj,
+            [self.last_found.wrapping_add(1), owner.wrapping_sub(1)],
+        )
+    }
+
+    /// The key id equal to `obj`, trying the `guesses` before the hash table.
+    #[inline]
+    fn find(&mut self, obj: &Bound<'py, PyAny>, guesses: [u32; 2]) -> Option<u32> {
+        for guess in guesses {
+            if let Some(k) = self.key_objs.get(guess as usize) {
+                if k.as_ptr() == obj.as_ptr()
+                    || (k.get_type_ptr() == obj.get_type_ptr() && py_eq(k, obj))
+                {
+                    self.last_found = guess;
+                    return Some(guess);
+                }
+            }
+        }
+        let found = self.lookup(obj)?;
+        self.last_found = found;
+        Some(found)
+    }
+
+    #[inline]
+    fn task_for(&mut self, key_id: u32) -> TaskId {
+        let slot = &mut self.task_of_key[key_id as usize];
+        if *slot == NOT_YET {
+            *slot = self.key_of_task.len() as u32;
+            self.key_of_task.push(key_id);
+        }
+        *slot
+    }
+
+    fn push_const(&mut self, obj: &Bound<'py, PyAny>) {
+        self.code.push(Op::Const(self.consts.len() as u32));
+        self.consts.push(obj.clone().unbind());
+    }
+
+    /// Index into `functions` of a callable, sharing one constant per distinct callable.
+    fn function(&mut self, f: &Bound<'py, PyAny>) -> u32 {
+        if self.last_function.0 == f.as_ptr() {
+            return self.last_function.1;
+        }
+        let next = self.functions.len() as u32;
+        let i = *self
+            .function_index
+            .entry(f.as_ptr() as usize)
+            .or_insert(next);
+        if i == next {
+            self.functions.push(f.clone().unbind());
+            self.function_const.push(self.consts.len() as u32);
+            self.consts.push(f.clone().unbind());
+        }
+        self.last_function = (f.as_ptr(), i);
+        i
+    }
+
+    /// `obj` as a task `(callable, *args)`, if it is one.
+    #[inline]
+    fn as_task(
+        obj: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<(Bound<'py, PyTuple>, Bound<'py, PyAny>)>> {
+        if unsafe { ffi::PyTuple_CheckExact(obj.as_ptr()) } == 0 {
+            return Ok(None);
+        }
+        let t = unsafe { obj.cast_unchecked::<PyTuple>() };
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let f = t.get_item(0)?;
+        if unsafe { ffi::PyCallable_Check(f.as_ptr()) } == 0 {
+            return Ok(None);
+        }
+        Ok(Some((t.clone(), f)))
+    }
+
+    /// Encode `obj`; returns true if it is a plain constant (no references, no calls).
+    fn emit(&mut self, obj: &Bound<'py, PyAny>, depth: usize, owner: u32) -> PyResult<bool> {
+        if depth > MAX_NESTING {
+            return Err(errors::too_deep(
+                &self.key_objs[owner as usize],
+                MAX_NESTING,
+            ));
+        }
+        if let Some((task, f)) = Self::as_task(obj)? {
+            self.emit_call(&task, &f, depth, owner)?;
+            return Ok(false);
+        }
+        if let Some(key_id) = self.lookup_reference(obj, owner) {
+            let task = self.task_for(key_id);
+            let local = self.builder.add_dep(task);
+            self.code.push(Op::Dep(local));
+            return Ok(false);
+        }
+        let p = obj.as_ptr();
+        let container = unsafe {
+            if ffi::PyTuple_CheckExact(p) != 0 {
+                Some(Op::Tuple(0))
+            } else if ffi::PyList_CheckExact(p) != 0 {
+                Some(Op::List(0))
+            } else if ffi::PySet_CheckExact(p) != 0 {
+                Some(Op::Set(0))
+            } else if ffi::PyFrozenSet_CheckExact(p) != 0 {
+                Some(Op::FrozenSet(0))
+            } else {
+                None
+            }
+        };
+        let Some(kind) = container else {
+            self.push_const(obj);
+            return Ok(true);
+        };
+        let at = self.code.len();
+        let consts_at = self.consts.len();
+        self.code.push(kind);
+        let mut all_const = true;
+        let mut n = 0u32;
+        for item in obj.try_iter()? {
+            all_const &= self.emit(&item?, depth + 1, owner)?;
+            n += 1;
+        }
+        if all_const {
+            // Nothing to substitute: keep the user's object itself.
+            self.code.truncate(at);
+            self.consts.truncate(consts_at);
+            self.push_const(obj);
+            return Ok(true);
+        }
+        self.code[at] = match kind {
+            Op::Tuple(_) => Op::Tuple(n),
+            Op::List(_) => Op::List(n),
+            Op::Set(_) => Op::Set(n),
+            _ => Op::FrozenSet(n),
+        };
+        Ok(false)
+    }
+
+    fn emit_call(
+        &mut self,
+        task: &Bound<'py, PyTuple>,
+        f: &Bound<'py, PyAny>,
+        depth: usize,
+        owner: u32,
+    ) -> PyResult<u32> {
+        let n = task.len() - 1;
+        self.code.push(Op::Call(n as u32));
+        let fi = self.function(f);
+        self.code.push(Op::Const(self.function_const[fi as usize]));
+        for i in 1..=n {
+            let arg = task.get_item(i)?;
+            self.emit(&arg, depth + 1, owner)?;
+        }
+        Ok(fi)
+    }
+
+    /// Encode the value of the next task on the worklist.
+    fn emit_task(&mut self, task: TaskId) -> PyResult<()> {
+        let key_id = self.key_of_task[task as usize];
+        let value = self.values[key_id as usize].clone();
+        self.code_start.push(self.code.len() as u32);
+        let root = match Self::as_task(&value)? {
+            Some((task, f)) => self.emit_call(&task, &f, 0, key_id)?,
+            None => {
+                self.emit(&value, 0, key_id)?;
+                NO_FUNCTION
+            }
+        };
+        self.root_function.push(root);
+        self.builder.end_task();
+        Ok(())
+    }
+
+    fn emit_keys(
+        &mut self,
+        keys: &Bound<'py, PyAny>,
+        depth: usize,
+        outputs: &mut Vec<TaskId>,
+        shape: &mut Vec<Shape>,
+    ) -> PyResult<()> {
+        if depth > MAX_NESTING {
+            return Err(errors::too_deep_keys(MAX_NESTING));
+        }
+        if let Ok(list) = keys.cast::<PyList>() {
+            shape.push(Shape::List(list.len() as u32));
+            for k in list.iter() {
+                self.emit_keys(&k, depth + 1, outputs, shape)?;
+            }
+            return Ok(());
+        }
+        if py_hash(keys).is_none() {
+            return Err(errors::unhashable_key(keys));
+        }
+        // Requested keys are often listed in insertion order, or are the last key.
+        let last = self.key_objs.len().wrapping_sub(1) as u32;
+        let Some(key_id) = self.find(keys, [self.last_found.wrapping_add(1), last]) else {
+            return Err(errors::missing_key(keys));
+        };
+        let t = self.task_for(key_id);
+        outputs.push(t);
+        shape.push(Shape::Key(t));
+        Ok(())
+    }
+}
+
+/// Convert `dsk` for computing `keys` (one key or nested lists of keys).
+pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Converted> {
+    let dsk = dsk.cast::<PyDict>().map_err(|_| errors::not_a_dict(dsk))?;
+    let mut c = Converter::new(dsk);
+    let mut outputs = Vec::new();
+    let mut shape = Vec::new();
+    c.emit_keys(keys, 0, &mut outputs, &mut shape)?;
+    let mut next = 0;
+    while next < c.key_of_task.len() {
+        c.emit_task(next as TaskId)?;
+        next += 1;
+    }
+    c.code_start.push(c.code.len() as u32);
+    let graph = c.builder.build().map_err(errors::graph)?;
+    let keys = c
+        .key_of_task
+        .iter()
+        .map(|&k| c.key_objs[k as usize].clone().unbind())
+        .collect();
+    Ok(Converted {
+        program: Program {
+            keys,
+            code: c.code,
+            code_start: c.code_start,
+            consts: c.consts,
+            root_function: c.root_function,
+            functions: c.functions,
+        },
+        graph,
+        outputs,
+        shape,
+    })
+}
+
+/// Assemble the results in the shape the keys were requested in, lists as tuples.
+pub fn shape_results<'py>(
+    py: Python<'py>,
+    shape: &[Shape],
+    result: impl Fn(TaskId) -> Py<PyAny>,
+) -> PyResult<Py<PyAny>> {
+    fn build<'py>(
+        py: Python<'py>,
+        shape: &[Shape],
+        pos: &mut usize,
+        result: &impl Fn(TaskId) -> Py<PyAny>,
+    ) -> PyResult<Py<PyAny>> {
+        let s = &shape[*pos];
+        *pos += 1;
+        match *s {
+            Shape::Key(t) => Ok(result(t)),
+            Shape::List(n) => {
+                let items = (0..n)
+                    .map(|_| build(py, shape, pos, result))
+                    .collect::<PyResult<Vec<_>>>()?;
+                // Like Dask's `nested_get`: a list of keys gives a tuple of results.
+                Ok(PyTuple::new(py, items)?.into_any().unbind())
+            }
+        }
+    }
+    let mut pos = 0;
+    build(py, shape, &mut pos, &result)
+}

@@ -1,0 +1,151 @@
+//! Evaluating one task's encoded value: the only code that calls user functions.
+//!
+//! The same evaluator serves the calling thread (dependencies read from the
+//! executor's result table) and worker threads (dependencies shipped with the
+//! job), through the [`Deps`] trait, so both paths behave identically.
+//! Arguments are passed to `PyObject_Vectorcall` as borrowed pointers: a task
+//! whose arguments are results and constants costs no reference-count traffic
+//! and no tuple allocation. Recursion is bounded by
+//! [`MAX_NESTING`](crate::convert::MAX_NESTING), never by graph depth.
+
+use crate::convert::Op;
+use pyo3::ffi;
+use pyo3::prelude::*;
+use smallvec::SmallVec;
+
+/// Where a task reads the results of its dependencies from, by local index.
+pub trait Deps {
+    /// A borrowed pointer to the `i`-th dependency's result.
+    fn get(&self, i: u32) -> *mut ffi::PyObject;
+}
+
+impl Deps for [Py<PyAny>] {
+    #[inline]
+    fn get(&self, i: u32) -> *mut ffi::PyObject {
+        self[i as usize].as_ptr()
+    }
+}
+
+enum Val<'py> {
+    Borrowed(*mut ffi::PyObject),
+    Owned(Bound<'py, PyAny>),
+}
+
+impl<'py> Val<'py> {
+    #[inline]
+    fn ptr(&self) -> *mut ffi::PyObject {
+        match self {
+            Val::Borrowed(p) => *p,
+            Val::Owned(b) => b.as_ptr(),
+        }
+    }
+
+    #[inline]
+    fn into_owned(self, py: Python<'py>) -> Bound<'py, PyAny> {
+        match self {
+            // SAFETY: borrowed pointers come from live results or constants.
+            Val::Borrowed(p) => unsafe { Bound::from_borrowed_ptr(py, p) },
+            Val::Owned(b) => b,
+        }
+    }
+}
+
+/// Evaluate a task's code to its result.
+#[inline]
+pub fn eval_task<D: Deps + ?Sized>(
+    py: Python<'_>,
+    code: &[Op],
+    consts: &[Py<PyAny>],
+    deps: &D,
+) -> PyResult<Py<PyAny>> {
+    let mut pos = 0;
+    Ok(eval(py, code, &mut pos, consts, deps)?
+        .into_owned(py)
+        .unbind())
+}
+
+fn eval<'py, D: Deps + ?Sized>(
+    py: Python<'py>,
+    code: &[Op],
+    pos: &mut usize,
+    consts: &[Py<PyAny>],
+    deps: &D,
+) -> PyResult<Val<'py>> {
+    let op = code[*pos];
+    *pos += 1;
+    match op {
+        Op::Dep(i) => Ok(Val::Borrowed(deps.get(i))),
+        Op::Const(i) => Ok(Val::Borrowed(consts[i as usize].as_ptr())),
+        Op::Call(n) => {
+            let f = eval(py, code, pos, consts, deps)?;
+            let n = n as usize;
+            let mut args: SmallVec<[*mut ffi::PyObject; 8]> = SmallVec::with_capacity(n);
+            // Temporaries (nested calls, rebuilt containers) live until the call returns.
+            let mut temps: SmallVec<[Bound<'py, PyAny>; 2]> = SmallVec::new();
+            for _ in 0..n {
+                match code[*pos] {
+                    Op::Dep(i) => {
+                        *pos += 1;
+                        args.push(deps.get(i));
+                    }
+                    Op::Const(i) => {
+                        *pos += 1;
+                        args.push(consts[i as usize].as_ptr());
+                    }
+                    _ => {
+                        let v = eval(py, code, pos, consts, deps)?.into_owned(py);
+                        args.push(v.as_ptr());
+                        temps.push(v);
+                    }
+                }
+            }
+            // SAFETY: `f` and every argument are alive for the duration of the call.
+            let r = unsafe {
+                ffi::PyObject_Vectorcall(f.ptr(), args.as_ptr(), n, std::ptr::null_mut())
+            };
+            drop(temps);
+            Ok(Val::Owned(unsafe { Bound::from_owned_ptr_or_err(py, r)? }))
+        }
+        Op::List(n) | Op::Tuple(n) => {
+            let is_list = matches!(op, Op::List(_));
+            // SAFETY: new containers start with NULL slots, which their
+            // deallocators skip, so an error half-way leaks nothing.
+            let c = unsafe {
+                let raw = if is_list {
+                    ffi::PyList_New(n as ffi::Py_ssize_t)
+                } else {
+                    ffi::PyTuple_New(n as ffi::Py_ssize_t)
+                };
+                Bound::from_owned_ptr_or_err(py, raw)?
+            };
+            for i in 0..n as ffi::Py_ssize_t {
+                let v = eval(py, code, pos, consts, deps)?.into_owned(py);
+                unsafe {
+                    if is_list {
+                        ffi::PyList_SET_ITEM(c.as_ptr(), i, v.into_ptr());
+                    } else {
+                        ffi::PyTuple_SET_ITEM(c.as_ptr(), i, v.into_ptr());
+                    }
+                }
+            }
+            Ok(Val::Owned(c))
+        }
+        Op::Set(n) | Op::FrozenSet(n) => {
+            let c = unsafe {
+                let raw = if matches!(op, Op::Set(_)) {
+                    ffi::PySet_New(std::ptr::null_mut())
+                } else {
+                    ffi::PyFrozenSet_New(std::ptr::null_mut())
+                };
+                Bound::from_owned_ptr_or_err(py, raw)?
+            };
+            for _ in 0..n {
+                let v = eval(py, code, pos, consts, deps)?;
+                if unsafe { ffi::PySet_Add(c.as_ptr(), v.ptr()) } != 0 {
+                    return Err(PyErr::fetch(py));
+                }
+            }
+            Ok(Val::Owned(c))
+        }
+    }
+}

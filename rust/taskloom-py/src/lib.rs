@@ -1,0 +1,52 @@
+//! `taskloom._core`: the thin pyo3 layer over `taskloom-core`.
+//!
+//! Layout: [`convert`] turns the user's dict graph into integer ids and flat
+//! arrays (all Python -> Rust conversion happens there), [`eval`] calls user
+//! functions, [`exec`] drives the core scheduler on the calling thread and
+//! [`pool`]'s worker threads, and [`errors`] builds every exception raised.
+//! The Python package wraps these functions with defaults and documentation.
+
+mod convert;
+mod errors;
+mod eval;
+mod exec;
+mod pool;
+
+use pyo3::prelude::*;
+use std::time::Duration;
+
+/// Compute `keys` from the dict graph `dsk` (see `taskloom.get`).
+///
+/// `num_workers <= 1` runs every task on the calling thread.
+#[pyfunction]
+#[pyo3(signature = (dsk, keys, num_workers = 0))]
+fn get(
+    py: Python<'_>,
+    dsk: &Bound<'_, PyAny>,
+    keys: &Bound<'_, PyAny>,
+    num_workers: usize,
+) -> PyResult<Py<PyAny>> {
+    let converted = convert::convert(dsk, keys)?;
+    exec::execute(py, converted, num_workers)
+}
+
+/// Stop idle worker threads; registered with `atexit` by the package.
+#[pyfunction]
+fn _shutdown(py: Python<'_>) {
+    pool::shutdown(py, Duration::from_secs(1));
+}
+
+/// Forget the parent's worker pool in a forked child (`os.register_at_fork`).
+#[pyfunction]
+fn _after_fork_in_child() {
+    pool::forget_after_fork();
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(get, m)?)?;
+    m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
+    m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
+    m.add("CycleError", m.py().get_type::<errors::CycleError>())?;
+    Ok(())
+}

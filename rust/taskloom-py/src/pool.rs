@@ -1,0 +1,265 @@
+//! The native worker pool for tasks that spend their time outside the GIL.
+//!
+//! One process-wide pool, shared by every `get` on every Python thread. A
+//! worker is a Rust thread that attaches to the interpreter once for its life
+//! and detaches only while it waits for a job (~54 ns per wait instead of
+//! ~450 ns to attach from scratch). Threads are spawned on demand, when a job
+//! is queued and no worker is idle, so concurrent and nested `get` calls never
+//! wait on each other for a thread.
+//!
+//! Each `get` owns a [`Sink`] its jobs report to; the pool knows nothing of
+//! graphs. Locks here are never held while waiting for the GIL and the GIL is
+//! never awaited under them, so the pool cannot deadlock against the caller.
+//!
+//! `want_gil` counts workers that have a job and are about to take the GIL:
+//! the calling thread, which runs small tasks inline while holding the GIL,
+//! reads it after each task and steps aside ([`Pool::yield_gil`]) so a
+//! returning numpy task is not left waiting for the 5 ms switch interval.
+
+use crate::convert::Program;
+use crate::errors;
+use crate::eval::eval_task;
+use pyo3::prelude::*;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+/// One task to run on a worker.
+pub struct Job {
+    pub program: Arc<Program>,
+    pub task: u32,
+    /// The task's dependency results, by local index.
+    pub deps: Vec<Py<PyAny>>,
+    pub sink: Arc<Sink>,
+}
+
+/// A finished job: the task, its result, and how long the call took.
+pub struct Done {
+    pub task: u32,
+    pub result: PyResult<Py<PyAny>>,
+    pub nanos: u64,
+}
+
+/// Where one `get`'s jobs report back.
+#[derive(Default)]
+pub struct Sink {
+    done: Mutex<Vec<Done>>,
+    ready: Condvar,
+    has_done: AtomicBool,
+    cancelled: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding these locks cannot leave their data inconsistent
+    // (pushes and swaps only), so poisoning is ignored.
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Sink {
+    fn push(&self, done: Done) {
+        lock(&self.done).push(done);
+        self.has_done.store(true, Ordering::Release);
+        self.ready.notify_one();
+    }
+
+    /// Cheap check, made after every inline task.
+    #[inline]
+    pub fn has_done(&self) -> bool {
+        self.has_done.load(Ordering::Acquire)
+    }
+
+    /// Move finished jobs into `into` (which should be empty).
+    pub fn take(&self, into: &mut Vec<Done>) {
+        let mut done = lock(&self.done);
+        self.has_done.store(false, Ordering::Release);
+        std::mem::swap(&mut *done, into);
+    }
+
+    /// Block until a job finishes or `timeout` passes. Call detached.
+    pub fn wait(&self, timeout: Duration) {
+        let done = lock(&self.done);
+        if done.is_empty() {
+            let _unused = self.ready.wait_timeout(done, timeout);
+        }
+    }
+
+    /// The `get` has given up: queued jobs are skipped, results dropped.
+    pub fn cancel(&self) {
+        self.cancelled.store(true, Ordering::Release);
+    }
+
+    fn is_cancelled(&self) -> bool {
+        self.cancelled.load(Ordering::Acquire)
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    idle: usize,
+    busy: usize,
+    threads: usize,
+    shutdown: bool,
+}
+
+#[derive(Default)]
+pub struct Pool {
+    queue: Mutex<Queue>,
+    work: Condvar,
+    exited: Condvar,
+    want_gil: AtomicUsize,
+}
+
+/// Upper bound on worker threads, reached only by deeply nested `get` calls.
+const MAX_THREADS: usize = 1024;
+const WORKER_STACK: usize = 8 << 20;
+
+static POOL: Mutex<Option<Arc<Pool>>> = Mutex::new(None);
+
+/// The process-wide pool, created on first use.
+pub fn pool() -> Arc<Pool> {
+    lock(&POOL)
+        .get_or_insert_with(|| Arc::new(Pool::default()))
+        .clone()
+}
+
+/// In a child after `fork()`, the parent's worker threads do not exist: forget
+/// the old pool without touching its (possibly locked) mutexes.
+pub fn forget_after_fork() {
+    let mut slot = POOL.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(old) = slot.take() {
+        std::mem::forget(old);
+    }
+}
+
+/// Stop idle workers so they detach before the interpreter finalizes. Workers
+/// still running an abandoned task (after Ctrl-C) exit when it returns.
+pub fn shutdown(py: Python<'_>, timeout: Duration) {
+    let Some(pool) = lock(&POOL).take() else {
+        return;
+    };
+    py.detach(|| {
+        let mut q = lock(&pool.queue);
+        q.shutdown = true;
+        pool.work.notify_all();
+        let deadline = Instant::now() + timeout;
+        while q.threads > q.busy {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            q = pool
+                .exited
+                .wait_timeout(q, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    });
+}
+
+impl Pool {
+    /// Queue a job, starting a worker if none is idle.
+    pub fn submit(self: &Arc<Self>, job: Job) {
+        let mut q = lock(&self.queue);
+        q.jobs.push_back(job);
+        if q.idle >= q.jobs.len() || q.threads >= MAX_THREADS {
+            drop(q);
+            self.work.notify_one();
+            return;
+        }
+        q.threads += 1;
+        drop(q);
+        let pool = Arc::clone(self);
+        let spawned = std::thread::Builder::new()
+            .name("taskloom-worker".into())
+            .stack_size(WORKER_STACK)
+            .spawn(move || worker_main(pool));
+        if spawned.is_err() {
+            // Out of threads: existing workers will drain the queue.
+            lock(&self.queue).threads -= 1;
+            self.work.notify_one();
+        }
+    }
+
+    /// Whether a worker is waiting to take the GIL.
+    #[inline]
+    pub fn wants_gil(&self) -> bool {
+        self.want_gil.load(Ordering::Relaxed) != 0
+    }
+
+    /// Release the GIL until waiting workers have taken it (bounded to 200 us),
+    /// then take it back.
+    pub fn yield_gil(&self, py: Python<'_>) {
+        py.detach(|| {
+            let start = Instant::now();
+            while self.wants_gil() && start.elapsed() < Duration::from_micros(200) {
+                std::thread::yield_now();
+            }
+        });
+    }
+
+    /// Wait for a job; None on shutdown. Runs detached.
+    fn next_job(&self, finished_one: bool) -> Option<Job> {
+        let mut q = lock(&self.queue);
+        if finished_one {
+            q.busy -= 1;
+        }
+        loop {
+            if let Some(job) = q.jobs.pop_front() {
+                q.busy += 1;
+                self.want_gil.fetch_add(1, Ordering::Relaxed);
+                return Some(job);
+            }
+            if q.shutdown {
+                return None;
+            }
+            q.idle += 1;
+            q = self.work.wait(q).unwrap_or_else(|e| e.into_inner());
+            q.idle -= 1;
+        }
+    }
+}
+
+fn worker_main(pool: Arc<Pool>) {
+    Python::attach(|py| {
+        let mut finished_one = false;
+        while let Some(job) = py.detach(|| pool.next_job(finished_one)) {
+            pool.want_gil.fetch_sub(1, Ordering::Relaxed);
+            run(py, job);
+            finished_one = true;
+        }
+    });
+    let mut q = lock(&pool.queue);
+    q.threads -= 1;
+    pool.exited.notify_all();
+}
+
+fn run(py: Python<'_>, job: Job) {
+    let Job {
+        program,
+        task,
+        deps,
+        sink,
+    } = job;
+    if sink.is_cancelled() {
+        return;
+    }
+    let start = Instant::now();
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        eval_task(py, program.code(task), &program.consts, &deps[..])
+    }))
+    .unwrap_or_else(|payload| Err(errors::panic(payload)));
+    let nanos = start.elapsed().as_nanos() as u64;
+    // Free inputs here, on a thread that holds the GIL, before reporting.
+    drop(deps);
+    drop(program);
+    if !sink.is_cancelled() {
+        sink.push(Done {
+            task,
+            result,
+            nanos,
+        });
+    }
+}
