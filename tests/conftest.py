@@ -1,0 +1,23 @@
+"""Shared fixtures: every scheduler entry point, so each spec test runs on all of them."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+import taskloom
+from taskloom import local, threaded
+
+GETS = {
+    "get_sync": local.get_sync,
+    "threaded": threaded.get,
+    "threaded-4": functools.partial(threaded.get, num_workers=4),
+    "taskloom.get": taskloom.get,
+}
+
+
+@pytest.fixture(params=list(GETS), ids=list(GETS))
+def get(request):
+    """Each ``get`` function taskloom offers, with the same signature."""
+    return GETS[request.param]

@@ -1,0 +1,40 @@
+"""A plain-Python evaluator of Dask task graphs: what every scheduler is checked against.
+
+It follows the same reading of the spec as ``dask._task_spec.convert_legacy_task``:
+tasks first, then references, then lists, tuples and sets; dicts are literals. It is
+written as directly as possible so it is easy to trust: recursive, memoized, no
+scheduling.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def reference_get(dsk: dict, keys: Any) -> Any:
+    cache: dict = {}
+
+    def is_key(x: Any) -> bool:
+        try:
+            return isinstance(x, int | float | str | tuple) and x in dsk
+        except TypeError:  # unhashable tuple
+            return False
+
+    def evaluate(x: Any) -> Any:
+        if type(x) is tuple and x and callable(x[0]):
+            return x[0](*[evaluate(a) for a in x[1:]])
+        if is_key(x):
+            return compute(x)
+        if type(x) in (list, tuple, set, frozenset):
+            return type(x)(evaluate(a) for a in x)
+        return x  # dicts included: Dask does not look inside them
+
+    def compute(key: Any) -> Any:
+        if key not in cache:
+            cache[key] = evaluate(dsk[key])
+        return cache[key]
+
+    def shaped(k: Any) -> Any:
+        return tuple(shaped(i) for i in k) if isinstance(k, list) else compute(k)
+
+    return shaped(keys)

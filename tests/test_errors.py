@@ -1,0 +1,192 @@
+"""Bad input and failing tasks: clear errors, raised promptly, nothing left running."""
+
+from __future__ import annotations
+
+import threading
+import time
+import traceback
+from operator import add
+
+import pytest
+
+import taskloom
+from taskloom import CycleError
+
+
+def inc(x):
+    return x + 1
+
+
+class Boom(Exception):
+    pass
+
+
+def explode(x):
+    raise Boom(f"bad input {x}")
+
+
+def test_task_error_keeps_type_traceback_and_names_the_key(get):
+    dsk = {"a": 1, ("b", 0): (explode, "a"), "c": (inc, ("b", 0))}
+    with pytest.raises(Boom, match="bad input 1") as info:
+        get(dsk, "c")
+    frames = [f.name for f in traceback.extract_tb(info.value.__traceback__)]
+    assert "explode" in frames
+    assert any("('b', 0)" in note for note in info.value.__notes__)
+
+
+def test_error_in_nested_task_names_the_outer_key(get):
+    dsk = {"a": 1, "b": (add, (explode, "a"), 1)}
+    with pytest.raises(Boom) as info:
+        get(dsk, "b")
+    assert any("'b'" in note for note in info.value.__notes__)
+
+
+def test_no_task_starts_after_a_failure_on_one_thread():
+    ran = []
+
+    def work(i):
+        ran.append(i)
+        if i == 10:
+            raise Boom(i)
+        return i
+
+    dsk = {("w", i): (work, i) for i in range(50)}
+    dsk["all"] = (sum, [("w", i) for i in range(50)])
+    with pytest.raises(Boom):
+        taskloom.get_sync(dsk, "all")
+    assert ran[-1] == 10, "tasks ran after the failing one"
+
+
+def test_threaded_failure_stops_dispatch_and_waits_for_running_tasks():
+    finished = threading.Event()
+    started = []
+
+    def slow(i):
+        started.append(i)
+        time.sleep(0.3)
+        finished.set()
+        return i
+
+    def fail_soon():
+        time.sleep(0.05)
+        raise Boom("soon")
+
+    dsk = {("slow", i): (slow, i) for i in range(20)}
+    dsk["fail"] = (fail_soon,)
+    dsk["all"] = (lambda *a: a, "fail", *[("slow", i) for i in range(20)])
+    with pytest.raises(Boom):
+        taskloom.get(dsk, "all", num_workers=2)
+    # The slow task already running when the failure came back was waited for...
+    assert finished.is_set()
+    # ...and no further slow tasks were started afterwards.
+    count = len(started)
+    time.sleep(0.4)
+    assert len(started) == count < 20
+
+
+def test_cycle_is_reported_with_its_keys_before_anything_runs(get):
+    ran = []
+    dsk = {
+        "side": (ran.append, 1),
+        "a": (add, "b", "side"),
+        "b": (inc, "c"),
+        "c": (inc, "a"),
+    }
+    with pytest.raises(CycleError) as info:
+        get(dsk, "a")
+    message = str(info.value)
+    assert all(repr(k) in message for k in ["a", "b", "c"])
+    assert ran == []
+    assert isinstance(info.value, RuntimeError), "Dask raises RuntimeError for cycles"
+
+
+def test_self_reference_is_a_cycle(get):
+    with pytest.raises(CycleError, match="'x'"):
+        get({"x": (inc, "x")}, "x")
+
+
+def test_missing_key_is_a_key_error_naming_it(get):
+    with pytest.raises(KeyError, match="nope"):
+        get({"a": 1}, ["a", ["nope"]])
+
+
+def test_unhashable_requested_key_is_a_type_error(get):
+    with pytest.raises(TypeError, match=r"\{'a'\}.*not hashable"):
+        get({"a": 1}, [{"a"}])
+
+
+def test_graph_must_be_a_mapping(get):
+    with pytest.raises(TypeError, match="list"):
+        get([("a", 1)], "a")
+
+
+def test_unknown_keyword_arguments_are_named(get):
+    with pytest.raises(TypeError, match="bogus"):
+        get({"a": 1}, "a", bogus=True)
+
+
+@pytest.mark.parametrize("bad", [0, -1, 2.5, "4", True])
+def test_num_workers_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="num_workers"):
+        taskloom.get({"a": 1}, "a", num_workers=bad)
+
+
+def test_pool_argument_is_refused_with_advice():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool, pytest.raises(ValueError, match="num_workers"):
+        taskloom.get({"a": 1}, "a", pool=pool)
+
+
+def test_overly_nested_value_is_a_recursion_error_naming_the_key(get):
+    value = 1
+    for _ in range(2000):
+        value = (inc, value)
+    with pytest.raises(RecursionError, match="'deep'"):
+        get({"deep": value}, "deep")
+
+
+def test_unhashable_arguments_are_literals(get):
+    dsk = {"a": 1, "b": (lambda t: t, ("a", [1]))}
+    assert get(dsk, "b") == (1, [1])
+
+
+def spin(seconds: float) -> int:
+    """Pure-Python busy work: holds the GIL, checks for signals between bytecodes."""
+    deadline = time.monotonic() + seconds
+    n = 0
+    while time.monotonic() < deadline:
+        n += 1
+    return n
+
+
+def _interrupt_main_after(seconds: float) -> threading.Timer:
+    import signal
+
+    main = threading.main_thread().ident
+    timer = threading.Timer(seconds, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.start()
+    return timer
+
+
+@pytest.mark.parametrize(
+    "task",
+    [
+        pytest.param((time.sleep, 3), id="sleep"),
+        pytest.param((spin, 3), id="python-loop"),
+    ],
+)
+def test_ctrl_c_stops_a_long_get_and_the_next_get_works(get, task):
+    if threading.current_thread() is not threading.main_thread():
+        pytest.fail("signals can only be tested on the main thread")
+    dsk = {"long": task, "after": (inc, "long")}
+    timer = _interrupt_main_after(0.2)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            get(dsk, "after")
+    finally:
+        timer.cancel()
+    # Behaviour, not speed: it returned long before the task would have finished.
+    assert time.perf_counter() - start < 2.0
+    assert get({"a": 1, "b": (inc, "a")}, "b") == 2

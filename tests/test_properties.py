@@ -1,0 +1,109 @@
+"""Random DAGs through every get function, compared with the plain-Python reference
+(and with Dask's own schedulers where Dask is installed)."""
+
+from __future__ import annotations
+
+import operator
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import GETS
+from reference import reference_get
+
+
+def inc(x):
+    return x + 1
+
+
+def first(t):
+    return t[0]
+
+
+def dict_size(d):
+    return len(d)
+
+
+class Planted(Exception):
+    pass
+
+
+def fail(*args):
+    raise Planted(args)
+
+
+@st.composite
+def graphs(draw, allow_failure=True):
+    """A random DAG whose every result is an int, with str and tuple keys,
+    inserted in random order, plus the keys to request (possibly nested)."""
+    n = draw(st.integers(1, 30))
+    keys = [f"k{i}" if draw(st.booleans()) else ("k", i) for i in range(n)]
+    failing = draw(st.integers(0, n - 1)) if allow_failure and draw(st.booleans()) else None
+    values = []
+    for i in range(n):
+        earlier = keys[:i]
+        dep = st.sampled_from(earlier) if earlier else None
+        kind = draw(st.integers(0, 9)) if earlier else 0
+        small = draw(st.integers(-5, 5))
+        if kind == 0:
+            value = small
+        elif kind == 1:
+            value = (inc, draw(dep))
+        elif kind == 2:
+            value = (operator.add, draw(dep), draw(st.one_of(dep, st.integers(-5, 5))))
+        elif kind == 3:
+            value = (sum, [*draw(st.lists(dep, min_size=1, max_size=6)), small])
+        elif kind == 4:
+            value = draw(dep)  # alias
+        elif kind == 5:
+            value = (operator.add, (inc, draw(dep)), small)
+        elif kind == 6:
+            value = (first, (draw(dep), "literal"))
+        elif kind == 7:
+            value = (dict_size, {"a": draw(dep), "b": small})  # a literal dict
+        elif kind == 8:
+            value = (sum, frozenset(draw(st.lists(dep, min_size=1, max_size=4))))
+        else:
+            value = (max, draw(dep), (operator.mul, draw(dep), small), small)
+        if i == failing:
+            value = (fail, value)
+        values.append(value)
+    order = list(range(n))
+    random.Random(draw(st.integers(0, 2**16))).shuffle(order)
+    dsk = {keys[i]: values[i] for i in order}
+    requested = draw(st.lists(st.sampled_from(keys), min_size=1, max_size=5))
+    if draw(st.booleans()):
+        requested = [requested[:1], requested[1:]]
+    elif len(requested) == 1 and draw(st.booleans()):
+        requested = requested[0]
+    return dsk, requested
+
+
+def outcome(fn, dsk, keys):
+    try:
+        return ("ok", fn(dsk, keys))
+    except Planted:
+        return ("raised", Planted)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs())
+def test_random_graphs_match_the_reference(case):
+    dsk, keys = case
+    expected = outcome(reference_get, dsk, keys)
+    for name, get in GETS.items():
+        assert outcome(get, dsk, keys) == expected, name
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(graphs(allow_failure=False))
+def test_random_graphs_match_dask(case):
+    dask_local = pytest.importorskip("dask.local")
+    dask_threaded = pytest.importorskip("dask.threaded")
+    dsk, keys = case
+    expected = dask_local.get_sync(dsk, keys)
+    assert dask_threaded.get(dsk, keys) == expected
+    for name, get in GETS.items():
+        assert get(dsk, keys) == expected, name
