@@ -142,7 +142,9 @@ def run_case(workload: str, n: int, scheduler: str, repeat: int = 3) -> dict[str
         result = loop() if get is None else get(dsk, keys)
         best = min(best, time.perf_counter() - start)
         if result != expected:
-            raise AssertionError(f"{scheduler} computed {result!r} for {workload}, not {expected!r}")
+            raise AssertionError(
+                f"{scheduler} computed {result!r} for {workload}, not {expected!r}"
+            )
     return {
         "workload": workload,
         "tasks": len(dsk),
@@ -205,7 +207,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         loop = by.get((w, n, "loop"))
         ratio = f"{us / loop:7.1f}" if loop else f"{'':>7}"
 
-        def speedup(peer: str, w=w, n=n, us=us) -> str:
+        def speedup(peer: str, w=w, n=n, s=s, us=us) -> str:
             other = by.get((w, n, peer))
             return f"{other / us:.0f}x" if other and s.startswith("taskloom") else ""
 
@@ -219,9 +221,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (``taskloom-bench``)."""
     parser = argparse.ArgumentParser(prog="taskloom-bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS)
-    )
+    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument(
         "--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000], metavar="N"
     )
