@@ -1,8 +1,9 @@
 """taskloom: parallel computing with Dask's programming model and a Rust scheduler core.
 
-Replace ``dask`` by ``taskloom`` in code that runs Dask task graphs and get the same
-results with far less scheduling overhead per task. This module re-exports the public
-entry points; the scheduler itself lives in the compiled extension ``taskloom._core``.
+Replace ``dask`` by ``taskloom`` in code that builds Dask task graphs, ``delayed`` calls
+or collections, and get the same results with far less scheduling overhead per task.
+This module re-exports the public entry points; the scheduler itself lives in the
+compiled extension ``taskloom._core``.
 
 Examples
 --------
@@ -11,6 +12,8 @@ Examples
 >>> dsk = {"x": 1, "y": (add, "x", 10), "z": (sum, ["x", "y"])}
 >>> taskloom.get(dsk, "z")
 12
+>>> taskloom.delayed(add)(1, 2).compute()
+3
 """
 
 from __future__ import annotations
@@ -19,10 +22,13 @@ import atexit
 import os
 from importlib.metadata import PackageNotFoundError, version
 
-from taskloom import _core, local, threaded
+from taskloom import _core, config, local, threaded
 from taskloom._core import CycleError
+from taskloom.base import compute, is_dask_collection, persist, visualize
+from taskloom.delayed import Delayed, delayed
 from taskloom.local import get_sync
 from taskloom.threaded import get
+from taskloom.tokenize import tokenize
 
 try:
     __version__ = version("taskloom")
@@ -34,4 +40,19 @@ atexit.register(_core._shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_core._after_fork_in_child)
 
-__all__ = ["CycleError", "__version__", "get", "get_sync", "local", "threaded"]
+__all__ = [
+    "CycleError",
+    "Delayed",
+    "__version__",
+    "compute",
+    "config",
+    "delayed",
+    "get",
+    "get_sync",
+    "is_dask_collection",
+    "local",
+    "persist",
+    "threaded",
+    "tokenize",
+    "visualize",
+]

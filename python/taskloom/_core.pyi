@@ -1,13 +1,61 @@
 """Type stubs for the compiled extension (rust/taskloom-py)."""
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 class CycleError(RuntimeError):
     """The task graph has a cycle: a task depends, through other tasks, on itself."""
 
-def get(dsk: dict[Hashable, Any], keys: Any, num_workers: int = 0) -> Any:
+class Progress:
+    """Live counters of one computation, readable from any thread."""
+
+    def __init__(self) -> None: ...
+    @property
+    def total(self) -> int: ...
+    @property
+    def finished(self) -> int: ...
+
+class DelayedBase:
+    """The fields of a Delayed value (see taskloom.delayed)."""
+
+    def __new__(
+        cls,
+        key: Hashable,
+        task: Any,
+        deps: Iterable[DelayedBase],
+        length: int | None = None,
+        graph: dict | None = None,
+    ) -> Any: ...
+    @property
+    def _key(self) -> Hashable: ...
+    @property
+    def _task(self) -> Any: ...
+    @property
+    def _deps(self) -> list[DelayedBase] | tuple[DelayedBase, ...]: ...
+    @property
+    def _length(self) -> int | None: ...
+    @property
+    def _graph(self) -> dict | None: ...
+
+def get(dsk: dict[Hashable, Any], keys: Any, num_workers: int = 0, hooks: Any = None) -> Any:
     """Compute ``keys`` from ``dsk``; ``num_workers <= 1`` runs on the calling thread."""
 
+def delayed_call(
+    cls: type,
+    func: Callable,
+    name: str,
+    args: tuple,
+    nout: int | None,
+    fallback: Callable[[Any, list], Any],
+) -> Any:
+    """An impure call ``func(*args)`` as an instance of ``cls``."""
+
+def graph_of(roots: Iterable[DelayedBase]) -> dict:
+    """The task graph of the given Delayed values."""
+
+def unique_key(name: str) -> str:
+    """``name-<token>`` with a token no other call in this process returns."""
+
+def _seed_unique(prefix: str) -> None: ...
 def _shutdown() -> None: ...
 def _after_fork_in_child() -> None: ...

@@ -9,16 +9,23 @@ from __future__ import annotations
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from taskloom import _core
 from taskloom._graph import prepare
+from taskloom.callbacks import Callback, run
 
 
 def get_sync(
-    dsk: Mapping, keys: Hashable | list, cache: Mapping | None = None, **kwargs: Any
+    dsk: Mapping,
+    keys: Hashable | list,
+    cache: Mapping | None = None,
+    num_workers: int | None = None,
+    callbacks: list[Callback] | None = None,
+    **kwargs: Any,
 ) -> Any:
     """Compute ``keys`` from the task graph ``dsk`` on the calling thread.
 
-    Same graph format, arguments and errors as :func:`taskloom.threaded.get`.
+    Same graph format, arguments and errors as :func:`taskloom.threaded.get`;
+    ``num_workers`` is accepted (so ``compute(..., num_workers=)`` works with any
+    scheduler) and ignored.
 
     Examples
     --------
@@ -28,7 +35,7 @@ def get_sync(
     9
     """
     dsk = prepare(dsk, cache, kwargs, "get_sync")
-    return _core.get(dsk, keys, 0)
+    return run(dsk, keys, 0, callbacks)
 
 
 get = get_sync

@@ -12,8 +12,9 @@ import os
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from taskloom import _core
+from taskloom import config
 from taskloom._graph import prepare
+from taskloom.callbacks import Callback, run
 
 CPU_COUNT: int = os.cpu_count() or 1
 
@@ -24,6 +25,7 @@ def get(
     cache: Mapping | None = None,
     num_workers: int | None = None,
     pool: Any = None,
+    callbacks: list[Callback] | None = None,
     **kwargs: Any,
 ) -> Any:
     """Compute ``keys`` from the task graph ``dsk`` with threads.
@@ -40,11 +42,14 @@ def get(
     cache : dict, optional
         Results known in advance, by key; they replace the tasks of those keys.
     num_workers : int, optional
-        Most tasks to run on worker threads at once; defaults to the number of CPUs.
-        ``1`` runs everything on the calling thread.
+        Most tasks to run on worker threads at once; defaults to the ``num_workers``
+        setting (:mod:`taskloom.config`), else the number of CPUs. ``1`` runs everything
+        on the calling thread.
     pool : None
         Accepted for compatibility with ``dask.threaded.get``; taskloom runs tasks on its
         own native pool, so only ``None`` is allowed.
+    callbacks : list of taskloom.callbacks.Callback, optional
+        Callbacks for this computation, in addition to the active ones.
 
     Returns
     -------
@@ -72,8 +77,8 @@ def get(
             "taskloom runs tasks on its own native thread pool; pass num_workers= instead of pool="
         )
     if num_workers is None:
-        num_workers = CPU_COUNT
-    elif isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
+        num_workers = config.get("num_workers", CPU_COUNT)
+    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
         raise ValueError(f"num_workers must be a positive integer, got {num_workers!r}")
     dsk = prepare(dsk, cache, kwargs, "get")
-    return _core.get(dsk, keys, num_workers)
+    return run(dsk, keys, num_workers, callbacks)

@@ -27,6 +27,7 @@
 use crate::convert::{shape_results, Converted, Program, NO_FUNCTION};
 use crate::errors;
 use crate::eval::{eval_task, Deps};
+use crate::hooks::Hooks;
 use crate::pool::{self, Done, Job, Sink};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -51,7 +52,12 @@ type Results = Vec<Option<Py<PyAny>>>;
 
 /// Run `conv` and return its outputs in the shape they were requested in.
 /// `num_workers <= 1` runs everything on the calling thread.
-pub fn execute(py: Python<'_>, conv: Converted, num_workers: usize) -> PyResult<Py<PyAny>> {
+pub fn execute<'py>(
+    py: Python<'py>,
+    conv: Converted,
+    num_workers: usize,
+    mut hooks: Option<Hooks<'py>>,
+) -> PyResult<Py<PyAny>> {
     let Converted {
         program,
         graph,
@@ -63,11 +69,26 @@ pub fn execute(py: Python<'_>, conv: Converted, num_workers: usize) -> PyResult<
     let mut results: Results = Vec::with_capacity(graph.len());
     results.resize_with(graph.len(), || None);
     let program = Arc::new(program);
-    if num_workers <= 1 {
-        run_sync(py, &program, &graph, &mut sched, &mut results)?;
-    } else {
-        run_threaded(py, &program, &graph, &mut sched, &mut results, num_workers)?;
+    if let Some(h) = &hooks {
+        h.start(sched.unfinished())?;
     }
+    let outcome = if num_workers <= 1 {
+        run_sync(py, &program, &graph, &mut sched, &mut results, &mut hooks)
+    } else {
+        run_threaded(
+            py,
+            &program,
+            &graph,
+            &mut sched,
+            &mut results,
+            num_workers,
+            &mut hooks,
+        )
+    };
+    // Profile records are handed back even when a task failed.
+    let finished = hooks.map_or(Ok(()), |h| h.finish(&program.keys));
+    outcome?;
+    finished?;
     shape_results(py, &shape, |t| {
         results[t as usize]
             .as_ref()
@@ -91,6 +112,7 @@ impl Deps for InlineDeps<'_> {
     }
 }
 
+/// Run task `t` on the calling thread and store its result.
 #[inline]
 fn run_inline(
     py: Python<'_>,
@@ -98,15 +120,28 @@ fn run_inline(
     graph: &Graph,
     results: &mut Results,
     t: TaskId,
+    hooks: &mut Option<Hooks<'_>>,
 ) -> PyResult<()> {
-    let deps = InlineDeps {
-        results,
-        deps: graph.deps(t),
+    let key = &program.keys[t as usize];
+    let eval = |results: &mut Results| -> PyResult<()> {
+        let deps = InlineDeps {
+            results,
+            deps: graph.deps(t),
+        };
+        let r = eval_task(py, program.code(t), &program.consts, &deps)
+            .map_err(|e| errors::annotate(py, e, key))?;
+        results[t as usize] = Some(r);
+        Ok(())
     };
-    let r = eval_task(py, program.code(t), &program.consts, &deps)
-        .map_err(|e| errors::annotate(py, e, &program.keys[t as usize]))?;
-    results[t as usize] = Some(r);
-    Ok(())
+    let Some(h) = hooks else {
+        return eval(results);
+    };
+    h.pretask(key)?;
+    let start = Instant::now();
+    eval(results)?;
+    let span = (start, Instant::now());
+    let result = results[t as usize].as_ref().expect("just stored");
+    h.posttask(t, key, result, span, 0)
 }
 
 fn run_sync(
@@ -115,10 +150,11 @@ fn run_sync(
     graph: &Graph,
     sched: &mut Scheduler<'_>,
     results: &mut Results,
+    hooks: &mut Option<Hooks<'_>>,
 ) -> PyResult<()> {
     let mut tick = 0u32;
     while let Some(t) = sched.pop() {
-        run_inline(py, program, graph, results, t)?;
+        run_inline(py, program, graph, results, t, hooks)?;
         sched.finish(t, |d| results[d as usize] = None);
         tick = tick.wrapping_add(1);
         if tick % SIGNAL_EVERY == 0 {
@@ -270,7 +306,8 @@ impl Placements {
     }
 }
 
-struct Threaded<'a, 'g> {
+struct Threaded<'a, 'g, 'py> {
+    hooks: &'a mut Option<Hooks<'py>>,
     program: &'a Arc<Program>,
     graph: &'g Graph,
     sched: &'a mut Scheduler<'g>,
@@ -284,8 +321,11 @@ struct Threaded<'a, 'g> {
     num_workers: usize,
 }
 
-impl Threaded<'_, '_> {
-    fn dispatch(&mut self, py: Python<'_>, t: TaskId) {
+impl Threaded<'_, '_, '_> {
+    fn dispatch(&mut self, py: Python<'_>, t: TaskId) -> PyResult<()> {
+        if let Some(h) = self.hooks.as_ref() {
+            h.pretask(&self.program.keys[t as usize])?;
+        }
         let deps = self
             .graph
             .deps(t)
@@ -304,12 +344,19 @@ impl Threaded<'_, '_> {
             sink: Arc::clone(&self.sink),
         });
         self.in_flight += 1;
+        Ok(())
     }
 
-    fn finish(&mut self, t: TaskId, result: Py<PyAny>) {
+    fn finish(&mut self, done: &Done, result: Py<PyAny>) -> PyResult<()> {
+        let t = done.task;
+        if let Some(h) = self.hooks.as_mut() {
+            let key = &self.program.keys[t as usize];
+            h.posttask(t, key, &result, (done.started, done.ended), done.worker)?;
+        }
         self.results[t as usize] = Some(result);
         let results = &mut *self.results;
         self.sched.finish(t, |d| results[d as usize] = None);
+        Ok(())
     }
 
     /// Apply finished jobs; the first error is returned.
@@ -317,12 +364,16 @@ impl Threaded<'_, '_> {
         self.sink.take(buf);
         let mut changed = false;
         let mut first_error = None;
-        for done in buf.drain(..) {
+        for mut done in buf.drain(..) {
             self.in_flight -= 1;
             let f = self.program.root_function[done.task as usize];
-            changed |= self.placements.observe(f, done.nanos);
-            match done.result {
-                Ok(r) => self.finish(done.task, r),
+            changed |= self.placements.observe(f, done.nanos());
+            match std::mem::replace(&mut done.result, Ok(py.None())) {
+                Ok(r) => {
+                    if let Err(e) = self.finish(&done, r) {
+                        first_error.get_or_insert(e);
+                    }
+                }
                 Err(e) => {
                     if first_error.is_none() {
                         first_error = Some(errors::annotate(
@@ -365,14 +416,14 @@ impl Threaded<'_, '_> {
                 let Some(Reverse((_, t))) = self.parked.pop() else {
                     break;
                 };
-                self.dispatch(py, t);
+                self.dispatch(py, t)?;
             }
             if let Some(t) = self.sched.pop() {
                 let f = self.program.root_function[t as usize];
                 let placement = self.placements.of(f);
                 let free = self.in_flight < self.num_workers;
                 match placement {
-                    Placement::Offload | Placement::Unknown if free => self.dispatch(py, t),
+                    Placement::Offload | Placement::Unknown if free => self.dispatch(py, t)?,
                     Placement::Offload => {
                         let p = self.sched.priority(t);
                         self.parked.push(Reverse((p, t)));
@@ -386,13 +437,11 @@ impl Threaded<'_, '_> {
                         tick = tick.wrapping_add(1);
                         let timed = placement == Placement::Unknown
                             || (tick % SAMPLE_EVERY == 0 && f != NO_FUNCTION);
-                        if timed {
-                            let start = Instant::now();
-                            run_inline(py, self.program, self.graph, self.results, t)?;
+                        let start = timed.then(Instant::now);
+                        run_inline(py, self.program, self.graph, self.results, t, self.hooks)?;
+                        if let Some(start) = start {
                             self.placements
                                 .observe(f, start.elapsed().as_nanos() as u64);
-                        } else {
-                            run_inline(py, self.program, self.graph, self.results, t)?;
                         }
                         let results = &mut *self.results;
                         self.sched.finish(t, |d| results[d as usize] = None);
@@ -431,15 +480,17 @@ impl Threaded<'_, '_> {
     }
 }
 
-fn run_threaded<'g>(
-    py: Python<'_>,
+fn run_threaded<'g, 'py>(
+    py: Python<'py>,
     program: &Arc<Program>,
     graph: &'g Graph,
     sched: &mut Scheduler<'g>,
     results: &mut Results,
     num_workers: usize,
+    hooks: &mut Option<Hooks<'py>>,
 ) -> PyResult<()> {
     let mut run = Threaded {
+        hooks,
         program,
         graph,
         sched,

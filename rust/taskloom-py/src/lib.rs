@@ -7,9 +7,11 @@
 //! The Python package wraps these functions with defaults and documentation.
 
 mod convert;
+mod delayed;
 mod errors;
 mod eval;
 mod exec;
+mod hooks;
 mod pool;
 
 use pyo3::prelude::*;
@@ -17,17 +19,20 @@ use std::time::Duration;
 
 /// Compute `keys` from the dict graph `dsk` (see `taskloom.get`).
 ///
-/// `num_workers <= 1` runs every task on the calling thread.
+/// `num_workers <= 1` runs every task on the calling thread; `hooks` is
+/// described in `hooks.rs`.
 #[pyfunction]
-#[pyo3(signature = (dsk, keys, num_workers = 0))]
-fn get(
-    py: Python<'_>,
-    dsk: &Bound<'_, PyAny>,
-    keys: &Bound<'_, PyAny>,
+#[pyo3(signature = (dsk, keys, num_workers = 0, hooks = None))]
+fn get<'py>(
+    py: Python<'py>,
+    dsk: &Bound<'py, PyAny>,
+    keys: &Bound<'py, PyAny>,
     num_workers: usize,
+    hooks: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Py<PyAny>> {
+    let hooks = hooks::Hooks::from_py(hooks)?;
     let converted = convert::convert(dsk, keys)?;
-    exec::execute(py, converted, num_workers)
+    exec::execute(py, converted, num_workers, hooks)
 }
 
 /// Stop idle worker threads; registered with `atexit` by the package.
@@ -47,6 +52,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(get, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
+    m.add_class::<hooks::Progress>()?;
+    m.add_class::<delayed::DelayedBase>()?;
+    m.add_function(wrap_pyfunction!(delayed::delayed_call, m)?)?;
+    m.add_function(wrap_pyfunction!(delayed::graph_of, m)?)?;
+    m.add_function(wrap_pyfunction!(delayed::unique_key, m)?)?;
+    m.add_function(wrap_pyfunction!(delayed::_seed_unique, m)?)?;
     m.add("CycleError", m.py().get_type::<errors::CycleError>())?;
     Ok(())
 }

@@ -22,7 +22,7 @@ use crate::eval::eval_task;
 use pyo3::prelude::*;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -35,11 +35,22 @@ pub struct Job {
     pub sink: Arc<Sink>,
 }
 
-/// A finished job: the task, its result, and how long the call took.
+/// A finished job: the task, its result, when the call ran and on which worker.
 pub struct Done {
     pub task: u32,
     pub result: PyResult<Py<PyAny>>,
-    pub nanos: u64,
+    pub started: Instant,
+    pub ended: Instant,
+    /// 1-based worker number (0 is the calling thread).
+    pub worker: u32,
+}
+
+impl Done {
+    pub fn nanos(&self) -> u64 {
+        self.ended
+            .saturating_duration_since(self.started)
+            .as_nanos() as u64
+    }
 }
 
 /// Where one `get`'s jobs report back.
@@ -110,6 +121,7 @@ pub struct Pool {
     work: Condvar,
     exited: Condvar,
     want_gil: AtomicUsize,
+    spawned: AtomicU32,
 }
 
 /// Upper bound on worker threads, reached only by deeply nested `get` calls.
@@ -172,10 +184,11 @@ impl Pool {
         q.threads += 1;
         drop(q);
         let pool = Arc::clone(self);
+        let id = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
         let spawned = std::thread::Builder::new()
-            .name("taskloom-worker".into())
+            .name(format!("taskloom-worker-{id}"))
             .stack_size(WORKER_STACK)
-            .spawn(move || worker_main(pool));
+            .spawn(move || worker_main(pool, id));
         if spawned.is_err() {
             // Out of threads: existing workers will drain the queue.
             lock(&self.queue).threads -= 1;
@@ -222,12 +235,12 @@ impl Pool {
     }
 }
 
-fn worker_main(pool: Arc<Pool>) {
+fn worker_main(pool: Arc<Pool>, id: u32) {
     Python::attach(|py| {
         let mut finished_one = false;
         while let Some(job) = py.detach(|| pool.next_job(finished_one)) {
             pool.want_gil.fetch_sub(1, Ordering::Relaxed);
-            run(py, job);
+            run(py, job, id);
             finished_one = true;
         }
     });
@@ -236,7 +249,7 @@ fn worker_main(pool: Arc<Pool>) {
     pool.exited.notify_all();
 }
 
-fn run(py: Python<'_>, job: Job) {
+fn run(py: Python<'_>, job: Job, worker: u32) {
     let Job {
         program,
         task,
@@ -246,12 +259,12 @@ fn run(py: Python<'_>, job: Job) {
     if sink.is_cancelled() {
         return;
     }
-    let start = Instant::now();
+    let started = Instant::now();
     let result = catch_unwind(AssertUnwindSafe(|| {
         eval_task(py, program.code(task), &program.consts, &deps[..])
     }))
     .unwrap_or_else(|payload| Err(errors::panic(payload)));
-    let nanos = start.elapsed().as_nanos() as u64;
+    let ended = Instant::now();
     // Free inputs here, on a thread that holds the GIL, before reporting.
     drop(deps);
     drop(program);
@@ -259,7 +272,9 @@ fn run(py: Python<'_>, job: Job) {
         sink.push(Done {
             task,
             result,
-            nanos,
+            started,
+            ended,
+            worker,
         });
     }
 }

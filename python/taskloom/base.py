@@ -1,0 +1,294 @@
+"""``compute``, ``persist``, ``visualize`` and the collection protocol they rely on.
+
+A collection is any object with Dask's collection methods, so taskloom's ``delayed``,
+bags, arrays and dataframes (and Dask's own collections) all go through the same code:
+
+- ``__dask_graph__()``: a mapping from keys to tasks;
+- ``__dask_keys__()``: the (nested list of) keys holding the collection's parts;
+- ``__dask_postcompute__()``: ``(finalize, extra_args)``; the computed value is
+  ``finalize(results, *extra_args)`` where ``results`` has the shape of the keys;
+- ``__dask_postpersist__()``: ``(rebuild, extra_args)``; the persisted collection is
+  ``rebuild(dsk, *extra_args)`` where ``dsk`` maps each key to its computed value;
+- ``__dask_scheduler__``: the default ``get`` function (a staticmethod);
+- optionally ``__dask_layers__``/``__dask_tokenize__``, used by Dask but not needed here.
+
+Scheduler choice, most specific first: ``scheduler=`` (a name, a ``get`` function, or
+later a cluster client), the ``scheduler`` setting of :mod:`taskloom.config`, the
+collections' own ``__dask_scheduler__``. Graphs of all arguments are merged and run in
+one ``get`` call, so sub-graphs they share are computed once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from taskloom import config, local, threaded
+
+__all__ = [
+    "DaskMethodsMixin",
+    "compute",
+    "get_scheduler",
+    "is_dask_collection",
+    "persist",
+    "visualize",
+]
+
+SCHEDULER_NAMES: dict[str, Callable] = {
+    "sync": local.get_sync,
+    "synchronous": local.get_sync,
+    "single-threaded": local.get_sync,
+    "threads": threaded.get,
+    "threading": threaded.get,
+}
+_LATER = ("processes", "multiprocessing")
+
+
+def is_dask_collection(x: Any) -> bool:
+    """Whether ``x`` is a collection (has a graph to compute), not a plain value.
+
+    Examples
+    --------
+    >>> import taskloom
+    >>> is_dask_collection(taskloom.delayed(1)), is_dask_collection(1)
+    (True, False)
+    """
+    method = getattr(x, "__dask_graph__", None)
+    if method is None or isinstance(x, type):
+        return False
+    try:
+        return method() is not None
+    except TypeError:
+        return False
+
+
+def get_scheduler(scheduler: Any = None, collections: list | None = None) -> Callable:
+    """The ``get`` function to run with.
+
+    Parameters
+    ----------
+    scheduler : str or callable, optional
+        ``"sync"``/``"synchronous"``/``"single-threaded"``, ``"threads"``/``"threading"``,
+        or a function with ``get``'s signature.
+    collections : list, optional
+        Collections whose ``__dask_scheduler__`` is the fallback.
+
+    Raises
+    ------
+    ValueError
+        For an unknown scheduler name; the message lists the valid ones.
+
+    Examples
+    --------
+    >>> get_scheduler("sync").__name__
+    'get_sync'
+    """
+    if scheduler is None:
+        scheduler = config.get("scheduler", None)
+    if scheduler is None:
+        for c in collections or ():
+            default = getattr(c, "__dask_scheduler__", None)
+            if default is not None:
+                return default
+        return threaded.get
+    if isinstance(scheduler, str):
+        name = scheduler.lower()
+        if name in SCHEDULER_NAMES:
+            return SCHEDULER_NAMES[name]
+        if name in _LATER:
+            raise ValueError(
+                f"scheduler={scheduler!r} is not available yet in taskloom; "
+                f"use one of {sorted(SCHEDULER_NAMES)}"
+            )
+        raise ValueError(
+            f"unknown scheduler {scheduler!r}; expected one of {sorted(SCHEDULER_NAMES)} "
+            "or a get function"
+        )
+    get = getattr(scheduler, "get", None)  # an object with a get method, like a Client
+    if callable(scheduler) and not callable(get):
+        return scheduler
+    if callable(get):
+        return get
+    raise ValueError(f"scheduler must be a name or a get function, got {scheduler!r}")
+
+
+# --- gathering collections from arguments -----------------------------------------------
+
+
+def _find(obj: Any, found: list, traverse: bool) -> Any:
+    """Replace each collection in ``obj`` by a placeholder; record it in ``found``."""
+    if is_dask_collection(obj):
+        found.append(obj)
+        return _Slot(len(found) - 1)
+    if not traverse:
+        return obj
+    t = type(obj)
+    if t in (list, tuple, set, frozenset):
+        items = [_find(x, found, traverse) for x in obj]
+        return _Rebuild(t, items) if any(isinstance(i, _Slot | _Rebuild) for i in items) else obj
+    if t is dict:
+        values = {k: _find(v, found, traverse) for k, v in obj.items()}
+        if any(isinstance(v, _Slot | _Rebuild) for v in values.values()):
+            return _Rebuild(dict, values)
+    return obj
+
+
+class _Slot:
+    __slots__ = ("index",)
+
+    def __init__(self, index: int) -> None:
+        self.index = index
+
+
+class _Rebuild:
+    __slots__ = ("items", "typ")
+
+    def __init__(self, typ: type, items: Any) -> None:
+        self.typ, self.items = typ, items
+
+
+def _fill(template: Any, values: list) -> Any:
+    if isinstance(template, _Slot):
+        return values[template.index]
+    if isinstance(template, _Rebuild):
+        if template.typ is dict:
+            return {k: _fill(v, values) for k, v in template.items.items()}
+        return template.typ(_fill(x, values) for x in template.items)
+    return template
+
+
+def collections_to_dsk(collections: list) -> dict:
+    """One graph holding every collection's tasks (shared keys appear once)."""
+    from taskloom.delayed import Delayed, graph_of
+
+    delayed = [c for c in collections if isinstance(c, Delayed)]
+    dsk = graph_of(delayed) if delayed else {}
+    for c in collections:
+        if not isinstance(c, Delayed):
+            dsk.update(c.__dask_graph__())
+    return dsk
+
+
+def _run(collections: list, scheduler: Any, kwargs: dict) -> list:
+    get = get_scheduler(scheduler, collections)
+    dsk = collections_to_dsk(collections)
+    keys = [c.__dask_keys__() for c in collections]
+    return list(get(dsk, keys, **kwargs))
+
+
+def compute(
+    *args: Any, traverse: bool = True, scheduler: Any = None, optimize_graph: bool = True, **kwargs
+) -> tuple:
+    """Compute several collections at once, sharing their common work.
+
+    Parameters
+    ----------
+    *args : collections or any objects
+        Collections are computed; lists, tuples, sets and dicts containing collections
+        are rebuilt with computed values (unless ``traverse=False``); anything else is
+        returned as is.
+    scheduler : str or callable, optional
+        See :func:`get_scheduler`.
+    optimize_graph : bool
+        Accepted for compatibility; the core culls every graph.
+    **kwargs
+        Passed to the scheduler's ``get`` (``num_workers=``, ``callbacks=``).
+
+    Returns
+    -------
+    tuple
+        One result per argument.
+
+    Examples
+    --------
+    >>> import taskloom
+    >>> a = taskloom.delayed(1) + 1
+    >>> taskloom.compute(a, [a, 10], scheduler="sync")
+    (2, [2, 10])
+    """
+    found: list = []
+    templates = [_find(a, found, traverse) for a in args]
+    if not found:
+        return args
+    results = _run(found, scheduler, kwargs)
+    values = []
+    for c, r in zip(found, results, strict=True):
+        finalize, extra = c.__dask_postcompute__()
+        values.append(finalize(r, *extra))
+    return tuple(_fill(t, values) for t in templates)
+
+
+def persist(
+    *args: Any, traverse: bool = True, scheduler: Any = None, optimize_graph: bool = True, **kwargs
+) -> tuple:
+    """Compute collections now and return equivalent collections holding the results.
+
+    The returned collections' graphs contain the computed parts as data, so computing
+    them again runs no task.
+
+    Examples
+    --------
+    >>> import taskloom
+    >>> (p,) = taskloom.persist(taskloom.delayed(sum)([1, 2]), scheduler="sync")
+    >>> len(p.dask), p.compute()
+    (1, 3)
+    """
+    found: list = []
+    templates = [_find(a, found, traverse) for a in args]
+    if not found:
+        return args
+    results = _run(found, scheduler, kwargs)
+    values = []
+    for c, r in zip(found, results, strict=True):
+        rebuild, extra = c.__dask_postpersist__()
+        data: dict = {}
+        _by_key(c.__dask_keys__(), r, data)
+        values.append(rebuild(data, *extra))
+    return tuple(_fill(t, values) for t in templates)
+
+
+def _by_key(keys: Any, results: Any, out: dict) -> None:
+    """Pair each key with its result; ``results`` nests like ``keys`` (lists as tuples)."""
+    if isinstance(keys, list):
+        for k, r in zip(keys, results, strict=True):
+            _by_key(k, r, out)
+    else:
+        out[keys] = results
+
+
+def visualize(*args: Any, filename: str | None = "mydask", traverse: bool = True, **kwargs):
+    """Draw the task graph of the collections with Graphviz.
+
+    See :func:`taskloom.dot.dot_graph` for the options (``format``, ``rankdir``...).
+
+    Examples
+    --------
+    >>> import taskloom
+    >>> taskloom.visualize(taskloom.delayed(1) + 1, filename=None)  # doctest: +SKIP
+    """
+    from taskloom.dot import dot_graph
+
+    found: list = []
+    for a in args:
+        _find(a, found, traverse)
+    return dot_graph(collections_to_dsk(found), filename=filename, **kwargs)
+
+
+class DaskMethodsMixin:
+    """``compute``, ``persist`` and ``visualize`` methods for collections."""
+
+    __slots__ = ()
+
+    def compute(self, **kwargs: Any) -> Any:
+        """Compute this collection; see :func:`taskloom.compute`."""
+        (result,) = compute(self, traverse=False, **kwargs)
+        return result
+
+    def persist(self, **kwargs: Any) -> Any:
+        """Compute now and keep the result; see :func:`taskloom.persist`."""
+        (result,) = persist(self, traverse=False, **kwargs)
+        return result
+
+    def visualize(self, filename: str | None = "mydask", format: str | None = None, **kwargs):
+        """Draw this collection's task graph; see :func:`taskloom.visualize`."""
+        return visualize(self, filename=filename, format=format, **kwargs)

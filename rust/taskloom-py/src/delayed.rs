@@ -1,0 +1,209 @@
+//! The native half of `taskloom.delayed`: the fields of a Delayed value, the hot
+//! path of building a call, and the walk that assembles a graph.
+//!
+//! `DelayedBase` holds what a lazy value is (its key, its own task, the Delayed
+//! values that task reads, an optional length, and optionally an explicit graph
+//! for values built from a dict); the Python subclass `taskloom.delayed.Delayed`
+//! adds the user-facing behaviour. Policy: no per-object graph is ever merged, so
+//! building a call costs O(arguments); [`graph_of`] assembles the graph once, at
+//! compute time, by an iterative walk in which shared values appear once.
+//!
+//! Delayed values only point to the values they were built from, so they form
+//! no cycles among themselves; `__traverse__` still reports every reference, so
+//! the cyclic GC can free a cycle closed through a user object (which it breaks
+//! by clearing that object).
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+#[pyclass(subclass, frozen, module = "taskloom._core")]
+pub struct DelayedBase {
+    key: Py<PyAny>,
+    /// None when the key's task lives in `graph` instead.
+    task: Option<Py<PyAny>>,
+    deps: Py<PyAny>,
+    length: Option<usize>,
+    graph: Option<Py<PyAny>>,
+}
+
+#[pymethods]
+impl DelayedBase {
+    #[new]
+    #[pyo3(signature = (key, task, deps, length = None, graph = None))]
+    fn new(
+        key: Py<PyAny>,
+        task: Option<Py<PyAny>>,
+        deps: Py<PyAny>,
+        length: Option<usize>,
+        graph: Option<Py<PyAny>>,
+    ) -> Self {
+        DelayedBase {
+            key,
+            task,
+            deps,
+            length,
+            graph,
+        }
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.key)?;
+        visit.call(&self.task)?;
+        visit.call(&self.deps)?;
+        visit.call(&self.graph)
+    }
+
+    #[getter]
+    fn _key(&self, py: Python<'_>) -> Py<PyAny> {
+        self.key.clone_ref(py)
+    }
+
+    #[getter]
+    fn _task(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.task.as_ref().map(|t| t.clone_ref(py))
+    }
+
+    #[getter]
+    fn _deps(&self, py: Python<'_>) -> Py<PyAny> {
+        self.deps.clone_ref(py)
+    }
+
+    #[getter]
+    fn _length(&self) -> Option<usize> {
+        self.length
+    }
+
+    #[getter]
+    fn _graph(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.graph.as_ref().map(|g| g.clone_ref(py))
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+static PREFIX: Mutex<String> = Mutex::new(String::new());
+
+/// Set the per-process prefix of unique keys (called at import and after fork).
+#[pyfunction]
+pub fn _seed_unique(prefix: String) {
+    *PREFIX.lock().unwrap_or_else(|e| e.into_inner()) = prefix;
+    COUNTER.store(0, Ordering::Relaxed);
+}
+
+/// `"{name}-{process prefix}{counter}"`: a key no other call in this process returns.
+#[pyfunction]
+pub fn unique_key(name: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let prefix = PREFIX.lock().unwrap_or_else(|e| e.into_inner());
+    format!("{name}-{prefix}{n:08x}")
+}
+
+/// Whether `obj` is passed to tasks as it is (never read as a key, task or container).
+#[inline]
+fn passes_as_is(obj: &Bound<'_, PyAny>) -> bool {
+    let p = obj.as_ptr();
+    unsafe {
+        pyo3::ffi::PyLong_CheckExact(p) != 0
+            || pyo3::ffi::PyUnicode_CheckExact(p) != 0
+            || pyo3::ffi::PyFloat_CheckExact(p) != 0
+            || obj.is_none()
+            || pyo3::ffi::PyBytes_CheckExact(p) != 0
+            || pyo3::ffi::PyBool_Check(p) != 0
+    }
+}
+
+/// The impure call `func(*args)` as an instance of `cls` (a `DelayedBase` subclass).
+///
+/// Arguments that are plain values or Delayed values are handled here; any other
+/// argument goes through `fallback(arg, deps)`, the Python function that knows
+/// containers and other collections.
+#[pyfunction]
+pub fn delayed_call<'py>(
+    cls: &Bound<'py, PyType>,
+    func: &Bound<'py, PyAny>,
+    name: &str,
+    args: &Bound<'py, PyTuple>,
+    nout: Option<usize>,
+    fallback: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = cls.py();
+    let mut items = Vec::with_capacity(args.len() + 1);
+    items.push(func.clone());
+    let deps = PyList::empty(py);
+    for a in args.iter() {
+        if passes_as_is(&a) {
+            items.push(a);
+        } else if let Ok(d) = a.cast::<DelayedBase>() {
+            deps.append(d)?;
+            items.push(d.get().key.bind(py).clone());
+        } else {
+            items.push(fallback.call1((a, &deps))?);
+        }
+    }
+    let task = PyTuple::new(py, items)?;
+    let key = PyString::new(py, &unique_key(name));
+    let deps: Bound<'py, PyAny> = if deps.is_empty() {
+        PyTuple::empty(py).into_any()
+    } else {
+        deps.into_any()
+    };
+    base_new(py)?.call1((cls, key, task, deps, nout))
+}
+
+/// `DelayedBase.__new__`: creates an instance of a subclass without running the
+/// subclass's own `__new__` (whose signature is Dask's public one).
+fn base_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
+    static NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+    NEW.get_or_try_init(py, || {
+        py.get_type::<DelayedBase>()
+            .getattr("__new__")
+            .map(Bound::unbind)
+    })
+    .map(|f| f.bind(py))
+}
+
+/// The task graph of the given Delayed values: every task they need, once.
+#[pyfunction]
+pub fn graph_of<'py>(roots: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = roots.py();
+    let dsk = PyDict::new(py);
+    let mut stack: Vec<Bound<'py, PyAny>> = Vec::new();
+    for r in roots.try_iter()? {
+        stack.push(r?);
+    }
+    stack.reverse();
+    while let Some(obj) = stack.pop() {
+        let d = obj.cast::<DelayedBase>().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "expected Delayed values, got {}",
+                obj.get_type()
+                    .name()
+                    .map(|n| n.to_string())
+                    .unwrap_or_default()
+            ))
+        })?;
+        let d = d.get();
+        let key = d.key.bind(py);
+        if dsk.contains(key)? {
+            continue;
+        }
+        if let Some(g) = &d.graph {
+            dsk.update(g.bind(py).cast::<pyo3::types::PyMapping>()?)?;
+        }
+        if let Some(t) = &d.task {
+            dsk.set_item(key, t)?;
+        }
+        // Pushed in reverse so tasks enter the dict in argument order; the
+        // scheduler's key lookup is cheapest when references follow insertion order.
+        let deps = d.deps.bind(py);
+        let n = stack.len();
+        for dep in deps.try_iter()? {
+            stack.push(dep?);
+        }
+        stack[n..].reverse();
+    }
+    Ok(dsk)
+}

@@ -1,0 +1,346 @@
+"""delayed: building calls, operators, keys, compute/persist, errors, Dask parity."""
+
+from __future__ import annotations
+
+import operator
+import threading
+
+import numpy as np
+import pytest
+
+import taskloom
+from taskloom import Delayed, delayed
+
+
+def inc(x):
+    return x + 1
+
+
+def add(x, y):
+    return x + y
+
+
+class Counter:
+    def __init__(self):
+        self.n = 0
+        self.lock = threading.Lock()
+
+    def __call__(self, x):
+        with self.lock:
+            self.n += 1
+        return x
+
+
+def test_call_and_decorator():
+    lazy_inc = delayed(inc)
+    x = lazy_inc(1)
+    assert isinstance(x, Delayed)
+    assert x.compute() == 2
+
+    @delayed
+    def lazy_exponent(x, y):
+        """Define a lazily evaluating function"""
+        return x**y
+
+    assert lazy_exponent.__name__ == "lazy_exponent"
+    assert lazy_exponent.__doc__ == "Define a lazily evaluating function"
+    x = lazy_exponent(4, 5)
+    y = lazy_exponent(x, 2)
+    z = x * y
+    assert z.compute() == (4**5) * (4**5) ** 2
+    assert z.key.startswith("mul-")
+    assert repr(x) == f"Delayed({x.key!r})" and x.key.startswith("lazy_exponent-")
+
+
+def test_decorator_with_options():
+    @delayed(pure=True)
+    def f(x):
+        return x * 2
+
+    assert f(3).key == f(3).key
+    assert f(3).compute() == 6
+
+
+def test_keyword_arguments_and_key_name():
+    def f(a, b=0, *, c=1):
+        return (a, b, c)
+
+    x = delayed(f)(1, b=delayed(inc)(1), c=[delayed(inc)(2)], dask_key_name="mine")
+    assert x.key == "mine"
+    assert x.compute() == (1, 2, [3])
+
+
+def test_delayed_values_inside_containers_become_dependencies():
+    a, b = delayed(inc)(1), delayed(inc)(2)
+    out = delayed(lambda *xs: xs)(
+        [a, 1], (b, "s"), {"k": a, "n": [b]}, {a, 10}, frozenset([b])
+    ).compute()
+    assert out == ([2, 1], (3, "s"), {"k": 2, "n": [3]}, {2, 10}, frozenset([3]))
+
+
+def test_containers_without_delayed_are_passed_untouched():
+    tricky = (inc, 1)  # looks like a task to a scheduler
+    nested = [tricky, "some-key-looking-string", {"a": (add, 1, 2)}]
+    out = delayed(lambda *xs: xs)(tricky, nested).compute()
+    assert out[0] is tricky and out[1] is nested
+
+
+def test_wrapping_values():
+    assert delayed(5).compute() == 5
+    assert delayed("hello").upper().compute() == "HELLO"
+    assert delayed((inc, 1)).compute() == (inc, 1)
+    arr = np.arange(5)
+    assert delayed(arr).compute() is arr
+    d = delayed([delayed(inc)(1), 5, {"x": delayed(inc)(2)}])
+    assert d.compute() == [2, 5, {"x": 3}]
+    assert delayed([delayed(inc)(1)], traverse=False).compute()[0].__class__ is Delayed
+    assert delayed(7, name="seven").key == "seven"
+
+
+def test_delayed_of_delayed_is_itself():
+    x = delayed(inc)(1)
+    assert delayed(x) is x
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv,
+        operator.mod, operator.pow, operator.and_, operator.or_, operator.xor,
+        operator.lshift, operator.rshift, operator.lt, operator.le, operator.gt,
+        operator.ge, operator.eq, operator.ne,
+    ],
+)  # fmt: skip
+def test_binary_operators_both_ways(op):
+    a, b = 7, 3
+    assert op(delayed(a), b).compute() == op(a, b)
+    assert op(a, delayed(b)).compute() == op(a, b)
+    assert op(delayed(a), delayed(b)).compute() == op(a, b)
+
+
+def test_matmul_and_unary_operators():
+    m = np.arange(4).reshape(2, 2)
+    np.testing.assert_array_equal((delayed(m) @ m).compute(), m @ m)
+    np.testing.assert_array_equal((m @ delayed(m)).compute(), m @ m)
+    x = delayed(-5)
+    assert (-x).compute() == 5
+    assert (+x).compute() == -5
+    assert (~x).compute() == 4
+    assert abs(x).compute() == 5
+
+
+def test_getitem_getattr_and_method_calls():
+    d = delayed({"a": [1, 2, 3]})
+    assert d["a"][1].compute() == 2
+    s = delayed("a,b")
+    assert s.split(",").compute() == ["a", "b"]
+    assert s.split(sep=",", maxsplit=0).compute() == ["a,b"]
+    z = delayed(complex(1, 2))
+    assert z.real.compute() == 1.0
+    with pytest.raises(AttributeError):
+        _ = z._private
+
+
+def test_nout_gives_len_and_iteration():
+    q, r = delayed(divmod, nout=2)(17, 5)
+    assert (q.compute(), r.compute()) == (3, 2)
+    t = delayed(lambda: (1, 2, 3), nout=3)()
+    assert len(t) == 3
+    assert [v.compute() for v in t] == [1, 2, 3]
+    with pytest.raises(ValueError, match="nout"):
+        delayed(divmod, nout=-1)
+
+
+def test_misuse_explains_what_to_do():
+    x = delayed(inc)(1)
+    with pytest.raises(TypeError, match="compute"):
+        bool(x)
+    with pytest.raises(TypeError, match="nout"):
+        len(x)
+    with pytest.raises(TypeError, match="nout"):
+        iter(x)
+    with pytest.raises(TypeError, match="immutable"):
+        x.attr = 1
+    with pytest.raises(TypeError, match="immutable"):
+        x[0] = 1
+
+
+def test_pure_calls_share_one_task():
+    counter = Counter()
+    a = delayed(counter, pure=True)(1)
+    b = delayed(counter, pure=True)(1)
+    c = delayed(counter, pure=True)(2)
+    assert a.key == b.key != c.key
+    total = delayed(sum)([a, b, c])
+    assert total.compute() == 4
+    assert counter.n == 2
+
+
+def test_impure_calls_are_distinct_unless_configured():
+    assert delayed(inc)(1).key != delayed(inc)(1).key
+    with taskloom.config.set(delayed_pure=True):
+        assert delayed(inc)(1).key == delayed(inc)(1).key
+
+
+def test_loop_with_a_shared_pure_call_runs_it_once():
+    """Seed 002: a repeated inc(1) in a loop is computed once."""
+    counter = Counter()
+    results = []
+    for x in range(5):
+        a = delayed(counter, pure=True)(1)
+        b = delayed(add, pure=True)(a, x)
+        results.append(b)
+    total = delayed(sum)(results)
+    assert total.compute() == sum(1 + x for x in range(5))
+    assert counter.n == 1
+    assert sum(1 for k in total.dask if str(k).startswith("Counter")) == 1
+
+
+def test_compute_shares_work_between_arguments():
+    counter = Counter()
+    base = delayed(counter)(10)
+    x, y = base + 1, base * 2
+    assert taskloom.compute(x, y) == (11, 20)
+    assert counter.n == 1
+
+
+def test_compute_walks_nested_arguments():
+    a = delayed(inc)(1)
+    out = taskloom.compute({"a": a, "list": [a, (a, 5)]}, 3, "s")
+    assert out == ({"a": 2, "list": [2, (2, 5)]}, 3, "s")
+    (raw,) = taskloom.compute([a], traverse=False)
+    assert raw == [a]
+
+
+@pytest.mark.parametrize(
+    "scheduler", ["sync", "synchronous", "single-threaded", "threads", "threading"]
+)
+def test_scheduler_names(scheduler):
+    x = delayed(sum)([delayed(inc)(i) for i in range(10)])
+    assert x.compute(scheduler=scheduler) == 55
+    assert taskloom.compute(x, scheduler=scheduler, num_workers=2) == (55,)
+
+
+def test_scheduler_can_be_a_get_function():
+    calls = []
+
+    def my_get(dsk, keys, **kwargs):
+        calls.append(kwargs)
+        return taskloom.get_sync(dsk, keys)
+
+    assert delayed(inc)(1).compute(scheduler=my_get, num_workers=3) == 2
+    assert calls == [{"num_workers": 3}]
+
+
+def test_unknown_scheduler_lists_valid_names():
+    with pytest.raises(ValueError, match="'threads'"):
+        delayed(inc)(1).compute(scheduler="warp-drive")
+    with pytest.raises(ValueError, match="sync"):
+        taskloom.config.set(scheduler="warp-drive")
+
+
+def test_config_set_globally_and_as_context():
+    seen = []
+
+    def spy(dsk, keys, **kwargs):
+        seen.append("spy")
+        return taskloom.get_sync(dsk, keys)
+
+    with taskloom.config.set(scheduler=spy):
+        assert delayed(inc)(1).compute() == 2
+    assert seen == ["spy"]
+    assert taskloom.config.get("scheduler", None) is None
+    taskloom.config.set(scheduler=spy)
+    try:
+        delayed(inc)(1).compute()
+        assert seen == ["spy", "spy"]
+    finally:
+        taskloom.config.set(scheduler=None)
+    with taskloom.config.set({"num-workers": 3}):
+        assert taskloom.config.get("num_workers") == 3
+    with pytest.raises(ValueError, match="num_workers"):
+        taskloom.config.set(num_workers=0)
+
+
+def test_persist_runs_once_and_keeps_the_value():
+    counter = Counter()
+    x = delayed(counter)(41) + 1
+    p = x.persist()
+    assert counter.n == 1
+    assert isinstance(p, Delayed) and p.key == x.key
+    assert len(p.dask) == 1
+    assert p.compute() == 42 and (p + 1).compute() == 43
+    assert counter.n == 1
+    (q, plain) = taskloom.persist(delayed(counter)("text"), 5)
+    assert q.compute() == "text" and plain == 5
+
+
+def test_errors_in_delayed_functions_reach_the_caller_as_themselves():
+    def fail(x):
+        raise KeyError(f"missing {x}")
+
+    bad = delayed(fail)(1)
+    with pytest.raises(KeyError, match="missing 1") as info:
+        (bad + 1).compute()
+    assert any(bad.key in note for note in info.value.__notes__)
+
+
+def test_explicit_graph_constructor():
+    d = Delayed("total", {"a": 1, "total": (add, "a", 10)})
+    assert d.compute() == 11
+    assert (d + 1).compute() == 12
+    with pytest.raises(ValueError, match="does not contain"):
+        Delayed("nope", {"a": 1})
+
+
+def test_dask_attribute_is_the_graph():
+    x = delayed(inc)(1)
+    y = delayed(add)(x, x)
+    assert set(y.dask) == {x.key, y.key}
+    assert y.__dask_keys__() == [y.key]
+    assert taskloom.is_dask_collection(y) and not taskloom.is_dask_collection(1)
+
+
+def test_large_fan_in_builds_and_computes():
+    n = 100_000
+    xs = [delayed(inc)(i) for i in range(n)]
+    assert delayed(sum)(xs).compute() == sum(range(1, n + 1))
+
+
+def test_seed_001_examples():
+    import time
+
+    def slow_inc(x):
+        time.sleep(0.01)
+        return x + 1
+
+    x = delayed(slow_inc)(1)
+    y = delayed(slow_inc)(2)
+    z = delayed(add)(x, y)
+    assert z.compute() == 5
+    x2, y2 = delayed(slow_inc)(1), delayed(slow_inc)(2)
+    total = delayed(add)(z, delayed(add)(x2, y2))
+    assert total.compute() == 10
+    total_plus = total + 10
+    assert total_plus.compute() == 20
+    data = [1, 2, 3, 4]
+    newdata = [delayed(slow_inc)(x) for x in data]
+    total_sum = delayed(sum)(newdata)
+    assert total_sum.compute() == 14
+    prod = delayed(np.prod)(newdata)
+    assert prod.compute() == 120
+
+
+def test_same_results_as_dask_delayed():
+    dask = pytest.importorskip("dask")
+
+    def build(lib):
+        x = lib.delayed(inc)(1)
+        y = lib.delayed(add)(x, 10)
+        z = (x * y - 3) // 2
+        parts = lib.delayed(divmod, nout=2)(z, 4)
+        return [z, parts[0], parts[1], lib.delayed(sorted)([y, x, z]), x == 2, -z]
+
+    ours = taskloom.compute(*build(taskloom))
+    theirs = dask.compute(*build(dask))
+    assert ours == theirs
