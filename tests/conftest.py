@@ -14,6 +14,8 @@ GETS = {
     "threaded": threaded.get,
     "threaded-4": functools.partial(threaded.get, num_workers=4),
     "taskloom.get": taskloom.get,
+    "sync-unfused": functools.partial(local.get_sync, optimize_graph=False),
+    "threaded-unfused": functools.partial(threaded.get, optimize_graph=False),
 }
 
 

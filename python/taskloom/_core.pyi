@@ -37,8 +37,21 @@ class DelayedBase:
     @property
     def _graph(self) -> dict | None: ...
 
-def get(dsk: dict[Hashable, Any], keys: Any, num_workers: int = 0, hooks: Any = None) -> Any:
+def get(
+    dsk: dict[Hashable, Any],
+    keys: Any,
+    num_workers: int = 0,
+    hooks: Any = None,
+    fuse: bool = True,
+) -> Any:
     """Compute ``keys`` from ``dsk``; ``num_workers <= 1`` runs on the calling thread."""
+
+class Compiled:
+    """A graph converted and ordered once, to run many times."""
+
+    def __init__(self, dsk: dict[Hashable, Any], keys: Any) -> None: ...
+    def run(self, num_workers: int = 0, hooks: Any = None, fuse: bool = True) -> Any: ...
+    def __len__(self) -> int: ...
 
 def delayed_call(
     cls: type,

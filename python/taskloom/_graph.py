@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from taskloom._dask_compat import as_graph
+
 
 def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str) -> dict:
     """Return ``dsk`` as a dict, with ``cache`` entries taking the place of tasks.
@@ -19,6 +21,7 @@ def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str)
     if extra:
         names = ", ".join(sorted(extra))
         raise TypeError(f"{caller}() got unexpected keyword argument(s): {names}")
+    dsk = as_graph(dsk)  # graphs from Dask's own collections
     if not isinstance(dsk, dict):
         if not isinstance(dsk, Mapping):
             raise TypeError(

@@ -169,11 +169,16 @@ def collections_to_dsk(collections: list) -> dict:
     return dsk
 
 
-def _run(collections: list, scheduler: Any, kwargs: dict) -> list:
+def _run(collections: list, scheduler: Any, optimize_graph: bool, kwargs: dict) -> list:
     get = get_scheduler(scheduler, collections)
     dsk = collections_to_dsk(collections)
     keys = [c.__dask_keys__() for c in collections]
+    if get in _OWN_GETS:
+        kwargs = {**kwargs, "optimize_graph": optimize_graph}
     return list(get(dsk, keys, **kwargs))
+
+
+_OWN_GETS = (local.get_sync, threaded.get)
 
 
 def compute(
@@ -190,7 +195,8 @@ def compute(
     scheduler : str or callable, optional
         See :func:`get_scheduler`.
     optimize_graph : bool
-        Accepted for compatibility; the core culls every graph.
+        Let taskloom's schedulers run linear chains of tasks as units (default
+        True); culling always happens.
     **kwargs
         Passed to the scheduler's ``get`` (``num_workers=``, ``callbacks=``).
 
@@ -210,7 +216,7 @@ def compute(
     templates = [_find(a, found, traverse) for a in args]
     if not found:
         return args
-    results = _run(found, scheduler, kwargs)
+    results = _run(found, scheduler, optimize_graph, kwargs)
     values = []
     for c, r in zip(found, results, strict=True):
         finalize, extra = c.__dask_postcompute__()
@@ -237,7 +243,7 @@ def persist(
     templates = [_find(a, found, traverse) for a in args]
     if not found:
         return args
-    results = _run(found, scheduler, kwargs)
+    results = _run(found, scheduler, optimize_graph, kwargs)
     values = []
     for c, r in zip(found, results, strict=True):
         rebuild, extra = c.__dask_postpersist__()

@@ -1,10 +1,17 @@
 """The benchmark harness: scheduling cost per task, taskloom against Dask and a plain loop.
 
-Run ``python -m taskloom.bench`` (or ``taskloom-bench``). Each workload is a task graph
+Run ``python -m taskloom.bench`` (or ``taskloom-bench``). Most workloads are task graphs
 of trivial functions (``inc``, ``add``), so what is measured is the scheduler: the time
-of one ``get`` call, graph conversion included, divided by the number of tasks. The
-floor is a plain Python loop making the same calls. Dask runs only if installed, and
+of one computation, graph conversion included, divided by the number of tasks. The floor
+is a plain Python loop making the same calls. Other workloads measure parallel speed-up
+(numpy tasks that release the GIL), graph building (``delayed``) and Dask's own
+collections on taskloom's scheduler (``dask-array``). Dask runs only if installed, and
 only up to the size where its estimated time stays within ``--dask-budget`` seconds.
+
+Columns: ``us/task`` end to end; ``x loop``, the same relative to the loop; ``exec``,
+taskloom's execution alone (graph already converted) in us/task; ``B/task``, taskloom's
+peak memory beyond the input graph, in bytes per task (Linux); ``vs dask-*``, how many
+times less time per task taskloom takes than Dask's scheduler on the same case.
 
 Examples
 --------
@@ -19,20 +26,24 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import math
+import random
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from operator import add
 from typing import Any
 
 import taskloom
+from taskloom import _core
 
 
 def inc(x: int) -> int:
     return x + 1
 
 
-# --- workloads: each returns (graph, keys, loop) for n tasks --------------------------
+# --- dict-graph workloads: each returns (graph, keys, loop) for about n tasks -----------
 
 
 def fanin(n: int) -> tuple[dict, Any, Callable[[], Any]]:
@@ -87,23 +98,99 @@ def tree(n: int) -> tuple[dict, Any, Callable[[], Any]]:
     return dsk, level[0], loop
 
 
-WORKLOADS: dict[str, Callable[[int], tuple[dict, Any, Callable[[], Any]]]] = {
+def _sum_args(*xs: int) -> int:
+    return sum(xs)
+
+
+def random_dag(n: int) -> tuple[dict, Any, Callable[[], Any]]:
+    """A seeded random DAG: each task sums 1-4 earlier tasks (the first are leaves)."""
+    rng = random.Random(42)
+    deps: list[list[int]] = []
+    for i in range(n):
+        k = 0 if i < 4 else rng.randint(1, 4)
+        deps.append([rng.randrange(max(0, i - 1000), i) for _ in range(k)])
+    dsk: dict = {}
+    for i, ds in enumerate(deps):
+        dsk[("r", i)] = (_sum_args, *[("r", d) for d in ds]) if ds else (inc, i)
+    sinks = sorted(set(range(n)) - {d for ds in deps for d in ds})
+
+    def loop() -> int:
+        values: list[int] = []
+        for i, ds in enumerate(deps):
+            values.append(_sum_args(*[values[d] for d in ds]) if ds else inc(i))
+        return sum(values[s] for s in sinks)
+
+    dsk["sinks"] = (sum, [("r", s) for s in sinks])
+    return dsk, "sinks", loop
+
+
+def _split(x: int, k: int) -> list[int]:
+    return [x + j for j in range(k)]
+
+
+def mapreduce(n: int) -> tuple[dict, Any, Callable[[], Any]]:
+    """All-to-all between two layers of k ~ sqrt(n) tasks: k maps split their output in
+    k parts, k*k ``getitem`` tasks move the parts, k reduces each sum one part of every
+    map, as in a shuffle."""
+    from operator import getitem
+
+    k = max(2, round(math.sqrt(n)))
+    dsk: dict = {("map", i): (_split, i, k) for i in range(k)}
+    for i in range(k):
+        for j in range(k):
+            dsk[("part", i, j)] = (getitem, ("map", i), j)
+    for j in range(k):
+        dsk[("reduce", j)] = (sum, [("part", i, j) for i in range(k)])
+    dsk["total"] = (sum, [("reduce", j) for j in range(k)])
+
+    def loop() -> int:
+        maps = [_split(i, k) for i in range(k)]
+        parts = [[getitem(maps[i], j) for j in range(k)] for i in range(k)]
+        return sum(sum(parts[i][j] for i in range(k)) for j in range(k))
+
+    return dsk, "total", loop
+
+
+def _sorted_sample(a: Any) -> float:
+    import numpy as np
+
+    return float(np.sort(a)[::1024].sum())
+
+
+def numpy_sort(n: int) -> tuple[dict, Any, Callable[[], Any]]:
+    """n tasks that each sort a 1 MB array (numpy releases the GIL while sorting),
+    then a sum; the arrays are data in the graph."""
+    import numpy as np
+
+    rng = np.random.default_rng(42)
+    arrays = [rng.random(131_072) for _ in range(n)]  # 1 MB of float64 each
+    dsk: dict = {("data", i): a for i, a in enumerate(arrays)}
+    dsk.update({("sort", i): (_sorted_sample, ("data", i)) for i in range(n)})
+    dsk["total"] = (sum, [("sort", i) for i in range(n)])
+    return dsk, "total", lambda: sum(_sorted_sample(a) for a in arrays)
+
+
+GRAPHS: dict[str, Callable[[int], tuple[dict, Any, Callable[[], Any]]]] = {
     "fanin": fanin,
     "chain": chain,
     "tree": tree,
+    "random": random_dag,
+    "mapreduce": mapreduce,
+    "numpy": numpy_sort,
 }
 
 
-# --- schedulers ------------------------------------------------------------------------
+# --- schedulers --------------------------------------------------------------------------
 
 
-def _dask_getters() -> dict[str, Callable]:
+def _dask() -> Any:
     try:
+        import dask
         import dask.local
         import dask.threaded
     except ImportError:
-        return {}
-    return {"dask-sync": dask.local.get_sync, "dask-threads": dask.threaded.get}
+        return None
+    return dask
 
 
 def schedulers() -> dict[str, Callable | None]:
@@ -113,45 +200,169 @@ def schedulers() -> dict[str, Callable | None]:
         "taskloom-sync": taskloom.get_sync,
         "taskloom-threads": taskloom.get,
     }
-    found.update(_dask_getters())
+    dask = _dask()
+    if dask is not None:
+        found["dask-sync"] = dask.local.get_sync
+        found["dask-threads"] = dask.threaded.get
     return found
 
 
-_GRAPHS: dict[tuple[str, int], tuple[dict, Any, Callable[[], Any]]] = {}
+# --- cases -------------------------------------------------------------------------------
 
 
-def _graph(workload: str, n: int) -> tuple[dict, Any, Callable[[], Any]]:
-    if (workload, n) not in _GRAPHS:
-        _GRAPHS.clear()  # keep one graph alive at a time: 10^6 tasks is ~200 MB of dict
-        _GRAPHS[(workload, n)] = WORKLOADS[workload](n)
-    return _GRAPHS[(workload, n)]
+@dataclass
+class Case:
+    """One prepared workload at one size: ``run(scheduler)`` does the timed work."""
+
+    tasks: int
+    run: Callable[[str], Any]
+    expected: Any
+    compiled: Callable[[], Any] | None = None  # the graph converted, for execution alone
 
 
-def run_case(workload: str, n: int, scheduler: str, repeat: int = 3) -> dict[str, Any]:
+def _graph_case(workload: str, n: int) -> Case:
+    dsk, keys, loop = GRAPHS[workload](n)
+    getters = schedulers()
+
+    def run(name: str) -> Any:
+        get = getters[name]
+        return loop() if get is None else get(dsk, keys)
+
+    return Case(len(dsk), run, loop(), lambda: _core.Compiled(dsk, keys))
+
+
+def _delayed_case(n: int) -> Case:
+    """Build n delayed calls, fan them into one ``delayed(sum)``, compute."""
+    dask = _dask()
+
+    def run(name: str) -> Any:
+        if name == "loop":
+            return sum([inc(i) for i in range(n)])
+        lib = taskloom if name.startswith("taskloom") else dask
+        scheduler = "sync" if name.endswith("sync") else "threads"
+        total = lib.delayed(sum)([lib.delayed(inc)(i) for i in range(n)])
+        return lib.compute(total, scheduler=scheduler)[0]
+
+    return Case(n + 1, run, sum(range(1, n + 1)))
+
+
+def _dask_array_case(n: int) -> Case:
+    """A dask.array of n small chunks, summed: Dask's collection, two schedulers."""
+    dask = _dask()
+    if dask is None:
+        raise RuntimeError("the dask-array workload needs dask: pip install 'taskloom[bench]'")
+    import dask.array as da
+    import numpy as np
+
+    data = np.arange(n * 100, dtype="f8")
+    x = da.from_array(data, chunks=100).sum()
+    getters = {
+        "taskloom-sync": taskloom.get_sync,
+        "taskloom-threads": taskloom.get,
+        "dask-sync": "sync",
+        "dask-threads": "threads",
+    }
+
+    def run(name: str) -> Any:
+        if name == "loop":
+            return sum(float(data[i : i + 100].sum()) for i in range(0, len(data), 100))
+        return float(dask.compute(x, scheduler=getters[name])[0])
+
+    tasks = len(x.__dask_graph__())
+    return Case(tasks, run, float(data.sum()))
+
+
+SPECIAL: dict[str, Callable[[int], Case]] = {
+    "delayed": _delayed_case,
+    "dask-array": _dask_array_case,
+}
+ALL_WORKLOADS = [*GRAPHS, *SPECIAL]
+# Sizes that make sense when --sizes is not given.
+DEFAULT_SIZES = {"numpy": [16, 64], "dask-array": [1_000, 10_000]}
+
+_CASES: dict[tuple[str, int], Case] = {}
+
+
+def _case(workload: str, n: int) -> Case:
+    if (workload, n) not in _CASES:
+        _CASES.clear()  # one graph alive at a time: 10^6 tasks is ~200 MB of dict
+        gc.collect()
+        _CASES[(workload, n)] = (
+            SPECIAL[workload](n) if workload in SPECIAL else _graph_case(workload, n)
+        )
+    return _CASES[(workload, n)]
+
+
+def _close(a: Any, b: Any) -> bool:
+    if isinstance(a, float) or isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
+def _peak_rss_delta(fn: Callable[[], Any]) -> int | None:
+    """Bytes the process's peak RSS rose by while ``fn`` ran (Linux only)."""
+
+    def field(name: str) -> int:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(name):
+                    return int(line.split()[1]) * 1024
+        raise KeyError(name)
+
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the peak to the current RSS
+        before = field("VmRSS:")
+        fn()
+        return field("VmHWM:") - before
+    except OSError:
+        return None
+
+
+def run_case(
+    workload: str, n: int, scheduler: str, repeat: int = 3, memory: bool = False
+) -> dict[str, Any]:
     """Time one (workload, size, scheduler) case; best of ``repeat`` runs.
 
-    Returns a row with ``us_per_task`` and the raw ``seconds``.
+    Returns a row with ``us_per_task``, the raw ``seconds`` and, for taskloom on dict
+    graphs, ``exec_us_per_task`` (execution alone) and, with ``memory``,
+    ``bytes_per_task``.
     """
-    dsk, keys, loop = _graph(workload, n)
-    get = schedulers()[scheduler]
-    expected = loop()
+    case = _case(workload, n)
     best = float("inf")
     for _ in range(repeat):
         gc.collect()
         start = time.perf_counter()
-        result = loop() if get is None else get(dsk, keys)
+        result = case.run(scheduler)
         best = min(best, time.perf_counter() - start)
-        if result != expected:
+        if not _close(result, case.expected):
             raise AssertionError(
-                f"{scheduler} computed {result!r} for {workload}, not {expected!r}"
+                f"{scheduler} computed {result!r} for {workload}, not {case.expected!r}"
             )
-    return {
+    row: dict[str, Any] = {
         "workload": workload,
-        "tasks": len(dsk),
+        "tasks": case.tasks,
         "scheduler": scheduler,
         "seconds": best,
-        "us_per_task": best / len(dsk) * 1e6,
+        "us_per_task": best / case.tasks * 1e6,
     }
+    if case.compiled is not None and scheduler.startswith("taskloom"):
+        workers = 0 if scheduler.endswith("sync") else taskloom.threaded.CPU_COUNT
+        compiled = case.compiled()
+        exec_best = float("inf")
+        for _ in range(repeat):
+            gc.collect()
+            start = time.perf_counter()
+            compiled.run(workers)
+            exec_best = min(exec_best, time.perf_counter() - start)
+        row["exec_us_per_task"] = exec_best / case.tasks * 1e6
+        del compiled
+        if memory:
+            gc.collect()
+            delta = _peak_rss_delta(lambda: case.run(scheduler))
+            if delta is not None:
+                row["bytes_per_task"] = delta / case.tasks
+    return row
 
 
 def _progress(message: str) -> None:
@@ -164,10 +375,11 @@ def _progress(message: str) -> None:
 
 def run(
     workloads: list[str],
-    sizes: list[int],
+    sizes: list[int] | None,
     names: list[str],
     repeat: int,
     dask_budget: float,
+    memory: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every case; Dask stops growing a workload once its estimate passes the budget."""
     rows = []
@@ -177,53 +389,95 @@ def run(
             _progress(f"skipping {name}: not installed (pip install 'taskloom[bench]')")
     for workload in workloads:
         dask_cost: dict[str, float] = {}
-        for n in sizes:
+        for n in sizes or DEFAULT_SIZES.get(workload, [10_000, 100_000, 1_000_000]):
             for name in names:
                 if name not in available:
                     continue
+                reps = repeat
                 if name.startswith("dask") and name in dask_cost:
-                    estimate = dask_cost[name] * n * repeat
+                    estimate = dask_cost[name] * n
                     if estimate > dask_budget:
                         continue
-                _progress(f"{workload:>6} n={n:<8} {name}")
-                row = run_case(workload, n, name, repeat)
+                    reps = max(1, min(repeat, int(dask_budget // max(estimate, 1e-9))))
+                _progress(f"{workload:>10} n={n:<8} {name}")
+                row = run_case(workload, n, name, reps, memory)
                 rows.append(row)
                 if name.startswith("dask"):
                     dask_cost[name] = row["seconds"] / row["tasks"]
+    _CASES.clear()
     _progress("")
     return rows
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    """Format rows: us/task, cost relative to the loop, speed-up over Dask's schedulers."""
+    """Format rows as the harness prints them (see the module documentation)."""
     by = {(r["workload"], r["tasks"], r["scheduler"]): r["us_per_task"] for r in rows}
     header = (
-        f"{'workload':<8} {'tasks':>9} {'scheduler':<17} {'us/task':>9} "
-        f"{'x loop':>7} {'vs dask-sync':>13} {'vs dask-thr':>12}"
+        f"{'workload':<10} {'tasks':>9} {'scheduler':<17} {'us/task':>9} {'x loop':>7} "
+        f"{'exec':>7} {'B/task':>7} {'vs dask-sync':>13} {'vs dask-thr':>12}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
         w, n, s, us = r["workload"], r["tasks"], r["scheduler"], r["us_per_task"]
         loop = by.get((w, n, "loop"))
         ratio = f"{us / loop:7.1f}" if loop else f"{'':>7}"
+        exec_us = f"{r['exec_us_per_task']:7.3f}" if "exec_us_per_task" in r else f"{'':>7}"
+        mem = f"{r['bytes_per_task']:7.0f}" if "bytes_per_task" in r else f"{'':>7}"
 
         def speedup(peer: str, w=w, n=n, s=s, us=us) -> str:
             other = by.get((w, n, peer))
-            return f"{other / us:.0f}x" if other and s.startswith("taskloom") else ""
+            if not (other and s.startswith("taskloom")):
+                return ""
+            return f"{other / us:.0f}x" if other / us >= 10 else f"{other / us:.1f}x"
 
         lines.append(
-            f"{w:<8} {n:>9} {s:<17} {us:>9.3f} {ratio} "
+            f"{w:<10} {n:>9} {s:<17} {us:>9.3f} {ratio} {exec_us} {mem} "
             f"{speedup('dask-sync'):>13} {speedup('dask-threads'):>12}"
         )
     return "\n".join(lines)
 
 
+def plot(rows: list[dict[str, Any]], path: str) -> None:
+    """Per-task cost against graph size, log-log, one panel per workload."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as e:
+        raise SystemExit("--plot needs matplotlib: pip install 'taskloom[bench]'") from e
+    workloads = list(dict.fromkeys(r["workload"] for r in rows))
+    cols = min(3, len(workloads))
+    nrows = math.ceil(len(workloads) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(5 * cols, 3.8 * nrows), squeeze=False)
+    for ax, w in zip(axes.flat, workloads, strict=False):
+        for s in dict.fromkeys(r["scheduler"] for r in rows if r["workload"] == w):
+            pts = sorted(
+                (r["tasks"], r["us_per_task"])
+                for r in rows
+                if (r["workload"], r["scheduler"]) == (w, s)
+            )
+            ax.plot(*zip(*pts, strict=True), marker="o", label=s)
+        ax.set(xscale="log", yscale="log", title=w, xlabel="tasks", ylabel="us per task")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(workloads) :]:
+        ax.set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point (``taskloom-bench``)."""
     parser = argparse.ArgumentParser(prog="taskloom-bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workloads", nargs="+", default=list(WORKLOADS), choices=list(WORKLOADS))
     parser.add_argument(
-        "--sizes", nargs="+", type=int, default=[10_000, 100_000, 1_000_000], metavar="N"
+        "--workloads",
+        nargs="+",
+        default=[w for w in ALL_WORKLOADS if w != "dask-array" or _dask() is not None],
+        choices=ALL_WORKLOADS,
+    )
+    parser.add_argument(
+        "--sizes", nargs="+", type=int, metavar="N", help="task counts (default per workload)"
     )
     parser.add_argument(
         "--schedulers",
@@ -240,15 +494,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECONDS",
         help="skip Dask on sizes whose estimated time exceeds this",
     )
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    parser.add_argument("--plot", metavar="FILE.png", help="draw us/task against size")
     args = parser.parse_args(argv)
-    if args.repeat < 1 or any(n < 2 for n in args.sizes):
+    if args.repeat < 1 or any(n < 2 for n in args.sizes or []):
         parser.error("--repeat must be >= 1 and every size >= 2")
-    rows = run(args.workloads, args.sizes, args.schedulers, args.repeat, args.dask_budget)
+    rows = run(
+        args.workloads,
+        args.sizes,
+        args.schedulers,
+        args.repeat,
+        args.dask_budget,
+        memory=not args.no_memory,
+    )
     print(table(rows))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=2)
+    if args.plot:
+        plot(rows, args.plot)
     return 0
 
 

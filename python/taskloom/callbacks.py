@@ -124,13 +124,19 @@ class _Hooks:
         self.records: list = []
 
 
-def run(dsk: dict, keys: Any, num_workers: int, callbacks: Iterable[Callback] | None) -> Any:
+def run(
+    dsk: dict,
+    keys: Any,
+    num_workers: int,
+    callbacks: Iterable[Callback] | None,
+    optimize_graph: bool = True,
+) -> Any:
     """Run ``_core.get`` with the active callbacks wired in (the ``get`` functions' core)."""
     active = list(Callback.active)
     if callbacks:
         active += [c for c in callbacks if c not in Callback.active]
     if not active:
-        return _core.get(dsk, keys, num_workers)
+        return _core.get(dsk, keys, num_workers, None, optimize_graph)
     hooks = _Hooks()
     state = hooks.progress
     for cb in active:
@@ -164,7 +170,7 @@ def run(dsk: dict, keys: Any, num_workers: int, callbacks: Iterable[Callback] | 
     hooks.profile = bool(profilers)
     errored = True
     try:
-        result = _core.get(dsk, keys, num_workers, hooks)
+        result = _core.get(dsk, keys, num_workers, hooks, optimize_graph)
         errored = False
         return result
     finally:

@@ -36,6 +36,7 @@ from typing import Any
 
 from taskloom import _core, config, threaded
 from taskloom.base import DaskMethodsMixin, is_dask_collection
+from taskloom.core import PLAIN_TYPES, data_task, literal
 from taskloom.tokenize import tokenize
 
 __all__ = ["Delayed", "DelayedAttr", "DelayedLeaf", "delayed", "graph_of", "literal"]
@@ -51,33 +52,8 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _core._seed_unique(os.urandom(6).hex()))
 
 
-class literal:
-    """A value the scheduler must pass exactly as given, used as the task ``(literal(x),)``."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: Any) -> None:
-        self.data = data
-
-    def __call__(self) -> Any:
-        return self.data
-
-    def __repr__(self) -> str:
-        return f"literal<type={type(self.data).__name__}>"
-
-    def __reduce__(self) -> tuple:
-        return (literal, (self.data,))
-
-
-# Types the scheduler never reads as tasks, keys or containers: passed as they are.
-_PLAIN = frozenset([int, float, complex, bool, type(None), bytes])
 # Argument types passed as they are (strings too: Dask does not quote them either).
-_PASS = _PLAIN | {str}
-
-
-def _data_task(value: Any) -> Any:
-    """The task whose result is ``value``."""
-    return value if type(value) in _PLAIN else (literal(value),)
+_PASS = PLAIN_TYPES | {str}
 
 
 def apply(func: Callable, args: list, kwargs: dict | None = None) -> Any:
@@ -195,7 +171,7 @@ def _first(results: tuple) -> Any:
 
 
 def _rebuild(dsk: dict, key: Hashable, length: int | None) -> Delayed:
-    return _base_new(Delayed, key, _data_task(dsk[key]), (), length)
+    return _base_new(Delayed, key, data_task(dsk[key]), (), length)
 
 
 class Delayed(_core.DelayedBase, DaskMethodsMixin):
@@ -459,5 +435,5 @@ def delayed(
         tname = type(obj).__name__
         name = f"{tname}-{tokenize(obj)}" if effective else _core.unique_key(tname)
     if not deps:
-        task = _data_task(obj)
+        task = data_task(obj)
     return _base_new(Delayed, name, task, deps or (), nout)

@@ -19,6 +19,7 @@ def get_sync(
     cache: Mapping | None = None,
     num_workers: int | None = None,
     callbacks: list[Callback] | None = None,
+    optimize_graph: bool = True,
     **kwargs: Any,
 ) -> Any:
     """Compute ``keys`` from the task graph ``dsk`` on the calling thread.
@@ -35,7 +36,7 @@ def get_sync(
     9
     """
     dsk = prepare(dsk, cache, kwargs, "get_sync")
-    return run(dsk, keys, 0, callbacks)
+    return run(dsk, keys, 0, callbacks, optimize_graph)
 
 
 get = get_sync

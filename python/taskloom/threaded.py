@@ -26,6 +26,7 @@ def get(
     num_workers: int | None = None,
     pool: Any = None,
     callbacks: list[Callback] | None = None,
+    optimize_graph: bool = True,
     **kwargs: Any,
 ) -> Any:
     """Compute ``keys`` from the task graph ``dsk`` with threads.
@@ -50,6 +51,10 @@ def get(
         own native pool, so only ``None`` is allowed.
     callbacks : list of taskloom.callbacks.Callback, optional
         Callbacks for this computation, in addition to the active ones.
+    optimize_graph : bool
+        Run linear chains of tasks as units (default): a chain of GIL-releasing
+        tasks goes to one worker as one job. ``False`` schedules every task on its
+        own. Culling, running only what ``keys`` need, always happens.
 
     Returns
     -------
@@ -81,4 +86,4 @@ def get(
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
         raise ValueError(f"num_workers must be a positive integer, got {num_workers!r}")
     dsk = prepare(dsk, cache, kwargs, "get")
-    return run(dsk, keys, num_workers, callbacks)
+    return run(dsk, keys, num_workers, callbacks, optimize_graph)

@@ -14,6 +14,13 @@
 //! work, which completes subtrees depth-first (a 10^6-task binary reduction
 //! holds about log2(10^6) intermediate results). Push and pop are O(1); there
 //! is no heap.
+//!
+//! Linear-chain fusion (optional): a task whose only needed consumer reads
+//! nothing else, and which is not an output, is fused with that consumer.
+//! [`Scheduler::finish`] then hands the consumer straight back instead of
+//! queueing it, so an executor runs a chain as one unit: inline without
+//! touching the ready stack, on a worker as one job instead of one handoff per
+//! task ([`Scheduler::continuation`] tells which tasks a unit holds).
 
 use crate::graph::{Graph, TaskId};
 use crate::order::{Order, NOT_NEEDED};
@@ -28,11 +35,17 @@ pub struct Scheduler<'g> {
     ready: Vec<TaskId>,
     unfinished: usize,
     scratch: Vec<TaskId>,
+    /// Per task: the consumer fused after it, or [`NO_TASK`]; empty without fusion.
+    next: Vec<TaskId>,
 }
+
+/// No task: the end of a fused chain.
+pub const NO_TASK: TaskId = u32::MAX;
 
 impl<'g> Scheduler<'g> {
     /// Start a run of the tasks `order` marks as needed; `outputs` are never released.
-    pub fn new(graph: &'g Graph, order: Order, outputs: &[TaskId]) -> Self {
+    /// With `fuse`, linear chains run as units (see the module documentation).
+    pub fn new(graph: &'g Graph, order: Order, outputs: &[TaskId], fuse: bool) -> Self {
         let n = graph.len();
         let Order { priority, sequence } = order;
         let mut waiting = vec![0u32; n];
@@ -57,6 +70,11 @@ impl<'g> Scheduler<'g> {
             .copied()
             .filter(|&t| waiting[t as usize] == 0)
             .collect();
+        let next = if fuse {
+            fusion(graph, &sequence, &priority, &remaining)
+        } else {
+            Vec::new()
+        };
         Scheduler {
             graph,
             priority,
@@ -65,6 +83,16 @@ impl<'g> Scheduler<'g> {
             ready,
             unfinished: sequence.len(),
             scratch: Vec::new(),
+            next,
+        }
+    }
+
+    /// The task fused after `t`, if any: it runs as soon as `t` finishes.
+    #[inline]
+    pub fn continuation(&self, t: TaskId) -> Option<TaskId> {
+        match self.next.get(t as usize) {
+            Some(&c) if c != NO_TASK => Some(c),
+            _ => None,
         }
     }
 
@@ -111,8 +139,11 @@ impl<'g> Scheduler<'g> {
     }
 
     /// Record that `t` ran; `release` is called for each result no longer read.
+    ///
+    /// Returns the task fused after `t`, now ready, which the caller must run
+    /// next (it is not put on the ready stack).
     #[inline]
-    pub fn finish(&mut self, t: TaskId, mut release: impl FnMut(TaskId)) {
+    pub fn finish(&mut self, t: TaskId, mut release: impl FnMut(TaskId)) -> Option<TaskId> {
         self.unfinished -= 1;
         let graph = self.graph;
         for &d in graph.deps(t) {
@@ -125,6 +156,10 @@ impl<'g> Scheduler<'g> {
         if self.remaining[t as usize] == 0 {
             release(t);
         }
+        if let Some(c) = self.continuation(t) {
+            self.waiting[c as usize] = 0;
+            return Some(c);
+        }
         let consumers = graph.consumers(t);
         if consumers.len() == 1 {
             // The common case (chains, trees): no scratch, no sort.
@@ -136,7 +171,7 @@ impl<'g> Scheduler<'g> {
                     self.ready.push(c);
                 }
             }
-            return;
+            return None;
         }
         for &c in consumers {
             if self.priority[c as usize] == NOT_NEEDED {
@@ -154,7 +189,31 @@ impl<'g> Scheduler<'g> {
                 .sort_unstable_by_key(|&c| std::cmp::Reverse(priority[c as usize]));
         }
         self.ready.append(&mut self.scratch);
+        None
     }
+}
+
+/// `next[t]` = the consumer fused after `t`: `t` is needed, not an output, has
+/// exactly one needed consumer `c`, and `c` reads nothing but `t`.
+fn fusion(graph: &Graph, sequence: &[TaskId], priority: &[u32], remaining: &[u32]) -> Vec<TaskId> {
+    let mut next = vec![NO_TASK; graph.len()];
+    for &t in sequence {
+        // `remaining` counts needed consumers, plus a large pin for outputs.
+        if remaining[t as usize] != 1 {
+            continue;
+        }
+        let mut needed = graph
+            .consumers(t)
+            .iter()
+            .copied()
+            .filter(|&c| priority[c as usize] != NOT_NEEDED);
+        if let (Some(c), None) = (needed.next(), needed.next()) {
+            if graph.deps(c).len() == 1 {
+                next[t as usize] = c;
+            }
+        }
+    }
+    next
 }
 
 #[cfg(test)]
@@ -165,12 +224,21 @@ mod tests {
     /// Run the graph to completion, returning execution order, release order
     /// and the largest number of results alive at once.
     fn run(graph: &Graph, outputs: &[TaskId]) -> (Vec<TaskId>, Vec<TaskId>, usize) {
+        run_with(graph, outputs, false)
+    }
+
+    fn run_with(
+        graph: &Graph,
+        outputs: &[TaskId],
+        fuse: bool,
+    ) -> (Vec<TaskId>, Vec<TaskId>, usize) {
         let o = order(graph, outputs).unwrap();
-        let mut s = Scheduler::new(graph, o, outputs);
+        let mut s = Scheduler::new(graph, o, outputs, fuse);
         let (mut ran, mut released) = (vec![], vec![]);
         let (mut has_run, mut is_freed) = (vec![false; graph.len()], vec![false; graph.len()]);
         let (mut alive, mut peak) = (0usize, 0usize);
-        while let Some(t) = s.pop() {
+        let mut next = None;
+        while let Some(t) = next.take().or_else(|| s.pop()) {
             for &d in graph.deps(t) {
                 assert!(has_run[d as usize], "{t} ran before its dependency {d}");
                 assert!(!is_freed[d as usize], "{d} released before {t} read it");
@@ -179,7 +247,7 @@ mod tests {
             has_run[t as usize] = true;
             alive += 1;
             peak = peak.max(alive);
-            s.finish(t, |r| {
+            next = s.finish(t, |r| {
                 released.push(r);
                 is_freed[r as usize] = true;
                 alive -= 1;
@@ -245,6 +313,48 @@ mod tests {
         assert_eq!(ran.len() as u32, n + 1);
         assert_eq!(released.len() as u32, n);
         assert_eq!(peak as u32, n + 1);
+    }
+
+    #[test]
+    fn fusion_hands_back_chain_members_in_order() {
+        // 0 -> 1 -> 2 is a chain; 3 reads 2 and 4; 4 is a leaf.
+        let g = Graph::from_deps([vec![], vec![0], vec![1], vec![2, 4], vec![]]).unwrap();
+        let o = order(&g, &[3]).unwrap();
+        let mut s = Scheduler::new(&g, o, &[3], true);
+        assert_eq!(s.continuation(0), Some(1));
+        assert_eq!(s.continuation(1), Some(2));
+        assert_eq!(s.continuation(2), None, "3 reads two tasks");
+        assert_eq!(s.continuation(4), None);
+        assert_eq!(s.pop(), Some(0));
+        assert_eq!(s.finish(0, |_| {}), Some(1));
+        assert_eq!(s.ready_len(), 1, "the chain member was not queued");
+        assert_eq!(s.finish(1, |_| {}), Some(2));
+        assert_eq!(s.finish(2, |_| {}), None);
+        let (ran, released, _) = run_with(&g, &[3], true);
+        assert_eq!(ran.len(), 5);
+        assert_eq!(released.len(), 4);
+    }
+
+    #[test]
+    fn outputs_and_shared_results_are_not_fused() {
+        // 1 is an output; 2 has two consumers.
+        let g = Graph::from_deps([vec![], vec![0], vec![1], vec![2], vec![2]]).unwrap();
+        let o = order(&g, &[1, 3, 4]).unwrap();
+        let s = Scheduler::new(&g, o, &[1, 3, 4], true);
+        assert_eq!(s.continuation(0), Some(1));
+        assert_eq!(s.continuation(1), None);
+        assert_eq!(s.continuation(2), None);
+        let without = Scheduler::new(&g, order(&g, &[3]).unwrap(), &[3], false);
+        assert_eq!(without.continuation(0), None);
+    }
+
+    #[test]
+    fn fused_and_unfused_runs_agree() {
+        let g = Graph::from_deps([vec![], vec![0], vec![1], vec![], vec![3], vec![2, 4]]).unwrap();
+        let (a, ra, _) = run_with(&g, &[5], false);
+        let (b, rb, _) = run_with(&g, &[5], true);
+        assert_eq!(a.len(), b.len());
+        assert_eq!(ra.len(), rb.len());
     }
 
     #[test]

@@ -24,7 +24,7 @@
 //! the exception is raised with a note naming the key. KeyboardInterrupt
 //! returns at once and abandons running jobs, whose results are dropped.
 
-use crate::convert::{shape_results, Converted, Program, NO_FUNCTION};
+use crate::convert::{shape_results, Converted, Program, Shape, NO_FUNCTION};
 use crate::errors;
 use crate::eval::{eval_task, Deps};
 use crate::hooks::Hooks;
@@ -37,10 +37,13 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use taskloom_core::{order, Graph, Scheduler, TaskId};
+use taskloom_core::{order, Graph, Order, Scheduler, TaskId};
 
 /// A callable whose calls take longer than this (moving average) is offloaded.
-const OFFLOAD_NS: u64 = 50_000;
+/// Below it, a dispatch round trip (~10-20 us) would eat much of what running
+/// GIL-releasing work in parallel gains, and GIL-bound work (which the timing
+/// cannot tell apart) would only contend for the GIL.
+const OFFLOAD_NS: u64 = 200_000;
 /// How long the caller sleeps between checks for Ctrl-C while workers run.
 const WAIT_SLICE: Duration = Duration::from_millis(20);
 /// Inline tasks between two checks for signals.
@@ -50,14 +53,16 @@ const SAMPLE_EVERY: u32 = 16;
 
 type Results = Vec<Option<Py<PyAny>>>;
 
-/// Run `conv` and return its outputs in the shape they were requested in.
-/// `num_workers <= 1` runs everything on the calling thread.
-pub fn execute<'py>(
-    py: Python<'py>,
-    conv: Converted,
-    num_workers: usize,
-    mut hooks: Option<Hooks<'py>>,
-) -> PyResult<Py<PyAny>> {
+/// A converted, ordered graph, ready to run (once by `get`, repeatedly by `Compiled`).
+pub struct Plan {
+    pub program: Arc<Program>,
+    pub graph: Graph,
+    pub outputs: Vec<TaskId>,
+    pub shape: Vec<Shape>,
+}
+
+/// Order `conv` (finding cycles before anything runs).
+pub fn plan(py: Python<'_>, conv: Converted) -> PyResult<(Plan, Order)> {
     let Converted {
         program,
         graph,
@@ -65,20 +70,46 @@ pub fn execute<'py>(
         shape,
     } = conv;
     let order = order(&graph, &outputs).map_err(|c| errors::cycle(py, &program.keys, &c))?;
-    let mut sched = Scheduler::new(&graph, order, &outputs);
+    let plan = Plan {
+        program: Arc::new(program),
+        graph,
+        outputs,
+        shape,
+    };
+    Ok((plan, order))
+}
+
+/// Run a plan and return its outputs in the shape they were requested in.
+/// `num_workers <= 1` runs everything on the calling thread; `fuse` runs linear
+/// chains as units (turned off while hooks watch each task).
+pub fn execute<'py>(
+    py: Python<'py>,
+    plan: &Plan,
+    order: Order,
+    num_workers: usize,
+    mut hooks: Option<Hooks<'py>>,
+    fuse: bool,
+) -> PyResult<Py<PyAny>> {
+    let Plan {
+        program,
+        graph,
+        outputs,
+        shape,
+    } = plan;
+    let fuse = fuse && hooks.is_none();
+    let mut sched = Scheduler::new(graph, order, outputs, fuse);
     let mut results: Results = Vec::with_capacity(graph.len());
     results.resize_with(graph.len(), || None);
-    let program = Arc::new(program);
     if let Some(h) = &hooks {
         h.start(sched.unfinished())?;
     }
     let outcome = if num_workers <= 1 {
-        run_sync(py, &program, &graph, &mut sched, &mut results, &mut hooks)
+        run_sync(py, program, graph, &mut sched, &mut results, &mut hooks)
     } else {
         run_threaded(
             py,
-            &program,
-            &graph,
+            program,
+            graph,
             &mut sched,
             &mut results,
             num_workers,
@@ -89,7 +120,7 @@ pub fn execute<'py>(
     let finished = hooks.map_or(Ok(()), |h| h.finish(&program.keys));
     outcome?;
     finished?;
-    shape_results(py, &shape, |t| {
+    shape_results(py, shape, |t| {
         results[t as usize]
             .as_ref()
             .expect("outputs are never released")
@@ -153,9 +184,10 @@ fn run_sync(
     hooks: &mut Option<Hooks<'_>>,
 ) -> PyResult<()> {
     let mut tick = 0u32;
-    while let Some(t) = sched.pop() {
+    let mut fused = None;
+    while let Some(t) = fused.take().or_else(|| sched.pop()) {
         run_inline(py, program, graph, results, t, hooks)?;
-        sched.finish(t, |d| results[d as usize] = None);
+        fused = sched.finish(t, |d| results[d as usize] = None);
         tick = tick.wrapping_add(1);
         if tick % SIGNAL_EVERY == 0 {
             py.check_signals()?;
@@ -194,7 +226,9 @@ fn placement_of(ema: Option<u64>) -> Placement {
 
 /// What timings are keyed by: a Python function's code object (so closures and
 /// lambdas made in a loop share one entry), through bound methods and
-/// `functools.partial`; any other callable itself.
+/// `functools.partial`; for an instance of a Python class with `__call__`, its
+/// class (graphs often hold one such object per task); any other callable
+/// (builtins, classes, ufuncs: long-lived objects) itself.
 fn identity<'py>(f: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
     // (wrapper type, attribute holding the wrapped callable)
     static WRAPPERS: PyOnceLock<Vec<(Py<PyType>, &'static str)>> = PyOnceLock::new();
@@ -232,7 +266,17 @@ fn identity<'py>(f: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
         }
         break;
     }
+    let ty = f.get_type();
+    let is_class = unsafe { ffi::PyType_Check(f.as_ptr()) } != 0;
+    if !is_class && is_heap_type(&ty) {
+        return ty.into_any();
+    }
     f
+}
+
+fn is_heap_type(ty: &Bound<'_, PyType>) -> bool {
+    // SAFETY: reading the flags of a live type object.
+    unsafe { ffi::PyType_GetFlags(ty.as_type_ptr()) & ffi::Py_TPFLAGS_HEAPTYPE != 0 }
 }
 
 impl Placements {
@@ -337,10 +381,17 @@ impl Threaded<'_, '_, '_> {
                     .clone_ref(py)
             })
             .collect();
+        let mut chain = Vec::new();
+        let mut last = t;
+        while let Some(c) = self.sched.continuation(last) {
+            chain.push(c);
+            last = c;
+        }
         self.pool.submit(Job {
             program: Arc::clone(self.program),
             task: t,
             deps,
+            chain,
             sink: Arc::clone(&self.sink),
         });
         self.in_flight += 1;
@@ -353,9 +404,14 @@ impl Threaded<'_, '_, '_> {
             let key = &self.program.keys[t as usize];
             h.posttask(t, key, &result, (done.started, done.ended), done.worker)?;
         }
-        self.results[t as usize] = Some(result);
+        let last = *done.chain.last().unwrap_or(&t);
+        self.results[last as usize] = Some(result);
         let results = &mut *self.results;
-        self.sched.finish(t, |d| results[d as usize] = None);
+        // Chain members ran on the worker; their intermediate results were never
+        // stored here, and finishing them in order releases their inputs.
+        for &member in std::iter::once(&t).chain(&done.chain) {
+            self.sched.finish(member, |d| results[d as usize] = None);
+        }
         Ok(())
     }
 
@@ -444,7 +500,10 @@ impl Threaded<'_, '_, '_> {
                                 .observe(f, start.elapsed().as_nanos() as u64);
                         }
                         let results = &mut *self.results;
-                        self.sched.finish(t, |d| results[d as usize] = None);
+                        if let Some(c) = self.sched.finish(t, |d| results[d as usize] = None) {
+                            // The fused consumer is placed like any ready task.
+                            self.sched.push_back(c);
+                        }
                         if tick % SIGNAL_EVERY == 0 {
                             py.check_signals()?;
                         }

@@ -32,12 +32,17 @@ pub struct Job {
     pub task: u32,
     /// The task's dependency results, by local index.
     pub deps: Vec<Py<PyAny>>,
+    /// Tasks fused after `task`, each reading only the previous one's result;
+    /// the job's result is the last one's.
+    pub chain: Vec<u32>,
     pub sink: Arc<Sink>,
 }
 
 /// A finished job: the task, its result, when the call ran and on which worker.
 pub struct Done {
     pub task: u32,
+    pub chain: Vec<u32>,
+    /// The result of the chain's last task (of `task` if there is no chain).
     pub result: PyResult<Py<PyAny>>,
     pub started: Instant,
     pub ended: Instant,
@@ -254,16 +259,29 @@ fn run(py: Python<'_>, job: Job, worker: u32) {
         program,
         task,
         deps,
+        chain,
         sink,
     } = job;
     if sink.is_cancelled() {
         return;
     }
     let started = Instant::now();
+    let mut current = task;
     let result = catch_unwind(AssertUnwindSafe(|| {
-        eval_task(py, program.code(task), &program.consts, &deps[..])
+        let mut r = eval_task(py, program.code(task), &program.consts, &deps[..])?;
+        for &t in &chain {
+            current = t;
+            r = eval_task(
+                py,
+                program.code(t),
+                &program.consts,
+                std::slice::from_ref(&r),
+            )?;
+        }
+        Ok(r)
     }))
-    .unwrap_or_else(|payload| Err(errors::panic(payload)));
+    .unwrap_or_else(|payload| Err(errors::panic(payload)))
+    .map_err(|e| errors::annotate(py, e, &program.keys[current as usize]));
     let ended = Instant::now();
     // Free inputs here, on a thread that holds the GIL, before reporting.
     drop(deps);
@@ -271,6 +289,7 @@ fn run(py: Python<'_>, job: Job, worker: u32) {
     if !sink.is_cancelled() {
         sink.push(Done {
             task,
+            chain,
             result,
             started,
             ended,

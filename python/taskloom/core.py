@@ -1,0 +1,59 @@
+"""Small helpers for task graphs in Dask's format, as in ``dask.core``.
+
+A task is a tuple whose first element is callable; :func:`quote` turns any value into a
+task that returns it unchanged, so the scheduler never reads a value as a task, a key
+or a container of keys.
+
+Examples
+--------
+>>> from operator import add
+>>> istask((add, 1, 2)), istask(("x", 1))
+(True, False)
+>>> import taskloom
+>>> taskloom.get_sync({"v": quote((add, 1, 2))}, "v") == (add, 1, 2)
+True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["data_task", "istask", "literal", "quote"]
+
+
+def istask(x: Any) -> bool:
+    """Whether ``x`` is a task: a tuple whose first element is callable."""
+    return type(x) is tuple and bool(x) and callable(x[0])
+
+
+class literal:
+    """A value the scheduler must pass exactly as given, used as the task ``(literal(x),)``."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def __call__(self) -> Any:
+        return self.data
+
+    def __repr__(self) -> str:
+        return f"literal<type={type(self.data).__name__}>"
+
+    def __reduce__(self) -> tuple:
+        return (literal, (self.data,))
+
+
+def quote(x: Any) -> tuple:
+    """The task ``(literal(x),)``, whose result is ``x`` itself."""
+    return (literal(x),)
+
+
+# Types the scheduler never reads as tasks, keys or containers.
+PLAIN_TYPES = frozenset([int, float, complex, bool, type(None), bytes])
+
+
+def data_task(value: Any) -> Any:
+    """The cheapest graph value whose result is ``value``: itself if the scheduler
+    cannot misread it, else :func:`quote` of it."""
+    return value if type(value) in PLAIN_TYPES else (literal(value),)
