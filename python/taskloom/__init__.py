@@ -22,7 +22,7 @@ import atexit
 import os
 from importlib.metadata import PackageNotFoundError, version
 
-from taskloom import _core, config, local, threaded
+from taskloom import _core, config, local, optimization, threaded
 from taskloom._core import CycleError
 from taskloom.base import compute, is_dask_collection, persist, visualize
 from taskloom.delayed import Delayed, delayed
@@ -51,6 +51,7 @@ __all__ = [
     "get_sync",
     "is_dask_collection",
     "local",
+    "optimization",
     "persist",
     "threaded",
     "tokenize",

@@ -17,4 +17,4 @@ pub mod schedule;
 
 pub use graph::{Graph, GraphBuilder, GraphError, TaskId};
 pub use order::{order, Cycle, Order};
-pub use schedule::{Scheduler, NO_TASK};
+pub use schedule::{fused_successors, Scheduler, NO_TASK};

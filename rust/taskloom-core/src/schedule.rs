@@ -193,6 +193,21 @@ impl<'g> Scheduler<'g> {
     }
 }
 
+/// Per task, the consumer fused after it ([`NO_TASK`] if none): what
+/// [`Scheduler`] runs as chains, for callers that only want to know.
+pub fn fused_successors(graph: &Graph, order: &Order, outputs: &[TaskId]) -> Vec<TaskId> {
+    let mut remaining = vec![0u32; graph.len()];
+    for &t in &order.sequence {
+        for &d in graph.deps(t) {
+            remaining[d as usize] += 1;
+        }
+    }
+    for &o in outputs {
+        remaining[o as usize] = u32::MAX / 2;
+    }
+    fusion(graph, &order.sequence, &order.priority, &remaining)
+}
+
 /// `next[t]` = the consumer fused after `t`: `t` is needed, not an output, has
 /// exactly one needed consumer `c`, and `c` reads nothing but `t`.
 fn fusion(graph: &Graph, sequence: &[TaskId], priority: &[u32], remaining: &[u32]) -> Vec<TaskId> {

@@ -94,6 +94,8 @@ struct Converter<'py> {
     // Built on the first reference the locality guesses miss; see `lookup_reference`.
     table: Option<HashTable<u32>>,
     key_objs: Vec<Bound<'py, PyAny>>,
+    // Python's hash of each key: a failed locality guess costs one integer compare.
+    key_hashes: Vec<u64>,
     values: Vec<Bound<'py, PyAny>>,
     key_types: u8,
     task_of_key: Vec<u32>,
@@ -163,6 +165,7 @@ impl<'py> Converter<'py> {
         let mut c = Converter {
             table: None,
             key_objs: Vec::with_capacity(n),
+            key_hashes: Vec::with_capacity(n),
             values: Vec::with_capacity(n),
             key_types: 0,
             task_of_key: vec![NOT_YET; n],
@@ -180,29 +183,28 @@ impl<'py> Converter<'py> {
         };
         for (k, v) in dsk.iter() {
             c.key_types |= key_type(&k);
+            // Dict keys are hashable, and str hashes are cached.
+            c.key_hashes.push(py_hash(&k).unwrap_or(0));
             c.key_objs.push(k);
             c.values.push(v);
         }
         c
     }
 
-    fn build_table(keys: &[Bound<'py, PyAny>]) -> HashTable<u32> {
-        let mut table = HashTable::with_capacity(keys.len());
-        for (id, k) in keys.iter().enumerate() {
-            // Dict keys are hashable, and str hashes are cached.
-            let h = py_hash(k).unwrap_or(0);
-            table.insert_unique(h, id as u32, |&i| py_hash(&keys[i as usize]).unwrap_or(0));
+    fn build_table(hashes: &[u64]) -> HashTable<u32> {
+        let mut table = HashTable::with_capacity(hashes.len());
+        for (id, &h) in hashes.iter().enumerate() {
+            table.insert_unique(h, id as u32, |&i| hashes[i as usize]);
         }
         table
     }
 
-    /// The key id equal to `obj`, if `obj` is a key of the graph.
+    /// The key id equal to `obj` (whose hash is `h`), if `obj` is a key.
     #[inline]
-    fn lookup(&mut self, obj: &Bound<'py, PyAny>) -> Option<u32> {
-        let h = py_hash(obj)?;
-        let keys = &self.key_objs;
+    fn lookup(&mut self, obj: &Bound<'py, PyAny>, h: u64) -> Option<u32> {
+        let (keys, hashes) = (&self.key_objs, &self.key_hashes);
         self.table
-            .get_or_insert_with(|| Self::build_table(keys))
+            .get_or_insert_with(|| Self::build_table(hashes))
             .find(h, |&i| py_eq(&keys[i as usize], obj))
             .copied()
     }
@@ -213,9 +215,7 @@ impl<'py> Converter<'py> {
     /// chain's task reads the key inserted just before its own, a reduction
     /// reads keys in insertion order. So before hashing (which, for a graph of
     /// 10^6 keys, costs a cache miss into the table), try the key after the
-    /// last one found and the key before the task's own. A guess is accepted
-    /// only if it is of the same type and equal, which for dict keys means it
-    /// is the key a hash lookup would find.
+    /// last one found and the key before the task's own.
     #[inline]
     fn lookup_reference(&mut self, obj: &Bound<'py, PyAny>, owner: u32) -> Option<u32> {
         let t = key_type(obj);
@@ -229,19 +229,19 @@ impl<'py> Converter<'py> {
     }
 
     /// The key id equal to `obj`, trying the `guesses` before the hash table.
+    /// Equal hash and `==` is exactly how the dict itself finds a key.
     #[inline]
     fn find(&mut self, obj: &Bound<'py, PyAny>, guesses: [u32; 2]) -> Option<u32> {
+        let h = py_hash(obj)?; // unhashable: not a key
         for guess in guesses {
-            if let Some(k) = self.key_objs.get(guess as usize) {
-                if k.as_ptr() == obj.as_ptr()
-                    || (k.get_type_ptr() == obj.get_type_ptr() && py_eq(k, obj))
-                {
-                    self.last_found = guess;
-                    return Some(guess);
-                }
+            if self.key_hashes.get(guess as usize) == Some(&h)
+                && py_eq(&self.key_objs[guess as usize], obj)
+            {
+                self.last_found = guess;
+                return Some(guess);
             }
         }
-        let found = self.lookup(obj)?;
+        let found = self.lookup(obj, h)?;
         self.last_found = found;
         Some(found)
     }
@@ -340,9 +340,22 @@ impl<'py> Converter<'py> {
         self.code.push(kind);
         let mut all_const = true;
         let mut n = 0u32;
-        for item in obj.try_iter()? {
-            all_const &= self.emit(&item?, depth + 1, owner)?;
-            n += 1;
+        if let Ok(list) = obj.cast::<PyList>() {
+            // Indexed, not iterated: no iterator object per container.
+            while (n as usize) < list.len() {
+                all_const &= self.emit(&list.get_item(n as usize)?, depth + 1, owner)?;
+                n += 1;
+            }
+        } else if let Ok(tuple) = obj.cast::<PyTuple>() {
+            for item in tuple.iter() {
+                all_const &= self.emit(&item, depth + 1, owner)?;
+                n += 1;
+            }
+        } else {
+            for item in obj.try_iter()? {
+                all_const &= self.emit(&item?, depth + 1, owner)?;
+                n += 1;
+            }
         }
         if all_const {
             // Nothing to substitute: keep the user's object itself.

@@ -10,10 +10,13 @@
 //! call; handing such a task to another thread would cost ~5 us and gain
 //! nothing. Tasks whose callable has been seen to take longer than
 //! [`OFFLOAD_NS`] (numpy, pandas, I/O, `time.sleep`: work that usually releases
-//! the GIL) go to the worker pool, at most `num_workers` at a time. A callable
-//! never seen before goes to a worker first, so slow tasks overlap from the
-//! start, and its measured duration decides from then on; timings are kept
-//! per callable (per code object for Python functions) across calls. While
+//! the GIL) go to the worker pool, at most `num_workers` at a time; those
+//! waiting for a worker are kept in order priority. A callable never seen
+//! before goes to a free worker (or, if none is free, runs inline and is
+//! timed), so slow tasks overlap from the start, and its measured duration
+//! decides from then on; timings are kept per callable (per code object for
+//! Python functions) across calls. A fused chain (see the core's scheduler)
+//! offloaded to a worker runs there whole, as one job. While
 //! running inline the caller checks, after every task, whether a worker is
 //! waiting for the GIL (and steps aside) or has finished (and dispatches the
 //! next job). With nothing to run it waits for workers detached, in slices of

@@ -15,7 +15,9 @@ mod hooks;
 mod pool;
 
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PySet};
 use std::time::Duration;
+use taskloom_core::{fused_successors, NO_TASK};
 
 /// Compute `keys` from the dict graph `dsk` (see `taskloom.get`).
 ///
@@ -68,6 +70,53 @@ impl Compiled {
     /// Number of tasks a run executes (after culling).
     fn __len__(&self) -> usize {
         self.order.sequence.len()
+    }
+
+    /// The keys a run computes, in execution order (dependencies first).
+    fn keys(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
+        let keys = &self.plan.program.keys;
+        self.order
+            .sequence
+            .iter()
+            .map(|&t| keys[t as usize].clone_ref(py))
+            .collect()
+    }
+
+    /// Per needed key, the keys its task reads.
+    fn dependencies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let keys = &self.plan.program.keys;
+        let out = PyDict::new(py);
+        for &t in &self.order.sequence {
+            let deps = self.plan.graph.deps(t).iter().map(|&d| &keys[d as usize]);
+            out.set_item(&keys[t as usize], PySet::new(py, deps)?)?;
+        }
+        Ok(out)
+    }
+
+    /// The linear chains a run fuses, each as its keys from first to last.
+    fn chains(&self, py: Python<'_>) -> Vec<Vec<Py<PyAny>>> {
+        let keys = &self.plan.program.keys;
+        let next = fused_successors(&self.plan.graph, &self.order, &self.plan.outputs);
+        let mut is_successor = vec![false; next.len()];
+        for &c in &next {
+            if c != NO_TASK {
+                is_successor[c as usize] = true;
+            }
+        }
+        let mut chains = Vec::new();
+        for &t in &self.order.sequence {
+            if is_successor[t as usize] || next[t as usize] == NO_TASK {
+                continue;
+            }
+            let mut chain = vec![keys[t as usize].clone_ref(py)];
+            let mut c = next[t as usize];
+            while c != NO_TASK {
+                chain.push(keys[c as usize].clone_ref(py));
+                c = next[c as usize];
+            }
+            chains.push(chain);
+        }
+        chains
     }
 }
 
