@@ -54,8 +54,10 @@ def test_fuse_inlines_linear_chains(rename_keys):
     assert "unused" not in fused
     tasks = [k for k, v in fused.items() if isinstance(v, tuple) and callable(v[0])]
     assert len(tasks) == 2, fused  # the whole chain became one task, plus "other"
+    assert deps["other"] == set()
     if rename_keys:
         assert fused["store"] == "load-clean-alias-analyze-store"
+        assert deps["store"] == {"load-clean-alias-analyze-store"}
     for keys in ["store", ["store", "other"]]:
         assert taskloom.get(fused, keys) == reference_get(dsk, keys)
     assert dsk == pipeline(), "the input graph is not modified"

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Hashable, Mapping
+from itertools import pairwise
 from typing import Any
 
 from taskloom import _core
@@ -144,7 +145,7 @@ def fuse(
     out = {k: dsk[k] for k in compiled.keys()}
     for chain in compiled.chains():
         value = dsk[chain[0]]
-        for prev, key in zip(chain, chain[1:], strict=False):
+        for prev, key in pairwise(chain):
             keep = istask(value) or _is_key(value, dsk)  # a task, or an alias: as it is
             value = subs(dsk[key], prev, value if keep else data_task(value))
         for k in chain:
