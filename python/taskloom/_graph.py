@@ -3,10 +3,40 @@ that name the offending argument. No scheduling happens here."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
+from taskloom import _core
 from taskloom._dask_compat import as_graph
+
+
+class DelayedGraph(Mapping):
+    """The task graph of some Delayed values, read as a dict only when someone asks.
+
+    ``compute`` passes this to the scheduler: taskloom's own ``get`` reads the tasks
+    straight from the Delayed values (no dict of a million entries is built); any other
+    ``get`` function, or a callback, sees an ordinary read-only mapping.
+    """
+
+    __slots__ = ("_delayed_roots", "_dict")
+
+    def __init__(self, roots: list) -> None:
+        self._delayed_roots = roots
+        self._dict: dict | None = None
+
+    def _materialize(self) -> dict:
+        if self._dict is None:
+            self._dict = _core.graph_of(self._delayed_roots)
+        return self._dict
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._materialize()[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._materialize())
+
+    def __len__(self) -> int:
+        return len(self._materialize())
 
 
 def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str) -> dict:
@@ -21,6 +51,8 @@ def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str)
     if extra:
         names = ", ".join(sorted(extra))
         raise TypeError(f"{caller}() got unexpected keyword argument(s): {names}")
+    if isinstance(dsk, DelayedGraph):
+        return {**dsk, **cache} if cache else dsk
     dsk = as_graph(dsk)  # graphs from Dask's own collections
     if not isinstance(dsk, dict):
         if not isinstance(dsk, Mapping):

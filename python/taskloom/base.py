@@ -20,7 +20,7 @@ one ``get`` call, so sub-graphs they share are computed once.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from taskloom import config, local, threaded
@@ -157,11 +157,17 @@ def _fill(template: Any, values: list) -> Any:
     return template
 
 
-def collections_to_dsk(collections: list) -> dict:
-    """One graph holding every collection's tasks (shared keys appear once)."""
+def collections_to_dsk(collections: list) -> Mapping:
+    """One graph holding every collection's tasks (shared keys appear once).
+
+    For Delayed values alone this is a lazy :class:`~taskloom._graph.DelayedGraph`.
+    """
+    from taskloom._graph import DelayedGraph
     from taskloom.delayed import Delayed, graph_of
 
     delayed = [c for c in collections if isinstance(c, Delayed)]
+    if len(delayed) == len(collections):
+        return DelayedGraph(delayed)
     dsk = graph_of(delayed) if delayed else {}
     for c in collections:
         if not isinstance(c, Delayed):

@@ -162,7 +162,10 @@ def call_function(
     if key is None:
         if pure is None:
             pure = _settings.get("delayed_pure", False)
-        key = f"{name}-{tokenize(func, args, kwargs)}" if pure else _core.unique_key(name)
+        if pure:
+            key = f"{name}-{tokenize(func, args, kwargs)}"
+        else:
+            return _base_new(Delayed, _core.unique_key(name), task, deps or (), nout, None, True)
     return _base_new(Delayed, key, task, deps or (), nout)
 
 

@@ -161,13 +161,28 @@ fn key_type(obj: &Bound<'_, PyAny>) -> u8 {
 
 impl<'py> Converter<'py> {
     fn new(dsk: &Bound<'py, PyDict>) -> Self {
-        let n = dsk.len();
-        let mut c = Converter {
+        let (keys, values) = dsk.iter().unzip();
+        Self::from_entries(keys, values)
+    }
+
+    /// From keys and their values, in insertion order (keys must be distinct).
+    fn from_entries(key_objs: Vec<Bound<'py, PyAny>>, values: Vec<Bound<'py, PyAny>>) -> Self {
+        let n = key_objs.len();
+        let mut key_types = 0;
+        let key_hashes = key_objs
+            .iter()
+            .map(|k| {
+                key_types |= key_type(k);
+                // Keys are hashable (dict keys, or Delayed keys), and str hashes are cached.
+                py_hash(k).unwrap_or(0)
+            })
+            .collect();
+        Converter {
             table: None,
-            key_objs: Vec::with_capacity(n),
-            key_hashes: Vec::with_capacity(n),
-            values: Vec::with_capacity(n),
-            key_types: 0,
+            key_objs,
+            key_hashes,
+            values,
+            key_types,
             task_of_key: vec![NOT_YET; n],
             key_of_task: Vec::with_capacity(n),
             builder: GraphBuilder::with_capacity(n, n),
@@ -180,15 +195,7 @@ impl<'py> Converter<'py> {
             function_index: HashMap::new(),
             last_function: (std::ptr::null_mut(), 0),
             last_found: u32::MAX,
-        };
-        for (k, v) in dsk.iter() {
-            c.key_types |= key_type(&k);
-            // Dict keys are hashable, and str hashes are cached.
-            c.key_hashes.push(py_hash(&k).unwrap_or(0));
-            c.key_objs.push(k);
-            c.values.push(v);
         }
-        c
     }
 
     fn build_table(hashes: &[u64]) -> HashTable<u32> {
@@ -441,9 +448,20 @@ impl<'py> Converter<'py> {
 }
 
 /// Convert `dsk` for computing `keys` (one key or nested lists of keys).
+///
+/// Besides a dict, `dsk` may be a `taskloom._graph.DelayedGraph`: the graph of
+/// Delayed values, read straight from them (no dict is built).
 pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Converted> {
-    let dsk = dsk.cast::<PyDict>().map_err(|_| errors::not_a_dict(dsk))?;
-    let mut c = Converter::new(dsk);
+    let mut c = if let Ok(dict) = dsk.cast::<PyDict>() {
+        Converter::new(dict)
+    } else if let Some(roots) = dsk.getattr_opt("_delayed_roots")? {
+        match crate::delayed::collect(&roots)? {
+            Some((k, v)) => Converter::from_entries(k, v),
+            None => Converter::new(&crate::delayed::graph_of(&roots)?),
+        }
+    } else {
+        return Err(errors::not_a_dict(dsk));
+    };
     let mut outputs = Vec::new();
     let mut shape = Vec::new();
     c.emit_keys(keys, 0, &mut outputs, &mut shape)?;

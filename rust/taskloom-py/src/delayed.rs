@@ -16,7 +16,8 @@
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple, PyType};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
@@ -28,18 +29,22 @@ pub struct DelayedBase {
     deps: Py<PyAny>,
     length: Option<usize>,
     graph: Option<Py<PyAny>>,
+    /// The key is unique by construction (an impure call's counter token), so
+    /// collecting a graph need not check it against other keys.
+    unique: bool,
 }
 
 #[pymethods]
 impl DelayedBase {
     #[new]
-    #[pyo3(signature = (key, task, deps, length = None, graph = None))]
+    #[pyo3(signature = (key, task, deps, length = None, graph = None, unique = false))]
     fn new(
         key: Py<PyAny>,
         task: Option<Py<PyAny>>,
         deps: Py<PyAny>,
         length: Option<usize>,
         graph: Option<Py<PyAny>>,
+        unique: bool,
     ) -> Self {
         DelayedBase {
             key,
@@ -47,6 +52,7 @@ impl DelayedBase {
             deps,
             length,
             graph,
+            unique,
         }
     }
 
@@ -150,7 +156,7 @@ pub fn delayed_call<'py>(
     } else {
         deps.into_any()
     };
-    base_new(py)?.call1((cls, key, task, deps, nout))
+    base_new(py)?.call1((cls, key, task, deps, nout, py.None(), true))
 }
 
 /// `DelayedBase.__new__`: creates an instance of a subclass without running the
@@ -165,45 +171,109 @@ fn base_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     .map(|f| f.bind(py))
 }
 
-/// The task graph of the given Delayed values: every task they need, once.
-#[pyfunction]
-pub fn graph_of<'py>(roots: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+/// Keys and tasks of everything the Delayed `roots` need, in argument order,
+/// without building a dict: the scheduler converts these directly. None if a
+/// value carries an explicit graph (then [`graph_of`] is the way).
+pub fn collect<'py>(
+    roots: &Bound<'py, PyAny>,
+) -> PyResult<Option<(Vec<Bound<'py, PyAny>>, Vec<Bound<'py, PyAny>>)>> {
     let py = roots.py();
-    let dsk = PyDict::new(py);
+    let (mut keys, mut tasks) = (Vec::new(), Vec::new());
+    let mut visited: HashSet<usize> = HashSet::new();
+    // Keys of pure calls seen so far: equal keys are one task.
+    let shared = PySet::empty(py)?;
     let mut stack: Vec<Bound<'py, PyAny>> = Vec::new();
     for r in roots.try_iter()? {
         stack.push(r?);
     }
     stack.reverse();
     while let Some(obj) = stack.pop() {
-        let d = obj.cast::<DelayedBase>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "expected Delayed values, got {}",
-                obj.get_type()
-                    .name()
-                    .map(|n| n.to_string())
-                    .unwrap_or_default()
-            ))
-        })?;
-        let d = d.get();
-        let key = d.key.bind(py);
-        if dsk.contains(key)? {
+        if !visited.insert(obj.as_ptr() as usize) {
             continue;
         }
+        let node = delayed_base(&obj)?;
+        let d = node.get();
+        let Some(task) = &d.task else {
+            return Ok(None);
+        };
+        let key = d.key.bind(py);
+        if !d.unique {
+            if shared.contains(key)? {
+                continue;
+            }
+            shared.add(key)?;
+        }
+        keys.push(key.clone());
+        tasks.push(task.bind(py).clone());
+        push_deps(&mut stack, d.deps.bind(py))?;
+    }
+    Ok(Some((keys, tasks)))
+}
+
+fn delayed_base<'a, 'py>(obj: &'a Bound<'py, PyAny>) -> PyResult<&'a Bound<'py, DelayedBase>> {
+    obj.cast::<DelayedBase>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "expected Delayed values, got {}",
+            obj.get_type()
+                .name()
+                .map(|n| n.to_string())
+                .unwrap_or_default()
+        ))
+    })
+}
+
+/// Push a value's inputs so they are popped in argument order: the scheduler's
+/// key lookup is cheapest when references follow insertion order.
+fn push_deps<'py>(stack: &mut Vec<Bound<'py, PyAny>>, deps: &Bound<'py, PyAny>) -> PyResult<()> {
+    let n = stack.len();
+    if let Ok(list) = deps.cast::<PyList>() {
+        stack.extend(list.iter());
+    } else if let Ok(tuple) = deps.cast::<PyTuple>() {
+        stack.extend(tuple.iter());
+    } else {
+        for dep in deps.try_iter()? {
+            stack.push(dep?);
+        }
+    }
+    stack[n..].reverse();
+    Ok(())
+}
+
+/// The task graph of the given Delayed values: every task they need, once.
+///
+/// Each value is visited once (by identity); values with equal keys (pure calls)
+/// contribute their task once.
+#[pyfunction]
+pub fn graph_of<'py>(roots: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    let py = roots.py();
+    let dsk = PyDict::new(py);
+    let mut visited: HashSet<usize> = HashSet::new();
+    let mut stack: Vec<Bound<'py, PyAny>> = Vec::new();
+    for r in roots.try_iter()? {
+        stack.push(r?);
+    }
+    stack.reverse();
+    while let Some(obj) = stack.pop() {
+        if !visited.insert(obj.as_ptr() as usize) {
+            continue;
+        }
+        let node = delayed_base(&obj)?;
+        let d = node.get();
         if let Some(g) = &d.graph {
             dsk.update(g.bind(py).cast::<pyo3::types::PyMapping>()?)?;
         }
         if let Some(t) = &d.task {
-            dsk.set_item(key, t)?;
+            // One hash lookup: insert unless an equal key (a pure call) is there.
+            let existing =
+                unsafe { pyo3::ffi::PyDict_SetDefault(dsk.as_ptr(), d.key.as_ptr(), t.as_ptr()) };
+            if existing.is_null() {
+                return Err(PyErr::fetch(py));
+            }
+            if existing != t.as_ptr() {
+                continue; // that key's task, and so its inputs, are already in
+            }
         }
-        // Pushed in reverse so tasks enter the dict in argument order; the
-        // scheduler's key lookup is cheapest when references follow insertion order.
-        let deps = d.deps.bind(py);
-        let n = stack.len();
-        for dep in deps.try_iter()? {
-            stack.push(dep?);
-        }
-        stack[n..].reverse();
+        push_deps(&mut stack, d.deps.bind(py))?;
     }
     Ok(dsk)
 }
