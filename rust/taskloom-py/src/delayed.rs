@@ -171,12 +171,13 @@ fn base_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
     .map(|f| f.bind(py))
 }
 
+/// Keys, and their tasks in the same order.
+pub type Entries<'py> = (Vec<Bound<'py, PyAny>>, Vec<Bound<'py, PyAny>>);
+
 /// Keys and tasks of everything the Delayed `roots` need, in argument order,
 /// without building a dict: the scheduler converts these directly. None if a
 /// value carries an explicit graph (then [`graph_of`] is the way).
-pub fn collect<'py>(
-    roots: &Bound<'py, PyAny>,
-) -> PyResult<Option<(Vec<Bound<'py, PyAny>>, Vec<Bound<'py, PyAny>>)>> {
+pub fn collect<'py>(roots: &Bound<'py, PyAny>) -> PyResult<Option<Entries<'py>>> {
     let py = roots.py();
     let (mut keys, mut tasks) = (Vec::new(), Vec::new());
     let mut visited: HashSet<usize> = HashSet::new();
