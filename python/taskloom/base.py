@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from taskloom import config, local, threaded
+from taskloom import _core, config, local, threaded
 
 __all__ = [
     "DaskMethodsMixin",
@@ -53,6 +53,8 @@ def is_dask_collection(x: Any) -> bool:
     >>> is_dask_collection(taskloom.delayed(1)), is_dask_collection(1)
     (True, False)
     """
+    if isinstance(x, _core.DelayedBase):
+        return True  # without assembling its graph, which __dask_graph__() would do
     method = getattr(x, "__dask_graph__", None)
     if method is None or isinstance(x, type):
         return False
@@ -218,16 +220,7 @@ def compute(
     >>> taskloom.compute(a, [a, 10], scheduler="sync")
     (2, [2, 10])
     """
-    found: list = []
-    templates = [_find(a, found, traverse) for a in args]
-    if not found:
-        return args
-    results = _run(found, scheduler, optimize_graph, kwargs)
-    values = []
-    for c, r in zip(found, results, strict=True):
-        finalize, extra = c.__dask_postcompute__()
-        values.append(finalize(r, *extra))
-    return tuple(_fill(t, values) for t in templates)
+    return _run_and_fill(args, traverse, scheduler, optimize_graph, kwargs, _finalized)
 
 
 def persist(
@@ -245,18 +238,38 @@ def persist(
     >>> len(p.dask), p.compute()
     (1, 3)
     """
+    return _run_and_fill(args, traverse, scheduler, optimize_graph, kwargs, _persisted)
+
+
+def _run_and_fill(
+    args: tuple,
+    traverse: bool,
+    scheduler: Any,
+    optimize_graph: bool,
+    kwargs: dict,
+    post: Callable[[Any, Any], Any],
+) -> tuple:
+    """Run the collections found in ``args`` together; put ``post(collection,
+    results)`` in each one's place."""
     found: list = []
     templates = [_find(a, found, traverse) for a in args]
     if not found:
         return args
     results = _run(found, scheduler, optimize_graph, kwargs)
-    values = []
-    for c, r in zip(found, results, strict=True):
-        rebuild, extra = c.__dask_postpersist__()
-        data: dict = {}
-        _by_key(c.__dask_keys__(), r, data)
-        values.append(rebuild(data, *extra))
+    values = [post(c, r) for c, r in zip(found, results, strict=True)]
     return tuple(_fill(t, values) for t in templates)
+
+
+def _finalized(c: Any, results: Any) -> Any:
+    finalize, extra = c.__dask_postcompute__()
+    return finalize(results, *extra)
+
+
+def _persisted(c: Any, results: Any) -> Any:
+    rebuild, extra = c.__dask_postpersist__()
+    data: dict = {}
+    _by_key(c.__dask_keys__(), results, data)
+    return rebuild(data, *extra)
 
 
 def _by_key(keys: Any, results: Any, out: dict) -> None:

@@ -387,12 +387,22 @@ impl<'py> Converter<'py> {
         depth: usize,
         owner: u32,
     ) -> PyResult<u32> {
-        let n = task.len() - 1;
+        self.emit_call_parts(f, task.iter().skip(1), task.len() - 1, depth, owner)
+    }
+
+    /// Encode `f(*args)` (`n` arguments).
+    fn emit_call_parts(
+        &mut self,
+        f: &Bound<'py, PyAny>,
+        args: impl Iterator<Item = Bound<'py, PyAny>>,
+        n: usize,
+        depth: usize,
+        owner: u32,
+    ) -> PyResult<u32> {
         self.code.push(Op::Call(n as u32));
         let fi = self.function(f);
         self.code.push(Op::Const(self.function_const[fi as usize]));
-        for i in 1..=n {
-            let arg = task.get_item(i)?;
+        for arg in args {
             self.emit(&arg, depth + 1, owner)?;
         }
         Ok(fi)
@@ -403,11 +413,20 @@ impl<'py> Converter<'py> {
         let key_id = self.key_of_task[task as usize];
         let value = self.values[key_id as usize].clone();
         self.code_start.push(self.code.len() as u32);
-        let root = match Self::as_task(&value)? {
-            Some((task, f)) => self.emit_call(&task, &f, 0, key_id)?,
-            None => {
-                self.emit(&value, 0, key_id)?;
-                NO_FUNCTION
+        let call = value
+            .cast::<crate::delayed::DelayedBase>()
+            .ok()
+            .and_then(|node| node.get().call(value.py()));
+        let root = if let Some((f, args)) = call {
+            // A Delayed call kept in parts (see delayed.rs), read directly.
+            self.emit_call_parts(&f, args.iter(), args.len(), 0, key_id)?
+        } else {
+            match Self::as_task(&value)? {
+                Some((task, f)) => self.emit_call(&task, &f, 0, key_id)?,
+                None => {
+                    self.emit(&value, 0, key_id)?;
+                    NO_FUNCTION
+                }
             }
         };
         self.root_function.push(root);
