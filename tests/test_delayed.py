@@ -226,9 +226,14 @@ def test_scheduler_can_be_a_get_function():
 
     def my_get(dsk, keys, **kwargs):
         calls.append(kwargs)
-        return taskloom.get_sync(dsk, keys)
+        # Any get function sees an ordinary mapping of keys to tasks.
+        plain = dict(dsk)
+        assert set(plain) == {x.key, y.key} and plain[x.key] == (inc, 1)
+        return taskloom.get_sync(plain, keys)
 
-    assert delayed(inc)(1).compute(scheduler=my_get, num_workers=3) == 2
+    x = delayed(inc)(1)
+    y = x + 1
+    assert y.compute(scheduler=my_get, num_workers=3) == 3
     assert calls == [{"num_workers": 3}]
 
 
@@ -291,6 +296,15 @@ def test_explicit_graph_constructor():
     assert (d + 1).compute() == 12
     with pytest.raises(ValueError, match="does not contain"):
         Delayed("nope", {"a": 1})
+
+
+def test_graph_with_explicit_parts_and_pure_duplicates():
+    counter = Counter()
+    explicit = Delayed("e", {"e": (add, 1, 2)})
+    a = delayed(counter, pure=True)(explicit)
+    b = delayed(counter, pure=True)(explicit)
+    assert (a + b).compute() == 6
+    assert counter.n == 1
 
 
 def test_dask_attribute_is_the_graph():

@@ -274,7 +274,12 @@ SPECIAL: dict[str, Callable[[int], Case]] = {
 }
 ALL_WORKLOADS = [*GRAPHS, *SPECIAL]
 # Sizes that make sense when --sizes is not given.
-DEFAULT_SIZES = {"numpy": [16, 64], "dask-array": [1_000, 10_000]}
+DEFAULT_SIZES = {
+    "numpy": [64, 256],
+    "dask-array": [1_000, 10_000],
+    # From 10^3, where Dask's superlinear graph building starts to show.
+    "delayed": [1_000, 10_000, 100_000, 1_000_000],
+}
 
 _CASES: dict[tuple[str, int], Case] = {}
 
