@@ -102,3 +102,11 @@ def test_fused_and_culled_graphs_compute_the_same(case):
     for rename in (True, False):
         fused, _ = fuse(dsk, flat, rename_keys=rename)
         assert taskloom.get_sync(fused, keys) == expected
+
+
+def test_fuse_cuts_chains_that_pass_through_sets():
+    # b reads a inside a frozenset: a's task (holding a list) cannot be put there.
+    dsk = {"x": 0, "a": (sum, ["x", 0]), "b": (sum, frozenset(["a"])), "c": (inc, "b")}
+    for rename in (True, False):
+        fused, _ = fuse(dsk, "c", rename_keys=rename)
+        assert taskloom.get_sync(fused, "c") == reference_get(dsk, "c")

@@ -144,21 +144,35 @@ def fuse(
     compiled = _compiled(dsk, keys)
     out = {k: dsk[k] for k in compiled.keys()}
     for chain in compiled.chains():
-        value = dsk[chain[0]]
+        group, value = [chain[0]], dsk[chain[0]]
         for prev, key in pairwise(chain):
             keep = istask(value) or _is_key(value, dsk)  # a task, or an alias: as it is
-            value = subs(dsk[key], prev, value if keep else data_task(value))
-        for k in chain:
-            del out[k]
-        last = chain[-1]
-        if rename_keys:
-            name = "-".join(key_split(k) for k in chain)
-            new_key = (name, *last[1:]) if isinstance(last, tuple) else name
-            if new_key in dsk or new_key in out:
-                new_key = last
-        else:
-            new_key = last
-        out[new_key] = value
-        if new_key != last:
-            out[last] = new_key
+            try:
+                value = subs(dsk[key], prev, value if keep else data_task(value))
+            except TypeError:
+                # The consumer holds the reference inside a set, where a task
+                # (which may hold a list) cannot go: the chain is cut here.
+                _replace(out, group, value, dsk, rename_keys)
+                group, value = [key], dsk[key]
+                continue
+            group.append(key)
+        _replace(out, group, value, dsk, rename_keys)
     return out, _compiled(out, list(out)).dependencies()
+
+
+def _replace(out: dict, group: list, value: Any, dsk: Mapping, rename_keys: bool) -> None:
+    """Put the fused ``value`` of the keys in ``group`` in their place in ``out``."""
+    if len(group) < 2:
+        return
+    for k in group:
+        del out[k]
+    last = group[-1]
+    new_key = last
+    if rename_keys:
+        name = "-".join(key_split(k) for k in group)
+        candidate = (name, *last[1:]) if isinstance(last, tuple) else name
+        if candidate not in dsk and candidate not in out:
+            new_key = candidate
+    out[new_key] = value
+    if new_key != last:
+        out[last] = new_key
