@@ -358,3 +358,16 @@ def test_same_results_as_dask_delayed():
     ours = taskloom.compute(*build(taskloom))
     theirs = dask.compute(*build(dask))
     assert ours == theirs
+
+
+def test_delayed_values_pickle_with_their_graph():
+    import pickle
+
+    x = delayed(inc)(1)
+    y = delayed(add)(x, delayed(inc, pure=True)(5))
+    z = pickle.loads(pickle.dumps(y))
+    assert z.key == y.key and z.compute() == y.compute() == 8
+    attr = pickle.loads(pickle.dumps(delayed("a b").split()))
+    assert attr.compute() == ["a", "b"]
+    leaf = pickle.loads(pickle.dumps(delayed(inc)))
+    assert leaf.compute() is inc and leaf(2).compute() == 3

@@ -169,6 +169,13 @@ def call_function(
     return _base_new(Delayed, key, task, deps or (), nout)
 
 
+def _unpickle(
+    cls: type, key: Hashable, task: Any, deps: tuple, length: int | None, graph: dict | None
+) -> Delayed:
+    """Rebuild a pickled Delayed (its call arrives as an assembled task tuple)."""
+    return _base_new(cls, key, task, deps, length, graph)
+
+
 def _first(results: tuple) -> Any:
     return results[0]
 
@@ -259,6 +266,12 @@ class Delayed(_core.DelayedBase, DaskMethodsMixin):
     def __setattr__(self, attr: str, value: Any) -> None:
         raise TypeError("Delayed objects are immutable: compute first, then modify")
 
+    def __reduce__(self) -> tuple:
+        # Pickled with their inputs (the graph travels with the value), as in Dask.
+        task = self._task
+        return (_unpickle, (type(self), self._key, task, tuple(self._deps), self._length,
+                            self._graph))  # fmt: skip
+
     def __setitem__(self, index: Any, value: Any) -> None:
         raise TypeError("Delayed objects are immutable: compute first, then modify")
 
@@ -330,6 +343,9 @@ class DelayedLeaf(Delayed):
             object.__setattr__(self, attr, value)
         return self
 
+    def __reduce__(self) -> tuple:
+        return (DelayedLeaf, (self._obj, self._key, self._pure, self._nout))
+
     def __call__(self, *args: Any, **kwargs: Any) -> Delayed:
         if kwargs or self._pure or (self._pure is None and _settings.get("delayed_pure")):
             return call_function(self._obj, self._name, args, kwargs, self._pure, self._nout)
@@ -360,6 +376,9 @@ class DelayedAttr(Delayed):
         object.__setattr__(self, "_obj", obj)
         object.__setattr__(self, "_attr", attr)
         return self
+
+    def __reduce__(self) -> tuple:
+        return (DelayedAttr, (self._obj, self._attr))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Delayed:
         method = methodcaller(self._attr)
