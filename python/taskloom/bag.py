@@ -1,0 +1,998 @@
+"""``taskloom.bag``: a list split into partitions, processed in parallel, as ``dask.bag``.
+
+A :class:`Bag` is a task graph whose keys ``(name, i)`` each compute one partition (a
+Python list). Element-wise operations add one task per partition; reductions are tree
+reductions (each partition reduced on its own, then at most ``split_every`` partial
+results combined per task, level by level), so no single task sees the whole bag until
+the last; ``groupby`` is a hash shuffle (each partition split by a stable hash of the
+key, then each output partition gathers its share from every input). Graphs are kept as
+layers (one dict per operation) and merged once, at compute time.
+
+Examples
+--------
+>>> import taskloom.bag as db
+>>> b = db.from_sequence([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], npartitions=3)
+>>> b.map(lambda x: x * 2).filter(lambda x: x % 3 == 0).compute()
+[0, 6, 12, 18]
+>>> b.sum().compute(), b.frequencies().compute()[:2]
+(45, [(0, 1), (1, 1)])
+"""
+
+from __future__ import annotations
+
+import builtins
+import glob as globmod
+import heapq
+import io
+import itertools
+import math
+import operator
+import os
+import pickle
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from functools import partial, reduce
+from typing import Any
+
+from taskloom.base import DaskMethodsMixin, is_dask_collection
+from taskloom.delayed import Delayed
+from taskloom.threaded import get as threaded_get
+from taskloom.tokenize import tokenize
+
+__all__ = [
+    "Bag",
+    "Item",
+    "from_delayed",
+    "from_sequence",
+    "range",
+    "read_text",
+]
+
+_no_default = object()
+
+
+def _merge_layers(*parents: Any) -> dict:
+    layers: dict = {}
+    for p in parents:
+        layers.update(p._layers)
+    return layers
+
+
+class Item(DaskMethodsMixin):
+    """A single lazy value computed from a bag (the result of a reduction).
+
+    Examples
+    --------
+    >>> import taskloom.bag as db
+    >>> db.from_sequence([1, 2, 3]).max().compute()
+    3
+    """
+
+    __slots__ = ("_layers", "key")
+
+    def __init__(self, layers: dict, key: Hashable) -> None:
+        self._layers = layers
+        self.key = key
+
+    def __dask_graph__(self) -> dict:
+        return _flatten_layers(self._layers)
+
+    def __dask_keys__(self) -> list:
+        return [self.key]
+
+    def __dask_postcompute__(self) -> tuple:
+        return _first, ()
+
+    def __dask_postpersist__(self) -> tuple:
+        return _item_from_data, (self.key,)
+
+    def __dask_tokenize__(self) -> Hashable:
+        return self.key
+
+    __dask_scheduler__ = staticmethod(threaded_get)
+
+    def __repr__(self) -> str:
+        return f"Item<{self.key}>"
+
+    def apply(self, func: Callable) -> Item:
+        """``func`` of the value, lazily."""
+        name = f"apply-{tokenize(self.key, func)}"
+        return Item({**self._layers, name: {name: (func, self.key)}}, name)
+
+    def to_delayed(self) -> Delayed:
+        """This value as a :class:`~taskloom.Delayed`."""
+        return Delayed(self.key, self.__dask_graph__())
+
+
+def _first(results: tuple) -> Any:
+    return results[0]
+
+
+def _item_from_data(dsk: dict, key: Hashable) -> Item:
+    from taskloom.core import data_task
+
+    return Item({key: {key: data_task(dsk[key])}}, key)
+
+
+def _flatten_layers(layers: dict) -> dict:
+    dsk: dict = {}
+    for layer in layers.values():
+        dsk.update(layer)
+    return dsk
+
+
+def _concat(partitions: Iterable[list]) -> list:
+    return list(itertools.chain.from_iterable(partitions))
+
+
+def _finalize(partitions: tuple) -> list:
+    """The bag's elements: partitions concatenated (partitions that are not iterable,
+    e.g. after ``map_partitions(len)``, are listed as they are, as in Dask)."""
+    if partitions and all(
+        isinstance(p, Iterable) and not isinstance(p, str | bytes | dict) for p in partitions
+    ):
+        return _concat(partitions)
+    return list(partitions)
+
+
+def _bag_from_data(dsk: dict, name: str, n: int) -> Bag:
+    from taskloom.core import data_task
+
+    layer = {(name, i): data_task(dsk[(name, i)]) for i in builtins.range(n)}
+    return Bag({name: layer}, name, n)
+
+
+class Bag(DaskMethodsMixin):
+    """A parallel collection of Python objects, in partitions.
+
+    Build one with :func:`from_sequence`, :func:`range`, :func:`read_text` or
+    :func:`from_delayed`; ``compute()`` returns a list.
+    """
+
+    __slots__ = ("_layers", "name", "npartitions")
+
+    def __init__(self, layers: dict, name: str, npartitions: int) -> None:
+        self._layers = layers
+        self.name = name
+        self.npartitions = npartitions
+
+    # -- collection protocol --
+    def __dask_graph__(self) -> dict:
+        return _flatten_layers(self._layers)
+
+    def __dask_keys__(self) -> list:
+        return [(self.name, i) for i in builtins.range(self.npartitions)]
+
+    def __dask_postcompute__(self) -> tuple:
+        return _finalize, ()
+
+    def __dask_postpersist__(self) -> tuple:
+        return _bag_from_data, (self.name, self.npartitions)
+
+    def __dask_tokenize__(self) -> Hashable:
+        return self.name
+
+    __dask_scheduler__ = staticmethod(threaded_get)
+
+    @property
+    def dask(self) -> dict:
+        """The task graph."""
+        return self.__dask_graph__()
+
+    def __repr__(self) -> str:
+        return f"taskloom.bag<{self.name.rsplit('-', 1)[0]}, npartitions={self.npartitions}>"
+
+    def __iter__(self) -> Any:
+        return iter(self.compute())
+
+    # -- building blocks --
+    def _new(self, prefix: str, tasks: Callable[[int], Any], token: Any, *parents: Any) -> Bag:
+        name = f"{prefix}-{tokenize(self.name, token)}"
+        layer = {(name, i): tasks(i) for i in builtins.range(self.npartitions)}
+        layers = _merge_layers(self, *parents)
+        layers[name] = layer
+        return Bag(layers, name, self.npartitions)
+
+    def map_partitions(self, func: Callable, *args: Any, **kwargs: Any) -> Bag:
+        """Apply ``func`` to each partition (a list); other bags are zipped partition-wise.
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> db.from_sequence([0, 1, 2, 3, 4, 5], npartitions=2).map_partitions(len).compute()
+        [3, 3]
+        """
+        bags, extra_layers, targs, tkwargs = _prepare_args(self, args, kwargs)
+        fn = _wrap_partition(func, tkwargs)
+
+        def task(i: int) -> Any:
+            return (fn, (self.name, i), *[_part(a, i) for a in targs])
+
+        out = self._new("map-partitions", task, (func, args, kwargs), *bags)
+        out._layers.update(extra_layers)
+        return out
+
+    def map(self, func: Callable, *args: Any, **kwargs: Any) -> Bag:
+        """Apply ``func`` to each element; bags among the arguments are zipped with it.
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> a = db.from_sequence([1, 2, 3], npartitions=2)
+        >>> a.map(lambda x, y: x + y, a).compute()
+        [2, 4, 6]
+        """
+        bags, extra_layers, targs, tkwargs = _prepare_args(self, args, kwargs)
+        fn = partial(_map_partition, func, len(targs), tkwargs)
+
+        def task(i: int) -> Any:
+            return (fn, (self.name, i), *[_part(a, i) for a in targs])
+
+        out = self._new(f"{_name(func)}", task, (func, args, kwargs), *bags)
+        out._layers.update(extra_layers)
+        return out
+
+    def starmap(self, func: Callable, **kwargs: Any) -> Bag:
+        """``func(*element)`` for each element (a tuple of arguments)."""
+        return self.map_partitions(partial(_starmap_partition, func), **kwargs)
+
+    def filter(self, predicate: Callable) -> Bag:
+        """Keep the elements for which ``predicate`` is true."""
+        return self.map_partitions(partial(_filter_partition, predicate))
+
+    def flatten(self) -> Bag:
+        """Concatenate the elements (each an iterable)."""
+        return self.map_partitions(_concat)
+
+    def pluck(self, key: Any, default: Any = _no_default) -> Bag:
+        """``element[key]`` for each element (``key`` may be a list of keys)."""
+        return self.map_partitions(partial(_pluck_partition, key, default))
+
+    def distinct(self, key: Callable | None = None) -> Bag:
+        """The distinct elements (by ``key(element)`` if given), in first-seen order."""
+        return self.reduction(
+            partial(_distinct, key), partial(_distinct_merge, key), out_type=Bag, name="distinct"
+        )
+
+    def product(self, other: Bag) -> Bag:
+        """All pairs ``(x, y)`` of an element of this bag and one of ``other``."""
+        if not isinstance(other, Bag):
+            raise TypeError(f"product needs another Bag, got {type(other).__name__}")
+        name = f"product-{tokenize(self.name, other.name)}"
+        layer = {}
+        for i in builtins.range(self.npartitions):
+            for j in builtins.range(other.npartitions):
+                layer[(name, i * other.npartitions + j)] = (
+                    _product_partition,
+                    (self.name, i),
+                    (other.name, j),
+                )
+        layers = _merge_layers(self, other)
+        layers[name] = layer
+        return Bag(layers, name, self.npartitions * other.npartitions)
+
+    def repartition(self, npartitions: int) -> Bag:
+        """The same elements, in order, in ``npartitions`` partitions."""
+        _check_npartitions(npartitions)
+        name = f"repartition-{tokenize(self.name, npartitions)}"
+        whole = f"{name}-all"
+        layer: dict = {whole: (_concat, [(self.name, i) for i in builtins.range(self.npartitions)])}
+        for i in builtins.range(npartitions):
+            layer[(name, i)] = (_slice_part, whole, i, npartitions)
+        layers = _merge_layers(self)
+        layers[name] = layer
+        return Bag(layers, name, npartitions)
+
+    def take(self, k: int, npartitions: int = 1, compute: bool = True, warn: bool = True) -> Any:
+        """The first ``k`` elements, read from the first ``npartitions`` partitions
+        (``-1``: as many as needed). Only those partitions are computed.
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> db.range(100, npartitions=10).take(3)
+        (0, 1, 2)
+        """
+        if npartitions == -1:
+            npartitions = self.npartitions
+        if not 1 <= npartitions <= self.npartitions:
+            raise ValueError(
+                f"npartitions must be -1 or between 1 and {self.npartitions}, got {npartitions}"
+            )
+        name = f"take-{tokenize(self.name, k, npartitions)}"
+        keys = [(self.name, i) for i in builtins.range(npartitions)]
+        layers = _merge_layers(self)
+        layers[name] = {name: (_take, k, keys)}
+        item = Item(layers, name)
+        if not compute:
+            return item
+        result = item.compute()
+        if warn and len(result) < k:
+            import warnings
+
+            warnings.warn(
+                f"Insufficient elements for `take`: {k} requested, {len(result)} found in "
+                f"{npartitions} partition(s); pass npartitions=-1 to read them all",
+                stacklevel=2,
+            )
+        return result
+
+    # -- reductions --
+    def reduction(
+        self,
+        perpartition: Callable,
+        aggregate: Callable,
+        split_every: int | None = None,
+        out_type: type = Item,
+        name: str | None = None,
+    ) -> Any:
+        """A tree reduction: ``perpartition(list)`` per partition, then
+        ``aggregate(list of partials)`` over at most ``split_every`` partials per task.
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> b = db.range(10, npartitions=4)
+        >>> b.reduction(sum, sum).compute()
+        45
+        """
+        split_every = split_every or 8
+        if split_every < 2:
+            raise ValueError(f"split_every must be at least 2, got {split_every}")
+        prefix = name or f"{_name(perpartition)}-{_name(aggregate)}"
+        token = tokenize(self.name, perpartition, aggregate, split_every)
+        base = f"{prefix}-part-{token}"
+        layer: dict = {
+            (base, i): (perpartition, (self.name, i)) for i in builtins.range(self.npartitions)
+        }
+        level = [(base, i) for i in builtins.range(self.npartitions)]
+        depth = 0
+        while len(level) > split_every:
+            depth += 1
+            agg = f"{prefix}-agg-{depth}-{token}"
+            nxt = []
+            for j in builtins.range(0, len(level), split_every):
+                k = (agg, j // split_every)
+                layer[k] = (aggregate, level[j : j + split_every])
+                nxt.append(k)
+            level = nxt
+        final = f"{prefix}-{token}"
+        layers = _merge_layers(self)
+        if out_type is Bag:
+            layer[(final, 0)] = (aggregate, level)
+            layers[final] = layer
+            return Bag(layers, final, 1)
+        layer[final] = (aggregate, level)
+        layers[final] = layer
+        return Item(layers, final)
+
+    def sum(self, split_every: int | None = None) -> Item:
+        """Sum of the elements."""
+        return self.reduction(sum, sum, split_every, name="sum")
+
+    def count(self, split_every: int | None = None) -> Item:
+        """Number of elements."""
+        return self.reduction(len, sum, split_every, name="count")
+
+    def min(self, split_every: int | None = None) -> Item:
+        """Smallest element (``ValueError`` when computed on an empty bag)."""
+        return self.reduction(_min_or_empty, _min_of, split_every, name="min")
+
+    def max(self, split_every: int | None = None) -> Item:
+        """Largest element (``ValueError`` when computed on an empty bag)."""
+        return self.reduction(_max_or_empty, _max_of, split_every, name="max")
+
+    def mean(self, split_every: int | None = None) -> Item:
+        """Arithmetic mean of the elements."""
+        return self.reduction(_moments, _add_moments, split_every, name="mean").apply(_mean)
+
+    def var(self, ddof: int = 0, split_every: int | None = None) -> Item:
+        """Variance of the elements (``ddof`` as numpy's)."""
+        moments = self.reduction(_moments, _add_moments, split_every, name="var")
+        return moments.apply(partial(_var, ddof))
+
+    def std(self, ddof: int = 0, split_every: int | None = None) -> Item:
+        """Standard deviation of the elements (``ddof`` as numpy's)."""
+        moments = self.reduction(_moments, _add_moments, split_every, name="std")
+        return moments.apply(partial(_std, ddof))
+
+    def frequencies(self, split_every: int | None = None, sort: bool = False) -> Bag:
+        """``(element, count)`` pairs; with ``sort``, most frequent first."""
+        counted = self.reduction(
+            _count_partition, _merge_counts, split_every, out_type=Bag, name="frequencies"
+        )
+        return counted.map_partitions(partial(_counts_to_pairs, sort))
+
+    def topk(self, k: int, key: Callable | None = None, split_every: int | None = None) -> Bag:
+        """The ``k`` largest elements (by ``key`` if given), largest first."""
+        f = partial(_topk, k, key)
+        return self.reduction(
+            f, partial(_topk_merge, k, key), split_every, out_type=Bag, name="topk"
+        )
+
+    def fold(
+        self,
+        binop: Callable,
+        combine: Callable | None = None,
+        initial: Any = _no_default,
+        split_every: int | None = None,
+    ) -> Item:
+        """Reduce with ``binop(total, element)``; partial totals with ``combine`` (default
+        ``binop``), starting from ``initial`` if given.
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> db.range(5, npartitions=2).fold(max).compute()
+        4
+        """
+        combine = combine or binop
+        per = partial(_fold, binop, initial)
+        agg = partial(_fold_partials, combine, initial)
+        return self.reduction(per, agg, split_every, name="fold")
+
+    def foldby(
+        self,
+        key: Callable | Any,
+        binop: Callable,
+        initial: Any = _no_default,
+        combine: Callable | None = None,
+        combine_initial: Any = _no_default,
+        split_every: int | None = None,
+    ) -> Bag:
+        """Group by ``key`` and fold each group: ``(key, total)`` pairs.
+
+        ``binop(total, element)`` folds elements within a partition (from ``initial``),
+        ``combine(total, total)`` merges partition totals (from ``combine_initial``).
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> b = db.from_sequence([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], npartitions=3)
+        >>> sorted(b.foldby(lambda x: x % 2, lambda t, x: t + x, 0).compute())
+        [(0, 20), (1, 25)]
+        """
+        keyfunc = key if callable(key) else operator.itemgetter(key)
+        combine = combine or binop
+        per = partial(_foldby_partition, keyfunc, binop, initial)
+        agg = partial(_foldby_merge, combine, combine_initial)
+        out = self.reduction(per, agg, split_every, out_type=Bag, name="foldby")
+        return out.map_partitions(_items)
+
+    def groupby(self, grouper: Callable | Any, npartitions: int | None = None) -> Bag:
+        """``(key, [elements])`` pairs, by a hash shuffle into ``npartitions`` partitions.
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> b = db.from_sequence([0, 1, 2, 3, 4, 5], npartitions=2)
+        >>> sorted(b.groupby(lambda x: x % 3).compute())
+        [(0, [0, 3]), (1, [1, 4]), (2, [2, 5])]
+        """
+        keyfunc = grouper if callable(grouper) else operator.itemgetter(grouper)
+        n = npartitions or self.npartitions
+        _check_npartitions(n)
+        token = tokenize(self.name, grouper, n)
+        split = f"groupby-split-{token}"
+        name = f"groupby-{token}"
+        layer: dict = {
+            (split, i): (_shuffle_split, keyfunc, n, (self.name, i))
+            for i in builtins.range(self.npartitions)
+        }
+        for j in builtins.range(n):
+            parts = [(_bucket, (split, i), j) for i in builtins.range(self.npartitions)]
+            layer[(name, j)] = (_group, keyfunc, parts)
+        layers = _merge_layers(self)
+        layers[name] = layer
+        return Bag(layers, name, n)
+
+    # -- output --
+    def to_delayed(self, optimize_graph: bool = True) -> list[Delayed]:
+        """One :class:`~taskloom.Delayed` per partition."""
+        dsk = self.__dask_graph__()
+        return [Delayed(k, dsk) for k in self.__dask_keys__()]
+
+    def to_textfiles(
+        self,
+        path: str | Sequence[str],
+        name_function: Callable[[int], str] | None = None,
+        compute: bool = True,
+        encoding: str = "utf-8",
+        last_endline: bool = False,
+    ) -> Any:
+        """Write one text file per partition, one element per line.
+
+        ``path`` is a directory, a pattern with one ``*`` (replaced by
+        ``name_function(i)``, default ``str(i)``), or a list of paths.
+        Returns the paths written (or, with ``compute=False``, a Delayed of them).
+        """
+        paths = _output_paths(path, self.npartitions, name_function, "part")
+        parts = [Delayed(k, self.__dask_graph__()) for k in self.__dask_keys__()]
+        from taskloom.delayed import delayed
+
+        writes = [
+            delayed(_write_text, pure=True)(part, p, encoding, last_endline)
+            for part, p in zip(parts, paths, strict=True)
+        ]
+        out = delayed(list)(writes)
+        return out.compute() if compute else out
+
+
+# -- helpers (module level so tasks pickle) ------------------------------------------
+
+
+def _name(func: Any) -> str:
+    from taskloom.delayed import funcname
+
+    return funcname(func)
+
+
+def _check_npartitions(n: Any) -> None:
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"npartitions must be a positive integer, got {n!r}")
+
+
+def _prepare_args(bag: Bag, args: tuple, kwargs: dict) -> tuple:
+    """Split arguments of map/map_partitions into partition-wise bags and broadcast values."""
+    bags, layers, targs = [], {}, []
+    for a in args:
+        if isinstance(a, Bag):
+            if a.npartitions != bag.npartitions:
+                raise ValueError(
+                    f"bags to zip must have the same number of partitions: "
+                    f"{bag.npartitions} and {a.npartitions}"
+                )
+            bags.append(a)
+            targs.append(_BagArg(a.name))
+        elif isinstance(a, Item):
+            layers.update(a._layers)
+            targs.append(a.key)
+        elif isinstance(a, Delayed):
+            layers[("delayed", a.key)] = a.__dask_graph__()
+            targs.append(a.key)
+        elif is_dask_collection(a):
+            raise TypeError(
+                f"map arguments may be bags, Items, Delayed values or plain values, "
+                f"not {type(a).__name__}"
+            )
+        else:
+            targs.append((_literal_of(a),))
+    tkwargs = {}
+    for k, v in kwargs.items():
+        if isinstance(v, Bag):
+            raise TypeError(f"bags cannot be passed as keyword arguments ({k}=)")
+        tkwargs[k] = v
+    return bags, layers, targs, tkwargs
+
+
+def _literal_of(a: Any) -> Any:
+    from taskloom.core import literal
+
+    return literal(a)
+
+
+class _BagArg:
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _part(arg: Any, i: int) -> Any:
+    return (arg.name, i) if isinstance(arg, _BagArg) else arg
+
+
+def _wrap_partition(func: Callable, kwargs: dict) -> Callable:
+    return partial(func, **kwargs) if kwargs else func
+
+
+def _map_partition(func: Callable, nargs: int, kwargs: dict, part: list, *others: Any) -> list:
+    if not others:
+        return [func(x, **kwargs) for x in part]
+    columns = [o if isinstance(o, list) else itertools.repeat(o) for o in others]
+    return [func(x, *rest, **kwargs) for x, *rest in zip(part, *columns, strict=False)]
+
+
+def _starmap_partition(func: Callable, part: list, **kwargs: Any) -> list:
+    return [func(*x, **kwargs) for x in part]
+
+
+def _filter_partition(predicate: Callable, part: list) -> list:
+    return [x for x in part if predicate(x)]
+
+
+def _pluck_partition(key: Any, default: Any, part: list) -> list:
+    if isinstance(key, list):
+        if default is _no_default:
+            return [tuple(x[k] for k in key) for x in part]
+        return [tuple(_get(x, k, default) for k in key) for x in part]
+    if default is _no_default:
+        return [x[key] for x in part]
+    return [_get(x, key, default) for x in part]
+
+
+def _get(x: Any, key: Any, default: Any) -> Any:
+    try:
+        return x[key]
+    except (KeyError, IndexError, TypeError):
+        return default
+
+
+def _distinct(key: Callable | None, part: list) -> list:
+    seen: dict = {}
+    for x in part:
+        seen.setdefault(key(x) if key else x, x)
+    return list(seen.values())
+
+
+def _distinct_merge(key: Callable | None, parts: list) -> list:
+    return _distinct(key, _concat(parts))
+
+
+def _product_partition(a: list, b: list) -> list:
+    return [(x, y) for x in a for y in b]
+
+
+def _slice_part(whole: list, i: int, n: int) -> list:
+    size = len(whole)
+    return whole[size * i // n : size * (i + 1) // n]
+
+
+def _take(k: int, parts: list) -> tuple:
+    return tuple(itertools.islice(itertools.chain.from_iterable(parts), k))
+
+
+_EMPTY = object()
+
+
+def _min_or_empty(part: list) -> Any:
+    return builtins.min(part) if part else _EMPTY
+
+
+def _max_or_empty(part: list) -> Any:
+    return builtins.max(part) if part else _EMPTY
+
+
+def _min_of(values: list) -> Any:
+    values = [v for v in values if v is not _EMPTY]
+    if not values:
+        raise ValueError("min() of an empty bag")
+    return builtins.min(values)
+
+
+def _max_of(values: list) -> Any:
+    values = [v for v in values if v is not _EMPTY]
+    if not values:
+        raise ValueError("max() of an empty bag")
+    return builtins.max(values)
+
+
+def _moments(part: list) -> tuple:
+    n = len(part)
+    if n == 0:
+        return (0, 0.0, 0.0)
+    mean = math.fsum(part) / n
+    return (n, mean, math.fsum((x - mean) ** 2 for x in part))
+
+
+def _add_moments(parts: list) -> tuple:
+    """Chan et al.'s parallel combination of (count, mean, sum of squared deviations)."""
+    n, mean, m2 = 0, 0.0, 0.0
+    for nb, mb, m2b in parts:
+        if nb == 0:
+            continue
+        total = n + nb
+        delta = mb - mean
+        mean += delta * nb / total
+        m2 += m2b + delta * delta * n * nb / total
+        n = total
+    return (n, mean, m2)
+
+
+def _mean(m: tuple) -> float:
+    if m[0] == 0:
+        raise ZeroDivisionError("mean() of an empty bag")
+    return m[1]
+
+
+def _var(ddof: int, m: tuple) -> float:
+    n, _, m2 = m
+    if n - ddof <= 0:
+        raise ZeroDivisionError(f"var() of {n} elements with ddof={ddof}")
+    return m2 / (n - ddof)
+
+
+def _std(ddof: int, m: tuple) -> float:
+    return math.sqrt(_var(ddof, m))
+
+
+def _count_partition(part: list) -> dict:
+    counts: dict = defaultdict(int)
+    for x in part:
+        counts[x] += 1
+    return counts
+
+
+def _merge_counts(parts: list) -> dict:
+    total: dict = defaultdict(int)
+    for counts in parts:
+        for k, v in counts.items():
+            total[k] += v
+    return total
+
+
+def _counts_to_pairs(sort: bool, counts: dict) -> list:
+    pairs = list(counts.items())
+    if sort:
+        pairs.sort(key=lambda kv: kv[1], reverse=True)
+    return pairs
+
+
+def _topk(k: int, key: Callable | None, part: list) -> list:
+    return heapq.nlargest(k, part, key=key)
+
+
+def _topk_merge(k: int, key: Callable | None, parts: list) -> list:
+    return heapq.nlargest(k, _concat(parts), key=key)
+
+
+def _fold(binop: Callable, initial: Any, part: list) -> Any:
+    if initial is _no_default:
+        return reduce(binop, part) if part else _EMPTY
+    return reduce(binop, part, initial)
+
+
+def _fold_partials(combine: Callable, initial: Any, partials: list) -> Any:
+    values = [p for p in partials if p is not _EMPTY]
+    if initial is _no_default:
+        if not values:
+            raise TypeError("fold() of an empty bag with no initial value")
+        return reduce(combine, values)
+    return reduce(combine, values, initial)
+
+
+def _foldby_partition(key: Callable, binop: Callable, initial: Any, part: list) -> dict:
+    groups: dict = {}
+    for x in part:
+        k = key(x)
+        if k in groups:
+            groups[k] = binop(groups[k], x)
+        elif initial is _no_default:
+            groups[k] = x
+        else:
+            groups[k] = binop(initial() if callable(initial) else initial, x)
+    return groups
+
+
+def _foldby_merge(combine: Callable, combine_initial: Any, parts: list) -> dict:
+    out: dict = {}
+    for groups in parts:
+        for k, v in groups.items():
+            if k in out:
+                out[k] = combine(out[k], v)
+            elif combine_initial is _no_default:
+                out[k] = v
+            else:
+                init = combine_initial() if callable(combine_initial) else combine_initial
+                out[k] = combine(init, v)
+    return out
+
+
+def _items(groups: dict) -> list:
+    return list(groups.items())
+
+
+def stable_hash(x: Any) -> int:
+    """A hash that is the same in every process (Python's ``hash`` of ``str`` is not).
+
+    Examples
+    --------
+    >>> stable_hash("a") == stable_hash("a"), stable_hash(3)
+    (True, 3)
+    """
+    if isinstance(x, bool | int):
+        return int(x)
+    if isinstance(x, str):
+        return zlib.crc32(x.encode("utf-8", "surrogatepass"))
+    if isinstance(x, bytes):
+        return zlib.crc32(x)
+    if isinstance(x, tuple):
+        h = 0x345678
+        for item in x:
+            h = (h * 1000003) ^ stable_hash(item)
+        return h & 0xFFFFFFFFFFFF
+    if isinstance(x, float) and x.is_integer():
+        return int(x)
+    return zlib.crc32(pickle.dumps(x, protocol=4))
+
+
+def _shuffle_split(key: Callable, n: int, part: list) -> list:
+    buckets: list[list] = [[] for _ in builtins.range(n)]
+    for x in part:
+        buckets[stable_hash(key(x)) % n].append(x)
+    return buckets
+
+
+def _bucket(buckets: list, j: int) -> list:
+    return buckets[j]
+
+
+def _group(key: Callable, parts: list) -> list:
+    groups: dict = {}
+    for part in parts:
+        for x in part:
+            groups.setdefault(key(x), []).append(x)
+    return list(groups.items())
+
+
+def _output_paths(
+    path: str | Sequence[str], n: int, name_function: Callable[[int], str] | None, stem: str
+) -> list[str]:
+    if not isinstance(path, str):
+        paths = list(path)
+        if len(paths) != n:
+            raise ValueError(f"{len(paths)} paths given for {n} partitions")
+        return paths
+    name_function = name_function or str
+    if "*" not in path:
+        os.makedirs(path, exist_ok=True)
+        path = os.path.join(path, "*.part")
+    if path.count("*") != 1:
+        raise ValueError(f"the path pattern must contain exactly one '*', got {path!r}")
+    return [path.replace("*", name_function(i)) for i in builtins.range(n)]
+
+
+def _write_text(part: list, path: str, encoding: str, last_endline: bool) -> str:
+    directory = os.path.dirname(path)
+    if directory:
+        os.makedirs(directory, exist_ok=True)
+    with open(path, "w", encoding=encoding) as f:
+        lines = [x if isinstance(x, str) else str(x) for x in part]
+        text = "\n".join(line[:-1] if line.endswith("\n") else line for line in lines)
+        f.write(text + ("\n" if last_endline and lines else ""))
+    return path
+
+
+# -- creation -----------------------------------------------------------------------
+
+
+def from_sequence(
+    seq: Iterable, partition_size: int | None = None, npartitions: int | None = None
+) -> Bag:
+    """A bag of the elements of ``seq``, split evenly.
+
+    Without ``partition_size`` or ``npartitions``, up to 100 partitions (as Dask).
+
+    Examples
+    --------
+    >>> from_sequence([1, 2, 3, 4, 5], npartitions=2).npartitions
+    2
+    """
+    seq = list(seq)
+    if partition_size is not None and npartitions is not None:
+        raise ValueError("give partition_size or npartitions, not both")
+    if npartitions is None:
+        if partition_size is None:
+            partition_size = max(1, math.ceil(len(seq) / 100))
+        elif (
+            isinstance(partition_size, bool)
+            or not isinstance(partition_size, int)
+            or partition_size < 1
+        ):
+            raise ValueError(f"partition_size must be a positive integer, got {partition_size!r}")
+        npartitions = max(1, math.ceil(len(seq) / partition_size))
+        bounds = [
+            builtins.min(i * partition_size, len(seq)) for i in builtins.range(npartitions + 1)
+        ]
+    else:
+        _check_npartitions(npartitions)
+        bounds = [len(seq) * i // npartitions for i in builtins.range(npartitions + 1)]
+    name = f"from_sequence-{tokenize(seq, npartitions)}"
+    from taskloom.core import data_task
+
+    layer = {
+        (name, i): data_task(seq[bounds[i] : bounds[i + 1]]) for i in builtins.range(npartitions)
+    }
+    return Bag({name: layer}, name, npartitions)
+
+
+def range(n: int, npartitions: int) -> Bag:
+    """A bag of ``0, 1, ..., n - 1`` in ``npartitions`` partitions, made lazily.
+
+    Examples
+    --------
+    >>> range(5, npartitions=2).compute()
+    [0, 1, 2, 3, 4]
+    """
+    _check_npartitions(npartitions)
+    name = f"range-{tokenize(n, npartitions)}"
+    layer = {
+        (name, i): (_range_part, n * i // npartitions, n * (i + 1) // npartitions)
+        for i in builtins.range(npartitions)
+    }
+    return Bag({name: layer}, name, npartitions)
+
+
+def _range_part(start: int, stop: int) -> list:
+    return list(builtins.range(start, stop))
+
+
+def from_delayed(values: Delayed | Sequence[Delayed]) -> Bag:
+    """A bag with one partition per Delayed value (each an iterable)."""
+    if isinstance(values, Delayed):
+        values = [values]
+    values = list(values)
+    if not all(isinstance(v, Delayed) for v in values):
+        raise TypeError("from_delayed needs Delayed values")
+    name = f"from_delayed-{tokenize(*[v.key for v in values])}"
+    layers: dict = {}
+    for v in values:
+        layers[("delayed", v.key)] = v.__dask_graph__()
+    layers[name] = {(name, i): (list, v.key) for i, v in enumerate(values)}
+    return Bag(layers, name, len(values))
+
+
+def read_text(
+    urlpath: str | os.PathLike | Sequence[str | os.PathLike],
+    blocksize: int | None = None,
+    encoding: str = "utf-8",
+    errors: str = "strict",
+    include_path: bool = False,
+) -> Bag:
+    """A bag of the lines of text files (each line keeps its ``\\n``, as in Dask).
+
+    ``urlpath`` is a path, a glob pattern, or a list of them. With ``blocksize`` (bytes),
+    large files are split into blocks cut at line ends, one partition per block; else
+    one partition per file.
+
+    Raises
+    ------
+    FileNotFoundError
+        If a pattern matches no file, naming the pattern.
+    """
+    patterns = [urlpath] if isinstance(urlpath, str | os.PathLike) else list(urlpath)
+    paths: list[str] = []
+    for p in patterns:
+        p = os.fspath(p)
+        matched = sorted(globmod.glob(p)) if globmod.has_magic(p) else [p]
+        if not matched or (not globmod.has_magic(p) and not os.path.exists(p)):
+            raise FileNotFoundError(f"no file matches {p!r}")
+        paths.extend(matched)
+    if blocksize is not None and (isinstance(blocksize, bool) or blocksize < 1):
+        raise ValueError(f"blocksize must be a positive number of bytes, got {blocksize!r}")
+    name = f"read_text-{tokenize(paths, [os.path.getmtime(p) for p in paths], blocksize)}"
+    tasks = []
+    for p in paths:
+        size = os.path.getsize(p)
+        if blocksize is None or size <= blocksize:
+            tasks.append((_read_block, p, 0, None, encoding, errors, include_path))
+        else:
+            for start in builtins.range(0, size, blocksize):
+                tasks.append((_read_block, p, start, blocksize, encoding, errors, include_path))
+    layer = {(name, i): t for i, t in enumerate(tasks)}
+    return Bag({name: layer}, name, len(tasks))
+
+
+def _read_block(
+    path: str, start: int, length: int | None, encoding: str, errors: str, include_path: bool
+) -> list:
+    """The lines that start in ``[start, start + length)``: a line belongs to the block
+    its first byte is in, so blocks cut at any offset cover each line once."""
+    with open(path, "rb") as f:
+        if start:
+            f.seek(start - 1)
+            if f.read(1) != b"\n":
+                f.readline()  # the rest of a line that began in the previous block
+        data = io.BytesIO()
+        end = None if length is None else start + length
+        while True:
+            pos = f.tell()
+            if end is not None and pos >= end:
+                break
+            line = f.readline()
+            if not line:
+                break
+            data.write(line)
+    lines = data.getvalue().decode(encoding, errors).splitlines(keepends=True)
+    return [(line, path) for line in lines] if include_path else lines
