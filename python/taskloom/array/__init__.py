@@ -1,0 +1,97 @@
+"""``taskloom.array``: n-dimensional numpy arrays made of blocks, as ``dask.array``.
+
+Implemented so far: creation (``from_array``, ``asarray``, ``ones``, ``zeros``,
+``full``, ``empty``, ``arange``, ``random``), element-wise arithmetic, comparisons and
+numpy ufuncs with broadcasting, reductions with ``axis``/``keepdims`` as tree
+reductions, basic slicing, ``transpose``, ``rechunk``, ``map_blocks``, ``to_delayed``,
+``compute``/``persist``. See the modules for each policy.
+
+Examples
+--------
+>>> import numpy as np
+>>> import taskloom.array as da
+>>> x = da.from_array(np.arange(12.0).reshape(3, 4), chunks=2)
+>>> (np.sqrt(x) + x.T.T).sum(axis=0).compute().round(2)
+array([16.83, 21.24, 25.03, 28.69])
+"""
+
+from __future__ import annotations
+
+import operator
+
+import numpy as np
+
+from taskloom.array import random
+from taskloom.array.core import (
+    Array,
+    asarray,
+    elemwise,
+    from_array,
+    map_blocks,
+    normalize_chunks,
+    rechunk,
+    unify_chunks,
+)
+from taskloom.array.creation import arange, empty, full, ones, zeros
+from taskloom.array.reductions import (
+    all,
+    any,
+    argmax,
+    argmin,
+    max,
+    mean,
+    min,
+    prod,
+    std,
+    sum,
+    var,
+)
+
+__all__ = [
+    "Array", "abs", "all", "any", "arange", "argmax", "argmin", "asarray", "clip", "cos",
+    "elemwise", "empty", "exp", "from_array", "full", "log", "map_blocks", "max", "mean",
+    "min", "normalize_chunks", "ones", "prod", "random", "rechunk", "sin", "sqrt", "std",
+    "sum", "unify_chunks", "var", "where", "zeros",
+]  # fmt: skip
+
+
+def _binary(op, reflected=False):
+    if reflected:
+        return lambda self, other: elemwise(op, other, self)
+    return lambda self, other: elemwise(op, self, other)
+
+
+for _name in [
+    "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "and_", "or_", "xor",
+    "lshift", "rshift",
+]:  # fmt: skip
+    _op = getattr(operator, _name)
+    _dunder = _name.rstrip("_")
+    setattr(Array, f"__{_dunder}__", _binary(_op))
+    setattr(Array, f"__r{_dunder}__", _binary(_op, reflected=True))
+for _name in ["lt", "le", "gt", "ge", "eq", "ne"]:
+    setattr(Array, f"__{_name}__", _binary(getattr(operator, _name)))
+Array.__neg__ = lambda self: elemwise(operator.neg, self)
+Array.__pos__ = lambda self: elemwise(operator.pos, self)
+Array.__abs__ = lambda self: elemwise(np.abs, self)
+Array.__invert__ = lambda self: elemwise(operator.invert, self)
+Array.__hash__ = object.__hash__
+
+sqrt, sin, cos, exp, log, abs = (
+    lambda x: elemwise(np.sqrt, x),
+    lambda x: elemwise(np.sin, x),
+    lambda x: elemwise(np.cos, x),
+    lambda x: elemwise(np.exp, x),
+    lambda x: elemwise(np.log, x),
+    lambda x: elemwise(np.abs, x),
+)
+
+
+def where(condition, x, y):
+    """``numpy.where`` element by element, with broadcasting."""
+    return elemwise(np.where, condition, x, y)
+
+
+def clip(x, a_min, a_max):
+    """``numpy.clip`` element by element."""
+    return elemwise(np.clip, x, a_min, a_max)

@@ -1,0 +1,587 @@
+"""The blocked array: metadata, graph construction, and the operations on blocks.
+
+An :class:`Array` is a task graph whose keys ``(name, i, j, ...)`` each compute one
+numpy block, plus what is known without computing: ``chunks`` (the block sizes along
+each axis), hence ``shape``, and ``dtype``. Every operation adds one layer (a dict of
+tasks) and never touches blocks it does not need: slicing and reductions of a huge array
+compute only the blocks they read. Graphs are merged once, at compute time.
+
+Policies: element-wise operations line up blocks (arrays with different chunks are
+first rechunked to the common refinement of their block boundaries); reductions are
+tree reductions combining at most ``split_every`` partial results per task along each
+reduced axis; rechunking and slicing assemble each output block from the pieces of the
+input blocks it overlaps, so no task reads a block it does not need.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+from collections.abc import Callable, Sequence
+from functools import partial, reduce
+from operator import mul
+from typing import Any
+
+import numpy as np
+
+from taskloom.base import DaskMethodsMixin
+from taskloom.core import data_task
+from taskloom.threaded import get as threaded_get
+from taskloom.tokenize import tokenize
+
+__all__ = ["Array", "from_array", "normalize_chunks"]
+
+AUTO_BYTES = 128 * 2**20  # Dask's default array.chunk-size
+
+
+# -- chunks -------------------------------------------------------------------------
+
+
+def _blocks_of(size: int, dim: int) -> tuple[int, ...]:
+    if dim == 0:
+        return (0,)
+    size = builtins.max(1, builtins.min(size, dim))
+    full, rest = divmod(dim, size)
+    return (size,) * full + ((rest,) if rest else ())
+
+
+def normalize_chunks(
+    chunks: Any, shape: Sequence[int], dtype: Any = None, limit: int = AUTO_BYTES
+) -> tuple[tuple[int, ...], ...]:
+    """Block sizes along each axis, from any of the forms Dask accepts.
+
+    ``chunks`` may be an int (every axis), ``"auto"`` (blocks of about 128 MiB), a tuple
+    with one entry per axis (an int, ``-1``/``None`` for the whole axis, ``"auto"``, or
+    the explicit block sizes), or a dict ``{axis: chunks}``.
+
+    Raises
+    ------
+    ValueError
+        If the chunks do not fit the shape, naming the axis.
+
+    Examples
+    --------
+    >>> normalize_chunks(4, (10, 3))
+    ((4, 4, 2), (3,))
+    >>> normalize_chunks(((5, 5), -1), (10, 3))
+    ((5, 5), (3,))
+    """
+    shape = tuple(int(s) for s in shape)
+    ndim = len(shape)
+    if isinstance(chunks, dict):
+        chunks = tuple(chunks.get(i, chunks.get(i - ndim, -1)) for i in builtins.range(ndim))
+    if isinstance(chunks, int | str | np.integer) or chunks is None:
+        chunks = (chunks,) * ndim
+    chunks = tuple(chunks)
+    if len(chunks) != ndim:
+        raise ValueError(f"chunks {chunks!r} have {len(chunks)} entries for {ndim} dimensions")
+    itemsize = np.dtype(dtype if dtype is not None else "f8").itemsize
+    autos = [i for i, c in enumerate(chunks) if c == "auto"]
+    fixed_bytes = itemsize
+    for i, c in enumerate(chunks):
+        if i in autos:
+            continue
+        if isinstance(c, int | np.integer) and c > 0:
+            fixed_bytes *= builtins.min(int(c), builtins.max(shape[i], 1))
+        elif isinstance(c, tuple) and c:
+            fixed_bytes *= builtins.max(c)
+        else:
+            fixed_bytes *= builtins.max(shape[i], 1)
+    auto_size = 1
+    if autos:
+        auto_size = builtins.max(1, int((limit / fixed_bytes) ** (1 / len(autos))))
+    out = []
+    for i, (c, dim) in enumerate(zip(chunks, shape, strict=True)):
+        if c == "auto":
+            out.append(_blocks_of(auto_size, dim))
+        elif c is None or (isinstance(c, int | np.integer) and c == -1):
+            out.append((dim,))
+        elif isinstance(c, int | np.integer):
+            if c <= 0:
+                raise ValueError(f"chunk size along axis {i} must be positive, got {c}")
+            out.append(_blocks_of(int(c), dim))
+        elif isinstance(c, tuple | list):
+            sizes = tuple(int(s) for s in c)
+            if builtins.sum(sizes) != dim or builtins.any(s < 0 for s in sizes):
+                raise ValueError(f"chunks {sizes} along axis {i} do not add up to its length {dim}")
+            out.append(sizes if sizes else (0,))
+        else:
+            raise ValueError(f"invalid chunks {c!r} for axis {i}")
+    return tuple(out)
+
+
+def _offsets(sizes: Sequence[int]) -> list[int]:
+    return [0, *itertools.accumulate(sizes)]
+
+
+# -- the collection -----------------------------------------------------------------
+
+
+class Array(DaskMethodsMixin):
+    """A lazy n-dimensional numpy array made of blocks.
+
+    Build one with :func:`from_array`, the creation functions (``ones``, ``arange``,
+    ``random.random``...) or operations on other arrays; ``compute()`` returns a
+    ``numpy.ndarray``.
+    """
+
+    __slots__ = ("_layers", "chunks", "dtype", "name")
+    __array_priority__ = 20
+
+    def __init__(self, layers: dict, name: str, chunks: tuple, dtype: Any) -> None:
+        self._layers = layers
+        self.name = name
+        self.chunks = tuple(tuple(int(s) for s in c) for c in chunks)
+        self.dtype = np.dtype(dtype)
+
+    # -- collection protocol --
+    def __dask_graph__(self) -> dict:
+        dsk: dict = {}
+        for layer in self._layers.values():
+            dsk.update(layer)
+        return dsk
+
+    def __dask_keys__(self) -> list:
+        def nested(prefix: tuple, axis: int) -> list:
+            if axis == self.ndim:
+                return [(self.name, *prefix)]  # unwrapped below
+            return [nested((*prefix, i), axis + 1) for i in builtins.range(self.numblocks[axis])]
+
+        if self.ndim == 0:
+            return [(self.name,)]
+        keys = nested((), 0)
+
+        def unwrap(x: list) -> Any:
+            if len(x) == 1 and isinstance(x[0], tuple):
+                return x[0]
+            return [unwrap(y) for y in x]
+
+        return [unwrap(k) for k in keys]
+
+    def __dask_postcompute__(self) -> tuple:
+        return _assemble, (self.ndim,)
+
+    def __dask_postpersist__(self) -> tuple:
+        return _from_data, (self.name, self.chunks, self.dtype)
+
+    def __dask_tokenize__(self) -> Any:
+        return self.name
+
+    __dask_scheduler__ = staticmethod(threaded_get)
+
+    # -- metadata --
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(builtins.sum(c) for c in self.chunks)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.chunks)
+
+    @property
+    def size(self) -> int:
+        return reduce(mul, self.shape, 1)
+
+    @property
+    def nbytes(self) -> int:
+        return self.size * self.dtype.itemsize
+
+    @property
+    def numblocks(self) -> tuple[int, ...]:
+        return tuple(len(c) for c in self.chunks)
+
+    @property
+    def npartitions(self) -> int:
+        return reduce(mul, self.numblocks, 1)
+
+    @property
+    def chunksize(self) -> tuple[int, ...]:
+        return tuple(builtins.max(c) for c in self.chunks)
+
+    @property
+    def dask(self) -> dict:
+        return self.__dask_graph__()
+
+    def __len__(self) -> int:
+        if not self.chunks:
+            raise TypeError("len() of a 0-d array")
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"taskloom.array<{self.name.rsplit('-', 1)[0]}, shape={self.shape}, "
+            f"dtype={self.dtype}, chunksize={self.chunksize}, chunktype=numpy.ndarray>"
+        )
+
+    def _repr_html_(self) -> str:
+        tasks = builtins.sum(len(layer) for layer in self._layers.values())
+        rows = [
+            (
+                "Bytes",
+                _bytes(self.nbytes),
+                _bytes(reduce(mul, self.chunksize, 1) * self.dtype.itemsize),
+            ),
+            ("Shape", self.shape, self.chunksize),
+            ("Dask graph", f"{self.npartitions} chunks in {len(self._layers)} graph layers", ""),
+            ("Data type", f"{self.dtype} numpy.ndarray", ""),
+            ("Tasks", tasks, ""),
+        ]
+        body = "".join(f"<tr><th>{a}</th><td>{b}</td><td>{c}</td></tr>" for a, b, c in rows)
+        return (
+            "<table><thead><tr><td></td><th>Array</th><th>Chunk</th></tr></thead>"
+            f"<tbody>{body}</tbody></table>"
+        )
+
+    def __bool__(self) -> bool:
+        raise TypeError("the truth of a lazy array is not known: compute() first")
+
+    # -- numpy interop --
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        x = self.compute()
+        return x.astype(dtype) if dtype is not None else x
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        if method != "__call__" or kwargs.get("out") is not None or ufunc.nout != 1:
+            return NotImplemented
+        return elemwise(partial(ufunc, **kwargs) if kwargs else ufunc, *inputs)
+
+    def astype(self, dtype: Any) -> Array:
+        """The array cast to ``dtype``."""
+        dtype = np.dtype(dtype)
+        if dtype == self.dtype:
+            return self
+        return map_blocks(_astype, self, dtype, dtype=dtype)
+
+    # -- shape --
+    @property
+    def T(self) -> Array:
+        return self.transpose()
+
+    def transpose(self, *axes: int) -> Array:
+        """Permute the axes (reversed by default)."""
+        if len(axes) == 1 and isinstance(axes[0], Sequence):
+            axes = tuple(axes[0])
+        axes = axes or tuple(reversed(builtins.range(self.ndim)))
+        axes = tuple(_check_axis(a, self.ndim) for a in axes)
+        if sorted(axes) != list(builtins.range(self.ndim)):
+            raise ValueError(f"axes {axes} are not a permutation of the {self.ndim} axes")
+        name = f"transpose-{tokenize(self.name, axes)}"
+        layer = {
+            (name, *[idx[a] for a in axes]): (np.transpose, (self.name, *idx), axes)
+            for idx in np.ndindex(*self.numblocks)
+        }
+        chunks = tuple(self.chunks[a] for a in axes)
+        return _derive(self, name, layer, chunks, self.dtype)
+
+    def rechunk(self, chunks: Any) -> Array:
+        """The same values in blocks of ``chunks`` (any form :func:`normalize_chunks` takes)."""
+        return rechunk(self, chunks)
+
+    def __getitem__(self, index: Any) -> Array:
+        from taskloom.array.slicing import getitem
+
+        return getitem(self, index)
+
+    def map_blocks(self, func: Callable, *args: Any, **kwargs: Any) -> Array:
+        """See :func:`taskloom.array.map_blocks`."""
+        return map_blocks(func, self, *args, **kwargs)
+
+    def to_delayed(self) -> np.ndarray:
+        """A numpy object array of Delayed values, one per block."""
+        from taskloom.delayed import Delayed
+
+        dsk = self.__dask_graph__()
+        out = np.empty(self.numblocks, dtype=object)
+        for idx in np.ndindex(*self.numblocks):
+            out[idx] = Delayed((self.name, *idx), dsk)
+        return out
+
+    # -- reductions (see reductions.py) --
+    def _reduction(name: str) -> Callable:
+        def method(self: Array, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
+            from taskloom.array import reductions
+
+            return getattr(reductions, name)(self, axis=axis, keepdims=keepdims, **kwargs)
+
+        method.__name__ = name
+        method.__doc__ = f"``numpy.{name}`` over ``axis``, as a tree reduction."
+        return method
+
+    sum = _reduction("sum")
+    prod = _reduction("prod")
+    mean = _reduction("mean")
+    min = _reduction("min")
+    max = _reduction("max")
+    any = _reduction("any")
+    all = _reduction("all")
+    std = _reduction("std")
+    var = _reduction("var")
+    argmin = _reduction("argmin")
+    argmax = _reduction("argmax")
+    del _reduction
+
+
+def _bytes(n: int) -> str:
+    for unit in ["B", "kiB", "MiB", "GiB", "TiB"]:
+        if n < 1024 or unit == "TiB":
+            return f"{n:.2f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1024
+    return str(n)
+
+
+def _astype(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    return block.astype(dtype)
+
+
+def _check_axis(axis: int, ndim: int) -> int:
+    if not isinstance(axis, int | np.integer) or not -ndim <= axis < builtins.max(ndim, 1):
+        raise ValueError(f"axis {axis} is out of range for an array of {ndim} dimensions")
+    return int(axis) % builtins.max(ndim, 1)
+
+
+def _derive(parent: Any, name: str, layer: dict, chunks: tuple, dtype: Any, *others: Any) -> Array:
+    layers = dict(parent._layers)
+    for o in others:
+        layers.update(o._layers)
+    layers[name] = layer
+    return Array(layers, name, chunks, dtype)
+
+
+def _assemble(results: Any, ndim: int) -> np.ndarray:
+    """The blocks, as nested results, joined into one array."""
+    if ndim == 0:  # a numpy scalar, as numpy's own full reductions return
+        r = results[0]
+        return r[()] if isinstance(r, np.ndarray) and r.ndim == 0 else r
+
+    def lists(x: Any, depth: int) -> Any:
+        return [lists(y, depth + 1) for y in x] if depth < ndim else x
+
+    return np.block(lists(results, 0))
+
+
+def _from_data(dsk: dict, name: str, chunks: tuple, dtype: Any) -> Array:
+    return Array({name: {k: data_task(v) for k, v in dsk.items()}}, name, chunks, dtype)
+
+
+# -- creation -----------------------------------------------------------------------
+
+
+def _block_slices(chunks: tuple) -> Any:
+    offsets = [_offsets(c) for c in chunks]
+    for idx in np.ndindex(*[len(c) for c in chunks]):
+        yield idx, tuple(slice(offsets[a][i], offsets[a][i + 1]) for a, i in enumerate(idx))
+
+
+def from_array(x: Any, chunks: Any = "auto", name: str | None = None) -> Array:
+    """A blocked array over an existing array (anything numpy can index).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import taskloom.array as da
+    >>> a = da.from_array(np.arange(10), chunks=4)
+    >>> a.chunks, a.sum().compute()
+    (((4, 4, 2),), np.int64(45))
+    """
+    if isinstance(x, Array):
+        return x.rechunk(chunks)
+    if not hasattr(x, "shape") or not hasattr(x, "dtype"):
+        x = np.asarray(x)
+    chunks = normalize_chunks(chunks, x.shape, x.dtype)
+    name = name or f"array-{tokenize(x, chunks)}"
+    source = f"{name}-source"
+    layer: dict = {source: data_task(x)}
+    for idx, slc in _block_slices(chunks):
+        layer[(name, *idx)] = (_getitem_block, source, slc)
+    if x.ndim == 0:
+        layer = {source: data_task(x), (name,): (np.asarray, source)}
+    return Array({name: layer}, name, chunks, x.dtype)
+
+
+def _getitem_block(x: Any, index: tuple) -> np.ndarray:
+    return np.asarray(x[index])
+
+
+def asarray(x: Any, chunks: Any = "auto") -> Array:
+    """``x`` as a blocked array (itself if it is one)."""
+    return x if isinstance(x, Array) else from_array(x, chunks=chunks)
+
+
+def map_blocks(
+    func: Callable,
+    *args: Any,
+    dtype: Any = None,
+    chunks: Any = None,
+    name: str | None = None,
+    **kwargs: Any,
+) -> Array:
+    """Apply ``func`` to corresponding blocks of the array arguments (others are passed
+    to every call). Without ``chunks``, output blocks have the input blocks' shapes;
+    without ``dtype``, it is found by calling ``func`` on tiny blocks.
+
+    Examples
+    --------
+    >>> import taskloom.array as da
+    >>> da.ones((4,), chunks=2).map_blocks(lambda b: b * 3).compute()
+    array([3., 3., 3., 3.])
+    """
+    arrays = [a for a in args if isinstance(a, Array)]
+    if not arrays:
+        raise ValueError("map_blocks needs at least one taskloom array argument")
+    arrays = unify_chunks(*arrays)
+    it = iter(arrays)
+    args = tuple(next(it) if isinstance(a, Array) else a for a in args)
+    first = arrays[0]
+    if dtype is None:
+        dtype = _probe_dtype(func, args, kwargs)
+    fn = partial(func, **kwargs) if kwargs else func
+    name = name or f"{getattr(func, '__name__', 'map_blocks')}-{tokenize(func, args, kwargs)}"
+    layer = {}
+    for idx in np.ndindex(*first.numblocks):
+        layer[(name, *idx)] = (
+            fn,
+            *[(a.name, *_broadcast_index(idx, a)) if isinstance(a, Array) else a for a in args],
+        )
+    out_chunks = normalize_chunks(chunks, first.shape) if chunks is not None else first.chunks
+    return _derive(first, name, layer, out_chunks, dtype, *arrays[1:])
+
+
+def _probe_dtype(func: Callable, args: Sequence, kwargs: dict) -> np.dtype:
+    """The dtype ``func`` returns, found by calling it on one-element blocks; numpy's
+    promotion of the inputs' dtypes if that call fails."""
+    probe = [np.ones((1,) * a.ndim, dtype=a.dtype) if isinstance(a, Array) else a for a in args]
+    try:
+        return np.asarray(func(*probe, **kwargs)).dtype
+    except Exception:  # the call may need real data; promotion is the next best guess
+        return np.result_type(*[a.dtype if isinstance(a, Array) else a for a in args])
+
+
+def _broadcast_index(idx: tuple, a: Array) -> tuple:
+    offset = len(idx) - a.ndim
+    return tuple(0 if a.numblocks[i] == 1 else idx[offset + i] for i in builtins.range(a.ndim))
+
+
+# -- element-wise -------------------------------------------------------------------
+
+
+def elemwise(op: Callable, *args: Any) -> Array:
+    """``op`` applied element by element, with numpy's broadcasting.
+
+    Raises
+    ------
+    ValueError
+        If the shapes cannot be broadcast together (when the expression is built).
+    """
+    shapes = [a.shape if isinstance(a, Array) else np.shape(a) for a in args]
+    try:
+        shape = np.broadcast_shapes(*shapes)
+    except ValueError as e:
+        raise ValueError(f"shapes {' and '.join(map(str, shapes))} cannot be broadcast") from e
+    ndim = len(shape)
+    # Array-like arguments become one-block arrays; scalars are passed to every block.
+    aligned = [
+        a if isinstance(a, Array) or np.ndim(a) == 0 else from_array(np.asarray(a), chunks=-1)
+        for a in args
+    ]
+    out_chunks = _common_chunks([a for a in aligned if isinstance(a, Array)], shape)
+    rechunked = []
+    for a in aligned:
+        if isinstance(a, Array):
+            # Along broadcast axes (length 1 here, longer in the output) one block stays.
+            target = tuple(
+                (1,) if a.shape[i] == 1 and shape[ndim - a.ndim + i] != 1
+                else out_chunks[ndim - a.ndim + i]
+                for i in builtins.range(a.ndim)
+            )  # fmt: skip
+            a = a.rechunk(target)
+        rechunked.append(a)
+    dtype = _probe_dtype(op, rechunked, {})
+    token = tokenize(op, *[a.name if isinstance(a, Array) else a for a in rechunked])
+    name = f"{getattr(op, '__name__', 'elemwise')}-{token}"
+    layer = {}
+    for idx in np.ndindex(*[len(c) for c in out_chunks]):
+        layer[(name, *idx)] = (
+            op,
+            *[
+                (a.name, *_broadcast_index(idx, a)) if isinstance(a, Array) else a
+                for a in rechunked
+            ],
+        )
+    if ndim == 0:
+        layer = {(name,): (op, *[(a.name,) if isinstance(a, Array) else a for a in rechunked])}
+    parts = [a for a in rechunked if isinstance(a, Array)]
+    return _derive(parts[0], name, layer, out_chunks, dtype, *parts[1:])
+
+
+def _common_chunks(arrays: list[Array], shape: tuple) -> tuple:
+    """Per output axis, the common refinement of the block boundaries of the arrays
+    that span it (arrays of length 1 there broadcast and do not count)."""
+    ndim = len(shape)
+    out = []
+    for axis in builtins.range(ndim):
+        bounds: set[int] = {0, shape[axis]}
+        for a in arrays:
+            i = axis - (ndim - a.ndim)
+            if i >= 0 and a.shape[i] == shape[axis]:
+                bounds.update(_offsets(a.chunks[i]))
+        edges = sorted(bounds)
+        sizes = tuple(b - a for a, b in itertools.pairwise(edges)) or (0,)
+        out.append(sizes if shape[axis] else (0,))
+    return tuple(out)
+
+
+def unify_chunks(*arrays: Array) -> list[Array]:
+    """The arrays rechunked to common block boundaries (same shapes required)."""
+    shapes = {a.shape for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"arrays of different shapes {sorted(shapes)} cannot be lined up")
+    if len({a.chunks for a in arrays}) == 1:
+        return list(arrays)
+    chunks = _common_chunks(list(arrays), arrays[0].shape)
+    return [a.rechunk(chunks) for a in arrays]
+
+
+# -- rechunk ------------------------------------------------------------------------
+
+
+def rechunk(x: Array, chunks: Any) -> Array:
+    """``x`` in new blocks; each output block is assembled from the input pieces it
+    overlaps (no task reads more than it needs)."""
+    chunks = normalize_chunks(chunks, x.shape, x.dtype)
+    if chunks == x.chunks:
+        return x
+    name = f"rechunk-{tokenize(x.name, chunks)}"
+    layer: dict = {}
+    in_off = [_offsets(c) for c in x.chunks]
+    out_off = [_offsets(c) for c in chunks]
+    for idx in np.ndindex(*[len(c) for c in chunks]):
+        per_axis = []
+        for a, i in enumerate(idx):
+            lo, hi = out_off[a][i], out_off[a][i + 1]
+            pieces = []
+            for j in builtins.range(len(x.chunks[a])):
+                s, e = in_off[a][j], in_off[a][j + 1]
+                if (e > lo and s < hi) or (lo == hi and s <= lo <= e and j == 0):
+                    pieces.append((j, slice(builtins.max(lo, s) - s, builtins.min(hi, e) - s)))
+            per_axis.append(pieces)
+        layer[(name, *idx)] = (_join_pieces, _nest_pieces(x.name, per_axis))
+    return _derive(x, name, layer, chunks, x.dtype)
+
+
+def _nest_pieces(name: str, per_axis: list) -> Any:
+    """Nested lists of ``(getitem, key, slices)`` tasks, one level per axis."""
+
+    def build(axis: int, prefix: tuple, slices: tuple) -> Any:
+        if axis == len(per_axis):
+            return (_slice_block, (name, *prefix), slices)
+        return [build(axis + 1, (*prefix, j), (*slices, s)) for j, s in per_axis[axis]]
+
+    return build(0, (), ())
+
+
+def _slice_block(block: np.ndarray, index: tuple) -> np.ndarray:
+    return block[index]
+
+
+def _join_pieces(pieces: Any) -> np.ndarray:
+    return np.block(pieces) if isinstance(pieces, list) else pieces
