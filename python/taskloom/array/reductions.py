@@ -154,7 +154,7 @@ def _accumulating(
     return _simple(func, x.astype(dtype), axis, keepdims, dtype, split_every)
 
 
-def sum(  # noqa: A001 - numpy's name
+def sum(
     x: Array, axis: Any = None, keepdims: bool = False, dtype: Any = None, split_every: Any = None
 ) -> Array:
     return _accumulating(np.sum, x, axis, keepdims, dtype, split_every)
