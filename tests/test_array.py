@@ -172,3 +172,94 @@ def test_random_shapes_and_chunks_match_numpy(rows, cols, c0, c1, seed):
     else:  # an empty selection: numpy's error, raised when the expression is built
         with pytest.raises(ValueError, match="zero-size"):
             x[::2, 1:].max()
+
+
+def test_joining(x):
+    np.testing.assert_array_equal(
+        da.concatenate([x, x * 2], axis=1).compute(), np.hstack([A, 2 * A])
+    )
+    np.testing.assert_array_equal(
+        da.concatenate([x, x[:2]], axis=0).compute(), np.vstack([A, A[:2]])
+    )
+    np.testing.assert_array_equal(da.stack([x, -x], axis=1).compute(), np.stack([A, -A], axis=1))
+    np.testing.assert_array_equal(da.block([[x, x], [x, x]]).compute(), np.block([[A, A], [A, A]]))
+    with pytest.raises(ValueError, match="must match"):
+        da.concatenate([x, x[:, :3]], axis=0)
+
+
+def test_reshape_squeeze_expand_dims(x):
+    for shape in [(60,), (10, 6), (2, 3, 10), (-1, 5), (6, 10, 1)]:
+        np.testing.assert_array_equal(x.reshape(shape).compute(), A.reshape(shape))
+    np.testing.assert_array_equal(da.expand_dims(x, 1).compute(), A[:, None])
+    np.testing.assert_array_equal(da.squeeze(x[:1]).compute(), A[0])
+    with pytest.raises(ValueError, match="cannot reshape"):
+        x.reshape(7, 9)
+
+
+def test_linear_algebra(x):
+    b = da.from_array(A.T.copy(), chunks=(3, 2))
+    np.testing.assert_allclose((x @ b).compute(), A @ A.T)
+    np.testing.assert_allclose(da.dot(x, np.arange(10.0)).compute(), A @ np.arange(10.0))
+    np.testing.assert_allclose(
+        da.tensordot(x, x, axes=([0, 1], [0, 1])).compute(),
+        np.tensordot(A, A, axes=([0, 1], [0, 1])),
+    )
+    np.testing.assert_allclose((np.ones((3, 6)) @ x).compute(), np.ones((3, 6)) @ A)
+    with pytest.raises(ValueError, match="shape mismatch"):
+        x @ x
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        (slice(None), [9, 0, 3, 3]),
+        ([5, -1, 2],),
+        (A[:, 0] > 0,),
+        (slice(1, 4), np.array([True] * 5 + [False] * 5)),
+        ([],),
+    ],
+)
+def test_array_indexing_along_one_axis(x, index):
+    np.testing.assert_array_equal(x[index].compute(), A[index])
+
+
+def test_array_indexing_errors(x):
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[[0, 6]]
+    with pytest.raises(IndexError, match="boolean index of length 3"):
+        x[np.array([True, False, True])]
+
+
+def test_more_creation():
+    np.testing.assert_allclose(da.linspace(-1, 2, 13, chunks=5).compute(), np.linspace(-1, 2, 13))
+    np.testing.assert_allclose(
+        da.linspace(0, 1, 10, endpoint=False, chunks=3).compute(),
+        np.linspace(0, 1, 10, endpoint=False),
+    )
+    np.testing.assert_array_equal(da.eye(6, 4, k=-1, chunks=3).compute(), np.eye(6, 4, k=-1))
+    value = taskloom.delayed(np.arange)(6)
+    np.testing.assert_array_equal(da.from_delayed(value, (6,), "i8").sum().compute(), 15)
+
+
+def test_store_and_npy_stack(tmp_path, x):
+    target = np.zeros_like(A)
+    da.store(x * 3, target)
+    np.testing.assert_array_equal(target, A * 3)
+    da.to_npy_stack(tmp_path / "stack", x)
+    np.testing.assert_array_equal(da.from_npy_stack(tmp_path / "stack").compute(), A)
+
+
+def test_same_results_as_dask_array():
+    dask_array = pytest.importorskip("dask.array")
+
+    def expr(lib):
+        x = lib.from_array(A, chunks=(4, 3))
+        return [
+            ((np.sqrt(abs(x)) + np.sin(x)).mean(axis=0)).compute(),
+            x[1:5, ::3].std().compute(),
+            (x @ x.T).compute(),
+            lib.concatenate([x, x], axis=0).sum(axis=1).compute(),
+        ]
+
+    for ours, theirs in zip(expr(da), expr(dask_array), strict=True):
+        np.testing.assert_allclose(ours, theirs)

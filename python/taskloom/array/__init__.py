@@ -1,10 +1,13 @@
 """``taskloom.array``: n-dimensional numpy arrays made of blocks, as ``dask.array``.
 
-Implemented so far: creation (``from_array``, ``asarray``, ``ones``, ``zeros``,
-``full``, ``empty``, ``arange``, ``random``), element-wise arithmetic, comparisons and
-numpy ufuncs with broadcasting, reductions with ``axis``/``keepdims`` as tree
-reductions, basic slicing, ``transpose``, ``rechunk``, ``map_blocks``, ``to_delayed``,
-``compute``/``persist``. See the modules for each policy.
+Creation (``from_array``, ``asarray``, ``ones``, ``zeros``, ``full``, ``empty``,
+``arange``, ``linspace``, ``eye``, ``random``, ``from_delayed``), joining
+(``concatenate``, ``stack``, ``block``), element-wise arithmetic, comparisons and numpy
+ufuncs with broadcasting, reductions with ``axis``/``keepdims`` as tree reductions,
+slicing (integers, slices, ``...``, ``None``, one integer or boolean array), ``transpose``,
+``reshape``, ``squeeze``, ``expand_dims``, ``rechunk``, ``tensordot``/``dot``/``@``,
+``map_blocks``, ``to_delayed``, ``store``/``to_npy_stack``, ``compute``/``persist``.
+See the modules for each policy.
 
 Examples
 --------
@@ -46,12 +49,31 @@ from taskloom.array.reductions import (
     sum,
     var,
 )
+from taskloom.array.routines import (
+    block,
+    concatenate,
+    dot,
+    expand_dims,
+    eye,
+    from_delayed,
+    from_npy_stack,
+    linspace,
+    matmul,
+    reshape,
+    squeeze,
+    stack,
+    store,
+    tensordot,
+    to_npy_stack,
+)
 
 __all__ = [
-    "Array", "abs", "all", "any", "arange", "argmax", "argmin", "asarray", "clip", "cos",
-    "elemwise", "empty", "exp", "from_array", "full", "log", "map_blocks", "max", "mean",
-    "min", "normalize_chunks", "ones", "prod", "random", "rechunk", "sin", "sqrt", "std",
-    "sum", "unify_chunks", "var", "where", "zeros",
+    "Array", "abs", "all", "any", "arange", "argmax", "argmin", "asarray", "block", "clip",
+    "concatenate", "cos", "dot", "elemwise", "empty", "exp", "expand_dims", "eye",
+    "from_array", "from_delayed", "from_npy_stack", "full", "linspace", "log", "map_blocks",
+    "matmul", "max", "mean", "min", "normalize_chunks", "ones", "prod", "random", "rechunk",
+    "reshape", "sin", "sqrt", "squeeze", "stack", "std", "store", "sum", "tensordot",
+    "to_npy_stack", "unify_chunks", "var", "where", "zeros",
 ]  # fmt: skip
 
 

@@ -243,6 +243,10 @@ class Array(DaskMethodsMixin):
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
         if method != "__call__" or kwargs.get("out") is not None or ufunc.nout != 1:
             return NotImplemented
+        if ufunc is np.matmul:  # a generalized ufunc: not element-wise
+            from taskloom.array.routines import matmul
+
+            return matmul(*inputs)
         return elemwise(partial(ufunc, **kwargs) if kwargs else ufunc, *inputs)
 
     def astype(self, dtype: Any) -> Array:

@@ -17,6 +17,77 @@ from taskloom.array.core import Array, _derive, _offsets, _slice_block
 from taskloom.tokenize import tokenize
 
 
+def _split_fancy(x: Array, index: Any) -> tuple | None:
+    """For an index with one integer/boolean array: (the rest as a basic index or None,
+    the array's axis, integer positions). None when there is no such array."""
+    items = index if isinstance(index, tuple) else (index,)
+    where = [k for k, i in enumerate(items) if isinstance(i, list | np.ndarray | Array)]
+    if not where:
+        return None
+    if len(where) > 1 or any(i is Ellipsis or i is None for i in items):
+        raise NotImplementedError("only one array index, with slices and no '...' or None")
+    k = where[0]
+    arr = items[k]
+    if isinstance(arr, Array):
+        raise NotImplementedError("indexing with a lazy array: compute the index first")
+    arr = np.asarray(arr)
+    if arr.ndim != 1:
+        raise IndexError(f"only 1-d index arrays are supported, got {arr.ndim}-d")
+    if any(isinstance(i, int | np.integer) for i in items):
+        raise NotImplementedError("an array index mixed with integer indices")
+    dim = x.shape[k]
+    if arr.dtype == bool:
+        if arr.shape[0] != dim:
+            raise IndexError(
+                f"boolean index of length {arr.shape[0]} does not match axis {k} of length {dim}"
+            )
+        positions = np.flatnonzero(arr)
+    elif np.issubdtype(arr.dtype, np.integer) or arr.size == 0:
+        positions = arr.astype("i8")
+        bad = (positions < -dim) | (positions >= dim)
+        if bad.any():
+            raise IndexError(
+                f"index {positions[bad][0]} is out of bounds for axis {k} with size {dim}"
+            )
+        positions = positions % dim if dim else positions
+    else:
+        raise IndexError(f"arrays used as indices must be integers or booleans, not {arr.dtype}")
+    rest = tuple(slice(None) if j == k else i for j, i in enumerate(items))
+    return (rest if any(i != slice(None) for i in rest) else None), k, positions
+
+
+def take(x: Array, positions: np.ndarray, axis: int) -> Array:
+    """The elements at integer ``positions`` along ``axis``, in that order: each run of
+    positions within one input block becomes one output block."""
+    offsets = _offsets(x.chunks[axis])
+    blocks = np.searchsorted(offsets, positions, side="right") - 1
+    runs: list[tuple[int, np.ndarray]] = []
+    for b, p in zip(blocks, positions, strict=True):
+        if runs and runs[-1][0] == b:
+            runs[-1][1].append(p - offsets[b])
+        else:
+            runs.append((int(b), [int(p - offsets[b])]))
+    name = f"take-{tokenize(x.name, positions, axis)}"
+    layer: dict = {}
+    other = [range(n) if a != axis else [0] for a, n in enumerate(x.numblocks)]
+    if not runs:
+        runs = [(0, [])]
+    for r, (b, local) in enumerate(runs):
+        for idx in np.ndindex(*[len(o) for o in other]):
+            src = list(idx)
+            src[axis] = b
+            out = list(idx)
+            out[axis] = r
+            layer[(name, *out)] = (_take_block, (x.name, *src), np.asarray(local, dtype="i8"), axis)
+    chunks = list(x.chunks)
+    chunks[axis] = tuple(len(local) for _, local in runs)
+    return _derive(x, name, layer, tuple(chunks), x.dtype)
+
+
+def _take_block(block: np.ndarray, local: np.ndarray, axis: int) -> np.ndarray:
+    return np.take(block, local, axis=axis)
+
+
 def _normalize_index(index: Any, shape: tuple) -> list:
     if not isinstance(index, tuple):
         index = (index,)
@@ -45,7 +116,12 @@ def _normalize_index(index: Any, shape: tuple) -> list:
 
 
 def getitem(x: Array, index: Any) -> Array:
-    """``x[index]`` for integers, slices, ``...`` and ``None``."""
+    """``x[index]`` for integers, slices, ``...``, ``None``, and one integer or boolean
+    numpy array (or list) along one axis."""
+    fancy = _split_fancy(x, index)
+    if fancy is not None:
+        basic, axis, positions = fancy
+        return take(getitem(x, basic) if basic is not None else x, positions, axis)
     items = _normalize_index(index, x.shape)
     name = f"getitem-{tokenize(x.name, repr(items))}"
     axis = 0
