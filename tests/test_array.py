@@ -263,3 +263,25 @@ def test_same_results_as_dask_array():
 
     for ours, theirs in zip(expr(da), expr(dask_array), strict=True):
         np.testing.assert_allclose(ours, theirs)
+
+
+def test_blocks_accessor(x):
+    rows, cols = x.chunks
+    np.testing.assert_array_equal(x.blocks[0, 0].compute(), A[: rows[0], : cols[0]])
+    np.testing.assert_array_equal(x.blocks[-1].compute(), A[sum(rows[:-1]) :])
+    np.testing.assert_array_equal(x.blocks[:, ::-1].compute().shape, A.shape)
+    with pytest.raises(IndexError, match="out of range"):
+        x.blocks[len(rows)]
+
+
+def test_blockwise_elementwise_and_contracted(x):
+    np.testing.assert_array_equal(
+        da.blockwise(np.add, "ij", x, "ij", 5, None, dtype=x.dtype).compute(), A + 5
+    )
+    # Row sums: the contracted index j arrives as the row's blocks, concatenated.
+    sums = da.blockwise(
+        lambda b: b.sum(axis=1), "i", x, "ij", concatenate=True, dtype=x.dtype
+    ).compute()
+    np.testing.assert_allclose(sums, A.sum(axis=1))
+    with pytest.raises(ValueError, match="appear in no input"):
+        da.blockwise(np.add, "ik", x, "ij", dtype="f8")

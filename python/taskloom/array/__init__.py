@@ -51,6 +51,7 @@ from taskloom.array.reductions import (
 )
 from taskloom.array.routines import (
     block,
+    blockwise,
     concatenate,
     dot,
     expand_dims,
@@ -68,8 +69,9 @@ from taskloom.array.routines import (
 )
 
 __all__ = [
-    "Array", "abs", "all", "any", "arange", "argmax", "argmin", "asarray", "block", "clip",
-    "concatenate", "cos", "dot", "elemwise", "empty", "exp", "expand_dims", "eye",
+    "Array", "abs", "all", "any", "arange", "argmax", "argmin", "asarray", "block",
+    "blockwise", "clip", "concatenate", "cos", "dot", "elemwise", "empty", "exp",
+    "expand_dims", "eye",
     "from_array", "from_delayed", "from_npy_stack", "full", "linspace", "log", "map_blocks",
     "matmul", "max", "mean", "min", "normalize_chunks", "ones", "prod", "random", "rechunk",
     "reshape", "sin", "sqrt", "squeeze", "stack", "std", "store", "sum", "tensordot",
