@@ -5,8 +5,10 @@ of trivial functions (``inc``, ``add``), so what is measured is the scheduler: t
 of one computation, graph conversion included, divided by the number of tasks. The floor
 is a plain Python loop making the same calls. Other workloads measure parallel speed-up
 (numpy tasks that release the GIL), graph building (``delayed``) and Dask's own
-collections on taskloom's scheduler (``dask-array``). Dask runs only if installed, once per case,
-and only up to the size where its estimated time stays within ``--dask-budget`` seconds.
+collections on taskloom's scheduler (``dask-array``), and taskloom.array against
+dask.array on the same expressions (``array-blocks``, ``array-ufunc``). Dask runs only
+if installed, once per case, and only up to the size where its estimated time stays
+within ``--dask-budget`` seconds.
 
 Columns: ``us/task`` end to end; ``x loop``, the same relative to the loop; ``exec``,
 taskloom's execution alone (graph already converted) in us/task; ``B/task``, taskloom's
@@ -268,9 +270,63 @@ def _dask_array_case(n: int) -> Case:
     return Case(tasks, run, float(data.sum()))
 
 
+def _array_case(
+    n: int, expression: Callable[[Any, int], Any], numpy_value: Callable[[int], Any]
+) -> Case:
+    """The same array expression built with taskloom.array and dask.array."""
+    import taskloom.array as ta
+
+    dask = _dask()
+    libs = {"taskloom": ta}
+    if dask is not None:
+        import dask.array as dask_array
+
+        libs["dask"] = dask_array
+
+    def run(name: str) -> Any:
+        if name == "loop":
+            return numpy_value(n)
+        lib, scheduler = name.split("-")
+        scheduler = "sync" if scheduler == "sync" else "threads"
+        expr = expression(libs[lib], n)
+        return float(expr.compute(scheduler=scheduler))
+
+    tasks = len(expression(ta, n).__dask_graph__())
+    return Case(tasks, run, numpy_value(n))
+
+
+def _array_blocks_case(n: int) -> Case:
+    """The sum of an array of n blocks of 1000 elements: task overhead dominates."""
+    import numpy as np
+
+    return _array_case(
+        n,
+        lambda lib, n: lib.ones((n * 1000,), chunks=1000).sum(),
+        lambda n: float(np.ones(n * 1000).sum()),
+    )
+
+
+def _array_ufunc_case(n: int) -> Case:
+    """``(sqrt(x) + sin(x)).mean()`` over n elements in blocks of Dask's default size:
+    numpy work dominates, and threads run it in parallel."""
+    import numpy as np
+
+    def expression(lib: Any, n: int) -> Any:
+        x = lib.ones((n,), chunks="auto") * 0.5
+        return (np.sqrt(x) + np.sin(x)).mean()
+
+    def numpy_value(n: int) -> float:
+        x = np.ones(n) * 0.5
+        return float((np.sqrt(x) + np.sin(x)).mean())
+
+    return _array_case(n, expression, numpy_value)
+
+
 SPECIAL: dict[str, Callable[[int], Case]] = {
     "delayed": _delayed_case,
     "dask-array": _dask_array_case,
+    "array-blocks": _array_blocks_case,
+    "array-ufunc": _array_ufunc_case,
 }
 ALL_WORKLOADS = [*GRAPHS, *SPECIAL]
 # Sizes that make sense when --sizes is not given.
@@ -279,6 +335,8 @@ DEFAULT_SIZES = {
     "dask-array": [1_000, 10_000],
     # From 10^3, where Dask's superlinear graph building starts to show.
     "delayed": [1_000, 10_000, 100_000, 1_000_000],
+    "array-blocks": [1_000, 10_000],
+    "array-ufunc": [10**7, 10**8],
 }
 
 _CASES: dict[tuple[str, int], Case] = {}
@@ -296,7 +354,8 @@ def _case(workload: str, n: int) -> Case:
 
 def _close(a: Any, b: Any) -> bool:
     if isinstance(a, float) or isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+        # Block-wise sums add in another order than one numpy sum.
+        return math.isclose(a, b, rel_tol=1e-7, abs_tol=1e-9)
     return a == b
 
 

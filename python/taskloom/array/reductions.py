@@ -3,8 +3,9 @@
 Each block is reduced on its own with ``keepdims=True`` (so partial results keep their
 position), then at most ``split_every`` partials along each reduced axis are
 concatenated and reduced again, level by level, until one block per output position is
-left. Means and variances carry (count, sum, sum of squares) partials; argmin/argmax
-carry (value, global index) partials.
+left. Means carry (count, sum) partials, variances (count, sum, sum of squared
+deviations) combined with Chan et al.'s formula; argmin/argmax carry (value, global
+index) partials.
 """
 
 from __future__ import annotations
@@ -185,9 +186,26 @@ def all(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = N
 # -- moments: (count, sum, sum of squares of deviations) partials -----------------------
 
 
+def _count(block: np.ndarray, axes: tuple) -> np.ndarray:
+    """Elements per reduced position, from the shape alone (no pass over the data)."""
+    shape = tuple(1 if a in axes else s for a, s in enumerate(block.shape))
+    n = 1
+    for a in axes:
+        n *= block.shape[a]
+    return np.full(shape, n, dtype="i8")
+
+
+def _sum_chunk(block: np.ndarray, axes: tuple) -> tuple:
+    return _count(block, axes), np.sum(block, axis=axes, keepdims=True, dtype="f8")
+
+
+def _sum_combine(parts: Any, axes: tuple) -> tuple:
+    n, total = _concat_nested(parts)
+    return np.sum(n, axis=axes, keepdims=True), np.sum(total, axis=axes, keepdims=True)
+
+
 def _moment_chunk(block: np.ndarray, axes: tuple) -> tuple:
-    n = np.sum(np.ones_like(block, dtype="i8"), axis=axes, keepdims=True)
-    total = np.sum(block, axis=axes, keepdims=True, dtype="f8")
+    n, total = _sum_chunk(block, axes)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = total / n
     m2 = np.sum((block - mean) ** 2, axis=axes, keepdims=True, dtype="f8")
@@ -209,7 +227,7 @@ def _moment_combine(parts: Any, axes: tuple) -> tuple:
 
 
 def _mean_finish(parts: tuple, axes: tuple, keepdims: bool) -> np.ndarray:
-    n, total, _ = parts
+    n, total = parts
     with np.errstate(invalid="ignore", divide="ignore"):
         out = total / n
     return out if keepdims else np.squeeze(out, axis=axes)
@@ -236,7 +254,10 @@ def _moments(
 
 
 def mean(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = None) -> Array:
-    return _moments(x, _mean_finish, axis, keepdims, "mean", split_every)
+    dtype = np.mean(np.ones(1, dtype=x.dtype)).dtype
+    return _tree(
+        x, _sum_chunk, _sum_combine, _mean_finish, axis, keepdims, dtype, "mean", split_every
+    )
 
 
 def var(
