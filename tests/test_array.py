@@ -285,3 +285,17 @@ def test_blockwise_elementwise_and_contracted(x):
     np.testing.assert_allclose(sums, A.sum(axis=1))
     with pytest.raises(ValueError, match="appear in no input"):
         da.blockwise(np.add, "ik", x, "ij", dtype="f8")
+
+
+def test_elementwise_chains_fuse_into_one_task_per_block():
+    x = da.from_array(A, chunks=(3, 5)) * 0.5
+    y = np.sqrt(abs(x)) + np.sin(x) - x
+    # Three blocks' worth of source slices, then one fused task per block.
+    fused_tasks = [k for k in y.__dask_graph__() if isinstance(k, tuple) and k[0] == y.name]
+    assert len(fused_tasks) == x.npartitions
+    culled, _ = taskloom.optimization.cull(y.__dask_graph__(), y.__dask_keys__())
+    assert len(culled) == 1 + 2 * x.npartitions  # source, slices, fused blocks
+    half = A * 0.5
+    np.testing.assert_allclose(y.compute(), np.sqrt(np.abs(half)) + np.sin(half) - half)
+    # Intermediates stay usable on their own.
+    np.testing.assert_allclose(x.compute(), half)

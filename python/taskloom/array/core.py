@@ -125,14 +125,18 @@ class Array(DaskMethodsMixin):
     ``numpy.ndarray``.
     """
 
-    __slots__ = ("_layers", "chunks", "dtype", "name")
+    __slots__ = ("_expr", "_layers", "chunks", "dtype", "name")
     __array_priority__ = 20
 
-    def __init__(self, layers: dict, name: str, chunks: tuple, dtype: Any) -> None:
+    def __init__(
+        self, layers: dict, name: str, chunks: tuple, dtype: Any, expr: Any = None
+    ) -> None:
         self._layers = layers
         self.name = name
         self.chunks = tuple(tuple(int(s) for s in c) for c in chunks)
         self.dtype = np.dtype(dtype)
+        # For element-wise results: (expression tree, leaf arrays), see elemwise().
+        self._expr = expr
 
     # -- collection protocol --
     def __dask_graph__(self) -> dict:
@@ -343,12 +347,14 @@ def _check_axis(axis: int, ndim: int) -> int:
     return int(axis) % builtins.max(ndim, 1)
 
 
-def _derive(parent: Any, name: str, layer: dict, chunks: tuple, dtype: Any, *others: Any) -> Array:
+def _derive(
+    parent: Any, name: str, layer: dict, chunks: tuple, dtype: Any, *others: Any, expr: Any = None
+) -> Array:
     layers = dict(parent._layers)
     for o in others:
         layers.update(o._layers)
     layers[name] = layer
-    return Array(layers, name, chunks, dtype)
+    return Array(layers, name, chunks, dtype, expr)
 
 
 def _assemble(results: Any, ndim: int) -> np.ndarray:
@@ -502,19 +508,83 @@ def elemwise(op: Callable, *args: Any) -> Array:
     dtype = _probe_dtype(op, rechunked, {})
     token = tokenize(op, *[a.name if isinstance(a, Array) else a for a in rechunked])
     name = f"{getattr(op, '__name__', 'elemwise')}-{token}"
-    layer = {}
-    for idx in np.ndindex(*[len(c) for c in out_chunks]):
-        layer[(name, *idx)] = (
-            op,
-            *[
-                (a.name, *_broadcast_index(idx, a)) if isinstance(a, Array) else a
-                for a in rechunked
-            ],
-        )
+    parts = [a for a in rechunked if isinstance(a, Array)]
     if ndim == 0:
         layer = {(name,): (op, *[(a.name,) if isinstance(a, Array) else a for a in rechunked])}
-    parts = [a for a in rechunked if isinstance(a, Array)]
-    return _derive(parts[0], name, layer, out_chunks, dtype, *parts[1:])
+        return _derive(parts[0], name, layer, out_chunks, dtype, *parts[1:])
+    tree, leaves = _fuse(op, rechunked, shape, out_chunks)
+    layer = {
+        (name, *idx): (_run_expr, tree, *[(a.name, *_broadcast_index(idx, a)) for a in leaves])
+        for idx in np.ndindex(*[len(c) for c in out_chunks])
+    }
+    return _derive(leaves[0], name, layer, out_chunks, dtype, *leaves[1:], expr=(tree, leaves))
+
+
+# An expression node: ("leaf", i) | ("const", value) | ("op", func, children, depth).
+MAX_FUSED_DEPTH = 32
+
+
+def _fuse(op: Callable, args: list, shape: tuple, chunks: tuple) -> tuple[tuple, list]:
+    """The expression ``op(*args)`` over leaf arrays, inlining arguments that are
+    themselves element-wise results of the same shape and blocks.
+
+    This is Dask's blockwise fusion: one task per block evaluates the whole chain of
+    element-wise operations, each shared sub-expression once, instead of one task (and
+    one stored intermediate block) per operation.
+    """
+    leaves: list[Array] = []
+    index: dict[str, int] = {}
+
+    def leaf(a: Array) -> tuple:
+        if a.name not in index:
+            index[a.name] = len(leaves)
+            leaves.append(a)
+        return ("leaf", index[a.name])
+
+    remapped: dict[int, tuple] = {}
+
+    def inline(node: tuple, sub_leaves: list) -> tuple:
+        # Rebuild a sub-expression over our leaf numbering, keeping shared nodes shared.
+        if id(node) in remapped:
+            return remapped[id(node)]
+        if node[0] == "leaf":
+            out = leaf(sub_leaves[node[1]])
+        elif node[0] == "const":
+            out = node
+        else:
+            out = ("op", node[1], tuple(inline(c, sub_leaves) for c in node[2]), node[3])
+        remapped[id(node)] = out
+        return out
+
+    children = []
+    for a in args:
+        if not isinstance(a, Array):
+            children.append(("const", a))
+        elif a._expr is not None and a.shape == shape and a.chunks == chunks:
+            tree, sub_leaves = a._expr
+            children.append(inline(tree, sub_leaves) if tree[3] < MAX_FUSED_DEPTH else leaf(a))
+        else:
+            children.append(leaf(a))
+    depth = 1 + max((c[3] for c in children if c[0] == "op"), default=0)
+    return ("op", op, tuple(children), depth), leaves
+
+
+def _run_expr(tree: tuple, *blocks: np.ndarray) -> Any:
+    """Evaluate an expression tree on one block of each leaf."""
+    memo: dict[int, Any] = {}
+
+    def ev(node: tuple) -> Any:
+        kind = node[0]
+        if kind == "leaf":
+            return blocks[node[1]]
+        if kind == "const":
+            return node[1]
+        key = id(node)
+        if key not in memo:
+            memo[key] = node[1](*[ev(c) for c in node[2]])
+        return memo[key]
+
+    return ev(tree)
 
 
 def _common_chunks(arrays: list[Array], shape: tuple) -> tuple:
