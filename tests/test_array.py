@@ -299,3 +299,23 @@ def test_elementwise_chains_fuse_into_one_task_per_block():
     np.testing.assert_allclose(y.compute(), np.sqrt(np.abs(half)) + np.sin(half) - half)
     # Intermediates stay usable on their own.
     np.testing.assert_allclose(x.compute(), half)
+
+
+def test_fused_blocks_are_freed_without_the_cyclic_gc():
+    import gc
+    import weakref
+
+    made = []
+
+    def track(block):
+        out = block * 2
+        made.append(weakref.ref(out))
+        return out
+
+    y = da.elemwise(track, da.from_array(A, chunks=3)) + 1
+    gc.disable()
+    try:
+        np.testing.assert_allclose(y.compute(scheduler="sync"), A * 2 + 1)
+        assert made and all(r() is None for r in made), "an intermediate block outlived its task"
+    finally:
+        gc.enable()

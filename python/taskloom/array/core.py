@@ -146,21 +146,9 @@ class Array(DaskMethodsMixin):
         return dsk
 
     def __dask_keys__(self) -> list:
-        def nested(prefix: tuple, axis: int) -> list:
-            if axis == self.ndim:
-                return [(self.name, *prefix)]  # unwrapped below
-            return [nested((*prefix, i), axis + 1) for i in builtins.range(self.numblocks[axis])]
-
         if self.ndim == 0:
             return [(self.name,)]
-        keys = nested((), 0)
-
-        def unwrap(x: list) -> Any:
-            if len(x) == 1 and isinstance(x[0], tuple):
-                return x[0]
-            return [unwrap(y) for y in x]
-
-        return [unwrap(k) for k in keys]
+        return _block_keys(self.name, self.numblocks, ())
 
     def __dask_postcompute__(self) -> tuple:
         return _assemble, (self.ndim,)
@@ -327,6 +315,15 @@ class Array(DaskMethodsMixin):
     argmin = _reduction("argmin")
     argmax = _reduction("argmax")
     del _reduction
+
+
+def _block_keys(name: str, numblocks: tuple, prefix: tuple) -> list:
+    """Nested lists of block keys, one level per axis (a module-level function: a
+    recursive closure would be a reference cycle holding the array)."""
+    axis = len(prefix)
+    if axis == len(numblocks) - 1:
+        return [(name, *prefix, i) for i in builtins.range(numblocks[axis])]
+    return [_block_keys(name, numblocks, (*prefix, i)) for i in builtins.range(numblocks[axis])]
 
 
 def _bytes(n: int) -> str:
@@ -571,20 +568,21 @@ def _fuse(op: Callable, args: list, shape: tuple, chunks: tuple) -> tuple[tuple,
 
 def _run_expr(tree: tuple, *blocks: np.ndarray) -> Any:
     """Evaluate an expression tree on one block of each leaf."""
-    memo: dict[int, Any] = {}
+    return _evaluate(tree, blocks, {})
 
-    def ev(node: tuple) -> Any:
-        kind = node[0]
-        if kind == "leaf":
-            return blocks[node[1]]
-        if kind == "const":
-            return node[1]
-        key = id(node)
-        if key not in memo:
-            memo[key] = node[1](*[ev(c) for c in node[2]])
-        return memo[key]
 
-    return ev(tree)
+def _evaluate(node: tuple, blocks: tuple, memo: dict) -> Any:
+    # A module-level function, not a closure: a recursive closure is a reference cycle,
+    # which would keep `memo` (whole intermediate blocks) alive until the cyclic GC runs.
+    kind = node[0]
+    if kind == "leaf":
+        return blocks[node[1]]
+    if kind == "const":
+        return node[1]
+    key = id(node)
+    if key not in memo:
+        memo[key] = node[1](*[_evaluate(c, blocks, memo) for c in node[2]])
+    return memo[key]
 
 
 def _common_chunks(arrays: list[Array], shape: tuple) -> tuple:
