@@ -1,5 +1,6 @@
 """Arrays made block by block, without a source array: each block is created by its own
-task, so ``ones((10**5, 10**5), chunks=1000)[:10, :10]`` allocates one block."""
+task, so ``ones((10**5, 10**5), chunks=1000)[:10, :10]`` touches one block. Constant
+blocks are read-only broadcast views (as in Dask); ``compute()`` returns a real array."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ def _shape_of(shape: Any) -> tuple[int, ...]:
 
 
 def _filled(fill: Any, dtype: Any, block_shape: tuple) -> np.ndarray:
-    return np.full(block_shape, fill, dtype=dtype)
+    # One element broadcast to the block's shape, as Dask does: no memory is filled
+    # until an operation makes a real array out of it (blocks are read-only views).
+    return np.broadcast_to(np.full((), fill, dtype=dtype), block_shape)
 
 
 def full(shape: Any, fill_value: Any, dtype: Any = None, chunks: Any = "auto") -> Array:
