@@ -35,7 +35,7 @@ from taskloom.array.core import (
     rechunk,
     unify_chunks,
 )
-from taskloom.array.creation import arange, empty, full, ones, zeros
+from taskloom.array.creation import arange, empty, full, linspace, ones, zeros
 from taskloom.array.reductions import (
     all,
     any,
@@ -58,7 +58,6 @@ from taskloom.array.routines import (
     eye,
     from_delayed,
     from_npy_stack,
-    linspace,
     matmul,
     reshape,
     squeeze,

@@ -77,8 +77,38 @@ def arange(*args: Any, chunks: Any = "auto", dtype: Any = None) -> Array:
     start = args[0] if len(args) > 1 else 0
     step = args[2] if len(args) > 2 else 1
     dtype = np.dtype(dtype) if dtype is not None else ref.dtype
-    chunks = normalize_chunks(chunks, ref.shape, dtype)
-    name = f"arange-{tokenize(args, dtype, chunks)}"
+    return _ramp("arange", args, start, step, len(ref), chunks, dtype)
+
+
+def linspace(
+    start: float,
+    stop: float,
+    num: int = 50,
+    endpoint: bool = True,
+    chunks: Any = "auto",
+    dtype: Any = None,
+) -> Array:
+    """``num`` evenly spaced values, as ``numpy.linspace``.
+
+    Examples
+    --------
+    >>> linspace(0, 1, 5, chunks=2).compute()
+    array([0.  , 0.25, 0.5 , 0.75, 1.  ])
+    """
+    if num < 0:
+        raise ValueError(f"num must be non-negative, got {num}")
+    div = (num - 1) if endpoint else num
+    step = (stop - start) / div if div > 0 else 0.0
+    dtype = np.dtype(dtype) if dtype is not None else np.result_type(start, stop, float)
+    return _ramp("linspace", (start, stop, num, endpoint), start, step, num, chunks, dtype)
+
+
+def _ramp(
+    prefix: str, what: tuple, start: Any, step: Any, n: int, chunks: Any, dtype: np.dtype
+) -> Array:
+    """``start + step * i`` for ``i`` in ``range(n)``, each block made by its own task."""
+    chunks = normalize_chunks(chunks, (n,), dtype)
+    name = f"{prefix}-{tokenize(what, dtype, chunks)}"
     offsets = _offsets(chunks[0])
     layer = {
         (name, i): (_arange_block, start, step, offsets[i], chunks[0][i], dtype)

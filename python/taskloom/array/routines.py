@@ -290,30 +290,6 @@ Array.dot = lambda self, other: dot(self, other)  # type: ignore[attr-defined]
 # -- more creation ---------------------------------------------------------------------
 
 
-def _linspace_block(start: float, step: float, first: int, n: int, dtype: Any) -> np.ndarray:
-    return (start + step * np.arange(first, first + n)).astype(dtype)
-
-
-def linspace(
-    start: float, stop: float, num: int = 50, endpoint: bool = True, chunks: Any = "auto",
-    dtype: Any = None,
-) -> Array:  # fmt: skip
-    """``num`` evenly spaced values, as ``numpy.linspace``."""
-    if num < 0:
-        raise ValueError(f"num must be non-negative, got {num}")
-    div = (num - 1) if endpoint else num
-    step = (stop - start) / div if div > 0 else 0.0
-    dtype = np.dtype(dtype) if dtype is not None else np.result_type(start, stop, float)
-    chunks = normalize_chunks(chunks, (num,), dtype)
-    name = f"linspace-{tokenize(start, stop, num, endpoint, chunks, dtype)}"
-    off = _offsets(chunks[0])
-    layer = {
-        (name, i): (_linspace_block, start, step, off[i], chunks[0][i], dtype)
-        for i in range(len(chunks[0]))
-    }
-    return Array({name: layer}, name, chunks, dtype)
-
-
 def _eye_block(shape: tuple, row0: int, col0: int, k: int, dtype: Any) -> np.ndarray:
     return np.eye(shape[0], shape[1], k=k + row0 - col0, dtype=dtype)
 
