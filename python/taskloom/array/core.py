@@ -567,11 +567,22 @@ def _fuse(op: Callable, args: list, shape: tuple, chunks: tuple) -> tuple[tuple,
 
 
 def _run_expr(tree: tuple, *blocks: np.ndarray) -> Any:
-    """Evaluate an expression tree on one block of each leaf."""
-    return _evaluate(tree, blocks, {})
+    """Evaluate an expression tree on one block of each leaf, dropping each intermediate
+    block as soon as its last use in the tree has run (as Dask's fused tasks do)."""
+    uses: dict[int, int] = {}
+    _count_uses(tree, uses)
+    return _evaluate(tree, blocks, {}, uses)
 
 
-def _evaluate(node: tuple, blocks: tuple, memo: dict) -> Any:
+def _count_uses(node: tuple, uses: dict) -> None:
+    seen = id(node) in uses
+    uses[id(node)] = uses.get(id(node), 0) + 1
+    if not seen and node[0] == "op":
+        for c in node[2]:
+            _count_uses(c, uses)
+
+
+def _evaluate(node: tuple, blocks: tuple, memo: dict, uses: dict) -> Any:
     # A module-level function, not a closure: a recursive closure is a reference cycle,
     # which would keep `memo` (whole intermediate blocks) alive until the cyclic GC runs.
     kind = node[0]
@@ -580,9 +591,16 @@ def _evaluate(node: tuple, blocks: tuple, memo: dict) -> Any:
     if kind == "const":
         return node[1]
     key = id(node)
-    if key not in memo:
-        memo[key] = node[1](*[_evaluate(c, blocks, memo) for c in node[2]])
-    return memo[key]
+    if key in memo:
+        value = memo[key]
+    else:
+        value = node[1](*[_evaluate(c, blocks, memo, uses) for c in node[2]])
+    uses[key] -= 1
+    if uses[key] > 0:
+        memo[key] = value
+    else:
+        memo.pop(key, None)
+    return value
 
 
 def _common_chunks(arrays: list[Array], shape: tuple) -> tuple:
