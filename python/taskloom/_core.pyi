@@ -72,6 +72,9 @@ def delayed_call(
 def graph_of(roots: Iterable[DelayedBase]) -> dict:
     """The task graph of the given Delayed values."""
 
+def unique_token() -> str:
+    """A token no other call in this process returns."""
+
 def unique_key(name: str) -> str:
     """``name-<token>`` with a token no other call in this process returns."""
 

@@ -36,6 +36,7 @@ from functools import partial, reduce
 from typing import Any
 
 from taskloom.base import DaskMethodsMixin, is_dask_collection
+from taskloom.core import bind_kwargs
 from taskloom.delayed import Delayed
 from taskloom.threaded import get as threaded_get
 from taskloom.tokenize import tokenize
@@ -204,7 +205,7 @@ class Bag(DaskMethodsMixin):
         [3, 3]
         """
         bags, extra_layers, targs, tkwargs = _prepare_args(self, args, kwargs)
-        fn = _wrap_partition(func, tkwargs)
+        fn = bind_kwargs(func, tkwargs)
 
         def task(i: int) -> Any:
             return (fn, (self.name, i), *[_part(a, i) for a in targs])
@@ -581,10 +582,6 @@ class _BagArg:
 
 def _part(arg: Any, i: int) -> Any:
     return (arg.name, i) if isinstance(arg, _BagArg) else arg
-
-
-def _wrap_partition(func: Callable, kwargs: dict) -> Callable:
-    return partial(func, **kwargs) if kwargs else func
 
 
 def _map_partition(func: Callable, nargs: int, kwargs: dict, part: list, *others: Any) -> list:

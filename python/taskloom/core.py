@@ -16,14 +16,30 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from functools import partial
 from typing import Any
 
-__all__ = ["data_task", "istask", "literal", "quote"]
+__all__ = ["bind_kwargs", "data_task", "iskey", "istask", "literal", "quote"]
 
 
 def istask(x: Any) -> bool:
     """Whether ``x`` is a task: a tuple whose first element is callable."""
     return type(x) is tuple and bool(x) and callable(x[0])
+
+
+def iskey(x: Any, dsk: Mapping) -> bool:
+    """Whether ``x`` names a key of ``dsk`` the way the scheduler reads arguments: only
+    ``int``, ``float``, ``str`` and ``tuple`` values can (as in Dask)."""
+    try:
+        return isinstance(x, int | float | str | tuple) and x in dsk
+    except TypeError:  # an unhashable tuple
+        return False
+
+
+def bind_kwargs(func: Callable, kwargs: dict) -> Callable:
+    """``func`` with ``kwargs`` bound, or ``func`` itself when there are none."""
+    return partial(func, **kwargs) if kwargs else func
 
 
 class literal:

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import functools
 import operator
-import os
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
@@ -46,10 +45,6 @@ _settings = config.config
 _base_new = _core.DelayedBase.__new__
 _delayed_call = _core.delayed_call
 graph_of = _core.graph_of
-
-_core._seed_unique(os.urandom(6).hex())
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=lambda: _core._seed_unique(os.urandom(6).hex()))
 
 
 # Argument types passed as they are (strings too: Dask does not quote them either).

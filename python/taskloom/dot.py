@@ -20,6 +20,7 @@ import re
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from taskloom.core import iskey, istask
 from taskloom.delayed import funcname
 
 __all__ = ["dot_graph", "label", "to_graphviz"]
@@ -46,26 +47,15 @@ def label(key: Hashable, cache: dict[str, int] | None = None) -> str:
     return _TOKEN.sub(short, text)
 
 
-def _is_task(v: Any) -> bool:
-    return type(v) is tuple and bool(v) and callable(v[0])
-
-
-def _is_key(x: Any, dsk: Mapping) -> bool:
-    try:
-        return isinstance(x, int | float | str | tuple) and x in dsk
-    except TypeError:
-        return False
-
-
 def dependencies(value: Any, dsk: Mapping) -> list[Hashable]:
     """The keys ``value`` reads, read the way the scheduler reads them."""
     found: list = []
     stack = [value]
     while stack:
         v = stack.pop()
-        if _is_task(v):
+        if istask(v):
             stack.extend(reversed(v[1:]))
-        elif _is_key(v, dsk):
+        elif iskey(v, dsk):
             found.append(v)
         elif type(v) in (list, tuple, set, frozenset):
             stack.extend(v)
@@ -119,7 +109,7 @@ def to_graphviz(
     for key, value in dsk.items():
         k = node_name(key)
         g.node(k, label=label(key, cache), shape="box", **data_attributes.get(key, {}))
-        if _is_task(value):
+        if istask(value):
             f = node_name((key, "function"))
             attrs = {"label": funcname(value[0]), "shape": "circle"}
             g.node(f, **{**attrs, **function_attributes.get(key, {})})

@@ -25,20 +25,13 @@ from itertools import pairwise
 from typing import Any
 
 from taskloom import _core
-from taskloom.core import data_task, istask
+from taskloom.core import data_task, iskey, istask
 
 __all__ = ["cull", "fuse", "key_split", "subs"]
 
 
 def _compiled(dsk: Mapping, keys: Any) -> Any:
     return _core.Compiled(dict(dsk), keys)
-
-
-def _is_key(x: Any, dsk: Mapping) -> bool:
-    try:
-        return isinstance(x, int | float | str | tuple) and x in dsk
-    except TypeError:
-        return False
 
 
 def cull(dsk: Mapping, keys: Hashable | list) -> tuple[dict, dict]:
@@ -146,7 +139,7 @@ def fuse(
     for chain in compiled.chains():
         group, value = [chain[0]], dsk[chain[0]]
         for prev, key in pairwise(chain):
-            keep = istask(value) or _is_key(value, dsk)  # a task, or an alias: as it is
+            keep = istask(value) or iskey(value, dsk)  # a task, or an alias: as it is
             try:
                 value = subs(dsk[key], prev, value if keep else data_task(value))
             except TypeError:

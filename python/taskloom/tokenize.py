@@ -23,7 +23,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import itertools
 import os
 import pickle
 import sys
@@ -31,20 +30,19 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from taskloom import _core
+
 __all__ = ["normalize_token", "tokenize", "unique_token"]
 
-# Per-process prefix plus a counter: unique within and across processes (forked
-# children reseed), and far cheaper than uuid4 for the million-call case.
-_counter = itertools.count()
-_prefix = os.urandom(6).hex()
 
-
+# Unique tokens are a per-process random prefix plus a counter, kept in the core (the
+# hot path of building delayed calls reads it natively): unique within and across
+# processes, since forked children draw a new prefix, and far cheaper than uuid4.
 def _reseed() -> None:
-    global _prefix, _counter
-    _prefix = os.urandom(6).hex()
-    _counter = itertools.count()
+    _core._seed_unique(os.urandom(6).hex())
 
 
+_reseed()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed)
 
@@ -57,7 +55,7 @@ def unique_token() -> str:
     >>> unique_token() != unique_token()
     True
     """
-    return f"{_prefix}{next(_counter):08x}"
+    return _core.unique_token()
 
 
 class _Registry:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from taskloom.base import DaskMethodsMixin
-from taskloom.core import data_task
+from taskloom.core import bind_kwargs, data_task
 from taskloom.threaded import get as threaded_get
 from taskloom.tokenize import tokenize
 
@@ -441,7 +441,7 @@ def map_blocks(
     first = arrays[0]
     if dtype is None:
         dtype = _probe_dtype(func, args, kwargs)
-    fn = partial(func, **kwargs) if kwargs else func
+    fn = bind_kwargs(func, kwargs)
     name = name or f"{getattr(func, '__name__', 'map_blocks')}-{tokenize(func, args, kwargs)}"
     layer = {}
     for idx in np.ndindex(*first.numblocks):

@@ -28,6 +28,7 @@ from taskloom.array.core import (
     asarray,
     normalize_chunks,
 )
+from taskloom.core import bind_kwargs
 from taskloom.tokenize import tokenize
 
 SPLIT_EVERY = 8
@@ -468,7 +469,7 @@ def blockwise(
     name = (
         name or f"{getattr(func, '__name__', 'blockwise')}-{tokenize(func, out_ind, args, kwargs)}"
     )
-    fn = partial_or(func, kwargs)
+    fn = bind_kwargs(func, kwargs)
     layer: dict = {}
     numblocks = {c: len(ch) for c, ch in letter_chunks.items()}
     for out_idx in np.ndindex(*[numblocks[c] for c in out_ind]):
@@ -502,12 +503,6 @@ def _nested_keys(
         _nested_keys(name, ind, inner, numblocks, where, depth + 1, {**fixed, inner[depth]: k})
         for k in range(numblocks[inner[depth]])
     ]
-
-
-def partial_or(func: Any, kwargs: dict) -> Any:
-    from functools import partial
-
-    return partial(func, **kwargs) if kwargs else func
 
 
 class _Blocks:

@@ -132,12 +132,6 @@ impl<'g> Scheduler<'g> {
         self.unfinished == 0
     }
 
-    /// Whether `t` was requested as an output (its result is never released).
-    #[inline]
-    pub fn is_output(&self, t: TaskId) -> bool {
-        self.remaining[t as usize] >= u32::MAX / 2
-    }
-
     /// Record that `t` ran; `release` is called for each result no longer read.
     ///
     /// Returns the task fused after `t`, now ready, which the caller must run

@@ -131,12 +131,18 @@ pub fn _seed_unique(prefix: String) {
     COUNTER.store(0, Ordering::Relaxed);
 }
 
-/// `"{name}-{process prefix}{counter}"`: a key no other call in this process returns.
+/// `"{process prefix}{counter}"`: a token no other call in this process returns.
 #[pyfunction]
-pub fn unique_key(name: &str) -> String {
+pub fn unique_token() -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let prefix = PREFIX.lock().unwrap_or_else(|e| e.into_inner());
-    format!("{name}-{prefix}{n:08x}")
+    format!("{prefix}{n:08x}")
+}
+
+/// `"{name}-{unique token}"`: the key of an impure call.
+#[pyfunction]
+pub fn unique_key(name: &str) -> String {
+    format!("{name}-{}", unique_token())
 }
 
 /// Whether `obj` is passed to tasks as it is (never read as a key, task or container).

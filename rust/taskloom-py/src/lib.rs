@@ -143,6 +143,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(delayed::delayed_call, m)?)?;
     m.add_function(wrap_pyfunction!(delayed::graph_of, m)?)?;
     m.add_function(wrap_pyfunction!(delayed::unique_key, m)?)?;
+    m.add_function(wrap_pyfunction!(delayed::unique_token, m)?)?;
     m.add_function(wrap_pyfunction!(delayed::_seed_unique, m)?)?;
     m.add("CycleError", m.py().get_type::<errors::CycleError>())?;
     Ok(())
