@@ -134,15 +134,16 @@ pub fn _seed_unique(prefix: String) {
 /// `"{process prefix}{counter}"`: a token no other call in this process returns.
 #[pyfunction]
 pub fn unique_token() -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let prefix = PREFIX.lock().unwrap_or_else(|e| e.into_inner());
-    format!("{prefix}{n:08x}")
+    unique_key("").split_off(1)
 }
 
-/// `"{name}-{unique token}"`: the key of an impure call.
+/// `"{name}-{process prefix}{counter}"`: the key of an impure call, formatted once
+/// (this is on the hot path of building delayed calls).
 #[pyfunction]
 pub fn unique_key(name: &str) -> String {
-    format!("{name}-{}", unique_token())
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let prefix = PREFIX.lock().unwrap_or_else(|e| e.into_inner());
+    format!("{name}-{prefix}{n:08x}")
 }
 
 /// Whether `obj` is passed to tasks as it is (never read as a key, task or container).
