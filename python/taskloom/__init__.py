@@ -40,6 +40,19 @@ atexit.register(_core._shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_core._after_fork_in_child)
 
+_SUBMODULES = ("array", "bag", "dataframe", "datasets", "diagnostics")
+
+
+def __getattr__(name: str) -> object:
+    # Collections load numpy/pandas: import them on first use (``taskloom.datasets``
+    # works after ``import taskloom``, as ``dask.datasets`` does).
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"taskloom.{name}")
+    raise AttributeError(f"module 'taskloom' has no attribute {name!r}")
+
+
 __all__ = [
     "CycleError",
     "Delayed",

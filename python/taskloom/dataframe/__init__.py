@@ -1,0 +1,56 @@
+"""``taskloom.dataframe``: pandas DataFrames made of partitions along the index, as
+``dask.dataframe``.
+
+Modules: :mod:`~taskloom.dataframe.core` (the collections, row-wise operations,
+reductions), :mod:`~taskloom.dataframe.groupby`, :mod:`~taskloom.dataframe.shuffle`
+(repartition, set_index, sort_values, hash shuffles), :mod:`~taskloom.dataframe.multi`
+(merge, join, concat), :mod:`~taskloom.dataframe.timeseries` (resample, rolling,
+cumulative operations), :mod:`~taskloom.dataframe.io` (pandas, numpy, CSV, Parquet);
+each states its policy.
+
+Examples
+--------
+>>> import pandas as pd
+>>> import taskloom.dataframe as dd
+>>> pdf = pd.DataFrame({"name": list("abcabc"), "x": [1.0, 2, 3, 4, 5, 6]})
+>>> df = dd.from_pandas(pdf, npartitions=2)
+>>> df[df.x > 1].groupby("name").x.mean().compute()
+name
+a    4.0
+b    3.5
+c    4.5
+Name: x, dtype: float64
+"""
+
+from __future__ import annotations
+
+from taskloom.dataframe.core import DataFrame, Index, Scalar, Series, map_partitions
+from taskloom.dataframe.io import (
+    from_array,
+    from_delayed,
+    from_dict,
+    from_pandas,
+    read_csv,
+    read_parquet,
+    to_csv,
+    to_parquet,
+)
+from taskloom.dataframe.multi import concat, merge
+
+__all__ = [
+    "DataFrame",
+    "Index",
+    "Scalar",
+    "Series",
+    "concat",
+    "from_array",
+    "from_delayed",
+    "from_dict",
+    "from_pandas",
+    "map_partitions",
+    "merge",
+    "read_csv",
+    "read_parquet",
+    "to_csv",
+    "to_parquet",
+]

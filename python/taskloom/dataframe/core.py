@@ -1,0 +1,1964 @@
+"""The dataframe collections: :class:`DataFrame`, :class:`Series`, :class:`Index`, :class:`Scalar`.
+
+A collection is a task graph whose keys ``(name, i)`` each compute one pandas partition,
+plus what is known without computing: ``_meta`` (an empty pandas object with the
+partitions' columns and dtypes, see :mod:`taskloom.dataframe._meta`) and ``divisions``,
+the ``npartitions + 1`` index values that bound the partitions (partition ``i`` holds
+index values in ``[divisions[i], divisions[i + 1])``, the last one closed), or all
+``None`` when unknown.
+
+Policies:
+
+- Row-wise operations add one task per partition and keep the divisions; operations
+  between collections align them first: same partitions as they are, known but
+  different divisions by repartitioning both onto the union of their divisions.
+- Reductions are tree reductions: ``chunk`` per partition, then ``combine`` over at most
+  ``split_every`` partial results per task, level by level, and ``aggregate`` once at
+  the root, so no task sees more than ``split_every`` partials.
+- Graphs are kept as layers (one dict per operation) and merged once, at compute time.
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+import warnings
+from collections.abc import Callable, Hashable, Iterable, Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from taskloom.base import DaskMethodsMixin
+from taskloom.core import data_task
+from taskloom.dataframe._meta import emulate, make_meta, meta_nonempty
+from taskloom.delayed import Delayed
+from taskloom.threaded import get as threaded_get
+from taskloom.tokenize import tokenize
+
+__all__ = [
+    "DataFrame",
+    "Index",
+    "Scalar",
+    "Series",
+    "map_partitions",
+    "new_collection",
+]
+
+no_default: Any = type("NoDefault", (), {"__repr__": lambda self: "<no_default>"})()
+SPLIT_EVERY = 8
+
+
+def _flatten_layers(layers: dict) -> dict:
+    dsk: dict = {}
+    for layer in layers.values():
+        dsk.update(layer)
+    return dsk
+
+
+def merge_layers(*objs: Any) -> dict:
+    """The layers of every collection among ``objs``."""
+    layers: dict = {}
+    for o in objs:
+        if isinstance(o, _Collection):
+            layers.update(o._layers)
+        elif isinstance(o, Delayed):
+            layers[("delayed", o.key)] = o.__dask_graph__()
+    return layers
+
+
+def funcname(func: Any) -> str:
+    from taskloom.delayed import funcname as _funcname
+
+    return _funcname(func).replace("_", "-").strip("-") or "func"
+
+
+# --- the collections ----------------------------------------------------------------
+
+
+class _Collection(DaskMethodsMixin):
+    __slots__ = ("_layers", "_meta", "_name")
+    __dask_scheduler__ = staticmethod(threaded_get)
+
+    def __dask_graph__(self) -> dict:
+        return _flatten_layers(self._layers)
+
+    def __dask_tokenize__(self) -> Hashable:
+        return self._name
+
+    @property
+    def dask(self) -> dict:
+        """The task graph."""
+        return self.__dask_graph__()
+
+    @property
+    def _meta_nonempty(self) -> Any:
+        return meta_nonempty(self._meta)
+
+    def _task_count(self) -> int:
+        return builtins.sum(len(layer) for layer in self._layers.values())
+
+    def _label(self) -> str:
+        return self._name.rsplit("-", 1)[0]
+
+
+class Scalar(_Collection):
+    """One lazy value computed from a dataframe (the result of a reduction).
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> s = dd.from_pandas(pd.Series([1, 2, 3]), npartitions=2).sum()
+    >>> s, s.compute()
+    (taskloom.dataframe.Scalar<series-sum, dtype=int64>, np.int64(6))
+    """
+
+    def __init__(self, layers: dict, name: str, meta: Any) -> None:
+        self._layers, self._name, self._meta = layers, name, meta
+
+    @property
+    def key(self) -> str:
+        return self._name
+
+    @property
+    def dtype(self) -> Any:
+        return getattr(self._meta, "dtype", np.dtype(type(self._meta)))
+
+    def __dask_keys__(self) -> list:
+        return [self._name]
+
+    def __dask_postcompute__(self) -> tuple:
+        return _first, ()
+
+    def __dask_postpersist__(self) -> tuple:
+        return _scalar_from_data, (self._name, self._meta)
+
+    def __repr__(self) -> str:
+        return f"taskloom.dataframe.Scalar<{self._label()}, dtype={self.dtype}>"
+
+    def __bool__(self) -> bool:
+        raise TypeError(
+            "the truth value of a taskloom Scalar is not known until it is computed; "
+            "call .compute() first"
+        )
+
+    def to_delayed(self, optimize_graph: bool = True) -> Delayed:
+        """This value as a :class:`~taskloom.Delayed`."""
+        return Delayed(self._name, self.__dask_graph__())
+
+    def _binop(self, op: Callable, other: Any, reflect: bool = False) -> Any:
+        if isinstance(other, _Frame):
+            return NotImplemented
+        a, b = (other, self) if reflect else (self, other)
+        meta = op(_meta_of(a), _meta_of(b))
+        name = f"{funcname(op)}-{tokenize(_token_of(a), _token_of(b), op)}"
+        layers = merge_layers(self, other)
+        layers[name] = {name: (op, _task_arg(a, None), _task_arg(b, None))}
+        return Scalar(layers, name, meta)
+
+    def _unary(self, op: Callable) -> Scalar:
+        name = f"{funcname(op)}-{tokenize(self._name, op)}"
+        layers = dict(self._layers)
+        layers[name] = {name: (op, self._name)}
+        return Scalar(layers, name, op(self._meta))
+
+
+def _first(results: Sequence) -> Any:
+    return results[0]
+
+
+def _scalar_from_data(dsk: dict, name: str, meta: Any) -> Scalar:
+    return Scalar({name: {name: data_task(dsk[name])}}, name, meta)
+
+
+class _Frame(_Collection):
+    """What DataFrame, Series and Index share: partitions, divisions, row-wise methods."""
+
+    __slots__ = ("divisions",)
+
+    def __init__(self, layers: dict, name: str, meta: Any, divisions: Sequence) -> None:
+        self._layers, self._name, self._meta = layers, name, meta
+        self.divisions = tuple(divisions)
+
+    # -- collection protocol --
+    def __dask_keys__(self) -> list:
+        return [(self._name, i) for i in builtins.range(self.npartitions)]
+
+    def __dask_postcompute__(self) -> tuple:
+        return concat_partitions, ()
+
+    def __dask_postpersist__(self) -> tuple:
+        return _frame_from_data, (self._name, self._meta, self.divisions)
+
+    # -- metadata --
+    @property
+    def npartitions(self) -> int:
+        """The number of partitions."""
+        return len(self.divisions) - 1
+
+    @property
+    def known_divisions(self) -> bool:
+        """Whether the divisions (index bounds of the partitions) are known."""
+        return len(self.divisions) > 0 and self.divisions[0] is not None
+
+    def clear_divisions(self) -> Any:
+        """The same collection with unknown divisions."""
+        return new_collection(self._layers, self._name, self._meta, (None,) * len(self.divisions))
+
+    @property
+    def partitions(self) -> _PartitionIndexer:
+        """``x.partitions[i]`` / ``[i:j]`` / ``[[i, j]]``: a collection of some partitions."""
+        return _PartitionIndexer(self)
+
+    def get_partition(self, n: int) -> Any:
+        """Partition ``n`` as a one-partition collection."""
+        return self.partitions[n]
+
+    @property
+    def index(self) -> Index:
+        """The index, as a lazy :class:`Index`."""
+        return self.map_partitions(_get_index, meta=self._meta.index, token="index")
+
+    def __len__(self) -> int:
+        return int(self._reduction(len, builtins.sum, builtins.sum, 0, token="len").compute())
+
+    def __bool__(self) -> bool:
+        raise ValueError(
+            f"the truth value of a taskloom {type(self).__name__} is ambiguous; "
+            "use a reduction such as .any() or .all(), then .compute()"
+        )
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        return np.asarray(self.compute(), dtype=dtype)
+
+    # -- repr --
+    def _repr_divisions(self) -> list:
+        if self.known_divisions:
+            return [str(d) for d in self.divisions]
+        return [""] * len(self.divisions)
+
+    def _footer(self) -> str:
+        return f"taskloom Name: {self._label()}, {self._task_count()} tasks"
+
+    # -- building blocks --
+    def map_partitions(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
+        """``func`` applied to each partition; see :func:`map_partitions`."""
+        return map_partitions(func, self, *args, **kwargs)
+
+    def _partitionwise(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return map_partitions(_call_method, self, *args, _method=method, token=method, **kwargs)
+
+    def _reduction(
+        self,
+        chunk: Callable,
+        combine: Callable,
+        aggregate: Callable,
+        meta: Any,
+        split_every: int | None = None,
+        token: str | None = None,
+        chunk_kwargs: dict | None = None,
+    ) -> Any:
+        return tree_reduction(
+            self, chunk, combine, aggregate, meta, split_every, token, chunk_kwargs
+        )
+
+    def head(self, n: int = 5, npartitions: int = 1, compute: bool = True) -> Any:
+        """The first ``n`` rows, computing only the first partitions needed.
+
+        Starts with the first ``npartitions`` partitions (``-1``: all) and, when they
+        hold fewer than ``n`` rows, goes on to the next ones (Dask warns instead).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> df = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=5)
+        >>> df.head(3).x.tolist()
+        [0, 1, 2]
+        """
+        n_parts = self.npartitions if npartitions == -1 else npartitions
+        if not 1 <= n_parts <= self.npartitions:
+            raise ValueError(
+                f"npartitions={npartitions} is out of range for a collection of "
+                f"{self.npartitions} partitions"
+            )
+        if not compute:
+            return self.partitions[:n_parts].map_partitions(_head, n, token="head")
+        result = self.partitions[:n_parts].map_partitions(_head, n, token="head").compute()
+        start = n_parts
+        while len(result) < n and start < self.npartitions:
+            stop = builtins.min(self.npartitions, start + builtins.max(1, start))
+            more = self.partitions[start:stop].map_partitions(_head, n, token="head").compute()
+            result = concat_partitions([result, more]).iloc[:n]
+            start = stop
+        return result.iloc[:n] if len(result) > n else result
+
+    def tail(self, n: int = 5, compute: bool = True) -> Any:
+        """The last ``n`` rows, computing only the last partitions needed."""
+        last = self.partitions[self.npartitions - 1].map_partitions(_tail, n, token="tail")
+        if not compute:
+            return last
+        result = last.compute()
+        stop = self.npartitions - 1
+        while len(result) < n and stop > 0:
+            start = builtins.max(0, stop - builtins.max(1, self.npartitions - stop))
+            more = self.partitions[start:stop].map_partitions(_tail, n, token="tail").compute()
+            result = concat_partitions([more, result]).iloc[-n:]
+            stop = start
+        return result
+
+    def to_delayed(self, optimize_graph: bool = True) -> list[Delayed]:
+        """One :class:`~taskloom.Delayed` per partition."""
+        dsk = self.__dask_graph__()
+        return [Delayed(k, dsk) for k in self.__dask_keys__()]
+
+    def repartition(
+        self,
+        npartitions: int | None = None,
+        divisions: Sequence | None = None,
+        partition_size: Any = None,
+        force: bool = False,
+    ) -> Any:
+        """Rearrange the rows into ``npartitions`` partitions or onto new ``divisions``.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> df = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=5)
+        >>> df.repartition(npartitions=2).npartitions
+        2
+        """
+        from taskloom.dataframe.shuffle import repartition_divisions, repartition_npartitions
+
+        if partition_size is not None:
+            raise NotImplementedError(
+                "repartition(partition_size=) is not supported; pass npartitions= or divisions="
+            )
+        if (npartitions is None) == (divisions is None):
+            raise ValueError("repartition needs exactly one of npartitions= or divisions=")
+        if divisions is not None:
+            return repartition_divisions(self, divisions, force=force)
+        return repartition_npartitions(self, npartitions)
+
+    # -- row-wise methods shared by frames and series --
+    def astype(self, dtype: Any) -> Any:
+        """Cast to ``dtype`` (a dtype, or a dict column -> dtype)."""
+        return self._partitionwise("astype", dtype)
+
+    def fillna(self, value: Any = None, **kwargs: Any) -> Any:
+        """Fill missing values with ``value`` (a scalar, dict or Series per column)."""
+        if kwargs.get("method") is not None:
+            raise NotImplementedError("fillna(method=) is not supported; use ffill()/bfill()")
+        return self._partitionwise("fillna", value, **kwargs)
+
+    def isna(self) -> Any:
+        """Element-wise: whether a value is missing."""
+        return self._partitionwise("isna")
+
+    isnull = isna
+
+    def notna(self) -> Any:
+        """Element-wise: whether a value is present."""
+        return self._partitionwise("notna")
+
+    notnull = notna
+
+    def abs(self) -> Any:
+        """Element-wise absolute value."""
+        return self._partitionwise("abs")
+
+    def round(self, decimals: int = 0) -> Any:
+        """Element-wise rounding."""
+        return self._partitionwise("round", decimals)
+
+    def clip(self, lower: Any = None, upper: Any = None, **kwargs: Any) -> Any:
+        """Element-wise clipping to ``[lower, upper]``."""
+        return self._partitionwise("clip", lower, upper, **kwargs)
+
+    def isin(self, values: Any) -> Any:
+        """Element-wise membership in ``values``."""
+        if isinstance(values, _Frame):
+            raise NotImplementedError("isin with a taskloom collection; compute it first")
+        return self._partitionwise("isin", list(values) if isinstance(values, set) else values)
+
+    def where(self, cond: Any, other: Any = np.nan) -> Any:
+        """Keep values where ``cond`` holds, else ``other``."""
+        return self._partitionwise("where", cond, other)
+
+    def mask(self, cond: Any, other: Any = np.nan) -> Any:
+        """Replace values where ``cond`` holds by ``other``."""
+        return self._partitionwise("mask", cond, other)
+
+    def replace(self, to_replace: Any = None, value: Any = no_default, **kwargs: Any) -> Any:
+        """Replace values, as pandas' ``replace``."""
+        if value is no_default:
+            return self._partitionwise("replace", to_replace, **kwargs)
+        return self._partitionwise("replace", to_replace, value, **kwargs)
+
+    def copy(self, deep: bool = False) -> Any:
+        """The same collection (collections are immutable; partitions are not shared)."""
+        return new_collection(self._layers, self._name, self._meta, self.divisions)
+
+    def sample(
+        self, frac: float | None = None, replace: bool = False, random_state: Any = None
+    ) -> Any:
+        """A random fraction of the rows of every partition."""
+        if frac is None:
+            raise ValueError("sample needs frac= (sampling n rows would need the length)")
+        seeds = np.random.default_rng(random_state).integers(0, 2**31, self.npartitions)
+        name = f"sample-{tokenize(self._name, frac, replace, random_state)}"
+        layer = {
+            (name, i): (_sample, (self._name, i), frac, replace, int(seeds[i]))
+            for i in builtins.range(self.npartitions)
+        }
+        return new_collection({**self._layers, name: layer}, name, self._meta, self.divisions)
+
+    def ffill(self) -> Any:
+        """Fill missing values with the last value before them, across partitions."""
+        from taskloom.dataframe.timeseries import carried
+
+        return carried(self, "ffill")
+
+    def bfill(self) -> Any:
+        """Fill missing values with the next value after them, across partitions."""
+        from taskloom.dataframe.timeseries import carried
+
+        return carried(self, "bfill")
+
+    def cumsum(self) -> Any:
+        """Cumulative sum down the rows, across partitions."""
+        from taskloom.dataframe.timeseries import carried
+
+        return carried(self, "cumsum")
+
+    def cumprod(self) -> Any:
+        """Cumulative product down the rows, across partitions."""
+        from taskloom.dataframe.timeseries import carried
+
+        return carried(self, "cumprod")
+
+    def cummax(self) -> Any:
+        """Cumulative maximum down the rows, across partitions."""
+        from taskloom.dataframe.timeseries import carried
+
+        return carried(self, "cummax")
+
+    def cummin(self) -> Any:
+        """Cumulative minimum down the rows, across partitions."""
+        from taskloom.dataframe.timeseries import carried
+
+        return carried(self, "cummin")
+
+    def rolling(self, window: int | str | pd.Timedelta, **kwargs: Any) -> Any:
+        """A rolling window (rows or a time span), correct across partition boundaries.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> df = dd.from_pandas(pd.DataFrame({"x": range(6)}), npartitions=3)
+        >>> df.rolling(3).sum().x.tolist()[2:]
+        [3.0, 6.0, 9.0, 12.0]
+        """
+        from taskloom.dataframe.timeseries import Rolling
+
+        return Rolling(self, window, **kwargs)
+
+    def resample(self, rule: Any, **kwargs: Any) -> Any:
+        """Group rows into time bins of a datetime index (needs known divisions)."""
+        from taskloom.dataframe.timeseries import Resampler
+
+        return Resampler(self, rule, **kwargs)
+
+    @property
+    def loc(self) -> _LocIndexer:
+        """Selection by index label: ``loc[label]``, ``loc[a:b]`` (pruned by divisions),
+        ``loc[boolean series]``, ``loc[rows, columns]``."""
+        return _LocIndexer(self)
+
+    # -- reductions shared by frames and series --
+    def _stat(self, how: str, split_every: int | None, **kwargs: Any) -> Any:
+        meta = emulate(_call_method, self._meta, _method=how, **kwargs)
+        combine = partial(_combine_stat, _COMBINE[how])
+        return self._reduction(
+            _call_method,
+            combine,
+            combine,
+            meta,
+            split_every,
+            token=how,
+            chunk_kwargs={"_method": how, **kwargs},
+        )
+
+    def sum(
+        self,
+        axis: Any = None,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        min_count: int = 0,
+        split_every: int | None = None,
+    ) -> Any:
+        """Sum of the values (per column for a frame)."""
+        if axis in (1, "columns"):
+            return self._partitionwise("sum", axis=1, skipna=skipna, numeric_only=numeric_only)
+        result = self._stat("sum", split_every, skipna=skipna, numeric_only=numeric_only)
+        if min_count:
+            count = self.count(numeric_only=numeric_only, split_every=split_every)
+            return map_scalars(_apply_min_count, result, count, min_count, meta=result._meta)
+        return result
+
+    def prod(
+        self,
+        axis: Any = None,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        split_every: int | None = None,
+    ) -> Any:
+        """Product of the values."""
+        return self._stat("prod", split_every, skipna=skipna, numeric_only=numeric_only)
+
+    product = prod
+
+    def min(
+        self,
+        axis: Any = None,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        split_every: int | None = None,
+    ) -> Any:
+        """Minimum of the values."""
+        return self._stat("min", split_every, skipna=skipna, numeric_only=numeric_only)
+
+    def max(
+        self,
+        axis: Any = None,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        split_every: int | None = None,
+    ) -> Any:
+        """Maximum of the values."""
+        return self._stat("max", split_every, skipna=skipna, numeric_only=numeric_only)
+
+    def any(self, axis: Any = None, skipna: bool = True, split_every: int | None = None) -> Any:
+        """Whether any value is true."""
+        return self._stat("any", split_every, skipna=skipna)
+
+    def all(self, axis: Any = None, skipna: bool = True, split_every: int | None = None) -> Any:
+        """Whether every value is true."""
+        return self._stat("all", split_every, skipna=skipna)
+
+    def count(
+        self, axis: Any = None, numeric_only: bool = False, split_every: int | None = None
+    ) -> Any:
+        """Number of values present (not missing)."""
+        kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
+        return self._stat("count", split_every, **kwargs)
+
+    def _moments(self, numeric_only: bool, split_every: int | None, token: str) -> Any:
+        frame = isinstance(self._meta, pd.DataFrame)
+        kwargs = {"numeric_only": numeric_only} if frame else {}
+        emulate(_call_method, self._meta, _method="mean", **kwargs)  # errors, early
+        return self._reduction(
+            _moments_chunk,
+            _moments_combine,
+            _moments_combine,
+            None,
+            split_every,
+            token=token,
+            chunk_kwargs=kwargs,
+        )
+
+    def mean(
+        self,
+        axis: Any = None,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        split_every: int | None = None,
+    ) -> Any:
+        """Mean of the values."""
+        kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
+        meta = emulate(_call_method, self._meta, _method="mean", **kwargs)
+        m = self._moments(numeric_only, split_every, "mean-moments")
+        return map_scalars(_moments_mean, m, meta=meta)
+
+    def var(
+        self,
+        axis: Any = None,
+        skipna: bool = True,
+        ddof: int = 1,
+        numeric_only: bool = False,
+        split_every: int | None = None,
+    ) -> Any:
+        """Variance of the values (``ddof`` as pandas), from merged per-partition moments."""
+        kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
+        meta = emulate(_call_method, self._meta, _method="var", **kwargs)
+        m = self._moments(numeric_only, split_every, "var-moments")
+        return map_scalars(_moments_var, m, ddof, False, meta=meta)
+
+    def std(
+        self,
+        axis: Any = None,
+        skipna: bool = True,
+        ddof: int = 1,
+        numeric_only: bool = False,
+        split_every: int | None = None,
+    ) -> Any:
+        """Standard deviation of the values."""
+        kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
+        meta = emulate(_call_method, self._meta, _method="std", **kwargs)
+        m = self._moments(numeric_only, split_every, "std-moments")
+        return map_scalars(_moments_var, m, ddof, True, meta=meta)
+
+    def nunique_approx(self, split_every: int | None = None) -> Any:
+        raise NotImplementedError("nunique_approx is not supported; use nunique()")
+
+    # -- operators --
+    def _binop(self, op: Callable, other: Any, reflect: bool = False) -> Any:
+        if isinstance(other, pd.DataFrame | pd.Series) and not isinstance(other, _Frame):
+            if len(other) > 0 and isinstance(self._meta, pd.Series):
+                raise TypeError(
+                    "arithmetic between a taskloom collection and a pandas object with rows "
+                    "would misalign partitions; convert it with from_pandas first"
+                )
+        args = (other, self) if reflect else (self, other)
+        return map_partitions(op, *args, token=funcname(op))
+
+    def _unary(self, op: Callable) -> Any:
+        return map_partitions(op, self, token=funcname(op))
+
+
+def _install_operators(cls: type) -> None:
+    binary = {
+        "add": operator.add,
+        "sub": operator.sub,
+        "mul": operator.mul,
+        "truediv": operator.truediv,
+        "floordiv": operator.floordiv,
+        "mod": operator.mod,
+        "pow": operator.pow,
+        "and": operator.and_,
+        "or": operator.or_,
+        "xor": operator.xor,
+    }
+    for name, op in binary.items():
+        setattr(cls, f"__{name}__", lambda self, other, op=op: self._binop(op, other))
+        setattr(
+            cls, f"__r{name}__", lambda self, other, op=op: self._binop(op, other, reflect=True)
+        )
+    for name, op in {
+        "lt": operator.lt,
+        "le": operator.le,
+        "gt": operator.gt,
+        "ge": operator.ge,
+        "eq": operator.eq,
+        "ne": operator.ne,
+    }.items():
+        setattr(cls, f"__{name}__", lambda self, other, op=op: self._binop(op, other))
+    for name, op in {
+        "neg": operator.neg,
+        "pos": operator.pos,
+        "invert": operator.invert,
+        "abs": operator.abs,
+    }.items():
+        setattr(cls, f"__{name}__", lambda self, op=op: self._unary(op))
+
+
+_install_operators(_Frame)
+_install_operators(Scalar)
+Scalar.__hash__ = object.__hash__  # type: ignore[method-assign]
+_Frame.__hash__ = object.__hash__  # type: ignore[method-assign]
+
+
+def _install_named_arithmetic(cls: type) -> None:
+    """``add``, ``sub``, ... with pandas' ``fill_value``/``axis``/``level`` arguments."""
+    for name in (
+        "add",
+        "sub",
+        "mul",
+        "div",
+        "truediv",
+        "floordiv",
+        "mod",
+        "pow",
+        "radd",
+        "rsub",
+        "rmul",
+        "rdiv",
+        "rtruediv",
+        "rfloordiv",
+        "rmod",
+        "rpow",
+        "lt",
+        "le",
+        "gt",
+        "ge",
+        "eq",
+        "ne",
+    ):
+
+        def method(self: Any, other: Any, *args: Any, _name: str = name, **kwargs: Any) -> Any:
+            return map_partitions(
+                _call_method, self, other, *args, _method=_name, token=_name, **kwargs
+            )
+
+        method.__name__ = name
+        method.__doc__ = f"Element-wise ``{name}``, as pandas' method of that name."
+        setattr(cls, name, method)
+
+
+_install_named_arithmetic(_Frame)
+
+
+class DataFrame(_Frame):
+    """A lazy pandas DataFrame made of partitions along the index.
+
+    Build one with :func:`~taskloom.dataframe.from_pandas`,
+    :func:`~taskloom.dataframe.read_csv`, :func:`~taskloom.dataframe.read_parquet`,
+    :func:`~taskloom.datasets.timeseries` and others; ``compute()`` returns a pandas
+    DataFrame.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> pdf = pd.DataFrame({"x": [1, 2, 3, 4], "y": [1.0, -1.0, 2.0, -2.0]})
+    >>> df = dd.from_pandas(pdf, npartitions=2)
+    >>> df[df.y > 0].x.sum().compute()
+    np.int64(4)
+    """
+
+    @property
+    def columns(self) -> pd.Index:
+        """The column labels."""
+        return self._meta.columns
+
+    @columns.setter
+    def columns(self, columns: Any) -> None:
+        renamed = self._partitionwise("set_axis", list(columns), axis=1)
+        self._layers, self._name, self._meta = renamed._layers, renamed._name, renamed._meta
+
+    @property
+    def dtypes(self) -> pd.Series:
+        """The dtype of each column."""
+        return self._meta.dtypes
+
+    @property
+    def ndim(self) -> int:
+        return 2
+
+    @property
+    def shape(self) -> tuple:
+        """``(rows as a lazy Scalar, number of columns)``."""
+        rows = self._reduction(len, builtins.sum, builtins.sum, 0, token="len")
+        return rows, len(self.columns)
+
+    @property
+    def size(self) -> Scalar:
+        """Number of values (rows times columns), lazily."""
+        return self.shape[0] * len(self.columns)
+
+    @property
+    def empty(self) -> bool:
+        raise NotImplementedError(
+            "checking whether a taskloom DataFrame is empty needs a compute; use len(df) == 0"
+        )
+
+    def __iter__(self) -> Any:
+        return iter(self.columns)
+
+    def __dir__(self) -> list:
+        extra = [c for c in self.columns if isinstance(c, str) and c.isidentifier()]
+        return sorted(set(super().__dir__()) | set(extra))
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        try:
+            columns = self._meta.columns
+        except AttributeError:
+            raise AttributeError(key) from None
+        if key in columns:
+            return self[key]
+        raise AttributeError(f"'DataFrame' object has no attribute {key!r}")
+
+    def _check_columns(self, keys: Iterable) -> None:
+        missing = [k for k in keys if k not in self._meta.columns]
+        if missing:
+            raise KeyError(
+                f"column{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))} "
+                f"not found; the columns are {list(self._meta.columns)}"
+            )
+
+    def __getitem__(self, key: Any) -> Any:
+        if isinstance(key, Series):
+            return map_partitions(operator.getitem, self, key, token="filter")
+        if isinstance(key, list | pd.Index | np.ndarray):
+            self._check_columns(key)
+            return map_partitions(_select_columns, self, list(key), token="getitem")
+        if isinstance(key, slice):
+            return self.loc[key]
+        if isinstance(key, Hashable):
+            self._check_columns([key])
+            return map_partitions(operator.getitem, self, key, token="getitem")
+        raise TypeError(f"cannot index a taskloom DataFrame with {type(key).__name__}")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        if isinstance(key, list):
+            result = self.assign(**{k: value[c] for k, c in zip(key, value.columns, strict=False)})
+        else:
+            result = self.assign(**{key: value})
+        self._layers, self._name, self._meta = result._layers, result._name, result._meta
+        self.divisions = result.divisions
+
+    def __repr__(self) -> str:
+        return "\n".join(
+            [
+                "taskloom DataFrame Structure:",
+                self._repr_frame().to_string(max_rows=5),
+                self._footer(),
+            ]
+        )
+
+    def _repr_html_(self) -> str:
+        table = self._repr_frame().to_html(max_rows=5)
+        return (
+            f"<div><strong>taskloom DataFrame Structure:</strong></div>{table}"
+            f"<div>{self._footer()}</div>"
+        )
+
+    def _repr_frame(self) -> pd.DataFrame:
+        divisions = self._repr_divisions()
+        rows = [[str(d) for d in self.dtypes]] + [["..."] * len(self.columns)] * self.npartitions
+        index = pd.Index(divisions, name=f"npartitions={self.npartitions}")
+        return pd.DataFrame(rows, index=index, columns=self.columns)
+
+    # -- selection and changes --
+    def assign(self, **kwargs: Any) -> DataFrame:
+        """New columns from scalars, callables of the frame, or aligned series."""
+        names = list(kwargs)
+        values = list(kwargs.values())
+        for name, v in kwargs.items():
+            if isinstance(v, DataFrame):
+                raise TypeError(f"assign({name}=...) needs a Series or a scalar, not a DataFrame")
+        return map_partitions(_assign, self, names, *values, token="assign")
+
+    def drop(
+        self, labels: Any = None, axis: Any = 0, columns: Any = None, errors: str = "raise"
+    ) -> DataFrame:
+        """Drop columns (``columns=`` or ``labels`` with ``axis=1``)."""
+        if columns is None:
+            if axis not in (1, "columns"):
+                raise NotImplementedError("drop only drops columns; pass columns= or axis=1")
+            columns = labels
+        cols = (
+            [columns]
+            if isinstance(columns, str) or not isinstance(columns, Iterable)
+            else list(columns)
+        )
+        if errors == "raise":
+            self._check_columns(cols)
+        return self._partitionwise("drop", columns=cols, errors=errors)
+
+    def rename(self, index: Any = None, columns: Any = None, **kwargs: Any) -> DataFrame:
+        """Rename columns (``columns=`` a mapping or function)."""
+        if index is not None:
+            return self._partitionwise(
+                "rename", index=index, columns=columns, clear_divisions=True, **kwargs
+            )
+        return self._partitionwise("rename", columns=columns, **kwargs)
+
+    def query(self, expr: str, **kwargs: Any) -> DataFrame:
+        """Rows for which the pandas expression ``expr`` holds."""
+        return self._partitionwise("query", expr, **kwargs)
+
+    def eval(self, expr: str, **kwargs: Any) -> Any:
+        """Evaluate a pandas expression on each partition."""
+        if kwargs.get("inplace"):
+            raise NotImplementedError("eval(inplace=True): collections are immutable")
+        return self._partitionwise("eval", expr, **kwargs)
+
+    def dropna(self, how: str | None = None, subset: Any = None, thresh: Any = None) -> DataFrame:
+        """Rows without missing values (``how``, ``subset``, ``thresh`` as pandas)."""
+        if subset is not None:
+            self._check_columns([subset] if isinstance(subset, str) else subset)
+        kwargs: dict = {"subset": subset}
+        if how is not None:
+            kwargs["how"] = how
+        if thresh is not None:
+            kwargs["thresh"] = thresh
+        return self._partitionwise("dropna", **kwargs)
+
+    def select_dtypes(self, include: Any = None, exclude: Any = None) -> DataFrame:
+        """The columns of the given dtypes."""
+        return self._partitionwise("select_dtypes", include=include, exclude=exclude)
+
+    def apply(
+        self, func: Callable, axis: Any = 0, args: tuple = (), meta: Any = no_default, **kwargs: Any
+    ) -> Any:
+        """``func`` applied to each row (``axis=1``; columns would need whole columns)."""
+        if axis not in (1, "columns"):
+            raise NotImplementedError(
+                "taskloom DataFrame.apply supports axis=1 only (rows are split across "
+                "partitions); use map_partitions for column-wise work"
+            )
+        return map_partitions(
+            _call_method,
+            self,
+            func,
+            _method="apply",
+            axis=1,
+            args=args,
+            meta=meta,
+            token="apply",
+            **kwargs,
+        )
+
+    def set_index(
+        self,
+        other: Any,
+        drop: bool = True,
+        sorted: bool = False,
+        npartitions: int | None = None,
+        divisions: Sequence | None = None,
+        **kwargs: Any,
+    ) -> DataFrame:
+        """Make a column the index, sorting the rows across partitions (divisions known).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": [3, 1, 2, 5, 4], "v": list("abcde")})
+        >>> dd.from_pandas(pdf, npartitions=2).set_index("k").v.compute().tolist()
+        ['b', 'c', 'a', 'e', 'd']
+        """
+        from taskloom.dataframe.shuffle import set_index
+
+        return set_index(
+            self,
+            other,
+            drop=drop,
+            sorted=sorted,
+            npartitions=npartitions,
+            divisions=divisions,
+            **kwargs,
+        )
+
+    def reset_index(self, drop: bool = False) -> DataFrame:
+        """A default integer index (restarting at 0 in each partition, as in Dask)."""
+        return self._partitionwise("reset_index", drop=drop, clear_divisions=True)
+
+    def sort_values(
+        self,
+        by: Any,
+        ascending: bool = True,
+        npartitions: int | None = None,
+        na_position: str = "last",
+        **kwargs: Any,
+    ) -> DataFrame:
+        """Rows sorted by column(s) ``by``, across partitions."""
+        from taskloom.dataframe.shuffle import sort_values
+
+        return sort_values(
+            self,
+            by,
+            ascending=ascending,
+            npartitions=npartitions,
+            na_position=na_position,
+            **kwargs,
+        )
+
+    def merge(
+        self,
+        right: Any,
+        how: str = "inner",
+        on: Any = None,
+        left_on: Any = None,
+        right_on: Any = None,
+        left_index: bool = False,
+        right_index: bool = False,
+        suffixes: tuple = ("_x", "_y"),
+        npartitions: int | None = None,
+        **kwargs: Any,
+    ) -> DataFrame:
+        """A database-style join, as pandas' ``merge``; see :func:`taskloom.dataframe.merge`."""
+        from taskloom.dataframe.multi import merge
+
+        return merge(
+            self,
+            right,
+            how=how,
+            on=on,
+            left_on=left_on,
+            right_on=right_on,
+            left_index=left_index,
+            right_index=right_index,
+            suffixes=suffixes,
+            npartitions=npartitions,
+            **kwargs,
+        )
+
+    def join(
+        self,
+        other: Any,
+        on: Any = None,
+        how: str = "left",
+        lsuffix: str = "",
+        rsuffix: str = "",
+        npartitions: int | None = None,
+    ) -> DataFrame:
+        """Join columns of ``other`` on the index (or ``on`` columns of this frame)."""
+        from taskloom.dataframe.multi import merge
+
+        if isinstance(other, Series):
+            other = other.to_frame()
+        return merge(
+            self,
+            other,
+            how=how,
+            left_on=on,
+            left_index=on is None,
+            right_index=True,
+            suffixes=(lsuffix, rsuffix),
+            npartitions=npartitions,
+        )
+
+    def drop_duplicates(
+        self,
+        subset: Any = None,
+        keep: str = "first",
+        split_every: int | None = None,
+        split_out: int = 1,
+        ignore_index: bool = False,
+    ) -> DataFrame:
+        """Rows that are not duplicates of an earlier row (tree reduction)."""
+        from taskloom.dataframe.shuffle import drop_duplicates
+
+        if subset is not None:
+            self._check_columns([subset] if isinstance(subset, str) else subset)
+        return drop_duplicates(
+            self,
+            subset=subset,
+            keep=keep,
+            split_every=split_every,
+            split_out=split_out,
+            ignore_index=ignore_index,
+        )
+
+    def groupby(
+        self,
+        by: Any = None,
+        level: Any = None,
+        sort: bool = True,
+        dropna: bool = True,
+        observed: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Group rows by column(s) or an aligned series; see :mod:`taskloom.dataframe.groupby`.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1, 2, 3, 4]})
+        >>> dd.from_pandas(pdf, npartitions=2).groupby("k").x.sum().compute().tolist()
+        [4, 6]
+        """
+        from taskloom.dataframe.groupby import DataFrameGroupBy
+
+        return DataFrameGroupBy(
+            self, by, level=level, sort=sort, dropna=dropna, observed=observed, **kwargs
+        )
+
+    def nunique(self, dropna: bool = True, split_every: int | None = None) -> Series:
+        """The number of distinct values in each column."""
+        counts = [self[c].nunique(dropna=dropna, split_every=split_every) for c in self.columns]
+        meta = self._meta.nunique()
+        return map_scalars(_series_of, list(self.columns), *counts, meta=meta)
+
+    def describe(
+        self, percentiles: Sequence | None = None, split_every: int | None = None, **kwargs: Any
+    ) -> DataFrame:
+        """Count, mean, std, min, quantiles and max of the numeric columns
+        (quantiles approximate, see :meth:`Series.quantile`)."""
+        numeric = [
+            c
+            for c, dt in self.dtypes.items()
+            if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)
+        ]
+        if not numeric:
+            raise NotImplementedError("describe of a frame without numeric columns")
+        parts = [
+            self[c].describe(percentiles=percentiles, split_every=split_every) for c in numeric
+        ]
+        meta = self._meta_nonempty[numeric].describe(percentiles=percentiles).iloc[:0]
+        return map_scalars(_describe_frame, numeric, *parts, meta=meta)
+
+    def quantile(self, q: Any = 0.5, numeric_only: bool = True, **kwargs: Any) -> Any:
+        """Approximate quantiles of each numeric column (see :meth:`Series.quantile`)."""
+        numeric = [c for c, dt in self.dtypes.items() if pd.api.types.is_numeric_dtype(dt)]
+        parts = [self[c].quantile(q) for c in numeric]
+        meta = self._meta_nonempty[numeric].quantile(q)
+        meta = make_meta(meta) if isinstance(meta, pd.DataFrame | pd.Series) else meta
+        return map_scalars(_quantile_frame, numeric, np.isscalar(q), *parts, meta=meta)
+
+    def to_csv(self, path: Any, **kwargs: Any) -> Any:
+        """Write CSV files; see :func:`taskloom.dataframe.to_csv`."""
+        from taskloom.dataframe.io import to_csv
+
+        return to_csv(self, path, **kwargs)
+
+    def to_parquet(self, path: Any, **kwargs: Any) -> Any:
+        """Write a Parquet dataset; see :func:`taskloom.dataframe.to_parquet`."""
+        from taskloom.dataframe.io import to_parquet
+
+        return to_parquet(self, path, **kwargs)
+
+    def items(self) -> Any:
+        """``(column, Series)`` pairs."""
+        for c in self.columns:
+            yield c, self[c]
+
+
+class Series(_Frame):
+    """A lazy pandas Series made of partitions along the index.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> s = dd.from_pandas(pd.Series([3.0, 1.0, 2.0], name="x"), npartitions=2)
+    >>> (s * 2).max().compute()
+    np.float64(6.0)
+    """
+
+    @property
+    def name(self) -> Any:
+        return self._meta.name
+
+    @property
+    def dtype(self) -> Any:
+        return self._meta.dtype
+
+    @property
+    def ndim(self) -> int:
+        return 1
+
+    @property
+    def shape(self) -> tuple:
+        """``(rows as a lazy Scalar,)``."""
+        return (self._reduction(len, builtins.sum, builtins.sum, 0, token="len"),)
+
+    @property
+    def str(self) -> _Accessor:
+        """String methods, as pandas' ``Series.str``."""
+        return _Accessor(self, "str")
+
+    @property
+    def dt(self) -> _Accessor:
+        """Datetime properties and methods, as pandas' ``Series.dt``."""
+        return _Accessor(self, "dt")
+
+    @property
+    def cat(self) -> _Accessor:
+        """Categorical properties and methods, as pandas' ``Series.cat``."""
+        return _Accessor(self, "cat")
+
+    def __repr__(self) -> str:
+        values = [str(self.dtype)] + ["..."] * self.npartitions
+        body = pd.Series(values, index=self._repr_divisions()).to_string(max_rows=5)
+        return "\n".join(
+            [
+                f"taskloom {type(self).__name__} Structure:",
+                f"npartitions={self.npartitions}",
+                body,
+                f"Name: {self.name}, dtype: {self.dtype}",
+                self._footer(),
+            ]
+        )
+
+    def __getitem__(self, key: Any) -> Series:
+        if isinstance(key, Series):
+            return map_partitions(operator.getitem, self, key, token="filter")
+        if isinstance(key, slice):
+            return self.loc[key]
+        raise NotImplementedError(
+            "Series[label] would need to search every partition; use .loc[label]"
+        )
+
+    def rename(self, index: Any = None, **kwargs: Any) -> Series:
+        """A new name (scalar ``index``), or relabelled index values (clears divisions)."""
+        if index is None or np.isscalar(index) or isinstance(index, tuple):
+            return self._partitionwise("rename", index, **kwargs)
+        return self._partitionwise("rename", index, clear_divisions=True, **kwargs)
+
+    def to_frame(self, name: Any = no_default) -> DataFrame:
+        """This series as a one-column frame."""
+        if name is no_default:
+            return self._partitionwise("to_frame")
+        return self._partitionwise("to_frame", name=name)
+
+    def reset_index(self, drop: bool = False, name: Any = no_default) -> Any:
+        """A default integer index (restarting at 0 in each partition, as in Dask)."""
+        kwargs = {} if name is no_default else {"name": name}
+        return self._partitionwise("reset_index", drop=drop, clear_divisions=True, **kwargs)
+
+    def map(self, arg: Any, na_action: Any = None, meta: Any = no_default) -> Series:
+        """Element-wise mapping through a function, dict or Series."""
+        return self._partitionwise("map", arg, na_action=na_action, meta=meta)
+
+    def apply(
+        self, func: Callable, args: tuple = (), meta: Any = no_default, **kwargs: Any
+    ) -> Series:
+        """``func`` applied to each value."""
+        return self._partitionwise("apply", func, args=args, meta=meta, **kwargs)
+
+    def between(self, left: Any, right: Any, inclusive: str = "both") -> Series:
+        """Element-wise ``left <= x <= right`` (``inclusive`` as pandas)."""
+        return self._partitionwise("between", left, right, inclusive=inclusive)
+
+    def dropna(self) -> Series:
+        """The values that are not missing."""
+        return self._partitionwise("dropna")
+
+    def groupby(
+        self,
+        by: Any = None,
+        level: Any = None,
+        sort: bool = True,
+        dropna: bool = True,
+        observed: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Group values by an aligned series or the index level."""
+        from taskloom.dataframe.groupby import SeriesGroupBy
+
+        return SeriesGroupBy(
+            self, by, level=level, sort=sort, dropna=dropna, observed=observed, **kwargs
+        )
+
+    def value_counts(
+        self,
+        sort: bool = True,
+        ascending: bool = False,
+        dropna: bool = True,
+        normalize: bool = False,
+        split_every: int | None = None,
+        split_out: int = 1,
+    ) -> Series:
+        """How often each value occurs (tree reduction of per-partition counts)."""
+        meta = self._meta_nonempty.value_counts(normalize=normalize).iloc[:0]
+        return self._reduction(
+            _value_counts_chunk,
+            _value_counts_combine,
+            partial(_value_counts_aggregate, sort, ascending, normalize),
+            meta,
+            split_every,
+            token="value-counts",
+            chunk_kwargs={"dropna": dropna},
+        )
+
+    def unique(self, split_every: int | None = None) -> Series:
+        """The distinct values, in order of first appearance, as a series."""
+        meta = pd.Series(self._meta.unique(), name=self.name)
+        return self._reduction(
+            _unique_chunk, _unique_combine, _unique_combine, meta, split_every, token="unique"
+        )
+
+    def drop_duplicates(
+        self,
+        keep: str = "first",
+        split_every: int | None = None,
+        split_out: int = 1,
+        ignore_index: bool = False,
+    ) -> Series:
+        """Values that are not duplicates of an earlier one (tree reduction)."""
+        from taskloom.dataframe.shuffle import drop_duplicates
+
+        return drop_duplicates(
+            self, keep=keep, split_every=split_every, split_out=split_out, ignore_index=ignore_index
+        )
+
+    def nunique(self, dropna: bool = True, split_every: int | None = None) -> Scalar:
+        """The number of distinct values."""
+        uniques = self._reduction(
+            _unique_chunk,
+            _unique_combine,
+            _unique_combine,
+            self._meta,
+            split_every,
+            token="nunique-values",
+        )
+        return map_scalars(_nunique_of, uniques, dropna, meta=np.int64(0))
+
+    def quantile(self, q: Any = 0.5, method: str = "default") -> Any:
+        """Approximate quantiles: each partition's quantiles on a fine grid, merged with
+        the partitions' sizes as weights (exact for one partition; Dask approximates
+        the same way)."""
+        qs = np.atleast_1d(np.asarray(q, dtype=float))
+        if ((qs < 0) | (qs > 1)).any():
+            raise ValueError(f"quantiles must be between 0 and 1, got {q!r}")
+        meta = self._meta_nonempty.quantile(q)
+        meta = make_meta(meta) if isinstance(meta, pd.Series) else meta
+        return self._reduction(
+            _quantile_chunk,
+            _quantile_combine,
+            partial(_quantile_aggregate, q, self.name),
+            meta,
+            None,
+            token="quantile",
+        )
+
+    def describe(
+        self, percentiles: Sequence | None = None, split_every: int | None = None, **kwargs: Any
+    ) -> Series:
+        """Count, mean, std, min, (approximate) quantiles and max."""
+        ps = [0.25, 0.5, 0.75] if percentiles is None else sorted(set(percentiles) | {0.5})
+        parts = [
+            self.count(split_every=split_every),
+            self.mean(split_every=split_every),
+            self.std(split_every=split_every),
+            self.min(split_every=split_every),
+            self.quantile(ps),
+            self.max(split_every=split_every),
+        ]
+        meta = self._meta_nonempty.describe(percentiles=percentiles).iloc[:0]
+        return map_scalars(_describe_series, self.name, ps, *parts, meta=meta)
+
+    def to_csv(self, path: Any, **kwargs: Any) -> Any:
+        """Write CSV files; see :func:`taskloom.dataframe.to_csv`."""
+        from taskloom.dataframe.io import to_csv
+
+        return to_csv(self.to_frame(), path, **kwargs)
+
+    def __iter__(self) -> Any:
+        for part in self.to_delayed():
+            yield from part.compute()
+
+
+class Index(Series):
+    """A lazy pandas Index, the index of a dataframe's partitions.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> dd.from_pandas(pd.DataFrame({"x": [1, 2]}), npartitions=1).index.compute().tolist()
+    [0, 1]
+    """
+
+    @property
+    def name(self) -> Any:
+        return self._meta.name
+
+    @property
+    def index(self) -> Index:
+        raise AttributeError("an Index has no index")
+
+    def to_series(self) -> Series:
+        """The index values as a series indexed by themselves."""
+        return self._partitionwise("to_series")
+
+    def to_frame(self, index: bool = True, name: Any = no_default) -> DataFrame:
+        """The index values as a one-column frame."""
+        kwargs = {} if name is no_default else {"name": name}
+        return self._partitionwise("to_frame", index=index, **kwargs)
+
+
+# --- construction -------------------------------------------------------------------
+
+
+def new_collection(layers: dict, name: str, meta: Any, divisions: Sequence) -> Any:
+    """The collection type that ``meta`` calls for: DataFrame, Series, Index or Scalar."""
+    if isinstance(meta, pd.DataFrame):
+        return DataFrame(layers, name, meta, divisions)
+    if isinstance(meta, pd.Series):
+        return Series(layers, name, meta, divisions)
+    if isinstance(meta, pd.Index):
+        return Index(layers, name, meta, divisions)
+    return Scalar(layers, name, meta)
+
+
+def _frame_from_data(dsk: dict, name: str, meta: Any, divisions: Sequence) -> Any:
+    layer = {(name, i): data_task(dsk[(name, i)]) for i in builtins.range(len(divisions) - 1)}
+    return new_collection({name: layer}, name, meta, divisions)
+
+
+def concat_partitions(parts: Sequence) -> Any:
+    """The pandas object made of ``parts`` in order (empty ones kept only for dtypes)."""
+    parts = list(parts)
+    if len(parts) == 1:
+        return parts[0]
+    if isinstance(parts[0], pd.Index):
+        return parts[0].append(parts[1:])
+    nonempty = [p for p in parts if len(p)]
+    if not nonempty:
+        return parts[0]
+    if len(nonempty) == 1:
+        return nonempty[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return pd.concat(nonempty)
+
+
+def meta_from_user(meta: Any) -> Any:
+    """A meta from what Dask's ``meta=`` accepts: a pandas object, a dict or list of
+    ``(column, dtype)``, a ``(name, dtype)`` tuple for a series, or a dtype/scalar."""
+    if isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
+        return make_meta(meta)
+    if isinstance(meta, dict):
+        return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in meta.items()})
+    if isinstance(meta, list) and all(isinstance(x, tuple) and len(x) == 2 for x in meta):
+        return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in meta})
+    if isinstance(meta, tuple) and len(meta) == 2:
+        return pd.Series([], dtype=meta[1], name=meta[0])
+    if isinstance(meta, np.dtype | str | type):
+        try:
+            return pd.Series([], dtype=meta)
+        except TypeError as e:
+            raise TypeError(f"meta={meta!r} is not a dtype: {e}") from None
+    return meta
+
+
+# --- map_partitions -----------------------------------------------------------------
+
+
+def _meta_of(a: Any) -> Any:
+    if isinstance(a, _Frame):
+        return a._meta_nonempty
+    if isinstance(a, Scalar):
+        return a._meta
+    if isinstance(a, Delayed):
+        raise TypeError("pass meta= when giving Delayed arguments (their type is not known)")
+    return a
+
+
+def _token_of(a: Any) -> Any:
+    return a._name if isinstance(a, _Collection) else (a.key if isinstance(a, Delayed) else a)
+
+
+def _task_arg(a: Any, i: int | None) -> Any:
+    if isinstance(a, _Frame):
+        return (a._name, i)
+    if isinstance(a, Scalar):
+        return a._name
+    if isinstance(a, Delayed):
+        return a.key
+    return data_task(a)
+
+
+def align_partitions(frames: list) -> list:
+    """``frames`` over the same partitions: as they are when their divisions agree (or
+    are unknown with equal partition counts), else repartitioned onto the union of
+    their divisions."""
+    if len(frames) < 2:
+        return frames
+    first = frames[0]
+    if all(f.divisions == first.divisions for f in frames):
+        return frames
+    if all(f.known_divisions for f in frames):
+        from taskloom.dataframe.shuffle import repartition_divisions
+
+        union = sorted(set().union(*(f.divisions for f in frames)))
+        return [repartition_divisions(f, union, force=True) for f in frames]
+    if all(f.npartitions == first.npartitions for f in frames):
+        return frames
+    counts = ", ".join(str(f.npartitions) for f in frames)
+    raise ValueError(
+        f"cannot align collections with unknown divisions and different numbers of "
+        f"partitions ({counts}); repartition them to the same npartitions, or set_index "
+        "to learn their divisions"
+    )
+
+
+def map_partitions(
+    func: Callable,
+    *args: Any,
+    meta: Any = no_default,
+    token: str | None = None,
+    clear_divisions: bool = False,
+    align_dataframes: bool = True,
+    **kwargs: Any,
+) -> Any:
+    """``func`` applied to each partition of the collections among ``args``.
+
+    Collections among ``args`` are aligned partition by partition; scalars, lazy
+    :class:`Scalar` and :class:`~taskloom.Delayed` values are passed whole. The result's
+    columns and dtypes are found by running ``func`` on two-row stand-ins of the
+    inputs, unless ``meta=`` gives them (a pandas object, ``{column: dtype}``,
+    ``(name, dtype)`` or a dtype). Divisions are kept unless ``clear_divisions=True``.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> df = dd.from_pandas(pd.DataFrame({"x": range(6)}), npartitions=3)
+    >>> dd.map_partitions(len, df).compute().tolist()
+    [2, 2, 2]
+    """
+    frames = [a for a in args if isinstance(a, _Frame)]
+    if not frames:
+        raise TypeError("map_partitions needs at least one taskloom collection argument")
+    if align_dataframes:
+        aligned = iter(align_partitions(frames))
+        args = tuple(next(aligned) if isinstance(a, _Frame) else a for a in args)
+        frames = [a for a in args if isinstance(a, _Frame)]
+    n = frames[0].npartitions
+    for f in frames:
+        if f.npartitions != n:
+            raise ValueError(f"partition counts differ: {n} and {f.npartitions}")
+    if meta is no_default:
+        meta = emulate(func, *(_meta_of(a) for a in args), **kwargs)
+    else:
+        meta = meta_from_user(meta)
+    if not isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
+        # A function returning scalars per partition: a Series of them, as Dask.
+        meta = pd.Series([], dtype=np.asarray(meta).dtype if meta is not None else object)
+    label = token or funcname(func)
+    name = f"{label}-{tokenize(func, *(_token_of(a) for a in args), kwargs)}"
+    call = partial(func, **kwargs) if kwargs else func
+    layer = {(name, i): (call, *(_task_arg(a, i) for a in args)) for i in builtins.range(n)}
+    layers = merge_layers(*args)
+    layers[name] = layer
+    divisions = (None,) * (n + 1) if clear_divisions else frames[0].divisions
+    return new_collection(layers, name, meta, divisions)
+
+
+def map_scalars(func: Callable, *args: Any, meta: Any) -> Any:
+    """One task ``func(*args)`` whose arguments may be lazy Scalars or one-partition
+    collections; the result is a Scalar or a one-partition collection per ``meta``."""
+    name = f"{funcname(func)}-{tokenize(func, *(_token_of(a) for a in args))}"
+    targs = []
+    for a in args:
+        if isinstance(a, _Frame):
+            if a.npartitions != 1:
+                a = a.repartition(npartitions=1)
+            targs.append((a._name, 0))
+        else:
+            targs.append(_task_arg(a, None))
+    layers = merge_layers(*args)
+    if isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
+        layers[name] = {(name, 0): (func, *targs)}
+        return new_collection(layers, name, meta, (None, None))
+    layers[name] = {name: (func, *targs)}
+    return Scalar(layers, name, meta)
+
+
+def tree_reduction(
+    frame: _Frame,
+    chunk: Callable,
+    combine: Callable,
+    aggregate: Callable,
+    meta: Any,
+    split_every: int | None = None,
+    token: str | None = None,
+    chunk_kwargs: dict | None = None,
+) -> Any:
+    """``chunk`` per partition, ``combine`` over groups of at most ``split_every``
+    partials, level by level, ``aggregate`` of the last ones: a Scalar, or a
+    one-partition collection when ``meta`` is a pandas object."""
+    split_every = SPLIT_EVERY if split_every is None else split_every
+    if split_every is False:
+        split_every = builtins.max(frame.npartitions, 2)
+    if split_every < 2:
+        raise ValueError(f"split_every must be at least 2, got {split_every}")
+    label = token or funcname(chunk)
+    tok = tokenize(frame._name, chunk, combine, aggregate, split_every, chunk_kwargs)
+    chunk_call = partial(chunk, **chunk_kwargs) if chunk_kwargs else chunk
+    base = f"{label}-chunk-{tok}"
+    layer: dict = {
+        (base, i): (chunk_call, (frame._name, i)) for i in builtins.range(frame.npartitions)
+    }
+    level = [(base, i) for i in builtins.range(frame.npartitions)]
+    depth = 0
+    while len(level) > split_every:
+        depth += 1
+        name = f"{label}-combine-{depth}-{tok}"
+        nxt = []
+        for j in builtins.range(0, len(level), split_every):
+            layer[(name, j // split_every)] = (combine, level[j : j + split_every])
+            nxt.append((name, j // split_every))
+        level = nxt
+    final = f"{label}-{tok}"
+    layers = dict(frame._layers)
+    if isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
+        layer[(final, 0)] = (aggregate, level)
+        layers[final] = layer
+        return new_collection(layers, final, meta, (None, None))
+    layer[final] = (aggregate, level)
+    layers[final] = layer
+    return Scalar(layers, final, meta)
+
+
+# --- indexers and accessors ---------------------------------------------------------
+
+
+class _PartitionIndexer:
+    __slots__ = ("_frame",)
+
+    def __init__(self, frame: _Frame) -> None:
+        self._frame = frame
+
+    def __getitem__(self, index: Any) -> Any:
+        f = self._frame
+        n = f.npartitions
+        if isinstance(index, int | np.integer):
+            if not -n <= index < n:
+                raise IndexError(f"partition {index} out of range for {n} partitions")
+            picks = [int(index) % n]
+        elif isinstance(index, slice):
+            picks = list(builtins.range(n))[index]
+        else:
+            picks = [int(i) for i in index]
+            bad = [i for i in picks if not -n <= i < n]
+            if bad:
+                raise IndexError(f"partitions {bad} out of range for {n} partitions")
+            picks = [i % n for i in picks]
+        if not picks:
+            raise IndexError(f"partitions[{index!r}] selects no partition")
+        name = f"partitions-{tokenize(f._name, picks)}"
+        layer = {(name, j): (f._name, i) for j, i in enumerate(picks)}
+        if f.known_divisions and picks == list(builtins.range(picks[0], picks[-1] + 1)):
+            divisions = f.divisions[picks[0] : picks[-1] + 2]
+        else:
+            divisions = (None,) * (len(picks) + 1)
+        return new_collection({**f._layers, name: layer}, name, f._meta, divisions)
+
+
+class _LocIndexer:
+    __slots__ = ("_frame",)
+
+    def __init__(self, frame: _Frame) -> None:
+        self._frame = frame
+
+    def __getitem__(self, key: Any) -> Any:
+        f = self._frame
+        if isinstance(key, tuple) and len(key) == 2 and isinstance(f, DataFrame):
+            rows, cols = key
+            if not (isinstance(rows, slice) and rows == slice(None)):
+                f = f.loc[rows]
+            return f[cols]
+        if isinstance(key, Series):
+            return map_partitions(operator.getitem, f, key, token="loc-filter")
+        if isinstance(key, slice):
+            return _loc_slice(f, key)
+        if isinstance(key, list | np.ndarray | pd.Index):
+            return map_partitions(_loc_labels, f, list(key), token="loc")
+        return _loc_slice(f, slice(key, key), single=True)
+
+
+def _loc_slice(f: _Frame, key: slice, single: bool = False) -> Any:
+    if key.step is not None:
+        raise NotImplementedError("loc slices with a step are not supported")
+    start, stop = key.start, key.stop
+    if not f.known_divisions:
+        return map_partitions(_loc_range, f, start, stop, token="loc")
+    divs = f.divisions
+    n = f.npartitions
+    if isinstance(divs[0], pd.Timestamp | np.datetime64):
+        start = None if start is None else _as_bound(start, divs[0])
+        stop = None if stop is None else _as_bound(stop, divs[0], end=True)
+    lo = 0 if start is None else builtins.max(0, int(np.searchsorted(divs, start, "right")) - 1)
+    hi = (
+        n - 1
+        if stop is None
+        else builtins.min(
+            n - 1,
+            builtins.max(
+                0, int(np.searchsorted(divs, stop, "left")) - (0 if stop == divs[-1] else 1)
+            ),
+        )
+    )
+    if (stop is not None and stop < divs[0]) or (start is not None and start > divs[-1]):
+        lo, hi = 0, 0
+    hi = builtins.max(hi, lo)
+    picked = f.partitions[lo : hi + 1]
+    result = map_partitions(_loc_range, picked, key.start, key.stop, token="loc")
+    new_divs = list(picked.divisions)
+    if start is not None and start > new_divs[0]:
+        new_divs[0] = start
+    if stop is not None and stop < new_divs[-1]:
+        new_divs[-1] = stop
+    result.divisions = tuple(new_divs)
+    return result
+
+
+def _as_bound(value: Any, like: Any, end: bool = False) -> Any:
+    """A label for a datetime index bound; a partial date string such as ``'2000-01-02'``
+    as an end bound covers that whole day, as in pandas."""
+    ts = pd.Timestamp(value)
+    if end and isinstance(value, str):
+        try:
+            period = pd.Period(value)
+            ts = period.end_time
+        except (ValueError, TypeError):
+            pass
+    return ts.tz_localize(like.tz) if getattr(like, "tz", None) and ts.tz is None else ts
+
+
+class _Accessor:
+    __slots__ = ("_attr", "_series")
+
+    def __init__(self, series: Series, attr: str) -> None:
+        meta = series._meta_nonempty
+        try:
+            getattr(meta, attr)
+        except AttributeError as e:
+            raise AttributeError(f"{e} (dtype {series.dtype})") from None
+        self._series, self._attr = series, attr
+
+    def __dir__(self) -> list:
+        return dir(getattr(self._series._meta_nonempty, self._attr))
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        sample = getattr(getattr(self._series._meta_nonempty, self._attr), name)
+        if callable(sample):
+
+            def method(*args: Any, **kwargs: Any) -> Any:
+                return map_partitions(
+                    _call_accessor,
+                    self._series,
+                    self._attr,
+                    name,
+                    True,
+                    args,
+                    kwargs,
+                    token=f"{self._attr}-{name}",
+                )
+
+            method.__name__ = name
+            method.__doc__ = f"``Series.{self._attr}.{name}`` on each partition."
+            return method
+        return map_partitions(
+            _call_accessor,
+            self._series,
+            self._attr,
+            name,
+            False,
+            (),
+            {},
+            token=f"{self._attr}-{name}",
+        )
+
+
+# --- partition functions ------------------------------------------------------------
+
+
+def _call_method(part: Any, *args: Any, _method: str, **kwargs: Any) -> Any:
+    return getattr(part, _method)(*args, **kwargs)
+
+
+def _call_accessor(part: Any, attr: str, name: str, call: bool, args: tuple, kwargs: dict) -> Any:
+    value = getattr(getattr(part, attr), name)
+    return value(*args, **kwargs) if call else value
+
+
+def _get_index(part: Any) -> pd.Index:
+    return part.index
+
+
+def _head(part: Any, n: int) -> Any:
+    return part.head(n)
+
+
+def _tail(part: Any, n: int) -> Any:
+    return part.tail(n)
+
+
+def _sample(part: Any, frac: float, replace: bool, seed: int) -> Any:
+    return part.sample(frac=frac, replace=replace, random_state=seed)
+
+
+def _select_columns(part: pd.DataFrame, columns: list) -> pd.DataFrame:
+    return part[columns]
+
+
+def _assign(part: pd.DataFrame, names: list, *values: Any) -> pd.DataFrame:
+    return part.assign(**dict(zip(names, values, strict=True)))
+
+
+def _loc_range(part: Any, start: Any, stop: Any) -> Any:
+    return part.loc[start:stop]
+
+
+def _loc_labels(part: Any, labels: list) -> Any:
+    return part.loc[part.index.isin(labels)]
+
+
+def _apply_min_count(total: Any, count: Any, min_count: int) -> Any:
+    if isinstance(total, pd.Series):
+        return total.where(count >= min_count)
+    return total if count >= min_count else np.nan
+
+
+# Each reduction's partials are combined by the same reduction over a frame/series
+# of partials (one row per partition), which skips missing values as pandas does.
+_COMBINE = {
+    "sum": "sum",
+    "prod": "prod",
+    "min": "min",
+    "max": "max",
+    "count": "sum",
+    "any": "any",
+    "all": "all",
+}
+
+
+def _stack(partials: list) -> Any:
+    if isinstance(partials[0], pd.Series):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            return pd.DataFrame(partials)
+    return pd.Series(partials, dtype=object if any(isinstance(p, str) for p in partials) else None)
+
+
+def _combine_stat(how: str, partials: list) -> Any:
+    if len(partials) == 1:
+        return partials[0]
+    result = getattr(_stack(partials), how)()
+    if isinstance(result, pd.Series):
+        result.name = partials[0].name if isinstance(partials[0], pd.Series) else None
+    return result
+
+
+def _moments_chunk(part: Any, **kwargs: Any) -> tuple:
+    """``(count, mean, M2)`` of a partition: exact merging without cancellation."""
+    if isinstance(part, pd.DataFrame):
+        part = (
+            part.select_dtypes(include=["number", "bool"]) if kwargs.get("numeric_only") else part
+        )
+        values = part.astype(float) if len(part.columns) else part
+    else:
+        values = part.astype(float)
+    n = values.count()
+    mean = values.mean()
+    m2 = ((values - mean) ** 2).sum()
+    return n, mean, m2
+
+
+def _moments_combine(partials: list) -> tuple:
+    n, mean, m2 = partials[0]
+    for nb, meanb, m2b in partials[1:]:
+        total = n + nb
+        if isinstance(total, pd.Series):
+            delta = meanb.fillna(0) - mean.fillna(0)
+            frac = (nb / total.where(total > 0)).fillna(0)
+            mean = mean.fillna(0) + delta * frac
+            m2 = m2 + m2b + delta**2 * (n * nb / total.where(total > 0)).fillna(0)
+            mean = mean.where(total > 0)
+        elif total:
+            a = 0.0 if n == 0 else mean
+            b = 0.0 if nb == 0 else meanb
+            delta = b - a
+            mean = a + delta * nb / total
+            m2 = m2 + m2b + delta**2 * n * nb / total
+        n = total
+    return n, mean, m2
+
+
+def _moments_mean(m: tuple) -> Any:
+    n, mean, _ = m
+    if isinstance(n, pd.Series):
+        return mean.where(n > 0)
+    return np.float64(mean) if n else np.float64(np.nan)
+
+
+def _moments_var(m: tuple, ddof: int, root: bool) -> Any:
+    n, _, m2 = m
+    if isinstance(n, pd.Series):
+        var = (m2 / (n - ddof)).where(n - ddof > 0)
+        return np.sqrt(var) if root else var
+    var = np.float64(m2 / (n - ddof)) if n - ddof > 0 else np.float64(np.nan)
+    return np.sqrt(var) if root else var
+
+
+def _series_of(index: list, *values: Any) -> pd.Series:
+    return pd.Series(list(values), index=index, dtype="int64")
+
+
+def _value_counts_chunk(part: pd.Series, dropna: bool) -> pd.Series:
+    return part.value_counts(dropna=dropna, sort=False)
+
+
+def _value_counts_combine(partials: list) -> pd.Series:
+    both = concat_partitions(partials)
+    return both.groupby(level=0, dropna=False, sort=False).sum()
+
+
+def _value_counts_aggregate(
+    sort: bool, ascending: bool, normalize: bool, partials: list
+) -> pd.Series:
+    counts = _value_counts_combine(partials)
+    if normalize:
+        counts = counts / counts.sum()
+        counts.name = "proportion"
+    if sort:
+        counts = counts.sort_values(ascending=ascending, kind="stable")
+    return counts
+
+
+def _unique_chunk(part: pd.Series) -> pd.Series:
+    return part.drop_duplicates()
+
+
+def _unique_combine(partials: list) -> pd.Series:
+    return concat_partitions(partials).drop_duplicates()
+
+
+def _nunique_of(values: pd.Series, dropna: bool) -> np.int64:
+    return np.int64(values.nunique(dropna=dropna))
+
+
+_QUANTILE_GRID = np.linspace(0, 1, 101)
+
+
+def _quantile_chunk(part: pd.Series) -> tuple:
+    values = part.dropna()
+    if not len(values):
+        return np.array([]), 0
+    return values.quantile(_QUANTILE_GRID).to_numpy(dtype=float), len(values)
+
+
+def _quantile_combine(partials: list) -> tuple:
+    partials = [p for p in partials if p[1]]
+    if not partials:
+        return np.array([]), 0
+    if len(partials) == 1:
+        return partials[0]
+    total = builtins.sum(n for _, n in partials)
+    return _merged_quantiles(partials, _QUANTILE_GRID), total
+
+
+def _merged_quantiles(partials: list, qs: np.ndarray) -> np.ndarray:
+    # Each partition's grid point stands for an equal share of its rows.
+    values = np.concatenate([v for v, _ in partials])
+    weights = np.concatenate([np.full(len(v), n / len(v)) for v, n in partials])
+    order = np.argsort(values, kind="stable")
+    values, weights = values[order], weights[order]
+    cum = np.cumsum(weights) - weights / 2
+    cum = (cum - cum[0]) / (cum[-1] - cum[0]) if cum[-1] > cum[0] else np.zeros_like(cum)
+    return np.interp(qs, cum, values)
+
+
+def _quantile_aggregate(q: Any, name: Any, partials: list) -> Any:
+    values, n = _quantile_combine(partials)
+    qs = np.atleast_1d(np.asarray(q, dtype=float))
+    out = np.interp(qs, _QUANTILE_GRID, values) if n else np.full(len(qs), np.nan)
+    if np.isscalar(q):
+        return np.float64(out[0])
+    return pd.Series(out, index=pd.Index(qs), name=name)
+
+
+def _describe_series(
+    name: Any, ps: list, count: Any, mean: Any, std: Any, mn: Any, quantiles: pd.Series, mx: Any
+) -> pd.Series:
+    labels = [f"{p * 100:g}%" for p in ps]
+    values = [count, mean, std, mn, *quantiles.tolist(), mx]
+    return pd.Series(
+        values, index=["count", "mean", "std", "min", *labels, "max"], name=name, dtype=float
+    )
+
+
+def _describe_frame(columns: list, *parts: pd.Series) -> pd.DataFrame:
+    return pd.DataFrame(dict(zip(columns, parts, strict=True)))
+
+
+def _quantile_frame(columns: list, scalar: bool, *parts: Any) -> Any:
+    if scalar:
+        return pd.Series(list(parts), index=columns, dtype=float)
+    return pd.DataFrame(dict(zip(columns, parts, strict=True)))

@@ -1,0 +1,673 @@
+"""``groupby``: aggregations as tree reductions of per-group partial results.
+
+An aggregation request (``sum()``, ``agg({'x': 'sum', 'y': ['min', 'max']})``, named
+aggregations) is normalised into *specs*, ``(output label, column, how)``, and each spec
+into the partials it needs: ``mean`` needs ``sum`` and ``count``; ``var``/``std`` need
+``count``, ``sum`` and ``m2`` (the sum of squared deviations from the group's mean in
+that partition, merged with Chan's formula, so there is no cancellation as with sums of
+squares). Each partition computes all partials of one request in one pandas groupby;
+``combine`` groups the concatenated partials again by the group keys (now the index);
+the root turns partials into results and sorts the groups when ``sort=True``. The tree
+bounds fan-in by ``split_every``; with ``split_out=k`` the partials are split by a
+stable hash of the group keys into ``k`` independent trees, one output partition each.
+``nunique`` merges distinct ``(key, value)`` pairs instead; ``apply``/``transform``
+hash-shuffle the rows so every group is in one partition, then run pandas per partition.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from taskloom.dataframe._meta import make_meta, meta_nonempty
+from taskloom.dataframe.core import (
+    Series,
+    _Frame,
+    concat_partitions,
+    map_partitions,
+    map_scalars,
+    new_collection,
+    no_default,
+    tree_reduction,
+)
+from taskloom.tokenize import tokenize
+
+__all__ = ["SUPPORTED", "DataFrameGroupBy", "SeriesGroupBy"]
+
+# The partial each aggregation is merged by, for those merged by themselves.
+_SELF_MERGED = {
+    "sum": "sum",
+    "count": "sum",
+    "size": "sum",
+    "min": "min",
+    "max": "max",
+    "first": "first",
+    "last": "last",
+    "prod": "prod",
+}
+_NEEDS = {"mean": ("sum", "count"), "var": ("count", "sum", "m2"), "std": ("count", "sum", "m2")}
+SUPPORTED = (*_SELF_MERGED, *_NEEDS, "nunique")
+
+
+class _Plan:
+    """The partials of one aggregation request and how to finish them."""
+
+    def __init__(
+        self, keys: list, level: Any, specs: list, ddof: int, dropna: bool, observed: bool
+    ) -> None:
+        self.keys, self.level, self.specs = keys, level, specs
+        self.ddof, self.dropna, self.observed = ddof, dropna, observed
+        partials: list = []
+        for _, col, how in specs:
+            for p in _NEEDS.get(how, (how,)):
+                if (col, p) not in partials:
+                    partials.append((col, p))
+        self.partials = partials
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "groupby-plan",
+            self.keys,
+            self.level,
+            self.specs,
+            self.ddof,
+            self.dropna,
+            self.observed,
+        )
+
+    def _group(self, part: pd.DataFrame) -> Any:
+        if self.level is not None:
+            return part.groupby(
+                level=self.level, sort=False, dropna=self.dropna, observed=self.observed
+            )
+        return part.groupby(self.keys, sort=False, dropna=self.dropna, observed=self.observed)
+
+    def chunk(self, part: pd.DataFrame) -> pd.DataFrame:
+        g = self._group(part)
+        out = {}
+        for i, (col, how) in enumerate(self.partials):
+            if how == "size":
+                out[i] = g.size()
+            elif how == "m2":
+                out[i] = (g[col].var(ddof=0) * g[col].count()).fillna(0.0)
+            else:
+                out[i] = getattr(g[col], how)()
+        return self._frame(out, g)
+
+    def _frame(self, out: dict, g: Any) -> pd.DataFrame:
+        if out:
+            return pd.DataFrame(out)
+        return pd.DataFrame(index=g.size().index)
+
+    def combine(self, parts: list) -> pd.DataFrame:
+        both = concat_partitions(parts)
+        if len(parts) == 1:
+            return both
+        levels = list(builtins.range(both.index.nlevels))
+        g = both.groupby(level=levels, sort=False, dropna=False)
+        out = {}
+        for i, (col, how) in enumerate(self.partials):
+            if how == "m2":
+                n_col = self.partials.index((col, "count"))
+                s_col = self.partials.index((col, "sum"))
+                n, s = both[n_col].astype(float), both[s_col].astype(float)
+                total_n = g[n_col].transform("sum").astype(float)
+                total_mean = g[s_col].transform("sum") / total_n.where(total_n > 0)
+                spread = (n * (s / n.where(n > 0) - total_mean) ** 2).fillna(0.0)
+                out[i] = (both[i] + spread).groupby(level=levels, sort=False).sum()
+            else:
+                out[i] = getattr(g[i], _SELF_MERGED[how])()
+        return self._frame(out, g)
+
+    def aggregate(
+        self, sort: bool, as_series: bool, columns: Any, index_names: list, parts: list
+    ) -> Any:
+        merged = self.combine(parts)
+        results = {}
+        for label, col, how in self.specs:
+            if how in _NEEDS:
+                n = merged[self.partials.index((col, "count"))]
+                s = merged[self.partials.index((col, "sum"))]
+                if how == "mean":
+                    value = s / n.where(n > 0)
+                else:
+                    m2 = merged[self.partials.index((col, "m2"))]
+                    value = m2 / (n - self.ddof).where(n - self.ddof > 0)
+                    if how == "std":
+                        value = np.sqrt(value)
+            else:
+                value = merged[self.partials.index((col, how))]
+            results[label] = value
+        out = pd.DataFrame(results, index=merged.index)
+        out.index.names = index_names
+        if sort:
+            out = out.sort_index()
+        if as_series:
+            series = out.iloc[:, 0]
+            series.name = columns
+            return series
+        out.columns = columns
+        return out
+
+
+def _split_by_key_hash(frame: pd.DataFrame, n: int) -> list:
+    keys = frame.index.to_frame(index=False)
+    target = (pd.util.hash_pandas_object(keys, index=False).to_numpy() % np.uint64(n)).astype(
+        np.int64
+    )
+    return [frame.iloc[np.flatnonzero(target == j)] for j in builtins.range(n)]
+
+
+class _GroupBy:
+    """What frame and series groupbys share: keys, plans, the reductions."""
+
+    def __init__(
+        self,
+        obj: _Frame,
+        by: Any = None,
+        level: Any = None,
+        sort: bool = True,
+        dropna: bool = True,
+        observed: bool = True,
+        group_keys: bool = True,
+        _selection: Any = None,
+        _frame: Any = None,
+        _keys: Any = None,
+        _key_names: Any = None,
+    ) -> None:
+        self.sort, self.dropna, self.observed, self.group_keys = sort, dropna, observed, group_keys
+        self.level = level
+        if _frame is not None:  # a column selection of an existing groupby
+            self.obj, self.keys, self.key_names = _frame, _keys, _key_names
+            self.selection = _selection
+            return
+        if by is None and level is None:
+            raise TypeError("groupby needs by= or level=")
+        frame = (
+            obj.to_frame()
+            if isinstance(obj, Series) and not isinstance(obj._meta, pd.DataFrame)
+            else obj
+        )
+        keys, key_names = [], []
+        for i, b in enumerate(by if isinstance(by, list) else ([] if by is None else [by])):
+            if isinstance(b, Series):
+                temp = f"__groupby_key_{i}"
+                frame = frame.assign(**{temp: b})
+                keys.append(temp)
+                key_names.append(b.name)
+            elif isinstance(b, _Frame):
+                raise TypeError("groupby keys may be column names or Series, not a DataFrame")
+            else:
+                if b not in frame._meta.columns:
+                    raise KeyError(
+                        f"groupby key {b!r} is not a column; the columns are "
+                        f"{list(frame._meta.columns)}"
+                    )
+                keys.append(b)
+                key_names.append(b)
+        self.obj, self.keys, self.key_names = frame, keys, key_names
+        if isinstance(obj, Series):
+            self.selection = obj.name if obj.name is not None else frame._meta.columns[0]
+        else:
+            self.selection = None
+
+    # -- the pandas object the metadata comes from --
+    def _value_columns(self) -> list:
+        if self.selection is None:
+            return [c for c in self.obj._meta.columns if c not in self.keys]
+        return [self.selection] if not isinstance(self.selection, list) else self.selection
+
+    def _meta_groupby(self) -> Any:
+        part = meta_nonempty(self.obj._meta)
+        g = part.groupby(
+            self.keys if self.level is None else None,
+            level=self.level,
+            sort=self.sort,
+            dropna=self.dropna,
+            observed=self.observed,
+        )
+        return g if self.selection is None else g[self.selection]
+
+    def _index_names(self) -> list:
+        if self.level is not None:
+            levels = self.level if isinstance(self.level, list) else [self.level]
+            names = self.obj._meta.index.names
+            return [names[lv] if isinstance(lv, int) else lv for lv in levels]
+        return list(self.key_names)
+
+    def _fix_meta(self, meta: Any) -> Any:
+        meta = make_meta(meta)
+        if isinstance(meta, pd.DataFrame | pd.Series):
+            meta.index.names = self._index_names()
+        return meta
+
+    # -- aggregation --
+    def _specs(self, arg: Any, named: dict) -> tuple[list, bool, Any]:
+        """``(specs, as_series, output columns)`` of an aggregation request."""
+        series = isinstance(self.selection, str | int | float | tuple) and not isinstance(
+            self.selection, list
+        )
+        if named:
+            specs = []
+            for label, value in named.items():
+                if not (isinstance(value, tuple) and len(value) == 2):
+                    raise TypeError(f"named aggregation {label}= needs (column, function)")
+                specs.append((label, value[0], _how(value[1])))
+            return specs, False, pd.Index([s[0] for s in specs])
+        if isinstance(arg, dict):
+            if series:
+                raise TypeError("a dict of aggregations needs a frame groupby, not a series")
+            specs, labels, nested = [], [], False
+            for col, hows in arg.items():
+                if col not in self.obj._meta.columns:
+                    raise KeyError(f"column {col!r} to aggregate is not in the frame")
+                if isinstance(hows, list | tuple):
+                    nested = True
+                    for h in hows:
+                        specs.append(((col, _how(h)), col, _how(h)))
+                else:
+                    specs.append(((col, _how(hows)), col, _how(hows)))
+            labels = [s[0] for s in specs]
+            columns = (
+                pd.MultiIndex.from_tuples(labels)
+                if nested
+                else pd.Index([lab[0] for lab in labels])
+            )
+            return specs, False, columns
+        if isinstance(arg, list | tuple):
+            hows = [_how(h) for h in arg]
+            if series:
+                return [(h, self.selection, h) for h in hows], False, pd.Index(hows)
+            cols = self._value_columns()
+            specs = [((c, h), c, h) for c in cols for h in hows]
+            return specs, False, pd.MultiIndex.from_tuples([s[0] for s in specs])
+        how = _how(arg)
+        if series:
+            return [(self.selection, self.selection, how)], True, self.selection
+        cols = self._value_columns()
+        return [(c, c, how) for c in cols], False, pd.Index(cols)
+
+    def _aggregate(
+        self,
+        arg: Any,
+        split_every: int | None,
+        split_out: int,
+        ddof: int,
+        meta: Any,
+        named: dict | None = None,
+    ) -> Any:
+        specs, as_series, columns = self._specs(arg, named or {})
+        if any(how == "nunique" for _, _, how in specs):
+            return self._with_nunique(specs, as_series, columns, split_every, meta)
+        plan = _Plan(self.keys, self.level, specs, ddof, self.dropna, self.observed)
+        needed = list(dict.fromkeys([*self.keys, *(c for c, h in plan.partials if h != "size")]))
+        frame = self.obj if self.level is not None else self.obj[needed]
+        finish = _Finish(
+            plan, self.sort and split_out == 1, as_series, columns, self._index_names()
+        )
+        if split_out == 1:
+            return tree_reduction(
+                frame, plan.chunk, plan.combine, finish, meta, split_every, token="groupby-agg"
+            )
+        return _split_out_reduction(frame, plan, finish, meta, split_every, split_out)
+
+    def _with_nunique(
+        self, specs: list, as_series: bool, columns: Any, split_every: int | None, meta: Any
+    ) -> Any:
+        pieces = []
+        for _label, col, how in specs:
+            if how == "nunique":
+                pieces.append(_nunique(self, col, split_every))
+            else:
+                sub = _GroupBy(
+                    self.obj,
+                    _frame=self.obj,
+                    _keys=self.keys,
+                    _key_names=self.key_names,
+                    _selection=col,
+                    sort=self.sort,
+                    dropna=self.dropna,
+                    observed=self.observed,
+                    level=self.level,
+                )
+                pieces.append(sub._aggregate(how, split_every, 1, 1, None))
+        return map_scalars(_join_columns, as_series, columns, self.sort, *pieces, meta=meta)
+
+    def agg(
+        self, arg: Any = None, split_every: int | None = None, split_out: int = 1, **kwargs: Any
+    ) -> Any:
+        """Aggregate with a name, a list of names, a dict column -> name(s), or named
+        aggregations ``label=(column, name)``; names are those of :data:`SUPPORTED`.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1, 2, 3, 4], "y": [4, 3, 2, 1]})
+        >>> df = dd.from_pandas(pdf, npartitions=2)
+        >>> df.groupby("k").agg({"x": "sum", "y": "max"}).compute()
+           x  y
+        k
+        a  4  4
+        b  6  3
+        """
+        ddof = kwargs.pop("ddof", 1)
+        named = kwargs if arg is None else {}
+        if arg is None and not named:
+            raise TypeError("agg needs an aggregation (a name, list, dict or label=(col, how))")
+        if arg is not None and kwargs:
+            raise TypeError(f"agg got unexpected arguments: {sorted(kwargs)}")
+        g = self._meta_groupby()
+        meta = g.agg(arg, **_meta_kwargs(ddof, arg)) if arg is not None else g.agg(**named)
+        return self._aggregate(arg, split_every, split_out, ddof, self._fix_meta(meta), named=named)
+
+    aggregate = agg
+
+    def _simple(
+        self, how: str, split_every: int | None, split_out: int, ddof: int = 1, **kwargs: Any
+    ) -> Any:
+        g = self._meta_groupby()
+        meta = getattr(g, how)(**({"ddof": ddof} if how in ("var", "std") else {}), **kwargs)
+        return self._aggregate(how, split_every, split_out, ddof, self._fix_meta(meta))
+
+    def sum(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
+        """Sum per group."""
+        return self._simple("sum", split_every, split_out, **kwargs)
+
+    def mean(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
+        """Mean per group."""
+        return self._simple("mean", split_every, split_out, **kwargs)
+
+    def var(self, ddof: int = 1, split_every: int | None = None, split_out: int = 1) -> Any:
+        """Variance per group."""
+        return self._simple("var", split_every, split_out, ddof)
+
+    def std(self, ddof: int = 1, split_every: int | None = None, split_out: int = 1) -> Any:
+        """Standard deviation per group."""
+        return self._simple("std", split_every, split_out, ddof)
+
+    def min(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
+        """Minimum per group."""
+        return self._simple("min", split_every, split_out, **kwargs)
+
+    def max(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
+        """Maximum per group."""
+        return self._simple("max", split_every, split_out, **kwargs)
+
+    def prod(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
+        """Product per group."""
+        return self._simple("prod", split_every, split_out, **kwargs)
+
+    def count(self, split_every: int | None = None, split_out: int = 1) -> Any:
+        """Number of values present per group."""
+        return self._simple("count", split_every, split_out)
+
+    def first(self, split_every: int | None = None, split_out: int = 1) -> Any:
+        """First value present per group (in row order)."""
+        return self._simple("first", split_every, split_out)
+
+    def last(self, split_every: int | None = None, split_out: int = 1) -> Any:
+        """Last value present per group (in row order)."""
+        return self._simple("last", split_every, split_out)
+
+    def size(self, split_every: int | None = None, split_out: int = 1) -> Series:
+        """Number of rows per group."""
+        meta = self._fix_meta(self._meta_groupby().size())
+        plan = _Plan(self.keys, self.level, [("size", None, "size")], 1, self.dropna, self.observed)
+        finish = _Finish(plan, self.sort, True, meta.name, self._index_names())
+        frame = self.obj if self.level is not None else self.obj[self.keys]
+        if split_out == 1:
+            return tree_reduction(
+                frame, plan.chunk, plan.combine, finish, meta, split_every, token="groupby-size"
+            )
+        return _split_out_reduction(frame, plan, finish, meta, split_every, split_out)
+
+    def nunique(self, split_every: int | None = None, dropna: bool = True) -> Any:
+        """Number of distinct values per group."""
+        if self.selection is None or isinstance(self.selection, list):
+            cols = self._value_columns()
+            return self.agg({c: "nunique" for c in cols}, split_every=split_every)
+        return _nunique(self, self.selection, split_every)
+
+    # -- whole-group functions, after a shuffle --
+    def _shuffled(self) -> Any:
+        from taskloom.dataframe.shuffle import hash_shuffle
+
+        if self.level is not None:
+            return hash_shuffle(self.obj, None)
+        return hash_shuffle(self.obj, self.keys)
+
+    def apply(self, func: Callable, *args: Any, meta: Any = no_default, **kwargs: Any) -> Any:
+        """``func`` of each group's rows (as pandas' ``apply``), after a hash shuffle
+        that puts every group in one partition."""
+        call = _GroupApply(self, "apply", func, args, kwargs)
+        return map_partitions(call, self._shuffled(), meta=meta, token="groupby-apply")
+
+    def transform(self, func: Any, *args: Any, meta: Any = no_default, **kwargs: Any) -> Any:
+        """``func`` of each group, shaped like the input (after a hash shuffle)."""
+        call = _GroupApply(self, "transform", func, args, kwargs)
+        return map_partitions(call, self._shuffled(), meta=meta, token="groupby-transform")
+
+
+class _GroupApply:
+    __slots__ = (
+        "args",
+        "dropna",
+        "func",
+        "key_names",
+        "keys",
+        "kwargs",
+        "level",
+        "method",
+        "selection",
+        "sort",
+    )
+
+    def __init__(self, gb: _GroupBy, method: str, func: Any, args: tuple, kwargs: dict) -> None:
+        self.keys, self.level, self.selection = gb.keys, gb.level, gb.selection
+        self.key_names, self.sort, self.dropna = gb.key_names, gb.sort, gb.dropna
+        self.method, self.func, self.args, self.kwargs = method, func, args, kwargs
+
+    def __call__(self, part: pd.DataFrame) -> Any:
+        if self.level is not None:
+            g = part.groupby(level=self.level, sort=self.sort, dropna=self.dropna, group_keys=True)
+        else:
+            g = part.groupby(self.keys, sort=self.sort, dropna=self.dropna, group_keys=True)
+        if self.selection is not None:
+            g = g[self.selection]
+        elif self.method == "apply" and self.level is None:
+            g = g[[c for c in part.columns if c not in self.keys]]
+        out = getattr(g, self.method)(self.func, *self.args, **self.kwargs)
+        if (
+            self.method == "apply"
+            and isinstance(out, pd.Series | pd.DataFrame)
+            and self.level is None
+        ):
+            names = list(out.index.names)
+            names[: len(self.key_names)] = self.key_names
+            out.index.names = names
+        return out
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "group-apply",
+            self.keys,
+            self.level,
+            self.selection,
+            self.method,
+            self.func,
+            self.args,
+            self.kwargs,
+            self.sort,
+            self.dropna,
+        )
+
+
+class _Finish:
+    __slots__ = ("as_series", "columns", "index_names", "plan", "sort")
+
+    def __init__(
+        self, plan: _Plan, sort: bool, as_series: bool, columns: Any, index_names: list
+    ) -> None:
+        self.plan, self.sort, self.as_series = plan, sort, as_series
+        self.columns, self.index_names = columns, index_names
+
+    def __call__(self, parts: list) -> Any:
+        return self.plan.aggregate(self.sort, self.as_series, self.columns, self.index_names, parts)
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "groupby-finish",
+            self.plan,
+            self.sort,
+            self.as_series,
+            list(self.columns) if not isinstance(self.columns, str | int) else self.columns,
+            self.index_names,
+        )
+
+
+def _split_out_reduction(
+    frame: _Frame, plan: _Plan, finish: _Finish, meta: Any, split_every: int | None, split_out: int
+) -> Any:
+    split_every = split_every or 8
+    token = tokenize(frame._name, plan, finish, split_every, split_out)
+    chunk, name = f"groupby-chunk-{token}", f"groupby-agg-{token}"
+    layer: dict = {
+        (chunk, i): (_split_by_key_hash, (plan.chunk, (frame._name, i)), split_out)
+        for i in builtins.range(frame.npartitions)
+    }
+    for j in builtins.range(split_out):
+        level = [(_pick, (chunk, i), j) for i in builtins.range(frame.npartitions)]
+        depth = 0
+        while len(level) > split_every:
+            depth += 1
+            nxt = []
+            for k in builtins.range(0, len(level), split_every):
+                key = (f"groupby-combine-{depth}-{j}-{token}", k)
+                layer[key] = (plan.combine, level[k : k + split_every])
+                nxt.append(key)
+            level = nxt
+        layer[(name, j)] = (finish, level)
+    return new_collection({**frame._layers, name: layer}, name, meta, (None,) * (split_out + 1))
+
+
+def _pick(parts: list, j: int) -> Any:
+    return parts[j]
+
+
+def _nunique(gb: _GroupBy, column: Any, split_every: int | None) -> Series:
+    keys = gb.keys
+    if gb.level is not None:
+        raise NotImplementedError("nunique of a groupby on index levels")
+    pairs = gb.obj[[*keys, column]]
+    g = meta_nonempty(gb.obj._meta).groupby(keys, sort=gb.sort, dropna=gb.dropna)
+    meta = gb._fix_meta(g[column].nunique())
+    finish = _NuniqueFinish(keys, column, gb.sort, gb.dropna, gb.key_names)
+    return tree_reduction(
+        pairs, _drop_dup_rows, _concat_drop_dup, finish, meta, split_every, token="groupby-nunique"
+    )
+
+
+def _drop_dup_rows(part: pd.DataFrame) -> pd.DataFrame:
+    return part.drop_duplicates()
+
+
+def _concat_drop_dup(parts: list) -> pd.DataFrame:
+    return concat_partitions(parts).drop_duplicates()
+
+
+class _NuniqueFinish:
+    __slots__ = ("column", "dropna", "key_names", "keys", "sort")
+
+    def __init__(self, keys: list, column: Any, sort: bool, dropna: bool, key_names: list) -> None:
+        self.keys, self.column, self.sort, self.dropna = keys, column, sort, dropna
+        self.key_names = key_names
+
+    def __call__(self, parts: list) -> pd.Series:
+        pairs = _concat_drop_dup(parts)
+        out = pairs.groupby(self.keys, sort=self.sort, dropna=self.dropna)[self.column].nunique()
+        out.index.names = self.key_names
+        return out
+
+    def __dask_tokenize__(self) -> Any:
+        return ("nunique-finish", self.keys, self.column, self.sort, self.dropna, self.key_names)
+
+
+def _join_columns(as_series: bool, columns: Any, sort: bool, *pieces: pd.Series) -> Any:
+    out = pd.concat(pieces, axis=1)
+    if sort:
+        out = out.sort_index()
+    if as_series:
+        s = out.iloc[:, 0]
+        s.name = columns
+        return s
+    out.columns = columns
+    return out
+
+
+def _how(h: Any) -> str:
+    name = h if isinstance(h, str) else getattr(h, "__name__", None)
+    aliases = {
+        "amin": "min",
+        "amax": "max",
+        "nanmin": "min",
+        "nanmax": "max",
+        "nansum": "sum",
+        "nanmean": "mean",
+        "average": "mean",
+    }
+    name = aliases.get(name, name)
+    if name not in SUPPORTED:
+        raise ValueError(
+            f"unsupported groupby aggregation {h!r}; taskloom supports {', '.join(SUPPORTED)} "
+            "(use groupby().apply for anything else)"
+        )
+    return name
+
+
+def _meta_kwargs(ddof: int, arg: Any) -> dict:
+    return {"ddof": ddof} if ddof != 1 and isinstance(arg, str) and arg in ("var", "std") else {}
+
+
+class DataFrameGroupBy(_GroupBy):
+    """A frame grouped by keys; select columns with ``gb['x']``, ``gb.x`` or ``gb[['x', 'y']]``."""
+
+    def __getitem__(self, key: Any) -> Any:
+        cols = key if isinstance(key, list) else [key]
+        missing = [c for c in cols if c not in self.obj._meta.columns]
+        if missing:
+            raise KeyError(
+                f"columns {missing} not found; the columns are {list(self.obj._meta.columns)}"
+            )
+        cls = DataFrameGroupBy if isinstance(key, list) else SeriesGroupBy
+        return cls(
+            self.obj,
+            _frame=self.obj,
+            _keys=self.keys,
+            _key_names=self.key_names,
+            _selection=list(key) if isinstance(key, list) else key,
+            sort=self.sort,
+            dropna=self.dropna,
+            observed=self.observed,
+            level=self.level,
+        )
+
+    def __getattr__(self, key: str) -> Any:
+        if key.startswith("_"):
+            raise AttributeError(key)
+        if key in self.obj._meta.columns and key not in self.keys:
+            return self[key]
+        raise AttributeError(f"'DataFrameGroupBy' object has no attribute {key!r}")
+
+    def __repr__(self) -> str:
+        return f"<taskloom DataFrameGroupBy by={self.key_names or self.level}>"
+
+
+class SeriesGroupBy(_GroupBy):
+    """One column grouped by keys."""
+
+    def __repr__(self) -> str:
+        return f"<taskloom SeriesGroupBy {self.selection!r} by={self.key_names or self.level}>"

@@ -1,0 +1,810 @@
+"""Getting data in and out: pandas and numpy objects, Delayed values, CSV, Parquet.
+
+- ``from_pandas`` splits a frame into partitions of about equal length, moving each
+  boundary past repeated index values so that divisions stay exact.
+- ``read_csv`` makes one partition per block of ``blocksize`` bytes of each file; a
+  block holds the lines that start inside it, and blocks after the first get the
+  file's header line, so splitting needs no scan of the file (a quoted field holding a
+  newline cannot be split this way; pass ``blocksize=None`` for such files). Column
+  types come from a sample of the first file and every block is cast to them, so all
+  partitions agree; a block that cannot be cast is an error naming the file.
+- ``read_parquet`` goes through pyarrow: one partition per file (or per row group),
+  only the requested columns and the ``filters`` are read (row groups and hive
+  partition directories that cannot match are skipped), and the index is restored
+  from the pandas metadata pyarrow writes, with divisions from the row-group statistics
+  when they are sorted.
+- Writers (``to_csv``, ``to_parquet``) run one task per partition (``single_file=True``
+  chains them, each appending to the file) and return the paths written.
+"""
+
+from __future__ import annotations
+
+import builtins
+import glob as globmod
+import itertools
+import os
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from taskloom.core import data_task
+from taskloom.dataframe._meta import make_meta
+from taskloom.dataframe.core import (
+    DataFrame,
+    _Frame,
+    meta_from_user,
+    new_collection,
+)
+from taskloom.delayed import Delayed
+from taskloom.tokenize import tokenize
+
+__all__ = [
+    "from_array",
+    "from_delayed",
+    "from_dict",
+    "from_pandas",
+    "read_csv",
+    "read_parquet",
+    "to_csv",
+    "to_parquet",
+]
+
+
+# --- in-memory sources ----------------------------------------------------------------
+
+
+def _row_bounds(index: pd.Index, npartitions: int) -> list[int]:
+    """Row positions where partitions start (and the end), never splitting repeated
+    index values between two partitions."""
+    n = len(index)
+    bounds = [0]
+    for b in np.linspace(0, n, npartitions + 1).round().astype(int)[1:-1]:
+        b = int(b)
+        if b <= bounds[-1]:
+            continue
+        if not index.is_unique:
+            # Move forward past values equal to the one before the boundary.
+            b = int(index.searchsorted(index[b - 1], side="right"))
+        if bounds[-1] < b < n:
+            bounds.append(b)
+    bounds.append(n)
+    return bounds
+
+
+def from_pandas(
+    data: pd.DataFrame | pd.Series,
+    npartitions: int | None = None,
+    chunksize: int | None = None,
+    sort: bool = True,
+) -> Any:
+    """A collection of ``data`` split into ``npartitions`` (or ``chunksize``-row) parts.
+
+    With ``sort=True`` (the default) the rows are sorted by the index first and the
+    divisions are known; with ``sort=False`` the rows keep their order and the
+    divisions are unknown.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> df = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=3)
+    >>> df.npartitions, df.divisions
+    (3, (0, 3, 7, 9))
+    """
+    if not isinstance(data, pd.DataFrame | pd.Series):
+        raise TypeError(
+            f"from_pandas needs a pandas DataFrame or Series, not {type(data).__name__}"
+        )
+    if (npartitions is None) == (chunksize is None):
+        raise ValueError("from_pandas needs exactly one of npartitions= or chunksize=")
+    if chunksize is not None:
+        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
+            raise ValueError(f"chunksize must be a positive integer, got {chunksize!r}")
+        npartitions = builtins.max(1, -(-len(data) // chunksize))
+    if isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1:
+        raise ValueError(f"npartitions must be a positive integer, got {npartitions!r}")
+    name = f"from-pandas-{tokenize(data, npartitions, sort)}"
+    if sort and not data.index.is_monotonic_increasing:
+        data = data.sort_index(kind="stable")
+    if len(data) == 0:
+        return new_collection(
+            {name: {(name, 0): data_task(data)}}, name, make_meta(data), (None, None)
+        )
+    if sort:
+        bounds = _row_bounds(data.index, npartitions)
+        divisions = [data.index[b] for b in bounds[:-1]] + [data.index[-1]]
+        if any(pd.isna(d) for d in divisions):
+            divisions = [None] * len(divisions)
+    else:
+        bounds = [int(b) for b in np.linspace(0, len(data), npartitions + 1).round()]
+        bounds = sorted(set(bounds))
+        divisions = [None] * len(bounds)
+    layer = {
+        (name, i): data_task(data.iloc[a:b]) for i, (a, b) in enumerate(itertools.pairwise(bounds))
+    }
+    return new_collection({name: layer}, name, make_meta(data), divisions)
+
+
+def from_dict(
+    data: dict, npartitions: int, orient: str = "columns", dtype: Any = None, columns: Any = None
+) -> DataFrame:
+    """A collection from a dict, as :meth:`pandas.DataFrame.from_dict`."""
+    frame = pd.DataFrame.from_dict(data, orient=orient, dtype=dtype, columns=columns)
+    return from_pandas(frame, npartitions=npartitions)
+
+
+def from_array(x: Any, chunksize: int = 50_000, columns: Any = None, meta: Any = None) -> Any:
+    """A collection from a 1-d or 2-d numpy or ``taskloom.array`` array (rows split
+    into partitions; a taskloom array keeps its row blocks)."""
+    from taskloom.array import Array
+
+    if isinstance(x, Array):
+        return _from_taskloom_array(x, columns)
+    arr = np.asarray(x)
+    if arr.ndim == 1:
+        data: Any = pd.Series(arr, name=columns)
+    elif arr.ndim == 2:
+        data = pd.DataFrame(arr, columns=columns)
+    else:
+        raise ValueError(f"from_array needs a 1-d or 2-d array, got {arr.ndim} dimensions")
+    return from_pandas(data, chunksize=builtins.max(1, chunksize))
+
+
+def _from_taskloom_array(x: Any, columns: Any) -> Any:
+    if x.ndim not in (1, 2):
+        raise ValueError(f"from_array needs a 1-d or 2-d array, got {x.ndim} dimensions")
+    if x.ndim == 2 and len(x.chunks[1]) != 1:
+        x = x.rechunk({1: x.shape[1]})
+    starts = np.concatenate([[0], np.cumsum(x.chunks[0])]).astype(int)
+    sample = np.empty((0, *x.shape[1:]), dtype=x.dtype)
+    meta = pd.Series(sample, name=columns) if x.ndim == 1 else pd.DataFrame(sample, columns=columns)
+    name = f"from-array-{tokenize(x.name, columns)}"
+    keys = x.__dask_keys__()
+    layer = {}
+    for i in builtins.range(len(x.chunks[0])):
+        key = keys[i] if x.ndim == 1 else keys[i][0]
+        layer[(name, i)] = (_block_to_pandas, key, int(starts[i]), columns)
+    divisions = [int(s) for s in starts[:-1]] + [int(starts[-1]) - 1]
+    if len(divisions) > 1 and divisions[-1] < divisions[-2]:
+        divisions = [None] * len(divisions)
+    graph = x.__dask_graph__()
+    return new_collection({("array", x.name): dict(graph), name: layer}, name, meta, divisions)
+
+
+def _block_to_pandas(block: np.ndarray, start: int, columns: Any) -> Any:
+    index = pd.RangeIndex(start, start + len(block))
+    if block.ndim == 1:
+        return pd.Series(block, index=index, name=columns)
+    return pd.DataFrame(block, index=index, columns=columns)
+
+
+def from_delayed(
+    dfs: Delayed | Sequence[Delayed],
+    meta: Any = None,
+    divisions: Sequence | None = None,
+    verify_meta: bool = True,
+) -> Any:
+    """A collection with one partition per Delayed value (each computing a pandas
+    object). Without ``meta`` the first value is computed to learn the columns."""
+    if isinstance(dfs, Delayed):
+        dfs = [dfs]
+    dfs = list(dfs)
+    if not dfs or not all(isinstance(d, Delayed) for d in dfs):
+        raise TypeError("from_delayed needs a non-empty list of Delayed values")
+    meta = make_meta(dfs[0].compute()) if meta is None else meta_from_user(meta)
+    if divisions is None:
+        divisions = [None] * (len(dfs) + 1)
+    elif len(divisions) != len(dfs) + 1:
+        raise ValueError(
+            f"divisions must have {len(dfs) + 1} values for {len(dfs)} "
+            f"partitions, got {len(divisions)}"
+        )
+    name = f"from-delayed-{tokenize(*(d.key for d in dfs))}"
+    layers: dict = {("delayed", d.key): d.__dask_graph__() for d in dfs}
+    check = _CheckMeta(meta) if verify_meta else None
+    layers[name] = {(name, i): (check, d.key) if check else d.key for i, d in enumerate(dfs)}
+    return new_collection(layers, name, meta, divisions)
+
+
+class _CheckMeta:
+    __slots__ = ("meta",)
+
+    def __init__(self, meta: Any) -> None:
+        self.meta = meta
+
+    def __call__(self, part: Any) -> Any:
+        if type(part) is not type(self.meta):
+            raise TypeError(
+                f"from_delayed: a partition is a {type(part).__name__}, "
+                f"expected {type(self.meta).__name__}"
+            )
+        if isinstance(part, pd.DataFrame) and list(part.columns) != list(self.meta.columns):
+            raise ValueError(
+                f"from_delayed: a partition has columns {list(part.columns)}, "
+                f"expected {list(self.meta.columns)}"
+            )
+        return part
+
+    def __dask_tokenize__(self) -> Any:
+        return ("check-meta", str(getattr(self.meta, "dtypes", type(self.meta))))
+
+
+# --- CSV ------------------------------------------------------------------------------
+
+_DEFAULT_BLOCKSIZE = 64 * 2**20
+
+
+def expand_paths(urlpath: Any, what: str = "files") -> list[str]:
+    """Paths from a path, a glob pattern or a list of them; a pattern that matches
+    nothing is a FileNotFoundError naming it."""
+    patterns = [urlpath] if isinstance(urlpath, str | os.PathLike) else list(urlpath)
+    paths: list[str] = []
+    for p in patterns:
+        p = os.fspath(p)
+        if globmod.has_magic(p):
+            matched = sorted(globmod.glob(p), key=_natural_key)
+            if not matched:
+                raise FileNotFoundError(f"no {what} match the pattern {p!r}")
+            paths.extend(matched)
+        elif not os.path.exists(p):
+            raise FileNotFoundError(f"no such file: {p!r}")
+        else:
+            paths.append(p)
+    if not paths:
+        raise FileNotFoundError(f"no {what} given")
+    return paths
+
+
+def _natural_key(path: str) -> list:
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", path)]
+
+
+def _parse_size(size: Any) -> int | None:
+    if size is None:
+        return None
+    if isinstance(size, int | float):
+        return int(size)
+    m = re.fullmatch(r"\s*([\d.]+)\s*([kKmMgGtT]i?)?[bB]?\s*", str(size))
+    if not m:
+        raise ValueError(f"blocksize must be a number of bytes or like '64MB', got {size!r}")
+    scale = {
+        "k": 10**3,
+        "m": 10**6,
+        "g": 10**9,
+        "t": 10**12,
+        "ki": 2**10,
+        "mi": 2**20,
+        "gi": 2**30,
+        "ti": 2**40,
+    }.get((m.group(2) or "").lower(), 1)
+    return int(float(m.group(1)) * scale)
+
+
+def _block_bytes(path: str, start: int, end: int | None, header: bytes) -> bytes:
+    """The lines starting in ``[start, end)``, after the ``header`` line."""
+    with open(path, "rb") as f:
+        if start > 0:
+            f.seek(start - 1)
+            if f.read(1) != b"\n":
+                f.readline()  # the rest of a line that started in the block before
+        begin = f.tell()
+        if end is None:
+            data = f.read()
+        else:
+            data = f.read(builtins.max(0, end - begin))
+            if data and not data.endswith(b"\n"):
+                data += f.readline()
+    return header + data
+
+
+class _CSVBlock:
+    """Reads one block of a CSV file into pandas and casts it to the sampled dtypes."""
+
+    __slots__ = ("dtypes", "kwargs", "path_column")
+
+    def __init__(self, kwargs: dict, dtypes: dict, path_column: str | None) -> None:
+        self.kwargs, self.dtypes, self.path_column = kwargs, dtypes, path_column
+
+    def __call__(self, path: str, start: int, end: int | None, header: bytes) -> pd.DataFrame:
+        import io
+
+        try:
+            if start == 0 and end is None and not header:
+                df = pd.read_csv(path, **self.kwargs)
+            else:
+                df = pd.read_csv(io.BytesIO(_block_bytes(path, start, end, header)), **self.kwargs)
+        except Exception as e:
+            where = f"{path}" if end is None and start == 0 else f"{path} (bytes {start}-{end})"
+            try:
+                err = type(e)(f"error reading {where}: {e}")
+            except Exception:
+                e.add_note(f"taskloom: while reading {where}")
+                raise
+            raise err from e
+        if self.path_column:
+            df[self.path_column] = path
+        wrong = {c: d for c, d in self.dtypes.items() if c in df.columns and df[c].dtype != d}
+        if wrong:
+            try:
+                df = df.astype(wrong)
+            except (ValueError, TypeError) as e:
+                raise ValueError(
+                    f"{path}: columns {sorted(map(str, wrong))} do not have the dtypes "
+                    f"sampled from the start of the data ({e}); pass dtype= for them to "
+                    "read_csv"
+                ) from e
+        return df
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "csv-block",
+            sorted(self.kwargs.items(), key=str),
+            sorted(self.dtypes.items(), key=str),
+            self.path_column,
+        )
+
+
+def read_csv(
+    urlpath: Any,
+    blocksize: Any = "default",
+    sample: int = 256_000,
+    include_path_column: bool | str = False,
+    **kwargs: Any,
+) -> DataFrame:
+    """Read CSV files (a path, glob pattern or list) into one frame, as pandas' ``read_csv``.
+
+    Each file is split into blocks of ``blocksize`` bytes (64 MiB by default; ``None``
+    for one partition per file); keyword arguments go to :func:`pandas.read_csv`.
+
+    Examples
+    --------
+    >>> import os, tempfile, taskloom.dataframe as dd
+    >>> d = tempfile.mkdtemp()
+    >>> for i in range(2):
+    ...     with open(os.path.join(d, f"{i}.csv"), "w") as f:
+    ...         _ = f.write("a,b\\n1,2\\n3,4\\n")
+    >>> df = dd.read_csv(os.path.join(d, "*.csv"))
+    >>> df.npartitions, int(df.a.sum().compute())
+    (2, 8)
+    """
+    for bad in ("chunksize", "iterator", "nrows", "index_col"):
+        if kwargs.get(bad) not in (None, False):
+            raise ValueError(
+                f"read_csv does not support {bad}= (each block is read on its own); "
+                + ("use set_index afterwards" if bad == "index_col" else "read then slice")
+            )
+    paths = expand_paths(urlpath)
+    size = _DEFAULT_BLOCKSIZE if blocksize == "default" else _parse_size(blocksize)
+    with open(paths[0], "rb") as f:
+        head = f.read(sample)
+    if len(head) == sample:
+        head = head[: head.rfind(b"\n") + 1] or head
+    import io
+
+    try:
+        meta = pd.read_csv(io.BytesIO(head), **kwargs).iloc[:0]
+    except Exception as e:
+        e.add_note(f"taskloom: while reading a sample of {paths[0]}")
+        raise
+    path_column = None
+    if include_path_column:
+        path_column = include_path_column if isinstance(include_path_column, str) else "path"
+        meta[path_column] = pd.Series([], dtype="str")
+    header_arg = kwargs.get("header", "infer")
+    has_header = header_arg == 0 or (header_arg == "infer" and "names" not in kwargs)
+    reader = _CSVBlock(kwargs, dict(meta.dtypes), path_column)
+    name = f"read-csv-{tokenize(paths, [os.path.getmtime(p) for p in paths], size, kwargs)}"
+    layer: dict = {}
+    i = 0
+    for path in paths:
+        total = os.path.getsize(path)
+        if size is None or total <= size:
+            layer[(name, i)] = (reader, path, 0, None, b"")
+            i += 1
+            continue
+        header = b""
+        if has_header:
+            with open(path, "rb") as f:
+                header = f.readline()
+        for start in builtins.range(0, total, size):
+            end = start + size if start + size < total else None
+            layer[(name, i)] = (reader, path, start, end, b"" if start == 0 else header)
+            i += 1
+    return new_collection({name: layer}, name, meta, [None] * (i + 1))
+
+
+def _output_paths(
+    path: Any, n: int, name_function: Callable[[int], str] | None, ext: str
+) -> list[str]:
+    if not isinstance(path, str | os.PathLike):
+        paths = [os.fspath(p) for p in path]
+        if len(paths) != n:
+            raise ValueError(f"{len(paths)} paths given for {n} partitions")
+        return paths
+    path = os.fspath(path)
+    fn = name_function or str
+    if "*" not in path:
+        os.makedirs(path, exist_ok=True)
+        path = os.path.join(path, f"*.{ext}")
+    else:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    return [path.replace("*", fn(i)) for i in builtins.range(n)]
+
+
+def _write_csv(part: pd.DataFrame, path: str, kwargs: dict, after: Any = None) -> str:
+    part.to_csv(path, **kwargs)
+    return path
+
+
+def to_csv(
+    df: Any,
+    filename: Any,
+    single_file: bool = False,
+    name_function: Callable[[int], str] | None = None,
+    compute: bool = True,
+    scheduler: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Write one CSV file per partition (``'*'`` in ``filename`` replaced by
+    ``name_function(i)``), or all partitions to one file (``single_file=True``).
+
+    Returns the paths written (``compute=False``: a list of Delayed writing them).
+    """
+    from taskloom.base import compute as compute_all
+
+    if isinstance(df, _Frame) and not isinstance(df, DataFrame):
+        df = df.to_frame()
+    n = df.npartitions
+    token = tokenize(df._name, filename, single_file, kwargs)
+    name = f"to-csv-{token}"
+    if single_file:
+        path = os.fspath(filename)
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        mode = kwargs.pop("mode", "w")
+        layer = {}
+        prev = None
+        for i in builtins.range(n):
+            kw = {**kwargs, "mode": mode if i == 0 else "a"}
+            if i > 0:
+                kw["header"] = False
+            layer[(name, i)] = (_write_csv, (df._name, i), path, kw, prev)
+            prev = (name, i)
+        keys = [(name, n - 1)]
+    else:
+        paths = _output_paths(filename, n, name_function, "part")
+        layer = {
+            (name, i): (_write_csv, (df._name, i), paths[i], kwargs) for i in builtins.range(n)
+        }
+        keys = list(layer)
+    dsk = {**df.__dask_graph__(), **layer}
+    values = [Delayed(k, dsk) for k in keys]
+    if not compute:
+        return values
+    return list(compute_all(*values, scheduler=scheduler))
+
+
+# --- Parquet --------------------------------------------------------------------------
+
+
+def _parquet_files(path: Any) -> list[str]:
+    paths = []
+    for p in expand_paths(path, "parquet files"):
+        if os.path.isdir(p):
+            found = [
+                os.path.join(root, f)
+                for root, _, files in os.walk(p)
+                for f in files
+                if not f.startswith(("_", ".")) and not f.endswith(".crc")
+            ]
+            if not found:
+                raise FileNotFoundError(f"no parquet files in the directory {p!r}")
+            paths.extend(sorted(found, key=_natural_key))
+        else:
+            paths.append(p)
+    return paths
+
+
+def _partition_values(path: str, root: Any) -> dict:
+    """Hive partition values from ``key=value`` directories between root and file."""
+    if not isinstance(root, str) or not os.path.isdir(root):
+        return {}
+    rel = os.path.relpath(os.path.dirname(path), root)
+    values = {}
+    for piece in rel.split(os.sep):
+        if "=" in piece:
+            k, v = piece.split("=", 1)
+            values[k] = v
+    return values
+
+
+class _ParquetPiece:
+    """Reads one file (or some row groups of it): only ``columns``, rows matching
+    ``filters``, plus hive partition columns from the directory names."""
+
+    __slots__ = ("columns", "filters", "index", "partition_dtypes")
+
+    def __init__(self, columns: Any, filters: Any, index: Any, partition_dtypes: dict) -> None:
+        self.columns, self.filters, self.index = columns, filters, index
+        self.partition_dtypes = partition_dtypes
+
+    def __call__(self, path: str, row_groups: Any, partition_values: dict) -> pd.DataFrame:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        f = pq.ParquetFile(path)
+        file_columns = set(f.schema_arrow.names)
+        wanted = None
+        if self.columns is not None:
+            need = list(self.columns) + [
+                c for c in _filter_columns(self.filters) if c not in self.columns
+            ]
+            wanted = [c for c in need if c in file_columns]
+        if row_groups is None:
+            table = f.read(columns=wanted, use_pandas_metadata=True)
+        else:
+            table = f.read_row_groups(row_groups, columns=wanted, use_pandas_metadata=True)
+        for k, v in partition_values.items():
+            if self.columns is None or k in self.columns or k in _filter_columns(self.filters):
+                table = table.append_column(k, pa.array([v] * table.num_rows, pa.string()))
+        if self.filters:
+            table = table.filter(pq.filters_to_expression(_typed_filters(self.filters, table)))
+        df = table.to_pandas()
+        for k, dtype in self.partition_dtypes.items():
+            if k in df.columns:
+                df[k] = df[k].astype(dtype)
+        if self.columns is not None:
+            df = df[list(self.columns)]
+        if self.index is not None and self.index in df.columns:
+            df = df.set_index(self.index)
+        return df
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "parquet-piece",
+            self.columns,
+            repr(self.filters),
+            self.index,
+            sorted(self.partition_dtypes.items(), key=str),
+        )
+
+
+def _filter_columns(filters: Any) -> list:
+    if not filters:
+        return []
+    groups = filters if isinstance(filters[0], list) else [filters]
+    return list(dict.fromkeys(c for g in groups for c, _, _ in g))
+
+
+def _typed_filters(filters: Any, table: Any) -> Any:
+    """Filters whose values on string partition columns are strings, as read."""
+    import pyarrow as pa
+
+    def fix(term: tuple) -> tuple:
+        col, op, val = term
+        if col in table.column_names and pa.types.is_string(table.schema.field(col).type):
+            val = [str(v) for v in val] if isinstance(val, list | tuple | set) else str(val)
+        return (col, op, val)
+
+    if isinstance(filters[0], list):
+        return [[fix(t) for t in g] for g in filters]
+    return [fix(t) for t in filters]
+
+
+def _may_match(stats: dict, filters: Any) -> bool:
+    """Whether a row group with per-column ``(min, max)`` ``stats`` can hold a match."""
+    groups = filters if isinstance(filters[0], list) else [filters]
+
+    def term_ok(col: str, op: str, val: Any) -> bool:
+        if col not in stats:
+            return True
+        lo, hi = stats[col]
+        try:
+            return {
+                "==": lambda: lo <= val <= hi,
+                "=": lambda: lo <= val <= hi,
+                ">": lambda: hi > val,
+                ">=": lambda: hi >= val,
+                "<": lambda: lo < val,
+                "<=": lambda: lo <= val,
+                "in": lambda: builtins.any(lo <= v <= hi for v in val),
+            }.get(op, lambda: True)()
+        except TypeError:
+            return True
+
+    return builtins.any(builtins.all(term_ok(*t) for t in g) for g in groups)
+
+
+def _row_group_stats(md: Any, k: int) -> dict:
+    rg = md.row_group(k)
+    out = {}
+    for j in builtins.range(rg.num_columns):
+        col = rg.column(j)
+        s = col.statistics
+        if s is not None and s.has_min_max:
+            out[col.path_in_schema] = (s.min, s.max)
+    return out
+
+
+def read_parquet(
+    path: Any,
+    columns: Any = None,
+    filters: Any = None,
+    engine: str = "pyarrow",
+    index: Any = None,
+    split_row_groups: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Read a Parquet file, directory (hive partitions included) or glob through pyarrow.
+
+    ``columns`` and ``filters`` (pyarrow's list-of-tuples form) are pushed to the reader;
+    one partition per file, or per row group with ``split_row_groups=True``.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd, taskloom.dataframe as dd
+    >>> d = tempfile.mkdtemp()
+    >>> pdf = pd.DataFrame({"x": range(6), "y": list("abcabc")})
+    >>> dd.from_pandas(pdf, npartitions=2).to_parquet(d)
+    >>> dd.read_parquet(d, columns=["x"]).x.sum().compute()
+    np.int64(15)
+    """
+    import pyarrow.parquet as pq
+
+    if engine not in ("pyarrow", "auto"):
+        raise ValueError(
+            f"engine must be 'pyarrow' (taskloom reads Parquet through pyarrow), got {engine!r}"
+        )
+    if kwargs:
+        raise TypeError(f"read_parquet got unsupported arguments: {', '.join(sorted(kwargs))}")
+    if isinstance(columns, str):
+        columns = [columns]
+    files = _parquet_files(path)
+    root = os.fspath(path) if isinstance(path, str | os.PathLike) else None
+    first = pq.ParquetFile(files[0])
+    meta = first.schema_arrow.empty_table().to_pandas()
+    part_values = [_partition_values(f, root) for f in files]
+    partition_dtypes = {}
+    for k in dict.fromkeys(k for pv in part_values for k in pv):
+        values = [pv.get(k) for pv in part_values]
+        numeric = pd.to_numeric(pd.Series(values), errors="coerce")
+        dtype = "int64" if numeric.notna().all() and (numeric % 1 == 0).all() else "str"
+        partition_dtypes[k] = dtype
+        meta[k] = pd.Series([], dtype=dtype)
+    if columns is not None:
+        missing = [c for c in columns if c not in meta.columns]
+        if missing:
+            raise KeyError(
+                f"columns {missing} are not in the Parquet data; its columns are "
+                f"{list(meta.columns)}"
+            )
+        meta = meta[list(columns)]
+    if index is not None and index is not False:
+        if index not in meta.columns:
+            raise KeyError(f"index column {index!r} is not among the columns read")
+        meta = meta.set_index(index)
+    reader = _ParquetPiece(columns, filters, index or None, partition_dtypes)
+    index_name = meta.index.name
+    pieces, bounds = [], []
+    for f, pv in zip(files, part_values, strict=False):
+        if filters and not _partition_may_match(pv, partition_dtypes, filters):
+            continue
+        md = pq.ParquetFile(f).metadata
+        groups = builtins.range(md.num_row_groups)
+        stats = [_row_group_stats(md, k) for k in groups]
+        keep = [k for k in groups if not filters or _may_match(stats[k], filters)]
+        if not keep:
+            continue
+        if split_row_groups:
+            for k in keep:
+                pieces.append((f, [k], pv))
+                bounds.append(stats[k].get(index_name))
+        else:
+            pieces.append((f, None if len(keep) == md.num_row_groups else keep, pv))
+            spans = [stats[k].get(index_name) for k in keep]
+            bounds.append(None if None in spans else (spans[0][0], spans[-1][1]))
+    if not pieces:
+        pieces = [(files[0], [], part_values[0])]
+        bounds = [None]
+    mtimes = [os.path.getmtime(f) for f in files]
+    token = tokenize(files, mtimes, columns, repr(filters), index, split_row_groups)
+    name = f"read-parquet-{token}"
+    layer = {(name, i): (reader, f, rg, pv) for i, (f, rg, pv) in enumerate(pieces)}
+    return new_collection({name: layer}, name, meta, _divisions_from_bounds(bounds, meta))
+
+
+def _partition_may_match(values: dict, dtypes: dict, filters: Any) -> bool:
+    typed = {k: (int(v) if dtypes.get(k) == "int64" else v) for k, v in values.items()}
+    return _may_match({k: (v, v) for k, v in typed.items()}, filters)
+
+
+def _divisions_from_bounds(bounds: list, meta: Any) -> list:
+    unknown = [None] * (len(bounds) + 1)
+    if meta.index.name is None or any(b is None for b in bounds):
+        return unknown
+    try:
+        lows = [
+            pd.Timestamp(lo) if isinstance(meta.index, pd.DatetimeIndex) else lo for lo, _ in bounds
+        ]
+        highs = [
+            pd.Timestamp(hi) if isinstance(meta.index, pd.DatetimeIndex) else hi for _, hi in bounds
+        ]
+        if any(h > lo for h, lo in zip(highs[:-1], lows[1:], strict=False)) or any(
+            h == lo for h, lo in zip(highs[:-1], lows[1:], strict=False)
+        ):
+            return unknown
+        return [*lows, highs[-1]]
+    except TypeError:
+        return unknown
+
+
+def _write_parquet(
+    part: pd.DataFrame, path: str, partition_on: Any, write_index: bool, kwargs: dict, i: int
+) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(part, preserve_index=write_index)
+    if partition_on:
+        pq.write_to_dataset(
+            table,
+            path,
+            partition_cols=list(partition_on),
+            basename_template=f"part.{i}.{{i}}.parquet",
+            **kwargs,
+        )
+        return path
+    pq.write_table(table, path, **kwargs)
+    return path
+
+
+def to_parquet(
+    df: Any,
+    path: Any,
+    engine: str = "pyarrow",
+    compression: Any = "snappy",
+    write_index: bool = True,
+    partition_on: Any = None,
+    name_function: Callable[[int], str] | None = None,
+    compute: bool = True,
+    scheduler: Any = None,
+    **kwargs: Any,
+) -> Any:
+    """Write a directory of Parquet files, one per partition (``part.<i>.parquet``), or
+    hive-partitioned by the ``partition_on`` columns. Returns None (``compute=False``:
+    a list of Delayed that write)."""
+    from taskloom.base import compute as compute_all
+
+    if engine not in ("pyarrow", "auto"):
+        raise ValueError(f"engine must be 'pyarrow', got {engine!r}")
+    if isinstance(df, _Frame) and not isinstance(df, DataFrame):
+        df = df.to_frame()
+    if isinstance(partition_on, str):
+        partition_on = [partition_on]
+    if partition_on:
+        df._check_columns(partition_on)
+    root = os.fspath(path)
+    os.makedirs(root, exist_ok=True)
+    fn = name_function or (lambda i: f"part.{i}.parquet")
+    token = tokenize(df._name, root, compression, write_index, partition_on, kwargs)
+    name = f"to-parquet-{token}"
+    kw = {**kwargs, "compression": compression}
+    layer = {
+        (name, i): (
+            _write_parquet,
+            (df._name, i),
+            root if partition_on else os.path.join(root, fn(i)),
+            partition_on,
+            write_index,
+            kw,
+            i,
+        )
+        for i in builtins.range(df.npartitions)
+    }
+    dsk = {**df.__dask_graph__(), **layer}
+    values = [Delayed(k, dsk) for k in layer]
+    if not compute:
+        return values
+    compute_all(*values, scheduler=scheduler)
+    return None

@@ -1,0 +1,283 @@
+"""Combining collections: ``merge``/``join`` and ``concat``.
+
+``merge`` picks the cheapest plan that is correct:
+
+- both sides joined on their index with known divisions: align the partitions (the
+  union of both divisions) and merge partition by partition, keeping the divisions;
+- one side in a single partition (and the join keeps the other side's rows): broadcast
+  it, merging it with every partition of the other side;
+- otherwise hash-shuffle both sides on the join keys into the same partitions (keys of
+  different numeric dtypes are hashed as float64 so ``1 == 1.0`` meet) and merge
+  partition by partition.
+
+Rows come out in partition order, not pandas' order; compare sorted.
+
+``concat`` along rows appends the partitions (divisions stay known when the inputs'
+ranges are ordered; ``interleave_partitions=True`` repartitions overlapping ones onto
+shared divisions), columns present in only some inputs are filled with missing values
+and every partition is cast to the concatenated dtypes; along columns it aligns the
+partitions and concatenates them side by side.
+"""
+
+from __future__ import annotations
+
+import builtins
+import itertools
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from taskloom.dataframe._meta import make_meta, meta_nonempty
+from taskloom.dataframe.core import (
+    DataFrame,
+    Series,
+    _Frame,
+    align_partitions,
+    map_partitions,
+    merge_layers,
+    new_collection,
+)
+from taskloom.tokenize import tokenize
+
+__all__ = ["concat", "merge"]
+
+_HOWS = ("inner", "left", "right", "outer", "leftsemi")
+
+
+def _as_frame(x: Any, side: str) -> Any:
+    if isinstance(x, _Frame):
+        return x
+    if isinstance(x, pd.DataFrame | pd.Series):
+        from taskloom.dataframe.io import from_pandas
+
+        return from_pandas(x, npartitions=1)
+    raise TypeError(f"merge needs taskloom or pandas frames; the {side} side is {type(x).__name__}")
+
+
+def _as_list(x: Any) -> list:
+    return [] if x is None else (list(x) if isinstance(x, list | tuple) else [x])
+
+
+def merge(
+    left: Any,
+    right: Any,
+    how: str = "inner",
+    on: Any = None,
+    left_on: Any = None,
+    right_on: Any = None,
+    left_index: bool = False,
+    right_index: bool = False,
+    suffixes: Sequence = ("_x", "_y"),
+    npartitions: int | None = None,
+    indicator: bool = False,
+    **kwargs: Any,
+) -> DataFrame:
+    """A database-style join of two frames, as :func:`pandas.merge`.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> a = dd.from_pandas(pd.DataFrame({"k": [1, 2, 3], "x": [10, 20, 30]}), npartitions=2)
+    >>> b = dd.from_pandas(pd.DataFrame({"k": [3, 1], "y": ["c", "a"]}), npartitions=2)
+    >>> dd.merge(a, b, on="k").compute().sort_values("k").values.tolist()
+    [[1, 10, 'a'], [3, 30, 'c']]
+    """
+    if kwargs:
+        raise TypeError(f"merge got unsupported arguments: {', '.join(sorted(kwargs))}")
+    if how not in _HOWS:
+        raise ValueError(f"how must be one of {_HOWS}, got {how!r}")
+    left, right = _as_frame(left, "left"), _as_frame(right, "right")
+    if isinstance(left, Series):
+        left = left.to_frame()
+    if isinstance(right, Series):
+        right = right.to_frame()
+    if on is not None:
+        left_on = right_on = on
+    lkeys, rkeys = _as_list(left_on), _as_list(right_on)
+    for side, frame, keys in (("left", left, lkeys), ("right", right, rkeys)):
+        missing = [k for k in keys if k not in frame._meta.columns]
+        if missing:
+            raise KeyError(
+                f"merge key(s) {missing} not in the {side} frame's columns "
+                f"{list(frame._meta.columns)}"
+            )
+    if not lkeys and not left_index and not rkeys and not right_index:
+        common = [c for c in left._meta.columns if c in right._meta.columns]
+        if not common:
+            raise ValueError(
+                "no columns in common to merge on; pass on=, left_on=/right_on= "
+                "or left_index=/right_index="
+            )
+        lkeys = rkeys = common
+    pandas_kwargs = {
+        "how": how,
+        "left_on": lkeys or None,
+        "right_on": rkeys or None,
+        "left_index": left_index,
+        "right_index": right_index,
+        "suffixes": tuple(suffixes),
+        "indicator": indicator,
+    }
+    meta = make_meta(
+        pd.merge(meta_nonempty(left._meta), meta_nonempty(right._meta), **pandas_kwargs)
+    )
+
+    if left_index and right_index and left.known_divisions and right.known_divisions:
+        lp, rp = align_partitions([left, right])
+        return map_partitions(_merge, lp, rp, meta=meta, token="merge", **pandas_kwargs)
+    keep_index = left_index and right_index
+    if right.npartitions == 1 and how in ("inner", "left", "leftsemi"):
+        return _broadcast(left, right, meta, pandas_kwargs, big_left=True, keep=keep_index)
+    if left.npartitions == 1 and how in ("inner", "right"):
+        return _broadcast(right, left, meta, pandas_kwargs, big_left=False, keep=keep_index)
+
+    from taskloom.dataframe.shuffle import hash_shuffle
+
+    n = npartitions or builtins.max(left.npartitions, right.npartitions)
+    lcast, rcast = _common_hash_dtypes(left, lkeys, left_index, right, rkeys, right_index)
+    ls = hash_shuffle(left, None if left_index else lkeys, n, lcast)
+    rs = hash_shuffle(right, None if right_index else rkeys, n, rcast)
+    return map_partitions(_merge, ls, rs, meta=meta, token="merge", **pandas_kwargs)
+
+
+def _key_dtypes(frame: Any, keys: list, index: bool) -> list:
+    if index:
+        idx = frame._meta.index
+        return [idx.dtype] if idx.nlevels == 1 else list(idx.dtypes)
+    return [frame._meta[k].dtype for k in keys]
+
+
+def _common_hash_dtypes(
+    left: Any, lkeys: list, left_index: bool, right: Any, rkeys: list, right_index: bool
+) -> tuple[dict | None, dict | None]:
+    ldt, rdt = _key_dtypes(left, lkeys, left_index), _key_dtypes(right, rkeys, right_index)
+    if len(ldt) != len(rdt):
+        raise ValueError(f"merge needs as many left keys as right keys ({len(ldt)} and {len(rdt)})")
+    lcast, rcast = {}, {}
+    for i, (a, b) in enumerate(zip(ldt, rdt, strict=False)):
+        if a == b:
+            continue
+        numeric = pd.api.types.is_numeric_dtype(a) and pd.api.types.is_numeric_dtype(b)
+        target = "float64" if numeric else "object"
+        lcast[lkeys[i] if not left_index else i] = target
+        rcast[rkeys[i] if not right_index else i] = target
+    return lcast or None, rcast or None
+
+
+def _merge(left: pd.DataFrame, right: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    return pd.merge(left, right, **kwargs)
+
+
+def _merge_flipped(right: pd.DataFrame, left: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
+    return pd.merge(left, right, **kwargs)
+
+
+def _broadcast(
+    big: Any, small: Any, meta: Any, kwargs: dict, big_left: bool, keep: bool
+) -> DataFrame:
+    func = _merge if big_left else _merge_flipped
+    name = f"merge-broadcast-{tokenize(big._name, small._name, kwargs, big_left)}"
+    from functools import partial
+
+    call = partial(func, **kwargs)
+    layer = {
+        (name, i): (call, (big._name, i), (small._name, 0)) for i in builtins.range(big.npartitions)
+    }
+    layers = merge_layers(big, small)
+    layers[name] = layer
+    divisions = big.divisions if keep else (None,) * (big.npartitions + 1)
+    return new_collection(layers, name, meta, divisions)
+
+
+# --- concat ---------------------------------------------------------------------------
+
+
+class _Conform:
+    """Make a partition look like the concatenated meta (columns, then dtypes)."""
+
+    __slots__ = ("meta",)
+
+    def __init__(self, meta: Any) -> None:
+        self.meta = meta
+
+    def __call__(self, part: Any) -> Any:
+        if isinstance(self.meta, pd.DataFrame):
+            if isinstance(part, pd.Series):
+                part = part.to_frame()
+            part = part.reindex(columns=self.meta.columns)
+            dtypes = {c: d for c, d in self.meta.dtypes.items() if part[c].dtype != d}
+            return part.astype(dtypes) if dtypes else part
+        return part.astype(self.meta.dtype) if part.dtype != self.meta.dtype else part
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "conform",
+            list(map(str, getattr(self.meta, "columns", []))),
+            str(getattr(self.meta, "dtypes", getattr(self.meta, "dtype", None))),
+        )
+
+
+def concat(
+    dfs: Sequence,
+    axis: Any = 0,
+    join: str = "outer",
+    interleave_partitions: bool = False,
+    ignore_unknown_divisions: bool = False,
+    ignore_index: bool = False,
+) -> Any:
+    """Concatenate frames or series along rows (``axis=0``) or columns (``axis=1``).
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> a = dd.from_pandas(pd.DataFrame({"x": [1, 2]}), npartitions=1)
+    >>> b = dd.from_pandas(pd.DataFrame({"x": [3], "y": [0.5]}), npartitions=1)
+    >>> dd.concat([a, b]).compute().x.tolist()
+    [1, 2, 3]
+    """
+    dfs = [_as_frame(d, f"#{i}") for i, d in enumerate(dfs)]
+    if not dfs:
+        raise ValueError("concat needs at least one frame")
+    if join not in ("outer", "inner"):
+        raise ValueError(f"join must be 'outer' or 'inner', got {join!r}")
+    if len(dfs) == 1:
+        return dfs[0]
+    if axis in (1, "columns"):
+        aligned = align_partitions(dfs)
+        return map_partitions(_concat_columns, join, *aligned, token="concat")
+    if axis not in (0, "index"):
+        raise ValueError(f"axis must be 0 or 1, got {axis!r}")
+    meta = make_meta(pd.concat([meta_nonempty(d._meta) for d in dfs], join=join))
+    conform = _Conform(meta)
+    if all(d.known_divisions for d in dfs):
+        ordered = all(a.divisions[-1] < b.divisions[0] for a, b in itertools.pairwise(dfs))
+        if not ordered and interleave_partitions:
+            union = sorted(set().union(*(d.divisions for d in dfs)))
+            from taskloom.dataframe.shuffle import repartition_divisions
+
+            parts = [repartition_divisions(d, union, force=True) for d in dfs]
+            return map_partitions(_concat_rows, conform, *parts, meta=meta, token="concat")
+    else:
+        ordered = False
+    name = f"concat-{tokenize([d._name for d in dfs], join)}"
+    layer, divisions, j = {}, [], 0
+    for d in dfs:
+        for i in builtins.range(d.npartitions):
+            layer[(name, j)] = (conform, (d._name, i))
+            j += 1
+        if ordered:
+            divisions.extend(d.divisions[:-1])
+    divisions = [*divisions, dfs[-1].divisions[-1]] if ordered else [None] * (j + 1)
+    layers = merge_layers(*dfs)
+    layers[name] = layer
+    out = new_collection(layers, name, meta, divisions)
+    return out.reset_index(drop=True) if ignore_index else out
+
+
+def _concat_rows(conform: _Conform, *parts: Any) -> Any:
+    return conform(pd.concat([conform(p) for p in parts]))
+
+
+def _concat_columns(join: str, *parts: Any) -> pd.DataFrame:
+    return pd.concat(parts, axis=1, join=join)
