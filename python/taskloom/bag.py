@@ -494,6 +494,41 @@ class Bag(DaskMethodsMixin):
         dsk = self.__dask_graph__()
         return [Delayed(k, dsk) for k in self.__dask_keys__()]
 
+    def to_dataframe(
+        self, meta: Any = None, columns: Any = None, optimize_graph: bool = True
+    ) -> Any:
+        """A :class:`taskloom.dataframe.DataFrame` with one pandas partition per bag
+        partition: elements are rows (dicts by key, tuples/lists by position, with
+        ``columns`` naming them). Without ``meta`` the first partition is computed to
+        learn the columns and dtypes; every partition is cast to them.
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> b = db.from_sequence([{"a": 1, "b": "x"}, {"a": 2, "b": "y"}], npartitions=2)
+        >>> b.to_dataframe().a.sum().compute()
+        np.int64(3)
+        """
+        import pandas as pd
+
+        from taskloom.dataframe.core import meta_from_user, new_collection
+
+        if meta is None:
+            first = self.__dask_graph__()
+            head = _records_frame(threaded_get(first, (self.name, 0)), columns, None)
+            meta = head.iloc[:0]
+        else:
+            meta = meta_from_user(meta)
+            if not isinstance(meta, pd.DataFrame):
+                raise TypeError(f"to_dataframe meta must describe a frame, got {meta!r}")
+        name = f"to-dataframe-{tokenize(self.name, columns, list(meta.columns))}"
+        layer = {
+            (name, i): (_records_frame, (self.name, i), columns, meta)
+            for i in builtins.range(self.npartitions)
+        }
+        layers = {**self._layers, name: layer}
+        return new_collection(layers, name, meta, [None] * (self.npartitions + 1))
+
     def to_textfiles(
         self,
         path: str | Sequence[str],
@@ -821,6 +856,25 @@ def _group(key: Callable, parts: list) -> list:
         for x in part:
             groups.setdefault(key(x), []).append(x)
     return list(groups.items())
+
+
+def _records_frame(part: list, columns: Any, meta: Any) -> Any:
+    import pandas as pd
+
+    rows = list(part)
+    if columns is None and meta is not None:
+        columns = list(meta.columns)
+    if rows and isinstance(rows[0], dict):
+        frame = pd.DataFrame.from_records(rows, columns=columns)
+    else:
+        frame = pd.DataFrame(rows, columns=columns)
+    if meta is not None:
+        if len(frame) == 0:
+            return meta
+        wrong = {c: d for c, d in meta.dtypes.items() if frame[c].dtype != d}
+        if wrong:
+            frame = frame.astype(wrong)
+    return frame
 
 
 def _output_paths(

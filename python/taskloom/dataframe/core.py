@@ -111,7 +111,7 @@ class Scalar(_Collection):
     >>> import pandas as pd, taskloom.dataframe as dd
     >>> s = dd.from_pandas(pd.Series([1, 2, 3]), npartitions=2).sum()
     >>> s, s.compute()
-    (taskloom.dataframe.Scalar<series-sum, dtype=int64>, np.int64(6))
+    (taskloom.dataframe.Scalar<sum, dtype=int64>, np.int64(6))
     """
 
     def __init__(self, layers: dict, name: str, meta: Any) -> None:
@@ -456,7 +456,7 @@ class _Frame(_Collection):
         --------
         >>> import pandas as pd, taskloom.dataframe as dd
         >>> df = dd.from_pandas(pd.DataFrame({"x": range(6)}), npartitions=3)
-        >>> df.rolling(3).sum().x.tolist()[2:]
+        >>> df.rolling(3).sum().compute().x.tolist()[2:]
         [3.0, 6.0, 9.0, 12.0]
         """
         from taskloom.dataframe.timeseries import Rolling
@@ -1232,6 +1232,20 @@ class Series(_Frame):
             self, by, level=level, sort=sort, dropna=dropna, observed=observed, **kwargs
         )
 
+    def sort_values(
+        self, ascending: bool = True, npartitions: int | None = None, na_position: str = "last"
+    ) -> Series:
+        """The values sorted, across partitions."""
+        from taskloom.dataframe.shuffle import sort_values
+
+        return sort_values(
+            self,
+            self.name,
+            ascending=ascending,
+            npartitions=npartitions,
+            na_position=na_position,
+        )
+
     def value_counts(
         self,
         sort: bool = True,
@@ -1504,12 +1518,13 @@ def map_partitions(
         meta = emulate(func, *(_meta_of(a) for a in args), **kwargs)
     else:
         meta = meta_from_user(meta)
+    call = partial(func, **kwargs) if kwargs else func
     if not isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
-        # A function returning scalars per partition: a Series of them, as Dask.
+        # A function returning a scalar per partition: a Series of them, as in Dask.
         meta = pd.Series([], dtype=np.asarray(meta).dtype if meta is not None else object)
+        call = partial(_scalar_as_series, call)
     label = token or funcname(func)
     name = f"{label}-{tokenize(func, *(_token_of(a) for a in args), kwargs)}"
-    call = partial(func, **kwargs) if kwargs else func
     layer = {(name, i): (call, *(_task_arg(a, i) for a in args)) for i in builtins.range(n)}
     layers = merge_layers(*args)
     layers[name] = layer
@@ -1746,6 +1761,13 @@ def _call_method(part: Any, *args: Any, _method: str, **kwargs: Any) -> Any:
 def _call_accessor(part: Any, attr: str, name: str, call: bool, args: tuple, kwargs: dict) -> Any:
     value = getattr(getattr(part, attr), name)
     return value(*args, **kwargs) if call else value
+
+
+def _scalar_as_series(func: Callable, *args: Any) -> Any:
+    value = func(*args)
+    if isinstance(value, pd.DataFrame | pd.Series | pd.Index):
+        return value
+    return pd.Series([value])
 
 
 def _get_index(part: Any) -> pd.Index:

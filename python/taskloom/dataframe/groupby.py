@@ -348,11 +348,8 @@ class _GroupBy:
         >>> import pandas as pd, taskloom.dataframe as dd
         >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1, 2, 3, 4], "y": [4, 3, 2, 1]})
         >>> df = dd.from_pandas(pdf, npartitions=2)
-        >>> df.groupby("k").agg({"x": "sum", "y": "max"}).compute()
-           x  y
-        k
-        a  4  4
-        b  6  3
+        >>> df.groupby("k").agg({"x": "sum", "y": "max"}).compute().to_dict("index")
+        {'a': {'x': 4, 'y': 4}, 'b': {'x': 6, 'y': 3}}
         """
         ddof = kwargs.pop("ddof", 1)
         named = kwargs if arg is None else {}
@@ -524,7 +521,7 @@ class _Finish:
             self.plan,
             self.sort,
             self.as_series,
-            list(self.columns) if not isinstance(self.columns, str | int) else self.columns,
+            list(self.columns) if isinstance(self.columns, pd.Index) else self.columns,
             self.index_names,
         )
 

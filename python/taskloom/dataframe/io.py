@@ -370,7 +370,7 @@ def read_csv(
     (2, 8)
     """
     for bad in ("chunksize", "iterator", "nrows", "index_col"):
-        if kwargs.get(bad) not in (None, False):
+        if kwargs.get(bad) is not None and kwargs[bad] is not False:
             raise ValueError(
                 f"read_csv does not support {bad}= (each block is read on its own); "
                 + ("use set_index afterwards" if bad == "index_col" else "read then slice")

@@ -119,18 +119,17 @@ def merge(
         "suffixes": tuple(suffixes),
         "indicator": indicator,
     }
-    meta = make_meta(
-        pd.merge(meta_nonempty(left._meta), meta_nonempty(right._meta), **pandas_kwargs)
-    )
+    meta = _merge_meta(left._meta, right._meta, pandas_kwargs)
+    merge_parts = _Merge(pandas_kwargs, meta)
 
     if left_index and right_index and left.known_divisions and right.known_divisions:
         lp, rp = align_partitions([left, right])
-        return map_partitions(_merge, lp, rp, meta=meta, token="merge", **pandas_kwargs)
+        return map_partitions(merge_parts, lp, rp, meta=meta, token="merge")
     keep_index = left_index and right_index
     if right.npartitions == 1 and how in ("inner", "left", "leftsemi"):
-        return _broadcast(left, right, meta, pandas_kwargs, big_left=True, keep=keep_index)
+        return _broadcast(left, right, meta, merge_parts, big_left=True, keep=keep_index)
     if left.npartitions == 1 and how in ("inner", "right"):
-        return _broadcast(right, left, meta, pandas_kwargs, big_left=False, keep=keep_index)
+        return _broadcast(right, left, meta, merge_parts, big_left=False, keep=keep_index)
 
     from taskloom.dataframe.shuffle import hash_shuffle
 
@@ -138,7 +137,7 @@ def merge(
     lcast, rcast = _common_hash_dtypes(left, lkeys, left_index, right, rkeys, right_index)
     ls = hash_shuffle(left, None if left_index else lkeys, n, lcast)
     rs = hash_shuffle(right, None if right_index else rkeys, n, rcast)
-    return map_partitions(_merge, ls, rs, meta=meta, token="merge", **pandas_kwargs)
+    return map_partitions(merge_parts, ls, rs, meta=meta, token="merge")
 
 
 def _key_dtypes(frame: Any, keys: list, index: bool) -> list:
@@ -165,24 +164,47 @@ def _common_hash_dtypes(
     return lcast or None, rcast or None
 
 
-def _merge(left: pd.DataFrame, right: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-    return pd.merge(left, right, **kwargs)
+def _merge_meta(left: pd.DataFrame, right: pd.DataFrame, kwargs: dict) -> pd.DataFrame:
+    """The merged columns' dtypes, allowing for rows without a match: an outer side's
+    int columns become float, as they do in pandas as soon as one row misses."""
+    a, b = meta_nonempty(left), meta_nonempty(right)
+    how = kwargs["how"]
+    variants = [pd.merge(a, b, **kwargs)]
+    if how in ("left", "outer"):
+        variants.append(pd.merge(a, b.iloc[:0], **kwargs))
+    if how in ("right", "outer"):
+        variants.append(pd.merge(a.iloc[:0], b, **kwargs))
+    return make_meta(pd.concat(variants) if len(variants) > 1 else variants[0])
 
 
-def _merge_flipped(right: pd.DataFrame, left: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
-    return pd.merge(left, right, **kwargs)
+class _Merge:
+    """``pd.merge`` of two partitions, cast to the merged metadata's dtypes so every
+    partition agrees whether or not its rows all found a match."""
+
+    __slots__ = ("dtypes", "kwargs")
+
+    def __init__(self, kwargs: dict, meta: pd.DataFrame) -> None:
+        self.kwargs, self.dtypes = kwargs, dict(meta.dtypes)
+
+    def __call__(self, left: pd.DataFrame, right: pd.DataFrame) -> pd.DataFrame:
+        out = pd.merge(left, right, **self.kwargs)
+        wrong = {c: d for c, d in self.dtypes.items() if c in out and out[c].dtype != d}
+        return out.astype(wrong) if wrong else out
+
+    def flipped(self, right: pd.DataFrame, left: pd.DataFrame) -> pd.DataFrame:
+        return self(left, right)
+
+    def __dask_tokenize__(self) -> Any:
+        return ("merge", sorted(self.kwargs.items(), key=str), sorted(map(str, self.dtypes)))
 
 
 def _broadcast(
-    big: Any, small: Any, meta: Any, kwargs: dict, big_left: bool, keep: bool
+    big: Any, small: Any, meta: Any, merge_parts: _Merge, big_left: bool, keep: bool
 ) -> DataFrame:
-    func = _merge if big_left else _merge_flipped
-    name = f"merge-broadcast-{tokenize(big._name, small._name, kwargs, big_left)}"
-    from functools import partial
-
-    call = partial(func, **kwargs)
+    func = merge_parts if big_left else merge_parts.flipped
+    name = f"merge-broadcast-{tokenize(big._name, small._name, merge_parts, big_left)}"
     layer = {
-        (name, i): (call, (big._name, i), (small._name, 0)) for i in builtins.range(big.npartitions)
+        (name, i): (func, (big._name, i), (small._name, 0)) for i in builtins.range(big.npartitions)
     }
     layers = merge_layers(big, small)
     layers[name] = layer

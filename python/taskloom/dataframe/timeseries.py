@@ -18,6 +18,7 @@ cumulative sums, forward/backward fill.
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -34,6 +35,8 @@ __all__ = ["Resampler", "Rolling", "carried"]
 
 # --- resample -------------------------------------------------------------------------
 
+# Anchored offsets whose right-closed bins pandas extends to the end of the anchor day.
+_WHOLE_DAY_BINS = ("BME", "ME", "W", "BQE", "BYE", "QE", "YE")
 _EMPTY_BIN = {"sum": 0, "count": 0, "size": 0, "nunique": 0, "prod": 1}
 
 
@@ -75,25 +78,29 @@ class Resampler:
             [], index=pd.DatetimeIndex([], tz=frame._meta.index.tz), dtype=float
         ).resample(rule, closed=closed, label=label)
         grouper = probe._timegrouper
-        self.frame, self.rule = frame, rule
+        self.frame, self.rule = frame, _fixed_length(rule, frame._meta.index.tz)
         self.closed, self.label = grouper.closed, grouper.label
         self.offset = offset
         self.origin = _origin_timestamp(origin, frame.divisions)
 
     def _kwargs(self) -> dict:
-        return {
-            "closed": self.closed,
-            "label": self.label,
-            "origin": self.origin,
-            "offset": self.offset,
-        }
+        kwargs = {"closed": self.closed, "label": self.label, "offset": self.offset}
+        if isinstance(pd.tseries.frequencies.to_offset(self.rule), pd.offsets.Tick):
+            kwargs["origin"] = self.origin  # pandas uses it for fixed-length bins only
+        return kwargs
 
     def _bin_start(self, ts: pd.Timestamp) -> pd.Timestamp:
         """Where the bin holding ``ts`` starts, as a division (rows from there on)."""
         probe = pd.Series([0], index=pd.DatetimeIndex([ts]))
         kwargs = {**self._kwargs(), "label": "left"}
         edge = probe.resample(self.rule, **kwargs).count().index[0]
-        return edge + pd.Timedelta(1, "ns") if self.closed == "right" else edge
+        if self.closed != "right":
+            return edge
+        name = pd.tseries.frequencies.to_offset(self.rule).rule_code.split("-")[0]
+        if name in _WHOLE_DAY_BINS:
+            # pandas ends these bins at the end of the anchor's day, not at the anchor.
+            return edge.normalize() + pd.Timedelta(days=1)
+        return edge + pd.Timedelta(1, "ns")
 
     def _aligned(self) -> _Frame:
         from taskloom.dataframe.shuffle import repartition_divisions
@@ -111,12 +118,17 @@ class Resampler:
 
     def agg(self, how: Any, **kwargs: Any) -> Any:
         """Aggregate each bin by ``how`` (a name such as ``'mean'``, or a function)."""
-        frame = self.frame
-        meta_r = meta_nonempty(frame._meta).resample(self.rule, **self._kwargs())
-        meta = make_meta(_aggregate(meta_r, how, kwargs))
+        meta = self._meta(how, kwargs)
         aligned = self._aligned()
         fill = _EMPTY_BIN.get(how) if isinstance(how, str) else None
-        task = _ResampleTask(self.rule, self._kwargs(), how, kwargs, fill)
+        task = _ResampleTask(
+            self.rule,
+            self._kwargs(),
+            how,
+            kwargs,
+            fill,
+            dict(meta.dtypes) if isinstance(meta, pd.DataFrame) else {None: meta.dtype},
+        )
         name = f"resample-{tokenize(aligned._name, task)}"
         n = aligned.npartitions
         divs = aligned.divisions
@@ -127,6 +139,26 @@ class Resampler:
         return new_collection({**aligned._layers, name: layer}, name, meta, (None,) * (n + 1))
 
     aggregate = agg
+
+    def _meta(self, how: Any, kwargs: dict) -> Any:
+        """The result's dtypes when some bins are empty (ints become floats), which
+        every partition is cast to, so partitions agree whether or not they have gaps."""
+        dense = meta_nonempty(self.frame._meta)
+        sparse = dense.copy()
+        sparse.index = (
+            pd.DatetimeIndex(
+                [pd.Timestamp("2000-01-01"), pd.Timestamp("2003-01-01")], name=dense.index.name
+            )
+            .as_unit(dense.index.unit)
+            .tz_localize(dense.index.tz)
+        )
+        results = [
+            _aggregate(
+                d.resample(self.rule, **{**self._kwargs(), "origin": "start_day"}), how, kwargs
+            )
+            for d in (dense, sparse)
+        ]
+        return make_meta(pd.concat(results))
 
     def __getattr__(self, how: str) -> Callable:
         if how.startswith("_") or how not in _RESAMPLE_METHODS:
@@ -156,6 +188,16 @@ _RESAMPLE_METHODS = (
 )
 
 
+def _fixed_length(rule: Any, tz: Any) -> Any:
+    """``'2D'`` as ``'48h'`` without a time zone: the same bins, but pandas anchors
+    fixed-length bins at the origin we pass (the global start), where it anchors day
+    bins at each partition's own first day."""
+    offset = pd.tseries.frequencies.to_offset(rule)
+    if tz is None and isinstance(offset, pd.offsets.Day):
+        return pd.offsets.Hour(24 * offset.n)
+    return rule
+
+
 def _aggregate(r: Any, how: Any, kwargs: dict) -> Any:
     return getattr(r, how)(**kwargs) if isinstance(how, str) else r.agg(how, **kwargs)
 
@@ -179,30 +221,38 @@ def _origin_timestamp(origin: Any, divisions: tuple) -> pd.Timestamp:
 
 
 class _ResampleTask:
-    __slots__ = ("fill", "how", "how_kwargs", "kwargs", "rule")
+    __slots__ = ("dtypes", "fill", "how", "how_kwargs", "kwargs", "rule")
 
-    def __init__(self, rule: Any, kwargs: dict, how: Any, how_kwargs: dict, fill: Any) -> None:
-        self.rule, self.kwargs, self.how, self.how_kwargs, self.fill = (
-            rule,
-            kwargs,
-            how,
-            how_kwargs,
-            fill,
-        )
+    def __init__(
+        self, rule: Any, kwargs: dict, how: Any, how_kwargs: dict, fill: Any, dtypes: dict
+    ) -> None:
+        self.rule, self.kwargs, self.how, self.how_kwargs = rule, kwargs, how, how_kwargs
+        self.fill, self.dtypes = fill, dtypes
 
     def __call__(self, part: Any, lo: Any, hi: Any, last: bool) -> Any:
         out = _aggregate(part.resample(self.rule, **self.kwargs), self.how, self.how_kwargs)
         # Every bin of [lo, hi), including those without rows, as pandas gives them.
         end = hi if last else hi - pd.Timedelta(1, "ns")
-        if end < lo:
-            return out.iloc[:0]
-        span = pd.Series([0, 0], index=pd.DatetimeIndex([lo, end]))
-        labels = span.resample(self.rule, **self.kwargs).count().index
-        if len(out) == len(labels) and out.index.equals(labels):
-            return out
-        if self.fill is None:
-            return out.reindex(labels)
-        return out.reindex(labels, fill_value=self.fill)
+        if end >= lo:
+            span = pd.Series([0, 0], index=pd.DatetimeIndex([lo, end]).as_unit("ns"))
+            counts = span.resample(self.rule, **self.kwargs).count()
+            # pandas may add an empty bin past ``end``; bins between lo and end stay.
+            hit = np.flatnonzero(counts.to_numpy())
+            labels = counts.index[hit[0] : hit[-1] + 1]
+            labels = labels.as_unit(part.index.unit).rename(part.index.name)
+            if not (len(out) == len(labels) and out.index.equals(labels)):
+                out = (
+                    out.reindex(labels, fill_value=self.fill)
+                    if self.fill is not None
+                    else out.reindex(labels)
+                )
+        else:
+            out = out.iloc[:0]
+        if isinstance(out, pd.DataFrame):
+            wrong = {c: d for c, d in self.dtypes.items() if c in out and out[c].dtype != d}
+            return out.astype(wrong) if wrong else out
+        dtype = self.dtypes[None]
+        return out.astype(dtype) if out.dtype != dtype else out
 
     def __dask_tokenize__(self) -> Any:
         return (
@@ -212,6 +262,7 @@ class _ResampleTask:
             self.how,
             self.how_kwargs,
             self.fill,
+            sorted(map(str, self.dtypes.items())),
         )
 
 
@@ -381,79 +432,68 @@ class _RollingTask:
 
 # --- carried state: cumulative operations and fills -----------------------------------
 
-_IDENTITY = {"cumsum": 0, "cumprod": 1}
+
+def _edge_value(s: pd.Series, last: bool) -> Any:
+    """The last (or first) value of ``s`` that is not missing, NaN if none is."""
+    valid = s.dropna()
+    if not len(valid):
+        return np.nan
+    return valid.iloc[-1] if last else valid.iloc[0]
 
 
-def _last_valid(part: Any) -> Any:
-    """The last non-missing value (per column), missing where there is none."""
-    filled = part.ffill()
-    if len(filled):
-        return filled.iloc[-1]
-    return filled.iloc[:0].reindex([0]).iloc[0] if isinstance(filled, pd.DataFrame) else np.nan
+def _carry_of(how: str, s: pd.Series) -> Any:
+    """What a series passes on: its last running total, or its edge valid value."""
+    if how in ("ffill", "bfill"):
+        return _edge_value(s, last=how == "ffill")
+    return _edge_value(getattr(s, how)(), last=True)
 
 
-def _first_valid(part: Any) -> Any:
-    filled = part.bfill()
-    if len(filled):
-        return filled.iloc[0]
-    return filled.iloc[:0].reindex([0]).iloc[0] if isinstance(filled, pd.DataFrame) else np.nan
-
-
-def _merge_carry(how: str, carried: Any, value: Any) -> Any:
-    if carried is None:
+def _merge_scalar(how: str, carried: Any, value: Any) -> Any:
+    if pd.isna(carried):
         return value
-    if how in ("ffill", "bfill"):  # the newer valid value wins
-        return (
-            value.combine_first(carried)
-            if isinstance(value, pd.Series)
-            else (carried if pd.isna(value) else value)
-        )
-    op = {"cumsum": np.add, "cumprod": np.multiply, "cummax": np.fmax, "cummin": np.fmin}[how]
-    if isinstance(value, pd.Series):
-        a, b = carried.fillna(_IDENTITY.get(how, np.nan)), value.fillna(_IDENTITY.get(how, np.nan))
-        return (
-            pd.Series(op(a.to_numpy(dtype=float), b.to_numpy(dtype=float)), index=value.index)
-            if how in _IDENTITY
-            else a.combine(b, op)
-        )
-    return op(carried, value)
+    if pd.isna(value):
+        return carried
+    if how in ("ffill", "bfill"):
+        return value  # the nearer partition's value wins
+    return {"cumsum": operator.add, "cumprod": operator.mul, "cummax": max, "cummin": min}[how](
+        carried, value
+    )
+
+
+def _apply_scalar(how: str, s: pd.Series, carried: Any) -> pd.Series:
+    out = getattr(s, how)()
+    if pd.isna(carried):
+        return out
+    if how in ("ffill", "bfill"):
+        return out.fillna(carried)
+    if how == "cumsum":
+        return out + carried
+    if how == "cumprod":
+        return out * carried
+    return out.clip(lower=carried) if how == "cummax" else out.clip(upper=carried)
 
 
 def _carry_step(how: str, carried: Any, part: Any) -> Any:
-    if how == "bfill":
-        value = _first_valid(part)
-    elif how == "ffill":
-        value = _last_valid(part)
-    else:
-        value = _last_valid(getattr(part, how)())
-    return _merge_carry(how, carried, value)
+    """The state after ``part``, from the state before it (None for the first);
+    a frame's state is one value per column, each keeping its column's type."""
+    if isinstance(part, pd.DataFrame):
+        values = [_carry_of(how, part.iloc[:, k]) for k in builtins.range(part.shape[1])]
+        if carried is None:
+            return values
+        return [_merge_scalar(how, c, v) for c, v in zip(carried, values, strict=True)]
+    value = _carry_of(how, part)
+    return value if carried is None else _merge_scalar(how, carried, value)
 
 
 def _apply_carry(how: str, part: Any, carried: Any) -> Any:
-    if how in ("ffill", "bfill"):
-        out = getattr(part, how)()
-        return out if carried is None else out.fillna(carried)
-    out = getattr(part, how)()
     if carried is None:
+        return getattr(part, how)()
+    if isinstance(part, pd.DataFrame):
+        columns = [_apply_scalar(how, part.iloc[:, k], c) for k, c in enumerate(carried)]
+        out = pd.concat(columns, axis=1) if columns else getattr(part, how)()
+        out.columns = part.columns
         return out
-    if how == "cumsum":
-        return (
-            out + carried.fillna(0)
-            if isinstance(carried, pd.Series)
-            else (out if pd.isna(carried) else out + carried)
-        )
-    if how == "cumprod":
-        return (
-            out * carried.fillna(1)
-            if isinstance(carried, pd.Series)
-            else (out if pd.isna(carried) else out * carried)
-        )
-    if isinstance(out, pd.DataFrame):
-        kw = {"lower": carried} if how == "cummax" else {"upper": carried}
-        return out.clip(**kw, axis=1)
-    if pd.isna(carried):
-        return out
-    return out.clip(lower=carried) if how == "cummax" else out.clip(upper=carried)
+    return _apply_scalar(how, part, carried)
 
 
 def _carried(frame: _Frame, how: str, name: str, forward: bool) -> tuple[dict, list]:
