@@ -63,6 +63,17 @@ def assert_eq(ours, expected, sort: bool = False, check_meta: bool = True, **kwa
         assert got == expected
 
 
+def _instances(graph, cls):
+    """Objects of type ``cls`` anywhere in the graph's tasks."""
+    stack = list(graph.values())
+    while stack:
+        x = stack.pop()
+        if isinstance(x, cls):
+            yield x
+        elif isinstance(x, tuple | list):
+            stack.extend(x)
+
+
 def _sorted(x):
     if isinstance(x, pd.DataFrame):
         return x.sort_values(list(x.columns)).sort_index(kind="stable")
@@ -702,6 +713,13 @@ def test_timeseries_dataset():
     )
     other = taskloom.datasets.timeseries(end="2000-01-03", freq="1min", seed=2).compute()
     assert not pdf.x.equals(other.x)
+    # selecting columns right after the source generates only those, same values
+    tm.assert_series_equal(small.x.compute(), pdf.x)
+    tm.assert_frame_equal(small[["y", "id"]].compute(), pdf[["y", "id"]])
+    from taskloom.datasets import _MakePart
+
+    makers = list(_instances(small.x.__dask_graph__(), _MakePart))
+    assert makers and all(m.columns == ["x"] for m in makers)
     custom = taskloom.datasets.timeseries(end="2000-01-02", freq="1h", dtypes={"v": float})
     assert list(custom.columns) == ["v"]
 
@@ -749,6 +767,12 @@ def test_parquet(tmp_path):
     assert back.npartitions == 5 and back.known_divisions
     assert back.divisions == ddf.divisions
     assert_eq(back, pdf)
+    projected = dd.read_parquet(str(tmp_path / "pq"))[["s", "x"]]
+    from taskloom.dataframe.io import _ParquetPiece
+
+    readers = list(_instances(projected.__dask_graph__(), _ParquetPiece))
+    assert readers and all(r.columns == ["s", "x"] for r in readers)
+    assert_eq(projected, pdf[["s", "x"]])
     cols = dd.read_parquet(str(tmp_path / "pq"), columns=["x", "s"])
     assert list(cols.columns) == ["x", "s"]
     assert_eq(cols, pdf[["x", "s"]])

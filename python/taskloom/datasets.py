@@ -49,21 +49,27 @@ def _column(rng: np.random.Generator, name: str, dtype: Any, n: int) -> Any:
 
 
 class _MakePart:
-    __slots__ = ("dtypes", "freq")
+    __slots__ = ("columns", "dtypes", "freq")
 
-    def __init__(self, dtypes: dict, freq: str) -> None:
-        self.dtypes, self.freq = dtypes, freq
+    def __init__(self, dtypes: dict, freq: str, columns: list | None = None) -> None:
+        self.dtypes, self.freq, self.columns = dtypes, freq, columns
 
     def __call__(self, start: Any, end: Any, seed: int) -> Any:
         import pandas as pd
 
         index = pd.date_range(start, end, freq=self.freq, name="timestamp", inclusive="left")
-        rng = np.random.default_rng(seed)
-        data = {c: _column(rng, c, d, len(index)) for c, d in self.dtypes.items()}
+        # One random stream per column (by its position among all columns), so a
+        # column is the same whether or not the others are generated with it.
+        data = {
+            c: _column(np.random.default_rng([seed, k]), c, d, len(index))
+            for k, (c, d) in enumerate(self.dtypes.items())
+            if self.columns is None or c in self.columns
+        }
         return pd.DataFrame(data, index=index)
 
     def __dask_tokenize__(self) -> Any:
-        return ("timeseries", sorted((c, str(d)) for c, d in self.dtypes.items()), self.freq)
+        dtypes = [(c, str(d)) for c, d in self.dtypes.items()]
+        return ("timeseries", dtypes, self.freq, self.columns)
 
 
 def timeseries(
@@ -104,11 +110,25 @@ def timeseries(
     if len(divisions) < 2:
         raise ValueError(f"timeseries: start {start!r} must come before end {end!r}")
     seeds = np.random.default_rng(seed).integers(0, 2**63 - 1, len(divisions) - 1)
-    make = _MakePart(dtypes, freq)
-    name = f"make-timeseries-{tokenize(make, divisions, seed if seed is not None else seeds)}"
-    layer = {
-        (name, i): (make, divisions[i], divisions[i + 1], int(seeds[i]))
-        for i in range(len(divisions) - 1)
-    }
-    meta = make(divisions[0], divisions[0], 0)
-    return new_collection({name: layer}, name, meta, divisions)
+    token = tokenize(dtypes, freq, divisions, seed if seed is not None else seeds)
+
+    def build(columns: list | None) -> Any:
+        make = _MakePart(dtypes, freq, columns)
+        name = f"make-timeseries-{tokenize(token, columns)}"
+        layer = {
+            (name, i): (make, divisions[i], divisions[i + 1], int(seeds[i]))
+            for i in range(len(divisions) - 1)
+        }
+        meta = make(divisions[0], divisions[0], 0)
+        if columns is not None:
+            meta = meta[columns]
+            layer = {k: (_select, task, columns) for k, task in layer.items()}
+        df = new_collection({name: layer}, name, meta, divisions)
+        df._source = build
+        return df
+
+    return build(None)
+
+
+def _select(frame: Any, columns: list) -> Any:
+    return frame[columns]

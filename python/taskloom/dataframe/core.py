@@ -725,6 +725,10 @@ class DataFrame(_Frame):
     np.int64(4)
     """
 
+    # A reader's way to read only some columns (set by data sources): selecting
+    # columns straight after reading projects them into the reader.
+    _source: Callable[[list], DataFrame] | None = None
+
     @property
     def columns(self) -> pd.Index:
         """The column labels."""
@@ -792,12 +796,17 @@ class DataFrame(_Frame):
             return map_partitions(operator.getitem, self, key, token="filter")
         if isinstance(key, list | pd.Index | np.ndarray):
             self._check_columns(key)
+            if self._source is not None and list(key) != list(self.columns):
+                return self._source(list(key))
             return map_partitions(_select_columns, self, list(key), token="getitem")
         if isinstance(key, slice):
             return self.loc[key]
         if isinstance(key, Hashable):
             self._check_columns([key])
-            return map_partitions(operator.getitem, self, key, token="getitem")
+            frame = self
+            if self._source is not None and len(self.columns) > 1:
+                frame = self._source([key])
+            return map_partitions(operator.getitem, frame, key, token="getitem")
         raise TypeError(f"cannot index a taskloom DataFrame with {type(key).__name__}")
 
     def __setitem__(self, key: Any, value: Any) -> None:

@@ -35,6 +35,8 @@ from taskloom.dataframe._meta import make_meta
 from taskloom.dataframe.core import (
     DataFrame,
     _Frame,
+    _select_columns,
+    map_partitions,
     meta_from_user,
     new_collection,
 )
@@ -412,7 +414,25 @@ def read_csv(
             end = start + size if start + size < total else None
             layer[(name, i)] = (reader, path, start, end, b"" if start == 0 else header)
             i += 1
-    return new_collection({name: layer}, name, meta, [None] * (i + 1))
+    df = new_collection({name: layer}, name, meta, [None] * (i + 1))
+    if "usecols" not in kwargs:
+
+        def project(columns: list) -> DataFrame:
+            file_columns = [c for c in columns if c != path_column]
+            if not file_columns:  # pandas reads no rows without a column
+                return map_partitions(_select_columns, df, columns, token="getitem")
+            read = read_csv(
+                urlpath,
+                blocksize=blocksize,
+                sample=sample,
+                include_path_column=include_path_column,
+                usecols=file_columns,
+                **kwargs,
+            )
+            return map_partitions(_select_columns, read, columns, token="getitem")
+
+        df._source = project
+    return df
 
 
 def _output_paths(
@@ -711,7 +731,15 @@ def read_parquet(
     token = tokenize(files, mtimes, columns, repr(filters), index, split_row_groups)
     name = f"read-parquet-{token}"
     layer = {(name, i): (reader, f, rg, pv) for i, (f, rg, pv) in enumerate(pieces)}
-    return new_collection({name: layer}, name, meta, _divisions_from_bounds(bounds, meta))
+    df = new_collection({name: layer}, name, meta, _divisions_from_bounds(bounds, meta))
+
+    def project(selected: list) -> DataFrame:
+        return read_parquet(
+            path, columns=selected, filters=filters, index=index, split_row_groups=split_row_groups
+        )
+
+    df._source = project
+    return df
 
 
 def _partition_may_match(values: dict, dtypes: dict, filters: Any) -> bool:
