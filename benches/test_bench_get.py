@@ -54,3 +54,12 @@ def test_delayed_build_and_compute(benchmark, lib, n):
         pytest.importorskip("dask")
     benchmark.group = f"delayed-{n}"
     benchmark.pedantic(run_case, args=("delayed", n, f"{lib}-sync", 1), rounds=3, iterations=1)
+
+
+@pytest.mark.parametrize("scheduler", ["loop", "taskloom-threads", "dask-threads"])
+@pytest.mark.parametrize("workload", ["df-groupby-std", "df-resample"])
+def test_dataframe_on_timeseries(benchmark, workload, scheduler):
+    if scheduler.startswith("dask"):
+        pytest.importorskip("dask.dataframe")
+    benchmark.group = f"{workload}-30-days"
+    benchmark.pedantic(run_case, args=(workload, 30, scheduler, 1), rounds=3, iterations=1)
