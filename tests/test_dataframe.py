@@ -10,6 +10,8 @@ import numpy as np
 import pandas as pd
 import pandas.testing as tm
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import taskloom
 import taskloom.dataframe as dd
@@ -900,3 +902,72 @@ def test_seed_articles_dataframe_examples(tmp_path, monkeypatch):
     pq = dd.read_parquet("data/2000-01.parquet", columns=["name", "x"], engine="pyarrow")
     assert list(pq.columns) == ["name", "x"]
     tm.assert_series_equal(pq.groupby("name").x.mean().compute(), pdf.groupby("name").x.mean())
+
+
+# --- random frames, and Dask on the same data ---------------------------------------
+
+
+@st.composite
+def frames(draw):
+    n = draw(st.integers(0, 40))
+    keys = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
+    values = draw(
+        st.lists(
+            st.one_of(st.none(), st.floats(-1e6, 1e6, allow_nan=False)), min_size=n, max_size=n
+        )
+    )
+    ints = draw(st.lists(st.integers(-3, 3), min_size=n, max_size=n))
+    index = sorted(draw(st.lists(st.integers(0, 60), min_size=n, max_size=n)))
+    frame = pd.DataFrame(
+        {"k": pd.array(keys, dtype="str"), "v": pd.array(values, dtype="float64"), "i": ints},
+        index=pd.Index(index, dtype="int64"),
+    )
+    return frame, draw(st.integers(1, 6))
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames())
+def test_random_frames_match_pandas(case):
+    pdf, nparts = case
+    df = dd.from_pandas(pdf, npartitions=nparts)
+    assert_eq(df, pdf)
+    assert_eq(df[df.v > 0], pdf[pdf.v > 0])
+    assert_eq(df.v.sum(), pdf.v.sum())
+    assert_eq(df.i.max(), pdf.i.max())
+    assert_eq(df.v.count(), pdf.v.count())
+    assert_eq(df.v.mean(), pdf.v.mean())
+    if len(pdf):
+        assert_eq(df.groupby("k").v.sum(), pdf.groupby("k").v.sum())
+        assert_eq(df.groupby("k").i.mean(), pdf.groupby("k").i.mean())
+        assert_eq(df.groupby("k").size(), pdf.groupby("k").size())
+        assert_eq(df.sort_values("i"), pdf.sort_values("i", kind="stable"), sort=True)
+        assert_eq(df.repartition(npartitions=3), pdf)
+        assert_eq(df.v.cumsum(), pdf.v.cumsum())
+        assert_eq(df.i.rolling(3).sum(), pdf.i.rolling(3).sum())
+
+
+def test_same_results_as_dask_dataframe():
+    ddd = pytest.importorskip("dask.dataframe")
+    pdf = _ts(400)
+    ours = dd.from_pandas(pdf, npartitions=6)
+    theirs = ddd.from_pandas(pdf, npartitions=6)
+    for build in (
+        lambda d: d.a.sum(),
+        lambda d: d.b.std(),
+        lambda d: d.groupby("b").a.mean(),
+        lambda d: d.groupby("b").agg({"a": ["min", "max"]}),
+        lambda d: d.resample("1h").mean(),
+        lambda d: d.rolling("2h").sum(),
+        lambda d: d.a.cumsum(),
+        lambda d: d[d.a > 0].b.value_counts(),
+    ):
+        got, expected = build(ours).compute(), build(theirs).compute()
+        if isinstance(expected, pd.DataFrame | pd.Series):
+            check = (
+                tm.assert_frame_equal
+                if isinstance(expected, pd.DataFrame)
+                else tm.assert_series_equal
+            )
+            check(_sorted(got), _sorted(expected), check_dtype=False, check_freq=False)
+        else:
+            assert got == pytest.approx(expected)

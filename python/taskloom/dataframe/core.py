@@ -172,6 +172,17 @@ def _scalar_from_data(dsk: dict, name: str, meta: Any) -> Scalar:
     return Scalar({name: {name: data_task(dsk[name])}}, name, meta)
 
 
+def _carried_method(how: str, doc: str) -> Callable[[Any], Any]:
+    def method(self: Any) -> Any:
+        from taskloom.dataframe.timeseries import carried
+
+        return carried(self, how)
+
+    method.__name__ = how
+    method.__doc__ = f"{doc} Across partitions: each passes one row of state to the next."
+    return method
+
+
 class _Frame(_Collection):
     """What DataFrame, Series and Index share: partitions, divisions, row-wise methods."""
 
@@ -413,41 +424,12 @@ class _Frame(_Collection):
         }
         return new_collection({**self._layers, name: layer}, name, self._meta, self.divisions)
 
-    def ffill(self) -> Any:
-        """Fill missing values with the last value before them, across partitions."""
-        from taskloom.dataframe.timeseries import carried
-
-        return carried(self, "ffill")
-
-    def bfill(self) -> Any:
-        """Fill missing values with the next value after them, across partitions."""
-        from taskloom.dataframe.timeseries import carried
-
-        return carried(self, "bfill")
-
-    def cumsum(self) -> Any:
-        """Cumulative sum down the rows, across partitions."""
-        from taskloom.dataframe.timeseries import carried
-
-        return carried(self, "cumsum")
-
-    def cumprod(self) -> Any:
-        """Cumulative product down the rows, across partitions."""
-        from taskloom.dataframe.timeseries import carried
-
-        return carried(self, "cumprod")
-
-    def cummax(self) -> Any:
-        """Cumulative maximum down the rows, across partitions."""
-        from taskloom.dataframe.timeseries import carried
-
-        return carried(self, "cummax")
-
-    def cummin(self) -> Any:
-        """Cumulative minimum down the rows, across partitions."""
-        from taskloom.dataframe.timeseries import carried
-
-        return carried(self, "cummin")
+    ffill = _carried_method("ffill", "Fill missing values with the last value before them.")
+    bfill = _carried_method("bfill", "Fill missing values with the next value after them.")
+    cumsum = _carried_method("cumsum", "Cumulative sum down the rows.")
+    cumprod = _carried_method("cumprod", "Cumulative product down the rows.")
+    cummax = _carried_method("cummax", "Cumulative maximum down the rows.")
+    cummin = _carried_method("cummin", "Cumulative minimum down the rows.")
 
     def rolling(self, window: int | str | pd.Timedelta, **kwargs: Any) -> Any:
         """A rolling window (rows or a time span), correct across partition boundaries.
@@ -607,9 +589,6 @@ class _Frame(_Collection):
         meta = emulate(_call_method, self._meta, _method="std", **kwargs)
         m = self._moments(numeric_only, split_every, "std-moments")
         return map_scalars(_moments_var, m, ddof, True, meta=meta)
-
-    def nunique_approx(self, split_every: int | None = None) -> Any:
-        raise NotImplementedError("nunique_approx is not supported; use nunique()")
 
     # -- operators --
     def _binop(self, op: Callable, other: Any, reflect: bool = False) -> Any:

@@ -144,14 +144,7 @@ class _Plan:
             results[label] = value
         out = pd.DataFrame(results, index=merged.index)
         out.index.names = index_names
-        if sort:
-            out = out.sort_index()
-        if as_series:
-            series = out.iloc[:, 0]
-            series.name = columns
-            return series
-        out.columns = columns
-        return out
+        return _shape(out, sort, as_series, columns)
 
 
 def _split_by_key_hash(frame: pd.DataFrame, n: int) -> list:
@@ -594,13 +587,17 @@ class _NuniqueFinish:
 
 
 def _join_columns(as_series: bool, columns: Any, sort: bool, *pieces: pd.Series) -> Any:
-    out = pd.concat(pieces, axis=1)
+    return _shape(pd.concat(pieces, axis=1), sort, as_series, columns)
+
+
+def _shape(out: pd.DataFrame, sort: bool, as_series: bool, columns: Any) -> Any:
+    """The result as pandas gives it: groups sorted or not, a series or labelled columns."""
     if sort:
         out = out.sort_index()
     if as_series:
-        s = out.iloc[:, 0]
-        s.name = columns
-        return s
+        series = out.iloc[:, 0]
+        series.name = columns
+        return series
     out.columns = columns
     return out
 

@@ -427,39 +427,26 @@ def sort_values(
     from taskloom.dataframe.core import Series
 
     if isinstance(df, Series):
-        cols = [df.name]
         frame = df.to_frame()
+        cols = [frame.columns[0]]
     else:
         df._check_columns(cols)
         frame = df
     first_ascending = ascending if isinstance(ascending, bool) else ascending[0]
     divisions = _quantile_divisions(frame[cols[0]], npartitions or df.npartitions)
-    finish = _SortValues(
-        by=cols if not isinstance(df, Series) else cols[0],
-        ascending=ascending,
-        na_position=na_position,
-    )
     if isinstance(df, Series):
-        finish = _SeriesSort(ascending=ascending, na_position=na_position)
-        layers, name, n = _range_shuffle(
-            df.to_frame(),
-            cols[0],
-            divisions,
-            not first_ascending,
-            na_position == "first",
-            finish,
-            "sort-values",
-        )
+        finish: _SortValues = _SeriesSort(ascending=ascending, na_position=na_position)
     else:
-        layers, name, n = _range_shuffle(
-            frame,
-            cols[0],
-            divisions,
-            not first_ascending,
-            na_position == "first",
-            finish,
-            "sort-values",
-        )
+        finish = _SortValues(by=cols, ascending=ascending, na_position=na_position)
+    layers, name, n = _range_shuffle(
+        frame,
+        cols[0],
+        divisions,
+        not first_ascending,
+        na_position == "first",
+        finish,
+        "sort-values",
+    )
     return new_collection(layers, name, df._meta, (None,) * (n + 1))
 
 
