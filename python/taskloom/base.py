@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from taskloom import _core, config, local, threaded
+from taskloom import _core, config, local, multiprocessing, threaded
 
 __all__ = [
     "DaskMethodsMixin",
@@ -40,8 +40,9 @@ SCHEDULER_NAMES: dict[str, Callable] = {
     "single-threaded": local.get_sync,
     "threads": threaded.get,
     "threading": threaded.get,
+    "processes": multiprocessing.get,
+    "multiprocessing": multiprocessing.get,
 }
-_LATER = ("processes", "multiprocessing")
 
 
 def is_dask_collection(x: Any) -> bool:
@@ -71,7 +72,8 @@ def get_scheduler(scheduler: Any = None, collections: list | None = None) -> Cal
     ----------
     scheduler : str or callable, optional
         ``"sync"``/``"synchronous"``/``"single-threaded"``, ``"threads"``/``"threading"``,
-        or a function with ``get``'s signature.
+        ``"processes"``/``"multiprocessing"``, a function with ``get``'s signature, or an
+        object with a ``get`` method (a ``distributed.Client``).
     collections : list, optional
         Collections whose ``__dask_scheduler__`` is the fallback.
 
@@ -97,11 +99,6 @@ def get_scheduler(scheduler: Any = None, collections: list | None = None) -> Cal
         name = scheduler.lower()
         if name in SCHEDULER_NAMES:
             return SCHEDULER_NAMES[name]
-        if name in _LATER:
-            raise ValueError(
-                f"scheduler={scheduler!r} is not available yet in taskloom; "
-                f"use one of {sorted(SCHEDULER_NAMES)}"
-            )
         raise ValueError(
             f"unknown scheduler {scheduler!r}; expected one of {sorted(SCHEDULER_NAMES)} "
             "or a get function"
@@ -186,7 +183,7 @@ def _run(collections: list, scheduler: Any, optimize_graph: bool, kwargs: dict) 
     return list(get(dsk, keys, **kwargs))
 
 
-_OWN_GETS = (local.get_sync, threaded.get)
+_OWN_GETS = (local.get_sync, threaded.get, multiprocessing.get)
 
 
 def compute(

@@ -24,11 +24,13 @@
 
 use crate::graph::{Graph, TaskId};
 use crate::order::{Order, NOT_NEEDED};
+use std::ops::Deref;
 
-/// Execution state for one run of a graph.
+/// Execution state for one run of a graph, which it borrows (`&Graph`) or owns
+/// (`Box<Graph>`, for a driver that outlives the caller's stack frame).
 #[derive(Debug)]
-pub struct Scheduler<'g> {
-    graph: &'g Graph,
+pub struct Scheduler<G: Deref<Target = Graph>> {
+    graph: G,
     priority: Vec<u32>,
     waiting: Vec<u32>,
     remaining: Vec<u32>,
@@ -42,10 +44,10 @@ pub struct Scheduler<'g> {
 /// No task: the end of a fused chain.
 pub const NO_TASK: TaskId = u32::MAX;
 
-impl<'g> Scheduler<'g> {
+impl<G: Deref<Target = Graph>> Scheduler<G> {
     /// Start a run of the tasks `order` marks as needed; `outputs` are never released.
     /// With `fuse`, linear chains run as units (see the module documentation).
-    pub fn new(graph: &'g Graph, order: Order, outputs: &[TaskId], fuse: bool) -> Self {
+    pub fn new(graph: G, order: Order, outputs: &[TaskId], fuse: bool) -> Self {
         let n = graph.len();
         let Order { priority, sequence } = order;
         let mut waiting = vec![0u32; n];
@@ -71,7 +73,7 @@ impl<'g> Scheduler<'g> {
             .filter(|&t| waiting[t as usize] == 0)
             .collect();
         let next = if fuse {
-            fusion(graph, &sequence, &priority, &remaining)
+            fusion(&graph, &sequence, &priority, &remaining)
         } else {
             Vec::new()
         };
@@ -85,6 +87,12 @@ impl<'g> Scheduler<'g> {
             scratch: Vec::new(),
             next,
         }
+    }
+
+    /// The graph being run.
+    #[inline]
+    pub fn graph(&self) -> &Graph {
+        &self.graph
     }
 
     /// The task fused after `t`, if any: it runs as soon as `t` finishes.
@@ -139,7 +147,7 @@ impl<'g> Scheduler<'g> {
     #[inline]
     pub fn finish(&mut self, t: TaskId, mut release: impl FnMut(TaskId)) -> Option<TaskId> {
         self.unfinished -= 1;
-        let graph = self.graph;
+        let graph: &Graph = &self.graph;
         for &d in graph.deps(t) {
             let r = &mut self.remaining[d as usize];
             *r -= 1;

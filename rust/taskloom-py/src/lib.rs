@@ -3,11 +3,14 @@
 //! Layout: [`convert`] turns the user's dict graph into integer ids and flat
 //! arrays (all Python -> Rust conversion happens there), [`eval`] calls user
 //! functions, [`exec`] drives the core scheduler on the calling thread and
-//! [`pool`]'s worker threads, and [`errors`] builds every exception raised.
+//! [`pool`]'s worker threads, [`dispatch`] hands the core's ready queue to
+//! executors written in Python (worker processes), and [`errors`] builds every
+//! exception raised.
 //! The Python package wraps these functions with defaults and documentation.
 
 mod convert;
 mod delayed;
+mod dispatch;
 mod errors;
 mod eval;
 mod exec;
@@ -139,6 +142,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_class::<hooks::Progress>()?;
     m.add_class::<Compiled>()?;
+    m.add_class::<dispatch::Dispatcher>()?;
     m.add_class::<delayed::DelayedBase>()?;
     m.add_function(wrap_pyfunction!(delayed::delayed_call, m)?)?;
     m.add_function(wrap_pyfunction!(delayed::graph_of, m)?)?;
