@@ -180,6 +180,8 @@ def _run(collections: list, scheduler: Any, optimize_graph: bool, kwargs: dict) 
     keys = [c.__dask_keys__() for c in collections]
     if get in _OWN_GETS:
         kwargs = {**kwargs, "optimize_graph": optimize_graph}
+    elif not isinstance(dsk, dict):
+        dsk = dict(dsk)  # other schedulers (a distributed Client) want a plain dict
     return list(get(dsk, keys, **kwargs))
 
 
@@ -226,7 +228,8 @@ def persist(
     """Compute collections now and return equivalent collections holding the results.
 
     The returned collections' graphs contain the computed parts as data, so computing
-    them again runs no task.
+    them again runs no task; on a Dask cluster (``scheduler=client``) they hold futures
+    instead, and the data stays on the workers.
 
     Examples
     --------
@@ -235,7 +238,18 @@ def persist(
     >>> len(p.dask), p.compute()
     (1, 3)
     """
+    if is_cluster_client(getattr(get_scheduler(scheduler), "__self__", None)):
+        # On a Dask cluster the results stay on the workers: the graphs get futures.
+        kwargs = {**kwargs, "sync": False}
     return _run_and_fill(args, traverse, scheduler, optimize_graph, kwargs, _persisted)
+
+
+def is_cluster_client(obj: Any) -> bool:
+    """Whether ``obj`` is a ``distributed.Client`` (without importing distributed)."""
+    return any(
+        t.__module__.split(".")[0] == "distributed" and t.__name__ == "Client"
+        for t in type(obj).__mro__
+    )
 
 
 def _run_and_fill(

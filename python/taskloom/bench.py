@@ -17,6 +17,8 @@ Columns: ``us/task`` end to end; ``x loop``, the same relative to the loop; ``ex
 taskloom's execution alone (graph already converted) in us/task; ``B/task``, taskloom's
 peak memory beyond the input graph, in bytes per task (Linux); ``vs dask-*``, how many
 times less time per task taskloom takes than Dask's scheduler on the same case.
+The ``pure-python`` workload (tasks that hold the GIL) also runs the processes
+schedulers, taskloom's and Dask's.
 
 Examples
 --------
@@ -177,6 +179,26 @@ def numpy_sort(n: int) -> tuple[dict, Any, Callable[[], Any]]:
     return dsk, "total", lambda: sum(_sorted_sample(a) for a in arrays)
 
 
+def spin(i: int) -> int:
+    """About half a second of pure-Python arithmetic (on this project's machine),
+    holding the GIL the whole time."""
+    total = 0
+    for k in range(SPIN_STEPS):
+        total += (k * i) % 7
+    return total
+
+
+SPIN_STEPS = 12_000_000
+
+
+def pure_python(n: int) -> tuple[dict, Any, Callable[[], Any]]:
+    """n tasks of pure-Python arithmetic that hold the GIL, then a sum: threads cannot
+    run them in parallel, processes can."""
+    dsk: dict = {("spin", i): (spin, i) for i in range(n)}
+    dsk["total"] = (sum, [("spin", i) for i in range(n)])
+    return dsk, "total", lambda: sum(spin(i) for i in range(n))
+
+
 GRAPHS: dict[str, Callable[[int], tuple[dict, Any, Callable[[], Any]]]] = {
     "fanin": fanin,
     "chain": chain,
@@ -184,7 +206,11 @@ GRAPHS: dict[str, Callable[[int], tuple[dict, Any, Callable[[], Any]]]] = {
     "random": random_dag,
     "mapreduce": mapreduce,
     "numpy": numpy_sort,
+    "pure-python": pure_python,
 }
+# Workloads the processes schedulers run (elsewhere a task is far shorter than a
+# round trip to another process).
+PROCESS_WORKLOADS = {"pure-python"}
 
 
 # --- schedulers --------------------------------------------------------------------------
@@ -206,11 +232,15 @@ def schedulers() -> dict[str, Callable | None]:
         "loop": None,
         "taskloom-sync": taskloom.get_sync,
         "taskloom-threads": taskloom.get,
+        "taskloom-processes": taskloom.multiprocessing.get,
     }
     dask = _dask()
     if dask is not None:
+        import dask.multiprocessing
+
         found["dask-sync"] = dask.local.get_sync
         found["dask-threads"] = dask.threaded.get
+        found["dask-processes"] = dask.multiprocessing.get
     return found
 
 
@@ -422,6 +452,7 @@ ALL_WORKLOADS = [*GRAPHS, *SPECIAL]
 # Sizes that make sense when --sizes is not given.
 DEFAULT_SIZES = {
     "numpy": [64, 256],
+    "pure-python": [8],  # 8 tasks of ~0.5 s
     "dask-array": [1_000, 10_000],
     # From 10^3, where Dask's superlinear graph building starts to show.
     "delayed": [1_000, 10_000, 100_000, 1_000_000],
@@ -501,7 +532,11 @@ def run_case(
         "seconds": best,
         "us_per_task": best / case.tasks * 1e6,
     }
-    if case.compiled is not None and scheduler.startswith("taskloom"):
+    if (
+        case.compiled is not None
+        and scheduler in ("taskloom-sync", "taskloom-threads")
+        and workload not in PROCESS_WORKLOADS
+    ):
         workers = 0 if scheduler.endswith("sync") else taskloom.threaded.CPU_COUNT
         compiled = case.compiled()
         exec_best = float("inf")
@@ -548,7 +583,13 @@ def run(
             for name in names:
                 if name not in available:
                     continue
+                if name.endswith("processes") and workload not in PROCESS_WORKLOADS:
+                    continue
                 reps = repeat if n < 1_000_000 else min(repeat, 2)
+                if workload in PROCESS_WORKLOADS:
+                    # Seconds per run and steady; best of three for the processes ones, so
+                    # taskloom's pool, started once per session, is warm in one.
+                    reps = 3 if name.endswith("processes") else 1
                 if name.startswith("dask") and workload not in DATAFRAME:
                     # One run: Dask's times are 100x ours, so its run-to-run noise
                     # does not move the ratios, and repeats would dominate the wall time.
@@ -571,7 +612,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     wide = max([10, *(len(r["workload"]) for r in rows)])
     header = (
         f"{'workload':<{wide}} {'tasks':>9} {'scheduler':<17} {'us/task':>9} {'x loop':>7} "
-        f"{'exec':>7} {'B/task':>7} {'vs dask-sync':>13} {'vs dask-thr':>12}"
+        f"{'exec':>7} {'B/task':>7} {'vs dask-sync':>13} {'vs dask-thr':>12} "
+        f"{'vs dask-proc':>13}"
     )
     lines = [header, "-" * len(header)]
     for r in rows:
@@ -589,7 +631,8 @@ def table(rows: list[dict[str, Any]]) -> str:
 
         lines.append(
             f"{w:<{wide}} {n:>9} {s:<17} {us:>9.3f} {ratio} {exec_us} {mem} "
-            f"{speedup('dask-sync'):>13} {speedup('dask-threads'):>12}"
+            f"{speedup('dask-sync'):>13} {speedup('dask-threads'):>12} "
+            f"{speedup('dask-processes'):>13}"
         )
     return "\n".join(lines)
 
@@ -639,9 +682,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--schedulers",
         nargs="+",
-        default=["loop", "taskloom-sync", "taskloom-threads", "dask-sync", "dask-threads"],
+        default=[
+            "loop",
+            "taskloom-sync",
+            "taskloom-threads",
+            "taskloom-processes",
+            "dask-sync",
+            "dask-threads",
+            "dask-processes",
+        ],
         metavar="NAME",
-        help="loop, taskloom-sync, taskloom-threads, dask-sync, dask-threads",
+        help="loop, taskloom-sync, taskloom-threads, taskloom-processes, dask-sync, "
+        "dask-threads, dask-processes (processes only on the pure-python workload)",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="best of this many runs (2 at 10^6 tasks and up)"

@@ -71,5 +71,9 @@ PLAIN_TYPES = frozenset([int, float, complex, bool, type(None), bytes])
 
 def data_task(value: Any) -> Any:
     """The cheapest graph value whose result is ``value``: itself if the scheduler
-    cannot misread it, else :func:`quote` of it."""
-    return value if type(value) in PLAIN_TYPES else (literal(value),)
+    cannot misread it, else :func:`quote` of it. A ``distributed`` future stays as it
+    is: the cluster's scheduler reads it as the result it stands for."""
+    t = type(value)
+    if t in PLAIN_TYPES or (t.__name__ == "Future" and t.__module__.startswith("distributed")):
+        return value
+    return (literal(value),)

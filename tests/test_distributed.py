@@ -1,0 +1,97 @@
+"""taskloom on a real Dask cluster: a distributed.LocalCluster of worker processes on
+127.0.0.1, with results compared against the local schedulers."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import taskloom
+import taskloom.array as da
+import taskloom.bag as db
+import taskloom.dataframe as dd
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=None,
+    )
+    c = distributed.Client(cluster, set_as_default=False)
+    yield c
+    c.close()
+    cluster.close()
+
+
+def _pid(_):
+    return os.getpid()
+
+
+def test_collections_on_the_cluster(client):
+    parts = [taskloom.delayed(lambda i: i * i)(i) for i in range(20)]
+    total = taskloom.delayed(sum)(parts)
+    assert taskloom.compute(total, scheduler=client) == (total.compute(scheduler="sync"),)
+    assert total.compute(scheduler=client) == sum(i * i for i in range(20))
+
+    b = db.from_sequence(range(200), npartitions=6)
+    assert b.map(lambda x: x % 5).frequencies().compute(scheduler=client) == b.map(
+        lambda x: x % 5
+    ).frequencies().compute(scheduler="sync")
+
+    data = np.random.default_rng(0).random((60, 40))
+    x = da.from_array(data, chunks=(15, 10))
+    np.testing.assert_allclose(
+        (x @ x.T).mean(axis=1).compute(scheduler=client), (data @ data.T).mean(axis=1)
+    )
+
+    pdf = pd.DataFrame({"k": list("abcde") * 40, "v": np.arange(200.0)})
+    df = dd.from_pandas(pdf, npartitions=5)
+    pd.testing.assert_frame_equal(
+        df.groupby("k").agg({"v": ["sum", "std"]}).compute(scheduler=client),
+        pdf.groupby("k").agg({"v": ["sum", "std"]}),
+    )
+    pids = set(b.map(_pid).compute(scheduler=client))
+    assert os.getpid() not in pids  # the work ran in the cluster's worker processes
+
+
+def test_persist_keeps_results_on_the_workers(client):
+    pdf = pd.DataFrame({"v": np.arange(100.0)})
+    doubled = dd.from_pandas(pdf, npartitions=4).v * 2
+    (kept,) = taskloom.persist(doubled, scheduler=client)
+    values = list(kept.__dask_graph__().values())
+    assert values and all(isinstance(v, distributed.Future) for v in values)
+    assert kept.sum().compute(scheduler=client) == (pdf.v * 2).sum()
+    kept_delayed = taskloom.delayed(sum)([1, 2, 3]).persist(scheduler=client)
+    assert (kept_delayed + 1).compute(scheduler=client) == 7
+
+
+def test_taskloom_client_is_the_default_while_open(client):
+    from taskloom.distributed import Client
+
+    before = taskloom.config.get("scheduler", None)
+    with Client(client.scheduler.address) as ours:
+        assert taskloom.config.get("scheduler") is ours
+        pids = set(db.from_sequence(range(10), npartitions=2).map(_pid).compute())
+        assert os.getpid() not in pids
+    assert taskloom.config.get("scheduler", None) is before
+
+
+def test_without_distributed_the_error_names_the_extra():
+    code = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "try:\n    import taskloom.distributed\n"
+        "except ImportError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "pip install 'taskloom[distributed]'" in out.stdout
