@@ -26,7 +26,7 @@ def client():
         threads_per_worker=1,
         processes=True,
         host="127.0.0.1",
-        dashboard_address=None,
+        dashboard_address=":0",
     )
     c = distributed.Client(cluster, set_as_default=False)
     yield c
@@ -95,3 +95,39 @@ def test_without_distributed_the_error_names_the_extra():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert "pip install 'taskloom[distributed]'" in out.stdout
+
+
+def test_seed_article_001_client_and_delayed():
+    """Article 001's code with ``dask`` replaced by ``taskloom`` (sleeps shortened):
+    ``Client()`` starts a local cluster and becomes the default scheduler."""
+    from time import sleep
+
+    from taskloom import delayed
+    from taskloom.distributed import Client
+
+    def inc(x):
+        sleep(0.01)
+        return x + 1
+
+    def add(x, y):
+        sleep(0.01)
+        return x + y
+
+    with Client(dashboard_address=":0") as client:  # any free port for the dashboard
+        x = delayed(inc)(1)
+        y = delayed(inc)(2)
+        z = delayed(add)(x, y)
+        assert z.compute() == 5
+        x2 = delayed(inc)(1)
+        y2 = delayed(inc)(2)
+        z2 = delayed(add)(x2, y2)
+        total = delayed(add)(z, z2)
+        assert total.compute() == 10
+        assert (z + z2).compute() == 10
+        assert sum([z, z2]).compute() == 10
+        data = [3, 8, 1, 4, 2, 9, 4, 6]
+        newdata = [delayed(inc)(x) for x in data]
+        prod = np.prod(newdata)
+        assert prod.compute() == np.prod([x + 1 for x in data])
+        assert delayed(np.prod)(newdata).compute() == np.prod([x + 1 for x in data])
+        assert taskloom.config.get("scheduler") is client

@@ -194,3 +194,48 @@ def test_random_graphs_match_the_reference(case):
     assert outcome(lambda d, k: get(d, k, num_workers=2, optimize_graph=False), dsk, keys) == (
         expected
     )
+
+
+def load(filename):
+    return f"data of {filename}"
+
+
+def clean(data):
+    return data.upper()
+
+
+def analyze(sequence_of_data):
+    return " | ".join(sequence_of_data)
+
+
+def store(result):
+    return len(result)
+
+
+def test_seed_article_004_custom_workflows():
+    """Article 004's code with ``dask`` replaced by ``taskloom``: a dict graph on the
+    processes scheduler, then the same with ``do`` and ``compute(get=get)``."""
+    dsk = {
+        "load-1": (load, "myfile.a.data"),
+        "load-2": (load, "myfile.b.data"),
+        "load-3": (load, "myfile.c.data"),
+        "clean-1": (clean, "load-1"),
+        "clean-2": (clean, "load-2"),
+        "clean-3": (clean, "load-3"),
+        "analyze": (analyze, ["clean-%d" % i for i in [1, 2, 3]]),  # noqa: UP031 (as written)
+        "store": (store, "analyze"),
+    }
+    from taskloom.multiprocessing import get
+
+    expected = store(analyze([clean(load(f"myfile.{c}.data")) for c in "abc"]))
+    assert get(dsk, "store") == expected
+
+    from taskloom import do
+
+    loads = [do(load)("myfile.a.data"), do(load)("myfile.b.data"), do(load)("myfile.c.data")]
+    cleaned = [do(clean)(x) for x in loads]
+    analysis = do(analyze)(cleaned)
+    result = do(store)(analysis)
+    assert result.compute(get=get) == expected
+    with pytest.raises(TypeError, match="not both"):
+        result.compute(get=get, scheduler="sync")

@@ -22,13 +22,15 @@ import atexit
 import os
 from importlib.metadata import PackageNotFoundError, version
 
-from taskloom import _core, config, local, optimization, threaded
+from taskloom import _core, config, local, multiprocessing, optimization, threaded
 from taskloom._core import CycleError
 from taskloom.base import compute, is_dask_collection, persist, visualize
 from taskloom.delayed import Delayed, delayed
 from taskloom.local import get_sync
 from taskloom.threaded import get
 from taskloom.tokenize import tokenize
+
+do = delayed  # the name early Dask gave ``delayed`` (``dask.do``)
 
 try:
     __version__ = version("taskloom")
@@ -60,10 +62,12 @@ __all__ = [
     "compute",
     "config",
     "delayed",
+    "do",
     "get",
     "get_sync",
     "is_dask_collection",
     "local",
+    "multiprocessing",
     "optimization",
     "persist",
     "threaded",

@@ -205,7 +205,8 @@ def compute(
         Let taskloom's schedulers run linear chains of tasks as units (default
         True); culling always happens.
     **kwargs
-        Passed to the scheduler's ``get`` (``num_workers=``, ``callbacks=``).
+        Passed to the scheduler's ``get`` (``num_workers=``, ``callbacks=``); ``get=``
+        is taken as ``scheduler=``, its name in early Dask.
 
     Returns
     -------
@@ -219,7 +220,19 @@ def compute(
     >>> taskloom.compute(a, [a, 10], scheduler="sync")
     (2, [2, 10])
     """
+    scheduler, kwargs = _legacy_get(scheduler, kwargs)
     return _run_and_fill(args, traverse, scheduler, optimize_graph, kwargs, _finalized)
+
+
+def _legacy_get(scheduler: Any, kwargs: dict) -> tuple[Any, dict]:
+    """``get=``, old Dask's name for ``scheduler=`` (early Dask code passes it)."""
+    if "get" not in kwargs:
+        return scheduler, kwargs
+    kwargs = dict(kwargs)
+    get = kwargs.pop("get")
+    if scheduler is not None and get is not None:
+        raise TypeError("pass either scheduler= or get= (its old name), not both")
+    return get if get is not None else scheduler, kwargs
 
 
 def persist(
@@ -238,6 +251,7 @@ def persist(
     >>> len(p.dask), p.compute()
     (1, 3)
     """
+    scheduler, kwargs = _legacy_get(scheduler, kwargs)
     if is_cluster_client(getattr(get_scheduler(scheduler), "__self__", None)):
         # On a Dask cluster the results stay on the workers: the graphs get futures.
         kwargs = {**kwargs, "sync": False}

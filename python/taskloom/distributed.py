@@ -13,7 +13,7 @@ Examples
 --------
 >>> import taskloom
 >>> from taskloom.distributed import Client
->>> with Client(n_workers=1, processes=False, dashboard_address=None) as client:
+>>> with Client(n_workers=1, processes=False, dashboard_address=":0") as client:
 ...     taskloom.delayed(sum)([1, 2, 3]).compute()  # runs on the cluster
 6
 """
