@@ -3,10 +3,11 @@ that name the offending argument. No scheduling happens here."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from taskloom import _core
+from taskloom import _core, config
 from taskloom._dask_compat import as_graph
 
 
@@ -66,3 +67,21 @@ def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str)
         # Precomputed results replace their tasks; the user's dict is not modified.
         dsk = {**dsk, **cache}
     return dsk
+
+
+CPU_COUNT: int = os.cpu_count() or 1
+
+
+def num_workers(n: Any) -> int:
+    """``num_workers=`` as given, else the ``num_workers`` setting, else the CPU count.
+
+    Raises
+    ------
+    ValueError
+        For anything but a positive integer.
+    """
+    if n is None:
+        n = config.get("num_workers", CPU_COUNT)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"num_workers must be a positive integer, got {n!r}")
+    return n

@@ -50,6 +50,7 @@ from typing import Any
 
 import taskloom
 from taskloom import _core
+from taskloom._graph import num_workers as resolve_num_workers
 
 
 def inc(x: int) -> int:
@@ -537,7 +538,7 @@ def run_case(
         and scheduler in ("taskloom-sync", "taskloom-threads")
         and workload not in PROCESS_WORKLOADS
     ):
-        workers = 0 if scheduler.endswith("sync") else taskloom.threaded.CPU_COUNT
+        workers = 0 if scheduler.endswith("sync") else resolve_num_workers(None)
         compiled = case.compiled()
         exec_best = float("inf")
         for _ in range(repeat):

@@ -48,15 +48,14 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from taskloom import _core, config
+from taskloom import _core
+from taskloom._graph import num_workers as resolve_num_workers
 from taskloom._graph import prepare
 from taskloom._worker import execute, frame, read_message
 from taskloom.callbacks import Callback
 from taskloom.core import istask
 
 __all__ = ["get"]
-
-CPU_COUNT: int = os.cpu_count() or 1
 
 
 def _pickle() -> tuple[Callable, Callable]:
@@ -496,10 +495,7 @@ def get(
             "the processes scheduler needs a POSIX system (Linux, macOS); "
             "use scheduler='threads' or a distributed Client"
         )
-    if num_workers is None:
-        num_workers = config.get("num_workers", CPU_COUNT)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-        raise ValueError(f"num_workers must be a positive integer, got {num_workers!r}")
+    num_workers = resolve_num_workers(num_workers)
     dsk = prepare(dsk, cache, kwargs, "get")
     dumps, loads = _pickle()
     dumps, loads = func_dumps or dumps, func_loads or loads

@@ -8,15 +8,12 @@ worker threads at once. See ``rust/taskloom-py/src/exec.rs`` for the policy.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from taskloom import config
+from taskloom._graph import num_workers as resolve_num_workers
 from taskloom._graph import prepare
 from taskloom.callbacks import Callback, run
-
-CPU_COUNT: int = os.cpu_count() or 1
 
 
 def get(
@@ -81,9 +78,6 @@ def get(
         raise ValueError(
             "taskloom runs tasks on its own native thread pool; pass num_workers= instead of pool="
         )
-    if num_workers is None:
-        num_workers = config.get("num_workers", CPU_COUNT)
-    if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
-        raise ValueError(f"num_workers must be a positive integer, got {num_workers!r}")
+    num_workers = resolve_num_workers(num_workers)
     dsk = prepare(dsk, cache, kwargs, "get")
     return run(dsk, keys, num_workers, callbacks, optimize_graph)

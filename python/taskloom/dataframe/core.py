@@ -535,19 +535,23 @@ class _Frame(_Collection):
         kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
         return self._stat("count", split_every, **kwargs)
 
-    def _moments(self, numeric_only: bool, split_every: int | None, token: str) -> Any:
-        frame = isinstance(self._meta, pd.DataFrame)
-        kwargs = {"numeric_only": numeric_only} if frame else {}
-        emulate(_call_method, self._meta, _method="mean", **kwargs)  # errors, early
-        return self._reduction(
+    def _from_moments(
+        self, how: str, numeric_only: bool, split_every: int | None, finish: Callable, *args: Any
+    ) -> Any:
+        """``mean``/``var``/``std`` from per-partition ``(count, mean, M2)`` merged
+        with Chan's formula (no cancellation, unlike sums of squares)."""
+        kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
+        meta = emulate(_call_method, self._meta, _method=how, **kwargs)  # errors, early
+        moments = self._reduction(
             _moments_chunk,
             _moments_combine,
             _moments_combine,
             None,
             split_every,
-            token=token,
+            token=f"{how}-moments",
             chunk_kwargs=kwargs,
         )
+        return map_scalars(finish, moments, *args, meta=meta)
 
     def mean(
         self,
@@ -557,10 +561,7 @@ class _Frame(_Collection):
         split_every: int | None = None,
     ) -> Any:
         """Mean of the values."""
-        kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
-        meta = emulate(_call_method, self._meta, _method="mean", **kwargs)
-        m = self._moments(numeric_only, split_every, "mean-moments")
-        return map_scalars(_moments_mean, m, meta=meta)
+        return self._from_moments("mean", numeric_only, split_every, _moments_mean)
 
     def var(
         self,
@@ -570,11 +571,8 @@ class _Frame(_Collection):
         numeric_only: bool = False,
         split_every: int | None = None,
     ) -> Any:
-        """Variance of the values (``ddof`` as pandas), from merged per-partition moments."""
-        kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
-        meta = emulate(_call_method, self._meta, _method="var", **kwargs)
-        m = self._moments(numeric_only, split_every, "var-moments")
-        return map_scalars(_moments_var, m, ddof, False, meta=meta)
+        """Variance of the values (``ddof`` as pandas)."""
+        return self._from_moments("var", numeric_only, split_every, _moments_var, ddof, False)
 
     def std(
         self,
@@ -584,11 +582,8 @@ class _Frame(_Collection):
         numeric_only: bool = False,
         split_every: int | None = None,
     ) -> Any:
-        """Standard deviation of the values."""
-        kwargs = {"numeric_only": numeric_only} if isinstance(self._meta, pd.DataFrame) else {}
-        meta = emulate(_call_method, self._meta, _method="std", **kwargs)
-        m = self._moments(numeric_only, split_every, "std-moments")
-        return map_scalars(_moments_var, m, ddof, True, meta=meta)
+        """Standard deviation of the values (``ddof`` as pandas)."""
+        return self._from_moments("std", numeric_only, split_every, _moments_var, ddof, True)
 
     # -- operators --
     def _binop(self, op: Callable, other: Any, reflect: bool = False) -> Any:

@@ -99,13 +99,6 @@ impl Dispatcher {
         self.sched.pop()
     }
 
-    /// Put back a task from `pop` that cannot start yet; it is popped next.
-    fn push_back(&mut self, t: TaskId) -> PyResult<()> {
-        self.check(t)?;
-        self.sched.push_back(t);
-        Ok(())
-    }
-
     /// Record that `t` finished: returns the task fused after it (now ready; it
     /// is not queued, the caller runs it next) and the tasks whose results no
     /// remaining task reads, which the caller may drop.
