@@ -1,12 +1,22 @@
 //! Python dict graph -> integer program: the only place that reads the user's graph.
 //!
-//! Two passes, both linear. First every key of the dict is interned into a
-//! hash table keyed by Python's own hash (cached on `str`), so no key is hashed
-//! twice and execution never hashes at all. Then a worklist starting from the
-//! requested keys parses only the values they reach (culling happens here),
-//! numbering tasks in discovery order and encoding each value as a few
-//! [`Op`]s: argument references become indices into the task's dependency
-//! list, everything else a constant.
+//! Two passes, both linear. First every key gets its Python hash (cached on
+//! `str`) and a task id, its position in the dict, so no key is hashed twice
+//! and execution never hashes at all. Then every value is parsed in the dict's
+//! insertion order and encoded as a few [`Op`]s: argument references become
+//! indices into the task's dependency list, everything else a constant.
+//! References resolve by insertion-order guesses first (the key after the last
+//! one found, the key before the task's own), then through a hash table built
+//! on the first miss.
+//!
+//! Why insertion order, not a walk from the requested keys: the user's objects
+//! sit in memory in the order they were made, so reading them in that order is
+//! sequential, where a walk visits them at random (a cache miss per task at
+//! 10^6 entries; a random DAG converted 35% faster this way). Culling happens
+//! after, in the core's ordering: only what the requested keys need runs, but a
+//! request for a small part of a large dict pays for parsing all of it (about
+//! what building the dict cost). Graphs of Delayed values come from the
+//! requested values only, so they hold nothing to cull.
 //!
 //! Value semantics follow Dask's task spec, as `dask._task_spec.convert_legacy_task`
 //! reads it: a tuple whose first element is callable is a task; an `int`,
@@ -81,8 +91,6 @@ pub struct Converted {
     pub shape: Vec<Shape>,
 }
 
-const NOT_YET: u32 = u32::MAX;
-
 // Which Python types occur among the keys; an argument of another type is
 // never looked up.
 const KEY_STR: u8 = 1;
@@ -98,8 +106,6 @@ struct Converter<'py> {
     key_hashes: Vec<u64>,
     values: Vec<Bound<'py, PyAny>>,
     key_types: u8,
-    task_of_key: Vec<u32>,
-    key_of_task: Vec<u32>,
     builder: GraphBuilder,
     code: Vec<Op>,
     code_start: Vec<u32>,
@@ -183,8 +189,6 @@ impl<'py> Converter<'py> {
             key_hashes,
             values,
             key_types,
-            task_of_key: vec![NOT_YET; n],
-            key_of_task: Vec::with_capacity(n),
             builder: GraphBuilder::with_capacity(n, n),
             code: Vec::with_capacity(3 * n),
             code_start: Vec::with_capacity(n + 1),
@@ -253,16 +257,6 @@ impl<'py> Converter<'py> {
         Some(found)
     }
 
-    #[inline]
-    fn task_for(&mut self, key_id: u32) -> TaskId {
-        let slot = &mut self.task_of_key[key_id as usize];
-        if *slot == NOT_YET {
-            *slot = self.key_of_task.len() as u32;
-            self.key_of_task.push(key_id);
-        }
-        *slot
-    }
-
     fn push_const(&mut self, obj: &Bound<'py, PyAny>) {
         self.code.push(Op::Const(self.consts.len() as u32));
         self.consts.push(obj.clone().unbind());
@@ -319,8 +313,8 @@ impl<'py> Converter<'py> {
             return Ok(false);
         }
         if let Some(key_id) = self.lookup_reference(obj, owner) {
-            let task = self.task_for(key_id);
-            let local = self.builder.add_dep(task);
+            // A key's task id is its position in the dict.
+            let local = self.builder.add_dep(key_id);
             self.code.push(Op::Dep(local));
             return Ok(false);
         }
@@ -408,9 +402,8 @@ impl<'py> Converter<'py> {
         Ok(fi)
     }
 
-    /// Encode the value of the next task on the worklist.
-    fn emit_task(&mut self, task: TaskId) -> PyResult<()> {
-        let key_id = self.key_of_task[task as usize];
+    /// Encode the value of the task of key `key_id` (the next task in order).
+    fn emit_task(&mut self, key_id: u32) -> PyResult<()> {
         let value = self.values[key_id as usize].clone();
         self.code_start.push(self.code.len() as u32);
         let call = value
@@ -459,9 +452,8 @@ impl<'py> Converter<'py> {
         let Some(key_id) = self.find(keys, [self.last_found.wrapping_add(1), last]) else {
             return Err(errors::missing_key(keys));
         };
-        let t = self.task_for(key_id);
-        outputs.push(t);
-        shape.push(Shape::Key(t));
+        outputs.push(key_id);
+        shape.push(Shape::Key(key_id));
         Ok(())
     }
 }
@@ -484,18 +476,13 @@ pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Conv
     let mut outputs = Vec::new();
     let mut shape = Vec::new();
     c.emit_keys(keys, 0, &mut outputs, &mut shape)?;
-    let mut next = 0;
-    while next < c.key_of_task.len() {
-        c.emit_task(next as TaskId)?;
-        next += 1;
+    // Every value, in insertion order (see the module documentation).
+    for key_id in 0..c.key_objs.len() as u32 {
+        c.emit_task(key_id)?;
     }
     c.code_start.push(c.code.len() as u32);
     let graph = c.builder.build().map_err(errors::graph)?;
-    let keys = c
-        .key_of_task
-        .iter()
-        .map(|&k| c.key_objs[k as usize].clone().unbind())
-        .collect();
+    let keys = c.key_objs.iter().map(|k| k.clone().unbind()).collect();
     Ok(Converted {
         program: Program {
             keys,
