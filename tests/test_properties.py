@@ -107,3 +107,28 @@ def test_random_graphs_match_dask(case):
     assert dask_threaded.get(dsk, keys) == expected
     for name, get in GETS.items():
         assert get(dsk, keys) == expected, name
+
+
+def _sum_mod(values):
+    return sum(values) % 1_000_003
+
+
+def test_large_graph_with_colliding_hashes_matches_the_reference():
+    """Past 2^14 keys the converter caches recently parsed keys by hash: int keys
+    2^14 apart share a slot, and -1 and -2 share a hash; every reference must still
+    find its own key."""
+    rng = random.Random(7)
+    n = 40_000
+    keys = [i - 2 if i < 2 else (i if i % 3 else ("k", i)) for i in range(n)]
+    dsk = {keys[0]: (int, "1"), keys[1]: (int, "2")}  # the keys -2 and -1 (2 is a key)
+    value = {keys[0]: 1, keys[1]: 2}  # the plain evaluation, in insertion order
+    for i in range(2, n):
+        picks = [keys[rng.randrange(max(0, i - 3000), i)] for _ in range(rng.randint(1, 3))]
+        if i % 1000 == 0:
+            picks.append(keys[i - (1 << 14)] if i >= 1 << 14 else -1)
+        value[keys[i]] = sum(value[p] for p in picks) % 1_000_003
+        dsk[keys[i]] = (_sum_mod, picks)
+    wanted = [keys[-1], keys[n // 2], -1, -2]
+    expected = tuple(value[k] for k in wanted)
+    for name, get in GETS.items():
+        assert get(dsk, wanted) == expected, name
