@@ -116,8 +116,9 @@ struct Converter<'py> {
     function_index: HashMap<usize, u32>,
     // One-entry cache: graphs call the same function in long runs.
     last_function: (*mut ffi::PyObject, u32),
-    // Key id of the last reference resolved; see `lookup_reference`.
+    // Key ids of the last two references resolved; see `lookup_reference`.
     last_found: u32,
+    found_before: u32,
     // The keys parsed most recently, by hash (empty for small graphs): see `find`.
     recent: Vec<u32>,
 }
@@ -206,6 +207,7 @@ impl<'py> Converter<'py> {
             function_index: HashMap::new(),
             last_function: (std::ptr::null_mut(), 0),
             last_found: u32::MAX,
+            found_before: u32::MAX,
             recent: if n >= RECENT_FROM {
                 vec![u32::MAX; RECENT]
             } else {
@@ -245,22 +247,35 @@ impl<'py> Converter<'py> {
         if t & self.key_types == 0 {
             return None;
         }
+        // Also the key as far past the last one found as that was past the one
+        // before: a shuffle's reduce reads one part of every map, a fixed stride apart.
+        let stride = self.last_found.wrapping_sub(self.found_before);
         self.find(
             obj,
-            [self.last_found.wrapping_add(1), owner.wrapping_sub(1)],
+            [
+                self.last_found.wrapping_add(1),
+                owner.wrapping_sub(1),
+                self.last_found.wrapping_add(stride),
+            ],
         )
+    }
+
+    #[inline]
+    fn found(&mut self, key_id: u32) {
+        self.found_before = self.last_found;
+        self.last_found = key_id;
     }
 
     /// The key id equal to `obj`, trying the `guesses` before the hash table.
     /// Equal hash and `==` is exactly how the dict itself finds a key.
     #[inline]
-    fn find(&mut self, obj: &Bound<'py, PyAny>, guesses: [u32; 2]) -> Option<u32> {
+    fn find<const G: usize>(&mut self, obj: &Bound<'py, PyAny>, guesses: [u32; G]) -> Option<u32> {
         let h = py_hash(obj)?; // unhashable: not a key
         for guess in guesses {
             if self.key_hashes.get(guess as usize) == Some(&h)
                 && py_eq(&self.key_objs[guess as usize], obj)
             {
-                self.last_found = guess;
+                self.found(guess);
                 return Some(guess);
             }
         }
@@ -272,12 +287,12 @@ impl<'py> Converter<'py> {
                 && self.key_hashes[r as usize] == h
                 && py_eq(&self.key_objs[r as usize], obj)
             {
-                self.last_found = r;
+                self.found(r);
                 return Some(r);
             }
         }
         let found = self.lookup(obj, h)?;
-        self.last_found = found;
+        self.found(found);
         Some(found)
     }
 
