@@ -36,7 +36,7 @@ from functools import partial, reduce
 from typing import Any
 
 from taskloom.base import DaskMethodsMixin, is_dask_collection
-from taskloom.core import bind_kwargs
+from taskloom.core import bind_kwargs, combine_tree
 from taskloom.delayed import Delayed
 from taskloom.threaded import get as threaded_get
 from taskloom.tokenize import tokenize
@@ -347,17 +347,13 @@ class Bag(DaskMethodsMixin):
         layer: dict = {
             (base, i): (perpartition, (self.name, i)) for i in builtins.range(self.npartitions)
         }
-        level = [(base, i) for i in builtins.range(self.npartitions)]
-        depth = 0
-        while len(level) > split_every:
-            depth += 1
-            agg = f"{prefix}-agg-{depth}-{token}"
-            nxt = []
-            for j in builtins.range(0, len(level), split_every):
-                k = (agg, j // split_every)
-                layer[k] = (aggregate, level[j : j + split_every])
-                nxt.append(k)
-            level = nxt
+        level = combine_tree(
+            layer,
+            [(base, i) for i in builtins.range(self.npartitions)],
+            aggregate,
+            split_every,
+            lambda depth: f"{prefix}-agg-{depth}-{token}",
+        )
         final = f"{prefix}-{token}"
         layers = _merge_layers(self)
         if out_type is Bag:

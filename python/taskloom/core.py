@@ -20,7 +20,15 @@ from collections.abc import Callable, Mapping
 from functools import partial
 from typing import Any
 
-__all__ = ["bind_kwargs", "data_task", "iskey", "istask", "literal", "quote"]
+__all__ = [
+    "bind_kwargs",
+    "combine_tree",
+    "data_task",
+    "iskey",
+    "istask",
+    "literal",
+    "quote",
+]
 
 
 def istask(x: Any) -> bool:
@@ -77,3 +85,22 @@ def data_task(value: Any) -> Any:
     if t in PLAIN_TYPES or (t.__name__ == "Future" and t.__module__.startswith("distributed")):
         return value
     return (literal(value),)
+
+
+def combine_tree(
+    layer: dict, level: list, combine: Callable, split_every: int, name: Callable[[int], str]
+) -> list:
+    """The inner levels of a tree reduction: add to ``layer`` tasks ``combine([...])``
+    over groups of at most ``split_every`` keys of ``level``, level by level (keys
+    ``(name(depth), i)``), until at most ``split_every`` keys remain; return those."""
+    depth = 0
+    while len(level) > split_every:
+        depth += 1
+        prefix = name(depth)
+        nxt = []
+        for j in range(0, len(level), split_every):
+            key = (prefix, j // split_every)
+            layer[key] = (combine, level[j : j + split_every])
+            nxt.append(key)
+        level = nxt
+    return level

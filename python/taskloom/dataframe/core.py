@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from taskloom.base import DaskMethodsMixin
-from taskloom.core import data_task
+from taskloom.core import combine_tree, data_task
 from taskloom.dataframe._meta import emulate, make_meta, meta_nonempty
 from taskloom.delayed import Delayed
 from taskloom.threaded import get as threaded_get
@@ -1560,16 +1560,13 @@ def tree_reduction(
     layer: dict = {
         (base, i): (chunk_call, (frame._name, i)) for i in builtins.range(frame.npartitions)
     }
-    level = [(base, i) for i in builtins.range(frame.npartitions)]
-    depth = 0
-    while len(level) > split_every:
-        depth += 1
-        name = f"{label}-combine-{depth}-{tok}"
-        nxt = []
-        for j in builtins.range(0, len(level), split_every):
-            layer[(name, j // split_every)] = (combine, level[j : j + split_every])
-            nxt.append((name, j // split_every))
-        level = nxt
+    level = combine_tree(
+        layer,
+        [(base, i) for i in builtins.range(frame.npartitions)],
+        combine,
+        split_every,
+        lambda depth: f"{label}-combine-{depth}-{tok}",
+    )
     final = f"{label}-{tok}"
     layers = dict(frame._layers)
     if isinstance(meta, pd.DataFrame | pd.Series | pd.Index):

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taskloom.core import combine_tree
 from taskloom.dataframe._meta import make_meta, meta_nonempty
 from taskloom.dataframe.core import (
     Series,
@@ -531,15 +532,13 @@ def _split_out_reduction(
     }
     for j in builtins.range(split_out):
         level = [(_pick, (chunk, i), j) for i in builtins.range(frame.npartitions)]
-        depth = 0
-        while len(level) > split_every:
-            depth += 1
-            nxt = []
-            for k in builtins.range(0, len(level), split_every):
-                key = (f"groupby-combine-{depth}-{j}-{token}", k)
-                layer[key] = (plan.combine, level[k : k + split_every])
-                nxt.append(key)
-            level = nxt
+        level = combine_tree(
+            layer,
+            level,
+            plan.combine,
+            split_every,
+            lambda depth, j=j: f"groupby-combine-{depth}-{j}-{token}",
+        )
         layer[(name, j)] = (finish, level)
     return new_collection({**frame._layers, name: layer}, name, meta, (None,) * (split_out + 1))
 
