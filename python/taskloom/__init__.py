@@ -3,7 +3,10 @@
 Replace ``dask`` by ``taskloom`` in code that builds Dask task graphs, ``delayed`` calls
 or collections, and get the same results with far less scheduling overhead per task.
 This module re-exports the public entry points; the scheduler itself lives in the
-compiled extension ``taskloom._core``.
+compiled extension ``taskloom._core``. Schedulers: ``threaded`` (the default),
+``local`` (one thread), ``multiprocessing`` (worker processes), ``distributed`` (a
+Dask cluster). Collections, imported on first use: ``bag``, ``array``, ``dataframe``
+(with ``datasets`` for example data).
 
 Examples
 --------
