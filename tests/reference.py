@@ -8,6 +8,7 @@ scheduling.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 
@@ -38,3 +39,18 @@ def reference_get(dsk: dict, keys: Any) -> Any:
         return tuple(shaped(i) for i in k) if isinstance(k, list) else compute(k)
 
     return shaped(keys)
+
+
+def seed_pipeline(load: Callable, clean: Callable, analyze: Callable, store: Callable) -> dict:
+    """The raw-graph pipeline of seed article 004, as written there, with the given
+    functions filled in."""
+    return {
+        "load-1": (load, "myfile.a.data"),
+        "load-2": (load, "myfile.b.data"),
+        "load-3": (load, "myfile.c.data"),
+        "clean-1": (clean, "load-1"),
+        "clean-2": (clean, "load-2"),
+        "clean-3": (clean, "load-3"),
+        "analyze": (analyze, ["clean-%d" % i for i in [1, 2, 3]]),  # noqa: UP031 (as written)
+        "store": (store, "analyze"),
+    }

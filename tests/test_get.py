@@ -10,7 +10,7 @@ from operator import add, mul
 
 import taskloom
 
-from reference import reference_get
+from reference import reference_get, seed_pipeline
 
 
 def inc(x):
@@ -261,16 +261,7 @@ def test_seed_article_pipeline():
     def store(result):
         return f"stored {result}"
 
-    dsk = {
-        "load-1": (load, "myfile.a.data"),
-        "load-2": (load, "myfile.b.data"),
-        "load-3": (load, "myfile.c.data"),
-        "clean-1": (clean, "load-1"),
-        "clean-2": (clean, "load-2"),
-        "clean-3": (clean, "load-3"),
-        "analyze": (analyze, ["clean-%d" % i for i in [1, 2, 3]]),  # noqa: UP031 (as in the seed)
-        "store": (store, "analyze"),
-    }
+    dsk = seed_pipeline(load, clean, analyze, store)
     assert taskloom.get(dsk, "store") == "stored ABC"
     assert sorted(loaded) == ["myfile.a.data", "myfile.b.data", "myfile.c.data"]
     assert taskloom.get(dsk, "store") == reference_get(dsk, "store")

@@ -26,7 +26,7 @@ import taskloom.bag as db
 import taskloom.dataframe as dd
 from taskloom.multiprocessing import WorkerDied, get
 
-from reference import reference_get
+from reference import reference_get, seed_pipeline
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="processes need POSIX pipes")
 
@@ -215,16 +215,7 @@ def store(result):
 def test_seed_article_004_custom_workflows():
     """Article 004's code with ``dask`` replaced by ``taskloom``: a dict graph on the
     processes scheduler, then the same with ``do`` and ``compute(get=get)``."""
-    dsk = {
-        "load-1": (load, "myfile.a.data"),
-        "load-2": (load, "myfile.b.data"),
-        "load-3": (load, "myfile.c.data"),
-        "clean-1": (clean, "load-1"),
-        "clean-2": (clean, "load-2"),
-        "clean-3": (clean, "load-3"),
-        "analyze": (analyze, ["clean-%d" % i for i in [1, 2, 3]]),  # noqa: UP031 (as written)
-        "store": (store, "analyze"),
-    }
+    dsk = seed_pipeline(load, clean, analyze, store)
     from taskloom.multiprocessing import get
 
     expected = store(analyze([clean(load(f"myfile.{c}.data")) for c in "abc"]))

@@ -55,7 +55,7 @@ from taskloom._worker import execute, frame, read_message
 from taskloom.callbacks import Callback
 from taskloom.core import istask
 
-__all__ = ["get"]
+__all__ = ["WorkerDied", "get"]
 
 
 def _pickle() -> tuple[Callable, Callable]:
