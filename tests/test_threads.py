@@ -62,6 +62,22 @@ def test_num_workers_bounds_concurrency():
     assert 2 <= rec.peak <= 3
 
 
+def test_waiting_jobs_do_not_start_on_other_idle_threads():
+    # A wider run leaves idle threads in the process-wide pool and teaches the
+    # scheduler that `sleep` is slow. Jobs then queued behind busy workers must
+    # wait for those workers, not start on the idle threads.
+    warm = Intervals()
+    taskloom.get(
+        {f"w{i}": (warm.sleep, 0.05) for i in range(6)}, [f"w{i}" for i in range(6)], num_workers=6
+    )
+    assert warm.peak >= 4
+    rec = Intervals()
+    dsk = {("s", i): (rec.sleep, 0.02, i) for i in range(30)}
+    keys = [("s", i) for i in range(30)]
+    assert taskloom.get(dsk, keys, num_workers=2) == tuple(range(30))
+    assert rec.peak == 2
+
+
 def test_numpy_tasks_run_on_several_threads():
     np = pytest.importorskip("numpy")
     seen = set()
