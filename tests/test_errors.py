@@ -115,6 +115,31 @@ def test_unhashable_requested_key_is_a_type_error(get):
         get({"a": 1}, [{"a"}])
 
 
+class Meddler:
+    """A key part whose ``==`` removes a key from the graph being read."""
+
+    def __init__(self, dsk):
+        self.dsk = dsk
+
+    def __hash__(self):
+        return 1
+
+    def __eq__(self, other):
+        self.dsk.pop("victim", None)
+        return self is other
+
+
+def test_graph_changed_while_read_is_an_error(get):
+    dsk: dict = {}
+    dsk[("m", Meddler(dsk))] = 1
+    # Hashes like the key above, so reading it compares the two Meddlers.
+    dsk["a"] = (add, 1, ("m", Meddler(dsk)))
+    dsk["victim"] = 2
+    dsk["b"] = (inc, "victim")
+    with pytest.raises(RuntimeError, match="changed while taskloom was reading it"):
+        get(dsk, "b")
+
+
 def test_graph_must_be_a_mapping(get):
     with pytest.raises(TypeError, match="list"):
         get([("a", 1)], "a")

@@ -104,7 +104,7 @@ struct Converter<'py> {
     key_objs: Vec<Bound<'py, PyAny>>,
     // Python's hash of each key: a failed locality guess costs one integer compare.
     key_hashes: Vec<u64>,
-    values: Vec<Bound<'py, PyAny>>,
+    values: Values<'py>,
     key_types: u8,
     builder: GraphBuilder,
     code: Vec<Op>,
@@ -121,6 +121,18 @@ struct Converter<'py> {
     found_before: u32,
     // The keys parsed most recently, by hash (empty for small graphs): see `find`.
     recent: Vec<u32>,
+}
+
+/// Where task values are read from, in key order.
+enum Values<'py> {
+    /// Read from the dict as each task is parsed: holding a reference to every
+    /// value for the whole conversion would touch each value twice more (take
+    /// and release), a cache miss each at 10^6 tasks.
+    Dict {
+        dict: Bound<'py, PyDict>,
+        pos: ffi::Py_ssize_t,
+    },
+    Given(Vec<Bound<'py, PyAny>>),
 }
 
 /// Slots of the recent-keys cache (a power of two): 64 KiB, cache resident.
@@ -140,16 +152,54 @@ fn py_hash(obj: &Bound<'_, PyAny>) -> Option<u64> {
     }
 }
 
+/// `a == b`, false if the comparison raises (the error is cleared).
 #[inline]
 fn py_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> bool {
-    if a.as_ptr() == b.as_ptr() {
+    let (a, b) = (a.as_ptr(), b.as_ptr());
+    // SAFETY: both are live objects; the tuples' items live as long as the tuples.
+    unsafe {
+        if a == b {
+            return true;
+        }
+        // Most keys are tuples of str and int, whose `==` is item by item with
+        // identity first: done here without the generic protocol's two levels
+        // of dispatch (a third of the time of a found reference).
+        if ffi::PyTuple_CheckExact(a) != 0 && ffi::PyTuple_CheckExact(b) != 0 {
+            let n = ffi::PyTuple_GET_SIZE(a);
+            if n != ffi::PyTuple_GET_SIZE(b) {
+                return false;
+            }
+            return (0..n)
+                .all(|i| item_eq(ffi::PyTuple_GET_ITEM(a, i), ffi::PyTuple_GET_ITEM(b, i)));
+        }
+        rich_eq(a, b)
+    }
+}
+
+/// `==` of two tuple items, with exact `int`s compared by value.
+#[inline]
+unsafe fn item_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
+    if a == b {
         return true;
     }
-    match unsafe { ffi::PyObject_RichCompareBool(a.as_ptr(), b.as_ptr(), ffi::Py_EQ) } {
+    if ffi::PyLong_CheckExact(a) != 0 && ffi::PyLong_CheckExact(b) != 0 {
+        let (mut overflow_a, mut overflow_b) = (0, 0);
+        let x = ffi::PyLong_AsLongAndOverflow(a, &mut overflow_a);
+        let y = ffi::PyLong_AsLongAndOverflow(b, &mut overflow_b);
+        if overflow_a == 0 && overflow_b == 0 {
+            return x == y;
+        }
+    }
+    rich_eq(a, b)
+}
+
+#[inline]
+unsafe fn rich_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
+    match ffi::PyObject_RichCompareBool(a, b, ffi::Py_EQ) {
         1 => true,
         0 => false,
         _ => {
-            unsafe { ffi::PyErr_Clear() };
+            ffi::PyErr_Clear();
             false
         }
     }
@@ -175,12 +225,25 @@ fn key_type(obj: &Bound<'_, PyAny>) -> u8 {
 
 impl<'py> Converter<'py> {
     fn new(dsk: &Bound<'py, PyDict>) -> Self {
-        let (keys, values) = dsk.iter().unzip();
-        Self::from_entries(keys, values)
+        let mut keys = Vec::with_capacity(dsk.len());
+        let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: no Python code runs during the walk; each key is owned as it is read.
+        while unsafe { ffi::PyDict_Next(dsk.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
+            keys.push(unsafe { Bound::from_borrowed_ptr(dsk.py(), k) });
+        }
+        let values = Values::Dict {
+            dict: dsk.clone(),
+            pos: 0,
+        };
+        Self::with_keys(keys, values)
     }
 
     /// From keys and their values, in insertion order (keys must be distinct).
     fn from_entries(key_objs: Vec<Bound<'py, PyAny>>, values: Vec<Bound<'py, PyAny>>) -> Self {
+        Self::with_keys(key_objs, Values::Given(values))
+    }
+
+    fn with_keys(key_objs: Vec<Bound<'py, PyAny>>, values: Values<'py>) -> Self {
         let n = key_objs.len();
         let mut key_types = 0;
         let key_hashes = key_objs
@@ -441,9 +504,30 @@ impl<'py> Converter<'py> {
         Ok(fi)
     }
 
+    /// The value of key `key_id`, read in order.
+    fn value(&mut self, key_id: u32) -> PyResult<Bound<'py, PyAny>> {
+        let key = &self.key_objs[key_id as usize];
+        match &mut self.values {
+            Values::Given(values) => Ok(values[key_id as usize].clone()),
+            Values::Dict { dict, pos } => {
+                let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+                // SAFETY: PyDict_Next bounds-checks `pos` against the dict as it
+                // is now, and the value is borrowed from the live dict and owned
+                // (incref'd) before any Python code can run.
+                let more = unsafe { ffi::PyDict_Next(dict.as_ptr(), pos, &mut k, &mut v) };
+                // A key's `__eq__` or `__hash__` (run while parsing) may have
+                // changed the dict: positions would no longer be task ids.
+                if more == 0 || k != key.as_ptr() {
+                    return Err(errors::graph_changed());
+                }
+                Ok(unsafe { Bound::from_borrowed_ptr(dict.py(), v) })
+            }
+        }
+    }
+
     /// Encode the value of the task of key `key_id` (the next task in order).
     fn emit_task(&mut self, key_id: u32) -> PyResult<()> {
-        let value = self.values[key_id as usize].clone();
+        let value = self.value(key_id)?;
         self.code_start.push(self.code.len() as u32);
         let call = value
             .cast::<crate::delayed::DelayedBase>()
@@ -525,7 +609,8 @@ pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Conv
     }
     c.code_start.push(c.code.len() as u32);
     let graph = c.builder.build().map_err(errors::graph)?;
-    let keys = c.key_objs.iter().map(|k| k.clone().unbind()).collect();
+    // Moved, not copied: a reference count touched again at 10^6 keys is a cache miss.
+    let keys = c.key_objs.into_iter().map(Bound::unbind).collect();
     Ok(Converted {
         program: Program {
             keys,

@@ -48,6 +48,13 @@ pub fn unhashable_key(key: &Bound<'_, PyAny>) -> PyErr {
     ))
 }
 
+pub fn graph_changed() -> PyErr {
+    PyRuntimeError::new_err(
+        "the task graph dict changed while taskloom was reading it \
+         (a key's __eq__ or __hash__ added or removed keys)",
+    )
+}
+
 pub fn not_a_dict(dsk: &Bound<'_, PyAny>) -> PyErr {
     let ty = dsk
         .get_type()
