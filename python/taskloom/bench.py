@@ -11,7 +11,8 @@ taskloom.dataframe against dask.dataframe on ``datasets.timeseries()`` (``df-*``
 in days of 86,400 rows; the loop is pandas on the same partitions made in a loop). Dask
 runs only if installed, once per case on task graphs (best of ``--repeat`` on
 dataframes, where times are close), and only up to the size where its estimated time
-stays within ``--dask-budget`` seconds.
+stays within ``--dask-budget`` seconds. The schedulers of one case take turns, a run
+each per round, so the machine's load falls on all of them alike.
 
 Columns: ``us/task`` end to end; ``x loop``, the same relative to the loop; ``exec``,
 taskloom's execution alone (graph already converted) in us/task; ``B/task``, taskloom's
@@ -225,6 +226,17 @@ def _dask() -> Any:
     except ImportError:
         return None
     return dask
+
+
+SCHEDULERS = [
+    "loop",
+    "taskloom-sync",
+    "taskloom-threads",
+    "taskloom-processes",
+    "dask-sync",
+    "dask-threads",
+    "dask-processes",
+]
 
 
 def schedulers() -> dict[str, Callable | None]:
@@ -511,21 +523,48 @@ def run_case(
     graphs, ``exec_us_per_task`` (execution alone) and, with ``memory``,
     ``bytes_per_task``.
     """
+    return run_cases(workload, n, {scheduler: repeat}, memory)[0]
+
+
+def run_cases(
+    workload: str, n: int, repeats: dict[str, int], memory: bool = False
+) -> list[dict[str, Any]]:
+    """Time one (workload, size) on several schedulers, best of ``repeats[scheduler]``
+    runs each, as :func:`run_case` does for one.
+
+    The schedulers take turns, one run each per round, so a stretch of load on this
+    shared machine slows all of them rather than the one that happened to be running:
+    the ratios between them are what the harness reports.
+    """
     case = _case(workload, n)
-    best = float("inf")
-    for _ in range(repeat):
-        gc.collect()
-        start = time.perf_counter()
-        result = case.run(scheduler)
-        best = min(best, time.perf_counter() - start)
-        expected = case.expected
-        if case.agree is not None:
-            group = case.agree.get(scheduler.split("-")[0])
-            expected = result if group is None else case.seen.setdefault(group, result)
-        if not _close(result, expected):
-            raise AssertionError(
-                f"{scheduler} computed {result!r} for {workload}, not {expected!r}"
-            )
+    best = dict.fromkeys(repeats, float("inf"))
+    for round_ in range(max(repeats.values(), default=0)):
+        for scheduler, reps in repeats.items():
+            if round_ >= reps:
+                continue
+            _progress(f"{workload:>14} n={n:<8} {scheduler} (run {round_ + 1} of {reps})")
+            best[scheduler] = min(best[scheduler], _time_once(case, workload, scheduler))
+    return [_row(case, workload, s, best[s], repeats[s], memory) for s in repeats]
+
+
+def _time_once(case: Case, workload: str, scheduler: str) -> float:
+    """Seconds for one run, after checking the result."""
+    gc.collect()
+    start = time.perf_counter()
+    result = case.run(scheduler)
+    seconds = time.perf_counter() - start
+    expected = case.expected
+    if case.agree is not None:
+        group = case.agree.get(scheduler.split("-")[0])
+        expected = result if group is None else case.seen.setdefault(group, result)
+    if not _close(result, expected):
+        raise AssertionError(f"{scheduler} computed {result!r} for {workload}, not {expected!r}")
+    return seconds
+
+
+def _row(
+    case: Case, workload: str, scheduler: str, best: float, repeat: int, memory: bool
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "workload": workload,
         "tasks": case.tasks,
@@ -538,6 +577,7 @@ def run_case(
         and scheduler in ("taskloom-sync", "taskloom-threads")
         and workload not in PROCESS_WORKLOADS
     ):
+        _progress(f"{workload:>14} n={case.tasks:<8} {scheduler} (execution alone)")
         workers = 0 if scheduler.endswith("sync") else resolve_num_workers(None)
         compiled = case.compiled()
         exec_best = float("inf")
@@ -581,6 +621,7 @@ def run(
     for workload in workloads:
         dask_cost: dict[str, float] = {}
         for n in sizes or DEFAULT_SIZES.get(workload, [10_000, 100_000, 1_000_000]):
+            repeats: dict[str, int] = {}
             for name in names:
                 if name not in available:
                     continue
@@ -597,11 +638,12 @@ def run(
                     reps = 1
                     if n * dask_cost.get(name, 0.0) > dask_budget:
                         continue
-                _progress(f"{workload:>14} n={n:<8} {name}")
-                row = run_case(workload, n, name, reps, memory)
+                repeats[name] = reps
+            for row in run_cases(workload, n, repeats, memory):
                 rows.append(row)
-                if name.startswith("dask"):
-                    dask_cost[name] = row["seconds"] / n  # per unit of size, any workload
+                if row["scheduler"].startswith("dask"):
+                    # per unit of size, any workload
+                    dask_cost[row["scheduler"]] = row["seconds"] / n
     _CASES.clear()
     _progress("")
     return rows
@@ -683,18 +725,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--schedulers",
         nargs="+",
-        default=[
-            "loop",
-            "taskloom-sync",
-            "taskloom-threads",
-            "taskloom-processes",
-            "dask-sync",
-            "dask-threads",
-            "dask-processes",
-        ],
+        default=SCHEDULERS,
+        choices=SCHEDULERS,
         metavar="NAME",
-        help="loop, taskloom-sync, taskloom-threads, taskloom-processes, dask-sync, "
-        "dask-threads, dask-processes (processes only on the pure-python workload)",
+        help=f"{', '.join(SCHEDULERS)} (processes only on the pure-python workload)",
     )
     parser.add_argument(
         "--repeat", type=int, default=3, help="best of this many runs (2 at 10^6 tasks and up)"

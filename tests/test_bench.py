@@ -1,0 +1,94 @@
+"""The benchmark harness: its graphs compute what its loops compute, the schedulers of a
+case take turns, and the command line prints, saves and refuses what it should."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from taskloom import bench
+
+
+@pytest.fixture(autouse=True)
+def _forget_cases():
+    yield
+    bench._CASES.clear()
+
+
+@pytest.mark.parametrize("workload", [w for w in bench.GRAPHS if w != "pure-python"])
+def test_each_graph_computes_what_its_loop_computes(workload):
+    # run_case raises if the scheduler's result differs from the plain loop's.
+    for scheduler in ("taskloom-sync", "taskloom-threads"):
+        row = bench.run_case(workload, 40, scheduler, repeat=1)
+        assert row["seconds"] > 0
+        assert row["us_per_task"] == pytest.approx(row["seconds"] / row["tasks"] * 1e6)
+        assert row["exec_us_per_task"] > 0
+
+
+def test_a_wrong_result_stops_the_harness():
+    case = bench._case("chain", 50)
+    case.expected = "not the loop's result"
+    with pytest.raises(AssertionError, match=r"taskloom-sync computed .* for chain"):
+        bench.run_case("chain", 50, "taskloom-sync", repeat=1)
+
+
+def test_schedulers_of_a_case_take_turns(monkeypatch):
+    calls = []
+
+    def fake_time_once(case, workload, scheduler):
+        calls.append(scheduler)
+        return 1.0
+
+    monkeypatch.setattr(bench, "_time_once", fake_time_once)
+    rows = bench.run_cases("chain", 30, {"loop": 3, "taskloom-sync": 2, "dask-sync": 1})
+    assert calls == ["loop", "taskloom-sync", "dask-sync", "loop", "taskloom-sync", "loop"]
+    assert [r["scheduler"] for r in rows] == ["loop", "taskloom-sync", "dask-sync"]
+
+
+def test_command_line_prints_the_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "rows.json"
+    argv = ["--workloads", "chain", "tree", "--sizes", "60", "200", "--repeat", "1"]
+    argv += ["--schedulers", "loop", "taskloom-sync", "--no-memory", "--json", str(out)]
+    assert bench.main(argv) == 0
+    rows = json.loads(out.read_text())
+    cases = {(r["workload"], r["scheduler"]) for r in rows}
+    assert cases == {(w, s) for w in ("chain", "tree") for s in ("loop", "taskloom-sync")}
+    assert sorted({r["tasks"] for r in rows if r["workload"] == "chain"}) == [60, 200]
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].split()[:4] == ["workload", "tasks", "scheduler", "us/task"]
+    for r in rows:
+        line = _row_of(printed, r["workload"], r["tasks"], r["scheduler"])
+        assert float(line[3]) == pytest.approx(r["us_per_task"], abs=1e-3)
+
+
+def _row_of(printed, workload, tasks, scheduler):
+    """The printed table's row of one case, split into its columns."""
+    return next(p.split() for p in printed if p.split()[:3] == [workload, str(tasks), scheduler])
+
+
+def test_dask_runs_beside_taskloom_and_the_ratio_is_printed(capsys):
+    pytest.importorskip("dask")
+    argv = ["--workloads", "fanin", "--sizes", "300", "--repeat", "1", "--no-memory"]
+    assert bench.main([*argv, "--schedulers", "taskloom-sync", "dask-sync"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    ours = _row_of(lines, "fanin", 300, "taskloom-sync")
+    dasks = _row_of(lines, "fanin", 300, "dask-sync")
+    ratio = float(dasks[3]) / float(ours[3])
+    shown = ours[-1].rstrip("x")
+    assert float(shown) == pytest.approx(ratio, rel=0.05, abs=0.051)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--schedulers", "bogus"], "invalid choice: 'bogus'"),
+        (["--workloads", "nope"], "invalid choice: 'nope'"),
+        (["--sizes", "1"], "every size >= 2"),
+        (["--repeat", "0"], "--repeat must be >= 1"),
+    ],
+)
+def test_bad_arguments_are_named(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(argv)
+    assert message in capsys.readouterr().err
