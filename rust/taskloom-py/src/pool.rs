@@ -11,8 +11,12 @@
 //! graphs. A sink runs at most `workers` of its jobs at once; jobs submitted
 //! beyond that wait in the sink, and a worker finishing one of its jobs takes
 //! the next from there without letting go of the GIL, instead of waiting for
-//! the calling thread to wake up and dispatch (~50-100 us on a busy VM). Locks here are never held while waiting for the GIL and the GIL is
-//! never awaited under them, so the pool cannot deadlock against the caller.
+//! the calling thread to wake up and dispatch (~50-100 us on a busy VM). A
+//! sink's waiting jobs are withdrawn when its `get` fails or is cancelled, so
+//! none outlives it (they hold the sink: a cycle otherwise).
+//!
+//! Locks here are never held while waiting for the GIL and the GIL is never
+//! awaited under them, so the pool cannot deadlock against the caller.
 //!
 //! `want_gil` counts workers that have a job and are about to take the GIL:
 //! the calling thread, which runs small tasks inline while holding the GIL,
