@@ -215,3 +215,28 @@ def test_ctrl_c_stops_a_long_get_and_the_next_get_works(get, task):
     # Behaviour, not speed: it returned long before the task would have finished.
     assert time.perf_counter() - start < 2.0
     assert get({"a": 1, "b": (inc, "a")}, "b") == 2
+
+
+def test_ctrl_c_while_jobs_wait_for_workers_starts_none_of_them():
+    started = []
+
+    def nap(i):
+        started.append(i)
+        time.sleep(0.3)
+        return i
+
+    # Learn that `nap` is slow, so the next run queues jobs behind busy workers.
+    taskloom.get({"warm": (nap, -1)}, "warm", num_workers=2)
+    dsk = {("nap", i): (nap, i) for i in range(20)}
+    dsk["all"] = (list, [("nap", i) for i in range(20)])
+    started.clear()
+    timer = _interrupt_main_after(0.45)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            taskloom.get(dsk, "all", num_workers=2)
+    finally:
+        timer.cancel()
+    count = len(started)
+    time.sleep(0.8)  # long enough for the running naps to end and any queued to start
+    assert len(started) == count < 20
+    assert taskloom.get({"a": 1, "b": (inc, "a")}, "b", num_workers=2) == 2
