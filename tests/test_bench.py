@@ -46,6 +46,19 @@ def test_schedulers_of_a_case_take_turns(monkeypatch):
     assert [r["scheduler"] for r in rows] == ["loop", "taskloom-sync", "dask-sync"]
 
 
+def test_short_cases_get_extra_rounds_for_repeated_schedulers(monkeypatch):
+    calls = []
+
+    def fake_time_once(case, workload, scheduler):
+        calls.append(scheduler)
+        return 0.01
+
+    monkeypatch.setattr(bench, "_time_once", fake_time_once)
+    bench.run_cases("chain", 30, {"loop": 3, "dask-sync": 1})
+    assert calls.count("loop") == bench.MAX_ROUNDS
+    assert calls.count("dask-sync") == 1, "a scheduler asked for one run gets one"
+
+
 def test_command_line_prints_the_table_and_writes_json(tmp_path, capsys):
     out = tmp_path / "rows.json"
     argv = ["--workloads", "chain", "tree", "--sizes", "60", "200", "--repeat", "1"]
