@@ -36,7 +36,7 @@ from functools import partial, reduce
 from typing import Any
 
 from taskloom.base import DaskMethodsMixin, is_dask_collection
-from taskloom.core import bind_kwargs, combine_tree
+from taskloom.core import bind_kwargs, partition_tree
 from taskloom.delayed import Delayed
 from taskloom.threaded import get as threaded_get
 from taskloom.tokenize import tokenize
@@ -344,12 +344,13 @@ class Bag(DaskMethodsMixin):
         prefix = name or f"{_name(perpartition)}-{_name(aggregate)}"
         token = tokenize(self.name, perpartition, aggregate, split_every)
         base = f"{prefix}-part-{token}"
-        layer: dict = {
-            (base, i): (perpartition, (self.name, i)) for i in builtins.range(self.npartitions)
-        }
-        level = combine_tree(
+        layer: dict = {}
+        level = partition_tree(
             layer,
-            [(base, i) for i in builtins.range(self.npartitions)],
+            self.name,
+            self.npartitions,
+            perpartition,
+            base,
             aggregate,
             split_every,
             lambda depth: f"{prefix}-agg-{depth}-{token}",

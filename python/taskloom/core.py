@@ -104,3 +104,22 @@ def combine_tree(
             nxt.append(key)
         level = nxt
     return level
+
+
+def partition_tree(
+    layer: dict,
+    source: str,
+    npartitions: int,
+    perpartition: Callable,
+    base: str,
+    combine: Callable,
+    split_every: int,
+    name: Callable[[int], str],
+) -> list:
+    """A tree reduction's leaves and inner levels: add to ``layer`` the tasks
+    ``(base, i): perpartition((source, i))``, one per partition, then
+    :func:`combine_tree` over them; return the keys left for the final task."""
+    keys = [(base, i) for i in range(npartitions)]
+    for i, key in enumerate(keys):
+        layer[key] = (perpartition, (source, i))
+    return combine_tree(layer, keys, combine, split_every, name)

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from taskloom.base import DaskMethodsMixin
-from taskloom.core import combine_tree, data_task
+from taskloom.core import data_task, partition_tree
 from taskloom.dataframe._meta import emulate, make_meta, meta_nonempty
 from taskloom.delayed import Delayed
 from taskloom.threaded import get as threaded_get
@@ -1557,12 +1557,13 @@ def tree_reduction(
     tok = tokenize(frame._name, chunk, combine, aggregate, split_every, chunk_kwargs)
     chunk_call = partial(chunk, **chunk_kwargs) if chunk_kwargs else chunk
     base = f"{label}-chunk-{tok}"
-    layer: dict = {
-        (base, i): (chunk_call, (frame._name, i)) for i in builtins.range(frame.npartitions)
-    }
-    level = combine_tree(
+    layer: dict = {}
+    level = partition_tree(
         layer,
-        [(base, i) for i in builtins.range(frame.npartitions)],
+        frame._name,
+        frame.npartitions,
+        chunk_call,
+        base,
         combine,
         split_every,
         lambda depth: f"{label}-combine-{depth}-{tok}",
