@@ -33,27 +33,27 @@ def test_a_wrong_result_stops_the_harness():
         bench.run_case("chain", 50, "taskloom-sync", repeat=1)
 
 
-def test_schedulers_of_a_case_take_turns(monkeypatch):
-    calls = []
+def _record_runs(monkeypatch, seconds: float) -> list:
+    """Replace timing with a fixed duration; returns the schedulers run, in order."""
+    calls: list = []
 
     def fake_time_once(case, workload, scheduler):
         calls.append(scheduler)
-        return 1.0
+        return seconds
 
     monkeypatch.setattr(bench, "_time_once", fake_time_once)
+    return calls
+
+
+def test_schedulers_of_a_case_take_turns(monkeypatch):
+    calls = _record_runs(monkeypatch, 1.0)
     rows = bench.run_cases("chain", 30, {"loop": 3, "taskloom-sync": 2, "dask-sync": 1})
     assert calls == ["loop", "taskloom-sync", "dask-sync", "loop", "taskloom-sync", "loop"]
     assert [r["scheduler"] for r in rows] == ["loop", "taskloom-sync", "dask-sync"]
 
 
 def test_short_cases_get_extra_rounds_for_repeated_schedulers(monkeypatch):
-    calls = []
-
-    def fake_time_once(case, workload, scheduler):
-        calls.append(scheduler)
-        return 0.01
-
-    monkeypatch.setattr(bench, "_time_once", fake_time_once)
+    calls = _record_runs(monkeypatch, 0.01)
     bench.run_cases("chain", 30, {"loop": 3, "dask-sync": 1})
     assert calls.count("loop") == bench.MAX_ROUNDS
     assert calls.count("dask-sync") == 1, "a scheduler asked for one run gets one"
