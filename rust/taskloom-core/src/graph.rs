@@ -5,6 +5,11 @@
 //! the binding can encode argument references as small integers). The reverse
 //! adjacency, `consumers(t)`, is derived once in [`GraphBuilder::build`] by a
 //! counting sort. About 8 bytes per task plus 8 per edge.
+//!
+//! Invariant: both offset arrays hold one entry more than there are tasks (a
+//! leading 0), so `len()` is `dep_offsets.len() - 1` without a branch. Every
+//! way to make a [`Graph`] or a [`GraphBuilder`], `Default` included, starts
+//! from `[0]`; nothing here checks for an empty offset array later.
 
 use std::fmt;
 
@@ -12,7 +17,7 @@ use std::fmt;
 pub type TaskId = u32;
 
 /// A built, immutable task graph.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Graph {
     dep_offsets: Vec<u32>,
     deps: Vec<TaskId>,
@@ -41,6 +46,20 @@ impl fmt::Display for GraphError {
 }
 
 impl std::error::Error for GraphError {}
+
+/// The empty graph (no tasks), as [`GraphBuilder::build`] makes it.
+impl Default for Graph {
+    fn default() -> Self {
+        // Not derived: a derived Default would leave the offset arrays empty
+        // and `len()` would underflow (issue #12).
+        Graph {
+            dep_offsets: vec![0],
+            deps: Vec::new(),
+            consumer_offsets: vec![0],
+            consumers: Vec::new(),
+        }
+    }
+}
 
 impl Graph {
     /// Number of tasks.
@@ -98,7 +117,7 @@ impl Graph {
 /// where in `deps(t)` the dependency sits), then [`end_task`](Self::end_task).
 /// A dependency may name a task that has not been added yet; ids are checked
 /// in [`build`](Self::build).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct GraphBuilder {
     dep_offsets: Vec<u32>,
     deps: Vec<TaskId>,
@@ -107,6 +126,14 @@ pub struct GraphBuilder {
     // so a task reading a million inputs stays linear.
     seen_by: Vec<u32>,
     local_index: Vec<u32>,
+}
+
+/// An empty builder; same as `with_capacity(0, 0)`.
+impl Default for GraphBuilder {
+    fn default() -> Self {
+        // Not derived, for the offsets invariant in the module documentation.
+        GraphBuilder::with_capacity(0, 0)
+    }
 }
 
 impl GraphBuilder {
@@ -125,15 +152,12 @@ impl GraphBuilder {
     /// Id the next [`end_task`](Self::end_task) will close.
     #[inline]
     pub fn current(&self) -> TaskId {
-        (self.dep_offsets.len().max(1) - 1) as TaskId
+        (self.dep_offsets.len() - 1) as TaskId
     }
 
     /// Record that the current task reads `dep`; returns its local index.
     #[inline]
     pub fn add_dep(&mut self, dep: TaskId) -> u32 {
-        if self.dep_offsets.is_empty() {
-            self.dep_offsets.push(0);
-        }
         let d = dep as usize;
         if d >= self.seen_by.len() {
             let n = (d + 1).max(self.seen_by.len() * 2);
@@ -155,19 +179,13 @@ impl GraphBuilder {
     /// Close the current task; returns its id.
     #[inline]
     pub fn end_task(&mut self) -> TaskId {
-        if self.dep_offsets.is_empty() {
-            self.dep_offsets.push(0);
-        }
         let id = self.current();
         self.dep_offsets.push(self.deps.len() as u32);
         id
     }
 
     /// Validate ids and derive the consumer adjacency.
-    pub fn build(mut self) -> Result<Graph, GraphError> {
-        if self.dep_offsets.is_empty() {
-            self.dep_offsets.push(0);
-        }
+    pub fn build(self) -> Result<Graph, GraphError> {
         let n = self.dep_offsets.len() - 1;
         if n >= u32::MAX as usize || self.deps.len() >= u32::MAX as usize {
             return Err(GraphError::TooLarge);
@@ -239,9 +257,50 @@ mod tests {
         assert_eq!(err, GraphError::UnknownDependency { task: 0, dep: 5 });
     }
 
+    /// Every way to make an empty graph gives the same valid one (issue #12:
+    /// a derived `Default` had empty offset arrays and `len()` underflowed).
     #[test]
     fn empty_graph() {
-        let g = GraphBuilder::default().build().unwrap();
-        assert!(g.is_empty());
+        let graphs = [
+            Graph::default(),
+            GraphBuilder::default().build().unwrap(),
+            GraphBuilder::with_capacity(0, 0).build().unwrap(),
+            GraphBuilder::with_capacity(10, 10).build().unwrap(),
+            Graph::from_deps(Vec::<Vec<TaskId>>::new()).unwrap(),
+        ];
+        for g in &graphs {
+            assert_eq!(g.len(), 0);
+            assert!(g.is_empty());
+            assert_eq!(g.edge_count(), 0);
+            assert_eq!(g.dep_offsets, [0]);
+            assert_eq!(g.consumer_offsets, [0]);
+            assert!(g.deps.is_empty() && g.consumers.is_empty());
+        }
+        assert_eq!(GraphBuilder::default().current(), 0);
+    }
+
+    #[test]
+    fn default_builder_builds_like_a_sized_one() {
+        let mut b = GraphBuilder::default();
+        assert_eq!(b.current(), 0);
+        assert_eq!(b.add_dep(1), 0, "first dependency before any end_task");
+        assert_eq!(b.end_task(), 0);
+        assert_eq!(b.current(), 1);
+        assert_eq!(b.end_task(), 1);
+        let g = b.build().unwrap();
+        assert_eq!(g.len(), 2);
+        assert_eq!(g.deps(0), &[1]);
+        assert_eq!(g.consumers(1), &[0]);
+        assert_eq!(g.consumers(0), &[] as &[TaskId]);
+    }
+
+    #[test]
+    fn empty_graph_orders_and_schedules() {
+        let g = Graph::default();
+        let o = crate::order(&g, &[]).unwrap();
+        assert!(o.sequence.is_empty());
+        let mut s = crate::Scheduler::new(&g, o, &[], true);
+        assert!(s.is_done());
+        assert_eq!(s.pop(), None);
     }
 }
