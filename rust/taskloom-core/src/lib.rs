@@ -6,7 +6,9 @@
 //! once, builds a [`Graph`], asks [`order`] for a priority (which also finds
 //! cycles and culls what the outputs do not need), and drives a
 //! [`Scheduler`] that hands out ready tasks and says when a result may be
-//! released.
+//! released. A caller that cannot vouch for the task ids it finishes (Python
+//! code driving the binding's dispatcher) wraps it in a [`CheckedScheduler`],
+//! which refuses a wrong `finish` with a [`ScheduleError`] instead.
 //!
 //! Everything is iterative and O(V + E): a chain of a million tasks must not
 //! recurse, and no step may grow faster than the graph.
@@ -17,4 +19,6 @@ pub mod schedule;
 
 pub use graph::{Graph, GraphBuilder, GraphError, TaskId};
 pub use order::{order, Cycle, Order};
-pub use schedule::{fused_successors, Scheduler, NO_TASK};
+pub use schedule::{
+    fused_successors, CheckedScheduler, ScheduleError, Scheduler, TaskState, NO_TASK,
+};

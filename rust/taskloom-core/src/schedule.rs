@@ -21,9 +21,23 @@
 //! queueing it, so an executor runs a chain as one unit: inline without
 //! touching the ready stack, on a worker as one job instead of one handoff per
 //! task ([`Scheduler::continuation`] tells which tasks a unit holds).
+//!
+//! Trust: [`Scheduler`] believes its caller. Finishing a task twice, or one
+//! that is not ready, corrupts its counters (debug builds panic on the
+//! underflow, release builds wrap), and that is the price of an unchecked
+//! `pop`/`finish` pair the in-process executor calls 10^6 times a second.
+//! A caller whose task ids come from code this crate cannot vouch for (a
+//! Python executor driving the binding's `Dispatcher`) uses
+//! [`CheckedScheduler`] instead: it wraps a `Scheduler`, keeps one
+//! [`TaskState`] byte per task, and refuses with a [`ScheduleError`], before
+//! touching anything, a `finish` or `push_back` of a task that was not handed
+//! out; a continuation that `finish` returns counts as handed out. Its cost
+//! (a byte per task, one state check per call, a walk over the finished
+//! task's consumers) stays out of `Scheduler`, whose hot path is unchanged.
 
 use crate::graph::{Graph, TaskId};
 use crate::order::{Order, NOT_NEEDED};
+use std::fmt;
 use std::ops::Deref;
 
 /// Execution state for one run of a graph, which it borrows (`&Graph`) or owns
@@ -192,6 +206,219 @@ impl<G: Deref<Target = Graph>> Scheduler<G> {
         }
         self.ready.append(&mut self.scratch);
         None
+    }
+}
+
+/// Where a task is in a run, as [`CheckedScheduler`] tracks it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum TaskState {
+    /// The outputs do not need it (culled): it never runs.
+    NotNeeded,
+    /// Some of its dependencies have not finished.
+    Waiting,
+    /// On the ready stack: its dependencies finished, `pop` has not returned it.
+    Ready,
+    /// Handed out (by `pop`, or by `finish` as a continuation), not finished.
+    Issued,
+    /// Finished.
+    Finished,
+}
+
+/// Why [`CheckedScheduler`] refused a call. Nothing changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleError {
+    /// No task has this id.
+    UnknownTask { task: TaskId, tasks: usize },
+    /// The outputs do not need the task; it was culled and never runs.
+    NotNeeded { task: TaskId },
+    /// The task still waits for `unfinished_deps` of its dependencies.
+    NotReady { task: TaskId, unfinished_deps: u32 },
+    /// The task is ready, but `pop` has not handed it out.
+    NotIssued { task: TaskId },
+    /// The task has finished already.
+    AlreadyFinished { task: TaskId },
+}
+
+impl ScheduleError {
+    /// The task the refused call named (so a caller can report its key).
+    pub fn task(&self) -> TaskId {
+        match *self {
+            ScheduleError::UnknownTask { task, .. }
+            | ScheduleError::NotNeeded { task }
+            | ScheduleError::NotReady { task, .. }
+            | ScheduleError::NotIssued { task }
+            | ScheduleError::AlreadyFinished { task } => task,
+        }
+    }
+}
+
+impl fmt::Display for ScheduleError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            ScheduleError::UnknownTask { task, tasks } => {
+                write!(f, "no task {task}: the graph has {tasks} tasks")
+            }
+            ScheduleError::NotNeeded { task } => write!(
+                f,
+                "task {task} is not needed by the outputs: it was culled and never runs"
+            ),
+            ScheduleError::NotReady {
+                task,
+                unfinished_deps,
+            } => write!(
+                f,
+                "task {task} is not ready: {unfinished_deps} of its dependencies have not finished"
+            ),
+            ScheduleError::NotIssued { task } => write!(
+                f,
+                "task {task} was not handed out: it is ready but pop has not returned it"
+            ),
+            ScheduleError::AlreadyFinished { task } => {
+                write!(f, "task {task} has finished already")
+            }
+        }
+    }
+}
+
+impl std::error::Error for ScheduleError {}
+
+/// A [`Scheduler`] that refuses misuse instead of corrupting its counters.
+///
+/// Same run, same order, same releases as the `Scheduler` it wraps; `finish`
+/// and `push_back` accept only a task that is [`TaskState::Issued`]. For
+/// callers outside the crate's control (see the module documentation).
+#[derive(Debug)]
+pub struct CheckedScheduler<G: Deref<Target = Graph>> {
+    inner: Scheduler<G>,
+    state: Vec<TaskState>,
+}
+
+impl<G: Deref<Target = Graph>> CheckedScheduler<G> {
+    /// As [`Scheduler::new`].
+    pub fn new(graph: G, order: Order, outputs: &[TaskId], fuse: bool) -> Self {
+        let inner = Scheduler::new(graph, order, outputs, fuse);
+        let state = (0..inner.graph.len())
+            .map(|t| {
+                if inner.priority[t] == NOT_NEEDED {
+                    TaskState::NotNeeded
+                } else if inner.waiting[t] == 0 {
+                    TaskState::Ready
+                } else {
+                    TaskState::Waiting
+                }
+            })
+            .collect();
+        CheckedScheduler { inner, state }
+    }
+
+    /// The graph being run.
+    #[inline]
+    pub fn graph(&self) -> &Graph {
+        self.inner.graph()
+    }
+
+    /// Where task `t` is in the run; `None` if there is no task `t`.
+    #[inline]
+    pub fn state(&self, t: TaskId) -> Option<TaskState> {
+        self.state.get(t as usize).copied()
+    }
+
+    /// The task fused after `t`, if any (`None` too if there is no task `t`).
+    #[inline]
+    pub fn continuation(&self, t: TaskId) -> Option<TaskId> {
+        self.inner.continuation(t)
+    }
+
+    /// The task's position in the depth-first order (lower runs first);
+    /// `None` if there is no task `t` or the outputs do not need it.
+    #[inline]
+    pub fn priority(&self, t: TaskId) -> Option<u32> {
+        match self.inner.priority.get(t as usize) {
+            Some(&p) if p != NOT_NEEDED => Some(p),
+            _ => None,
+        }
+    }
+
+    /// The next task to run, if any is ready; it is now issued.
+    #[inline]
+    pub fn pop(&mut self) -> Option<TaskId> {
+        let t = self.inner.pop()?;
+        debug_assert_eq!(self.state[t as usize], TaskState::Ready);
+        self.state[t as usize] = TaskState::Issued;
+        Some(t)
+    }
+
+    /// Put back an issued task that could not start yet; `pop` returns it again.
+    pub fn push_back(&mut self, t: TaskId) -> Result<(), ScheduleError> {
+        self.check_issued(t)?;
+        self.inner.push_back(t);
+        self.state[t as usize] = TaskState::Ready;
+        Ok(())
+    }
+
+    /// Number of tasks ready to run.
+    #[inline]
+    pub fn ready_len(&self) -> usize {
+        self.inner.ready_len()
+    }
+
+    /// Needed tasks that have not finished.
+    #[inline]
+    pub fn unfinished(&self) -> usize {
+        self.inner.unfinished()
+    }
+
+    /// True once every needed task has finished.
+    #[inline]
+    pub fn is_done(&self) -> bool {
+        self.inner.is_done()
+    }
+
+    /// As [`Scheduler::finish`], for an issued task only: anything else is
+    /// refused before any state changes or `release` is called.
+    ///
+    /// The returned continuation is issued: finish it next without `pop`.
+    pub fn finish(
+        &mut self,
+        t: TaskId,
+        release: impl FnMut(TaskId),
+    ) -> Result<Option<TaskId>, ScheduleError> {
+        self.check_issued(t)?;
+        let next = self.inner.finish(t, release);
+        let CheckedScheduler { inner, state } = self;
+        state[t as usize] = TaskState::Finished;
+        // Read the scheduler's own counters back rather than keep a second
+        // count: one source of truth for "all dependencies finished".
+        for &c in inner.graph.consumers(t) {
+            let s = &mut state[c as usize];
+            if *s == TaskState::Waiting && inner.waiting[c as usize] == 0 {
+                *s = TaskState::Ready;
+            }
+        }
+        if let Some(c) = next {
+            state[c as usize] = TaskState::Issued;
+        }
+        Ok(next)
+    }
+
+    /// `Ok` if `t` is issued; otherwise why `finish(t)`/`push_back(t)` may not run.
+    fn check_issued(&self, t: TaskId) -> Result<(), ScheduleError> {
+        let task = t;
+        match self.state(t) {
+            Some(TaskState::Issued) => Ok(()),
+            None => Err(ScheduleError::UnknownTask {
+                task,
+                tasks: self.state.len(),
+            }),
+            Some(TaskState::NotNeeded) => Err(ScheduleError::NotNeeded { task }),
+            Some(TaskState::Waiting) => Err(ScheduleError::NotReady {
+                task,
+                unfinished_deps: self.inner.waiting[t as usize],
+            }),
+            Some(TaskState::Ready) => Err(ScheduleError::NotIssued { task }),
+            Some(TaskState::Finished) => Err(ScheduleError::AlreadyFinished { task }),
+        }
     }
 }
 
@@ -380,5 +607,199 @@ mod tests {
         let (ran, released, _) = run(&g, &[3]);
         assert_eq!(ran.len(), 4);
         assert_eq!(released.len(), 3);
+    }
+
+    /// 0 -> 1 is a chain (fusable: 4, its other reader, is culled);
+    /// 2 reads 1 and 3; the output is 2.
+    fn checked_graph() -> Graph {
+        Graph::from_deps([vec![], vec![0], vec![1, 3], vec![], vec![0]]).unwrap()
+    }
+
+    fn checked(g: &Graph, fuse: bool) -> CheckedScheduler<&Graph> {
+        CheckedScheduler::new(g, order(g, &[2]).unwrap(), &[2], fuse)
+    }
+
+    /// Everything a call could change, to show a refused one changed nothing.
+    type Snapshot = (Vec<TaskState>, Vec<u32>, Vec<u32>, Vec<TaskId>, usize);
+
+    fn snapshot(s: &CheckedScheduler<&Graph>) -> Snapshot {
+        let i = &s.inner;
+        (
+            s.state.clone(),
+            i.waiting.clone(),
+            i.remaining.clone(),
+            i.ready.clone(),
+            i.unfinished,
+        )
+    }
+
+    #[test]
+    fn checked_refuses_unknown_and_culled_tasks() {
+        let g = checked_graph();
+        let mut s = checked(&g, true);
+        let unknown = |task| ScheduleError::UnknownTask { task, tasks: 5 };
+        assert_eq!(s.finish(5, |_| panic!()), Err(unknown(5)));
+        assert_eq!(s.finish(NO_TASK, |_| panic!()), Err(unknown(NO_TASK)));
+        assert_eq!(s.push_back(5), Err(unknown(5)));
+        assert_eq!(s.state(5), None);
+        assert_eq!(s.priority(5), None);
+        assert_eq!(s.continuation(5), None);
+        let culled = ScheduleError::NotNeeded { task: 4 };
+        assert_eq!(s.state(4), Some(TaskState::NotNeeded));
+        assert_eq!(s.priority(4), None);
+        assert_eq!(s.finish(4, |_| panic!()), Err(culled));
+        assert_eq!(s.push_back(4), Err(culled));
+    }
+
+    #[test]
+    fn checked_refuses_tasks_not_handed_out() {
+        let g = checked_graph();
+        let mut s = checked(&g, false);
+        let not_ready = |task, unfinished_deps| ScheduleError::NotReady {
+            task,
+            unfinished_deps,
+        };
+        assert_eq!(s.finish(2, |_| panic!()), Err(not_ready(2, 2)));
+        assert_eq!(s.finish(1, |_| panic!()), Err(not_ready(1, 1)));
+        assert_eq!(s.state(0), Some(TaskState::Ready));
+        let not_issued = ScheduleError::NotIssued { task: 0 };
+        assert_eq!(s.finish(0, |_| panic!()), Err(not_issued));
+        assert_eq!(s.push_back(0), Err(not_issued), "already on the stack");
+        assert_eq!(s.pop(), Some(0));
+        assert_eq!(s.state(0), Some(TaskState::Issued));
+        assert_eq!(s.finish(0, |_| panic!("1 still reads 0")), Ok(None));
+        assert_eq!(s.state(1), Some(TaskState::Ready));
+        assert_eq!(s.finish(2, |_| panic!()), Err(not_ready(2, 2)));
+        assert_eq!(s.pop(), Some(1));
+        assert_eq!(s.finish(1, |_| {}), Ok(None));
+        assert_eq!(s.finish(2, |_| panic!()), Err(not_ready(2, 1)));
+    }
+
+    #[test]
+    fn checked_refuses_finishing_twice() {
+        let g = checked_graph();
+        let mut s = checked(&g, false);
+        assert_eq!(s.pop(), Some(0));
+        assert_eq!(s.finish(0, |_| {}), Ok(None));
+        assert_eq!(s.state(0), Some(TaskState::Finished));
+        let twice = ScheduleError::AlreadyFinished { task: 0 };
+        assert_eq!(s.finish(0, |_| panic!()), Err(twice));
+        assert_eq!(s.push_back(0), Err(twice));
+        assert_eq!(s.unfinished(), 3);
+    }
+
+    #[test]
+    fn checked_continuation_counts_as_issued() {
+        let g = checked_graph();
+        let mut s = checked(&g, true);
+        assert_eq!(s.continuation(0), Some(1));
+        assert_eq!(s.pop(), Some(0));
+        assert_eq!(s.finish(0, |_| {}), Ok(Some(1)));
+        assert_eq!(s.state(1), Some(TaskState::Issued));
+        let mut released = vec![];
+        assert_eq!(s.finish(1, |r| released.push(r)), Ok(None), "no pop needed");
+        assert_eq!(released, [0]);
+        // Without fusion the same task is queued and must be popped first.
+        let mut s = checked(&g, false);
+        assert_eq!(s.pop(), Some(0));
+        assert_eq!(s.finish(0, |_| {}), Ok(None));
+        assert_eq!(s.state(1), Some(TaskState::Ready));
+        assert_eq!(
+            s.finish(1, |_| panic!()),
+            Err(ScheduleError::NotIssued { task: 1 })
+        );
+        assert_eq!(s.pop(), Some(1));
+        assert_eq!(s.finish(1, |_| {}), Ok(None));
+    }
+
+    #[test]
+    fn checked_push_back_takes_only_issued_tasks() {
+        let g = checked_graph();
+        let mut s = checked(&g, true);
+        assert_eq!(s.pop(), Some(0));
+        assert_eq!(s.push_back(0), Ok(()));
+        assert_eq!(s.state(0), Some(TaskState::Ready));
+        assert_eq!(
+            s.finish(0, |_| panic!()),
+            Err(ScheduleError::NotIssued { task: 0 })
+        );
+        assert_eq!(s.push_back(0), Err(ScheduleError::NotIssued { task: 0 }));
+        assert_eq!(s.pop(), Some(0));
+        // A continuation may be put back too (the threaded executor queues it).
+        assert_eq!(s.finish(0, |_| {}), Ok(Some(1)));
+        assert_eq!(s.push_back(1), Ok(()));
+        assert_eq!(s.pop(), Some(1));
+        assert_eq!(s.finish(1, |_| {}), Ok(None));
+    }
+
+    /// Before every correct step, every wrong `finish` and `push_back` is
+    /// refused and leaves all state as it was; the run then matches an
+    /// unchecked one exactly.
+    #[test]
+    fn checked_refusals_change_nothing() {
+        let g = Graph::from_deps([
+            vec![],
+            vec![0],
+            vec![1],
+            vec![],
+            vec![3, 2],
+            vec![0],
+            vec![4, 0],
+            vec![6],
+        ])
+        .unwrap();
+        let outputs = [7, 4];
+        for fuse in [false, true] {
+            let o = order(&g, &outputs).unwrap();
+            let mut plain = Scheduler::new(&g, o.clone(), &outputs, fuse);
+            let mut s = CheckedScheduler::new(&g, o, &outputs, fuse);
+            let (mut next, mut plain_next) = (None, None);
+            let mut refused = 0;
+            loop {
+                let t = next.take().or_else(|| s.pop());
+                assert_eq!(t, plain_next.take().or_else(|| plain.pop()));
+                let Some(t) = t else { break };
+                for wrong in 0..g.len() as TaskId + 2 {
+                    if wrong == t {
+                        continue;
+                    }
+                    let before = snapshot(&s);
+                    assert!(s.finish(wrong, |_| panic!("released")).is_err());
+                    assert!(s.push_back(wrong).is_err());
+                    assert_eq!(snapshot(&s), before, "refusing {wrong} changed state");
+                    refused += 2;
+                }
+                let (mut a, mut b) = (vec![], vec![]);
+                next = s.finish(t, |r| a.push(r)).unwrap();
+                plain_next = plain.finish(t, |r| b.push(r));
+                assert_eq!((next, &a), (plain_next, &b));
+            }
+            assert!(s.is_done() && plain.is_done());
+            assert!(refused > 50);
+            assert!((0..g.len() as TaskId)
+                .all(|t| matches!(s.state(t), Some(TaskState::Finished | TaskState::NotNeeded))));
+        }
+    }
+
+    #[test]
+    fn schedule_errors_name_the_task() {
+        let errors = [
+            ScheduleError::UnknownTask { task: 7, tasks: 3 },
+            ScheduleError::NotNeeded { task: 7 },
+            ScheduleError::NotReady {
+                task: 7,
+                unfinished_deps: 2,
+            },
+            ScheduleError::NotIssued { task: 7 },
+            ScheduleError::AlreadyFinished { task: 7 },
+        ];
+        for e in errors {
+            assert_eq!(e.task(), 7);
+            assert!(e.to_string().contains("task 7"), "{e}");
+        }
+        assert_eq!(
+            errors[2].to_string(),
+            "task 7 is not ready: 2 of its dependencies have not finished"
+        );
     }
 }
