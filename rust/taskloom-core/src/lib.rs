@@ -17,6 +17,9 @@ pub mod graph;
 pub mod order;
 pub mod schedule;
 
+#[cfg(test)]
+mod proptests;
+
 pub use graph::{Graph, GraphBuilder, GraphError, TaskId};
 pub use order::{order, Cycle, Order};
 pub use schedule::{
