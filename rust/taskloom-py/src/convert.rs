@@ -19,15 +19,27 @@
 //! requested values only, so they hold nothing to cull.
 //!
 //! Value semantics follow Dask's task spec, as `dask._task_spec.convert_legacy_task`
-//! reads it: a tuple whose first element is callable is a task; an `int`,
-//! `float`, `str` or `tuple` equal to a key is a reference to it (an alias at
-//! the top level); `list`, `tuple`, `set` and `frozenset` are walked and
-//! rebuilt only if they contain references or tasks. Anything else, `dict`
-//! included (Dask's `parse_input` does not look inside dicts for keys), is a
-//! literal, passed through untouched: the same object the user gave.
+//! reads it: a tuple whose first element is callable is a task; any other value
+//! that is hashable and `in dsk` by Python's dict rules (equal hash, then
+//! identity or the stored key's `==`) is a reference to that key (an alias at
+//! the top level): `True` reads key `1`, `5.0` key `5`, a namedtuple an equal
+//! tuple key, a NaN key only itself. Only a `TypeError` from hashing means
+//! "not a key", as in Dask's `try: arg in dsk`; any other exception raised by a
+//! `__hash__` or `__eq__` propagates. `list`, `tuple`, `set` and `frozenset`
+//! are walked and rebuilt only if they contain references or tasks. Anything
+//! else, `dict` included (Dask's `parse_input` does not look inside dicts for
+//! keys) and a `Delayed` placed as a value in a dict graph, is a literal,
+//! passed through untouched: the same object the user gave.
+//!
+//! Not every argument is hashed: an argument of a builtin type whose equality
+//! is known (exact `str`, numbers, exact `tuple`, types comparing by identity)
+//! can only equal keys of certain kinds, so it is looked up only when the
+//! graph has keys of those kinds ([`KeyKinds`]); an unhashable type is never
+//! looked up. The answer is the same as the dict's; the work is skipped.
 
 use crate::errors;
 use hashbrown::HashTable;
+use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
@@ -70,6 +82,15 @@ pub struct Program {
 }
 
 impl Program {
+    /// Report every Python object held to the cyclic GC.
+    pub fn traverse(&self, visit: &pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        // `functions` are also in `consts`, but each reference held is reported.
+        for obj in self.keys.iter().chain(&self.consts).chain(&self.functions) {
+            visit.call(obj)?;
+        }
+        Ok(())
+    }
+
     #[inline]
     pub fn code(&self, t: TaskId) -> &[Op] {
         let t = t as usize;
@@ -91,12 +112,65 @@ pub struct Converted {
     pub shape: Vec<Shape>,
 }
 
-// Which Python types occur among the keys; an argument of another type is
-// never looked up.
+// Kinds of keys, to skip lookups that cannot succeed (see `may_equal`).
+/// Exact `str`.
 const KEY_STR: u8 = 1;
-const KEY_INT: u8 = 2;
-const KEY_FLOAT: u8 = 4;
-const KEY_TUPLE: u8 = 8;
+/// Exact `int`, `bool`, `float`, `complex`: numbers equal across these types.
+const KEY_NUM: u8 = 2;
+/// Exact `tuple`.
+const KEY_TUPLE: u8 = 4;
+/// Anything else (subclasses, `None`, `bytes`, user objects): its own `==` decides.
+const KEY_OTHER: u8 = 8;
+/// Every kind.
+const KEY_ANY: u8 = KEY_STR | KEY_NUM | KEY_TUPLE | KEY_OTHER;
+
+/// Which kind of key `obj` is, as a key.
+#[inline]
+fn key_kind(obj: &Bound<'_, PyAny>) -> u8 {
+    let p = obj.as_ptr();
+    // SAFETY: type checks on a live object.
+    unsafe {
+        if ffi::PyUnicode_CheckExact(p) != 0 {
+            KEY_STR
+        } else if ffi::PyTuple_CheckExact(p) != 0 {
+            KEY_TUPLE
+        } else if ffi::PyLong_CheckExact(p) != 0
+            || ffi::PyBool_Check(p) != 0
+            || ffi::PyFloat_CheckExact(p) != 0
+            || ffi::PyComplex_CheckExact(p) != 0
+        {
+            KEY_NUM
+        } else {
+            KEY_OTHER
+        }
+    }
+}
+
+/// The kinds of key that `obj`, as an argument, may be a reference to.
+///
+/// Dask reads an argument as a reference when `isinstance(arg, (int, float,
+/// str, tuple))` and `arg in keys`, so subclasses count (`bool`, a `str`
+/// subclass, a namedtuple, `numpy.float64`) and no other type does. The
+/// builtin exact types compare equal only within their kind or to a key whose
+/// own `==` says so (kind OTHER): only those kinds are worth a lookup.
+#[inline]
+fn may_equal(obj: &Bound<'_, PyAny>) -> u8 {
+    let p = obj.as_ptr();
+    // SAFETY: type checks on a live object.
+    let candidate = unsafe {
+        ffi::PyUnicode_Check(p) != 0
+            || ffi::PyTuple_Check(p) != 0
+            || ffi::PyLong_Check(p) != 0
+            || ffi::PyFloat_Check(p) != 0
+    };
+    if !candidate {
+        return 0;
+    }
+    match key_kind(obj) {
+        KEY_OTHER => KEY_ANY, // a subclass: its own `==` decides
+        kind => kind | KEY_OTHER,
+    }
+}
 
 struct Converter<'py> {
     // Built on the first reference the locality guesses miss; see `lookup_reference`.
@@ -140,26 +214,32 @@ const RECENT: usize = 1 << 14;
 /// Below this many keys the whole table stays in cache: no recent-keys cache.
 const RECENT_FROM: usize = 1 << 14;
 
-/// Python's hash of `obj`, or None if it is unhashable (the error is cleared).
+/// Python's hash of `obj`; None if it is unhashable (a `TypeError`); any other
+/// exception raised by `__hash__` propagates.
 #[inline]
-fn py_hash(obj: &Bound<'_, PyAny>) -> Option<u64> {
+fn py_hash(obj: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
+    // SAFETY: hashing a live object; the error indicator is read right after.
     let h = unsafe { ffi::PyObject_Hash(obj.as_ptr()) };
-    if h == -1 {
-        unsafe { ffi::PyErr_Clear() };
-        None
-    } else {
-        Some(h as u64)
+    if h != -1 {
+        return Ok(Some(h as u64));
+    }
+    let py = obj.py();
+    match PyErr::take(py) {
+        Some(e) if e.is_instance_of::<PyTypeError>(py) => Ok(None),
+        Some(e) => Err(e),
+        None => Ok(Some(h as u64)), // a hash that really is -1 (CPython never returns it)
     }
 }
 
-/// `a == b`, false if the comparison raises (the error is cleared).
+/// The dict's key comparison: `key is obj or key == obj`; exceptions propagate.
 #[inline]
-fn py_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> bool {
-    let (a, b) = (a.as_ptr(), b.as_ptr());
+fn py_eq(key: &Bound<'_, PyAny>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = key.py();
+    let (a, b) = (key.as_ptr(), obj.as_ptr());
     // SAFETY: both are live objects; the tuples' items live as long as the tuples.
     unsafe {
         if a == b {
-            return true;
+            return Ok(true);
         }
         // Most keys are tuples of str and int, whose `==` is item by item with
         // identity first: done here without the generic protocol's two levels
@@ -167,64 +247,52 @@ fn py_eq(a: &Bound<'_, PyAny>, b: &Bound<'_, PyAny>) -> bool {
         if ffi::PyTuple_CheckExact(a) != 0 && ffi::PyTuple_CheckExact(b) != 0 {
             let n = ffi::PyTuple_GET_SIZE(a);
             if n != ffi::PyTuple_GET_SIZE(b) {
-                return false;
+                return Ok(false);
             }
-            return (0..n)
-                .all(|i| item_eq(ffi::PyTuple_GET_ITEM(a, i), ffi::PyTuple_GET_ITEM(b, i)));
+            for i in 0..n {
+                if !item_eq(py, ffi::PyTuple_GET_ITEM(a, i), ffi::PyTuple_GET_ITEM(b, i))? {
+                    return Ok(false);
+                }
+            }
+            return Ok(true);
         }
-        rich_eq(a, b)
+        rich_eq(py, a, b)
     }
 }
 
 /// `==` of two tuple items, with exact `int`s compared by value.
+///
+/// # Safety
+/// Both pointers must be live objects.
 #[inline]
-unsafe fn item_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
+unsafe fn item_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> PyResult<bool> {
     if a == b {
-        return true;
+        return Ok(true);
     }
     if ffi::PyLong_CheckExact(a) != 0 && ffi::PyLong_CheckExact(b) != 0 {
         let (mut overflow_a, mut overflow_b) = (0, 0);
         let x = ffi::PyLong_AsLongAndOverflow(a, &mut overflow_a);
         let y = ffi::PyLong_AsLongAndOverflow(b, &mut overflow_b);
         if overflow_a == 0 && overflow_b == 0 {
-            return x == y;
+            return Ok(x == y);
         }
     }
-    rich_eq(a, b)
+    rich_eq(py, a, b)
 }
 
+/// # Safety
+/// Both pointers must be live objects.
 #[inline]
-unsafe fn rich_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> bool {
+unsafe fn rich_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> PyResult<bool> {
     match ffi::PyObject_RichCompareBool(a, b, ffi::Py_EQ) {
-        1 => true,
-        0 => false,
-        _ => {
-            ffi::PyErr_Clear();
-            false
-        }
-    }
-}
-
-#[inline]
-fn key_type(obj: &Bound<'_, PyAny>) -> u8 {
-    let p = obj.as_ptr();
-    unsafe {
-        if ffi::PyUnicode_Check(p) != 0 {
-            KEY_STR
-        } else if ffi::PyTuple_Check(p) != 0 {
-            KEY_TUPLE
-        } else if ffi::PyLong_Check(p) != 0 {
-            KEY_INT
-        } else if ffi::PyFloat_Check(p) != 0 {
-            KEY_FLOAT
-        } else {
-            0
-        }
+        1 => Ok(true),
+        0 => Ok(false),
+        _ => Err(PyErr::fetch(py)),
     }
 }
 
 impl<'py> Converter<'py> {
-    fn new(dsk: &Bound<'py, PyDict>) -> Self {
+    fn new(dsk: &Bound<'py, PyDict>) -> PyResult<Self> {
         let mut keys = Vec::with_capacity(dsk.len());
         let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: no Python code runs during the walk; each key is owned as it is read.
@@ -239,22 +307,26 @@ impl<'py> Converter<'py> {
     }
 
     /// From keys and their values, in insertion order (keys must be distinct).
-    fn from_entries(key_objs: Vec<Bound<'py, PyAny>>, values: Vec<Bound<'py, PyAny>>) -> Self {
+    fn from_entries(
+        key_objs: Vec<Bound<'py, PyAny>>,
+        values: Vec<Bound<'py, PyAny>>,
+    ) -> PyResult<Self> {
         Self::with_keys(key_objs, Values::Given(values))
     }
 
-    fn with_keys(key_objs: Vec<Bound<'py, PyAny>>, values: Values<'py>) -> Self {
+    fn with_keys(key_objs: Vec<Bound<'py, PyAny>>, values: Values<'py>) -> PyResult<Self> {
         let n = key_objs.len();
         let mut key_types = 0;
         let key_hashes = key_objs
             .iter()
             .map(|k| {
-                key_types |= key_type(k);
-                // Keys are hashable (dict keys, or Delayed keys), and str hashes are cached.
-                py_hash(k).unwrap_or(0)
+                key_types |= key_kind(k);
+                // Keys are hashable (dict keys, or Delayed keys), and str hashes
+                // are cached; a `__hash__` that raises now is the user's error.
+                Ok(py_hash(k)?.unwrap_or(0))
             })
-            .collect();
-        Converter {
+            .collect::<PyResult<_>>()?;
+        Ok(Converter {
             table: None,
             key_objs,
             key_hashes,
@@ -276,7 +348,7 @@ impl<'py> Converter<'py> {
             } else {
                 Vec::new()
             },
-        }
+        })
     }
 
     fn build_table(hashes: &[u64]) -> HashTable<u32> {
@@ -289,38 +361,53 @@ impl<'py> Converter<'py> {
 
     /// The key id equal to `obj` (whose hash is `h`), if `obj` is a key.
     #[inline]
-    fn lookup(&mut self, obj: &Bound<'py, PyAny>, h: u64) -> Option<u32> {
+    fn lookup(&mut self, obj: &Bound<'py, PyAny>, h: u64) -> PyResult<Option<u32>> {
         let (keys, hashes) = (&self.key_objs, &self.key_hashes);
-        self.table
+        let mut error = None;
+        let found = self
+            .table
             .get_or_insert_with(|| Self::build_table(hashes))
-            .find(h, |&i| py_eq(&keys[i as usize], obj))
-            .copied()
+            .find(h, |&i| {
+                // The table matches a few bits of the hash; the dict compares
+                // only keys of equal hash, and so must this.
+                hashes[i as usize] == h
+                    && py_eq(&keys[i as usize], obj).unwrap_or_else(|e| {
+                        error = Some(e);
+                        true // stop probing
+                    })
+            })
+            .copied();
+        error.map_or(Ok(found), Err)
     }
 
-    /// Like [`lookup`] but only for types Dask treats as possible references.
+    /// Like [`lookup`], skipping arguments that cannot equal any key (see
+    /// [`may_equal`]).
     ///
     /// Graphs built by loops reference keys inserted next to each other: a
     /// chain's task reads the key inserted just before its own, a reduction
     /// reads keys in insertion order. So before hashing (which, for a graph of
     /// 10^6 keys, costs a cache miss into the table), try the key after the
     /// last one found and the key before the task's own.
+    ///
+    /// A `TypeError` from hashing or comparing means "not a key", as Dask's
+    /// `try: arg in keys except TypeError` reads it.
     #[inline]
-    fn lookup_reference(&mut self, obj: &Bound<'py, PyAny>, owner: u32) -> Option<u32> {
-        let t = key_type(obj);
-        if t & self.key_types == 0 {
-            return None;
+    fn lookup_reference(&mut self, obj: &Bound<'py, PyAny>, owner: u32) -> PyResult<Option<u32>> {
+        if may_equal(obj) & self.key_types == 0 {
+            return Ok(None);
         }
         // Also the key as far past the last one found as that was past the one
         // before: a shuffle's reduce reads one part of every map, a fixed stride apart.
         let stride = self.last_found.wrapping_sub(self.found_before);
-        self.find(
-            obj,
-            [
-                self.last_found.wrapping_add(1),
-                owner.wrapping_sub(1),
-                self.last_found.wrapping_add(stride),
-            ],
-        )
+        let guesses = [
+            self.last_found.wrapping_add(1),
+            owner.wrapping_sub(1),
+            self.last_found.wrapping_add(stride),
+        ];
+        match self.find(obj, guesses) {
+            Err(e) if e.is_instance_of::<PyTypeError>(obj.py()) => Ok(None),
+            found => found,
+        }
     }
 
     #[inline]
@@ -332,14 +419,20 @@ impl<'py> Converter<'py> {
     /// The key id equal to `obj`, trying the `guesses` before the hash table.
     /// Equal hash and `==` is exactly how the dict itself finds a key.
     #[inline]
-    fn find<const G: usize>(&mut self, obj: &Bound<'py, PyAny>, guesses: [u32; G]) -> Option<u32> {
-        let h = py_hash(obj)?; // unhashable: not a key
+    fn find<const G: usize>(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+        guesses: [u32; G],
+    ) -> PyResult<Option<u32>> {
+        let Some(h) = py_hash(obj)? else {
+            return Ok(None); // unhashable: not a key
+        };
         for guess in guesses {
             if self.key_hashes.get(guess as usize) == Some(&h)
-                && py_eq(&self.key_objs[guess as usize], obj)
+                && py_eq(&self.key_objs[guess as usize], obj)?
             {
                 self.found(guess);
-                return Some(guess);
+                return Ok(Some(guess));
             }
         }
         // Loops reference keys made shortly before: a direct-mapped cache of the
@@ -348,15 +441,17 @@ impl<'py> Converter<'py> {
         if let Some(&r) = self.recent.get(h as usize & (RECENT - 1)) {
             if r != u32::MAX
                 && self.key_hashes[r as usize] == h
-                && py_eq(&self.key_objs[r as usize], obj)
+                && py_eq(&self.key_objs[r as usize], obj)?
             {
                 self.found(r);
-                return Some(r);
+                return Ok(Some(r));
             }
         }
         let found = self.lookup(obj, h)?;
-        self.found(found);
-        Some(found)
+        if let Some(found) = found {
+            self.found(found);
+        }
+        Ok(found)
     }
 
     fn push_const(&mut self, obj: &Bound<'py, PyAny>) {
@@ -414,7 +509,7 @@ impl<'py> Converter<'py> {
             self.emit_call(&task, &f, depth, owner)?;
             return Ok(false);
         }
-        if let Some(key_id) = self.lookup_reference(obj, owner) {
+        if let Some(key_id) = self.lookup_reference(obj, owner)? {
             // A key's task id is its position in the dict.
             let local = self.builder.add_dep(key_id);
             self.code.push(Op::Dep(local));
@@ -529,10 +624,15 @@ impl<'py> Converter<'py> {
     fn emit_task(&mut self, key_id: u32) -> PyResult<()> {
         let value = self.value(key_id)?;
         self.code_start.push(self.code.len() as u32);
-        let call = value
-            .cast::<crate::delayed::DelayedBase>()
-            .ok()
-            .and_then(|node| node.get().call(value.py()));
+        // Delayed values handed over by `collect` keep their call in parts; in a
+        // user's dict graph a Delayed value is a literal, as in Dask.
+        let call = match self.values {
+            Values::Given(_) => value
+                .cast::<crate::delayed::DelayedBase>()
+                .ok()
+                .and_then(|node| node.get().call(value.py())),
+            Values::Dict { .. } => None,
+        };
         let root = if let Some((f, args)) = call {
             // A Delayed call kept in parts (see delayed.rs), read directly.
             self.emit_call_parts(&f, args.iter(), args.len(), 0, key_id)?
@@ -571,12 +671,12 @@ impl<'py> Converter<'py> {
             }
             return Ok(());
         }
-        if py_hash(keys).is_none() {
+        if py_hash(keys)?.is_none() {
             return Err(errors::unhashable_key(keys));
         }
         // Requested keys are often listed in insertion order, or are the last key.
         let last = self.key_objs.len().wrapping_sub(1) as u32;
-        let Some(key_id) = self.find(keys, [self.last_found.wrapping_add(1), last]) else {
+        let Some(key_id) = self.find(keys, [self.last_found.wrapping_add(1), last])? else {
             return Err(errors::missing_key(keys));
         };
         outputs.push(key_id);
@@ -591,11 +691,11 @@ impl<'py> Converter<'py> {
 /// Delayed values, read straight from them (no dict is built).
 pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Converted> {
     let mut c = if let Ok(dict) = dsk.cast::<PyDict>() {
-        Converter::new(dict)
+        Converter::new(dict)?
     } else if let Some(roots) = dsk.getattr_opt("_delayed_roots")? {
         match crate::delayed::collect(&roots)? {
-            Some((k, v)) => Converter::from_entries(k, v),
-            None => Converter::new(&crate::delayed::graph_of(&roots)?),
+            Some((k, v)) => Converter::from_entries(k, v)?,
+            None => Converter::new(&crate::delayed::graph_of(&roots)?)?,
         }
     } else {
         return Err(errors::not_a_dict(dsk));
