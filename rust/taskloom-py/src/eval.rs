@@ -104,33 +104,44 @@ fn eval<'py, D: Deps + ?Sized>(
                 ffi::PyObject_Vectorcall(f.ptr(), args.as_ptr(), n, std::ptr::null_mut())
             };
             drop(temps);
+            // SAFETY: `r` is a new reference or NULL with an exception set.
             Ok(Val::Owned(unsafe { Bound::from_owned_ptr_or_err(py, r)? }))
         }
         Op::List(n) | Op::Tuple(n) => {
+            // Items first, container after: user code run while evaluating
+            // them (nested tasks, destructors, `gc.get_objects()`) must never
+            // see a container whose slots are still empty.
+            let mut items: SmallVec<[Bound<'py, PyAny>; 8]> = SmallVec::with_capacity(n as usize);
+            for _ in 0..n {
+                items.push(eval(py, code, pos, consts, deps)?.into_owned(py));
+            }
             let is_list = matches!(op, Op::List(_));
-            // SAFETY: new containers start with NULL slots, which their
-            // deallocators skip, so an error half-way leaks nothing.
-            let c = unsafe {
+            // SAFETY: the new container's slots are all filled below before any
+            // Python code can run (setting an item runs none); SET_ITEM steals
+            // the reference each item hands over.
+            unsafe {
                 let raw = if is_list {
                     ffi::PyList_New(n as ffi::Py_ssize_t)
                 } else {
                     ffi::PyTuple_New(n as ffi::Py_ssize_t)
                 };
-                Bound::from_owned_ptr_or_err(py, raw)?
-            };
-            for i in 0..n as ffi::Py_ssize_t {
-                let v = eval(py, code, pos, consts, deps)?.into_owned(py);
-                unsafe {
+                let c = Bound::from_owned_ptr_or_err(py, raw)?;
+                for (i, v) in items.into_iter().enumerate() {
                     if is_list {
-                        ffi::PyList_SET_ITEM(c.as_ptr(), i, v.into_ptr());
+                        ffi::PyList_SET_ITEM(c.as_ptr(), i as ffi::Py_ssize_t, v.into_ptr());
                     } else {
-                        ffi::PyTuple_SET_ITEM(c.as_ptr(), i, v.into_ptr());
+                        ffi::PyTuple_SET_ITEM(c.as_ptr(), i as ffi::Py_ssize_t, v.into_ptr());
                     }
                 }
+                Ok(Val::Owned(c))
             }
-            Ok(Val::Owned(c))
         }
         Op::Set(n) | Op::FrozenSet(n) => {
+            let mut items: SmallVec<[Val<'py>; 8]> = SmallVec::with_capacity(n as usize);
+            for _ in 0..n {
+                items.push(eval(py, code, pos, consts, deps)?);
+            }
+            // SAFETY: creating an empty set; items are live for the adds.
             let c = unsafe {
                 let raw = if matches!(op, Op::Set(_)) {
                     ffi::PySet_New(std::ptr::null_mut())
@@ -139,8 +150,9 @@ fn eval<'py, D: Deps + ?Sized>(
                 };
                 Bound::from_owned_ptr_or_err(py, raw)?
             };
-            for _ in 0..n {
-                let v = eval(py, code, pos, consts, deps)?;
+            for v in &items {
+                // SAFETY: `c` is a new set and `v` a live object; PySet_Add does
+                // not steal the reference.
                 if unsafe { ffi::PySet_Add(c.as_ptr(), v.ptr()) } != 0 {
                     return Err(PyErr::fetch(py));
                 }
