@@ -8,18 +8,24 @@
 //! order, as in-process), and, when a task finishes, which results nobody reads
 //! any more. Task bodies never cross this boundary: the executor reads them from
 //! its own graph by key.
+//!
+//! Python code drives it, so every call is validated: the core's
+//! [`CheckedScheduler`] refuses a task finished twice, before it was handed
+//! out, or that the outputs do not need, naming its key, and leaves the state
+//! as it was. The keys it holds are reported to the cyclic GC.
 
 use crate::convert::{convert, shape_results, Shape};
+use crate::errors;
 use crate::exec::{plan, Plan};
 use pyo3::exceptions::PyIndexError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::cell::Cell;
-use taskloom_core::{Graph, Scheduler, TaskId};
+use taskloom_core::{CheckedScheduler, Graph, TaskId};
 
 #[pyclass(module = "taskloom._core", unsendable)]
 pub struct Dispatcher {
-    sched: Scheduler<Box<Graph>>,
+    sched: CheckedScheduler<Box<Graph>>,
     keys: Vec<Py<PyAny>>,
     outputs: Vec<TaskId>,
     shape: Vec<Shape>,
@@ -57,7 +63,7 @@ impl Dispatcher {
         } = plan;
         let needed = order.sequence.len();
         let keys = program.keys.iter().map(|k| k.clone_ref(py)).collect();
-        let sched = Scheduler::new(Box::new(graph), order, &outputs, fuse);
+        let sched = CheckedScheduler::new(Box::new(graph), order, &outputs, fuse);
         Ok(Dispatcher {
             sched,
             keys,
@@ -102,11 +108,24 @@ impl Dispatcher {
     /// Record that `t` finished: returns the task fused after it (now ready; it
     /// is not queued, the caller runs it next) and the tasks whose results no
     /// remaining task reads, which the caller may drop.
-    fn finish(&mut self, t: TaskId) -> PyResult<(Option<TaskId>, Vec<TaskId>)> {
-        self.check(t)?;
+    fn finish(&mut self, py: Python<'_>, t: TaskId) -> PyResult<(Option<TaskId>, Vec<TaskId>)> {
         let mut released = Vec::new();
-        let next = self.sched.finish(t, |d| released.push(d));
+        let next = self
+            .sched
+            .finish(t, |d| released.push(d))
+            .map_err(|e| errors::schedule(py, &self.keys, e))?;
         Ok((next, released))
+    }
+
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        for k in &self.keys {
+            visit.call(k)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.keys.clear();
     }
 
     /// True once every needed task has finished.

@@ -1,10 +1,14 @@
 //! Every error the binding raises is made here, so messages stay consistent
 //! and the core's error types map to Python exceptions in one place.
 
-use pyo3::exceptions::{PyKeyError, PyRecursionError, PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{
+    PyKeyError, PyRecursionError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
-use taskloom_core::{Cycle, GraphError};
+use pyo3::types::{PyList, PyString};
+use std::sync::atomic::{AtomicU64, Ordering};
+use taskloom_core::{Cycle, GraphError, ScheduleError};
 
 pyo3::create_exception!(
     taskloom,
@@ -79,15 +83,62 @@ pub fn too_deep_keys(limit: usize) -> PyErr {
     ))
 }
 
-/// Attach the failing task's key to a user exception, keeping its type and traceback.
-pub fn annotate(py: Python<'_>, err: PyErr, key: &Py<PyAny>) -> PyErr {
-    let note = format!(
-        "taskloom: raised while computing key {}",
-        repr(key.bind(py))
-    );
-    // add_note only fails on exotic exception objects; the original error matters more.
-    let _ = err.add_note(py, note);
+/// What every note taskloom adds to a task's exception starts with.
+const NOTE_PREFIX: &str = "taskloom: raised while computing key ";
+/// The exception attribute holding the serial number of the `get` whose note it carries.
+const NOTE_GET: &str = "__taskloom_get__";
+
+static GET_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// A number for one run of a graph, larger than every earlier run's.
+pub fn next_get_serial() -> u64 {
+    GET_SERIAL.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Attach the failing task's key to a user exception, keeping its type and
+/// traceback: exactly one taskloom note, naming the key that raised.
+///
+/// An exception object can pass through several gets: a nested get's task
+/// raised it (its note names the innermost key, and is kept: that get started
+/// after this one, `get` being its serial number), or the same object was
+/// raised by an earlier get (its note is stale and replaced). Notes are kept
+/// in `__notes__` directly, which is what `add_note` does on Python 3.11+ and
+/// works the same on 3.10.
+pub fn annotate(py: Python<'_>, err: PyErr, key: &Py<PyAny>, get: u64) -> PyErr {
+    // Only fails on exotic exception objects; the original error matters more.
+    let _ = note_once(py, &err, key, get);
     err
+}
+
+fn note_once(py: Python<'_>, err: &PyErr, key: &Py<PyAny>, get: u64) -> PyResult<()> {
+    let exc = err.value(py);
+    if let Some(by) = exc.getattr_opt(NOTE_GET)? {
+        if by.extract::<u64>().is_ok_and(|by| by > get) {
+            return Ok(());
+        }
+    }
+    let notes = match exc.getattr_opt("__notes__")? {
+        Some(n) => n.cast_into::<PyList>()?,
+        None => {
+            let n = PyList::empty(py);
+            exc.setattr("__notes__", &n)?;
+            n
+        }
+    };
+    let mut i = 0;
+    while i < notes.len() {
+        let stale = notes
+            .get_item(i)?
+            .cast::<PyString>()
+            .is_ok_and(|s| s.to_str().is_ok_and(|s| s.starts_with(NOTE_PREFIX)));
+        if stale {
+            notes.del_item(i)?;
+        } else {
+            i += 1;
+        }
+    }
+    notes.append(format!("{NOTE_PREFIX}{}", repr(key.bind(py))))?;
+    exc.setattr(NOTE_GET, get)
 }
 
 /// A Rust panic caught on a worker thread, as the exception pyo3 raises for panics.
@@ -100,8 +151,19 @@ pub fn panic(payload: Box<dyn std::any::Any + Send>) -> PyErr {
     PanicException::new_err(format!("taskloom worker panicked: {msg}"))
 }
 
-/// Errors after which the caller must return at once rather than wait for running tasks.
+/// Errors after which the caller must return at once rather than wait for
+/// running tasks: Ctrl-C, `sys.exit`, and exit stopping the run.
 pub fn is_interrupt(py: Python<'_>, err: &PyErr) -> bool {
     err.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
         || err.is_instance_of::<pyo3::exceptions::PySystemExit>(py)
+        || crate::lifecycle::must_stop()
+}
+
+/// A misuse of `Dispatcher` (a task finished twice, or before it was handed out).
+pub fn schedule(py: Python<'_>, keys: &[Py<PyAny>], err: ScheduleError) -> PyErr {
+    let key = keys
+        .get(err.task() as usize)
+        .map(|k| format!(" (key {})", repr(k.bind(py))))
+        .unwrap_or_default();
+    PyValueError::new_err(format!("{err}{key}"))
 }

@@ -14,23 +14,37 @@
 //! behind them ([`QUEUED_AHEAD`]); the rest wait here, in order priority. A
 //! callable never seen before goes to a free worker (or, if none is free, runs
 //! inline and is timed), so slow tasks overlap from the start, and its
-//! measured duration decides from then on; timings are kept per callable (per
-//! code object for Python functions) across calls. A fused chain (see the
+//! measured duration decides from then on. Timings are kept across calls per
+//! callable *identity* ([`identity`]): a Python function's code object, a
+//! class, a builtin's method definition or type and name; never an object that
+//! could hold user data (a bound method's `self`, a partial's arguments), so
+//! the table keeps nothing of the user's alive, and a graph with one
+//! `functools.partial` per task learns one timing, not a million. A fused chain (see the
 //! core's scheduler) offloaded to a worker runs there whole, as one job. While
 //! running inline the caller checks, after every task, whether a worker is
 //! waiting for the GIL (and steps aside) or has finished (and dispatches the
 //! next job). With nothing to run it waits for workers detached, in slices of
-//! [`WAIT_SLICE`], so Ctrl-C is noticed promptly.
+//! [`WAIT_SLICE`], so Ctrl-C is noticed promptly. Signals are checked after
+//! every task (a few nanoseconds when none is pending), so a long task is
+//! always followed by a check.
+//!
+//! Context: every task runs in a copy of the caller's `contextvars` context,
+//! taken when the run starts: inline tasks share one copy, each offloaded job
+//! gets its own. So a task sees the caller's `decimal` context, `numpy.errstate`
+//! and context variables wherever it runs, and what it sets never leaks back.
 //!
 //! Errors: the first task that raises stops all dispatching; tasks already on
 //! workers are waited for (so none is left running after `get` returns), then
-//! the exception is raised with a note naming the key. KeyboardInterrupt
-//! returns at once and abandons running jobs, whose results are dropped.
+//! the exception is raised with one note naming the key that raised
+//! ([`errors::annotate`]). KeyboardInterrupt and SystemExit return at once;
+//! running jobs are abandoned (a fused chain stops before its next task), their
+//! results dropped, and exit waits for them ([`crate::lifecycle`]).
 
 use crate::convert::{shape_results, Converted, Program, Shape, NO_FUNCTION};
 use crate::errors;
 use crate::eval::{eval_task, Deps};
 use crate::hooks::Hooks;
+use crate::lifecycle;
 use crate::pool::{self, Done, Job, Sink};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -55,8 +69,6 @@ const OFFLOAD_NS: u64 = 200_000;
 const QUEUED_AHEAD: usize = 2;
 /// How long the caller sleeps between checks for Ctrl-C while workers run.
 const WAIT_SLICE: Duration = Duration::from_millis(20);
-/// Inline tasks between two checks for signals.
-const SIGNAL_EVERY: u32 = 1024;
 /// One inline task in this many is timed, to notice callables that turn slow.
 const SAMPLE_EVERY: u32 = 16;
 
@@ -105,26 +117,37 @@ pub fn execute<'py>(
         outputs,
         shape,
     } = plan;
+    let _running = lifecycle::Running::start()?;
     let fuse = fuse && hooks.is_none();
     let mut sched = Scheduler::new(graph, order, outputs, fuse);
     let mut results: Results = Vec::with_capacity(graph.len());
     results.resize_with(graph.len(), || None);
+    let caller = Context::snapshot(py)?;
+    let inline = caller.enter_copy(py)?;
     if let Some(h) = &hooks {
         h.start(sched.unfinished())?;
     }
-    let outcome = if num_workers <= 1 {
-        run_sync(py, program, graph, &mut sched, &mut results, &mut hooks)
-    } else {
-        run_threaded(
+    let run = RunCtx {
+        program,
+        graph,
+        get: errors::next_get_serial(),
+        context: caller,
+    };
+    // Closed at exit: then the caller runs everything itself.
+    let pool = if num_workers > 1 { pool::pool() } else { None };
+    let outcome = match pool {
+        None => run_sync(py, &run, &mut sched, &mut results, &mut hooks),
+        Some(pool) => run_threaded(
             py,
-            program,
-            graph,
+            &run,
             &mut sched,
             &mut results,
-            num_workers,
+            pool,
+            num_workers.min(pool::MAX_THREADS),
             &mut hooks,
-        )
+        ),
     };
+    drop(inline);
     // Profile records are handed back even when a task failed.
     let finished = hooks.map_or(Ok(()), |h| h.finish(&program.keys));
     outcome?;
@@ -152,24 +175,81 @@ impl Deps for InlineDeps<'_> {
     }
 }
 
+/// What every task of one run shares.
+struct RunCtx<'a> {
+    program: &'a Arc<Program>,
+    graph: &'a Graph,
+    /// This run's serial number, for the note on a task's exception.
+    get: u64,
+    /// The caller's context when the run started; offloaded jobs copy it.
+    context: Context,
+}
+
+/// A `contextvars.Context`.
+struct Context(Py<PyAny>);
+
+impl Context {
+    /// A copy of the calling thread's current context.
+    fn snapshot(py: Python<'_>) -> PyResult<Context> {
+        // SAFETY: returns a new reference, or NULL with an exception set.
+        let ctx = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_CopyCurrent())? };
+        Ok(Context(ctx.unbind()))
+    }
+
+    /// Enter a fresh copy of this context on the calling thread until the guard drops.
+    fn enter_copy<'py>(&self, py: Python<'py>) -> PyResult<Entered<'py>> {
+        // SAFETY: copying a live context gives a new reference (or NULL and an error).
+        let copy = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_Copy(self.0.as_ptr()))? };
+        // SAFETY: a fresh copy is entered by no other thread.
+        if unsafe { ffi::PyContext_Enter(copy.as_ptr()) } != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        Ok(Entered(copy))
+    }
+}
+
+/// A context entered on this thread, left on drop (also when a task raised).
+struct Entered<'py>(Bound<'py, PyAny>);
+
+impl Drop for Entered<'_> {
+    fn drop(&mut self) {
+        // SAFETY: this thread entered the context and is attached (the guard
+        // holds a `Bound`); leaving only fails if it was not the current one.
+        if unsafe { ffi::PyContext_Exit(self.0.as_ptr()) } != 0 {
+            // SAFETY: clears the error PyContext_Exit set, with the thread attached.
+            unsafe { ffi::PyErr_Clear() };
+        }
+    }
+}
+
+/// Between two tasks: Ctrl-C (a few nanoseconds when no signal is pending,
+/// so it is checked after every task), or exit asking this run to stop.
+#[inline]
+fn check_interrupts(py: Python<'_>) -> PyResult<()> {
+    if lifecycle::must_stop() {
+        return Err(lifecycle::stopped_at_exit());
+    }
+    py.check_signals()
+}
+
 /// Run task `t` on the calling thread and store its result.
 #[inline]
 fn run_inline(
     py: Python<'_>,
-    program: &Program,
-    graph: &Graph,
+    run: &RunCtx<'_>,
     results: &mut Results,
     t: TaskId,
     hooks: &mut Option<Hooks<'_>>,
 ) -> PyResult<()> {
+    let program = run.program;
     let key = &program.keys[t as usize];
     let eval = |results: &mut Results| -> PyResult<()> {
         let deps = InlineDeps {
             results,
-            deps: graph.deps(t),
+            deps: run.graph.deps(t),
         };
         let r = eval_task(py, program.code(t), &program.consts, &deps)
-            .map_err(|e| errors::annotate(py, e, key))?;
+            .map_err(|e| errors::annotate(py, e, key, run.get))?;
         results[t as usize] = Some(r);
         Ok(())
     };
@@ -186,21 +266,16 @@ fn run_inline(
 
 fn run_sync(
     py: Python<'_>,
-    program: &Program,
-    graph: &Graph,
+    run: &RunCtx<'_>,
     sched: &mut Scheduler<&Graph>,
     results: &mut Results,
     hooks: &mut Option<Hooks<'_>>,
 ) -> PyResult<()> {
-    let mut tick = 0u32;
     let mut fused = None;
     while let Some(t) = fused.take().or_else(|| sched.pop()) {
-        run_inline(py, program, graph, results, t, hooks)?;
+        run_inline(py, run, results, t, hooks)?;
         fused = sched.finish(t, |d| results[d as usize] = None);
-        tick = tick.wrapping_add(1);
-        if tick % SIGNAL_EVERY == 0 {
-            py.check_signals()?;
-        }
+        check_interrupts(py)?;
     }
     Ok(())
 }
@@ -212,16 +287,36 @@ enum Placement {
     Offload,
 }
 
+/// What timings are learned per: see [`identity`].
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Identity {
+    /// A code object, class or type, kept alive in the table (so its address
+    /// is not reused while the entry exists).
+    Object(usize),
+    /// A builtin function or method, by its `PyMethodDef` (static C data):
+    /// the bound object is not part of it.
+    Method(usize),
+}
+
+/// Timings of one identity, shared by every callable that has it.
+struct Slot {
+    identity: Identity,
+    /// What keeps an [`Identity::Object`] alive.
+    anchor: Option<Py<PyAny>>,
+    ema_ns: Option<u64>,
+    placement: Placement,
+}
+
 /// Per-callable timings: loaded from the process-wide table at the start of a
 /// threaded run, updated as tasks finish, stored back at the end.
 struct Placements {
-    identity: Vec<Py<PyAny>>,
-    ema_ns: Vec<Option<u64>>,
-    placement: Vec<Placement>,
+    /// Per distinct callable of the program: its slot.
+    slot_of: Vec<u32>,
+    slots: Vec<Slot>,
 }
 
-/// identity pointer -> (identity object, kept alive so the address is not reused; ema)
-type Learned = HashMap<usize, (Py<PyAny>, u64)>;
+/// identity -> (what keeps it alive, moving average of a call in ns)
+type Learned = HashMap<Identity, (Option<Py<PyAny>>, u64)>;
 static LEARNED: Mutex<Option<Learned>> = Mutex::new(None);
 const LEARNED_MAX: usize = 10_000;
 
@@ -233,12 +328,15 @@ fn placement_of(ema: Option<u64>) -> Placement {
     }
 }
 
-/// What timings are keyed by: a Python function's code object (so closures and
-/// lambdas made in a loop share one entry), through bound methods and
-/// `functools.partial`; for an instance of a Python class with `__call__`, its
-/// class (graphs often hold one such object per task); any other callable
-/// (builtins, classes, ufuncs: long-lived objects) itself.
-fn identity<'py>(f: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
+/// What timings are learned per, with what keeps it alive: a Python function's
+/// code object (so closures and lambdas made in a loop share one entry),
+/// through bound methods and `functools.partial`; for an instance of a Python
+/// class with `__call__`, its class (graphs often hold one such object per
+/// task); a class itself; a builtin function or method (`len`, `arr.sum`), its
+/// C method definition; any other callable (ufuncs, `operator.itemgetter`
+/// objects, method wrappers), its type. No identity holds the user's data: a
+/// bound method's `self` or a partial's arguments are never kept.
+fn identity(f: &Bound<'_, PyAny>) -> (Identity, Option<Py<PyAny>>) {
     // (wrapper type, attribute holding the wrapped callable)
     static WRAPPERS: PyOnceLock<Vec<(Py<PyType>, &'static str)>> = PyOnceLock::new();
     let py = f.py();
@@ -258,12 +356,14 @@ fn identity<'py>(f: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
         })
         .map(|w| w.as_slice())
         .unwrap_or(&[]);
+    let anchored = |obj: Bound<'_, PyAny>| (Identity::Object(obj.as_ptr() as usize), Some(obj.unbind()));
     let mut f = f.clone();
     'unwrap: for _ in 0..4 {
         let p = f.as_ptr();
+        // SAFETY: type checks on a live object.
         if unsafe { ffi::PyFunction_Check(p) } != 0 {
             // SAFETY: a function's code object lives as long as the function.
-            return unsafe { Bound::from_borrowed_ptr(py, ffi::PyFunction_GetCode(p)) };
+            return anchored(unsafe { Bound::from_borrowed_ptr(py, ffi::PyFunction_GetCode(p)) });
         }
         for (ty, attr) in wrappers {
             if f.get_type().is(ty.bind(py)) {
@@ -275,43 +375,48 @@ fn identity<'py>(f: &Bound<'py, PyAny>) -> Bound<'py, PyAny> {
         }
         break;
     }
-    let ty = f.get_type();
-    let is_class = unsafe { ffi::PyType_Check(f.as_ptr()) } != 0;
-    if !is_class && is_heap_type(&ty) {
-        return ty.into_any();
+    let p = f.as_ptr();
+    // SAFETY: type checks on a live object.
+    if unsafe { ffi::PyType_Check(p) } != 0 {
+        return anchored(f);
     }
-    f
-}
-
-fn is_heap_type(ty: &Bound<'_, PyType>) -> bool {
-    // SAFETY: reading the flags of a live type object.
-    unsafe { ffi::PyType_GetFlags(ty.as_type_ptr()) & ffi::Py_TPFLAGS_HEAPTYPE != 0 }
+    // SAFETY: as above; a builtin function object starts with PyCFunctionObject.
+    if unsafe { ffi::PyCFunction_Check(p) } != 0 {
+        let def = unsafe { (*p.cast::<ffi::PyCFunctionObject>()).m_ml };
+        return (Identity::Method(def as usize), None);
+    }
+    anchored(f.get_type().into_any())
 }
 
 impl Placements {
     fn load(py: Python<'_>, functions: &[Py<PyAny>]) -> Self {
-        let identity: Vec<Py<PyAny>> = functions
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut index: HashMap<Identity, u32> = HashMap::new();
+        let slot_of = functions
             .iter()
-            .map(|f| self::identity(f.bind(py)).unbind())
-            .collect();
-        let ema_ns: Vec<Option<u64>> = {
-            let learned = LEARNED.lock().unwrap_or_else(|e| e.into_inner());
-            identity
-                .iter()
-                .map(|k| {
-                    learned
-                        .as_ref()
-                        .and_then(|m| m.get(&(k.as_ptr() as usize)))
-                        .map(|e| e.1)
+            .map(|f| {
+                let (id, anchor) = identity(f.bind(py));
+                *index.entry(id.clone()).or_insert_with(|| {
+                    slots.push(Slot {
+                        identity: id,
+                        anchor,
+                        ema_ns: None,
+                        placement: Placement::Unknown,
+                    });
+                    (slots.len() - 1) as u32
                 })
-                .collect()
-        };
-        let placement = ema_ns.iter().map(|&e| placement_of(e)).collect();
-        Placements {
-            identity,
-            ema_ns,
-            placement,
+            })
+            .collect();
+        {
+            let learned = LEARNED.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(map) = learned.as_ref() {
+                for slot in &mut slots {
+                    slot.ema_ns = map.get(&slot.identity).map(|e| e.1);
+                    slot.placement = placement_of(slot.ema_ns);
+                }
+            }
         }
+        Placements { slot_of, slots }
     }
 
     #[inline]
@@ -319,7 +424,7 @@ impl Placements {
         if function == NO_FUNCTION {
             Placement::Inline
         } else {
-            self.placement[function as usize]
+            self.slots[self.slot_of[function as usize] as usize].placement
         }
     }
 
@@ -328,15 +433,15 @@ impl Placements {
         if function == NO_FUNCTION {
             return false;
         }
-        let f = function as usize;
-        let ema = match self.ema_ns[f] {
+        let slot = &mut self.slots[self.slot_of[function as usize] as usize];
+        let ema = match slot.ema_ns {
             None => nanos,
             Some(old) => (3 * old + nanos) / 4,
         };
-        self.ema_ns[f] = Some(ema);
+        slot.ema_ns = Some(ema);
         let new = placement_of(Some(ema));
-        let changed = new != self.placement[f];
-        self.placement[f] = new;
+        let changed = new != slot.placement;
+        slot.placement = new;
         changed
     }
 
@@ -348,9 +453,9 @@ impl Placements {
             if map.len() > LEARNED_MAX {
                 evicted = Some(std::mem::take(map));
             }
-            for (k, ema) in self.identity.into_iter().zip(self.ema_ns) {
-                if let Some(ema) = ema {
-                    map.insert(k.as_ptr() as usize, (k, ema));
+            for slot in self.slots {
+                if let Some(ema) = slot.ema_ns {
+                    map.insert(slot.identity, (slot.anchor, ema));
                 }
             }
         }
@@ -361,8 +466,7 @@ impl Placements {
 
 struct Threaded<'a, 'g, 'py> {
     hooks: &'a mut Option<Hooks<'py>>,
-    program: &'a Arc<Program>,
-    graph: &'g Graph,
+    run: &'a RunCtx<'g>,
     sched: &'a mut Scheduler<&'g Graph>,
     results: &'a mut Results,
     sink: Arc<Sink>,
@@ -376,10 +480,12 @@ struct Threaded<'a, 'g, 'py> {
 
 impl Threaded<'_, '_, '_> {
     fn dispatch(&mut self, py: Python<'_>, t: TaskId) -> PyResult<()> {
+        let program = self.run.program;
         if let Some(h) = self.hooks.as_ref() {
-            h.pretask(&self.program.keys[t as usize])?;
+            h.pretask(&program.keys[t as usize])?;
         }
         let deps = self
+            .run
             .graph
             .deps(t)
             .iter()
@@ -396,21 +502,34 @@ impl Threaded<'_, '_, '_> {
             chain.push(c);
             last = c;
         }
-        self.pool.submit(Job {
-            program: Arc::clone(self.program),
+        let job = Job {
+            program: Arc::clone(program),
             task: t,
             deps,
             chain,
             sink: Arc::clone(&self.sink),
-        });
+            context: self.run.context.0.clone_ref(py),
+        };
         self.in_flight += 1;
+        if let Err(job) = self.pool.submit(job) {
+            // No thread can take it (gets nested a thousand deep, or no thread
+            // to be had): run it here rather than wait for one.
+            self.run_here(py, job);
+        }
         Ok(())
+    }
+
+    /// Run a job no worker can take on the calling thread, reporting it as a worker would.
+    fn run_here(&self, py: Python<'_>, job: Job) {
+        if let Some(done) = pool::execute(py, job, 0) {
+            self.sink.push_done(done);
+        }
     }
 
     fn finish(&mut self, done: &Done, result: Py<PyAny>) -> PyResult<()> {
         let t = done.task;
         if let Some(h) = self.hooks.as_mut() {
-            let key = &self.program.keys[t as usize];
+            let key = &self.run.program.keys[t as usize];
             h.posttask(t, key, &result, (done.started, done.ended), done.worker)?;
         }
         let last = *done.chain.last().unwrap_or(&t);
@@ -426,12 +545,15 @@ impl Threaded<'_, '_, '_> {
 
     /// Apply finished jobs; the first error is returned.
     fn collect(&mut self, py: Python<'_>, buf: &mut Vec<Done>) -> PyResult<()> {
+        for job in self.sink.take_bounced() {
+            self.run_here(py, job);
+        }
         self.sink.take(buf);
         let mut changed = false;
         let mut first_error = None;
         for mut done in buf.drain(..) {
             self.in_flight -= 1;
-            let f = self.program.root_function[done.task as usize];
+            let f = self.run.program.root_function[done.task as usize];
             changed |= self.placements.observe(f, done.nanos());
             match std::mem::replace(&mut done.result, Ok(py.None())) {
                 Ok(r) => {
@@ -441,11 +563,8 @@ impl Threaded<'_, '_, '_> {
                 }
                 Err(e) => {
                     if first_error.is_none() {
-                        first_error = Some(errors::annotate(
-                            py,
-                            e,
-                            &self.program.keys[done.task as usize],
-                        ));
+                        let key = &self.run.program.keys[done.failed as usize];
+                        first_error = Some(errors::annotate(py, e, key, self.run.get));
                     }
                 }
             }
@@ -455,7 +574,7 @@ impl Threaded<'_, '_, '_> {
             // in order: the lowest priority ends on top of the ready stack.
             let mut inline = Vec::new();
             self.parked.retain(|&Reverse((p, t))| {
-                let f = self.program.root_function[t as usize];
+                let f = self.run.program.root_function[t as usize];
                 let keep = self.placements.of(f) != Placement::Inline;
                 if !keep {
                     inline.push((p, t));
@@ -473,21 +592,22 @@ impl Threaded<'_, '_, '_> {
     fn run(&mut self, py: Python<'_>) -> PyResult<()> {
         let mut buf = Vec::new();
         let mut tick = 0u32;
+        let queue_limit = self.num_workers.saturating_mul(QUEUED_AHEAD);
         loop {
             if self.sink.has_done() {
                 self.collect(py, &mut buf)?;
             }
-            while self.in_flight < self.num_workers * QUEUED_AHEAD {
+            while self.in_flight < queue_limit {
                 let Some(Reverse((_, t))) = self.parked.pop() else {
                     break;
                 };
                 self.dispatch(py, t)?;
             }
             if let Some(t) = self.sched.pop() {
-                let f = self.program.root_function[t as usize];
+                let f = self.run.program.root_function[t as usize];
                 let placement = self.placements.of(f);
                 let free = self.in_flight < self.num_workers;
-                let queue = self.in_flight < self.num_workers * QUEUED_AHEAD;
+                let queue = self.in_flight < queue_limit;
                 match placement {
                     Placement::Unknown if free => self.dispatch(py, t)?,
                     Placement::Offload if queue => self.dispatch(py, t)?,
@@ -505,7 +625,7 @@ impl Threaded<'_, '_, '_> {
                         let timed = placement == Placement::Unknown
                             || (tick % SAMPLE_EVERY == 0 && f != NO_FUNCTION);
                         let start = timed.then(Instant::now);
-                        run_inline(py, self.program, self.graph, self.results, t, self.hooks)?;
+                        run_inline(py, self.run, self.results, t, self.hooks)?;
                         if let Some(start) = start {
                             self.placements
                                 .observe(f, start.elapsed().as_nanos() as u64);
@@ -515,9 +635,7 @@ impl Threaded<'_, '_, '_> {
                             // The fused consumer is placed like any ready task.
                             self.sched.push_back(c);
                         }
-                        if tick % SIGNAL_EVERY == 0 {
-                            py.check_signals()?;
-                        }
+                        check_interrupts(py)?;
                     }
                 }
                 continue;
@@ -530,60 +648,61 @@ impl Threaded<'_, '_, '_> {
                 "nothing ready, nothing running, not done"
             );
             let sink = &self.sink;
-            py.detach(|| sink.wait(WAIT_SLICE));
-            py.check_signals()?;
+            lifecycle::detach(py, || sink.wait(WAIT_SLICE));
+            check_interrupts(py)?;
         }
     }
 
     /// After an error: let running jobs finish (unless interrupted), drop their results.
     fn drain(&mut self, py: Python<'_>) -> PyResult<()> {
         let mut buf = Vec::new();
-        self.in_flight -= self.sink.withdraw();
-        while self.in_flight > 0 {
+        loop {
+            self.in_flight -= self.sink.withdraw();
+            if self.in_flight == 0 {
+                return Ok(());
+            }
             let sink = &self.sink;
-            py.detach(|| sink.wait(WAIT_SLICE));
-            py.check_signals()?;
+            lifecycle::detach(py, || sink.wait(WAIT_SLICE));
+            check_interrupts(py)?;
             self.sink.take(&mut buf);
             self.in_flight -= buf.len();
             buf.clear();
         }
-        Ok(())
     }
 }
 
 fn run_threaded<'g, 'py>(
     py: Python<'py>,
-    program: &Arc<Program>,
-    graph: &'g Graph,
+    run: &RunCtx<'g>,
     sched: &mut Scheduler<&'g Graph>,
     results: &mut Results,
+    pool: Arc<pool::Pool>,
     num_workers: usize,
     hooks: &mut Option<Hooks<'py>>,
 ) -> PyResult<()> {
-    let mut run = Threaded {
+    let mut threaded = Threaded {
         hooks,
-        program,
-        graph,
+        run,
         sched,
         results,
         sink: Arc::new(Sink::new(num_workers)),
-        pool: pool::pool(),
-        placements: Placements::load(py, &program.functions),
+        pool,
+        placements: Placements::load(py, &run.program.functions),
         parked: BinaryHeap::new(),
         in_flight: 0,
         num_workers,
     };
-    let outcome = run.run(py);
+    let outcome = threaded.run(py);
     if let Err(e) = &outcome {
-        run.parked.clear();
+        threaded.parked.clear();
         if !errors::is_interrupt(py, e) {
-            if let Err(interrupt) = run.drain(py) {
-                run.sink.cancel();
+            if let Err(interrupt) = threaded.drain(py) {
+                threaded.sink.cancel();
                 return Err(interrupt);
             }
         }
-        run.sink.cancel();
+        threaded.sink.cancel();
     }
-    run.placements.store();
+    threaded.placements.store();
     outcome
 }

@@ -5,8 +5,17 @@
 //! functions, [`exec`] drives the core scheduler on the calling thread and
 //! [`pool`]'s worker threads, [`dispatch`] hands the core's ready queue to
 //! executors written in Python (worker processes), and [`errors`] builds every
-//! exception raised.
-//! The Python package wraps these functions with defaults and documentation.
+//! exception raised; [`lifecycle`] keeps threads safe across exit,
+//! finalization and fork. The Python package wraps these functions with
+//! defaults and documentation.
+//!
+//! What relies on the GIL (the module declares `gil_used = true`, so a
+//! free-threaded Python keeps the GIL on while it is imported, until these are
+//! made safe without it; see `rust/README.md`): the converter walks the user's
+//! dict with `PyDict_Next` and borrowed references; the executor's inline
+//! policy (small tasks on the calling thread, because only one thread runs
+//! Python at a time); the `yield_gil` hand-over; evaluation building
+//! containers with `PyList_SET_ITEM` unseen by other threads.
 
 mod convert;
 mod delayed;
@@ -15,11 +24,11 @@ mod errors;
 mod eval;
 mod exec;
 mod hooks;
+mod lifecycle;
 mod pool;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PySet};
-use std::time::Duration;
 use taskloom_core::{fused_successors, NO_TASK};
 
 /// Compute `keys` from the dict graph `dsk` (see `taskloom.get`).
@@ -42,19 +51,30 @@ fn get<'py>(
 }
 
 /// A graph converted and ordered once, to run many times (benchmarks measure
-/// execution alone this way).
-#[pyclass(frozen, module = "taskloom._core")]
+/// execution alone this way). It holds the user's keys and task values, so it
+/// takes part in the cyclic GC: a cycle through it (a task argument referring
+/// back to it) is collected.
+#[pyclass(module = "taskloom._core")]
 struct Compiled {
-    plan: exec::Plan,
-    order: taskloom_core::Order,
+    /// None once the GC has cleared it.
+    inner: Option<(exec::Plan, taskloom_core::Order)>,
+}
+
+impl Compiled {
+    fn get(&self) -> PyResult<(&exec::Plan, &taskloom_core::Order)> {
+        self.inner
+            .as_ref()
+            .map(|(p, o)| (p, o))
+            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("this Compiled graph was cleared by the garbage collector"))
+    }
 }
 
 #[pymethods]
 impl Compiled {
     #[new]
     fn new(py: Python<'_>, dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let (plan, order) = exec::plan(py, convert::convert(dsk, keys)?)?;
-        Ok(Compiled { plan, order })
+        let inner = Some(exec::plan(py, convert::convert(dsk, keys)?)?);
+        Ok(Compiled { inner })
     }
 
     /// Run the graph; same arguments as `get`.
@@ -67,39 +87,54 @@ impl Compiled {
         fuse: bool,
     ) -> PyResult<Py<PyAny>> {
         let hooks = hooks::Hooks::from_py(hooks)?;
-        exec::execute(py, &self.plan, self.order.clone(), num_workers, hooks, fuse)
+        let (plan, order) = self.get()?;
+        exec::execute(py, plan, order.clone(), num_workers, hooks, fuse)
     }
 
     /// Number of tasks a run executes (after culling).
-    fn __len__(&self) -> usize {
-        self.order.sequence.len()
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.get()?.1.sequence.len())
     }
 
     /// The keys a run computes, in execution order (dependencies first).
-    fn keys(&self, py: Python<'_>) -> Vec<Py<PyAny>> {
-        let keys = &self.plan.program.keys;
-        self.order
+    fn keys(&self, py: Python<'_>) -> PyResult<Vec<Py<PyAny>>> {
+        let (plan, order) = self.get()?;
+        let keys = &plan.program.keys;
+        Ok(order
             .sequence
             .iter()
             .map(|&t| keys[t as usize].clone_ref(py))
-            .collect()
+            .collect())
     }
 
     /// Per needed key, the keys its task reads.
     fn dependencies<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let keys = &self.plan.program.keys;
+        let (plan, order) = self.get()?;
+        let keys = &plan.program.keys;
         let out = PyDict::new(py);
-        for &t in &self.order.sequence {
-            let deps = self.plan.graph.deps(t).iter().map(|&d| &keys[d as usize]);
+        for &t in &order.sequence {
+            let deps = plan.graph.deps(t).iter().map(|&d| &keys[d as usize]);
             out.set_item(&keys[t as usize], PySet::new(py, deps)?)?;
         }
         Ok(out)
     }
 
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        if let Some((plan, _)) = &self.inner {
+            plan.program.traverse(&visit)?;
+        }
+        Ok(())
+    }
+
+    fn __clear__(&mut self) {
+        self.inner = None;
+    }
+
     /// The linear chains a run fuses, each as its keys from first to last.
-    fn chains(&self, py: Python<'_>) -> Vec<Vec<Py<PyAny>>> {
-        let keys = &self.plan.program.keys;
-        let next = fused_successors(&self.plan.graph, &self.order, &self.plan.outputs);
+    fn chains(&self, py: Python<'_>) -> PyResult<Vec<Vec<Py<PyAny>>>> {
+        let (plan, order) = self.get()?;
+        let keys = &plan.program.keys;
+        let next = fused_successors(&plan.graph, order, &plan.outputs);
         let mut is_successor = vec![false; next.len()];
         for &c in &next {
             if c != NO_TASK {
@@ -107,7 +142,7 @@ impl Compiled {
             }
         }
         let mut chains = Vec::new();
-        for &t in &self.order.sequence {
+        for &t in &order.sequence {
             if is_successor[t as usize] || next[t as usize] == NO_TASK {
                 continue;
             }
@@ -119,24 +154,27 @@ impl Compiled {
             }
             chains.push(chain);
         }
-        chains
+        Ok(chains)
     }
 }
 
-/// Stop idle worker threads; registered with `atexit` by the package.
+/// Close the pool and wait for running tasks; registered with `atexit` by the
+/// package (see `lifecycle.rs`).
 #[pyfunction]
-fn _shutdown(py: Python<'_>) {
-    pool::shutdown(py, Duration::from_secs(1));
+fn _shutdown(py: Python<'_>) -> PyResult<()> {
+    lifecycle::shutdown(py)
 }
 
 /// Forget the parent's worker pool in a forked child (`os.register_at_fork`).
 #[pyfunction]
 fn _after_fork_in_child() {
     pool::forget_after_fork();
+    lifecycle::after_fork_in_child();
 }
 
-#[pymodule]
+#[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    lifecycle::init(m.py())?;
     m.add_function(wrap_pyfunction!(get, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;

@@ -15,8 +15,20 @@
 //! sink's waiting jobs are withdrawn when its `get` fails or is cancelled, so
 //! none outlives it (they hold the sink: a cycle otherwise).
 //!
+//! The pool never makes a `get` wait for a thread it cannot have: when no
+//! worker is idle and no thread can be started (the cap of [`MAX_THREADS`],
+//! reached by `get`s nested a thousand deep; a failed spawn; the pool closed
+//! at exit), [`Pool::submit`] hands the job back and the caller runs it
+//! itself. A thread that starts but cannot attach to the interpreter hands its
+//! jobs back to their sinks the same way ([`Sink::take_bounced`]).
+//!
+//! Each job runs in its own copy of the calling thread's `contextvars` context
+//! (taken when the `get` started), so offloaded tasks see what inline ones see.
+//! A cancelled sink's fused chain stops before its next task.
+//!
 //! Locks here are never held while waiting for the GIL and the GIL is never
-//! awaited under them, so the pool cannot deadlock against the caller.
+//! awaited under them, so the pool cannot deadlock against the caller. Exit
+//! and finalization rules are in [`crate::lifecycle`].
 //!
 //! `want_gil` counts workers that have a job and are about to take the GIL:
 //! the calling thread, which runs small tasks inline while holding the GIL,
@@ -26,6 +38,8 @@
 use crate::convert::Program;
 use crate::errors;
 use crate::eval::eval_task;
+use crate::lifecycle;
+use pyo3::ffi;
 use pyo3::prelude::*;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -33,7 +47,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// One task to run on a worker.
+/// One task (or fused chain) to run on a worker.
 pub struct Job {
     pub program: Arc<Program>,
     pub task: u32,
@@ -43,14 +57,19 @@ pub struct Job {
     /// the job's result is the last one's.
     pub chain: Vec<u32>,
     pub sink: Arc<Sink>,
+    /// The caller's `contextvars` context; the job runs in a copy of it.
+    pub context: Py<PyAny>,
 }
 
 /// A finished job: the task, its result, when the call ran and on which worker.
 pub struct Done {
     pub task: u32,
     pub chain: Vec<u32>,
-    /// The result of the chain's last task (of `task` if there is no chain).
+    /// The result of the chain's last task (of `task` if there is no chain),
+    /// or the exception of the member that raised.
     pub result: PyResult<Py<PyAny>>,
+    /// The member of the chain that raised, when `result` is an error.
+    pub failed: u32,
     pub started: Instant,
     pub ended: Instant,
     /// 1-based worker number (0 is the calling thread).
@@ -80,6 +99,8 @@ struct SinkState {
     done: Vec<Done>,
     /// Submitted while `workers` jobs were running; taken by the next worker to finish.
     ahead: VecDeque<Job>,
+    /// Jobs no worker can run (a thread failed to attach): the caller runs them.
+    bounced: Vec<Job>,
     /// Jobs handed to the pool and not yet finished. `ahead` is non-empty only
     /// while this is `workers`, so a waiting job always has a worker to take it.
     running: usize,
@@ -118,11 +139,34 @@ impl Sink {
         next
     }
 
+    /// Give a job that no worker will run back to the caller, with those
+    /// waiting behind it (they were waiting for a worker that will not come).
+    fn bounce(&self, job: Job) {
+        let mut state = lock(&self.state);
+        state.running -= 1;
+        state.bounced.push(job);
+        let waiting = std::mem::take(&mut state.ahead);
+        state.bounced.extend(waiting);
+        self.has_done.store(true, Ordering::Release);
+        self.ready.notify_one();
+    }
+
+    /// Jobs handed back by [`bounce`](Self::bounce), for the caller to run.
+    pub fn take_bounced(&self) -> Vec<Job> {
+        std::mem::take(&mut lock(&self.state).bounced)
+    }
+
     /// Take back the jobs not yet started (call with the GIL: they hold
     /// Python objects); returns how many there were.
     pub fn withdraw(&self) -> usize {
-        let ahead = std::mem::take(&mut lock(&self.state).ahead);
-        ahead.len()
+        let (ahead, bounced) = {
+            let mut state = lock(&self.state);
+            (
+                std::mem::take(&mut state.ahead),
+                std::mem::take(&mut state.bounced),
+            )
+        };
+        ahead.len() + bounced.len()
     }
 
     /// Cheap check, made after every inline task.
@@ -138,16 +182,22 @@ impl Sink {
         std::mem::swap(&mut state.done, into);
     }
 
+    /// Record a job the caller ran itself, as if a worker had.
+    pub fn push_done(&self, done: Done) {
+        lock(&self.state).done.push(done);
+        self.has_done.store(true, Ordering::Release);
+    }
+
     /// Block until a job finishes or `timeout` passes. Call detached.
     pub fn wait(&self, timeout: Duration) {
         let state = lock(&self.state);
-        if state.done.is_empty() {
+        if state.done.is_empty() && state.bounced.is_empty() {
             let _unused = self.ready.wait_timeout(state, timeout);
         }
     }
 
-    /// The `get` has given up: queued jobs are skipped, results dropped. Call
-    /// with the GIL.
+    /// The `get` has given up: queued jobs are skipped, a running chain stops
+    /// before its next task, results are dropped. Call with the GIL.
     pub fn cancel(&self) {
         self.cancelled.store(true, Ordering::Release);
         self.withdraw();
@@ -163,6 +213,8 @@ struct Queue {
     jobs: VecDeque<Job>,
     idle: usize,
     busy: usize,
+    /// Threads spawned that have not yet come to wait for a job.
+    starting: usize,
     threads: usize,
     shutdown: bool,
 }
@@ -176,17 +228,23 @@ pub struct Pool {
     spawned: AtomicU32,
 }
 
-/// Upper bound on worker threads, reached only by deeply nested `get` calls.
-const MAX_THREADS: usize = 1024;
+/// Upper bound on worker threads, reached only by deeply nested `get` calls
+/// (each level's caller waits on a worker): beyond it callers run their jobs.
+pub const MAX_THREADS: usize = 1024;
 const WORKER_STACK: usize = 8 << 20;
 
 static POOL: Mutex<Option<Arc<Pool>>> = Mutex::new(None);
 
-/// The process-wide pool, created on first use.
-pub fn pool() -> Arc<Pool> {
-    lock(&POOL)
-        .get_or_insert_with(|| Arc::new(Pool::default()))
-        .clone()
+/// The process-wide pool, created on first use; None once closed at exit.
+pub fn pool() -> Option<Arc<Pool>> {
+    if lifecycle::closing() {
+        return None;
+    }
+    Some(
+        lock(&POOL)
+            .get_or_insert_with(|| Arc::new(Pool::default()))
+            .clone(),
+    )
 }
 
 /// In a child after `fork()`, the parent's worker threads do not exist: forget
@@ -198,52 +256,44 @@ pub fn forget_after_fork() {
     }
 }
 
-/// Stop idle workers so they detach before the interpreter finalizes. Workers
-/// still running an abandoned task (after Ctrl-C) exit when it returns.
-pub fn shutdown(py: Python<'_>, timeout: Duration) {
-    let Some(pool) = lock(&POOL).take() else {
-        return;
-    };
-    py.detach(|| {
-        let mut q = lock(&pool.queue);
-        q.shutdown = true;
-        pool.work.notify_all();
-        let deadline = Instant::now() + timeout;
-        while q.threads > q.busy {
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            q = pool
-                .exited
-                .wait_timeout(q, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
-        }
-    });
+/// Close the pool (idle workers exit; busy ones exit when their job is done)
+/// and return it, so the caller can wait for its threads.
+pub fn close() -> Option<Arc<Pool>> {
+    let pool = lock(&POOL).take()?;
+    let mut q = lock(&pool.queue);
+    q.shutdown = true;
+    pool.work.notify_all();
+    drop(q);
+    Some(pool)
 }
 
 impl Pool {
     /// Run a job: on a worker now if fewer than its sink's limit are running
-    /// (starting a thread if none is idle), otherwise after one of them.
-    pub fn submit(self: &Arc<Self>, job: Job) {
-        {
-            let sink = Arc::clone(&job.sink);
-            let mut state = lock(&sink.state);
-            if state.running >= sink.workers {
-                state.ahead.push_back(job);
-                return;
-            }
-            state.running += 1;
+    /// (starting a thread if none is idle), otherwise after one of them. Hands
+    /// the job back if no thread can take it: the caller then runs it.
+    pub fn submit(self: &Arc<Self>, job: Job) -> Result<(), Job> {
+        let sink = Arc::clone(&job.sink);
+        let mut state = lock(&sink.state);
+        if state.running >= sink.workers {
+            state.ahead.push_back(job);
+            return Ok(());
         }
         let mut q = lock(&self.queue);
-        q.jobs.push_back(job);
-        if q.idle >= q.jobs.len() || q.threads >= MAX_THREADS {
+        if q.shutdown {
+            return Err(job);
+        }
+        if q.idle + q.starting > q.jobs.len() {
+            q.jobs.push_back(job);
+            state.running += 1;
             drop(q);
             self.work.notify_one();
-            return;
+            return Ok(());
+        }
+        if q.threads >= MAX_THREADS {
+            return Err(job);
         }
         q.threads += 1;
+        q.starting += 1;
         drop(q);
         let pool = Arc::clone(self);
         let id = self.spawned.fetch_add(1, Ordering::Relaxed) + 1;
@@ -251,11 +301,17 @@ impl Pool {
             .name(format!("taskloom-worker-{id}"))
             .stack_size(WORKER_STACK)
             .spawn(move || worker_main(pool, id));
+        let mut q = lock(&self.queue);
         if spawned.is_err() {
-            // Out of threads: existing workers will drain the queue.
-            lock(&self.queue).threads -= 1;
-            self.work.notify_one();
+            q.threads -= 1;
+            q.starting -= 1;
+            return Err(job);
         }
+        q.jobs.push_back(job);
+        state.running += 1;
+        drop(q);
+        self.work.notify_one();
+        Ok(())
     }
 
     /// Whether a worker is waiting to take the GIL.
@@ -267,7 +323,7 @@ impl Pool {
     /// Release the GIL until waiting workers have taken it (bounded to 200 us),
     /// then take it back.
     pub fn yield_gil(&self, py: Python<'_>) {
-        py.detach(|| {
+        lifecycle::detach(py, || {
             let start = Instant::now();
             while self.wants_gil() && start.elapsed() < Duration::from_micros(200) {
                 std::thread::yield_now();
@@ -275,9 +331,25 @@ impl Pool {
         });
     }
 
+    /// Worker threads alive (busy, idle or starting).
+    pub fn threads(&self) -> usize {
+        lock(&self.queue).threads
+    }
+
+    /// Block until every worker thread has exited or `timeout` passes. Call detached.
+    pub fn wait_exited(&self, timeout: Duration) {
+        let q = lock(&self.queue);
+        if q.threads > 0 {
+            let _unused = self.exited.wait_timeout(q, timeout);
+        }
+    }
+
     /// Wait for a job; None on shutdown. Runs detached.
-    fn next_job(&self, finished_one: bool) -> Option<Job> {
+    fn next_job(&self, first: bool, finished_one: bool) -> Option<Job> {
         let mut q = lock(&self.queue);
+        if first {
+            q.starting -= 1;
+        }
         if finished_one {
             q.busy -= 1;
         }
@@ -295,20 +367,43 @@ impl Pool {
             q.idle -= 1;
         }
     }
+
+    /// A thread is gone: hand back the queued jobs no remaining thread will take.
+    fn thread_exited(&self, starting: bool) {
+        let mut q = lock(&self.queue);
+        q.threads -= 1;
+        if starting {
+            q.starting -= 1;
+        }
+        let mut stranded = Vec::new();
+        while q.jobs.len() > q.idle + q.starting {
+            stranded.extend(q.jobs.pop_back());
+        }
+        self.exited.notify_all();
+        drop(q);
+        for job in stranded {
+            let sink = Arc::clone(&job.sink);
+            sink.bounce(job);
+        }
+    }
 }
 
 fn worker_main(pool: Arc<Pool>, id: u32) {
-    Python::attach(|py| {
+    // `try_attach` declines while the interpreter is finalizing or gone: the
+    // jobs this thread was started for go back to their callers.
+    let attached = Python::try_attach(|py| {
+        let mut first = true;
         let mut finished_one = false;
-        while let Some(job) = py.detach(|| pool.next_job(finished_one)) {
+        while let Some(job) = lifecycle::detach(py, || pool.next_job(first, finished_one)) {
+            first = false;
             pool.want_gil.fetch_sub(1, Ordering::Relaxed);
             run(py, job, id);
             finished_one = true;
         }
+        first
     });
-    let mut q = lock(&pool.queue);
-    q.threads -= 1;
-    pool.exited.notify_all();
+    // Still `starting` if it never came to wait for a job.
+    pool.thread_exited(attached.unwrap_or(true));
 }
 
 /// Run a job, then the jobs waiting in its sink, one after the other.
@@ -323,47 +418,76 @@ fn run(py: Python<'_>, mut job: Job, worker: u32) {
     }
 }
 
-/// Run one job; None if its `get` has given up.
-fn execute(py: Python<'_>, job: Job, worker: u32) -> Option<Done> {
+/// Run one job (on a worker, or on the calling thread when no worker could
+/// take it); None if its `get` has given up.
+pub fn execute(py: Python<'_>, job: Job, worker: u32) -> Option<Done> {
     let Job {
         program,
         task,
         deps,
         chain,
         sink,
+        context,
     } = job;
     if sink.is_cancelled() {
         return None;
     }
     let started = Instant::now();
     let mut current = task;
-    let result = catch_unwind(AssertUnwindSafe(|| {
-        let mut r = eval_task(py, program.code(task), &program.consts, &deps[..])?;
-        for &t in &chain {
-            current = t;
-            r = eval_task(
-                py,
-                program.code(t),
-                &program.consts,
-                std::slice::from_ref(&r),
-            )?;
-        }
-        Ok(r)
-    }))
-    .unwrap_or_else(|payload| Err(errors::panic(payload)))
-    .map_err(|e| errors::annotate(py, e, &program.keys[current as usize]));
+    let result = in_context(py, &context, || {
+        catch_unwind(AssertUnwindSafe(|| {
+            let mut r = eval_task(py, program.code(task), &program.consts, &deps[..])?;
+            for &t in &chain {
+                if sink.is_cancelled() {
+                    // Ctrl-C or an error: the rest of the chain would only burn CPU.
+                    return Ok(r);
+                }
+                current = t;
+                r = eval_task(
+                    py,
+                    program.code(t),
+                    &program.consts,
+                    std::slice::from_ref(&r),
+                )?;
+            }
+            Ok(r)
+        }))
+        .unwrap_or_else(|payload| Err(errors::panic(payload)))
+    });
     let ended = Instant::now();
     // Free inputs here, on a thread that holds the GIL, before reporting.
     drop(deps);
     drop(program);
+    drop(context);
     let done = Done {
         task,
         chain,
         result,
+        failed: current,
         started,
         ended,
         worker,
     };
     // A result nobody will read is dropped here, with the GIL, not under the sink's lock.
     (!sink.is_cancelled()).then_some(done)
+}
+
+/// Run `f` in a fresh copy of `context` (entered on this thread, then left).
+fn in_context<T>(
+    py: Python<'_>,
+    context: &Py<PyAny>,
+    f: impl FnOnce() -> PyResult<T>,
+) -> PyResult<T> {
+    // SAFETY: copying a live context gives a new reference (or NULL and an error).
+    let copy = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_Copy(context.as_ptr()))? };
+    // SAFETY: a fresh copy is entered by no other thread.
+    if unsafe { ffi::PyContext_Enter(copy.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    let r = f();
+    // SAFETY: leaving the context this thread entered above.
+    if unsafe { ffi::PyContext_Exit(copy.as_ptr()) } != 0 {
+        return Err(PyErr::fetch(py));
+    }
+    r
 }
