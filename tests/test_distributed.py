@@ -131,3 +131,135 @@ def test_seed_article_001_client_and_delayed():
         assert prod.compute() == np.prod([x + 1 for x in data])
         assert delayed(np.prod)(newdata).compute() == np.prod([x + 1 for x in data])
         assert taskloom.config.get("scheduler") is client
+
+
+# --- default clients form a stack (issue #12, item 16) ------------------------------------
+
+
+def _new_client():
+    from taskloom.distributed import Client
+
+    return Client(n_workers=1, processes=False, dashboard_address=":0")
+
+
+def _on_a_worker() -> bool:
+    """Whether the calling task runs on a distributed worker (else: a local scheduler)."""
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return False
+    return True
+
+
+@pytest.fixture
+def no_default_scheduler():
+    """Each test starts and must end with no scheduler set: the collections' default."""
+    assert taskloom.config.get("scheduler", None) is None
+    yield
+    leftover = taskloom.config.get("scheduler", None)
+    taskloom.config.config.pop("scheduler", None)
+    assert leftover is None
+
+
+def test_closing_in_opening_order_leaves_the_most_recent_open_client(no_default_scheduler):
+    from taskloom.base import get_scheduler
+    from taskloom.threaded import get as threads
+
+    a = _new_client()
+    b = _new_client()
+    try:
+        assert get_scheduler() == b.get
+        a.close()
+        # Dask agrees here (its most recent open client is B); taskloom used to fall
+        # back to the threads while B was still open.
+        assert get_scheduler() == b.get
+        assert taskloom.delayed(_on_a_worker)().compute()
+        b.close()
+        # Dask (distributed 2026.8) leaves scheduler="dask.distributed" here and its
+        # next compute raises "no Client active"; taskloom used to point at closed A.
+        assert get_scheduler() is threads
+        assert taskloom.config.get("scheduler", None) is None
+        assert taskloom.delayed(_on_a_worker)().compute() is False  # ran locally
+    finally:
+        a.close()
+        b.close()
+
+
+def test_any_order_of_closes_and_with_blocks(no_default_scheduler):
+    from taskloom.base import get_scheduler
+    from taskloom.threaded import get as threads
+
+    with _new_client() as a:
+        with _new_client() as b:
+            assert get_scheduler() == b.get
+        assert get_scheduler() == a.get
+        c = _new_client()
+        d = _new_client()
+        c.close()  # out of order, under d
+        assert get_scheduler() == d.get
+        d.close()
+        assert get_scheduler() == a.get
+        assert taskloom.delayed(_on_a_worker)().compute()
+        a.close()  # closed inside its own with block; the block's close is then a no-op
+        assert get_scheduler() is threads
+    assert get_scheduler() is threads
+    shut = _new_client()
+    shut.shutdown()  # every way of closing hands the default back
+    assert get_scheduler() is threads
+
+
+def test_a_scheduler_the_user_sets_while_a_client_is_open(no_default_scheduler):
+    """Closing a client undoes only what the client did.
+
+    Dask (distributed 2026.8) restores its snapshot of the setting when the last client
+    closes: a ``with dask.config.set(scheduler="sync")`` block is cleared from under the
+    user (None inside the block, then the stale "dask.distributed" after it, with no
+    client), and a scheduler set globally while the client was open is reset. taskloom
+    keeps the user's setting, and a block never brings back a closed client.
+    """
+    from taskloom.base import get_scheduler
+    from taskloom.local import get_sync
+    from taskloom.threaded import get as threads
+
+    a = _new_client()
+    with taskloom.config.set(scheduler="sync"):
+        assert get_scheduler() is get_sync
+        a.close()
+        assert get_scheduler() is get_sync  # the user's block stands
+    assert get_scheduler() is threads  # not the closed client the block found
+    assert taskloom.delayed(_on_a_worker)().compute() is False
+
+    a = _new_client()
+    user = taskloom.config.set(scheduler="sync")  # globally, after the client opened
+    a.close()
+    assert get_scheduler() is get_sync
+    user.__exit__(None, None, None)  # (undo it: the fixture checks for a clean end)
+    assert get_scheduler() is threads
+
+    with taskloom.config.set(scheduler="sync"):
+        a = _new_client()  # opened inside the block, outlives it
+        assert get_scheduler() == a.get
+    assert get_scheduler() == a.get  # still open: still the default
+    a.close()
+    assert get_scheduler() is threads  # not the block's "sync", which has ended
+
+    b = _new_client()
+    with taskloom.config.set(scheduler="sync"):
+        b.close()
+        c = _new_client()
+        assert get_scheduler() == c.get
+    assert get_scheduler() == c.get
+    c.close()
+    assert get_scheduler() is threads
+
+
+def test_set_as_default_false_leaves_the_default_alone(no_default_scheduler):
+    from taskloom.base import get_scheduler
+    from taskloom.distributed import Client
+    from taskloom.threaded import get as threads
+
+    with _new_client() as a:
+        with Client(a.scheduler.address, set_as_default=False) as other:
+            assert get_scheduler() == a.get
+        assert other.status == "closed" and get_scheduler() == a.get
+    assert get_scheduler() is threads

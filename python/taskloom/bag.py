@@ -35,6 +35,7 @@ from collections.abc import Callable, Hashable, Iterable, Sequence
 from functools import partial, reduce
 from typing import Any
 
+from taskloom import _files
 from taskloom.base import DaskMethodsMixin, is_dask_collection
 from taskloom.core import bind_kwargs, partition_tree
 from taskloom.delayed import Delayed
@@ -537,8 +538,19 @@ class Bag(DaskMethodsMixin):
         """Write one text file per partition, one element per line.
 
         ``path`` is a directory, a pattern with one ``*`` (replaced by
-        ``name_function(i)``, default ``str(i)``), or a list of paths.
+        ``name_function(i)``, default ``str(i)``), or a list of paths. Each file is
+        written whole or not at all: a partition that fails (while computing, or while
+        its elements are turned into text and written) leaves an existing file at its
+        path byte for byte as it was, and no staging files behind.
         Returns the paths written (or, with ``compute=False``, a Delayed of them).
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> paths = from_sequence(["a", "b", "c"], npartitions=2).to_textfiles(d)
+        >>> [os.path.basename(p) for p in paths], open(paths[1]).read()
+        (['0.part', '1.part'], 'b\\nc')
         """
         paths = _output_paths(path, self.npartitions, name_function, "part")
         parts = [Delayed(k, self.__dask_graph__()) for k in self.__dask_keys__()]
@@ -892,10 +904,13 @@ def _output_paths(
 
 
 def _write_text(part: list, path: str, encoding: str, last_endline: bool) -> str:
+    """Write one partition's lines to ``path``, whole or not at all: an element that
+    cannot be turned into text, or a write that fails, leaves an existing file intact
+    (see :mod:`taskloom._files`)."""
     directory = os.path.dirname(path)
-    if directory:
+    if directory and _files.is_local(path):
         os.makedirs(directory, exist_ok=True)
-    with open(path, "w", encoding=encoding) as f:
+    with _files.atomic_write(path) as temp, open(temp, "w", encoding=encoding) as f:
         lines = [x if isinstance(x, str) else str(x) for x in part]
         text = "\n".join(line[:-1] if line.endswith("\n") else line for line in lines)
         f.write(text + ("\n" if last_endline and lines else ""))

@@ -3,6 +3,10 @@
 One global dict of settings. :class:`set` changes settings globally, or for the length
 of a ``with`` block (restoring the previous values on exit); :func:`get` reads them.
 Names are normalised so that ``num_workers`` and ``num-workers`` are the same setting.
+A module that manages a setting's value over time may register a restore hook for it
+(``_restore_hooks``): when a ``with`` block ends, the hook decides what the value it
+restores becomes (:mod:`taskloom.distributed` uses this so that a block never brings
+back a client that closed meanwhile).
 
 Settings taskloom reads
 -----------------------
@@ -26,8 +30,9 @@ True
 
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 __all__ = ["config", "get", "set"]
@@ -35,6 +40,15 @@ __all__ = ["config", "get", "set"]
 config: dict[str, Any] = {}
 _lock = threading.Lock()
 _MISSING = object()
+
+# Every ``set`` gets the next number, so that a hook can tell what happened while a
+# block was open (anything numbered after it) from what was there before.
+_sequence = itertools.count()
+
+# ``hook(restored, seq)`` is called (without the lock held) when the ``set`` numbered
+# ``seq`` ends as a ``with`` block: ``restored`` is the value it is about to bring back
+# (None: unset); the hook returns the value to restore instead (None: unset).
+_restore_hooks: dict[str, Callable[[Any, int], Any]] = {}
 
 
 def _canonical(key: str) -> str:
@@ -95,6 +109,7 @@ class set:
             if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
                 raise ValueError(f"num_workers must be a positive integer, got {n!r}")
         with _lock:
+            self._seq = next(_sequence)
             self._previous = {k: config.get(k, _MISSING) for k in updates}
             for k, v in updates.items():
                 if v is None:
@@ -106,8 +121,14 @@ class set:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        previous = dict(self._previous)
+        for k, v in previous.items():
+            hook = _restore_hooks.get(k)
+            if hook is not None:
+                settled = hook(None if v is _MISSING else v, self._seq)
+                previous[k] = _MISSING if settled is None else settled
         with _lock:
-            for k, v in self._previous.items():
+            for k, v in previous.items():
                 if v is _MISSING:
                     config.pop(k, None)
                 else:

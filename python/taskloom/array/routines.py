@@ -4,7 +4,9 @@ Policies: ``concatenate``/``stack``/``block`` only re-key existing blocks (no da
 touched until computed); ``reshape`` keeps blocks where the reshaped axes' chunks allow
 and otherwise first merges the affected axes into single blocks; ``tensordot`` multiplies
 matching blocks and sums the products over the contracted block index with the same
-bounded-fan-in tree as the reductions.
+bounded-fan-in tree as the reductions. ``to_npy_stack`` is all or nothing: its files are
+staged beside the stack and moved into place only when every block is saved
+(:mod:`taskloom._files`); ``store`` writes into the caller's targets in place, as Dask's.
 """
 
 from __future__ import annotations
@@ -333,7 +335,22 @@ def _store_block(block: np.ndarray, target: Any, index: tuple) -> None:
 
 def store(sources: Any, targets: Any, compute: bool = True) -> Any:
     """Write arrays into array-like targets (anything supporting ``target[slices] = x``),
-    block by block."""
+    block by block.
+
+    The targets are the caller's objects, written in place as each block is ready:
+    taskloom opens no file here, so it cannot stage and rename one. If a source block
+    fails, blocks already stored stay stored, as with ``dask.array.store``. To replace
+    a file (a ``numpy.memmap``, say) only when every block succeeded, store into a
+    fresh file and :func:`os.replace` it over the old one, or use :func:`to_npy_stack`.
+
+    Examples
+    --------
+    >>> import numpy as np, taskloom.array as da
+    >>> target = np.zeros(4)
+    >>> da.store(da.arange(4, chunks=2), target)
+    >>> target
+    array([0., 1., 2., 3.])
+    """
     from taskloom.delayed import Delayed
 
     if isinstance(sources, Array):
@@ -364,23 +381,58 @@ def store(sources: Any, targets: Any, compute: bool = True) -> Any:
     return result
 
 
+def _save_npy(path: str, block: np.ndarray) -> None:
+    np.save(path, block)
+
+
 def to_npy_stack(dirname: str | os.PathLike, x: Array, axis: int = 0) -> None:
     """Write ``x`` as one ``.npy`` file per block along ``axis`` plus an ``info`` file,
-    as ``dask.array.to_npy_stack``."""
+    as ``dask.array.to_npy_stack``.
+
+    All or nothing: every block is saved into a hidden staging directory inside
+    ``dirname`` first, and only when all succeeded do the files move into place (the
+    ``info`` file last). A failing block leaves an existing stack in ``dirname`` byte
+    for byte as it was, and the staging directory is removed. (Dask writes ``info``
+    first and each block in place, so a failure there leaves a mixed stack.)
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, taskloom.array as da
+    >>> d = tempfile.mkdtemp()
+    >>> da.to_npy_stack(d, da.arange(6, chunks=4))
+    >>> da.from_npy_stack(d).compute()
+    array([0, 1, 2, 3, 4, 5])
+    """
     import pickle
 
-    x = x.rechunk({i: -1 for i in range(x.ndim) if i != axis})
-    os.makedirs(dirname, exist_ok=True)
-    with open(os.path.join(dirname, "info"), "wb") as f:
-        pickle.dump({"chunks": x.chunks, "dtype": x.dtype, "axis": axis}, f)
+    from taskloom import _files
     from taskloom.delayed import delayed
 
-    blocks = x.to_delayed().reshape(-1)
-    writes = [
-        delayed(np.save, pure=True)(os.path.join(os.fspath(dirname), f"{i}.npy"), b)
-        for i, b in enumerate(blocks)
-    ]
-    delayed(list)(writes).compute()
+    # One block across every other axis; the blocks along ``axis`` stay. (Spelled in
+    # full: a dict naming only the other axes would merge ``axis`` into one block too.)
+    whole = tuple(
+        c if i == axis else (n,) for i, (c, n) in enumerate(zip(x.chunks, x.shape, strict=True))
+    )
+    if whole != x.chunks:
+        x = x.rechunk(whole)
+    dirname = os.fspath(dirname)
+    os.makedirs(dirname, exist_ok=True)
+    info = os.path.join(dirname, "info")
+    stage_dir = _files.staging_dir(info)
+    try:
+        blocks = x.to_delayed().reshape(-1)
+        finals = [os.path.join(dirname, f"{i}.npy") for i in range(len(blocks))]
+        temps = [_files.stage(f, stage_dir) for f in finals]
+        writes = [delayed(_save_npy, pure=True)(t, b) for t, b in zip(temps, blocks, strict=True)]
+        delayed(list)(writes).compute()
+        info_temp = _files.stage(info, stage_dir)
+        with open(info_temp, "wb") as f:
+            pickle.dump({"chunks": x.chunks, "dtype": x.dtype, "axis": axis}, f)
+        for temp, final in zip(temps, finals, strict=True):
+            _files.commit(temp, final)
+        _files.commit(info_temp, info)
+    finally:
+        _files.discard(stage_dir)
 
 
 def from_npy_stack(dirname: str | os.PathLike) -> Array:

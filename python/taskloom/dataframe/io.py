@@ -14,7 +14,12 @@
   from the pandas metadata pyarrow writes, with divisions from the row-group statistics
   when they are sorted.
 - Writers (``to_csv``, ``to_parquet``) run one task per partition (``single_file=True``
-  chains them, each appending to the file) and return the paths written.
+  chains them, each appending to the file) and return the paths written. No write
+  destroys what was there when it fails: every file is written under a hidden staging
+  name beside its target and moved into place only once complete
+  (:mod:`taskloom._files`), so each target holds either its old bytes or the whole new
+  content. A failed ``to_csv``/``to_parquet`` can still have replaced the files of the
+  partitions that did succeed, as in Dask.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taskloom import _files
 from taskloom.core import data_task
 from taskloom.dataframe._meta import make_meta
 from taskloom.dataframe.core import (
@@ -445,16 +451,55 @@ def _output_paths(
         return paths
     path = os.fspath(path)
     fn = name_function or str
+    local = _files.is_local(path)  # a URL's "directories" are the store's business
     if "*" not in path:
-        os.makedirs(path, exist_ok=True)
+        if local:
+            os.makedirs(path, exist_ok=True)
         path = os.path.join(path, f"*.{ext}")
-    else:
+    elif local:
         os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     return [path.replace("*", fn(i)) for i in builtins.range(n)]
 
 
-def _write_csv(part: pd.DataFrame, path: str, kwargs: dict, after: Any = None) -> str:
-    part.to_csv(path, **kwargs)
+def _write_csv(part: pd.DataFrame, path: str, kwargs: dict) -> str:
+    """Write one partition to its own file, whole or not at all (``mode="a"`` appends
+    to a copy of the existing file, which then replaces it)."""
+    mode = kwargs.get("mode", "w")
+    with _files.atomic_write(path, mode) as temp:
+        part.to_csv(temp, **{**kwargs, "mode": _files.writing_mode(mode)})
+    return path
+
+
+def _write_csv_piece(
+    part: pd.DataFrame,
+    path: str,
+    stage_dir: str | None,
+    kwargs: dict,
+    first: bool,
+    last: bool,
+    after: Any = None,
+) -> str:
+    """One link of a ``single_file`` write: partitions append in order to one staged
+    file, which the last link moves into place. A link that fails removes the staged
+    file, so the target keeps its old content (``after`` only orders the links)."""
+    mode = kwargs.get("mode", "w")
+    if stage_dir is None:  # a URL: written directly
+        part.to_csv(path, **{**kwargs, "mode": mode if first else "a"})
+        return path
+    try:
+        if first:
+            temp = _files.stage(path, stage_dir, mode)
+            part.to_csv(temp, **{**kwargs, "mode": _files.writing_mode(mode)})
+        else:
+            temp = _files.staged_path(path, stage_dir)
+            part.to_csv(temp, **{**kwargs, "mode": "a"})
+        if last:
+            _files.commit(temp, path, mode)
+    except BaseException:
+        _files.discard(stage_dir)
+        raise
+    if last:
+        _files.discard(stage_dir)
     return path
 
 
@@ -470,7 +515,27 @@ def to_csv(
     """Write one CSV file per partition (``'*'`` in ``filename`` replaced by
     ``name_function(i)``), or all partitions to one file (``single_file=True``).
 
+    Keyword arguments go to :meth:`pandas.DataFrame.to_csv` (compression follows the
+    file name's extension, as there). Each file is written whole or not at all: a
+    failure leaves an existing file at that path byte for byte as it was, and removes
+    what it staged. ``mode="a"`` appends to a copy of the existing file that replaces
+    it once the write succeeds; ``single_file=True`` replaces the file only after the
+    last partition is written. With ``compute=False`` a partition that fails before
+    its write starts can leave a hidden ``.<name>.<random>.tmp`` staging directory
+    beside a single file (the target itself is intact).
+
     Returns the paths written (``compute=False``: a list of Delayed writing them).
+
+    Examples
+    --------
+    >>> import os, tempfile, pandas as pd, taskloom.dataframe as dd
+    >>> d = tempfile.mkdtemp()
+    >>> df = dd.from_pandas(pd.DataFrame({"x": range(4)}), npartitions=2)
+    >>> [os.path.basename(p) for p in df.to_csv(os.path.join(d, "part-*.csv"))]
+    ['part-0.csv', 'part-1.csv']
+    >>> path = df.to_csv(os.path.join(d, "all.csv"), single_file=True, index=False)[0]
+    >>> open(path).read()
+    'x\\n0\\n1\\n2\\n3\\n'
     """
     from taskloom.base import compute as compute_all
 
@@ -479,17 +544,26 @@ def to_csv(
     n = df.npartitions
     token = tokenize(df._name, filename, single_file, kwargs)
     name = f"to-csv-{token}"
+    stage_dir = None
     if single_file:
         path = os.fspath(filename)
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        mode = kwargs.pop("mode", "w")
+        if _files.is_local(path):
+            os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+            stage_dir = _files.staging_dir(path)
         layer = {}
         prev = None
         for i in builtins.range(n):
-            kw = {**kwargs, "mode": mode if i == 0 else "a"}
-            if i > 0:
-                kw["header"] = False
-            layer[(name, i)] = (_write_csv, (df._name, i), path, kw, prev)
+            kw = dict(kwargs) if i == 0 else {**kwargs, "header": False}
+            layer[(name, i)] = (
+                _write_csv_piece,
+                (df._name, i),
+                path,
+                stage_dir,
+                kw,
+                i == 0,
+                i == n - 1,
+                prev,
+            )
             prev = (name, i)
         keys = [(name, n - 1)]
     else:
@@ -502,7 +576,12 @@ def to_csv(
     values = [Delayed(k, dsk) for k in keys]
     if not compute:
         return values
-    return list(compute_all(*values, scheduler=scheduler))
+    try:
+        return list(compute_all(*values, scheduler=scheduler))
+    except BaseException:
+        if stage_dir is not None:  # a partition failed before its link could clean up
+            _files.discard(stage_dir)
+        raise
 
 
 # --- Parquet --------------------------------------------------------------------------
@@ -512,12 +591,14 @@ def _parquet_files(path: Any) -> list[str]:
     paths = []
     for p in expand_paths(path, "parquet files"):
         if os.path.isdir(p):
-            found = [
-                os.path.join(root, f)
-                for root, _, files in os.walk(p)
-                for f in files
-                if not f.startswith(("_", ".")) and not f.endswith(".crc")
-            ]
+            found = []
+            for root, dirs, files in os.walk(p):
+                dirs[:] = [d for d in dirs if not d.startswith(".")]  # e.g. a writer's staging
+                found.extend(
+                    os.path.join(root, f)
+                    for f in files
+                    if not f.startswith(("_", ".")) and not f.endswith(".crc")
+                )
             if not found:
                 raise FileNotFoundError(f"no parquet files in the directory {p!r}")
             paths.extend(sorted(found, key=_natural_key))
@@ -774,16 +855,29 @@ def _write_parquet(
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(part, preserve_index=write_index)
-    if partition_on:
+    if not partition_on:
+        # pyarrow removes the path it was writing when it fails: give it a staged one.
+        with _files.atomic_write(path) as temp:
+            pq.write_table(table, temp, **kwargs)
+        return path
+    # The hive directories are written whole into staging, then each file moves into
+    # its place under the root.
+    stage_dir = _files.staging_dir(os.path.join(path, f"part.{i}"))
+    try:
         pq.write_to_dataset(
             table,
-            path,
+            stage_dir,
             partition_cols=list(partition_on),
             basename_template=f"part.{i}.{{i}}.parquet",
             **kwargs,
         )
-        return path
-    pq.write_table(table, path, **kwargs)
+        for root, _, files in os.walk(stage_dir):
+            for f in sorted(files):
+                final = os.path.join(path, os.path.relpath(os.path.join(root, f), stage_dir))
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                _files.commit(os.path.join(root, f), final)
+    finally:
+        _files.discard(stage_dir)
     return path
 
 
@@ -800,8 +894,23 @@ def to_parquet(
     **kwargs: Any,
 ) -> Any:
     """Write a directory of Parquet files, one per partition (``part.<i>.parquet``), or
-    hive-partitioned by the ``partition_on`` columns. Returns None (``compute=False``:
-    a list of Delayed that write)."""
+    hive-partitioned by the ``partition_on`` columns.
+
+    Each file is written whole or not at all: a partition whose write fails leaves an
+    existing file at its path byte for byte as it was (pyarrow alone deletes it) and
+    no staging files behind. Files of partitions that succeeded are replaced, as in
+    Dask.
+
+    Returns None (``compute=False``: a list of Delayed that write).
+
+    Examples
+    --------
+    >>> import os, tempfile, pandas as pd, taskloom.dataframe as dd
+    >>> d = tempfile.mkdtemp()
+    >>> dd.from_pandas(pd.DataFrame({"x": range(4)}), npartitions=2).to_parquet(d)
+    >>> sorted(os.listdir(d))
+    ['part.0.parquet', 'part.1.parquet']
+    """
     from taskloom.base import compute as compute_all
 
     if engine not in ("pyarrow", "auto"):
