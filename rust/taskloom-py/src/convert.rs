@@ -297,6 +297,7 @@ impl<'py> Converter<'py> {
         let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
         // SAFETY: no Python code runs during the walk; each key is owned as it is read.
         while unsafe { ffi::PyDict_Next(dsk.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
+            // SAFETY: `k` is borrowed from the live dict and owned from here on.
             keys.push(unsafe { Bound::from_borrowed_ptr(dsk.py(), k) });
         }
         let values = Values::Dict {
@@ -483,14 +484,17 @@ impl<'py> Converter<'py> {
     fn as_task(
         obj: &Bound<'py, PyAny>,
     ) -> PyResult<Option<(Bound<'py, PyTuple>, Bound<'py, PyAny>)>> {
+        // SAFETY: a type check on a live object.
         if unsafe { ffi::PyTuple_CheckExact(obj.as_ptr()) } == 0 {
             return Ok(None);
         }
+        // SAFETY: checked to be exactly a tuple just above.
         let t = unsafe { obj.cast_unchecked::<PyTuple>() };
         if t.is_empty() {
             return Ok(None);
         }
         let f = t.get_item(0)?;
+        // SAFETY: `f` is a live object.
         if unsafe { ffi::PyCallable_Check(f.as_ptr()) } == 0 {
             return Ok(None);
         }
@@ -516,6 +520,7 @@ impl<'py> Converter<'py> {
             return Ok(false);
         }
         let p = obj.as_ptr();
+        // SAFETY: type checks on a live object.
         let container = unsafe {
             if ffi::PyTuple_CheckExact(p) != 0 {
                 Some(Op::Tuple(0))
@@ -615,6 +620,8 @@ impl<'py> Converter<'py> {
                 if more == 0 || k != key.as_ptr() {
                     return Err(errors::graph_changed());
                 }
+                // SAFETY: `v` is borrowed from the live dict (checked above to
+                // be the value of this key) and owned from here on.
                 Ok(unsafe { Bound::from_borrowed_ptr(dict.py(), v) })
             }
         }

@@ -150,6 +150,7 @@ pub fn unique_key(name: &str) -> String {
 #[inline]
 fn passes_as_is(obj: &Bound<'_, PyAny>) -> bool {
     let p = obj.as_ptr();
+    // SAFETY: type checks on a live object.
     unsafe {
         pyo3::ffi::PyLong_CheckExact(p) != 0
             || pyo3::ffi::PyUnicode_CheckExact(p) != 0
@@ -317,6 +318,8 @@ pub fn graph_of<'py>(roots: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> 
             return Ok(Step::Descend);
         };
         // One hash lookup: insert unless an equal key (a pure call) is there.
+        // SAFETY: the dict, key and value are live; the result is borrowed
+        // (only compared, never dereferenced) or NULL with an exception set.
         let existing =
             unsafe { pyo3::ffi::PyDict_SetDefault(dsk.as_ptr(), d.key.as_ptr(), t.as_ptr()) };
         if existing.is_null() {

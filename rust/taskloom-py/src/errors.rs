@@ -1,9 +1,7 @@
 //! Every error the binding raises is made here, so messages stay consistent
 //! and the core's error types map to Python exceptions in one place.
 
-use pyo3::exceptions::{
-    PyKeyError, PyRecursionError, PyRuntimeError, PyTypeError, PyValueError,
-};
+use pyo3::exceptions::{PyKeyError, PyRecursionError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::panic::PanicException;
 use pyo3::prelude::*;
 use pyo3::types::{PyList, PyString};

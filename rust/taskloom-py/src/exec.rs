@@ -199,7 +199,8 @@ impl Context {
     /// Enter a fresh copy of this context on the calling thread until the guard drops.
     fn enter_copy<'py>(&self, py: Python<'py>) -> PyResult<Entered<'py>> {
         // SAFETY: copying a live context gives a new reference (or NULL and an error).
-        let copy = unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_Copy(self.0.as_ptr()))? };
+        let copy =
+            unsafe { Bound::from_owned_ptr_or_err(py, ffi::PyContext_Copy(self.0.as_ptr()))? };
         // SAFETY: a fresh copy is entered by no other thread.
         if unsafe { ffi::PyContext_Enter(copy.as_ptr()) } != 0 {
             return Err(PyErr::fetch(py));
@@ -356,7 +357,8 @@ fn identity(f: &Bound<'_, PyAny>) -> (Identity, Option<Py<PyAny>>) {
         })
         .map(|w| w.as_slice())
         .unwrap_or(&[]);
-    let anchored = |obj: Bound<'_, PyAny>| (Identity::Object(obj.as_ptr() as usize), Some(obj.unbind()));
+    let anchored =
+        |obj: Bound<'_, PyAny>| (Identity::Object(obj.as_ptr() as usize), Some(obj.unbind()));
     let mut f = f.clone();
     'unwrap: for _ in 0..4 {
         let p = f.as_ptr();
@@ -382,6 +384,8 @@ fn identity(f: &Bound<'_, PyAny>) -> (Identity, Option<Py<PyAny>>) {
     }
     // SAFETY: as above; a builtin function object starts with PyCFunctionObject.
     if unsafe { ffi::PyCFunction_Check(p) } != 0 {
+        // SAFETY: a builtin function or method object is a PyCFunctionObject;
+        // only the address of its method definition is read.
         let def = unsafe { (*p.cast::<ffi::PyCFunctionObject>()).m_ml };
         return (Identity::Method(def as usize), None);
     }

@@ -62,10 +62,11 @@ struct Compiled {
 
 impl Compiled {
     fn get(&self) -> PyResult<(&exec::Plan, &taskloom_core::Order)> {
-        self.inner
-            .as_ref()
-            .map(|(p, o)| (p, o))
-            .ok_or_else(|| pyo3::exceptions::PyRuntimeError::new_err("this Compiled graph was cleared by the garbage collector"))
+        self.inner.as_ref().map(|(p, o)| (p, o)).ok_or_else(|| {
+            pyo3::exceptions::PyRuntimeError::new_err(
+                "this Compiled graph was cleared by the garbage collector",
+            )
+        })
     }
 }
 
