@@ -4,6 +4,14 @@ It follows the same reading of the spec as ``dask._task_spec.convert_legacy_task
 tasks first, then references, then lists, tuples and sets; dicts are literals. It is
 written as directly as possible so it is easy to trust: recursive, memoized, no
 scheduling.
+
+What is a key (issue #12.11): an argument of a key type (``int``, ``float``, ``str``,
+``tuple`` or a subclass: ``bool``, ``numpy.float64``, a ``str`` subclass, a namedtuple)
+that is in the graph by the dict's own rules, ``arg in dsk``: ``True`` and ``1.0`` refer
+to the key ``1``, a NaN only to the very NaN object that is the key. Only a TypeError
+from hashing (unhashable) makes it a literal; any other error raised by its
+``__hash__`` or ``__eq__`` propagates, as in Dask. Anything else (a ``Delayed``, a
+``numpy.int64``, any object) is a literal, returned as is.
 """
 
 from __future__ import annotations
@@ -16,9 +24,11 @@ def reference_get(dsk: dict, keys: Any) -> Any:
     cache: dict = {}
 
     def is_key(x: Any) -> bool:
+        if not isinstance(x, int | float | str | tuple):
+            return False
         try:
-            return isinstance(x, int | float | str | tuple) and x in dsk
-        except TypeError:  # unhashable tuple
+            return x in dsk
+        except TypeError:  # unhashable (a tuple holding a list): a literal
             return False
 
     def evaluate(x: Any) -> Any:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import collections
 import operator
 import random
 
@@ -132,3 +133,137 @@ def test_large_graph_with_colliding_hashes_matches_the_reference():
     expected = tuple(value[k] for k in wanted)
     for name, get in GETS.items():
         assert get(dsk, wanted) == expected, name
+
+
+# -- #12.11: one meaning of a key, whatever its spelling -----------------------------------
+
+
+class Name(str):
+    """A str subclass: equal to (and hashing like) the str it spells."""
+
+
+Slot = collections.namedtuple("Slot", "name index")
+
+
+def _key_and_spellings(kind: str, i: int, taken: set) -> tuple:
+    """A key of the given kind (distinct from every other key: each uses its index ``i``)
+    and the objects equal to it by dict rules, any of which refers to it."""
+    if kind == "one" and "one" not in taken:
+        taken.add("one")
+        return 1, [1, 1.0, True]
+    if kind == "zero" and "zero" not in taken:
+        taken.add("zero")
+        return 0.0, [0, 0.0, False]
+    n = 100 + i  # numbers from 100 up: never equal to a literal of the graph
+    if kind in ("int", "one", "zero"):
+        return n, [n, float(n)]
+    if kind == "float":
+        return n + 0.5, [n + 0.5]
+    if kind == "integral-float":
+        return float(n), [float(n), n]
+    if kind == "str":
+        return f"k{i}", [f"k{i}", Name(f"k{i}")]
+    if kind == "str-subclass":
+        return Name(f"k{i}"), [f"k{i}", Name(f"k{i}")]
+    if kind == "tuple":
+        return ("k", n), [("k", n), Slot("k", n), ("k", float(n))]
+    return Slot("k", n), [Slot("k", n), ("k", n)]  # namedtuple
+
+
+KEY_KINDS = [
+    "int",
+    "float",
+    "integral-float",
+    "one",
+    "zero",
+    "str",
+    "str-subclass",
+    "tuple",
+    "namedtuple",
+]
+
+
+# Literal arguments: equal to no key (0 and 1 may be keys, spelled False and True).
+LITERALS = [-5, -4, -3, -2, -1, 2, 3, 4, 5]
+
+
+@st.composite
+def mixed_key_graphs(draw, allow_failure=True):
+    """A random DAG like ``graphs()``, with keys of every type Dask reads as a key (int,
+    float, bool-equal numbers, str, str subclasses, tuples, namedtuples), each reference
+    spelled as any object equal to its key (``True`` for ``1``, ``5.0`` for ``5``, a
+    namedtuple for a tuple...)."""
+    n = draw(st.integers(1, 25))
+    taken: set = set()
+    # A few kinds per graph: a spelling of another type than any key (5.0 among int keys)
+    # is the case a type-based shortcut gets wrong.
+    kinds = draw(st.lists(st.sampled_from(KEY_KINDS), min_size=1, max_size=3, unique=True))
+    made = [_key_and_spellings(draw(st.sampled_from(kinds)), i, taken) for i in range(n)]
+    keys = [k for k, _ in made]
+    failing = draw(st.integers(0, n - 1)) if allow_failure and draw(st.booleans()) else None
+
+    def ref(i):  # a reference to key i, in one of its spellings
+        return draw(st.sampled_from(made[i][1]))
+
+    values = []
+    for i in range(n):
+        pick = st.integers(0, i - 1) if i else None
+        kind = draw(st.integers(0, 8)) if i else 0
+        small = draw(st.sampled_from(LITERALS))
+        if kind == 0:
+            value = small
+        elif kind == 1:
+            value = (inc, ref(draw(pick)))
+        elif kind == 2:
+            value = (operator.add, ref(draw(pick)), ref(draw(pick)))
+        elif kind == 3:
+            value = (sum, [*[ref(draw(pick)) for _ in range(draw(st.integers(1, 5)))], small])
+        elif kind == 4:
+            value = ref(draw(pick))  # alias
+        elif kind == 5:
+            value = (operator.add, (inc, ref(draw(pick))), small)
+        elif kind == 6:
+            value = (first, (ref(draw(pick)), "literal"))
+        elif kind == 7:
+            value = (sum, [ref(draw(pick)), (operator.mul, ref(draw(pick)), small)])
+        else:
+            value = (max, ref(draw(pick)), small)
+        if i == failing:
+            value = (fail, value)
+        values.append(value)
+    order = list(range(n))
+    random.Random(draw(st.integers(0, 2**16))).shuffle(order)
+    dsk = {keys[i]: values[i] for i in order}
+    wanted = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=4))
+    requested = [ref(i) if draw(st.booleans()) else keys[i] for i in wanted]
+    if len(requested) == 1 and draw(st.booleans()):
+        requested = requested[0]
+    return dsk, requested
+
+
+def _check_reference_against_dask(dsk, keys):
+    dask_local = pytest.importorskip("dask.local")
+    expected = outcome(reference_get, dsk, keys)
+    assert outcome(dask_local.get_sync, dsk, keys) == expected, "the reference disagrees with Dask"
+    return expected
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_key_graphs())
+def test_mixed_key_types_mean_the_same_on_every_get(case):
+    # #12.11: a key-typed argument is a reference iff `arg in dsk`, on every in-process get.
+    dsk, keys = case
+    expected = _check_reference_against_dask(dsk, keys)
+    for name, get in GETS.items():
+        assert outcome(get, dsk, keys) == expected, name
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_key_graphs())
+def test_mixed_key_types_mean_the_same_on_processes(case):
+    # #12.11: the same rule on the processes scheduler (few examples: each costs round trips).
+    from taskloom.multiprocessing import get
+
+    dsk, keys = case
+    expected = _check_reference_against_dask(dsk, keys)
+    assert outcome(lambda d, k: get(d, k, num_workers=2), dsk, keys) == expected
