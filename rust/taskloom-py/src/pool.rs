@@ -400,10 +400,9 @@ fn worker_main(pool: Arc<Pool>, id: u32) {
             run(py, job, id);
             finished_one = true;
         }
-        first
     });
-    // Still `starting` if it never came to wait for a job.
-    pool.thread_exited(attached.unwrap_or(true));
+    // Once attached, its first `next_job` call ended its `starting` state.
+    pool.thread_exited(attached.is_none());
 }
 
 /// Run a job, then the jobs waiting in its sink, one after the other.
