@@ -71,17 +71,42 @@ def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str)
 
 CPU_COUNT: int = os.cpu_count() or 1
 
+# The most workers a ``get`` accepts. Far above any machine's core count (the largest
+# have a few thousand) yet low enough that a value past it is surely a mistake: an
+# overflowed or unit-confused number, or ``2**63`` meant as "unlimited". Without the
+# limit the processes scheduler would try to start that many processes and never
+# return. The threaded scheduler's native pool stops at 1024 threads anyway.
+MAX_WORKERS: int = 2**16
+
 
 def num_workers(n: Any) -> int:
     """``num_workers=`` as given, else the ``num_workers`` setting, else the CPU count.
 
+    Parameters
+    ----------
+    n : int or None
+        The ``num_workers=`` argument of a ``get`` function.
+
+    Returns
+    -------
+    int
+        A number of workers, from 1 to :data:`MAX_WORKERS`.
+
     Raises
     ------
     ValueError
-        For anything but a positive integer.
+        For anything but a positive integer of at most :data:`MAX_WORKERS`, whether
+        passed or read from the setting (the message says which).
     """
+    what = "num_workers"
     if n is None:
         n = config.get("num_workers", CPU_COUNT)
+        what = "the num_workers setting"
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"num_workers must be a positive integer, got {n!r}")
+        raise ValueError(f"{what} must be a positive integer, got {n!r}")
+    if n > MAX_WORKERS:
+        raise ValueError(
+            f"{what} must be at most {MAX_WORKERS} (2**16), got {n!r}: no machine runs "
+            "that many workers usefully"
+        )
     return n

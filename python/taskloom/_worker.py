@@ -10,16 +10,36 @@ Messages are length-prefixed pickles on two pipes. The envelope holds only built
 bytes, unpickled where a failure can be reported for the job it belongs to. The main
 thread runs jobs one at a time; a reader thread takes every message as it arrives, so
 the parent can fetch a result held here (``fetch``) or release one (``release``)
-while a long task runs. State: ``store``, the results this worker holds by key, kept
-until the parent releases them (the parent decides where each consumer runs,
-preferring the worker that already holds its inputs).
+while a long task runs. State: ``store``, the results this worker holds by task id (the
+core's number for the task, unique within a computation; keys are not used, because a
+key such as NaN does not equal its own unpickled copy), kept until the parent releases
+them (the parent decides where each consumer runs, preferring the worker that already
+holds its inputs) or clears them at the end of the computation.
 
 From the parent: ``("init", sys_path)``, ``("run", job, payload)`` with the payload
-``(tasks, sent, keep, send_back)`` and ``tasks`` a fused chain of ``(key, task,
-dependency keys)``, ``("fetch", request, keys)``, ``("release", keys)``,
-``("clear",)``, ``("call", fn)``, ``("stop",)``. To the parent: ``("done", job,
-value or None)``, ``("error", job, key repr, exception, type name, message,
-traceback text)``, ``("values", request, {key: value} or None, error...)``.
+``(tasks, sent, keep, send_back)``, ``tasks`` a fused chain of ``(task id, key, task,
+[(dependency key, dependency id), ...])`` and ``sent`` the inputs by task id,
+``("fetch", request, task ids)``, ``("release", task ids)``, ``("clear",)``,
+``("call", fn)``, ``("stop",)``. To the parent: ``("done", job, value or None)``,
+``("error", job, key repr, *error)``, ``("values", request, {task id: value} or None,
+*error)``, ``("cleared",)`` once the store is empty (the parent counts them: end of file before
+the last one means this worker died before beginning anything the parent sent after). ``error``
+is ``(exception, (class, args, __dict__), qualified type name, message, traceback
+text)``, the first two as cloudpickle bytes or None (see :func:`error_payload`).
+
+Policy:
+
+- Every exception a task raises, ``SystemExit`` and ``KeyboardInterrupt`` included, is
+  that task's error: it is reported and the worker keeps serving. A worker exits only
+  on ``stop``, at end of file, or when killed.
+- ``SIGINT`` is ignored by a no-op handler (not ``SIG_IGN``, which the task's own
+  subprocesses would inherit): Ctrl-C in a terminal reaches the whole process group,
+  and the parent, which gets it too, decides (it kills its workers). A
+  ``KeyboardInterrupt`` a task raises itself is its error, as above.
+- A task's argument is a reference to a dependency when it is of a key type and found
+  in the dict of that task's dependency keys, by Python's dict rules (see
+  :func:`execute`). The parent's core chose those keys; the worker does not re-decide
+  by type beyond that.
 """
 
 from __future__ import annotations
@@ -27,14 +47,17 @@ from __future__ import annotations
 import os
 import pickle
 import queue
+import signal
 import struct
 import sys
 import threading
 import traceback
-from typing import Any
+from typing import Any, NoReturn
 
 _HEADER = struct.Struct("!Q")
-_KEY_TYPES = (str, int, float, tuple)
+# The types of argument that can name a key (subclasses included), as in Dask's
+# ``convert_legacy_task``: anything else is a literal, even if it equals a key.
+KEY_TYPES = (int, float, str, tuple)
 
 
 def _read_exact(f: Any, n: int) -> bytes | None:
@@ -68,17 +91,59 @@ def frame(message: tuple) -> bytes:
     return _HEADER.pack(len(payload)) + payload
 
 
+class Ref:
+    """A stand-in the parent puts in a task for a reference to a dependency whose key
+    does not survive pickling (it contains NaN, or is of an unusual type).
+
+    The same object replaces the key in the task's dependency list; pickle keeps the two
+    one object, so :func:`execute` finds it by identity (the default ``==`` and hash).
+    """
+
+    __slots__ = ()
+
+
 def execute(task: Any, deps: dict) -> Any:
-    """The value of a task in Dask's format, reading the keys in ``deps``."""
+    """The value of a task in Dask's format, with the results of its dependencies.
+
+    Parameters
+    ----------
+    task : object
+        A task, a reference, a container of them, or a literal.
+    deps : dict
+        The task's dependencies, key to result: exactly the keys the core found.
+
+    Returns
+    -------
+    object
+        Calls made (``(func, *args)``), references replaced by their results, lists,
+        tuples and sets rebuilt; anything else (dicts too) as it is.
+
+    Notes
+    -----
+    An argument is a reference when it is of a key type (:data:`KEY_TYPES`, subclasses
+    included) and ``arg in deps`` by Python's dict rules, as Dask reads ``arg in dsk``:
+    ``True`` for key ``1``, ``5.0`` for key ``5``, an equal ``str`` subclass or
+    namedtuple; ``numpy.int64(5)`` is not a key type, so a literal even where ``5`` is a
+    dependency. Only ``TypeError`` from hashing means "unhashable, so a literal"; any
+    other error is the task's. Tasks are recognised first, then references, then
+    containers, as ``dask._task_spec.convert_legacy_task`` does. A :class:`Ref` is
+    always a reference (the parent put it there).
+    """
     t = type(task)
     if t is tuple and task and callable(task[0]):
         return task[0](*[execute(a, deps) for a in task[1:]])
-    if t in _KEY_TYPES and deps:
-        try:
+    if deps:
+        if t is str or t is int or t is float:  # the common keys: always hashable
             if task in deps:
                 return deps[task]
-        except TypeError:  # an unhashable tuple
-            pass
+        elif t is Ref:
+            return deps[task]
+        elif isinstance(task, KEY_TYPES):  # tuples, bool, subclasses (namedtuples...)
+            try:
+                if task in deps:
+                    return deps[task]
+            except TypeError:  # unhashable (a tuple holding a list): a literal
+                pass
     if t is list:
         return [execute(a, deps) for a in task]
     if t is tuple:
@@ -89,16 +154,41 @@ def execute(task: Any, deps: dict) -> Any:
 
 
 def error_payload(e: BaseException, dumps: Any) -> tuple:
-    """``(exception bytes or None, type name, message, traceback text)``."""
-    text = "".join(traceback.format_exception(type(e), e, e.__traceback__))
+    """What the parent needs to raise ``e`` again, each part as far as it can travel.
+
+    Returns
+    -------
+    tuple
+        ``(exception, parts, type name, message, traceback text)``: ``exception`` is
+        ``dumps(e)``; ``parts`` is ``dumps((type(e), e.args, e.__dict__))``, from which
+        the parent rebuilds an exception whose constructor cannot take its own ``args``
+        back (``E(a, b)`` pickles as ``E(message)``); either is None when it cannot be
+        pickled. The type name is qualified (``module.Class``) for the last-resort error
+        the parent raises when neither loads.
+    """
+    cls = type(e)
+    text = "".join(traceback.format_exception(cls, e, e.__traceback__))
+    name = cls.__qualname__
+    if cls.__module__ != "builtins":
+        name = f"{cls.__module__}.{name}"
+    try:
+        message = str(e)
+    except Exception:  # a broken __str__ must not hide the error itself
+        message = f"<{name} object: str() failed>"
     try:
         data = dumps(e)
     except Exception:
         data = None
-    return data, type(e).__qualname__, str(e), text
+    try:
+        parts = dumps((cls, e.args, getattr(e, "__dict__", {})))
+    except Exception:
+        parts = None
+    return data, parts, name, message, text
 
 
 class Worker:
+    """The worker's state and its two threads (see the module documentation)."""
+
     def __init__(self, fd_in: int, fd_out: int) -> None:
         import cloudpickle
 
@@ -106,14 +196,17 @@ class Worker:
         self.inp = os.fdopen(fd_in, "rb")
         self.out = os.fdopen(fd_out, "wb")
         self.write_lock = threading.Lock()
-        self.store: dict = {}
+        self.store: dict[int, Any] = {}
         self.jobs: queue.SimpleQueue = queue.SimpleQueue()
 
     def send(self, message: tuple) -> None:
         data = frame(message)
         with self.write_lock:
-            self.out.write(data)
-            self.out.flush()
+            try:
+                self.out.write(data)
+                self.out.flush()
+            except BrokenPipeError:
+                _parent_gone()
 
     def read_loop(self) -> None:
         """Answer fetches and releases at once; queue jobs for the main thread."""
@@ -124,8 +217,8 @@ class Worker:
                 if kind == "fetch":
                     self.send_values(msg[1], msg[2])
                 elif kind == "release":
-                    for k in self.loads(msg[1]):
-                        self.store.pop(k, None)
+                    for t in msg[1]:
+                        self.store.pop(t, None)
                 elif kind == "init":
                     sys.path[:] = msg[1]  # before any payload names the user's modules
                 else:
@@ -137,9 +230,9 @@ class Worker:
             traceback.print_exc()
             os._exit(70)
 
-    def send_values(self, request: int, keys: bytes) -> None:
+    def send_values(self, request: int, ids: list[int]) -> None:
         try:
-            values = self.dumps({k: self.store[k] for k in self.loads(keys)})
+            values = self.dumps({t: self.store[t] for t in ids})
         except Exception as e:  # a value that cannot be pickled
             self.send(("values", request, None, *error_payload(e, self.dumps)))
             return
@@ -154,31 +247,34 @@ class Worker:
                 return
             if kind == "clear":
                 self.store.clear()
+                self.send(("cleared",))
             elif kind == "call":
                 try:
                     self.loads(msg[1])()
-                except Exception:
+                except BaseException:  # SystemExit too: the worker must keep serving
                     traceback.print_exc()  # an initializer's failure shows, as in a Pool
             elif kind == "run":
                 self.run_job(msg[1], msg[2])
 
     def run_job(self, job: int, payload: bytes) -> None:
+        """Run one fused chain; report its last result, or the first error."""
         store = self.store
-        key = None
+        key, tid = None, None
         try:
             tasks, sent, keep, send_back = self.loads(payload)
             store.update(sent)
-            for key, task, deps in tasks:
-                store[key] = execute(task, {d: store[d] for d in deps})
-            for k, _, _ in tasks[:-1]:  # a fused chain's intermediates
-                del store[k]
-            value = store[key] if send_back else None
+            for entry in tasks:
+                tid, key, task, deps = entry  # ``key`` names the task if it fails
+                store[tid] = execute(task, {k: store[d] for k, d in deps})
+            for t, _, _, _ in tasks[:-1]:  # a fused chain's intermediates
+                del store[t]
+            value = store[tid] if send_back else None
             if not keep:
-                del store[key]
-        except BaseException as e:  # everything goes back to the parent
+                del store[tid]
+        except BaseException as e:
+            # SystemExit and KeyboardInterrupt too: they are this task's error, for the
+            # caller to see, and the worker stays healthy for the next job.
             self.send(("error", job, repr(key), *error_payload(e, self.dumps)))
-            if isinstance(e, KeyboardInterrupt | SystemExit):
-                raise
             return
         if not send_back:
             self.send(("done", job, None))
@@ -186,7 +282,7 @@ class Worker:
         try:
             data = self.dumps(value)
         except Exception as e:
-            store.pop(key, None)
+            store.pop(tid, None)
             err = TypeError(
                 f"the result of task {key!r}, of type {type(value).__name__}, cannot be "
                 f"pickled to send it back from the worker process: {e}"
@@ -196,6 +292,23 @@ class Worker:
         self.send(("done", job, data))
 
 
+def _parent_gone() -> NoReturn:
+    """The parent closed its end (it stopped the pool, or exited): there is nobody to
+    answer, so exit at once and quietly, after flushing what tasks printed."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+    os._exit(0)
+
+
+def _ignore_sigint(signum: int, frame: Any) -> None:
+    """Ctrl-C is the parent's to handle (see the module documentation)."""
+
+
 def main() -> None:
+    """The worker process's entry point: serve the parent until it says stop."""
+    signal.signal(signal.SIGINT, _ignore_sigint)
     fd_in, fd_out = int(sys.argv[1]), int(sys.argv[2])
     Worker(fd_in, fd_out).run()

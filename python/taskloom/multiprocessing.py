@@ -10,21 +10,51 @@ tasks to the workers and moves results. Policy:
 - Results stay in the worker that made them. The parent receives a result only when it
   is requested, or when a task on another worker needs it (fetched once, then sent
   from the parent to whichever worker needs it next). Workers answer fetches from a
-  reader thread, so a long task does not block them.
+  reader thread, so a long task does not block them. Results are named by the core's
+  task id on the wire, never by key (a NaN key does not equal its unpickled copy).
+- References: the core decides which keys a task depends on (an argument is a
+  reference when it is an ``int``, ``float``, ``str`` or ``tuple``, subclasses
+  included, and ``arg in dsk`` by the dict's rules, as in Dask); the worker treats such
+  an argument as a reference exactly when it is in that set. For a dependency key that
+  pickling cannot carry as an equal value (one holding NaN, which only identity
+  matches, or of an unusual type), the parent replaces the references in the task by
+  a marker (``taskloom._worker.Ref``) before sending it.
 - Release: when no remaining task reads a result, every copy (parent and workers) is
   dropped; at the end of a computation, workers forget everything of it.
-- Tasks without a function at their root (literals, aliases, containers of keys) are
+- Tasks with no call anywhere in them (literals, aliases, containers of keys) are
   evaluated in the parent when their inputs are there, instead of paying a round trip.
+  User functions always run in a worker; user code that runs in the parent is only
+  callbacks (and ``__hash__``/``__eq__`` of arguments).
+- One computation at a time on the shared pool: ``get`` from other threads waits its
+  turn. A ``get`` nested in a computation on the same thread (from a callback) runs on
+  a temporary pool of its own, shut down when it returns: the shared pool's workers
+  are busy with, and their stores full of, the outer computation.
 - Failures: a task's exception reaches the caller with its type and message, the
-  worker's traceback text attached as a note; a worker that dies is an error naming
-  the task it ran, and is replaced; Ctrl-C stops the workers and the pool restarts
-  on the next computation.
+  worker's traceback text attached as a note. ``SystemExit`` and ``KeyboardInterrupt``
+  raised by a task are that task's error too (the caller gets them, as from Dask's
+  processes scheduler) and the worker lives on; a task's KeyboardInterrupt is not
+  taken for Ctrl-C, so the pool is kept. An exception that cannot be unpickled
+  as it was pickled (a constructor with other arguments than its ``args``) is rebuilt
+  from its class, ``args`` and ``__dict__``; one whose class cannot travel at all
+  arrives as :class:`RemoteError` naming it. A worker that dies while running a task
+  is an error naming the task, and is replaced. A worker that died between
+  computations is replaced without an error, its job run by the new one: found dead
+  when a computation starts, or dying before it confirmed the previous computation's
+  ``clear`` (workers run messages in order, so it began nothing of this one), or
+  failing a message before it holds anything of this computation. Nothing waits for
+  those confirmations: they are read as they come. Ctrl-C stops the workers (they
+  ignore SIGINT themselves, leaving it to the parent) and the pool restarts on the
+  next computation.
+- Fork: a child forked while this module is in use starts with an empty pool and a
+  fresh lock. It closes its copies of the parent's pipes and never writes to them
+  (they are unbuffered, so no half-sent message can be flushed from the child), so
+  the parent's workers see nothing of the child.
 
 Workers are started once (a fresh ``python`` running ``taskloom._worker``, so the user's
-script is never
-re-imported: no ``if __name__ == "__main__":`` guard is needed) and reused; functions,
-arguments and results travel with cloudpickle, so lambdas and closures work. The
-transport uses POSIX pipes: Linux and macOS; on Windows, use threads or a cluster.
+script is never re-imported: no ``if __name__ == "__main__":`` guard is needed) and
+reused; functions, arguments and results travel with cloudpickle, so lambdas and
+closures work. The transport uses POSIX pipes: Linux and macOS; on Windows, use
+threads or a cluster.
 
 Examples
 --------
@@ -44,18 +74,19 @@ import signal
 import subprocess
 import sys
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
 from taskloom import _core
+from taskloom._errors import add_note
 from taskloom._graph import num_workers as resolve_num_workers
 from taskloom._graph import prepare
-from taskloom._worker import execute, frame, read_message
+from taskloom._worker import KEY_TYPES, Ref, execute, frame, read_message
 from taskloom.callbacks import Callback
-from taskloom.core import istask
 
-__all__ = ["WorkerDied", "get"]
+__all__ = ["RemoteError", "WorkerDied", "get"]
 
 
 def _pickle() -> tuple[Callable, Callable]:
@@ -69,7 +100,38 @@ _WORKER_MAIN = "from taskloom._worker import main; main()"
 
 
 class WorkerDied(RuntimeError):
-    """A worker process exited while it ran a task."""
+    """A worker process exited while it ran a task, or held results still needed."""
+
+
+class RemoteError(RuntimeError):
+    """A task's exception that could not be rebuilt in the parent process.
+
+    Raised in its place when neither the exception nor its class, ``args`` and
+    ``__dict__`` could be pickled in the worker and unpickled here (a class holding a
+    lock, say).
+
+    Parameters
+    ----------
+    type_name : str
+        The exception's qualified type name (``module.Class``).
+    message : str
+        ``str()`` of the exception, in the worker.
+    remote_traceback : str
+        The worker's formatted traceback.
+
+    Attributes
+    ----------
+    type_name, message, remote_traceback : str
+        As given.
+    """
+
+    def __init__(self, type_name: str, message: str, remote_traceback: str) -> None:
+        super().__init__(f"{type_name}: {message}")
+        self.type_name, self.message = type_name, message
+        self.remote_traceback = remote_traceback
+
+    def __reduce__(self) -> tuple:
+        return type(self), (self.type_name, self.message, self.remote_traceback)
 
 
 class _Proc:
@@ -78,26 +140,41 @@ class _Proc:
     def __init__(self, sys_path: list[str]) -> None:
         to_child_r, to_child_w = os.pipe()
         from_child_r, from_child_w = os.pipe()
-        self.popen = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_MAIN, str(to_child_r), str(from_child_w)],
-            pass_fds=(to_child_r, from_child_w),
-            close_fds=True,
-        )
+        try:
+            self.popen = subprocess.Popen(
+                [sys.executable, "-c", _WORKER_MAIN, str(to_child_r), str(from_child_w)],
+                pass_fds=(to_child_r, from_child_w),
+                close_fds=True,
+            )
+        except BaseException:
+            for fd in (to_child_r, to_child_w, from_child_r, from_child_w):
+                os.close(fd)
+            raise
         os.close(to_child_r)
         os.close(from_child_w)
-        self.w = os.fdopen(to_child_w, "wb")
-        self.r = os.fdopen(from_child_r, "rb", buffering=0)  # select() sees all there is
+        # Both ends unbuffered: select() sees all there is to read, and a forked child
+        # inherits no half-written buffer it could flush into the worker's pipe.
+        self.w = os.fdopen(to_child_w, "wb", buffering=0)
+        self.r = os.fdopen(from_child_r, "rb", buffering=0)
         self.fileno = from_child_r
+        # "clear"s sent whose "cleared" reply has not been read. A worker runs its
+        # messages in order, so while this is not 0 it has begun nothing sent after.
+        self.unconfirmed = 0
         self.send(("init", sys_path))
 
     def send(self, message: tuple) -> None:
-        self.w.write(frame(message))
-        self.w.flush()
+        """Write one message; OSError (BrokenPipeError) if the worker is gone."""
+        data = memoryview(frame(message))
+        while data:  # a raw write to a pipe may be partial
+            data = data[self.w.write(data) :]
 
     def recv(self) -> Any:
+        """The next message (counting ``cleared`` replies); WorkerDied at end of file."""
         msg = read_message(self.r)
         if msg is None:
             raise WorkerDied(self.describe_exit())
+        if msg[0] == "cleared":
+            self.unconfirmed -= 1
         return msg
 
     def describe_exit(self) -> str:
@@ -116,6 +193,23 @@ class _Proc:
     def alive(self) -> bool:
         return self.popen.poll() is None
 
+    def collect(self) -> bool:
+        """Read the replies to earlier ``clear``s that are there already, without
+        waiting; False if the worker is gone (end of file)."""
+        try:
+            while self.unconfirmed and select.select([self.fileno], [], [], 0)[0]:
+                self.recv()
+        except (WorkerDied, OSError, ValueError):
+            return False
+        return True
+
+    def close_pipes(self) -> None:
+        for f in (self.w, self.r):
+            try:
+                f.close()
+            except OSError:
+                pass
+
     def stop(self, kill: bool = False) -> None:
         try:
             if kill:
@@ -124,11 +218,7 @@ class _Proc:
                 self.send(("stop",))
         except (OSError, ValueError):
             pass
-        for f in (self.w, self.r):
-            try:
-                f.close()
-            except OSError:
-                pass
+        self.close_pipes()
         try:
             self.popen.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -137,39 +227,88 @@ class _Proc:
 
 
 class _Pool:
-    """The worker processes, started once and reused; one computation at a time."""
+    """Worker processes, started once and reused; one computation at a time.
+
+    ``lock`` is held for a whole computation; ``owner`` is the thread holding it, so
+    that a ``get`` nested on that thread can tell (see :func:`get`).
+    """
 
     def __init__(self) -> None:
         self.procs: list[_Proc] = []
         self.lock = threading.Lock()
+        self.owner: int | None = None
+        _POOLS.add(self)
 
     def ensure(self, n: int) -> list[_Proc]:
-        self.procs = [p for p in self.procs if p.alive()]
+        """``n`` workers for a computation; those found dead are replaced.
+
+        Nothing waits here for a worker to confirm the last ``clear``: one that dies
+        before it does is replaced when that shows (see :meth:`_Run.recv`).
+        """
+        alive = []
+        for p in self.procs:
+            if p.collect() and p.alive():
+                alive.append(p)
+            else:
+                p.stop(kill=True)
+        self.procs = alive
         while len(self.procs) < n:
             self.procs.append(_Proc(list(sys.path)))
         while len(self.procs) > n:
             self.procs.pop().stop()
         return list(self.procs)
 
-    def replace(self, proc: _Proc) -> None:
+    def replace(self, proc: _Proc) -> _Proc:
+        """Kill ``proc``; return the new worker that takes its place in the pool."""
         proc.stop(kill=True)
+        new = _Proc(list(sys.path))
         if proc in self.procs:
-            self.procs[self.procs.index(proc)] = _Proc(list(sys.path))
+            self.procs[self.procs.index(proc)] = new
+        return new
+
+    def clear(self) -> None:
+        """End of a computation: every worker forgets it, and confirms (read later)."""
+        for p in list(self.procs):
+            try:
+                p.send(("clear",))
+                p.unconfirmed += 1
+            except (OSError, ValueError):
+                self.replace(p)
 
     def shutdown(self, kill: bool = False) -> None:
         for p in self.procs:
             p.stop(kill=kill)
         self.procs = []
 
+    def abandon(self) -> None:
+        """In a forked child: forget the parent's workers, without a word to them.
 
+        Only the child's copies of the pipes are closed (the parent's stay open), and
+        nothing is written or waited for: they are the parent's processes.
+        """
+        for p in self.procs:
+            p.close_pipes()
+        self.procs = []
+        self.lock = threading.Lock()  # the parent's may be held by a thread not here
+        self.owner = None
+
+
+# Every pool alive, temporary ones included, for the fork handler.
+_POOLS: weakref.WeakSet[_Pool] = weakref.WeakSet()
 _POOL = _Pool()
 # Job and request ids, unique across computations: a late reply to an interrupted
 # computation can never be taken for one of the current one.
 _IDS = itertools.count()
 atexit.register(_POOL.shutdown)
+
+
+def _after_fork_in_child() -> None:
+    for pool in list(_POOLS):
+        pool.abandon()
+
+
 if hasattr(os, "register_at_fork"):
-    # A forked child must not talk to its parent's workers.
-    os.register_at_fork(after_in_child=lambda: setattr(_POOL, "procs", []))
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _State:
@@ -194,21 +333,99 @@ def _unpicklable_part(task: Any, dumps: Callable) -> Any:
     return task
 
 
-def _remote_error(
-    key: str, data: bytes | None, name: str, message: str, text: str, loads: Callable
-) -> BaseException:
-    """The exception a worker reported (``key`` is the task key's repr)."""
-    exc: BaseException | None = None
+def _load_exception(data: bytes | None, parts: bytes | None, loads: Callable) -> Any:
+    """The worker's exception from its pickle, else rebuilt from its parts, else None."""
     if data is not None:
         try:
             exc = loads(data)
-        except Exception:
+        except Exception:  # e.g. a constructor that does not take its own args back
             exc = None
-    if not isinstance(exc, BaseException):
-        exc = RuntimeError(f"{name}: {message}")
-    exc.add_note(f"taskloom: raised while computing key {key} in a worker process")
-    exc.add_note("Traceback in the worker process:\n" + text.rstrip())
+        if isinstance(exc, BaseException):
+            return exc
+    if parts is not None:
+        try:
+            cls, args, state = loads(parts)
+            if isinstance(cls, type) and issubclass(cls, BaseException):
+                # What unpickling would do without calling the constructor.
+                exc = cls.__new__(cls)
+                exc.args = args
+                exc.__dict__.update(state)
+                return exc
+        except Exception:
+            pass
+    return None
+
+
+def _remote_error(
+    key: str,
+    data: bytes | None,
+    parts: bytes | None,
+    name: str,
+    message: str,
+    text: str,
+    loads: Callable,
+) -> BaseException:
+    """The exception a worker reported (``key`` is the task key's repr)."""
+    exc = _load_exception(data, parts, loads)
+    if exc is None:
+        exc = RemoteError(name, message, text)
+    add_note(exc, f"taskloom: raised while computing key {key} in a worker process")
+    add_note(exc, "Traceback in the worker process:\n" + text.rstrip())
     return exc
+
+
+def _has_call(x: Any) -> bool:
+    """Whether evaluating ``x`` calls a function (as :func:`~taskloom._worker.execute`
+    would walk it)."""
+    t = type(x)
+    if t is tuple:
+        return (bool(x) and callable(x[0])) or any(map(_has_call, x))
+    if t is list or t is set or t is frozenset:
+        return any(map(_has_call, x))
+    return False
+
+
+_PLAIN_KEY_TYPES = frozenset({str, int, bytes})
+
+
+def _plain_key(k: Any) -> bool:
+    """Whether an unpickled copy of key ``k`` equals ``k``, so a worker can match it."""
+    t = type(k)
+    if t in _PLAIN_KEY_TYPES:
+        return True
+    if t is tuple:
+        return all(map(_plain_key, k))
+    return t is float and k == k  # NaN equals nothing but itself, which pickling loses
+
+
+def _pin(task: Any, dep_keys: list) -> tuple[Any, list]:
+    """``task`` and ``dep_keys`` with a :class:`~taskloom._worker.Ref` in place of each
+    key that is not plain, and of each reference to it in the task.
+
+    The parent decides here, with the original objects (so a NaN key matches the very
+    object and nothing else, as ``arg in dsk`` does); the worker then finds each
+    marker by identity. It walks the task as ``execute`` does.
+    """
+    pinned = {k: Ref() for k in dep_keys if not _plain_key(k)}
+
+    def walk(x: Any) -> Any:
+        t = type(x)
+        if t is tuple and x and callable(x[0]):
+            return (x[0], *map(walk, x[1:]))
+        try:
+            if isinstance(x, KEY_TYPES) and x in pinned:
+                return pinned[x]
+        except TypeError:  # unhashable: not a reference
+            pass
+        if t is list:
+            return list(map(walk, x))
+        if t is tuple:
+            return tuple(map(walk, x))
+        if t is set or t is frozenset:
+            return t(map(walk, x))
+        return x
+
+    return walk(task), [pinned.get(k, k) for k in dep_keys]
 
 
 class _Run:
@@ -218,23 +435,52 @@ class _Run:
         self,
         dsk: Mapping,
         keys: Any,
+        pool: _Pool,
         procs: list[_Proc],
+        setup: list[tuple],
         fuse: bool,
         dumps: Callable,
         loads: Callable,
         hooks: dict,
     ) -> None:
-        self.dsk, self.procs, self.dumps, self.loads = dsk, procs, dumps, loads
+        self.dsk, self.pool, self.procs, self.setup = dsk, pool, procs, setup
+        self.dumps, self.loads = dumps, loads
         self.disp = _core.Dispatcher(dsk, keys, fuse)
         self.outputs = set(self.disp.outputs())
         self.here: dict[int, Any] = {}  # results the parent holds, by task id
         self.holders: dict[int, set[int]] = defaultdict(set)  # task id -> workers
-        # worker -> (job, chain, inputs sent along; the worker holds them once it ran)
-        self.running: dict[int, tuple[int, list[int], list[int]]] = {}
+        # worker -> (job, chain, inputs sent along (the worker holds them once it ran),
+        # the message, to send again to a replacement)
+        self.running: dict[int, tuple[int, list[int], list[int], tuple]] = {}
         self.idle = list(range(len(procs)))
         self.dead: int | None = None  # a worker that died, to replace
+        self.failed: BaseException | None = None  # a task's error, being raised
         self.hooks = hooks
         self.state = _State(len(self.disp))
+
+    # -- talking to workers --
+    def send(self, w: int, message: tuple) -> None:
+        try:
+            self.procs[w].send(message)
+        except (OSError, ValueError):
+            raise self.lost(w) from None
+
+    def renew(self, w: int) -> None:
+        """A new process in place of worker ``w``, which died holding nothing of this
+        computation and before starting any of its jobs: nothing is lost."""
+        self.procs[w] = self.pool.replace(self.procs[w])
+        for message in self.setup:  # the initializer
+            self.send(w, message)
+        if w in self.running:
+            self.send(w, self.running[w][3])
+
+    def lost(self, w: int) -> WorkerDied:
+        """The error for worker ``w`` found dead while not running a task."""
+        self.dead = w
+        self.running.pop(w, None)  # a job it never received: nothing to wait for
+        held = [repr(self.disp.key(t)) for t, ws in self.holders.items() if w in ws]
+        what = f"; the results it held are lost (keys {', '.join(held)})" if held else ""
+        return WorkerDied(self.procs[w].describe_exit() + what)
 
     # -- moving results --
     def fetch(self, t: int) -> Any:
@@ -243,26 +489,28 @@ class _Run:
             return self.here[t]
         w = next(iter(self.holders[t]))
         request = next(_IDS)
-        key = self.disp.key(t)
-        self.procs[w].send(("fetch", request, self.dumps([key])))
+        self.send(w, ("fetch", request, [t]))
         while True:
             msg = self.recv(w)
             if msg[0] == "values" and msg[1] == request:
                 break
             self.handle(w, msg)  # a job of that worker finished meanwhile
         if msg[2] is None:  # the worker could not pickle it
-            raise _remote_error(repr(key), *msg[3:], loads=self.loads)
-        self.here[t] = value = self.loads(msg[2])[key]
+            raise _remote_error(repr(self.disp.key(t)), *msg[3:], loads=self.loads)
+        self.here[t] = value = self.loads(msg[2])[t]
         return value
 
     def release(self, released: list[int]) -> None:
-        per_worker: dict[int, list] = defaultdict(list)
+        per_worker: dict[int, list[int]] = defaultdict(list)
         for t in released:
             self.here.pop(t, None)
             for w in self.holders.pop(t, ()):
-                per_worker[w].append(self.disp.key(t))
-        for w, keys in per_worker.items():
-            self.procs[w].send(("release", self.dumps(keys)))
+                per_worker[w].append(t)
+        for w, ts in per_worker.items():
+            try:
+                self.procs[w].send(("release", ts))
+            except (OSError, ValueError):
+                pass  # dead: found when next needed, else replaced at the next start
 
     # -- running --
     def chain_of(self, t: int) -> list[int]:
@@ -272,14 +520,16 @@ class _Run:
         return chain
 
     def run_in_parent(self, t: int) -> bool:
-        """Evaluate a task without a function at its root here, if its inputs are."""
+        """Evaluate a task without any call in it here, if its inputs are."""
         key = self.disp.key(t)
         task = self.dsk[key]
-        if istask(task) or self.disp.continuation(t) is not None:
+        if self.disp.continuation(t) is not None or _has_call(task):
             return False
         deps = self.disp.dependencies(t)
         if any(d not in self.here for d in deps):
             return False
+        if self.hooks.get("pretask"):
+            self.hooks["pretask"](key)
         value = execute(task, {self.disp.key(d): self.here[d] for d in deps})
         self.complete([t], value, worker=None)
         return True
@@ -292,13 +542,17 @@ class _Run:
         sent, sent_ids = {}, []
         for d in deps:
             if w not in self.holders[d]:
-                sent[self.disp.key(d)] = self.fetch(d)
+                sent[d] = self.fetch(d)
                 sent_ids.append(d)
         tasks = []
         for c in chain:
             key = self.disp.key(c)
-            dep_keys = [self.disp.key(d) for d in self.disp.dependencies(c)]
-            tasks.append((key, self.dsk[key], dep_keys))
+            task = self.dsk[key]
+            dep_ids = self.disp.dependencies(c)
+            dep_keys = [self.disp.key(d) for d in dep_ids]
+            if not all(map(_plain_key, dep_keys)):
+                task, dep_keys = _pin(task, dep_keys)
+            tasks.append((c, key, task, list(zip(dep_keys, dep_ids, strict=True))))
             if self.hooks.get("pretask"):
                 self.hooks["pretask"](key)
         last = chain[-1]
@@ -307,21 +561,30 @@ class _Run:
             payload = self.dumps((tasks, sent, True, last in self.outputs))
         except Exception as e:
             raise self.pickling_error(tasks, sent, e) from e
-        self.procs[w].send(("run", job, payload))
-        self.running[w] = (job, chain, sent_ids)
+        message = ("run", job, payload)
+        self.running[w] = (job, chain, sent_ids, message)
+        try:
+            self.procs[w].send(message)
+        except (OSError, ValueError):
+            if any(w in ws for ws in self.holders.values()):
+                raise self.lost(w) from None
+            # It died before this job reached it, holding nothing of this computation
+            # (so ``sent`` has all the inputs): a new worker takes the job, no error.
+            self.renew(w)
 
     def pickling_error(self, tasks: list, sent: dict, e: Exception) -> TypeError:
         """Which task, or which result moving between workers, could not be pickled."""
-        for key, task, _ in tasks:
+        for _, key, task, _ in tasks:
             if not _picklable(task, self.dumps):
                 part = _unpicklable_part(task, self.dumps)
                 return TypeError(
                     f"task {key!r} cannot be sent to a worker process: its "
                     f"{type(part).__name__} argument cannot be pickled ({e})"
                 )
-        bad = next((k for k, v in sent.items() if not _picklable(v, self.dumps)), None)
+        bad = next((t for t, v in sent.items() if not _picklable(v, self.dumps)), None)
+        bad_key = None if bad is None else self.disp.key(bad)
         return TypeError(
-            f"the result of task {bad!r} cannot be sent to another worker process: {e}"
+            f"the result of task {bad_key!r} cannot be sent to another worker process: {e}"
         )
 
     def complete(
@@ -349,6 +612,12 @@ class _Run:
         try:
             return self.procs[w].recv()
         except WorkerDied as e:
+            if self.procs[w].unconfirmed and w in self.running:
+                # It died before confirming the previous computation's clear-up, so
+                # before beginning its job here: a worker that died between
+                # computations, not this job's fault. Run the job on a new one.
+                self.renew(w)
+                return ("renewed",)
             self.dead = w
             job = self.running.pop(w, None)
             if job is None:
@@ -360,9 +629,9 @@ class _Run:
     def handle(self, w: int, msg: tuple) -> None:
         kind = msg[0]
         entry = self.running.get(w)
-        if kind == "values" or entry is None or msg[1] != entry[0]:
-            return  # a late reply to an interrupted computation
-        _, chain, sent = self.running.pop(w)
+        if kind not in ("done", "error") or entry is None or msg[1] != entry[0]:
+            return  # a late reply to an interrupted computation, "cleared", "renewed"
+        _, chain, sent, _ = self.running.pop(w)
         self.idle.append(w)
         if kind == "done":
             value = None
@@ -376,10 +645,9 @@ class _Run:
                         f"but cannot be unpickled here: {e}"
                     ) from e
             self.complete(chain, value, w, sent)
-        elif kind == "error":
-            raise _remote_error(*msg[2:], loads=self.loads)
         else:
-            raise RuntimeError(f"taskloom internal error: unexpected reply {kind!r}")
+            self.failed = _remote_error(*msg[2:], loads=self.loads)
+            raise self.failed
 
     def loop(self) -> Any:
         waiting: list[int] = []  # popped, waiting for a worker
@@ -415,7 +683,7 @@ class _Run:
                     if msg[0] in ("done", "error") and msg[1] == job:
                         break
             except WorkerDied:
-                _POOL.replace(self.procs[w])
+                self.procs[w] = self.pool.replace(self.procs[w])
         self.running.clear()
 
 
@@ -450,8 +718,10 @@ def get(
     keys : key or (nested) list of keys
         What to compute; the result has the same nesting, with tuples for lists.
     num_workers : int, optional
-        Worker processes; defaults to the ``num_workers`` setting, else the number of
-        CPUs. The pool is started on first use and kept for later computations.
+        Worker processes, at most ``2**16``; defaults to the ``num_workers`` setting,
+        else the number of CPUs. The pool is started on first use and kept for later
+        computations. A ``get`` called by a callback during another on the same thread
+        runs on a temporary pool of this size, stopped when it returns.
     func_loads, func_dumps : callable, optional
         Replace cloudpickle's ``loads``/``dumps`` for messages to and from workers.
     optimize_graph : bool
@@ -475,11 +745,18 @@ def get(
     Raises
     ------
     WorkerDied
-        A worker process exited (killed, crashed) while running a task; it is replaced.
+        A worker process exited (killed, crashed) while running a task, or while it
+        held results still needed; it is replaced.
     TypeError
         A task's arguments or result cannot be pickled; the message names the task.
-    Exception
-        Whatever a task raised, with the worker's traceback attached as a note.
+    ValueError
+        For ``pool=`` or a ``num_workers`` that is not an integer from 1 to ``2**16``.
+    RemoteError
+        A task raised an exception that cannot be carried to this process; the error
+        names its type and holds the worker's traceback.
+    BaseException
+        Whatever a task raised (``SystemExit`` and ``KeyboardInterrupt`` included),
+        with the worker's traceback attached as a note.
 
     Examples
     --------
@@ -500,18 +777,56 @@ def get(
     dumps, loads = _pickle()
     dumps, loads = func_dumps or dumps, func_loads or loads
     active = list(Callback.active) + [c for c in callbacks or () if c not in Callback.active]
+    args = (num_workers, initializer, dsk, keys, optimize_graph, dumps, loads, active)
+    me = threading.get_ident()
+    if _POOL.owner == me:
+        # Nested in a computation on this thread (a callback called ``get``): the shared
+        # pool's lock is ours already and its workers are busy with the outer graph.
+        # Run on a pool of our own; other threads never see it.
+        temporary = _Pool()
+        try:
+            return _run(temporary, *args)
+        finally:
+            temporary.shutdown()
     with _POOL.lock:
-        procs = _POOL.ensure(num_workers)
-        if initializer is not None:
-            for p in procs:
-                p.send(("call", dumps(initializer)))
-        return _compute(dsk, keys, procs, optimize_graph, dumps, loads, active)
+        _POOL.owner = me
+        try:
+            return _run(_POOL, *args)
+        finally:
+            _POOL.owner = None
+
+
+def _run(
+    pool: _Pool,
+    num_workers: int,
+    initializer: Callable[[], Any] | None,
+    dsk: Mapping,
+    keys: Any,
+    fuse: bool,
+    dumps: Callable,
+    loads: Callable,
+    active: list[Callback],
+) -> Any:
+    """One computation on ``pool``: the shared pool with its lock held by the caller, or
+    a temporary pool only the caller knows."""
+    procs = pool.ensure(num_workers)
+    setup = [] if initializer is None else [("call", dumps(initializer))]
+    for message in setup:
+        for i, p in enumerate(procs):
+            try:
+                p.send(message)
+            except (OSError, ValueError):  # died since ensure(): nothing of ours lost
+                procs[i] = pool.replace(p)
+                procs[i].send(message)
+    return _compute(pool, dsk, keys, procs, setup, fuse, dumps, loads, active)
 
 
 def _compute(
+    pool: _Pool,
     dsk: Mapping,
     keys: Any,
     procs: list[_Proc],
+    setup: list[tuple],
     fuse: bool,
     dumps: Callable,
     loads: Callable,
@@ -524,7 +839,7 @@ def _compute(
     run = None
     errored = True
     try:
-        run = _Run(dsk, keys, procs, fuse, dumps, loads, hooks)
+        run = _Run(dsk, keys, pool, procs, setup, fuse, dumps, loads, hooks)
         state = run.state
         for cb in active:
             if getattr(cb, "_start_state", None):
@@ -540,21 +855,23 @@ def _compute(
         result = run.loop()
         errored = False
         return result
-    except KeyboardInterrupt:
-        _POOL.shutdown(kill=True)  # the next computation starts fresh workers
-        raise
-    except BaseException:
+    except BaseException as e:
+        if isinstance(e, KeyboardInterrupt) and (run is None or e is not run.failed):
+            # Ctrl-C (not a task's own KeyboardInterrupt): stop now, whatever runs;
+            # the next computation starts fresh workers.
+            pool.shutdown(kill=True)
+            raise
         if run is not None:
             if run.dead is not None:
-                _POOL.replace(procs[run.dead])
-            run.drain()
+                run.procs[run.dead] = pool.replace(run.procs[run.dead])
+            try:
+                run.drain()
+            except KeyboardInterrupt:  # Ctrl-C while waiting for the other jobs
+                pool.shutdown(kill=True)
+                raise
         raise
     finally:
-        for p in _POOL.procs:
-            try:
-                p.send(("clear",))
-            except (OSError, ValueError):
-                _POOL.replace(p)
+        pool.clear()
         for cb in active:
             if getattr(cb, "_finish", None):
                 cb._finish(dsk, run.state if run else _State(0), errored)
