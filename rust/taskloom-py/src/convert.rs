@@ -38,12 +38,12 @@
 //! looked up. The answer is the same as the dict's; the work is skipped.
 
 use crate::errors;
+use hashbrown::HashMap;
 use hashbrown::HashTable;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyTuple};
-use std::collections::HashMap;
 use taskloom_core::{Graph, GraphBuilder, TaskId};
 
 /// How deep task values may nest (tasks inside arguments, lists in lists).

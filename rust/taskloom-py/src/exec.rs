@@ -49,9 +49,12 @@ use crate::pool::{self, Done, Job, Sink};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyType;
+use pyo3::types::{PyString, PyType};
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+// hashbrown's default hasher: a timing lookup per distinct callable (a million for
+// a graph of one `functools.partial` per task) should not pay for SipHash.
+use hashbrown::HashMap;
+use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use taskloom_core::{order, Graph, Order, Scheduler, TaskId};
@@ -338,8 +341,10 @@ fn placement_of(ema: Option<u64>) -> Placement {
 /// objects, method wrappers), its type. No identity holds the user's data: a
 /// bound method's `self` or a partial's arguments are never kept.
 fn identity(f: &Bound<'_, PyAny>) -> (Identity, Option<Py<PyAny>>) {
-    // (wrapper type, attribute holding the wrapped callable)
-    static WRAPPERS: PyOnceLock<Vec<(Py<PyType>, &'static str)>> = PyOnceLock::new();
+    // (wrapper type, attribute holding the wrapped callable, interned: this runs
+    // once per distinct callable, a million times for a partial per task)
+    type Wrappers = Vec<(Py<PyType>, Py<PyString>)>;
+    static WRAPPERS: PyOnceLock<Wrappers> = PyOnceLock::new();
     let py = f.py();
     let wrappers = WRAPPERS
         .get_or_try_init(py, || -> PyResult<_> {
@@ -350,9 +355,10 @@ fn identity(f: &Bound<'_, PyAny>) -> (Identity, Option<Py<PyAny>>) {
                     .cast_into::<PyType>()?
                     .unbind())
             };
+            let attr = |name: &str| PyString::intern(py, name).unbind();
             Ok(vec![
-                (ty("functools", "partial")?, "func"),
-                (ty("types", "MethodType")?, "__func__"),
+                (ty("functools", "partial")?, attr("func")),
+                (ty("types", "MethodType")?, attr("__func__")),
             ])
         })
         .map(|w| w.as_slice())
@@ -369,7 +375,7 @@ fn identity(f: &Bound<'_, PyAny>) -> (Identity, Option<Py<PyAny>>) {
         }
         for (ty, attr) in wrappers {
             if f.get_type().is(ty.bind(py)) {
-                if let Ok(inner) = f.getattr(*attr) {
+                if let Ok(inner) = f.getattr(attr.bind(py)) {
                     f = inner;
                     continue 'unwrap;
                 }
