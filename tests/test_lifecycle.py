@@ -142,6 +142,20 @@ print(get({{"a": (busy, 1), "b": (stop,)}}, ["a", "b"], num_workers=2))
 )
 
 
+def assert_interrupted_promptly(child: Child, within: float, again: str) -> None:
+    """Ctrl-C to ``child`` once it printed "started": its get stops within ``within``
+    seconds, and its next get (printed as ``again <result>``) is right."""
+    child.wait_for("started")
+    time.sleep(0.1)
+    sent = child.interrupt()
+    at, line = child.wait_for("")
+    assert line == "interrupted\n"
+    assert at - sent < within, f"Ctrl-C took {at - sent:.2f} s to stop the get"
+    rc, out, err = child.finish()
+    assert_no_crash(rc, err)
+    assert (rc, out) == (0, f"started\ninterrupted\nagain {again}\n"), err
+
+
 def test_sys_exit_in_a_task_while_another_runs_exits_with_status_1():
     # #12.1a: sys.exit(1) in a task while a GIL-holding task runs on a worker -> status 1, no abort.
     dask = run(SYS_EXIT.format(imports="from dask.threaded import get"))
@@ -434,15 +448,7 @@ def test_ctrl_c_between_inline_c_tasks_stops_within_a_few_tasks():
         print("again", local.get_sync({"a": 1, "b": (abs, "a")}, "b"), flush=True)
         """
     )
-    child.wait_for("started")
-    time.sleep(0.1)
-    sent = child.interrupt()
-    at, line = child.wait_for("")
-    assert line == "interrupted\n"
-    assert at - sent < 0.6, f"Ctrl-C took {at - sent:.2f} s to stop the get"
-    rc, out, err = child.finish()
-    assert_no_crash(rc, err)
-    assert (rc, out) == (0, "started\ninterrupted\nagain 1\n"), err
+    assert_interrupted_promptly(child, within=0.6, again="1")
 
 
 # -- Lifecycle: Ctrl-C on every scheduler, fork, many threads ----------------------------
@@ -484,16 +490,7 @@ SCHEDULERS = {
 @pytest.mark.parametrize("sched", list(SCHEDULERS), ids=list(SCHEDULERS))
 def test_ctrl_c_on_each_scheduler_is_prompt_and_the_next_compute_works(sched):
     # #12 lifecycle: Ctrl-C stops a get of sleeping tasks at once; a later get is right.
-    child = Child(CTRL_C.format(get=SCHEDULERS[sched]))
-    child.wait_for("started")
-    time.sleep(0.1)
-    sent = child.interrupt()
-    at, line = child.wait_for("")
-    assert line == "interrupted\n"
-    assert at - sent < 1.0, f"Ctrl-C took {at - sent:.2f} s"
-    rc, out, err = child.finish()
-    assert_no_crash(rc, err)
-    assert (rc, out) == (0, "started\ninterrupted\nagain 5\n"), err
+    assert_interrupted_promptly(Child(CTRL_C.format(get=SCHEDULERS[sched])), within=1.0, again="5")
 
 
 def test_fork_after_threaded_gets_runs_threaded_gets_in_the_child():
