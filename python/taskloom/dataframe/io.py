@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from taskloom import _files
+from taskloom._errors import add_note
 from taskloom.core import data_task
 from taskloom.dataframe._meta import make_meta
 from taskloom.dataframe.core import (
@@ -328,7 +329,7 @@ class _CSVBlock:
             try:
                 err = type(e)(f"error reading {where}: {e}")
             except Exception:
-                e.add_note(f"taskloom: while reading {where}")
+                add_note(e, f"taskloom: while reading {where}")
                 raise
             raise err from e
         if self.path_column:
@@ -394,7 +395,7 @@ def read_csv(
     try:
         meta = pd.read_csv(io.BytesIO(head), **kwargs).iloc[:0]
     except Exception as e:
-        e.add_note(f"taskloom: while reading a sample of {paths[0]}")
+        add_note(e, f"taskloom: while reading a sample of {paths[0]}")
         raise
     path_column = None
     if include_path_column:
