@@ -214,6 +214,33 @@ print("main done", flush=True)
     assert (out.returncode, out.stdout) == (0, "main done\n"), out.stderr
 
 
+def test_ctrl_c_while_exit_waits_for_a_running_task_exits_at_once():
+    # #12.1: exit waits for a task still running on a worker, as concurrent.futures
+    # does; a Ctrl-C during that wait skips it: status 130 at once, no abort.
+    child = Child(
+        BUSY.replace("30_000_000", "n")
+        + """
+import threading, time
+import taskloom
+
+def work():
+    taskloom.get({"a": (busy, 10**10)}, "a", num_workers=2)  # minutes of work
+
+threading.Thread(target=work, daemon=True).start()
+time.sleep(0.5)
+print("exiting", flush=True)
+"""
+    )
+    child.wait_for("exiting")
+    time.sleep(0.5)  # the main thread is now in taskloom's exit handler, waiting
+    assert child.proc.poll() is None, "exit did not wait for the running task"
+    sent = child.interrupt()
+    rc, out, err = child.finish(timeout=10)
+    assert time.monotonic() - sent < 5
+    assert_no_crash(rc, err)
+    assert (rc, out) == (130, "exiting\n"), err
+
+
 def test_ctrl_c_stops_an_offloaded_fused_chain_at_its_next_task():
     # #12.1d: after Ctrl-C, a fused chain running on a worker stops (it burned ~1 s of CPU after).
     child = Child(
