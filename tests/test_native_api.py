@@ -10,8 +10,9 @@ from operator import add
 
 import pytest
 
-from reference import reference_get
 from taskloom import _core
+
+from reference import reference_get
 
 
 def drive(disp: _core.Dispatcher, dsk: dict) -> dict:
