@@ -450,7 +450,8 @@ def test_get_nested_1030_levels_deep_completes():
 
 
 def test_ctrl_c_between_inline_c_tasks_stops_within_a_few_tasks():
-    # #12.10: 40 x 50 ms of C code (sum) on get_sync: Ctrl-C stops it after ~1-2 tasks, not 40.
+    # #12.10: 40 x 100 ms of C code (sum) on get_sync: Ctrl-C stops it after ~1-2 tasks,
+    # not 40 (the bound is loose: this machine is shared and CI's timing varies).
     child = Child(
         """
         import time
@@ -458,7 +459,7 @@ def test_ctrl_c_between_inline_c_tasks_stops_within_a_few_tasks():
 
         t = time.perf_counter()
         sum(range(10**6))
-        N = max(10**5, int(10**6 * 0.05 / (time.perf_counter() - t)))  # ~50 ms a call
+        N = max(10**5, int(10**6 * 0.1 / (time.perf_counter() - t)))  # ~100 ms a call
 
         def started():
             print("started", flush=True)
@@ -475,7 +476,7 @@ def test_ctrl_c_between_inline_c_tasks_stops_within_a_few_tasks():
         print("again", local.get_sync({"a": 1, "b": (abs, "a")}, "b"), flush=True)
         """
     )
-    assert_interrupted_promptly(child, within=0.6, again="1")
+    assert_interrupted_promptly(child, within=1.5, again="1")
 
 
 # -- Lifecycle: Ctrl-C on every scheduler, fork, many threads ----------------------------
@@ -517,7 +518,7 @@ SCHEDULERS = {
 @pytest.mark.parametrize("sched", list(SCHEDULERS), ids=list(SCHEDULERS))
 def test_ctrl_c_on_each_scheduler_is_prompt_and_the_next_compute_works(sched):
     # #12 lifecycle: Ctrl-C stops a get of sleeping tasks at once; a later get is right.
-    assert_interrupted_promptly(Child(CTRL_C.format(get=SCHEDULERS[sched])), within=1.0, again="5")
+    assert_interrupted_promptly(Child(CTRL_C.format(get=SCHEDULERS[sched])), within=2.0, again="5")
 
 
 def test_fork_after_threaded_gets_runs_threaded_gets_in_the_child():
