@@ -120,8 +120,9 @@ def test_from_pandas_options():
     assert_eq(r, repeated)
     empty = dd.from_pandas(PDF.iloc[:0], npartitions=3)
     assert_eq(empty, PDF.iloc[:0])
-    with pytest.raises(ValueError, match="exactly one of npartitions= or chunksize="):
-        dd.from_pandas(PDF)
+    assert dd.from_pandas(PDF).npartitions == 1  # Dask's default
+    with pytest.raises(ValueError, match="only one of npartitions= or chunksize="):
+        dd.from_pandas(PDF, npartitions=2, chunksize=3)
     with pytest.raises(ValueError, match="npartitions must be a positive integer"):
         dd.from_pandas(PDF, npartitions=0)
     with pytest.raises(TypeError, match="pandas DataFrame or Series"):

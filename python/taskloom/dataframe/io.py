@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import glob as globmod
 import itertools
@@ -65,22 +66,76 @@ __all__ = [
 # --- in-memory sources ----------------------------------------------------------------
 
 
-def _row_bounds(index: pd.Index, npartitions: int) -> list[int]:
-    """Row positions where partitions start (and the end), never splitting repeated
-    index values between two partitions."""
-    n = len(index)
-    bounds = [0]
-    for b in np.linspace(0, n, npartitions + 1).round().astype(int)[1:-1]:
-        b = int(b)
-        if b <= bounds[-1]:
+def sorted_division_locations(
+    index: Sequence, npartitions: int | None = None, chunksize: int | None = None
+) -> tuple[list, list[int]]:
+    """Divisions and the row positions where partitions start, for a sorted ``index``,
+    by Dask's rule (``dask.dataframe.io.io.sorted_division_locations``), so that
+    partition-dependent code sees the same partitions as in Dask.
+
+    Steps of ``chunksize`` rows (or ``len // npartitions`` rows, the first
+    ``len % npartitions`` one longer, correcting the drift left by earlier steps); a
+    repeated index value is never split between two partitions, so there may be fewer
+    partitions than asked for. The last division is the last index value.
+
+    Examples
+    --------
+    >>> sorted_division_locations(list("ABCDEF"), chunksize=2)
+    (['A', 'C', 'E', 'F'], [0, 2, 4, 6])
+    >>> sorted_division_locations(list("AAAABBBC"), chunksize=3)
+    (['A', 'B', 'C', 'C'], [0, 4, 7, 8])
+    >>> sorted_division_locations(list(range(10)), npartitions=3)
+    ([0, 4, 7, 9], [0, 4, 7, 10])
+    """
+    if (npartitions is None) == (chunksize is None):
+        raise ValueError("exactly one of npartitions= or chunksize= must be given")
+    seq = index.tolist() if hasattr(index, "tolist") else list(index)
+    uniques = sorted(set(seq))
+    duplicates = len(uniques) < len(seq)
+    offsets = [bisect.bisect_left(seq, x) for x in uniques] if duplicates else []
+    exact = bool(npartitions) and duplicates and len(offsets) >= npartitions
+    residual = 0
+    if npartitions:
+        chunksize, residual = divmod(len(seq), npartitions)
+    assert chunksize is not None
+
+    def size(k: int) -> int:
+        return chunksize + int(k < residual)
+
+    divisions, locations = [seq[0]], [0]
+    i, ind, drift = size(0), None, 0
+    remain = (npartitions or 0) - 1
+    while i < len(seq):
+        div = seq[i]
+        if duplicates:
+            if ind is None:
+                ind = bisect.bisect_left(uniques, div)
+            if exact and remain > len(offsets) - ind:
+                # Do not step over so many values that too few partitions are left.
+                ind -= remain - (len(offsets) - ind)
+                i = offsets[ind]
+                div = seq[i]
+            pos = offsets[ind]
+        else:
+            pos = i
+        if div <= divisions[-1]:
+            if duplicates:
+                ind += 1
+                i = offsets[ind] if ind < len(offsets) else len(seq)
+            else:
+                i += 1
             continue
-        if not index.is_unique:
-            # Move forward past values equal to the one before the boundary.
-            b = int(index.searchsorted(index[b - 1], side="right"))
-        if bounds[-1] < b < n:
-            bounds.append(b)
-    bounds.append(n)
-    return bounds
+        if npartitions:
+            drift += (pos - locations[-1]) - size(len(divisions) - 1)
+        if exact:
+            remain -= 1
+        i = pos + builtins.max(1, size(len(divisions)) - drift)
+        divisions.append(div)
+        locations.append(pos)
+        ind = None
+    divisions.append(seq[-1])
+    locations.append(len(seq))
+    return divisions, locations
 
 
 def from_pandas(
@@ -89,51 +144,63 @@ def from_pandas(
     chunksize: int | None = None,
     sort: bool = True,
 ) -> Any:
-    """A collection of ``data`` split into ``npartitions`` (or ``chunksize``-row) parts.
+    """A collection of ``data`` split into ``npartitions`` (or ``chunksize``-row) parts,
+    by Dask's rules.
 
     With ``sort=True`` (the default) the rows are sorted by the index first and the
-    divisions are known; with ``sort=False`` the rows keep their order and the
-    divisions are unknown.
+    divisions are known: partitions start where
+    :func:`sorted_division_locations` says, never splitting a repeated index value
+    (so there may be fewer partitions than asked for). With ``sort=False`` an index
+    that is already increasing is split the same way; any other keeps its row order
+    in ``ceil(len / npartitions)``-row partitions with unknown divisions. Without
+    ``npartitions`` or ``chunksize`` there is one partition. An index holding missing
+    values gives unknown divisions (Dask refuses non-numeric ones and gives NaN
+    divisions for numeric ones).
 
     Examples
     --------
     >>> import pandas as pd, taskloom.dataframe as dd
     >>> df = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=3)
     >>> df.npartitions, df.divisions
-    (3, (0, 3, 7, 9))
+    (3, (0, 4, 7, 9))
+    >>> dd.from_pandas(pd.DataFrame({"x": range(100)}), chunksize=30).divisions
+    (0, 30, 60, 90, 99)
     """
     if not isinstance(data, pd.DataFrame | pd.Series):
         raise TypeError(
             f"from_pandas needs a pandas DataFrame or Series, not {type(data).__name__}"
         )
-    if (npartitions is None) == (chunksize is None):
-        raise ValueError("from_pandas needs exactly one of npartitions= or chunksize=")
-    if chunksize is not None:
-        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-            raise ValueError(f"chunksize must be a positive integer, got {chunksize!r}")
-        npartitions = builtins.max(1, -(-len(data) // chunksize))
-    if isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1:
-        raise ValueError(f"npartitions must be a positive integer, got {npartitions!r}")
-    name = f"from-pandas-{tokenize(data, npartitions, sort)}"
+    if npartitions is not None and chunksize is not None:
+        raise ValueError("from_pandas takes only one of npartitions= or chunksize=")
+    if npartitions is None and chunksize is None:
+        npartitions = 1
+    for arg, value in (("npartitions", npartitions), ("chunksize", chunksize)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | np.integer):
+            raise TypeError(f"{arg} must be an integer, got {value!r}")
+        if value < 1:
+            raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+    npartitions = None if npartitions is None else int(npartitions)
+    chunksize = None if chunksize is None else int(chunksize)
+    name = f"from-pandas-{tokenize(data, npartitions, chunksize, sort)}"
     if sort and not data.index.is_monotonic_increasing:
-        data = data.sort_index(kind="stable")
-    if len(data) == 0:
-        return new_collection(
-            {name: {(name, 0): data_task(data)}}, name, make_meta(data), (None, None)
-        )
-    if sort:
-        bounds = _row_bounds(data.index, npartitions)
-        divisions = [data.index[b] for b in bounds[:-1]] + [data.index[-1]]
-        if any(pd.isna(d) for d in divisions):
-            divisions = [None] * len(divisions)
+        data = data.sort_index()
+    meta = make_meta(data)
+    nrows = len(data)
+    if nrows == 0:
+        bounds = [0] * ((npartitions or 1) + 1)
+        divisions: list = [None] * len(bounds)
+    elif not data.index.hasnans and (sort or data.index.is_monotonic_increasing):
+        divisions, bounds = sorted_division_locations(data.index, npartitions, chunksize)
     else:
-        bounds = [int(b) for b in np.linspace(0, len(data), npartitions + 1).round()]
-        bounds = sorted(set(bounds))
+        step = chunksize if npartitions is None else -(-nrows // npartitions)
+        bounds = [*builtins.range(0, nrows, step), nrows]
         divisions = [None] * len(bounds)
     layer = {
         (name, i): data_task(data.iloc[a:b]) for i, (a, b) in enumerate(itertools.pairwise(bounds))
     }
-    return new_collection({name: layer}, name, make_meta(data), divisions)
+    return new_collection({name: layer}, name, meta, divisions)
 
 
 def from_dict(
