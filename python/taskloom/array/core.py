@@ -24,90 +24,16 @@ from typing import Any
 
 import numpy as np
 
+from taskloom.array.chunks import AUTO_BYTES, normalize_chunks, rechunk_chunks
 from taskloom.base import DaskMethodsMixin
 from taskloom.core import bind_kwargs, data_task
 from taskloom.threaded import get as threaded_get
 from taskloom.tokenize import tokenize
 
-__all__ = ["Array", "from_array", "normalize_chunks"]
-
-AUTO_BYTES = 128 * 2**20  # Dask's default array.chunk-size
+__all__ = ["AUTO_BYTES", "Array", "from_array", "normalize_chunks"]
 
 
-# -- chunks -------------------------------------------------------------------------
-
-
-def _blocks_of(size: int, dim: int) -> tuple[int, ...]:
-    if dim == 0:
-        return (0,)
-    size = builtins.max(1, builtins.min(size, dim))
-    full, rest = divmod(dim, size)
-    return (size,) * full + ((rest,) if rest else ())
-
-
-def normalize_chunks(
-    chunks: Any, shape: Sequence[int], dtype: Any = None, limit: int = AUTO_BYTES
-) -> tuple[tuple[int, ...], ...]:
-    """Block sizes along each axis, from any of the forms Dask accepts.
-
-    ``chunks`` may be an int (every axis), ``"auto"`` (blocks of about 128 MiB), a tuple
-    with one entry per axis (an int, ``-1``/``None`` for the whole axis, ``"auto"``, or
-    the explicit block sizes), or a dict ``{axis: chunks}``.
-
-    Raises
-    ------
-    ValueError
-        If the chunks do not fit the shape, naming the axis.
-
-    Examples
-    --------
-    >>> normalize_chunks(4, (10, 3))
-    ((4, 4, 2), (3,))
-    >>> normalize_chunks(((5, 5), -1), (10, 3))
-    ((5, 5), (3,))
-    """
-    shape = tuple(int(s) for s in shape)
-    ndim = len(shape)
-    if isinstance(chunks, dict):
-        chunks = tuple(chunks.get(i, chunks.get(i - ndim, -1)) for i in builtins.range(ndim))
-    if isinstance(chunks, int | str | np.integer) or chunks is None:
-        chunks = (chunks,) * ndim
-    chunks = tuple(chunks)
-    if len(chunks) != ndim:
-        raise ValueError(f"chunks {chunks!r} have {len(chunks)} entries for {ndim} dimensions")
-    itemsize = np.dtype(dtype if dtype is not None else "f8").itemsize
-    autos = [i for i, c in enumerate(chunks) if c == "auto"]
-    fixed_bytes = itemsize
-    for i, c in enumerate(chunks):
-        if i in autos:
-            continue
-        if isinstance(c, int | np.integer) and c > 0:
-            fixed_bytes *= builtins.min(int(c), builtins.max(shape[i], 1))
-        elif isinstance(c, tuple) and c:
-            fixed_bytes *= builtins.max(c)
-        else:
-            fixed_bytes *= builtins.max(shape[i], 1)
-    auto_size = 1
-    if autos:
-        auto_size = builtins.max(1, int((limit / fixed_bytes) ** (1 / len(autos))))
-    out = []
-    for i, (c, dim) in enumerate(zip(chunks, shape, strict=True)):
-        if c == "auto":
-            out.append(_blocks_of(auto_size, dim))
-        elif c is None or (isinstance(c, int | np.integer) and c == -1):
-            out.append((dim,))
-        elif isinstance(c, int | np.integer):
-            if c <= 0:
-                raise ValueError(f"chunk size along axis {i} must be positive, got {c}")
-            out.append(_blocks_of(int(c), dim))
-        elif isinstance(c, tuple | list):
-            sizes = tuple(int(s) for s in c)
-            if builtins.sum(sizes) != dim or builtins.any(s < 0 for s in sizes):
-                raise ValueError(f"chunks {sizes} along axis {i} do not add up to its length {dim}")
-            out.append(sizes if sizes else (0,))
-        else:
-            raise ValueError(f"invalid chunks {c!r} for axis {i}")
-    return tuple(out)
+# -- chunks (the rules are in chunks.py) --------------------------------------------
 
 
 def _offsets(sizes: Sequence[int]) -> list[int]:
@@ -269,9 +195,9 @@ class Array(DaskMethodsMixin):
         chunks = tuple(self.chunks[a] for a in axes)
         return _derive(self, name, layer, chunks, self.dtype)
 
-    def rechunk(self, chunks: Any) -> Array:
-        """The same values in blocks of ``chunks`` (any form :func:`normalize_chunks` takes)."""
-        return rechunk(self, chunks)
+    def rechunk(self, chunks: Any = "auto", block_size_limit: int | None = None) -> Array:
+        """See :func:`taskloom.array.rechunk`."""
+        return rechunk(self, chunks, block_size_limit=block_size_limit)
 
     def __getitem__(self, index: Any) -> Array:
         from taskloom.array.slicing import getitem
@@ -634,10 +560,27 @@ def unify_chunks(*arrays: Array) -> list[Array]:
 # -- rechunk ------------------------------------------------------------------------
 
 
-def rechunk(x: Array, chunks: Any) -> Array:
+def rechunk(x: Array, chunks: Any = "auto", block_size_limit: int | None = None) -> Array:
     """``x`` in new blocks; each output block is assembled from the input pieces it
-    overlaps (no task reads more than it needs)."""
-    chunks = normalize_chunks(chunks, x.shape, x.dtype)
+    overlaps (no task reads more than it needs).
+
+    ``chunks`` is read as Dask's ``rechunk`` reads it (see
+    :func:`taskloom.array.chunks.rechunk_chunks`): axes left out of a dict, and ``None``
+    entries, keep their blocks; ``-1`` is the whole axis; ``"auto"`` merges blocks up to
+    ``block_size_limit`` bytes (128 MiB).
+
+    Examples
+    --------
+    >>> import taskloom.array as da
+    >>> x = da.ones((6, 4), chunks=2)
+    >>> x.rechunk({0: 3}).chunks
+    ((3, 3), (2, 2))
+    >>> x.rechunk((None, -1)).chunks
+    ((2, 2, 2), (4,))
+    """
+    if x.ndim > 0 and all(s == 0 for s in x.shape):
+        return x
+    chunks = rechunk_chunks(chunks, x.chunks, x.dtype, limit=block_size_limit)
     if chunks == x.chunks:
         return x
     name = f"rechunk-{tokenize(x.name, chunks)}"

@@ -86,8 +86,8 @@ def unify_other_axes(arrays: list[Array], axis: int) -> list[Array]:
     """Rechunk so all arrays share block boundaries on every axis but ``axis``."""
     from taskloom.array.core import _common_chunks
 
-    probe = [a.rechunk({axis: -1}) if a.numblocks[axis] != 1 else a for a in arrays]
-    common = _common_chunks(probe, (*probe[0].shape[:axis], 1, *probe[0].shape[axis + 1 :]))
+    # Along `axis` itself (length 1 in this shape) no array counts: only the others line up.
+    common = _common_chunks(arrays, (*arrays[0].shape[:axis], 1, *arrays[0].shape[axis + 1 :]))
     out = []
     for a in arrays:
         target = list(common)
