@@ -65,6 +65,7 @@ from taskloom.array.routines import (
     store,
     tensordot,
     to_npy_stack,
+    transpose,
 )
 
 __all__ = [
@@ -74,7 +75,7 @@ __all__ = [
     "from_array", "from_delayed", "from_npy_stack", "full", "linspace", "log", "map_blocks",
     "matmul", "max", "mean", "min", "normalize_chunks", "ones", "prod", "random", "rechunk",
     "reshape", "sin", "sqrt", "squeeze", "stack", "std", "store", "sum", "tensordot",
-    "to_npy_stack", "unify_chunks", "var", "where", "zeros",
+    "to_npy_stack", "transpose", "unify_chunks", "var", "where", "zeros",
 ]  # fmt: skip
 
 

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import builtins
 import itertools
+import operator
 from collections.abc import Callable, Sequence
-from functools import partial, reduce
+from functools import reduce
 from operator import mul
 from typing import Any
 
@@ -150,22 +151,46 @@ class Array(DaskMethodsMixin):
             f"<tbody>{body}</tbody></table>"
         )
 
+    # -- numpy interop (the policies are in protocols.py) --
     def __bool__(self) -> bool:
-        raise TypeError("the truth of a lazy array is not known: compute() first")
+        from taskloom.array.protocols import to_bool
 
-    # -- numpy interop --
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        x = self.compute()
-        return x.astype(dtype) if dtype is not None else x
+        return to_bool(self)
+
+    def __float__(self) -> float:
+        from taskloom.array.protocols import to_scalar
+
+        return to_scalar(self, float)
+
+    def __int__(self) -> int:
+        from taskloom.array.protocols import to_scalar
+
+        return to_scalar(self, int)
+
+    def __complex__(self) -> complex:
+        from taskloom.array.protocols import to_scalar
+
+        return to_scalar(self, complex)
+
+    def __index__(self) -> int:
+        from taskloom.array.protocols import to_scalar
+
+        return to_scalar(self, operator.index)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        from taskloom.array.protocols import to_numpy
+
+        return to_numpy(self, dtype, copy)
 
     def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
-        if method != "__call__" or kwargs.get("out") is not None or ufunc.nout != 1:
-            return NotImplemented
-        if ufunc is np.matmul:  # a generalized ufunc: not element-wise
-            from taskloom.array.routines import matmul
+        from taskloom.array.protocols import array_ufunc
 
-            return matmul(*inputs)
-        return elemwise(partial(ufunc, **kwargs) if kwargs else ufunc, *inputs)
+        return array_ufunc(self, ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func: Callable, types: tuple, args: tuple, kwargs: dict) -> Any:
+        from taskloom.array.protocols import array_function
+
+        return array_function(self, func, types, args, kwargs)
 
     def astype(self, dtype: Any) -> Array:
         """The array cast to ``dtype``."""
@@ -220,13 +245,13 @@ class Array(DaskMethodsMixin):
 
     # -- reductions (see reductions.py) --
     def _reduction(name: str) -> Callable:
-        def method(self: Array, axis: Any = None, keepdims: bool = False, **kwargs: Any) -> Any:
+        def method(self: Array, *args: Any, **kwargs: Any) -> Any:
             from taskloom.array import reductions
 
-            return getattr(reductions, name)(self, axis=axis, keepdims=keepdims, **kwargs)
+            return getattr(reductions, name)(self, *args, **kwargs)
 
         method.__name__ = name
-        method.__doc__ = f"``numpy.{name}`` over ``axis``, as a tree reduction."
+        method.__doc__ = f"See :func:`taskloom.array.{name}` (the same arguments after ``a``)."
         return method
 
     sum = _reduction("sum")

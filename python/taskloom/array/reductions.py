@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from taskloom.array.core import Array, _check_axis, _derive, _offsets
+from taskloom.array.core import Array, _check_axis, _derive, _offsets, asarray
+from taskloom.array.protocols import handle_out
 from taskloom.tokenize import tokenize
 
 SPLIT_EVERY = 8
@@ -50,7 +51,8 @@ def _tree(
     split = split_every or SPLIT_EVERY
     if split < 2:
         raise ValueError(f"split_every must be at least 2, got {split}")
-    token = tokenize(x.name, name, axes, keepdims, split)
+    # Every part of the computation is in the key: var(ddof=0) and var(ddof=1) differ.
+    token = tokenize(x.name, name, axes, keepdims, split, np.dtype(dtype), chunk, combine, finish)
     level_name = f"{name}-chunk-{token}"
     layer: dict = {}
     offsets = [_offsets(c) for c in x.chunks]
@@ -155,32 +157,92 @@ def _accumulating(
     return _simple(func, x.astype(dtype), axis, keepdims, dtype, split_every)
 
 
+_DOC = """``numpy.{name}`` of ``a`` over ``axis`` (all axes by default), as a tree reduction.
+
+    Parameters
+    ----------
+    a
+        The array (anything :func:`taskloom.array.asarray` takes).
+    axis
+        An axis, a tuple of axes, or ``None`` for all.{extra}
+    keepdims
+        Keep the reduced axes, with length 1.
+    split_every
+        At most this many partial results are combined by one task (8).
+    out
+        A taskloom array to hold the result, as numpy's ``out=`` (see
+        :func:`taskloom.array.protocols.handle_out`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import taskloom.array as da
+    >>> x = da.from_array(np.arange(6).reshape(2, 3) % 4, chunks=1)
+    >>> da.{name}(x, axis=1).compute(){example}
+    """
+_DTYPE = """
+    dtype
+        The type of the result (and of the accumulation, as numpy)."""
+_DDOF = """
+    ddof
+        Delta degrees of freedom: the divisor is ``N - ddof``."""
+
+
+def _documented(extra: str, example: str) -> Callable:
+    def wrap(func: Callable) -> Callable:
+        func.__doc__ = _DOC.format(name=func.__name__, extra=extra, example=example)
+        return func
+
+    return wrap
+
+
+@_documented(_DTYPE, "\n    array([3, 4])")
 def sum(
-    x: Array, axis: Any = None, keepdims: bool = False, dtype: Any = None, split_every: Any = None
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    keepdims: bool = False,
+    split_every: int | None = None,
+    out: Any = None,
 ) -> Array:
-    return _accumulating(np.sum, x, axis, keepdims, dtype, split_every)
+    return handle_out(out, _accumulating(np.sum, asarray(a), axis, keepdims, dtype, split_every))
 
 
+@_documented(_DTYPE, "\n    array([0, 0])")
 def prod(
-    x: Array, axis: Any = None, keepdims: bool = False, dtype: Any = None, split_every: Any = None
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    keepdims: bool = False,
+    split_every: int | None = None,
+    out: Any = None,
 ) -> Array:
-    return _accumulating(np.prod, x, axis, keepdims, dtype, split_every)
+    return handle_out(out, _accumulating(np.prod, asarray(a), axis, keepdims, dtype, split_every))
 
 
-def min(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = None) -> Array:
-    return _simple(np.min, x, axis, keepdims, x.dtype, split_every)
+def _plain(func: Callable, dtype: Any, example: str) -> Callable:
+    """min, max, any, all: the reduction of ``func`` with the result type ``dtype``."""
+
+    def reduction(
+        a: Any,
+        axis: Any = None,
+        keepdims: bool = False,
+        split_every: int | None = None,
+        out: Any = None,
+    ) -> Array:
+        x = asarray(a)
+        result_dtype = x.dtype if dtype is None else dtype
+        return handle_out(out, _simple(func, x, axis, keepdims, result_dtype, split_every))
+
+    reduction.__name__ = reduction.__qualname__ = func.__name__
+    reduction.__module__ = __name__
+    return _documented("", example)(reduction)
 
 
-def max(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = None) -> Array:
-    return _simple(np.max, x, axis, keepdims, x.dtype, split_every)
-
-
-def any(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = None) -> Array:
-    return _simple(np.any, x, axis, keepdims, bool, split_every)
-
-
-def all(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = None) -> Array:
-    return _simple(np.all, x, axis, keepdims, bool, split_every)
+min = _plain(np.min, None, "\n    array([0, 0])")
+max = _plain(np.max, None, "\n    array([2, 3])")
+any = _plain(np.any, np.dtype(bool), "\n    array([ True,  True])")
+all = _plain(np.all, np.dtype(bool), "\n    array([False, False])")
 
 
 # -- moments: (count, sum, sum of squares of deviations) partials -----------------------
@@ -245,31 +307,71 @@ def _std_finish(ddof: int, parts: tuple, axes: tuple, keepdims: bool) -> np.ndar
 
 
 def _moments(
-    x: Array, finish: Callable, axis: Any, keepdims: bool, name: str, split_every: Any
+    a: Any,
+    chunk: Callable,
+    combine: Callable,
+    finish: Callable,
+    axis: Any,
+    dtype: Any,
+    keepdims: bool,
+    name: str,
+    split_every: Any,
+    out: Any,
 ) -> Array:
-    dtype = np.mean(np.ones(1, dtype=x.dtype)).dtype
-    return _tree(
-        x, _moment_chunk, _moment_combine, finish, axis, keepdims, dtype, name, split_every
-    )
+    """mean, var, std: float partials; the result cast to ``dtype`` (numpy's float type
+    of the input's by default) at the end."""
+    x = asarray(a)
+    default = np.mean(np.ones(1, dtype=x.dtype)).dtype
+    dtype = np.dtype(dtype) if dtype is not None else default
+    if dtype != default:
+        finish = partial(_cast_finish, finish, dtype)
+    result = _tree(x, chunk, combine, finish, axis, keepdims, dtype, name, split_every)
+    return handle_out(out, result)
 
 
-def mean(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = None) -> Array:
-    dtype = np.mean(np.ones(1, dtype=x.dtype)).dtype
-    return _tree(
-        x, _sum_chunk, _sum_combine, _mean_finish, axis, keepdims, dtype, "mean", split_every
-    )
+def _cast_finish(finish: Callable, dtype: np.dtype, *args: Any) -> np.ndarray:
+    return np.asarray(finish(*args)).astype(dtype)
 
 
+@_documented(_DTYPE, "\n    array([1.        , 1.33333333])")
+def mean(
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    keepdims: bool = False,
+    split_every: int | None = None,
+    out: Any = None,
+) -> Array:
+    return _moments(a, _sum_chunk, _sum_combine, _mean_finish, axis, dtype, keepdims, "mean",
+                    split_every, out)  # fmt: skip
+
+
+@_documented(_DTYPE + _DDOF, "\n    array([0.66666667, 1.55555556])")
 def var(
-    x: Array, axis: Any = None, keepdims: bool = False, ddof: int = 0, split_every: Any = None
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    keepdims: bool = False,
+    ddof: int = 0,
+    split_every: int | None = None,
+    out: Any = None,
 ) -> Array:
-    return _moments(x, partial(_var_finish, ddof), axis, keepdims, "var", split_every)
+    return _moments(a, _moment_chunk, _moment_combine, partial(_var_finish, ddof), axis, dtype,
+                    keepdims, "var", split_every, out)  # fmt: skip
 
 
+@_documented(_DTYPE + _DDOF, ".round(3)\n    array([0.816, 1.247])")
 def std(
-    x: Array, axis: Any = None, keepdims: bool = False, ddof: int = 0, split_every: Any = None
+    a: Any,
+    axis: Any = None,
+    dtype: Any = None,
+    keepdims: bool = False,
+    ddof: int = 0,
+    split_every: int | None = None,
+    out: Any = None,
 ) -> Array:
-    return _moments(x, partial(_std_finish, ddof), axis, keepdims, "std", split_every)
+    return _moments(a, _moment_chunk, _moment_combine, partial(_std_finish, ddof), axis, dtype,
+                    keepdims, "std", split_every, out)  # fmt: skip
 
 
 # -- argmin / argmax: (value, flat index along the axis) partials ------------------------
@@ -321,9 +423,23 @@ def _arg(func: Callable, x: Array, axis: Any, keepdims: bool, split_every: Any) 
     )
 
 
-def argmin(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = None) -> Array:
-    return _arg(np.argmin, x, axis, keepdims, split_every)
+@_documented("", "\n    array([0, 1])")
+def argmin(
+    a: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    split_every: int | None = None,
+    out: Any = None,
+) -> Array:
+    return handle_out(out, _arg(np.argmin, asarray(a), axis, keepdims, split_every))
 
 
-def argmax(x: Array, axis: Any = None, keepdims: bool = False, split_every: Any = None) -> Array:
-    return _arg(np.argmax, x, axis, keepdims, split_every)
+@_documented("", "\n    array([2, 0])")
+def argmax(
+    a: Any,
+    axis: Any = None,
+    keepdims: bool = False,
+    split_every: int | None = None,
+    out: Any = None,
+) -> Array:
+    return handle_out(out, _arg(np.argmax, asarray(a), axis, keepdims, split_every))

@@ -125,6 +125,19 @@ def block(arrays: Any) -> Array:
     return build(arrays, 0, d)
 
 
+def transpose(a: Any, axes: Sequence[int] | None = None) -> Array:
+    """``numpy.transpose``: the axes permuted (reversed by default).
+
+    Examples
+    --------
+    >>> import taskloom.array as da
+    >>> transpose(da.ones((2, 3, 4), chunks=2), (1, 0, 2)).shape
+    (3, 2, 4)
+    """
+    x = asarray(a)
+    return x.transpose() if axes is None else x.transpose(tuple(axes))
+
+
 def expand_dims(x: Array, axis: int) -> Array:
     """A new axis of length 1 at ``axis``."""
     x = asarray(x)

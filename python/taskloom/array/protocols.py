@@ -1,0 +1,271 @@
+"""NumPy's protocols on taskloom arrays: what ``np.mean(x)``, ``np.sqrt(x)``,
+``np.asarray(x)``, ``float(x)`` and ``out=`` do, as Dask 2026.8 does them.
+
+Policies:
+
+* ``__array_function__``: a numpy function that :mod:`taskloom.array` implements under
+  the same name (``np.mean``, ``np.concatenate``, ``np.where``...) runs lazily. The call
+  is read with the numpy function's own signature, so numpy's positional order and
+  keywords work; arguments given at numpy's default values are dropped, ``out=`` is
+  applied by :func:`handle_out`, and any other argument the taskloom function does not
+  take is a ``TypeError`` naming it. Any other numpy function warns with a
+  ``FutureWarning`` (Dask's words) and is run on the computed arrays.
+* ``__array_ufunc__``: element-wise ufuncs (with their keywords, and ``out=`` a
+  taskloom array) stay lazy; ``np.matmul`` is :func:`taskloom.array.matmul`; ufuncs of
+  several outputs (``np.modf``, ``np.divmod``) give a tuple of lazy arrays; other
+  generalized ufuncs and ufunc methods (``reduce``, ``outer``...) are not implemented
+  (numpy then raises ``TypeError``).
+* ``__array__`` computes (``copy=False`` warns, as Dask: a lazy array has no memory to
+  share); ``float``/``int``/``complex``/``operator.index``/``bool`` compute arrays of
+  one element and refuse larger ones (``bool``: ``ValueError``, as numpy).
+"""
+
+from __future__ import annotations
+
+import inspect
+import operator
+import warnings
+from collections.abc import Callable
+from functools import cache, partial
+from typing import Any
+
+import numpy as np
+
+from taskloom.array.core import Array, elemwise
+
+__all__ = ["handle_out"]
+
+# numpy functions implemented by taskloom.array under the same name.
+_SAME_NAME = [
+    "all", "any", "argmax", "argmin", "block", "clip", "concatenate", "dot", "expand_dims",
+    "max", "mean", "min", "prod", "reshape", "squeeze", "stack", "std", "sum", "tensordot",
+    "transpose", "var", "where",
+]  # fmt: skip
+# numpy functions that are other names of the same operation.
+_ALIASES = {"amax": "max", "amin": "min", "around": "round", "concat": "concatenate"}
+
+
+def handle_out(out: Any, result: Array) -> Array:
+    """``result``, written into ``out`` when one is given (Dask's ``out=`` semantics).
+
+    ``out`` may be ``None``, a taskloom array of the result's shape (which then becomes
+    the result: it takes its graph, blocks and dtype) or a 1-tuple of one.
+
+    Raises
+    ------
+    ValueError
+        If ``out`` has another shape.
+    NotImplementedError
+        If ``out`` is not a taskloom array (a numpy array cannot hold a lazy result).
+
+    Examples
+    --------
+    >>> import taskloom.array as da
+    >>> out = da.zeros(3, chunks=2)
+    >>> _ = da.ones(3, chunks=2).sum(axis=None, out=None)
+    >>> handle_out(out, da.ones(3, chunks=2) * 2) is out, out.compute()
+    (True, array([2., 2., 2.]))
+    """
+    if isinstance(out, tuple):
+        if len(out) != 1:
+            raise NotImplementedError(f"out= must be one array, got a tuple of {len(out)}")
+        out = out[0]
+    if out is None:
+        return result
+    if not isinstance(out, Array):
+        raise NotImplementedError(
+            f"out= must be a taskloom array (the result is lazy), got {type(out).__name__}"
+        )
+    if out.shape != result.shape:
+        raise ValueError(f"out= has shape {out.shape}, the result has shape {result.shape}")
+    out._layers, out.name, out.chunks = result._layers, result.name, result.chunks
+    out.dtype, out._expr = result.dtype, result._expr
+    return out
+
+
+# -- __array_function__ -------------------------------------------------------------
+
+
+def _shape(a: Any) -> tuple[int, ...]:
+    return a.shape if isinstance(a, Array) else np.shape(a)
+
+
+def _ndim(a: Any) -> int:
+    return a.ndim if isinstance(a, Array) else np.ndim(a)
+
+
+def _size(a: Any, axis: int | None = None) -> int:
+    if not isinstance(a, Array):
+        return np.size(a, axis)
+    return a.size if axis is None else a.shape[axis]
+
+
+def _result_type(*arrays_and_dtypes: Any) -> np.dtype:
+    return np.result_type(*[a.dtype if isinstance(a, Array) else a for a in arrays_and_dtypes])
+
+
+@cache
+def _handled() -> dict:
+    """numpy function -> taskloom implementation (metadata ones compute nothing)."""
+    import taskloom.array as module
+
+    table: dict = {np.shape: _shape, np.ndim: _ndim, np.size: _size, np.result_type: _result_type}
+    for np_name, ours in [*((n, n) for n in _SAME_NAME), *_ALIASES.items()]:
+        if hasattr(np, np_name) and hasattr(module, ours):
+            table[getattr(np, np_name)] = getattr(module, ours)
+    return table
+
+
+@cache
+def _signature(func: Callable) -> inspect.Signature | None:
+    try:
+        return inspect.signature(func)
+    except (TypeError, ValueError):
+        return None
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if default is inspect.Parameter.empty:
+        return False
+    if value is default or default is np._NoValue:
+        return value is default
+    return isinstance(value, bool | int | float | str | type(None)) and (
+        type(value) is type(default) and value == default
+    )
+
+
+def _numpy_call_to_ours(
+    func: Callable, ours: Callable, args: tuple, kwargs: dict
+) -> tuple[tuple, dict, Any]:
+    """The arguments of a numpy call as taskloom's function takes them: the first
+    parameter (the array or sequence of arrays) and numpy's positional-only ones by
+    position, the others by name; numpy's defaults dropped; ``out`` split off."""
+    sig = _signature(func)
+    if sig is None:
+        return args, dict(kwargs), kwargs.get("out")
+    try:
+        bound = sig.bind(*args, **kwargs)
+    except TypeError as e:
+        raise TypeError(f"numpy.{func.__name__}: {e}") from None
+    pos: list = []
+    kw: dict = {}
+    for i, (name, value) in enumerate(bound.arguments.items()):
+        p = sig.parameters[name]
+        if p.kind is p.VAR_POSITIONAL:
+            pos.extend(value)
+        elif p.kind is p.VAR_KEYWORD:
+            kw.update(value)
+        elif p.kind is p.POSITIONAL_ONLY or (i == 0 and p.kind is p.POSITIONAL_OR_KEYWORD):
+            pos.append(value)
+        elif not _is_default(value, p.default):
+            kw[name] = value
+    out = kw.pop("out", None)
+    ours_sig = _signature(ours)
+    if out is not None and ours_sig is not None and "out" in ours_sig.parameters:
+        kw["out"], out = out, None
+    if ours_sig is not None and not any(
+        p.kind is p.VAR_KEYWORD for p in ours_sig.parameters.values()
+    ):
+        for name in kw:
+            if name not in ours_sig.parameters:
+                raise TypeError(
+                    f"numpy.{func.__name__} on taskloom arrays: taskloom.array."
+                    f"{ours.__name__} does not support the argument {name}={kw[name]!r}"
+                )
+    return tuple(pos), kw, out
+
+
+def array_function(self: Array, func: Callable, types: tuple, args: tuple, kwargs: dict) -> Any:
+    """``Array.__array_function__``: see the module's policies."""
+    if not all(issubclass(t, Array | np.ndarray) for t in types):
+        return NotImplemented
+    ours = _handled().get(func)
+    if ours is None:
+        warnings.warn(
+            f"The `{func.__module__}.{func.__name__}` function is not implemented by "
+            "taskloom.array. You may want to use the taskloom.array.map_blocks function "
+            "or something similar to silence this warning. Your code may stop working "
+            "in a future release.",
+            FutureWarning,
+            stacklevel=3,
+        )
+        from taskloom.base import compute
+
+        args, kwargs = compute(args, kwargs)
+        return func(*args, **kwargs)
+    pos, kw, out = _numpy_call_to_ours(func, ours, args, kwargs)
+    result = ours(*pos, **kw)
+    return handle_out(out, result) if out is not None else result
+
+
+# -- __array_ufunc__ ----------------------------------------------------------------
+
+
+def _output(ufunc: np.ufunc, i: int, *blocks: Any, **kwargs: Any) -> Any:
+    return ufunc(*blocks, **kwargs)[i]
+
+
+def array_ufunc(self: Array, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+    """``Array.__array_ufunc__``: see the module's policies."""
+    out = kwargs.pop("out", None)
+    for x in (*inputs, *(out if isinstance(out, tuple) else (out,))):
+        if (
+            x is not None
+            and hasattr(x, "__array_ufunc__")
+            and not isinstance(x, Array | np.ndarray | np.generic)
+        ):
+            return NotImplemented  # another library's array: let it decide
+    if method != "__call__":
+        return NotImplemented
+    if ufunc is np.matmul:  # a generalized ufunc: not element-wise
+        from taskloom.array.routines import matmul
+
+        if kwargs:
+            return NotImplemented
+        return handle_out(out, matmul(*inputs))
+    if ufunc.signature is not None:
+        return NotImplemented
+    if ufunc.nout > 1:
+        outs = out if isinstance(out, tuple) else (None,) * ufunc.nout
+        return tuple(
+            handle_out(o, elemwise(partial(_output, ufunc, i, **kwargs), *inputs))
+            for i, o in enumerate(outs)
+        )
+    return handle_out(out, elemwise(partial(ufunc, **kwargs) if kwargs else ufunc, *inputs))
+
+
+# -- conversions --------------------------------------------------------------------
+
+
+def to_numpy(self: Array, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+    """``Array.__array__``: the computed array."""
+    if copy is False:
+        warnings.warn(
+            "Can't acquire a memory view of a taskloom array (it is computed on "
+            "demand). This will raise in the future.",
+            FutureWarning,
+            stacklevel=3,
+        )
+    return np.asarray(self.compute(), dtype=dtype)
+
+
+def to_scalar(self: Array, cast: Callable) -> Any:
+    """``float(x)``, ``int(x)``, ``complex(x)``, ``operator.index(x)``: the one element,
+    computed and converted."""
+    if self.size != 1:
+        raise TypeError(
+            f"only arrays of one element can be converted to Python scalars, "
+            f"this one has shape {self.shape}"
+        )
+    value = np.asarray(self.compute()).item()
+    return operator.index(value) if cast is operator.index else cast(value)
+
+
+def to_bool(self: Array) -> bool:
+    """``bool(x)``: the truth of the one element (numpy's error for larger arrays)."""
+    if self.size > 1:
+        raise ValueError(
+            f"The truth value of a taskloom array of shape {self.shape} is ambiguous. "
+            "Use a.any() or a.all()."
+        )
+    return bool(self.compute())
