@@ -8,6 +8,8 @@ import operator
 import weakref
 from operator import add, mul
 
+import pytest
+
 import taskloom
 
 from reference import reference_get, seed_pipeline
@@ -265,3 +267,25 @@ def test_seed_article_pipeline():
     assert taskloom.get(dsk, "store") == "stored ABC"
     assert sorted(loaded) == ["myfile.a.data", "myfile.b.data", "myfile.c.data"]
     assert taskloom.get(dsk, "store") == reference_get(dsk, "store")
+
+
+def test_unknown_keyword_arguments_are_ignored_like_dask(get):
+    # Dask's get functions accept and ignore keywords they do not know (#13.12).
+    dsk = {"x": 1, "y": (inc, "x")}
+    assert get(dsk, "y", foo=1, rerun_exceptions_locally=True) == 2
+
+
+def test_unknown_keywords_through_compute_and_processes():
+    from taskloom import multiprocessing
+
+    b = taskloom.bag.from_sequence(range(5), npartitions=2).map(inc)
+    for get in [taskloom.get, taskloom.get_sync, multiprocessing.get]:
+        assert b.compute(scheduler=get, extra=1) == [1, 2, 3, 4, 5]
+        assert get({"x": 1}, "x", bogus_keyword=10) == 1
+    assert taskloom.delayed(inc)(1).compute(scheduler="sync", bogus_keyword=10) == 2
+
+
+def test_unknown_keywords_match_dask():
+    local = pytest.importorskip("dask.local")
+    dsk = {"x": 1, "y": (inc, "x")}
+    assert local.get_sync(dsk, "y", foo=1) == taskloom.get_sync(dsk, "y", foo=1) == 2

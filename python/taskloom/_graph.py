@@ -1,5 +1,10 @@
 """Argument handling shared by the ``get`` functions: what they accept, and errors
-that name the offending argument. No scheduling happens here."""
+that name the offending argument. No scheduling happens here.
+
+Policy, as Dask's ``get`` functions: keyword arguments a ``get`` does not know are
+accepted and ignored (``compute(..., scheduler=get, **kwargs)`` forwards everything it
+does not use itself, so a keyword meant for another scheduler must not fail here).
+"""
 
 from __future__ import annotations
 
@@ -43,18 +48,24 @@ class DelayedGraph(Mapping):
 def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str) -> dict:
     """Return ``dsk`` as a dict, with ``cache`` entries taking the place of tasks.
 
+    ``extra`` holds the keyword arguments the ``get`` function does not know: they are
+    accepted and ignored, as Dask's ``get`` functions do (``dask.local.get_async``
+    takes ``**kwargs``), so ``compute(..., scheduler=taskloom.get, anything=1)`` runs.
+
     Raises
     ------
     TypeError
-        For keyword arguments this scheduler does not accept, or a graph that is
-        not a mapping.
+        For a graph that is not a mapping, or a cache that is not one.
+    ValueError
+        For a Dask graph node depending on a key that is nowhere (see
+        :func:`taskloom._dask_compat.as_graph`).
     """
-    if extra:
-        names = ", ".join(sorted(extra))
-        raise TypeError(f"{caller}() got unexpected keyword argument(s): {names}")
+    del extra  # ignored, as in Dask
+    if cache and not isinstance(cache, Mapping):
+        raise TypeError(f"cache must be a mapping of precomputed results, got {type(cache)}")
     if isinstance(dsk, DelayedGraph):
         return {**dsk, **cache} if cache else dsk
-    dsk = as_graph(dsk)  # graphs from Dask's own collections
+    dsk = as_graph(dsk, cache or ())  # graphs from Dask's own collections
     if not isinstance(dsk, dict):
         if not isinstance(dsk, Mapping):
             raise TypeError(
@@ -62,8 +73,6 @@ def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str)
             )
         dsk = dict(dsk)
     if cache:
-        if not isinstance(cache, Mapping):
-            raise TypeError(f"cache must be a mapping of precomputed results, got {type(cache)}")
         # Precomputed results replace their tasks; the user's dict is not modified.
         dsk = {**dsk, **cache}
     return dsk
