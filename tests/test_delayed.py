@@ -7,6 +7,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import taskloom
 from taskloom import Delayed, delayed
@@ -371,3 +373,138 @@ def test_delayed_values_pickle_with_their_graph():
     assert attr.compute() == ["a", "b"]
     leaf = pickle.loads(pickle.dumps(delayed(inc)))
     assert leaf.compute() is inc and leaf(2).compute() == 3
+
+
+# --- collections given to delayed stand for their computed values (#13.1) ---
+
+
+def _taskloom_collections(data, npartitions):
+    """Taskloom's bag, array, dataframe and scalar over ``data``, with their plain values."""
+    import pandas as pd
+
+    import taskloom.array as tla
+    import taskloom.bag as tlb
+    import taskloom.dataframe as tldf
+
+    frame = pd.DataFrame({"a": data, "b": [x * 2 for x in data]})
+    arr = np.array(data, dtype=float)
+    chunk = max(1, -(-len(data) // npartitions))
+    df = tldf.from_pandas(frame, npartitions=npartitions)
+    return [
+        (tlb.from_sequence(data, npartitions=npartitions), list(data)),
+        (tla.from_array(arr, chunks=chunk), arr),
+        (df, frame),
+        (df.a, frame.a),
+        (df.a.sum(), frame.a.sum()),
+        (tlb.from_sequence(data, npartitions=npartitions).count(), len(data)),
+    ]
+
+
+def _same_value(got, expected):
+    import pandas as pd
+
+    assert type(got) is type(expected)
+    if isinstance(expected, pd.DataFrame):
+        pd.testing.assert_frame_equal(got, expected)
+    elif isinstance(expected, pd.Series):
+        pd.testing.assert_series_equal(got, expected)
+    elif isinstance(expected, np.ndarray):
+        np.testing.assert_array_equal(got, expected)
+    else:
+        assert got == expected
+
+
+def _describe(v):
+    return (type(v).__name__, len(v)) if hasattr(v, "__len__") else (type(v).__name__, v)
+
+
+@pytest.mark.parametrize("npartitions", [1, 3])
+def test_collections_as_arguments_are_their_computed_values(npartitions):
+    data = [5, 3, 8, 1, 9, 2, 7]
+    for coll, expected in _taskloom_collections(data, npartitions):
+        ident = delayed(lambda v: v)
+        _same_value(ident(coll).compute(), expected)
+        _same_value(delayed(coll).compute(), expected)
+        _same_value(ident([coll])[0].compute(), expected)
+        _same_value(ident((1, coll)).compute()[1], expected)
+        _same_value(ident({"k": coll})["k"].compute(), expected)
+        _same_value(delayed(lambda v=None: v)(v=coll).compute(), expected)
+        _same_value(ident(coll).compute(scheduler="processes"), expected)
+        assert delayed(_describe)(coll).compute(scheduler="sync") == _describe(expected)
+    bag = _taskloom_collections(data, npartitions)[0][0]
+    assert delayed(sorted)(bag).compute() == sorted(data)
+    assert delayed(len)(bag).compute() == len(data)
+    assert delayed(lambda s: s)({bag.count(), 99}).compute() == {len(data), 99}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(-100, 100), min_size=1, max_size=30), st.integers(1, 6))
+def test_random_collections_in_delayed_calls_match_python(data, npartitions):
+    for coll, expected in _taskloom_collections(data, npartitions):
+        got = delayed(lambda v, k: [v, k])([coll], k={"c": coll}).compute(scheduler="sync")
+        _same_value(got[0][0], expected)
+        _same_value(got[1]["c"], expected)
+
+
+def test_issue_examples_match_dask():
+    import pandas as pd
+
+    import taskloom.dataframe as tldf
+
+    pdf = pd.DataFrame({"a": range(10), "b": range(10)})
+    df = tldf.from_pandas(pdf, npartitions=1)
+    assert delayed(lambda s: s * 2)(df.a.sum()).compute() == 90
+    assert delayed(len)(df).compute() == 10
+    assert delayed(len)(tldf.from_pandas(pdf, npartitions=4)).compute() == 10
+    assert delayed(list)(taskloom.bag.from_sequence(range(4), npartitions=2)).compute() == [
+        0, 1, 2, 3,
+    ]  # fmt: skip
+
+
+def test_delayed_of_a_collection_takes_name_and_nout():
+    bag = taskloom.bag.from_sequence([1, 2], npartitions=2)
+    d = delayed(bag, name="the-bag", nout=2)
+    assert d.key == "the-bag" and len(d) == 2
+    assert [x.compute() for x in d] == [1, 2]
+    assert delayed(bag, traverse=False).compute() == [1, 2]  # as in Dask: still computed
+
+
+def test_collection_arguments_share_work_and_keep_their_graph():
+    calls = Counter()
+    bag = taskloom.bag.from_sequence(range(6), npartitions=3).map(calls)
+    total = delayed(sum)(bag)
+    both = delayed(lambda a, b: (a, b))(total, delayed(len)(bag))
+    assert both.compute() == (15, 6)
+    assert calls.n == 6, "the bag's tasks ran once for both uses"
+    assert set(bag.__dask_graph__()) <= set(both.dask)
+
+
+def test_pure_calls_on_collections_share_a_key():
+    bag = taskloom.bag.from_sequence(range(6), npartitions=3)
+    assert delayed(sum, pure=True)(bag).key == delayed(sum, pure=True)(bag).key
+    other = taskloom.bag.from_sequence(range(7), npartitions=3)
+    assert delayed(sum, pure=True)(bag).key != delayed(sum, pure=True)(other).key
+
+
+def test_dask_collections_as_arguments_match_dask():
+    dask = pytest.importorskip("dask")
+    da = pytest.importorskip("dask.array")
+    dbag = pytest.importorskip("dask.bag")
+    dd = pytest.importorskip("dask.dataframe")
+    import pandas as pd
+
+    arr = np.arange(24.0).reshape(4, 6)
+    frame = pd.DataFrame({"a": range(10), "b": range(10)})
+    colls = [
+        (da.from_array(arr, chunks=(3, 4)), arr),
+        (dd.from_pandas(frame, npartitions=3), frame),
+        (dd.from_pandas(frame, npartitions=3).a.sum(), frame.a.sum()),
+        (dbag.from_sequence(range(9), npartitions=4), list(range(9))),
+        (dask.delayed(abs)(-4), 4),
+    ]
+    for coll, expected in colls:
+        _same_value(delayed(lambda v: v)(coll).compute(), expected)
+        _same_value(delayed(coll).compute(scheduler="sync"), expected)
+        dask_value = dask.delayed(_describe)(coll).compute(scheduler="sync")
+        assert delayed(_describe)(coll).compute() == dask_value == _describe(expected)
+        _same_value(delayed(lambda v: v)([coll]).compute(scheduler="processes")[0], expected)

@@ -15,6 +15,12 @@ Arguments: Delayed objects anywhere inside lists, tuples, sets, frozensets and d
 become dependencies and are replaced by their values; containers without any are passed
 as given, wrapped so the scheduler never mistakes them for tasks or keys.
 
+Collections (taskloom's bags, arrays and dataframes, Dask's own collections) given as
+arguments, anywhere Delayed objects may be, or to ``delayed`` itself, stand for their
+computed value, as in Dask: a ``finalize-`` task applies the collection's
+``__dask_postcompute__`` to its keys' results inside the graph, and the collection's
+graph travels with the value.
+
 Examples
 --------
 >>> import taskloom
@@ -34,6 +40,7 @@ from collections.abc import Callable, Hashable, Iterator
 from typing import Any
 
 from taskloom import _core, config, threaded
+from taskloom._dask_compat import as_graph
 from taskloom.base import DaskMethodsMixin, is_dask_collection
 from taskloom.core import PLAIN_TYPES, data_task, literal
 from taskloom.tokenize import tokenize
@@ -131,12 +138,25 @@ def _arg(a: Any, deps: list) -> Any:
     return a
 
 
-def _from_collection(c: Any) -> Delayed:
-    """A Delayed whose value is the computed collection ``c`` (its finalized result)."""
+def _from_collection(c: Any, key: Hashable | None = None, nout: int | None = None) -> Delayed:
+    """A Delayed whose value is the computed collection ``c``, as in Dask.
+
+    The value is Dask's finalized result, ``finalize(results, *extra)`` for
+    ``(finalize, extra) = c.__dask_postcompute__()`` and ``results`` shaped like
+    ``c.__dask_keys__()``, computed by a task in the graph; the collection's graph
+    (Dask's task-spec nodes converted, see :mod:`taskloom._dask_compat`) travels with
+    the value. ``key`` names the value (default ``finalize-<token of the keys>``).
+    """
     finalize, extra = c.__dask_postcompute__()
     keys = c.__dask_keys__()
-    key = f"finalize-{tokenize(keys)}"
-    return _base_new(Delayed, key, (finalize, keys, *extra), (), None, dict(c.__dask_graph__()))
+    if key is None:
+        key = f"finalize-{tokenize(keys)}"
+    graph = dict(as_graph(c))
+    # The extra arguments are values, never keys or tasks (Dask passes them as given).
+    graph[key] = (finalize, keys, *map(data_task, extra))
+    # The task lives in the graph (a value with both would lose its graph: see
+    # `collect` in rust/taskloom-py/src/delayed.rs).
+    return _base_new(Delayed, key, None, (), nout, graph)
 
 
 def call_function(
@@ -208,7 +228,7 @@ class Delayed(_core.DelayedBase, DaskMethodsMixin):
     def __new__(
         cls, key: Hashable, dsk: Any = None, length: int | None = None, layer: Any = None
     ) -> Delayed:
-        graph = dict(dsk) if dsk is not None else {}
+        graph = dict(as_graph(dsk)) if dsk is not None else {}  # Dask's nodes converted
         if key not in graph:
             raise ValueError(f"the graph given to Delayed does not contain its key {key!r}")
         return _base_new(cls, key, None, (), length, graph)
@@ -396,7 +416,8 @@ def delayed(
     ----------
     obj : callable or any object
         A function (calls of the result build tasks), or a value. Lists, tuples, sets
-        and dicts holding Delayed objects become a Delayed that assembles them.
+        and dicts holding Delayed objects become a Delayed that assembles them; a
+        collection becomes a Delayed of its computed value.
         Without ``obj``, returns a decorator: ``@delayed(pure=True)``.
     name : str, optional
         The key of the result (for a value or the function itself; calls take
@@ -418,6 +439,12 @@ def delayed(
     >>> a, b = delayed(divmod, nout=2)(7, 2)
     >>> b.compute()
     1
+
+    A collection stands for its computed value:
+
+    >>> import taskloom.bag as db
+    >>> delayed(sorted)(db.from_sequence([3, 1, 2], npartitions=2)).compute()
+    [1, 2, 3]
     """
     if obj is _MISSING:
         return functools.partial(delayed, name=name, pure=pure, nout=nout, traverse=traverse)
@@ -433,7 +460,7 @@ def delayed(
     if nout is not None and (type(nout) is not int or nout < 0):
         raise ValueError(f"nout must be None or a non-negative integer, got {nout!r}")
     if is_dask_collection(obj):
-        return _from_collection(obj)
+        return _from_collection(obj, name, nout)
     if callable(obj):
         if name is None:
             effective = config.get("delayed_pure", False) if pure is None else pure
