@@ -11,9 +11,11 @@ Policies:
   output partition ``j`` concatenates piece ``j`` of every input: ``n + m`` tasks, each
   output reading every split, the all-to-all the scheduler sees.
 - ``set_index``/``sort_values`` are range shuffles: boundaries come from approximate
-  quantiles of the column (computed when the expression is built, as Dask does, so the
-  result's divisions are known); rows go to the partition whose range holds them, and
-  each output partition is sorted stably, so equal keys keep their input order.
+  quantiles of the column, of any orderable dtype (:mod:`.partitionquantiles`; computed
+  when the expression is built, as Dask does, so the result's divisions are known);
+  rows go to the partition whose range holds them, compared as sort keys (datetimes in
+  their own unit and time zone, strings as strings), and each output partition is
+  sorted stably, so equal keys keep their input order.
 """
 
 from __future__ import annotations
@@ -32,6 +34,12 @@ from taskloom.dataframe.core import (
     map_partitions,
     new_collection,
     tree_reduction,
+)
+from taskloom.dataframe.partitionquantiles import (
+    division_keys,
+    from_keys,
+    quantile_divisions,
+    range_targets,
 )
 from taskloom.tokenize import tokenize
 
@@ -144,35 +152,40 @@ def repartition_npartitions(frame: _Frame, npartitions: int) -> Any:
 
 
 def _interpolate_divisions(frame: _Frame, npartitions: int) -> list | None:
+    """Divisions splitting each old partition's range into equal shares, for numeric,
+    datetime (any unit or time zone) and timedelta divisions; None for others, or
+    when the range has too few distinct values (e.g. integer divisions)."""
     if not frame.known_divisions:
         return None
-    divs = frame.divisions
-    first = divs[0]
-    if isinstance(first, pd.Timestamp):
-        values = pd.DatetimeIndex(divs).asi8.astype(float)
-    elif isinstance(first, int | float | np.number) and not isinstance(first, bool):
-        values = np.asarray(divs, dtype=float)
-    else:
+    divs = list(frame.divisions)
+    dtype = frame._meta.index.dtype
+    if (
+        isinstance(frame._meta.index, pd.MultiIndex)
+        or not (
+            pd.api.types.is_numeric_dtype(dtype)
+            or pd.api.types.is_datetime64_any_dtype(dtype)
+            or pd.api.types.is_timedelta64_dtype(dtype)
+        )
+        or pd.api.types.is_bool_dtype(dtype)
+    ):
         return None
-    # Split each old partition into equal shares of its division range.
+    try:
+        keys = division_keys(divs, dtype)
+    except (TypeError, ValueError):
+        return None
+    values = keys.astype(float)
     n = frame.npartitions
     per = np.diff(np.linspace(0, npartitions, n + 1).round().astype(int))
-    points = []
+    points: list = []
     for i, k in enumerate(per):
         points.extend(np.linspace(values[i], values[i + 1], k + 1)[:-1])
     points.append(values[-1])
-    if isinstance(first, pd.Timestamp):
-        new = list(
-            pd.to_datetime(np.asarray(points).astype("int64"), utc=False).tz_localize(first.tz)
-            if first.tz
-            else pd.to_datetime(np.asarray(points).astype("int64"))
-        )
-    elif isinstance(first, int | np.integer):
-        new = [int(p) for p in np.round(points)]
+    if keys.dtype.kind in "iu":
+        new = from_keys(np.round(points).astype(keys.dtype), dtype)
     else:
-        new = [float(p) for p in points]
+        new = from_keys(np.asarray(points), dtype)
     new[0], new[-1] = divs[0], divs[-1]
-    if any(b <= a for a, b in itertools.pairwise(new)) or new[-2] > new[-1]:
+    if any(b <= a for a, b in itertools.pairwise(new)):
         return None  # too many partitions for the range (e.g. integer divisions)
     return new
 
@@ -230,52 +243,16 @@ def hash_shuffle(
 # --- range shuffles: set_index, sort_values -------------------------------------------
 
 
-def _quantile_divisions(column: Any, npartitions: int) -> list:
-    """``npartitions + 1`` boundaries from approximate quantiles, the ends exact."""
-    qs = np.linspace(0, 1, npartitions + 1)
-    values = column.quantile(list(qs)).compute()
-    dtype = column.dtype
-    out = list(values.to_numpy())
-    if pd.api.types.is_integer_dtype(dtype):
-        out = [round(v) for v in out]
-    elif pd.api.types.is_datetime64_any_dtype(dtype):
-        out = [pd.Timestamp(v) for v in out]
-    # Equal quantiles (many repeated values) merge partitions.
-    unique = [out[0]]
-    for v in out[1:-1]:
-        if v > unique[-1]:
-            unique.append(v)
-    if out[-1] > unique[-1] or len(unique) == 1:
-        unique.append(out[-1])
-    else:
-        unique[-1] = out[-1]
-        if len(unique) == 1:
-            unique.append(out[-1])
-    return unique
-
-
 def _range_split(
-    part: Any, column: Any, inner: list, n: int, descending: bool, na_first: bool
+    part: Any, column: Any, inner: np.ndarray, n: int, descending: bool, na_first: bool
 ) -> list:
-    values = part[column] if column is not None else part.index.to_series()
-    target = (
-        np.searchsorted(
-            np.asarray(
-                inner,
-                dtype=values.dtype
-                if not isinstance(values.dtype, pd.api.extensions.ExtensionDtype)
-                else object,
-            ),
-            values.to_numpy(),
-            side="right",
-        )
-        if inner
-        else np.zeros(len(part), dtype=np.int64)
-    )
-    target = np.asarray(target, dtype=np.int64)
+    """``part``'s rows in ``n`` pieces by the range of ``column`` (the index when None)
+    between the boundary keys ``inner``; missing values go first or last."""
+    values = part[column] if column is not None else part.index
+    target = range_targets(values, inner)
+    na = target < 0
     if descending:
         target = n - 1 - target
-    na = values.isna().to_numpy()
     if na.any():
         target[na] = 0 if na_first else n - 1
     order = np.argsort(target, kind="stable")
@@ -294,7 +271,8 @@ def _range_shuffle(
     token: str,
 ) -> tuple[dict, str, int]:
     n = len(divisions) - 1
-    inner = list(divisions[1:-1])
+    dtype = (frame._meta.index if column is None else frame._meta[column]).dtype
+    inner = division_keys(list(divisions[1:-1]), dtype)
     tok = tokenize(frame._name, column, divisions, descending, na_first, finish)
     split, name = f"{token}-split-{tok}", f"{token}-{tok}"
     layer: dict = {
@@ -354,7 +332,7 @@ def set_index(
         parts.divisions = tuple(divisions)
         return parts
     if divisions is None:
-        divisions = _quantile_divisions(df[column], npartitions or df.npartitions)
+        divisions = quantile_divisions(df[column], npartitions or df.npartitions)
     else:
         divisions = _check_divisions(divisions)
     finish = _SortedIndex(column, drop)
@@ -433,7 +411,7 @@ def sort_values(
         df._check_columns(cols)
         frame = df
     first_ascending = ascending if isinstance(ascending, bool) else ascending[0]
-    divisions = _quantile_divisions(frame[cols[0]], npartitions or df.npartitions)
+    divisions = quantile_divisions(frame[cols[0]], npartitions or df.npartitions)
     if isinstance(df, Series):
         finish: _SortValues = _SeriesSort(ascending=ascending, na_position=na_position)
     else:
