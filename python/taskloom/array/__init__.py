@@ -25,12 +25,12 @@ import operator
 import numpy as np
 
 from taskloom.array import random
+from taskloom.array.blockwise import blockwise, map_blocks
 from taskloom.array.core import (
     Array,
     asarray,
     elemwise,
     from_array,
-    map_blocks,
     normalize_chunks,
     rechunk,
     unify_chunks,
@@ -51,7 +51,6 @@ from taskloom.array.reductions import (
 )
 from taskloom.array.routines import (
     block,
-    blockwise,
     concatenate,
     dot,
     expand_dims,

@@ -27,7 +27,7 @@ import numpy as np
 
 from taskloom.array.chunks import AUTO_BYTES, normalize_chunks, rechunk_chunks
 from taskloom.base import DaskMethodsMixin
-from taskloom.core import bind_kwargs, data_task
+from taskloom.core import data_task
 from taskloom.threaded import get as threaded_get
 from taskloom.tokenize import tokenize
 
@@ -197,6 +197,8 @@ class Array(DaskMethodsMixin):
         dtype = np.dtype(dtype)
         if dtype == self.dtype:
             return self
+        from taskloom.array.blockwise import map_blocks
+
         return map_blocks(_astype, self, dtype, dtype=dtype)
 
     # -- shape --
@@ -231,6 +233,8 @@ class Array(DaskMethodsMixin):
 
     def map_blocks(self, func: Callable, *args: Any, **kwargs: Any) -> Array:
         """See :func:`taskloom.array.map_blocks`."""
+        from taskloom.array.blockwise import map_blocks
+
         return map_blocks(func, self, *args, **kwargs)
 
     def to_delayed(self) -> np.ndarray:
@@ -365,52 +369,21 @@ def asarray(x: Any, chunks: Any = "auto") -> Array:
     return x if isinstance(x, Array) else from_array(x, chunks=chunks)
 
 
-def map_blocks(
-    func: Callable,
-    *args: Any,
-    dtype: Any = None,
-    chunks: Any = None,
-    name: str | None = None,
-    **kwargs: Any,
-) -> Array:
-    """Apply ``func`` to corresponding blocks of the array arguments (others are passed
-    to every call). Without ``chunks``, output blocks have the input blocks' shapes;
-    without ``dtype``, it is found by calling ``func`` on tiny blocks.
-
-    Examples
-    --------
-    >>> import taskloom.array as da
-    >>> da.ones((4,), chunks=2).map_blocks(lambda b: b * 3).compute()
-    array([3., 3., 3., 3.])
-    """
-    arrays = [a for a in args if isinstance(a, Array)]
-    if not arrays:
-        raise ValueError("map_blocks needs at least one taskloom array argument")
-    arrays = unify_chunks(*arrays)
-    it = iter(arrays)
-    args = tuple(next(it) if isinstance(a, Array) else a for a in args)
-    first = arrays[0]
-    if dtype is None:
-        dtype = _probe_dtype(func, args, kwargs)
-    fn = bind_kwargs(func, kwargs)
-    name = name or f"{getattr(func, '__name__', 'map_blocks')}-{tokenize(func, args, kwargs)}"
-    layer = {}
-    for idx in np.ndindex(*first.numblocks):
-        layer[(name, *idx)] = (
-            fn,
-            *[(a.name, *_broadcast_index(idx, a)) if isinstance(a, Array) else a for a in args],
-        )
-    out_chunks = normalize_chunks(chunks, first.shape) if chunks is not None else first.chunks
-    return _derive(first, name, layer, out_chunks, dtype, *arrays[1:])
-
-
-def _probe_dtype(func: Callable, args: Sequence, kwargs: dict) -> np.dtype:
-    """The dtype ``func`` returns, found by calling it on one-element blocks; numpy's
-    promotion of the inputs' dtypes if that call fails."""
+def _probe_dtype(func: Callable, args: Sequence, kwargs: dict, strict: bool = False) -> np.dtype:
+    """The dtype ``func`` returns, found by calling it on one-element blocks. If that
+    call fails: numpy's promotion of the inputs' dtypes, or with ``strict`` (as Dask's
+    ``map_blocks``) a ``ValueError`` asking for ``dtype=``."""
     probe = [np.ones((1,) * a.ndim, dtype=a.dtype) if isinstance(a, Array) else a for a in args]
     try:
-        return np.asarray(func(*probe, **kwargs)).dtype
-    except Exception:  # the call may need real data; promotion is the next best guess
+        with np.errstate(all="ignore"):
+            return np.asarray(func(*probe, **kwargs)).dtype
+    except Exception as e:  # the call may need real data
+        if strict:
+            raise ValueError(
+                f"dtype inference failed in map_blocks: calling {func!r} on one-element "
+                f"blocks raised {e!r}. Please specify the dtype explicitly using the "
+                "`dtype` kwarg."
+            ) from e
         return np.result_type(*[a.dtype if isinstance(a, Array) else a for a in args])
 
 

@@ -30,7 +30,6 @@ from taskloom.array.core import (
     asarray,
     normalize_chunks,
 )
-from taskloom.core import bind_kwargs
 from taskloom.tokenize import tokenize
 
 SPLIT_EVERY = 8
@@ -464,110 +463,7 @@ def from_npy_stack(dirname: str | os.PathLike) -> Array:
     return Array({name: layer}, name, chunks, info["dtype"])
 
 
-# -- blockwise and the blocks accessor -------------------------------------------------
-
-
-def _concat_axes(blocks: Any, axes: list[int]) -> np.ndarray:
-    """Nested lists of blocks (one level per contracted axis) joined along ``axes``."""
-    if not isinstance(blocks, list):
-        return blocks
-    parts = [_concat_axes(b, axes[1:]) for b in blocks]
-    return np.concatenate(parts, axis=axes[0])
-
-
-def blockwise(
-    func: Any,
-    out_ind: str | Sequence[str],
-    *args: Any,
-    dtype: Any = None,
-    concatenate: bool = False,
-    name: str | None = None,
-    **kwargs: Any,
-) -> Array:
-    """Apply ``func`` block by block, in Einstein-like index notation, as Dask's.
-
-    ``args`` alternate arrays (or values) and their index strings (``None`` for
-    values). Indices in the output select blocks; an index that appears only in
-    inputs is contracted: ``func`` receives, for that axis, the list of all blocks
-    (or, with ``concatenate=True``, those blocks joined into one array).
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import taskloom.array as da
-    >>> x = da.from_array(np.arange(6).reshape(2, 3), chunks=1)
-    >>> blockwise(np.add, "ij", x, "ij", 10, None, dtype=x.dtype).compute()
-    array([[10, 11, 12],
-           [13, 14, 15]])
-    """
-    if len(args) % 2:
-        raise ValueError("blockwise arguments come in pairs: array, index string")
-    pairs = [(args[i], args[i + 1]) for i in range(0, len(args), 2)]
-    out_ind = tuple(out_ind)
-    # Common block boundaries per index letter.
-    letter_chunks: dict[str, tuple] = {}
-    for a, ind in pairs:
-        if ind is None:
-            continue
-        a = asarray(a)
-        if len(ind) != a.ndim:
-            raise ValueError(f"index {ind!r} has {len(ind)} letters for a {a.ndim}-d array")
-        for letter, c, n in zip(ind, a.chunks, a.shape, strict=True):
-            if letter in letter_chunks and builtins.sum(letter_chunks[letter]) != n:
-                raise ValueError(
-                    f"index {letter!r} has lengths {sum(letter_chunks[letter])} and {n}"
-                )
-            prev = letter_chunks.get(letter, c)
-            bounds = sorted(set(_offsets(prev)) | set(_offsets(c)))
-            letter_chunks[letter] = tuple(hi - lo for lo, hi in pairwise(bounds)) or (0,)
-    arrays: list[tuple[Any, Any]] = []
-    for a, ind in pairs:
-        if ind is None:
-            arrays.append((a, None))
-        else:
-            a = asarray(a)
-            arrays.append((a.rechunk(tuple(letter_chunks[c] for c in ind)), tuple(ind)))
-    missing = [c for c in out_ind if c not in letter_chunks]
-    if missing:
-        raise ValueError(f"output indices {missing} appear in no input")
-    contracted = [c for c in letter_chunks if c not in out_ind]
-    name = (
-        name or f"{getattr(func, '__name__', 'blockwise')}-{tokenize(func, out_ind, args, kwargs)}"
-    )
-    fn = bind_kwargs(func, kwargs)
-    layer: dict = {}
-    numblocks = {c: len(ch) for c, ch in letter_chunks.items()}
-    for out_idx in np.ndindex(*[numblocks[c] for c in out_ind]):
-        where = dict(zip(out_ind, out_idx, strict=True))
-        call = [fn]
-        for a, ind in arrays:
-            if ind is None:
-                call.append(a)
-                continue
-            inner = [c for c in ind if c in contracted]
-
-            arg = _nested_keys(a.name, ind, inner, numblocks, where, 0, {})
-            if inner and concatenate:
-                arg = (_concat_axes, arg, [ind.index(c) for c in inner])
-            call.append(arg)
-        layer[(name, *out_idx)] = tuple(call)
-    if dtype is None:
-        raise ValueError("blockwise needs dtype= (the result's dtype)")
-    parents = [a for a, ind in arrays if ind is not None]
-    chunks = tuple(letter_chunks[c] for c in out_ind)
-    return _merge(parents, name, layer, chunks, dtype)
-
-
-def _nested_keys(
-    name: str, ind: tuple, inner: list, numblocks: dict, where: dict, depth: int, fixed: dict
-) -> Any:
-    """The block key of one input, or nested lists of keys over its contracted indices."""
-    if depth == len(inner):
-        return (name, *[fixed.get(c, where.get(c)) for c in ind])
-    return [
-        _nested_keys(name, ind, inner, numblocks, where, depth + 1, {**fixed, inner[depth]: k})
-        for k in range(numblocks[inner[depth]])
-    ]
+# -- the blocks accessor ---------------------------------------------------------------
 
 
 class _Blocks:
