@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["emulate", "make_meta", "meta_nonempty"]
+__all__ = ["EnforceMeta", "emulate", "enforce_meta", "make_meta", "meta_from_user", "meta_nonempty"]
 
 
 def make_meta(x: Any) -> Any:
@@ -92,3 +92,83 @@ def emulate(func: Callable, *args: Any, **kwargs: Any) -> Any:
     args = tuple(_nonempty_arg(a) for a in args)
     kwargs = {k: _nonempty_arg(v) for k, v in kwargs.items()}
     return make_meta(func(*args, **kwargs))
+
+
+def meta_from_user(meta: Any, index: pd.Index | None = None) -> Any:
+    """A meta from what Dask's ``meta=`` accepts: a pandas object, a dict or list of
+    ``(column, dtype)``, a ``(name, dtype)`` tuple for a series, or a dtype/scalar.
+    Frames and series built from a description get ``index`` (emptied), as in Dask.
+
+    Examples
+    --------
+    >>> meta_from_user(("s", "i8"))
+    Series([], Name: s, dtype: int64)
+    >>> meta_from_user({"a": "f8", "b": "str"}).dtypes.tolist()
+    [dtype('float64'), <StringDtype(na_value=nan)>]
+    """
+    index = None if index is None else index[:0]
+    if isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
+        return make_meta(meta)
+    if isinstance(meta, dict):
+        meta = list(meta.items())
+    if isinstance(meta, list) and all(isinstance(x, tuple) and len(x) == 2 for x in meta):
+        columns = {c: pd.Series([], dtype=d, index=index) for c, d in meta}
+        return pd.DataFrame(columns, index=index, columns=[c for c, _ in meta])
+    if isinstance(meta, tuple) and len(meta) == 2:
+        return pd.Series([], dtype=meta[1], name=meta[0], index=index)
+    if isinstance(meta, np.dtype | str | type):
+        try:
+            return pd.Series([], dtype=meta, index=index)
+        except TypeError as e:
+            raise TypeError(f"meta={meta!r} is not a dtype: {e}") from None
+    return meta
+
+
+def enforce_meta(part: Any, meta: Any) -> Any:
+    """``part`` made to agree with ``meta``, as Dask's ``apply_and_enforce``: an empty
+    part is ``meta`` itself, a Series or Index takes the meta's name, a frame's columns
+    must be the meta's (same labels in the same order), else ``ValueError``.
+
+    Examples
+    --------
+    >>> enforce_meta(pd.Series([1, 2], name="a"), pd.Series([], dtype="i8", name="s")).name
+    's'
+    """
+    if not isinstance(part, pd.DataFrame | pd.Series | pd.Index):
+        return part
+    if not len(part):
+        return meta
+    if isinstance(part, pd.DataFrame):
+        if not isinstance(meta, pd.DataFrame) or list(part.columns) != list(meta.columns):
+            expected = list(getattr(meta, "columns", []))
+            got = list(part.columns)
+            extra = [c for c in got if c not in expected]
+            missing = [c for c in expected if c not in got]
+            detail = (
+                f"extra: {extra}, missing: {missing}"
+                if extra or missing
+                else f"order differs: got {got}, expected {expected}"
+            )
+            raise ValueError(
+                f"the columns in the computed data do not match the columns in the "
+                f"provided metadata ({detail}); pass meta= with the columns the function "
+                "returns"
+            )
+        return part
+    name = getattr(meta, "name", None)
+    return part if part.name == name else part.rename(name)
+
+
+class EnforceMeta:
+    """``func`` whose results go through :func:`enforce_meta` (a task callable)."""
+
+    __slots__ = ("func", "meta")
+
+    def __init__(self, func: Callable, meta: Any) -> None:
+        self.func, self.meta = func, meta
+
+    def __call__(self, *args: Any) -> Any:
+        return enforce_meta(self.func(*args), self.meta)
+
+    def __reduce__(self) -> tuple:
+        return (EnforceMeta, (self.func, self.meta))

@@ -32,7 +32,19 @@ import pandas as pd
 
 from taskloom.base import DaskMethodsMixin
 from taskloom.core import data_task, partition_tree
-from taskloom.dataframe._meta import emulate, make_meta, meta_nonempty
+from taskloom.dataframe._meta import (
+    EnforceMeta,
+    emulate,
+    make_meta,
+    meta_from_user,
+    meta_nonempty,
+)
+from taskloom.dataframe._quantile import (
+    check_quantiles,
+    quantile_aggregate,
+    quantile_chunk,
+    quantile_combine,
+)
 from taskloom.delayed import Delayed
 from taskloom.threaded import get as threaded_get
 from taskloom.tokenize import tokenize
@@ -1058,8 +1070,8 @@ class DataFrame(_Frame):
     def describe(
         self, percentiles: Sequence | None = None, split_every: int | None = None, **kwargs: Any
     ) -> DataFrame:
-        """Count, mean, std, min, quantiles and max of the numeric columns
-        (quantiles approximate, see :meth:`Series.quantile`)."""
+        """Count, mean, std, min, quantiles (see :meth:`Series.quantile`) and max of
+        the numeric columns."""
         numeric = [
             c
             for c, dt in self.dtypes.items()
@@ -1073,13 +1085,32 @@ class DataFrame(_Frame):
         meta = self._meta_nonempty[numeric].describe(percentiles=percentiles).iloc[:0]
         return map_scalars(_describe_frame, numeric, *parts, meta=meta)
 
-    def quantile(self, q: Any = 0.5, numeric_only: bool = True, **kwargs: Any) -> Any:
-        """Approximate quantiles of each numeric column (see :meth:`Series.quantile`)."""
-        numeric = [c for c, dt in self.dtypes.items() if pd.api.types.is_numeric_dtype(dt)]
-        parts = [self[c].quantile(q) for c in numeric]
+    def quantile(
+        self, q: Any = 0.5, numeric_only: bool = True, split_every: int | None = None
+    ) -> Any:
+        """Quantile(s) ``q`` of each numeric column, as pandas (see
+        :meth:`Series.quantile`): a Series named ``q`` for a scalar ``q``, else a frame
+        indexed by ``q``.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"a": range(10), "b": [1.0] * 10})
+        >>> dd.from_pandas(pdf, npartitions=3).quantile(0.5).compute().tolist()
+        [4.5, 1.0]
+        """
+        if not numeric_only:
+            raise NotImplementedError("quantile(numeric_only=False) is not supported")
+        check_quantiles(q)
+        numeric = [
+            c
+            for c, dt in self.dtypes.items()
+            if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)
+        ]
+        parts = [self[c].quantile(q, split_every=split_every) for c in numeric]
         meta = self._meta_nonempty[numeric].quantile(q)
         meta = make_meta(meta) if isinstance(meta, pd.DataFrame | pd.Series) else meta
-        return map_scalars(_quantile_frame, numeric, np.isscalar(q), *parts, meta=meta)
+        return map_scalars(_quantile_frame, numeric, q, *parts, meta=meta)
 
     def to_csv(self, path: Any, **kwargs: Any) -> Any:
         """Write CSV files; see :func:`taskloom.dataframe.to_csv`."""
@@ -1252,7 +1283,7 @@ class Series(_Frame):
 
     def unique(self, split_every: int | None = None) -> Series:
         """The distinct values, in order of first appearance, as a series."""
-        meta = pd.Series(self._meta.unique(), name=self.name)
+        meta = _unique_chunk(self._meta)
         return self._reduction(
             _unique_chunk, _unique_combine, _unique_combine, meta, split_every, token="unique"
         )
@@ -1283,35 +1314,54 @@ class Series(_Frame):
         )
         return map_scalars(_nunique_of, uniques, dropna, meta=np.int64(0))
 
-    def quantile(self, q: Any = 0.5, method: str = "default") -> Any:
-        """Approximate quantiles: each partition's quantiles on a fine grid, merged with
-        the partitions' sizes as weights (exact for one partition; Dask approximates
-        the same way)."""
-        qs = np.atleast_1d(np.asarray(q, dtype=float))
-        if ((qs < 0) | (qs > 1)).any():
-            raise ValueError(f"quantiles must be between 0 and 1, got {q!r}")
-        meta = self._meta_nonempty.quantile(q)
-        meta = make_meta(meta) if isinstance(meta, pd.Series) else meta
+    def quantile(
+        self, q: Any = 0.5, method: str = "default", split_every: int | None = None
+    ) -> Any:
+        """Quantile(s) ``q`` of the values, interpolated linearly as pandas does.
+
+        Exact (pandas' own result) while the values fit in one sketch of
+        :data:`~taskloom.dataframe._quantile.EXACT_LIMIT` values, approximate beyond
+        (merged per-partition order statistics, as Dask); see
+        :mod:`taskloom.dataframe._quantile`.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> s = dd.from_pandas(pd.Series(range(100), name="w"), npartitions=3)
+        >>> s.quantile(0.5).compute()
+        np.float64(49.5)
+        >>> s.quantile([0.25, 0.75]).compute().tolist()
+        [24.75, 74.25]
+        """
+        if method not in ("default", "dask", "tdigest"):
+            raise ValueError(f"method must be 'default', 'dask' or 'tdigest', got {method!r}")
+        check_quantiles(q)
+        sample = self._meta_nonempty
+        if isinstance(sample, pd.Index):
+            sample = sample.to_series(index=pd.RangeIndex(len(sample)))
+        quantile_chunk(sample)  # raises for a dtype without quantiles, early
+        meta = sample.quantile(q)
+        meta = make_meta(meta) if isinstance(meta, pd.Series) else np.float64(meta)
         return self._reduction(
-            _quantile_chunk,
-            _quantile_combine,
-            partial(_quantile_aggregate, q, self.name),
+            quantile_chunk,
+            quantile_combine,
+            partial(quantile_aggregate, q, self.name),
             meta,
-            None,
+            split_every,
             token="quantile",
         )
 
     def describe(
         self, percentiles: Sequence | None = None, split_every: int | None = None, **kwargs: Any
     ) -> Series:
-        """Count, mean, std, min, (approximate) quantiles and max."""
+        """Count, mean, std, min, quantiles (see :meth:`quantile`) and max."""
         ps = [0.25, 0.5, 0.75] if percentiles is None else sorted(set(percentiles) | {0.5})
         parts = [
             self.count(split_every=split_every),
             self.mean(split_every=split_every),
             self.std(split_every=split_every),
             self.min(split_every=split_every),
-            self.quantile(ps),
+            self.quantile(ps, split_every=split_every),
             self.max(split_every=split_every),
         ]
         meta = self._meta_nonempty.describe(percentiles=percentiles).iloc[:0]
@@ -1326,6 +1376,16 @@ class Series(_Frame):
     def __iter__(self) -> Any:
         for part in self.to_delayed():
             yield from part.compute()
+
+
+class _NotOnIndex:
+    """A Series method that pandas' Index does not have: ``hasattr`` is false."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: type | None = None) -> Any:
+        raise AttributeError(f"'Index' object has no attribute {self.name!r}")
 
 
 class Index(Series):
@@ -1354,6 +1414,47 @@ class Index(Series):
         """The index values as a one-column frame."""
         kwargs = {} if name is no_default else {"name": name}
         return self._partitionwise("to_frame", index=index, **kwargs)
+
+    # Reductions take pandas' Index arguments: no ``numeric_only``, and ``any``/``all``
+    # no ``skipna``.
+    def min(self, axis: Any = None, skipna: bool = True, split_every: int | None = None) -> Any:
+        """Smallest index value.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> df = dd.from_pandas(pd.DataFrame({"x": [1, 2, 3]}, index=[5, 1, 9]), npartitions=2)
+        >>> df.index.min().compute(), df.index.max().compute()
+        (np.int64(1), np.int64(9))
+        """
+        return self._stat("min", split_every, skipna=skipna)
+
+    def max(self, axis: Any = None, skipna: bool = True, split_every: int | None = None) -> Any:
+        """Largest index value."""
+        return self._stat("max", split_every, skipna=skipna)
+
+    def any(self, axis: Any = None, skipna: bool = True, split_every: int | None = None) -> Any:
+        """Whether any index value is true."""
+        return self._stat("any", split_every)
+
+    def all(self, axis: Any = None, skipna: bool = True, split_every: int | None = None) -> Any:
+        """Whether every index value is true."""
+        return self._stat("all", split_every)
+
+    def count(self, split_every: int | None = None) -> Scalar:
+        """Number of index values that are not missing (as Dask; pandas' Index has no
+        ``count``)."""
+        return self._reduction(
+            _count_present, builtins.sum, builtins.sum, np.int64(0), split_every, token="count"
+        )
+
+    # pandas' Index has none of these (Dask's fails when called).
+    sum = _NotOnIndex()
+    prod = _NotOnIndex()
+    product = _NotOnIndex()
+    mean = _NotOnIndex()
+    var = _NotOnIndex()
+    std = _NotOnIndex()
 
 
 # --- construction -------------------------------------------------------------------
@@ -1390,25 +1491,6 @@ def concat_partitions(parts: Sequence) -> Any:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)
         return pd.concat(nonempty)
-
-
-def meta_from_user(meta: Any) -> Any:
-    """A meta from what Dask's ``meta=`` accepts: a pandas object, a dict or list of
-    ``(column, dtype)``, a ``(name, dtype)`` tuple for a series, or a dtype/scalar."""
-    if isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
-        return make_meta(meta)
-    if isinstance(meta, dict):
-        return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in meta.items()})
-    if isinstance(meta, list) and all(isinstance(x, tuple) and len(x) == 2 for x in meta):
-        return pd.DataFrame({c: pd.Series([], dtype=d) for c, d in meta})
-    if isinstance(meta, tuple) and len(meta) == 2:
-        return pd.Series([], dtype=meta[1], name=meta[0])
-    if isinstance(meta, np.dtype | str | type):
-        try:
-            return pd.Series([], dtype=meta)
-        except TypeError as e:
-            raise TypeError(f"meta={meta!r} is not a dtype: {e}") from None
-    return meta
 
 
 # --- map_partitions -----------------------------------------------------------------
@@ -1469,6 +1551,7 @@ def map_partitions(
     token: str | None = None,
     clear_divisions: bool = False,
     align_dataframes: bool = True,
+    enforce_metadata: bool = True,
     **kwargs: Any,
 ) -> Any:
     """``func`` applied to each partition of the collections among ``args``.
@@ -1477,7 +1560,14 @@ def map_partitions(
     :class:`Scalar` and :class:`~taskloom.Delayed` values are passed whole. The result's
     columns and dtypes are found by running ``func`` on two-row stand-ins of the
     inputs, unless ``meta=`` gives them (a pandas object, ``{column: dtype}``,
-    ``(name, dtype)`` or a dtype). Divisions are kept unless ``clear_divisions=True``.
+    ``(name, dtype)`` or a dtype; the index is the first collection's). Divisions are
+    kept unless ``clear_divisions=True``.
+
+    With ``enforce_metadata=True`` (the default, as in Dask) each computed partition is
+    made to agree with the metadata: a Series takes the meta's name, a frame's columns
+    must be the meta's (else ``ValueError``), an empty partition is the meta itself.
+    A function returning a scalar per partition gives a Series of them; one returning
+    an array gives a Series of its values.
 
     Examples
     --------
@@ -1497,17 +1587,21 @@ def map_partitions(
     for f in frames:
         if f.npartitions != n:
             raise ValueError(f"partition counts differ: {n} and {f.npartitions}")
+    user_meta = meta
     if meta is no_default:
         meta = emulate(func, *(_meta_of(a) for a in args), **kwargs)
     else:
-        meta = meta_from_user(meta)
+        meta = meta_from_user(meta, index=frames[0]._meta.index)
     call = partial(func, **kwargs) if kwargs else func
     if not isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
-        # A function returning a scalar per partition: a Series of them, as in Dask.
+        # A function returning a scalar (or an array) per partition: a Series of them.
         meta = pd.Series([], dtype=np.asarray(meta).dtype if meta is not None else object)
         call = partial(_scalar_as_series, call)
+    elif enforce_metadata:
+        call = EnforceMeta(call, meta)
     label = token or funcname(func)
-    name = f"{label}-{tokenize(func, *(_token_of(a) for a in args), kwargs)}"
+    token_args = (_token_of(a) for a in args)
+    name = f"{label}-{tokenize(func, *token_args, kwargs, user_meta, enforce_metadata)}"
     layer = {(name, i): (call, *(_task_arg(a, i) for a in args)) for i in builtins.range(n)}
     layers = merge_layers(*args)
     layers[name] = layer
@@ -1748,6 +1842,8 @@ def _scalar_as_series(func: Callable, *args: Any) -> Any:
     value = func(*args)
     if isinstance(value, pd.DataFrame | pd.Series | pd.Index):
         return value
+    if isinstance(value, np.ndarray | pd.api.extensions.ExtensionArray) and value.ndim == 1:
+        return pd.Series(value)
     return pd.Series([value])
 
 
@@ -1756,11 +1852,17 @@ def _get_index(part: Any) -> pd.Index:
 
 
 def _head(part: Any, n: int) -> Any:
-    return part.head(n)
+    return part[:n] if isinstance(part, pd.Index) else part.head(n)
 
 
 def _tail(part: Any, n: int) -> Any:
+    if isinstance(part, pd.Index):
+        return part[builtins.max(len(part) - n, 0) :]
     return part.tail(n)
+
+
+def _count_present(part: Any) -> np.int64:
+    return np.int64(part.notna().sum())
 
 
 def _sample(part: Any, frac: float, replace: bool, seed: int) -> Any:
@@ -1895,56 +1997,20 @@ def _value_counts_aggregate(
     return counts
 
 
-def _unique_chunk(part: pd.Series) -> pd.Series:
-    return part.drop_duplicates()
+def _unique_chunk(part: pd.Series | pd.Index) -> pd.Series | pd.Index:
+    """The distinct values in order of appearance: an Index of an Index, else a Series
+    with a fresh index (pandas gives an array)."""
+    if isinstance(part, pd.Index):
+        return part.unique()
+    return pd.Series(part.unique(), name=part.name, dtype=part.dtype)
 
 
-def _unique_combine(partials: list) -> pd.Series:
-    return concat_partitions(partials).drop_duplicates()
+def _unique_combine(partials: list) -> pd.Series | pd.Index:
+    return _unique_chunk(concat_partitions(partials))
 
 
 def _nunique_of(values: pd.Series, dropna: bool) -> np.int64:
     return np.int64(values.nunique(dropna=dropna))
-
-
-_QUANTILE_GRID = np.linspace(0, 1, 101)
-
-
-def _quantile_chunk(part: pd.Series) -> tuple:
-    values = part.dropna()
-    if not len(values):
-        return np.array([]), 0
-    return values.quantile(_QUANTILE_GRID).to_numpy(dtype=float), len(values)
-
-
-def _quantile_combine(partials: list) -> tuple:
-    partials = [p for p in partials if p[1]]
-    if not partials:
-        return np.array([]), 0
-    if len(partials) == 1:
-        return partials[0]
-    total = builtins.sum(n for _, n in partials)
-    return _merged_quantiles(partials, _QUANTILE_GRID), total
-
-
-def _merged_quantiles(partials: list, qs: np.ndarray) -> np.ndarray:
-    # Each partition's grid point stands for an equal share of its rows.
-    values = np.concatenate([v for v, _ in partials])
-    weights = np.concatenate([np.full(len(v), n / len(v)) for v, n in partials])
-    order = np.argsort(values, kind="stable")
-    values, weights = values[order], weights[order]
-    cum = np.cumsum(weights) - weights / 2
-    cum = (cum - cum[0]) / (cum[-1] - cum[0]) if cum[-1] > cum[0] else np.zeros_like(cum)
-    return np.interp(qs, cum, values)
-
-
-def _quantile_aggregate(q: Any, name: Any, partials: list) -> Any:
-    values, n = _quantile_combine(partials)
-    qs = np.atleast_1d(np.asarray(q, dtype=float))
-    out = np.interp(qs, _QUANTILE_GRID, values) if n else np.full(len(qs), np.nan)
-    if np.isscalar(q):
-        return np.float64(out[0])
-    return pd.Series(out, index=pd.Index(qs), name=name)
 
 
 def _describe_series(
@@ -1961,7 +2027,7 @@ def _describe_frame(columns: list, *parts: pd.Series) -> pd.DataFrame:
     return pd.DataFrame(dict(zip(columns, parts, strict=True)))
 
 
-def _quantile_frame(columns: list, scalar: bool, *parts: Any) -> Any:
-    if scalar:
-        return pd.Series(list(parts), index=columns, dtype=float)
-    return pd.DataFrame(dict(zip(columns, parts, strict=True)))
+def _quantile_frame(columns: list, q: Any, *parts: Any) -> Any:
+    if np.ndim(q) == 0:
+        return pd.Series(list(parts), index=columns, dtype=float, name=q)
+    return pd.DataFrame(dict(zip(columns, parts, strict=True)), columns=columns)
