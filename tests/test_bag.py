@@ -93,7 +93,10 @@ def test_empty_bags_and_partitions():
     assert empty.sum().compute() == 0
     with pytest.raises(ValueError, match="empty"):
         empty.max().compute()
-    sparse = db.from_sequence([1, 2], npartitions=5)  # three empty partitions
+    sparse = db.from_sequence([1, 2], npartitions=5)  # two partitions, as in Dask
+    assert sparse.max().compute() == 2 and sparse.mean().compute() == 1.5
+    sparse = db.from_sequence([1, 2], npartitions=1).repartition(5)  # three empty partitions
+    assert [len(p) for p in taskloom.compute(*sparse.to_delayed())] == [0, 0, 1, 0, 1]
     assert sparse.max().compute() == 2 and sparse.mean().compute() == 1.5
 
 
@@ -175,3 +178,93 @@ def test_same_results_as_dask_bag():
         ]
 
     assert pipeline(db) == pipeline(dask_bag)
+
+
+# --- partition sizes follow Dask's rules exactly (#13.14a) ---
+
+
+def partitions(b):
+    """The partitions of a taskloom or Dask bag, as lists (the graph run by get_sync:
+    Dask's own schedulers cost milliseconds per call)."""
+    return [list(p) for p in taskloom.get_sync(b.__dask_graph__(), b.__dask_keys__())]
+
+
+def partition_sizes(b):
+    """The length of each partition of a taskloom or Dask bag."""
+    return [len(p) for p in partitions(b)]
+
+
+def test_issue_partition_sizes():
+    assert partition_sizes(db.from_sequence(range(10), npartitions=3)) == [4, 4, 2]
+    assert db.from_sequence(range(10), npartitions=7).npartitions == 5
+    assert partition_sizes(db.from_sequence(range(10), partition_size=3)) == [3, 3, 3, 1]
+    assert partition_sizes(db.from_sequence(range(250), npartitions=4)) == [62] * 4 + [2]
+    assert partition_sizes(db.from_sequence(range(250))) == [2] * 125
+    assert partition_sizes(db.from_sequence(range(7))) == [1] * 7
+    assert partition_sizes(db.from_sequence([], npartitions=3)) == [0]
+    # partition_size wins when both are given, as in Dask.
+    assert partition_sizes(db.from_sequence(range(10), partition_size=4, npartitions=2)) == [
+        4, 4, 2,
+    ]  # fmt: skip
+    assert partition_sizes(db.range(10, npartitions=4)) == [2, 2, 2, 4]
+    assert partition_sizes(db.range(2, npartitions=4)) == [0, 1, 0, 1]  # Dask raises here
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"npartitions": 0}, "npartitions"),
+        ({"npartitions": 2.5}, "npartitions"),
+        ({"partition_size": -1}, "partition_size"),
+        ({"partition_size": 1.5}, "partition_size"),
+        ({"partition_size": True}, "partition_size"),
+    ],
+)
+def test_bad_partitioning_is_named(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        db.from_sequence([1, 2, 3], **kwargs)
+
+
+def test_bad_range_arguments_are_named():
+    with pytest.raises(ValueError, match="n must be"):
+        db.range(-1, npartitions=2)
+    with pytest.raises(ValueError, match="npartitions"):
+        db.range(3, npartitions=0)
+
+
+sizes = st.integers(0, 400) | st.sampled_from([99, 100, 101, 1000, 10_001])
+
+
+@settings(max_examples=150, deadline=None)
+@given(sizes, st.none() | st.integers(1, 40), st.none() | st.integers(1, 40))
+def test_from_sequence_partitions_like_dask(n, npartitions, partition_size):
+    dask_bag = pytest.importorskip("dask.bag")
+    data = list(range(n))
+    ours = db.from_sequence(data, npartitions=npartitions, partition_size=partition_size)
+    theirs = dask_bag.from_sequence(data, npartitions=npartitions, partition_size=partition_size)
+    assert ours.npartitions == theirs.npartitions
+    assert partitions(ours) == partitions(theirs)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 30))
+def test_range_partitions_like_dask(n, npartitions):
+    dask_bag = pytest.importorskip("dask.bag")
+    if n < npartitions:  # Dask fails: range() arg 3 must not be zero
+        return
+    ours, theirs = db.range(n, npartitions), dask_bag.range(n, npartitions)
+    assert ours.npartitions == theirs.npartitions
+    assert partition_sizes(ours) == partition_sizes(theirs)
+    assert ours.compute() == list(range(n))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 60), st.integers(1, 12), st.integers(1, 25))
+def test_repartition_like_dask(n, npartitions, new):
+    dask_bag = pytest.importorskip("dask.bag")
+    data = list(range(n))
+    ours = db.from_sequence(data, npartitions=npartitions).repartition(new)
+    theirs = dask_bag.from_sequence(data, npartitions=npartitions).repartition(new)
+    assert ours.npartitions == theirs.npartitions
+    assert partitions(ours) == partitions(theirs)
+    assert ours.compute() == data

@@ -8,6 +8,11 @@ the last; ``groupby`` is a hash shuffle (each partition split by a stable hash o
 key, then each output partition gathers its share from every input). Graphs are kept as
 layers (one dict per operation) and merged once, at compute time.
 
+Partitioning policy: ``from_sequence``, ``range`` and ``repartition`` cut partitions by
+Dask's rules, to the element (same count, same sizes, floats rounded as Dask rounds
+them), so code whose results depend on partitions (``map_partitions``, ``take``,
+``to_delayed``, folds that are not associative) gives Dask's answers.
+
 Examples
 --------
 >>> import taskloom.bag as db
@@ -275,16 +280,55 @@ class Bag(DaskMethodsMixin):
         return Bag(layers, name, self.npartitions * other.npartitions)
 
     def repartition(self, npartitions: int) -> Bag:
-        """The same elements, in order, in ``npartitions`` partitions."""
+        """The same elements, in order, in ``npartitions`` partitions, as Dask splits them.
+
+        Fewer partitions: whole partitions are joined, new partition ``j`` taking old
+        partitions ``int(j * ratio)`` up to ``int((j + 1) * ratio)`` (``ratio`` = old
+        count / new count). More: each old partition is cut in
+        ``npartitions // self.npartitions`` pieces of near-equal length, the last
+        one in that many more as remain. The same count returns this bag.
+
+        Examples
+        --------
+        >>> b = from_sequence(list(builtins.range(12)), npartitions=4)
+        >>> b.repartition(3).map_partitions(len).compute()
+        [3, 3, 6]
+        >>> b.repartition(6).map_partitions(len).compute()
+        [3, 3, 3, 1, 1, 1]
+        """
         _check_npartitions(npartitions)
+        old = self.npartitions
+        if npartitions == old:
+            return self
         name = f"repartition-{tokenize(self.name, npartitions)}"
-        whole = f"{name}-all"
-        layer: dict = {whole: (_concat, [(self.name, i) for i in builtins.range(self.npartitions)])}
-        for i in builtins.range(npartitions):
-            layer[(name, i)] = (_slice_part, whole, i, npartitions)
+        layer: dict = {}
+        if npartitions < old:
+            ratio = old / npartitions  # floats as in Dask, so boundaries agree
+            bounds = [int(j * ratio) for j in builtins.range(npartitions + 1)]
+            if bounds[-1] < old:
+                bounds.append(old)
+            count = len(bounds) - 1  # one more than asked where floats round down
+            for j in builtins.range(count):
+                parts = [(self.name, i) for i in builtins.range(bounds[j], bounds[j + 1])]
+                layer[(name, j)] = (_concat, parts)
+        else:
+            div, mod = divmod(npartitions, old)
+            count = npartitions
+            j = 0
+            for i in builtins.range(old):
+                k = div + (mod if i == old - 1 else 0)
+                if k == 1:
+                    layer[(name, j)] = (self.name, i)
+                    j += 1
+                    continue
+                pieces = (f"{name}-split", i)
+                layer[pieces] = (_split, (self.name, i), k)
+                for piece in builtins.range(k):
+                    layer[(name, j)] = (operator.getitem, pieces, piece)
+                    j += 1
         layers = _merge_layers(self)
         layers[name] = layer
-        return Bag(layers, name, npartitions)
+        return Bag(layers, name, count)
 
     def take(self, k: int, npartitions: int = 1, compute: bool = True, warn: bool = True) -> Any:
         """The first ``k`` elements, read from the first ``npartitions`` partitions
@@ -549,8 +593,8 @@ class Bag(DaskMethodsMixin):
         >>> import os, tempfile
         >>> d = tempfile.mkdtemp()
         >>> paths = from_sequence(["a", "b", "c"], npartitions=2).to_textfiles(d)
-        >>> [os.path.basename(p) for p in paths], open(paths[1]).read()
-        (['0.part', '1.part'], 'b\\nc')
+        >>> [os.path.basename(p) for p in paths], open(paths[0]).read()
+        (['0.part', '1.part'], 'a\\nb')
         """
         paths = _output_paths(path, self.npartitions, name_function, "part")
         parts = [Delayed(k, self.__dask_graph__()) for k in self.__dask_keys__()]
@@ -675,9 +719,13 @@ def _product_partition(a: list, b: list) -> list:
     return [(x, y) for x in a for y in b]
 
 
-def _slice_part(whole: list, i: int, n: int) -> list:
-    size = len(whole)
-    return whole[size * i // n : size * (i + 1) // n]
+def _split(part: Iterable, n: int) -> list[list]:
+    """``part`` cut in ``n`` pieces of near-equal length, as ``dask.bag.core.split``."""
+    seq = part if isinstance(part, list | tuple) else list(part)
+    step = len(seq) / n
+    pieces = [seq[int(step * i) : int(step * (i + 1))] for i in builtins.range(n - 1)]
+    pieces.append(seq[int(step * (n - 1)) :])
+    return pieces
 
 
 def _take(k: int, parts: list) -> tuple:
@@ -920,59 +968,108 @@ def _write_text(part: list, path: str, encoding: str, last_endline: bool) -> str
 # -- creation -----------------------------------------------------------------------
 
 
+def _sequence_partition_size(n: int, partition_size: Any, npartitions: Any) -> int:
+    """Elements per partition for :func:`from_sequence`: Dask's rule, exactly.
+
+    ``partition_size`` wins when both are given (a falsy one counts as absent);
+    ``npartitions`` gives ``ceil(n / npartitions)`` up to 100 elements and
+    ``max(1, floor(n / npartitions))`` beyond (so a long sequence may get more
+    partitions than asked); neither gives 1 up to 100 elements and
+    ``ceil(sqrt(n) / 10)`` beyond.
+    """
+    if npartitions is not None and not partition_size:
+        _check_npartitions(npartitions)
+        # Float division as in Dask, so sizes agree even where it rounds.
+        if n <= 100:
+            return math.ceil(n / npartitions)
+        return builtins.max(1, math.floor(n / npartitions))
+    if partition_size is None:
+        if n <= 100:
+            return 1
+        return builtins.max(1, math.ceil(math.sqrt(n) / math.sqrt(100)))
+    bad = isinstance(partition_size, bool) or not isinstance(partition_size, int)
+    if bad or partition_size < 1:
+        raise ValueError(f"partition_size must be a positive integer, got {partition_size!r}")
+    return partition_size
+
+
 def from_sequence(
     seq: Iterable, partition_size: int | None = None, npartitions: int | None = None
 ) -> Bag:
-    """A bag of the elements of ``seq``, split evenly.
+    """A bag of the elements of ``seq``, in partitions sized by Dask's rules.
 
-    Without ``partition_size`` or ``npartitions``, up to 100 partitions (as Dask).
+    Parameters
+    ----------
+    seq : iterable
+        The elements (read into a list at once).
+    partition_size : int, optional
+        Elements per partition (the last may hold fewer). Takes precedence over
+        ``npartitions``, as in Dask.
+    npartitions : int, optional
+        Wanted number of partitions. As in Dask, the partition size is
+        ``ceil(len / npartitions)`` for up to 100 elements (so there may be fewer
+        partitions: 10 elements in 7 partitions make 5 of 2) and
+        ``floor(len / npartitions)`` beyond (there may be one more).
+
+    Without either, one element per partition up to 100 elements, else partitions of
+    ``ceil(sqrt(len) / 10)`` elements. An empty sequence makes one empty partition.
+
+    Raises
+    ------
+    ValueError
+        For a ``partition_size`` or ``npartitions`` that is not a positive integer.
 
     Examples
     --------
-    >>> from_sequence([1, 2, 3, 4, 5], npartitions=2).npartitions
-    2
+    >>> b = from_sequence("abcdefghij", npartitions=3)
+    >>> b.npartitions, b.map_partitions(len).compute()
+    (3, [4, 4, 2])
+    >>> from_sequence("abcdefghij", npartitions=7).npartitions
+    5
+    >>> from_sequence("abcdefghij", partition_size=3).map_partitions(len).compute()
+    [3, 3, 3, 1]
     """
     seq = list(seq)
-    if partition_size is not None and npartitions is not None:
-        raise ValueError("give partition_size or npartitions, not both")
-    if npartitions is None:
-        if partition_size is None:
-            partition_size = max(1, math.ceil(len(seq) / 100))
-        elif (
-            isinstance(partition_size, bool)
-            or not isinstance(partition_size, int)
-            or partition_size < 1
-        ):
-            raise ValueError(f"partition_size must be a positive integer, got {partition_size!r}")
-        npartitions = max(1, math.ceil(len(seq) / partition_size))
-        bounds = [
-            builtins.min(i * partition_size, len(seq)) for i in builtins.range(npartitions + 1)
-        ]
-    else:
-        _check_npartitions(npartitions)
-        bounds = [len(seq) * i // npartitions for i in builtins.range(npartitions + 1)]
-    name = f"from_sequence-{tokenize(seq, npartitions)}"
+    size = _sequence_partition_size(len(seq), partition_size, npartitions)
+    name = f"from_sequence-{tokenize(seq, size)}"
     from taskloom.core import data_task
 
-    layer = {
-        (name, i): data_task(seq[bounds[i] : bounds[i + 1]]) for i in builtins.range(npartitions)
-    }
-    return Bag({name: layer}, name, npartitions)
+    starts = builtins.range(0, len(seq), size) if seq else [0]
+    layer = {(name, i): data_task(seq[j : j + size]) for i, j in enumerate(starts)}
+    return Bag({name: layer}, name, len(layer))
 
 
 def range(n: int, npartitions: int) -> Bag:
     """A bag of ``0, 1, ..., n - 1`` in ``npartitions`` partitions, made lazily.
 
+    Partitions as in Dask: ``n // npartitions`` numbers each, the last one taking the
+    rest. Where Dask fails (fewer numbers than partitions) the numbers are spread one
+    per partition instead.
+
+    Raises
+    ------
+    ValueError
+        For an ``n`` that is not a non-negative integer, or an ``npartitions`` that is
+        not a positive one.
+
     Examples
     --------
     >>> range(5, npartitions=2).compute()
     [0, 1, 2, 3, 4]
+    >>> range(10, npartitions=4).map_partitions(len).compute()
+    [2, 2, 2, 4]
     """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ValueError(f"n must be a non-negative integer, got {n!r}")
     _check_npartitions(npartitions)
+    size = n // npartitions
+    if size:
+        bounds = [i * size for i in builtins.range(npartitions)] + [n]
+    else:
+        bounds = [n * i // npartitions for i in builtins.range(npartitions + 1)]
     name = f"range-{tokenize(n, npartitions)}"
     layer = {
-        (name, i): (_range_part, n * i // npartitions, n * (i + 1) // npartitions)
-        for i in builtins.range(npartitions)
+        (name, i): (_range_part, bounds[i], bounds[i + 1]) for i in builtins.range(npartitions)
     }
     return Bag({name: layer}, name, npartitions)
 
