@@ -96,6 +96,13 @@ impl Program {
         let t = t as usize;
         &self.code[self.code_start[t] as usize..self.code_start[t + 1] as usize]
     }
+
+    /// Whether task `t` is a literal or an alias: one instruction, no call.
+    #[inline]
+    pub fn is_trivial(&self, t: TaskId) -> bool {
+        let t = t as usize;
+        self.code_start[t + 1] - self.code_start[t] == 1
+    }
 }
 
 /// The shape of the requested keys, in prefix order.

@@ -25,8 +25,8 @@
 //! waiting for the GIL (and steps aside) or has finished (and dispatches the
 //! next job). With nothing to run it waits for workers detached, in slices of
 //! [`WAIT_SLICE`], so Ctrl-C is noticed promptly. Signals are checked after
-//! every task (a few nanoseconds when none is pending), so a long task is
-//! always followed by a check.
+//! every task that calls something (a few nanoseconds when none is pending),
+//! so a long task is always followed by a check.
 //!
 //! Context: every task runs in a copy of the caller's `contextvars` context,
 //! taken when the run starts: inline tasks share one copy, each offloaded job
@@ -279,7 +279,11 @@ fn run_sync(
     while let Some(t) = fused.take().or_else(|| sched.pop()) {
         run_inline(py, run, results, t, hooks)?;
         fused = sched.finish(t, |d| results[d as usize] = None);
-        check_interrupts(py)?;
+        // A literal or alias calls nothing and cannot take long: no check after it
+        // (half the tasks of a reduction tree are literal leaves).
+        if !run.program.is_trivial(t) {
+            check_interrupts(py)?;
+        }
     }
     Ok(())
 }
@@ -645,7 +649,9 @@ impl Threaded<'_, '_, '_> {
                             // The fused consumer is placed like any ready task.
                             self.sched.push_back(c);
                         }
-                        check_interrupts(py)?;
+                        if !self.run.program.is_trivial(t) {
+                            check_interrupts(py)?;
+                        }
                     }
                 }
                 continue;
