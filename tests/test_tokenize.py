@@ -72,3 +72,37 @@ def test_dask_tokenize_protocol():
             return "fixed"
 
     assert tokenize(Custom()) == tokenize(Custom())
+
+
+def test_object_arrays_of_strings_have_no_ambiguous_form():
+    a = np.array(["a-b", "c"], dtype=object)
+    b = np.array(["a", "b-c"], dtype=object)
+    assert tokenize(a) != tokenize(b)
+    assert tokenize(np.array(["ab", ""], dtype=object)) != tokenize(
+        np.array(["a", "b"], dtype=object)
+    )
+
+
+def test_pandas_objects_of_any_values():
+    """Lists and dicts in columns (pandas cannot hash them) tokenize by their values,
+    as Dask's normalize_token rules."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [[1, 2], [3]], "b": [{"k": 1}, {"k": [2]}]})
+    assert tokenize(frame) == tokenize(frame.copy(deep=True))
+    other = frame.copy()
+    other.loc[1, "a"] = [4]
+    assert tokenize(frame) != tokenize(other)
+    assert tokenize(pd.Series([1, 2], name="a")) != tokenize(pd.Series([1, 2], name="b"))
+    assert tokenize(pd.Series([1, 2])) != tokenize(pd.Series([1, 2], index=[1, 2]))
+    assert tokenize(pd.Series([1, 2])) != tokenize(pd.Series([1, 2], dtype="Int64"))
+
+
+def test_arrow_slices_of_one_array_differ():
+    import pandas as pd
+
+    s = pd.Series(list("abcdef"), dtype="string[pyarrow]")
+    assert tokenize(s.iloc[:3].reset_index(drop=True)) != tokenize(
+        s.iloc[3:].reset_index(drop=True)
+    )
+    assert tokenize(s.iloc[1:3]) == tokenize(s.iloc[1:3].copy())

@@ -3,8 +3,11 @@
 ``tokenize(*args, **kwargs)`` hashes a canonical byte form of its arguments with BLAKE2b.
 Fast paths cover what task arguments usually are: numbers, strings, bytes, None, and
 containers of them are encoded directly; numpy arrays hash their raw buffer with dtype and
-shape; pandas objects hash through ``pandas.util.hash_pandas_object``; functions hash by
-module and qualified name (plus code and closure for lambdas and nested functions).
+shape (object arrays their values, whatever they are); pandas objects hash by their
+parts as in Dask's rules (each column's storage, dtypes, names, index), so columns of
+lists, dicts, Periods or Intervals hash too; pyarrow arrays hash their buffers;
+functions hash by module and qualified name (plus code and closure for lambdas and
+nested functions).
 Objects may define ``__dask_tokenize__``, and types may be registered with
 :func:`normalize_token.register`. Anything else is pickled; objects that cannot be
 pickled get a random token, so they are never shared by mistake (as in Dask).
@@ -182,6 +185,21 @@ def _normalize_callable(func: Any) -> Any:
         return ("object", type(func).__qualname__, id(func))
 
 
+def _digest(data: Any) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def _object_values(x: Any) -> Any:
+    """An object array's values: strings hashed at once (lengths and text, so no
+    two lists of strings share a form), anything else element by element."""
+    flat = x.ravel(order="K").tolist() if x.ndim else [x.item()]
+    if all(type(v) is str for v in flat):
+        text = "".join(flat).encode("utf-8", "surrogatepass")
+        lengths = ",".join(map(str, map(len, flat))).encode()
+        return ("str-values", _digest(lengths), _digest(text))
+    return ("values", flat)
+
+
 @normalize_token.register_lazy("numpy")
 def _register_numpy() -> None:
     import numpy as np
@@ -189,12 +207,14 @@ def _register_numpy() -> None:
     @normalize_token.register(np.ndarray)
     def _ndarray(x: np.ndarray) -> Any:
         if x.dtype.hasobject:
-            return ("ndarray-object", x.shape, x.tolist())
+            return ("ndarray-object", x.shape, _object_values(x))
         data = np.ascontiguousarray(x).view(np.uint8).data
-        return ("ndarray", x.dtype.str, x.shape, hashlib.blake2b(data, digest_size=16).digest())
+        return ("ndarray", x.dtype.str, x.shape, _digest(data))
 
     @normalize_token.register(np.generic)
     def _scalar(x: np.generic) -> Any:
+        if x.dtype.hasobject:
+            return ("npscalar-object", x.item())
         return ("npscalar", x.dtype.str, x.tobytes())
 
     @normalize_token.register(np.dtype)
@@ -202,16 +222,116 @@ def _register_numpy() -> None:
         return ("dtype", x.str)
 
 
+@normalize_token.register_lazy("pyarrow")
+def _register_pyarrow() -> None:
+    import pyarrow as pa
+
+    @normalize_token.register(pa.DataType)
+    def _datatype(t: Any) -> Any:
+        return ("pa-type", str(t), pickle.dumps(t, protocol=5))
+
+    @normalize_token.register(pa.Array)
+    def _array(a: Any) -> Any:
+        # The buffers may be a larger array's (a slice): offset and length say which part.
+        buffers = [None if b is None else _digest(b) for b in a.buffers()]
+        return ("pa-array", a.type, len(a), a.offset, a.null_count, buffers)
+
+    @normalize_token.register(pa.ChunkedArray)
+    def _chunked(a: Any) -> Any:
+        return ("pa-chunked", a.type, list(a.chunks))
+
+    @normalize_token.register(pa.Table)
+    def _table(t: Any) -> Any:
+        return ("pa-table", t.schema.to_string(), list(t.columns))
+
+
 @normalize_token.register_lazy("pandas")
 def _register_pandas() -> None:
-    import pandas as pd
+    """pandas objects by their parts, as Dask's rules: values, dtype, names and index.
 
-    @normalize_token.register((pd.DataFrame, pd.Series, pd.Index))
-    def _pandas(x: Any) -> Any:
-        hashed = pd.util.hash_pandas_object(x, index=not isinstance(x, pd.Index)).to_numpy()
-        names = list(x.columns) if isinstance(x, pd.DataFrame) else [x.name]
-        dtypes = [str(d) for d in (x.dtypes if isinstance(x, pd.DataFrame) else [x.dtype])]
-        return ("pandas", type(x).__name__, names, dtypes, hashed.tobytes())
+    Values go by their storage (numpy buffers, Arrow buffers, codes and categories,
+    integer views of dates and periods, interval bounds, masked data and mask), so any
+    column hashes, whatever it holds (lists, dicts, Periods, Intervals)."""
+    import numpy as np
+    import pandas as pd
+    from pandas.api.extensions import ExtensionArray, ExtensionDtype
+
+    @normalize_token.register(pd.RangeIndex)
+    def _range_index(x: pd.RangeIndex) -> Any:
+        return ("RangeIndex", x.start, x.stop, x.step, x.name)
+
+    @normalize_token.register(pd.MultiIndex)
+    def _multi_index(x: pd.MultiIndex) -> Any:
+        return ("MultiIndex", list(x.names), list(x.levels), [np.asarray(c) for c in x.codes])
+
+    @normalize_token.register(pd.Index)
+    def _index(x: pd.Index) -> Any:
+        return (type(x).__name__, x.name, x.dtype, x.array)
+
+    @normalize_token.register(pd.Series)
+    def _series(x: pd.Series) -> Any:
+        return ("Series", x.name, x.dtype, x.array, x.index)
+
+    @normalize_token.register(pd.DataFrame)
+    def _frame(x: pd.DataFrame) -> Any:
+        columns = [x.iloc[:, i].array for i in range(x.shape[1])]
+        return ("DataFrame", list(x.dtypes), columns, x.columns, x.index)
+
+    @normalize_token.register(pd.Categorical)
+    def _categorical(x: pd.Categorical) -> Any:
+        return ("Categorical", x.dtype, np.asarray(x.codes))
+
+    @normalize_token.register(
+        (pd.arrays.DatetimeArray, pd.arrays.TimedeltaArray, pd.arrays.PeriodArray)
+    )
+    def _datetimelike(x: Any) -> Any:
+        return (type(x).__name__, str(x.dtype), np.asarray(x.asi8))
+
+    @normalize_token.register(pd.arrays.IntervalArray)
+    def _interval(x: Any) -> Any:
+        return ("IntervalArray", str(x.dtype), x.closed, x.left, x.right)
+
+    @normalize_token.register(pd.arrays.ArrowExtensionArray)
+    def _arrow_backed(x: Any) -> Any:
+        return (type(x).__name__, str(x.dtype), x._pa_array)
+
+    @normalize_token.register((pd.arrays.IntegerArray, pd.arrays.FloatingArray))
+    def _masked(x: Any) -> Any:
+        return (type(x).__name__, str(x.dtype), x._data, x._mask)
+
+    @normalize_token.register(pd.arrays.BooleanArray)
+    def _masked_bool(x: Any) -> Any:
+        return ("BooleanArray", x._data, x._mask)
+
+    @normalize_token.register(pd.arrays.SparseArray)
+    def _sparse(x: Any) -> Any:
+        index = x.sp_index
+        return ("SparseArray", str(x.dtype), x.sp_values, np.asarray(index.indices), len(x))
+
+    @normalize_token.register(ExtensionArray)
+    def _extension(x: Any) -> Any:
+        # NumpyExtensionArray, StringArray (Python storage) and third-party arrays.
+        return (type(x).__name__, str(x.dtype), np.asarray(x))
+
+    @normalize_token.register(pd.CategoricalDtype)
+    def _categorical_dtype(x: pd.CategoricalDtype) -> Any:
+        return ("CategoricalDtype", x.categories if x.categories is not None else None, x.ordered)
+
+    @normalize_token.register(ExtensionDtype)
+    def _extension_dtype(x: Any) -> Any:
+        return ("ExtensionDtype", type(x).__name__, str(x))
+
+    @normalize_token.register(pd.offsets.BaseOffset)
+    def _offset(x: Any) -> Any:
+        return ("offset", x.freqstr)
+
+    @normalize_token.register(type(pd.NA))
+    def _na(x: Any) -> Any:
+        return ("pd.NA",)
+
+    @normalize_token.register(type(pd.NaT))
+    def _nat(x: Any) -> Any:
+        return ("pd.NaT",)
 
 
 def tokenize(*args: Any, **kwargs: Any) -> str:

@@ -30,26 +30,72 @@ def make_meta(x: Any) -> Any:
     return x
 
 
+_SAMPLES = {
+    "b": [True, False],
+    "i": [1, 2],
+    "u": [1, 2],
+    "f": [1.0, 2.0],
+    "c": [1 + 1j, 2 + 2j],
+    "M": [pd.Timestamp("2000-01-01"), pd.Timestamp("2000-01-02")],
+    "m": [pd.Timedelta(1, "s"), pd.Timedelta(2, "s")],
+    "S": [b"foo", b"bar"],
+    "U": ["foo", "bar"],
+}
+
+
 def _fake_values(dtype: Any, n: int = 2) -> Any:
+    """``n`` made-up values of ``dtype`` (any numpy or pandas dtype, pyarrow-backed
+    ones included); missing values where a dtype has no sample to offer."""
     if isinstance(dtype, pd.CategoricalDtype):
         cats = dtype.categories
-        return pd.Categorical([cats[0]] * n if len(cats) else [None] * n, dtype=dtype)
+        codes = [0] * n if cats is not None and len(cats) else [-1] * n
+        return pd.Categorical.from_codes(codes, dtype=dtype)
     if isinstance(dtype, pd.DatetimeTZDtype):
         return pd.array([pd.Timestamp("2000-01-01", tz=dtype.tz)] * n, dtype=dtype)
+    if isinstance(dtype, pd.PeriodDtype):
+        return pd.array([pd.Period("2000-01-01", freq=dtype.freq)] * n, dtype=dtype)
+    if isinstance(dtype, pd.IntervalDtype):
+        sub = dtype.subtype if dtype.subtype is not None else np.dtype("int64")
+        bounds = _fake_values(sub, 2)
+        left, right = [bounds[0]] * n, [bounds[1]] * n
+        return pd.arrays.IntervalArray.from_arrays(left, right, closed=dtype.closed, dtype=dtype)
+    if isinstance(dtype, pd.SparseDtype):
+        return pd.arrays.SparseArray(_fake_values(dtype.subtype, n), dtype=dtype)
+    if isinstance(dtype, pd.ArrowDtype):
+        return _fake_arrow(dtype, n)
     kind = getattr(dtype, "kind", "O")
-    if kind == "b":
-        return pd.array([True, False][:n] * (n // 2 or 1), dtype=dtype)[:n]
-    if kind in "iu":
-        return pd.array([1] * n, dtype=dtype)
-    if kind == "f":
-        return pd.array([1.0] * n, dtype=dtype)
-    if kind == "c":
-        return np.array([1 + 1j] * n, dtype=dtype)
-    if kind == "M":
-        return pd.array([pd.Timestamp("2000-01-01")] * n, dtype=dtype)
-    if kind == "m":
-        return pd.array([pd.Timedelta(1, "s")] * n, dtype=dtype)
-    return pd.array(["foo"] * n, dtype=dtype)
+    sample = _SAMPLES.get(kind, ["foo", "bar"])
+    values = [sample[i % 2] for i in range(n)]
+    if isinstance(dtype, np.dtype):
+        if kind == "O":
+            return np.array(values, dtype=object)
+        return np.array(values).astype(dtype)
+    try:
+        return pd.array(values, dtype=dtype)
+    except (TypeError, ValueError):
+        # A third-party extension dtype: its missing value.
+        array_type = dtype.construct_array_type()
+        return array_type._from_sequence([dtype.na_value] * n, dtype=dtype)
+
+
+def _fake_arrow(dtype: pd.ArrowDtype, n: int) -> Any:
+    import pyarrow as pa
+
+    t = dtype.pyarrow_dtype
+    try:
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            values: Any = ["foo", "bar"]
+        elif pa.types.is_binary(t) or pa.types.is_large_binary(t):
+            values = [b"foo", b"bar"]
+        elif pa.types.is_date(t):
+            values = [pd.Timestamp("2000-01-01").date()] * 2
+        else:
+            values = list(_fake_values(dtype.numpy_dtype, 2))
+        values = [values[i % 2] for i in range(n)]
+        return pd.array(values, dtype=dtype)
+    except (TypeError, ValueError, NotImplementedError, pa.ArrowException):
+        # Nested types (lists, structs, maps) and the like: missing values.
+        return pd.array(pa.nulls(n, type=t), dtype=dtype)
 
 
 def _nonempty_index(idx: pd.Index) -> pd.Index:
@@ -59,23 +105,39 @@ def _nonempty_index(idx: pd.Index) -> pd.Index:
     if isinstance(idx, pd.RangeIndex):
         return pd.RangeIndex(2, name=idx.name)
     if isinstance(idx, pd.DatetimeIndex):
+        freq = idx.freq or "D"
         return pd.date_range(
-            "2000-01-01", periods=2, freq=idx.freq or "D", tz=idx.tz, name=idx.name
+            "2000-01-01", periods=2, freq=freq, tz=idx.tz, name=idx.name, unit=idx.unit
         )
-    return pd.Index(_fake_values(idx.dtype), name=idx.name)
+    return pd.Index(_fake_values(idx.dtype), name=idx.name, dtype=idx.dtype)
 
 
 def meta_nonempty(meta: Any) -> Any:
-    """Two rows of made-up data with ``meta``'s columns, dtypes and index type."""
+    """Two rows of made-up data with ``meta``'s columns, dtypes and index type, for
+    every pandas dtype (numpy ones, categorical, datetime with time zone, period,
+    interval, sparse, nullable, string, pyarrow-backed).
+
+    Examples
+    --------
+    >>> meta = pd.DataFrame({"p": pd.Series([], dtype="period[D]"), "i": [], "s": []})
+    >>> meta_nonempty(meta.astype({"i": "Int64", "s": "str"})).dtypes.tolist()
+    [period[D], Int64Dtype(), <StringDtype(na_value=nan)>]
+    """
     if isinstance(meta, pd.DataFrame):
         index = _nonempty_index(meta.index)
-        data = {i: _fake_values(dt) for i, dt in enumerate(meta.dtypes)}
+        data = {
+            i: pd.Series(_fake_values(dt), index=index, dtype=dt)
+            for i, dt in enumerate(meta.dtypes)
+        }
         df = pd.DataFrame(data, index=index)
         df.columns = meta.columns
         return df
     if isinstance(meta, pd.Series):
         return pd.Series(
-            _fake_values(meta.dtype), index=_nonempty_index(meta.index), name=meta.name
+            _fake_values(meta.dtype),
+            index=_nonempty_index(meta.index),
+            name=meta.name,
+            dtype=meta.dtype,
         )
     if isinstance(meta, pd.Index):
         return _nonempty_index(meta)
