@@ -69,6 +69,10 @@ def check(ours, theirs, dask_result=None):
         lambda m, a: m.maximum(a, 0.5),
         lambda m, a: m.modf(a / 3)[0],
         lambda m, a: m.divmod(a, 3)[1],
+        lambda m, a: m.round(a / 7, 2),
+        lambda m, a: m.around(a / 7, 1),
+        lambda m, a: m.expand_dims(a, (0, 3)),
+        lambda m, a: m.concatenate([a, a], axis=None),
     ],
 )
 def test_numpy_functions_stay_lazy_and_match(x, call):
@@ -175,3 +179,10 @@ def test_random_numpy_reductions(rows, cols, chunk, name, axis, seed):
     x = da.from_array(a, chunks=chunk)
     ours = getattr(np, name)(x, axis=axis)
     check(ours, getattr(np, name)(a, axis=axis))
+
+
+def test_astype_takes_numpys_casting(x):
+    np.testing.assert_array_equal(x.astype("i4", casting="unsafe").compute(), A.astype("i4"))
+    assert x.astype("f8", copy=False) is x
+    with pytest.raises(TypeError, match="according to the rule 'safe'"):
+        x.astype("i4", casting="safe")

@@ -21,6 +21,8 @@ array([16.83, 21.24, 25.03, 28.69])
 from __future__ import annotations
 
 import operator
+from functools import partial
+from typing import Any
 
 import numpy as np
 
@@ -68,13 +70,13 @@ from taskloom.array.routines import (
 )
 
 __all__ = [
-    "Array", "abs", "all", "any", "arange", "argmax", "argmin", "asarray", "block",
+    "Array", "abs", "all", "any", "arange", "argmax", "argmin", "around", "asarray", "block",
     "blockwise", "clip", "concatenate", "cos", "dot", "elemwise", "empty", "exp",
     "expand_dims", "eye",
     "from_array", "from_delayed", "from_npy_stack", "full", "linspace", "log", "map_blocks",
     "matmul", "max", "mean", "min", "normalize_chunks", "ones", "prod", "random", "rechunk",
-    "reshape", "sin", "sqrt", "squeeze", "stack", "std", "store", "sum", "tensordot",
-    "to_npy_stack", "transpose", "unify_chunks", "var", "where", "zeros",
+    "reshape", "round", "sin", "sqrt", "squeeze", "stack", "std", "store", "sum",
+    "tensordot", "to_npy_stack", "transpose", "unify_chunks", "var", "where", "zeros",
 ]  # fmt: skip
 
 
@@ -110,11 +112,39 @@ sqrt, sin, cos, exp, log, abs = (
 )
 
 
-def where(condition, x, y):
-    """``numpy.where`` element by element, with broadcasting."""
+def where(condition: Any, x: Any, y: Any) -> Array:
+    """``numpy.where(condition, x, y)`` element by element, with broadcasting.
+
+    Examples
+    --------
+    >>> x = from_array(np.arange(4), chunks=2)
+    >>> where(x > 1, x, -1).compute()
+    array([-1, -1,  2,  3])
+    """
     return elemwise(np.where, condition, x, y)
 
 
-def clip(x, a_min, a_max):
-    """``numpy.clip`` element by element."""
-    return elemwise(np.clip, x, a_min, a_max)
+def clip(a: Any, a_min: Any, a_max: Any) -> Array:
+    """``numpy.clip``: values below ``a_min`` or above ``a_max`` (either may be
+    ``None``) replaced by those bounds.
+
+    Examples
+    --------
+    >>> clip(from_array(np.arange(5), chunks=2), 1, 3).compute()
+    array([1, 1, 2, 3, 3])
+    """
+    return elemwise(np.clip, a, a_min, a_max)
+
+
+def round(a: Any, decimals: int = 0) -> Array:
+    """``numpy.round``: each element rounded to ``decimals`` decimals.
+
+    Examples
+    --------
+    >>> round(from_array(np.array([0.123, 4.567]), chunks=1), 1).compute()
+    array([0.1, 4.6])
+    """
+    return elemwise(partial(np.round, decimals=decimals), a)
+
+
+around = round

@@ -192,10 +192,28 @@ class Array(DaskMethodsMixin):
 
         return array_function(self, func, types, args, kwargs)
 
-    def astype(self, dtype: Any) -> Array:
-        """The array cast to ``dtype``."""
+    def astype(self, dtype: Any, casting: str = "unsafe", copy: bool = True) -> Array:
+        """The array cast to ``dtype``, as ``numpy.ndarray.astype``.
+
+        Raises
+        ------
+        TypeError
+            If ``casting`` (``"no"``, ``"equiv"``, ``"safe"``, ``"same_kind"`` or
+            ``"unsafe"``) does not allow the cast, as numpy.
+
+        Examples
+        --------
+        >>> import taskloom.array as da
+        >>> da.ones(3, chunks=2).astype("i4").compute()
+        array([1, 1, 1], dtype=int32)
+        """
         dtype = np.dtype(dtype)
-        if dtype == self.dtype:
+        if not np.can_cast(self.dtype, dtype, casting=casting):
+            raise TypeError(
+                f"Cannot cast array data from {self.dtype!r} to {dtype!r} according to "
+                f"the rule {casting!r}"
+            )
+        if dtype == self.dtype:  # blocks are never shared in place: no copy is needed
             return self
         from taskloom.array.blockwise import map_blocks
 

@@ -38,7 +38,7 @@ __all__ = ["handle_out"]
 # numpy functions implemented by taskloom.array under the same name.
 _SAME_NAME = [
     "all", "any", "argmax", "argmin", "block", "clip", "concatenate", "dot", "expand_dims",
-    "max", "mean", "min", "prod", "reshape", "squeeze", "stack", "std", "sum", "tensordot",
+    "max", "mean", "min", "prod", "reshape", "round", "squeeze", "stack", "std", "sum", "tensordot",
     "transpose", "var", "where",
 ]  # fmt: skip
 # numpy functions that are other names of the same operation.

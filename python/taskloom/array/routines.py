@@ -43,7 +43,7 @@ def _merge(arrays: Sequence[Array], name: str, layer: dict, chunks: tuple, dtype
     return Array(layers, name, chunks, dtype)
 
 
-def concatenate(seq: Sequence[Any], axis: int = 0) -> Array:
+def concatenate(seq: Sequence[Any], axis: int | None = 0) -> Array:
     """Join arrays along an existing axis (their blocks are reused as they are).
 
     Raises
@@ -54,6 +54,8 @@ def concatenate(seq: Sequence[Any], axis: int = 0) -> Array:
     arrays = [asarray(a) for a in seq]
     if not arrays:
         raise ValueError("need at least one array to concatenate")
+    if axis is None:  # numpy's: the arrays flattened, then joined
+        arrays, axis = [reshape(a, (-1,)) for a in arrays], 0
     ndim = arrays[0].ndim
     axis = _check_axis(axis, ndim)
     for a in arrays:
@@ -137,11 +139,26 @@ def transpose(a: Any, axes: Sequence[int] | None = None) -> Array:
     return x.transpose() if axes is None else x.transpose(tuple(axes))
 
 
-def expand_dims(x: Array, axis: int) -> Array:
-    """A new axis of length 1 at ``axis``."""
-    x = asarray(x)
-    axis = _check_axis(axis, x.ndim + 1)
-    return x[(slice(None),) * axis + (None,)]
+def expand_dims(a: Any, axis: int | Sequence[int]) -> Array:
+    """``numpy.expand_dims``: new axes of length 1 at the positions ``axis`` (an int or
+    a tuple) of the result.
+
+    Examples
+    --------
+    >>> import taskloom.array as da
+    >>> expand_dims(da.ones((2, 3), chunks=2), (0, 3)).shape
+    (1, 2, 3, 1)
+    """
+    x = asarray(a)
+    axes = (axis,) if isinstance(axis, int | np.integer) else tuple(axis)
+    ndim = x.ndim + len(axes)
+    positions = sorted(_check_axis(ax, ndim) for ax in axes)
+    if len(set(positions)) != len(positions):
+        raise ValueError(f"repeated axis in expand_dims axis={axis!r}")
+    index: list = [slice(None)] * x.ndim
+    for p in positions:
+        index.insert(p, None)
+    return x[tuple(index)]
 
 
 def squeeze(x: Array, axis: Any = None) -> Array:
