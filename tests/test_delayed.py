@@ -508,3 +508,81 @@ def test_dask_collections_as_arguments_match_dask():
         dask_value = dask.delayed(_describe)(coll).compute(scheduler="sync")
         assert delayed(_describe)(coll).compute() == dask_value == _describe(expected)
         _same_value(delayed(lambda v: v)([coll]).compute(scheduler="processes")[0], expected)
+
+
+# --- the same traversal as Dask: dict keys, slices, named tuples, dataclasses (#13.1) ---
+
+
+def _odd_containers(lib, value):
+    """Delayed values (and a collection) hidden where Dask's delayed and compute look."""
+    import collections
+    import dataclasses
+
+    pair = collections.namedtuple("pair", "a b")
+
+    @dataclasses.dataclass
+    class Box:
+        a: object
+        b: int = 0
+
+    return [
+        {value: 1, ("x", 1): value},
+        collections.OrderedDict(x=value),
+        pair(value, 2),
+        Box(value),
+        slice(value, None),
+        iter([value, 1]),
+        pair(1, 2),
+        Box(1),
+        [1, (value,)],
+    ]
+
+
+def _plain(x):
+    """Containers made comparable across two libraries' local classes."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(x):
+        return ("dataclass", dataclasses.astuple(x))
+    if isinstance(x, tuple) and hasattr(type(x), "_fields"):
+        return ("namedtuple", tuple(x))
+    return x
+
+
+def test_delayed_arguments_are_traversed_like_dask():
+    dask = pytest.importorskip("dask")
+    ident = lambda *a: a  # noqa: E731
+    ours = delayed(ident)(*_odd_containers(taskloom, delayed(abs)(-3))).compute()
+    theirs = dask.delayed(ident)(*_odd_containers(dask, dask.delayed(abs)(-3))).compute(
+        scheduler="sync"
+    )
+    # Dask's delayed does not look into an OrderedDict (only exact dicts); neither do we.
+    assert isinstance(ours[1]["x"], Delayed) and type(theirs[1]["x"]).__name__ == "Delayed"
+    assert [_plain(x) for x in ours[:1] + ours[2:]] == [_plain(x) for x in theirs[:1] + theirs[2:]]
+    assert ours[0] == {3: 1, ("x", 1): 3} and ours[4] == slice(3, None)
+    bag = taskloom.bag.from_sequence([1, 2], npartitions=2)
+    assert delayed(ident)({"k": (bag,)}, slice(None, bag.count())).compute() == (
+        {"k": ([1, 2],)},
+        slice(None, 2),
+    )
+
+
+def test_compute_traverses_like_dask():
+    dask = pytest.importorskip("dask")
+    ours = taskloom.compute(*_odd_containers(taskloom, delayed(abs)(-3)), scheduler="sync")
+    theirs = dask.compute(*_odd_containers(dask, dask.delayed(abs)(-3)), scheduler="sync")
+    assert [_plain(x) for x in ours[:4] + ours[5:]] == [_plain(x) for x in theirs[:4] + theirs[5:]]
+    assert taskloom.compute(iter([1, 2]))[0] == [1, 2]  # iterators become lists, as in Dask
+
+
+def test_dataclass_with_init_false_fields_is_refused_by_name():
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Partly:
+        a: object
+        b: int = dataclasses.field(default=0, init=False)
+
+    with pytest.raises(ValueError, match=r"Partly.*init=False"):
+        delayed(lambda x: x)(Partly(delayed(abs)(-1)))
+    assert delayed(lambda x: x)(Partly(1)).compute() == Partly(1)

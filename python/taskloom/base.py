@@ -20,7 +20,9 @@ one ``get`` call, so sub-graphs they share are computed once.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import dataclasses
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from taskloom import _core, config, local, multiprocessing, threaded
@@ -115,20 +117,32 @@ def get_scheduler(scheduler: Any = None, collections: list | None = None) -> Cal
 
 
 def _find(obj: Any, found: list, traverse: bool) -> Any:
-    """Replace each collection in ``obj`` by a placeholder; record it in ``found``."""
+    """Replace each collection in ``obj`` by a placeholder; record it in ``found``.
+
+    Traversed as by Dask's ``compute``: lists, tuples, sets (and frozensets), dicts
+    (keys and values), named tuples and dataclasses; an iterator is read into a list.
+    """
     if is_dask_collection(obj):
         found.append(obj)
         return _Slot(len(found) - 1)
     if not traverse:
         return obj
+    if isinstance(obj, Iterator):
+        obj = list(obj)  # as Dask: the result is a list, whatever it holds
     t = type(obj)
     if t in (list, tuple, set, frozenset):
         items = [_find(x, found, traverse) for x in obj]
-        return _Rebuild(t, items) if any(isinstance(i, _Slot | _Rebuild) for i in items) else obj
-    if t is dict:
-        values = {k: _find(v, found, traverse) for k, v in obj.items()}
-        if any(isinstance(v, _Slot | _Rebuild) for v in values.values()):
-            return _Rebuild(dict, values)
+        return _Rebuild(t, items) if any(map(_changed, items)) else obj
+    if t is dict or t is OrderedDict:
+        pairs = [(_find(k, found, traverse), _find(v, found, traverse)) for k, v in obj.items()]
+        return _Rebuild(t, pairs) if any(_changed(k) or _changed(v) for k, v in pairs) else obj
+    if isinstance(obj, tuple) and hasattr(t, "_fields"):  # a named tuple
+        items = [_find(x, found, traverse) for x in obj]
+        return _Rebuild(t, items, spread=True) if any(map(_changed, items)) else obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        # Rebuilt from its fields, passed by position (as Dask does).
+        items = [_find(getattr(obj, f.name), found, traverse) for f in dataclasses.fields(obj)]
+        return _Rebuild(t, items, spread=True) if any(map(_changed, items)) else obj
     return obj
 
 
@@ -140,19 +154,28 @@ class _Slot:
 
 
 class _Rebuild:
-    __slots__ = ("items", "typ")
+    """A container to rebuild around computed values: ``typ(items)``, a dict or
+    ordered dict from ``(key, value)`` pairs, or ``typ(*items)`` when ``spread``."""
 
-    def __init__(self, typ: type, items: Any) -> None:
-        self.typ, self.items = typ, items
+    __slots__ = ("items", "spread", "typ")
+
+    def __init__(self, typ: type, items: list, spread: bool = False) -> None:
+        self.typ, self.items, self.spread = typ, items, spread
+
+
+def _changed(template: Any) -> bool:
+    return isinstance(template, _Slot | _Rebuild)
 
 
 def _fill(template: Any, values: list) -> Any:
     if isinstance(template, _Slot):
         return values[template.index]
     if isinstance(template, _Rebuild):
-        if template.typ is dict:
-            return {k: _fill(v, values) for k, v in template.items.items()}
-        return template.typ(_fill(x, values) for x in template.items)
+        typ = template.typ
+        if typ is dict or typ is OrderedDict:
+            return typ((_fill(k, values), _fill(v, values)) for k, v in template.items)
+        filled = [_fill(x, values) for x in template.items]
+        return typ(*filled) if template.spread else typ(filled)
     return template
 
 
@@ -279,7 +302,7 @@ def _run_and_fill(
     found: list = []
     templates = [_find(a, found, traverse) for a in args]
     if not found:
-        return args
+        return tuple(templates)  # the arguments, iterators read into lists
     results = _run(found, scheduler, optimize_graph, kwargs)
     values = [post(c, r) for c, r in zip(found, results, strict=True)]
     return tuple(_fill(t, values) for t in templates)

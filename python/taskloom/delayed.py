@@ -12,8 +12,10 @@ as Dask's default); with ``pure=True`` (per ``delayed``, per call, or through th
 calls share one task. Operators, item and attribute access are always pure.
 
 Arguments: Delayed objects anywhere inside lists, tuples, sets, frozensets and dicts
-become dependencies and are replaced by their values; containers without any are passed
-as given, wrapped so the scheduler never mistakes them for tasks or keys.
+(keys and values), slices, named tuples and dataclasses become dependencies and are
+replaced by their values, as in Dask (iterators over a list, tuple or set are read into
+one); containers without any are passed as given, wrapped so the scheduler never
+mistakes them for tasks or keys.
 
 Collections (taskloom's bags, arrays and dataframes, Dask's own collections) given as
 arguments, anywhere Delayed objects may be, or to ``delayed`` itself, stand for their
@@ -34,6 +36,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Hashable, Iterator
@@ -114,7 +117,7 @@ def _arg(a: Any, deps: list) -> Any:
     if t is list or t is tuple or t is set or t is frozenset or t is dict:
         n = len(deps)
         if t is dict:
-            task: Any = (dict, [[k, _arg(v, deps)] for k, v in a.items()])
+            task: Any = (dict, [[_arg(k, deps), _arg(v, deps)] for k, v in a.items()])
         else:
             # Inlined common cases: a list of a million Delayed objects is the usual fan-in.
             items = []
@@ -135,7 +138,40 @@ def _arg(a: Any, deps: list) -> Any:
         d = _from_collection(a)
         deps.append(d)
         return d._key
-    return a
+    return _arg_rare(a, deps)
+
+
+_ITERATORS = {type(iter([])): list, type(iter(())): tuple, type(iter(set())): set}
+
+
+def _arg_rare(a: Any, deps: list) -> Any:
+    """:func:`_arg` for the other values Dask's ``delayed`` looks into: iterators over a
+    list, tuple or set (read into one), slices, named tuples and dataclasses."""
+    t = type(a)
+    if t in _ITERATORS:
+        return _arg(_ITERATORS[t](a), deps)
+    n = len(deps)
+    if t is slice:
+        task: Any = (slice, _arg(a.start, deps), _arg(a.stop, deps), _arg(a.step, deps))
+    elif isinstance(a, tuple) and hasattr(t, "_fields"):  # a named tuple
+        task = (_spread, t, _arg(list(a), deps))
+    elif dataclasses.is_dataclass(a) and not isinstance(a, type):
+        fields = [f for f in dataclasses.fields(a) if hasattr(a, f.name)]
+        task = (apply, t, [], _arg({f.name: getattr(a, f.name) for f in fields}, deps))
+        if len(deps) > n and not all(f.init for f in fields):
+            raise ValueError(
+                f"cannot rebuild the {t.__name__} instance holding Delayed values: "
+                "it has fields with init=False (as in Dask)"
+            )
+    else:
+        return a
+    if len(deps) > n:
+        return task
+    return (literal(a),) if isinstance(a, tuple) else a  # a tuple could pass for a key
+
+
+def _spread(typ: type, items: list) -> Any:
+    return typ(*items)
 
 
 def _from_collection(c: Any, key: Hashable | None = None, nout: int | None = None) -> Delayed:
