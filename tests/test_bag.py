@@ -268,3 +268,15 @@ def test_repartition_like_dask(n, npartitions, new):
     assert ours.npartitions == theirs.npartitions
     assert partitions(ours) == partitions(theirs)
     assert ours.compute() == data
+
+
+def test_mean_of_integers_is_exact_like_dask():
+    # Found by test_random_data_matches_python: means were combined as floats, so this
+    # gave -8.9e-16; Dask divides the total by the count.
+    data = [0, 0, 13, -28, 15]
+    assert db.from_sequence(data, npartitions=5).mean().compute() == 0.0
+    assert db.from_sequence(data, npartitions=2).var().compute() == pytest.approx(
+        statistics.pvariance(data)
+    )
+    dask_bag = pytest.importorskip("dask.bag")
+    assert dask_bag.from_sequence(data, npartitions=5).mean().compute(scheduler="sync") == 0.0

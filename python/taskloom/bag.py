@@ -758,31 +758,39 @@ def _max_of(values: list) -> Any:
 
 
 def _moments(part: list) -> tuple:
+    """(count, total, sum of squared deviations from the mean) of one partition."""
     n = len(part)
     if n == 0:
         return (0, 0.0, 0.0)
-    mean = math.fsum(part) / n
-    return (n, mean, math.fsum((x - mean) ** 2 for x in part))
+    total = math.fsum(part)
+    mean = total / n
+    return (n, total, math.fsum((x - mean) ** 2 for x in part))
 
 
 def _add_moments(parts: list) -> tuple:
-    """Chan et al.'s parallel combination of (count, mean, sum of squared deviations)."""
-    n, mean, m2 = 0, 0.0, 0.0
-    for nb, mb, m2b in parts:
+    """Chan et al.'s parallel combination of (count, total, sum of squared deviations).
+
+    Totals, not means, are carried, so the mean is total / count as in Dask (exact
+    for integers: the mean of ``[13, -28, 15]`` is 0.0, not a rounding error).
+    """
+    n, total, m2 = 0, 0.0, 0.0
+    for nb, tb, m2b in parts:
         if nb == 0:
             continue
-        total = n + nb
-        delta = mb - mean
-        mean += delta * nb / total
-        m2 += m2b + delta * delta * n * nb / total
-        n = total
-    return (n, mean, m2)
+        if n:
+            delta = tb / nb - total / n
+            m2 += m2b + delta * delta * n * nb / (n + nb)
+        else:
+            m2 = m2b
+        total += tb
+        n += nb
+    return (n, total, m2)
 
 
 def _mean(m: tuple) -> float:
     if m[0] == 0:
         raise ZeroDivisionError("mean() of an empty bag")
-    return m[1]
+    return m[1] / m[0]
 
 
 def _var(ddof: int, m: tuple) -> float:
