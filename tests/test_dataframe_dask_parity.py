@@ -100,3 +100,75 @@ def test_from_pandas_missing_index_values_give_unknown_divisions():
     ours = dd.from_pandas(data, npartitions=2)
     assert not ours.known_divisions
     pd.testing.assert_frame_equal(ours.compute(), data.sort_index())
+
+
+# --- datasets.timeseries ------------------------------------------------------------
+
+TIMESERIES_ARGS = [
+    {"end": "2000-01-03 12:00", "freq": "1h", "seed": 1},
+    {"start": "2000-01-01", "end": "2000-03-01", "freq": "6h", "partition_freq": "7D"},
+    {
+        "end": "2000-01-04",
+        "freq": "30min",
+        "seed": 3,
+        "dtypes": {"a": "category", "b": object, "c": "string", "i": int, "f": float, "s": str},
+        "i_lam": 3,
+    },
+    {"end": "2000-01-03", "freq": "1h", "seed": 4, "id_lam": 20},
+    {"start": "2000-01-01", "end": "2000-01-02", "freq": "7min", "partition_freq": "5h"},
+    {
+        "end": "2000-01-05",
+        "freq": "1h",
+        "seed": 6,
+        "dtypes": {"with_underscore": int},
+        "with_underscore_lam": 7,
+    },
+]
+
+
+@pytest.mark.parametrize("kwargs", TIMESERIES_ARGS)
+def test_timeseries_as_dask(kwargs):
+    """Same columns, dtypes, divisions and, with a seed, the same values as Dask."""
+    import dask
+
+    import taskloom
+
+    ours = taskloom.datasets.timeseries(**kwargs)
+    theirs = dask.datasets.timeseries(**kwargs)
+    # Dask turns string columns into string[pyarrow]; taskloom keeps pandas' "str".
+    strings = {c: "str" for c, d in theirs.dtypes.items() if isinstance(d, pd.StringDtype)}
+    theirs = theirs.astype(strings)
+    assert ours.divisions == theirs.divisions
+    assert list(ours.columns) == list(theirs.columns)
+    pd.testing.assert_series_equal(ours.dtypes, theirs.dtypes)
+    assert ours._meta.index.dtype == theirs._meta.index.dtype
+    got = ours.compute()
+    pd.testing.assert_series_equal(got.dtypes, ours.dtypes)
+    assert _lengths(ours) == _lengths(theirs)
+    if "seed" in kwargs:
+        pd.testing.assert_frame_equal(got, theirs.compute())
+        column = list(ours.columns)[-1]
+        pd.testing.assert_series_equal(ours[column].compute(), got[column])
+
+
+def test_timeseries_lam_sets_the_mean():
+    import taskloom
+
+    df = taskloom.datasets.timeseries(end="2000-01-08", freq="1min", id_lam=5, seed=0)
+    assert 4.9 < df.id.mean().compute() < 5.1
+
+
+def test_timeseries_errors_name_the_argument():
+    import taskloom
+
+    ts = taskloom.datasets.timeseries
+    with pytest.raises(TypeError, match=r"dtypes\['v'\] is 'complex'"):
+        ts(dtypes={"v": "complex"})
+    with pytest.raises(TypeError, match="unexpected keyword 'z_lam'"):
+        ts(z_lam=3)
+    with pytest.raises(TypeError, match=r"column 'x' of type .* takes no parameter 'lam'"):
+        ts(x_lam=3)
+    with pytest.raises(ValueError, match="spans less than one partition_freq='1D'"):
+        ts(start="2000-01-01", end="2000-01-01 12:00")
+    with pytest.raises(ValueError, match="freq"):
+        ts(freq="every second")
