@@ -6,8 +6,12 @@ Creation (``from_array``, ``asarray``, ``ones``, ``zeros``, ``full``, ``empty``,
 ufuncs with broadcasting, reductions with ``axis``/``keepdims`` as tree reductions,
 slicing (integers, slices, ``...``, ``None``, one integer or boolean array), ``transpose``,
 ``reshape``, ``squeeze``, ``expand_dims``, ``rechunk``, ``tensordot``/``dot``/``@``,
-``map_blocks``, ``to_delayed``, ``store``/``to_npy_stack``, ``compute``/``persist``.
-See the modules for each policy.
+``map_blocks``/``blockwise``, ``to_delayed``, ``store``/``to_npy_stack``,
+``compute``/``persist``; numpy functions and ufuncs called on these arrays stay lazy.
+See the modules for each policy: ``chunks`` (chunk normalization), ``core`` (the
+``Array``, element-wise fusion, rechunking), ``blockwise`` (``map_blocks``),
+``reductions``, ``routines``, ``slicing``, ``creation``, ``random`` and ``protocols``
+(numpy's ``__array_function__``/``__array_ufunc__``/conversions).
 
 Examples
 --------

@@ -30,6 +30,7 @@ import numpy as np
 
 from taskloom.array.core import (
     Array,
+    _merge,
     _offsets,
     _probe_dtype,
     asarray,
@@ -188,12 +189,7 @@ def _blockwise(
                 arg = (_concat_axes, arg, [ind.index(i) for i in inner])
             call.append(arg)
         layer[(name, *out_idx)] = tuple(call)
-    parents = [a for a, ind in arrays if ind is not None]
-    layers: dict = {}
-    for a in parents:
-        layers.update(a._layers)
-    layers[name] = layer
-    return Array(layers, name, out_chunks, dtype)
+    return _merge([a for a, ind in arrays if ind is not None], name, layer, out_chunks, dtype)
 
 
 def blockwise(

@@ -327,6 +327,15 @@ def _derive(
     return Array(layers, name, chunks, dtype, expr)
 
 
+def _merge(arrays: Sequence[Array], name: str, layer: dict, chunks: tuple, dtype: Any) -> Array:
+    """A new array: the layer ``name`` over the layers of ``arrays`` (possibly none)."""
+    layers: dict = {}
+    for a in arrays:
+        layers.update(a._layers)
+    layers[name] = layer
+    return Array(layers, name, chunks, dtype)
+
+
 def _assemble(results: Any, ndim: int) -> np.ndarray:
     """The blocks, as nested results, joined into one array."""
     if ndim == 0:  # a numpy scalar, as numpy's own full reductions return

@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from taskloom.array.core import Array, _block_slices, asarray, elemwise, normalize_chunks
+from taskloom.array.core import (
+    Array,
+    _block_slices,
+    _merge,
+    asarray,
+    elemwise,
+    normalize_chunks,
+)
 from taskloom.tokenize import tokenize
 
 __all__ = ["Generator", "RandomState", "default_rng"]
@@ -56,13 +63,20 @@ def _call(
 ) -> np.ndarray:
     """``method(*args, size=size, **kwargs)`` with the array parameters' blocks put in
     their places (``array_args``: the position or keyword of each block)."""
-    args, kwargs = list(args), dict(kwargs)
-    for where, block in zip(array_args, blocks, strict=True):
-        if isinstance(where, int):
-            args[where] = block
-        else:
-            kwargs[where] = block
+    args, kwargs = _placed(args, kwargs, dict(zip(array_args, blocks, strict=True)))
     return method(*args, size=size, **kwargs)
+
+
+def _placed(args: Any, kwargs: dict, values: dict) -> tuple[list, dict]:
+    """Copies of ``args`` and ``kwargs`` with ``values`` put in: an int key is a
+    position, a str key a keyword."""
+    args, kwargs = list(args), dict(kwargs)
+    for where, value in values.items():
+        if isinstance(where, int):
+            args[where] = value
+        else:
+            kwargs[where] = value
+    return args, kwargs
 
 
 def _broadcast(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -115,21 +129,22 @@ class _Random:
         seeds = self._seeds(len(blocks))
         # Array parameters: blocks of a taskloom array broadcast to the output, slices of
         # a numpy one; plain values go to every block.
-        small_args, small_kwargs = list(args), dict(kwargs)
-        lazy: dict = {}
-        eager: dict = {}
-        for where, value in [*enumerate(args), *kwargs.items()]:
-            if not isinstance(value, Array | np.ndarray):
-                continue
-            if isinstance(where, int):
-                small_args[where] = _sample_value(value)
-            else:
-                small_kwargs[where] = _sample_value(value)
-            if isinstance(value, Array):
-                full = elemwise(_broadcast, value, np.empty(shape, dtype=bool))
-                lazy[where] = full.rechunk(chunks)
-            else:
-                eager[where] = np.broadcast_to(value, shape)
+        params = {
+            where: value
+            for where, value in [*enumerate(args), *kwargs.items()]
+            if isinstance(value, Array | np.ndarray)
+        }
+        small_args, small_kwargs = _placed(
+            args, kwargs, {w: _sample_value(v) for w, v in params.items()}
+        )
+        lazy = {
+            w: elemwise(_broadcast, v, np.empty(shape, dtype=bool)).rechunk(chunks)
+            for w, v in params.items()
+            if isinstance(v, Array)
+        }
+        eager = {
+            w: np.broadcast_to(v, shape) for w, v in params.items() if not isinstance(v, Array)
+        }
         probe = getattr(self._probe(), funcname)
         try:
             dtype = _call(probe, (0,) * len(shape), small_args, small_kwargs, (), ()).dtype
@@ -143,32 +158,42 @@ class _Random:
             seeds, shape, chunks, funcname, small_args, small_kwargs,
             [(k, v.name) for k, v in lazy.items()], [(k, v) for k, v in eager.items()],
         )  # fmt: skip
-        name = f"{funcname}-{token}"
+        extra = (0,) * len(extra_chunks)  # the extra axes have one block
+
+        def inputs(slc: tuple) -> tuple[list, dict]:
+            parts = {w: np.ascontiguousarray(v[slc]) for w, v in eager.items()}
+            return _placed(args, kwargs, {**parts, **dict.fromkeys(lazy)})
+
+        return self._build(
+            f"{funcname}-{token}", funcname, blocks, seeds, inputs, lazy,
+            lambda idx: idx, chunks + tuple(extra_chunks), dtype, extra,
+        )  # fmt: skip
+
+    def _build(
+        self,
+        name: str,
+        funcname: str,
+        blocks: list,
+        seeds: list,
+        inputs: Callable[[tuple], tuple[list, dict]],
+        lazy: dict,
+        lazy_block: Callable[[tuple], tuple],
+        chunks: tuple,
+        dtype: Any,
+        extra: tuple = (),
+    ) -> Array:
+        """The array whose block ``idx`` is ``funcname`` of a generator seeded with its
+        seed, on ``inputs(slices)`` and block ``lazy_block(idx)`` of each ``lazy`` array
+        (placed at its position or keyword)."""
         make = self._block_function()
         layer: dict = {}
-        extra = (0,) * len(extra_chunks)  # the extra axes have one block
         for (idx, slc), seed in zip(blocks, seeds, strict=True):
-            block_args = list(args)
-            block_kwargs = dict(kwargs)
-            for where, value in eager.items():
-                part = np.ascontiguousarray(value[slc])
-                if isinstance(where, int):
-                    block_args[where] = part
-                else:
-                    block_kwargs[where] = part
-            for where in lazy:
-                if isinstance(where, int):
-                    block_args[where] = None
-                else:
-                    block_kwargs[where] = None
-            size_here = tuple(s.stop - s.start for s in slc)
-            fn = make(funcname, seed, size_here, block_args, block_kwargs, tuple(lazy))
-            layer[(name, *idx, *extra)] = (fn, *[(v.name, *idx) for v in lazy.values()])
-        layers: dict = {}
-        for v in lazy.values():
-            layers.update(v._layers)
-        layers[name] = layer
-        return Array(layers, name, chunks + tuple(extra_chunks), dtype)
+            block_args, block_kwargs = inputs(slc)
+            size = tuple(s.stop - s.start for s in slc)
+            fn = make(funcname, seed, size, block_args, block_kwargs, tuple(lazy))
+            keys = [(v.name, *lazy_block(idx)) for v in lazy.values()]
+            layer[(name, *idx, *extra)] = (fn, *keys)
+        return _merge(list(lazy.values()), name, layer, chunks, dtype)
 
     def _choice(self, a: Any, size: Any, replace: bool, p: Any, chunks: Any, **extra: Any) -> Array:
         """Dask's ``choice``: ``a`` and ``p`` whole in every block."""
@@ -206,20 +231,12 @@ class _Random:
         token = tokenize(
             seeds, shape, chunks, replace, extra, static, [v.name for v in lazy.values()]
         )
-        name = f"choice-{token}"
-        make = self._block_function()
-        layer: dict = {}
-        for (idx, slc), seed in zip(blocks, seeds, strict=True):
-            kwargs = {"a": None if "a" in lazy else population, "replace": replace, "p": None}
-            kwargs.update(extra)
-            size_here = tuple(s.stop - s.start for s in slc)
-            fn = make("choice", seed, size_here, [], kwargs, tuple(lazy))
-            layer[(name, *idx)] = (fn, *[(v.name, 0) for v in lazy.values()])
-        layers: dict = {}
-        for v in lazy.values():
-            layers.update(v._layers)
-        layers[name] = layer
-        return Array(layers, name, chunks, dtype)
+        kwargs = {"a": None if "a" in lazy else population, "replace": replace, "p": None}
+        kwargs.update(extra)
+        return self._build(
+            f"choice-{token}", "choice", blocks, seeds, lambda slc: ([], kwargs), lazy,
+            lambda idx: (0,), chunks, dtype,
+        )  # fmt: skip
 
     def _permutation(self, x: Any, index: np.ndarray) -> Array:
         from taskloom.array.creation import arange

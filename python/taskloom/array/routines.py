@@ -26,6 +26,7 @@ from taskloom.array.core import (
     _block_slices,
     _check_axis,
     _derive,
+    _merge,
     _offsets,
     asarray,
     normalize_chunks,
@@ -33,14 +34,6 @@ from taskloom.array.core import (
 from taskloom.tokenize import tokenize
 
 SPLIT_EVERY = 8
-
-
-def _merge(arrays: Sequence[Array], name: str, layer: dict, chunks: tuple, dtype: Any) -> Array:
-    layers: dict = {}
-    for a in arrays:
-        layers.update(a._layers)
-    layers[name] = layer
-    return Array(layers, name, chunks, dtype)
 
 
 def concatenate(seq: Sequence[Any], axis: int | None = 0) -> Array:
