@@ -202,3 +202,17 @@ def test_lazy_parameters_outside_the_probes_domain():
     ours = da.random.RandomState(1).zipf(da.from_array(a, chunks=2))
     theirs = dd.random.RandomState(1).zipf(dd.from_array(a, chunks=2))
     np.testing.assert_array_equal(computed(ours), theirs.compute())
+
+
+def test_random_state_class_makes_the_blocks():
+    made = []
+
+    class Recording(np.random.RandomState):
+        def __init__(self, seed):
+            made.append(seed)
+            super().__init__(seed)
+
+    rs = da.random.RandomState(3, RandomState=Recording)
+    ours = computed(rs.normal(size=6, chunks=2))
+    np.testing.assert_array_equal(ours, dd.random.RandomState(3).normal(size=6, chunks=2))
+    assert len(made) >= 3

@@ -310,6 +310,8 @@ def _block_info(
             starts[i] = [_offsets(c) for c in a.chunks]
             num_chunks[i] = a.numblocks
 
+    out_starts: dict = {}
+
     def info(block_id: tuple, out_chunks: tuple) -> dict:
         location = dict(zip(out_ind, block_id, strict=True))
         out: dict = {}
@@ -324,11 +326,13 @@ def _block_info(
                                    for a, k in enumerate(arr_k)],
                 "chunk-location": arr_k,
             }  # fmt: skip
-        out_starts = [_offsets(c) for c in out_chunks]
+        if out_chunks not in out_starts:  # the same for every block: computed once
+            out_starts[out_chunks] = [_offsets(c) for c in out_chunks]
+        starts_out = out_starts[out_chunks]
         out[None] = {
             "shape": tuple(sum(c) for c in out_chunks),
             "num-chunks": tuple(len(c) for c in out_chunks),
-            "array-location": [(out_starts[a][k], out_starts[a][k + 1])
+            "array-location": [(starts_out[a][k], starts_out[a][k + 1])
                                for a, k in enumerate(block_id)],
             "chunk-location": block_id,
             "chunk-shape": tuple(out_chunks[a][k] for a, k in enumerate(block_id)),

@@ -51,10 +51,10 @@ def _generator_block(
 
 
 def _random_state_block(
-    funcname: str, seed: Any, size: tuple, args: list, kwargs: dict,
+    state_type: type, funcname: str, seed: Any, size: tuple, args: list, kwargs: dict,
     array_args: tuple, *blocks: np.ndarray,
 ) -> np.ndarray:  # fmt: skip
-    state = np.random.RandomState(seed)
+    state = state_type(seed)
     return _call(getattr(state, funcname), size, args, kwargs, array_args, blocks)
 
 
@@ -436,6 +436,14 @@ class RandomState(_Random):
     """Random arrays with numpy's legacy ``RandomState`` methods (Mersenne Twister), as
     ``dask.array.random.RandomState``, each with ``chunks=``.
 
+    Parameters
+    ----------
+    seed
+        Seeds the ``numpy.random.RandomState`` that draws each block's state.
+    RandomState
+        The class that makes each block (``numpy.random.RandomState`` by default; any
+        class taking 624 words of Mersenne Twister state, with numpy's methods).
+
     Examples
     --------
     >>> rs = RandomState(42)
@@ -449,7 +457,7 @@ class RandomState(_Random):
 
     def __init__(self, seed: Any = None, RandomState: Any = None) -> None:
         self._numpy_state = np.random.RandomState(seed)
-        self._RandomState = RandomState
+        self._RandomState = np.random.RandomState if RandomState is None else RandomState
 
     def seed(self, seed: Any = None) -> None:
         """Reseed, as ``numpy.random.RandomState.seed``."""
@@ -461,10 +469,10 @@ class RandomState(_Random):
         return list(np.frombuffer(data, dtype="<u4").reshape((n, -1)))
 
     def _block_function(self) -> Callable:
-        return partial(partial, _random_state_block)
+        return partial(partial, _random_state_block, self._RandomState)
 
     def _probe(self) -> Any:
-        return np.random.RandomState(0)
+        return self._RandomState(0)
 
     def randint(
         self, low: Any, high: Any = None, size: Any = None, chunks: Any = "auto",
