@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 import statistics
 from collections import Counter
 
@@ -280,3 +281,46 @@ def test_mean_of_integers_is_exact_like_dask():
     )
     dask_bag = pytest.importorskip("dask.bag")
     assert dask_bag.from_sequence(data, npartitions=5).mean().compute(scheduler="sync") == 0.0
+
+
+# --- reductions skip empty partitions and build Dask's tree (#13.14a, the same rule) ---
+
+
+def _reduction_results(lib, data, npartitions, split_every):
+    b = lib.from_sequence(data, npartitions=npartitions).filter(lambda x: x % 3 != 0)
+    out = [
+        # The partials the final aggregate sees: empty partitions contribute nothing.
+        # (len(list(p)): Dask's partitions after filter are iterators, with no len)
+        b.reduction(lambda p: len(list(p)), list, split_every=split_every),
+        b.reduction(lambda p: max(p), lambda parts: max(parts, default=None), split_every),
+        b.fold(operator.add, initial=10, split_every=split_every),
+        b.fold(lambda acc, x: [*acc, x], operator.add, initial=[], split_every=split_every),
+        b.count(split_every=split_every),
+        b.sum(split_every=split_every),
+    ]
+    results = []
+    for item in out:
+        try:
+            results.append(item.compute(scheduler="sync"))
+        except Exception as e:  # the same failure is the same answer
+            results.append(type(e).__name__)
+    return results
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(0, 30), max_size=40),
+    st.integers(1, 9),
+    st.sampled_from([None, False, 2, 3]),
+)
+def test_reductions_like_dask(data, npartitions, split_every):
+    dask_bag = pytest.importorskip("dask.bag")
+    ours = _reduction_results(db, data, npartitions, split_every)
+    theirs = _reduction_results(dask_bag, data, npartitions, split_every)
+    assert ours == theirs
+
+
+def test_fold_initial_starts_each_partition_as_in_dask():
+    b = db.from_sequence(range(6), npartitions=3)
+    assert b.fold(operator.add, initial=10).compute() == 15 + 3 * 10
+    assert b.take(1, npartitions=-2) == (0,)  # any negative number means all, as in Dask

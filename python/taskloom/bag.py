@@ -36,7 +36,7 @@ import os
 import pickle
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from functools import partial, reduce
 from typing import Any
 
@@ -340,7 +340,7 @@ class Bag(DaskMethodsMixin):
         >>> db.range(100, npartitions=10).take(3)
         (0, 1, 2)
         """
-        if npartitions == -1:
+        if npartitions <= -1:  # any negative number: all of them, as in Dask
             npartitions = self.npartitions
         if not 1 <= npartitions <= self.npartitions:
             raise ValueError(
@@ -376,6 +376,12 @@ class Bag(DaskMethodsMixin):
         """A tree reduction: ``perpartition(list)`` per partition, then
         ``aggregate(list of partials)`` over at most ``split_every`` partials per task.
 
+        As in Dask: empty partitions are skipped (``perpartition`` sees one only when
+        the bag has a single partition), an inner ``aggregate`` whose partials all
+        came from empty partitions is skipped too, and the final ``aggregate`` always
+        runs, on the partials there are (possibly none). ``split_every`` defaults to
+        8; ``False`` aggregates all partitions in one task.
+
         Examples
         --------
         >>> import taskloom.bag as db
@@ -383,7 +389,10 @@ class Bag(DaskMethodsMixin):
         >>> b.reduction(sum, sum).compute()
         45
         """
-        split_every = split_every or 8
+        if split_every is None:
+            split_every = 8
+        elif split_every is False:
+            split_every = builtins.max(self.npartitions, 2)
         if split_every < 2:
             raise ValueError(f"split_every must be at least 2, got {split_every}")
         prefix = name or f"{_name(perpartition)}-{_name(aggregate)}"
@@ -394,19 +403,20 @@ class Bag(DaskMethodsMixin):
             layer,
             self.name,
             self.npartitions,
-            perpartition,
+            partial(_empty_safe_apply, perpartition, self.npartitions == 1),
             base,
-            aggregate,
+            partial(_empty_safe_aggregate, aggregate, False),
             split_every,
             lambda depth: f"{prefix}-agg-{depth}-{token}",
         )
         final = f"{prefix}-{token}"
+        last = partial(_empty_safe_aggregate, aggregate, True)
         layers = _merge_layers(self)
         if out_type is Bag:
-            layer[(final, 0)] = (aggregate, level)
+            layer[(final, 0)] = (last, level)
             layers[final] = layer
             return Bag(layers, final, 1)
-        layer[final] = (aggregate, level)
+        layer[final] = (last, level)
         layers[final] = layer
         return Item(layers, final)
 
@@ -420,11 +430,11 @@ class Bag(DaskMethodsMixin):
 
     def min(self, split_every: int | None = None) -> Item:
         """Smallest element (``ValueError`` when computed on an empty bag)."""
-        return self.reduction(_min_or_empty, _min_of, split_every, name="min")
+        return self.reduction(_min_of, _min_of, split_every, name="min")
 
     def max(self, split_every: int | None = None) -> Item:
         """Largest element (``ValueError`` when computed on an empty bag)."""
-        return self.reduction(_max_or_empty, _max_of, split_every, name="max")
+        return self.reduction(_max_of, _max_of, split_every, name="max")
 
     def mean(self, split_every: int | None = None) -> Item:
         """Arithmetic mean of the elements."""
@@ -472,7 +482,7 @@ class Bag(DaskMethodsMixin):
         """
         combine = combine or binop
         per = partial(_fold, binop, initial)
-        agg = partial(_fold_partials, combine, initial)
+        agg = partial(_fold, combine, _no_default)
         return self.reduction(per, agg, split_every, name="fold")
 
     def foldby(
@@ -732,26 +742,44 @@ def _take(k: int, parts: list) -> tuple:
     return tuple(itertools.islice(itertools.chain.from_iterable(parts), k))
 
 
-_EMPTY = object()
+# What an empty partition contributes to a reduction: nothing (Dask's ``no_result``).
+_NO_RESULT = object()
 
 
-def _min_or_empty(part: list) -> Any:
-    return builtins.min(part) if part else _EMPTY
+def _empty_safe_apply(func: Callable, is_last: bool, part: Any) -> Any:
+    """``func(part)``, or nothing for an empty partition unless it is the last chance
+    (``dask.bag.core.empty_safe_apply``)."""
+    if not is_last:
+        if isinstance(part, Iterator):
+            try:
+                first = next(part)
+            except StopIteration:
+                return _NO_RESULT
+            part = itertools.chain([first], part)
+        elif _is_empty(part):
+            return _NO_RESULT
+    return func(part)
 
 
-def _max_or_empty(part: list) -> Any:
-    return builtins.max(part) if part else _EMPTY
+def _is_empty(part: Any) -> bool:
+    try:
+        return len(part) == 0
+    except TypeError:  # not sized: Dask peeks too
+        return next(iter(part), _NO_RESULT) is _NO_RESULT
+
+
+def _empty_safe_aggregate(func: Callable, is_last: bool, parts: list) -> Any:
+    """``func`` of the partials that are not nothing (``empty_safe_aggregate``)."""
+    return _empty_safe_apply(func, is_last, [p for p in parts if p is not _NO_RESULT])
 
 
 def _min_of(values: list) -> Any:
-    values = [v for v in values if v is not _EMPTY]
     if not values:
         raise ValueError("min() of an empty bag")
     return builtins.min(values)
 
 
 def _max_of(values: list) -> Any:
-    values = [v for v in values if v is not _EMPTY]
     if not values:
         raise ValueError("max() of an empty bag")
     return builtins.max(values)
@@ -834,19 +862,16 @@ def _topk_merge(k: int, key: Callable | None, parts: list) -> list:
     return heapq.nlargest(k, _concat(parts), key=key)
 
 
-def _fold(binop: Callable, initial: Any, part: list) -> Any:
-    if initial is _no_default:
-        return reduce(binop, part) if part else _EMPTY
-    return reduce(binop, part, initial)
-
-
-def _fold_partials(combine: Callable, initial: Any, partials: list) -> Any:
-    values = [p for p in partials if p is not _EMPTY]
-    if initial is _no_default:
-        if not values:
-            raise TypeError("fold() of an empty bag with no initial value")
-        return reduce(combine, values)
-    return reduce(combine, values, initial)
+def _fold(binop: Callable, initial: Any, values: Iterable) -> Any:
+    """``reduce(binop, values[, initial])``; ``initial`` starts each partition only
+    (partials are combined without it, as in Dask)."""
+    if initial is not _no_default:
+        return reduce(binop, values, initial)
+    it = iter(values)
+    first = next(it, _NO_RESULT)
+    if first is _NO_RESULT:
+        raise TypeError("fold() of an empty bag with no initial value")
+    return reduce(binop, it, first)
 
 
 def _foldby_partition(key: Callable, binop: Callable, initial: Any, part: list) -> dict:
