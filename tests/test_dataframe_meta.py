@@ -531,3 +531,62 @@ def test_accessor_meta():
         lazy.c.cat.codes,
     ):
         assert_meta_matches(result, result.compute())
+
+
+# --- sources, and columns of every dtype ---------------------------------------------
+
+
+def test_sources_meta(tmp_path):
+    from taskloom import delayed
+
+    pdf = PDF.drop(columns=["c"])
+    ddf = dd.from_pandas(pdf, npartitions=3)
+    ddf.to_csv(str(tmp_path / "csv-*.csv"))
+    ddf.to_parquet(str(tmp_path / "pq"))
+    parts = [delayed(lambda i: pdf.iloc[i * 10 : (i + 1) * 10])(i) for i in range(4)]
+    for result in (
+        dd.read_csv(str(tmp_path / "csv-*.csv")),
+        dd.read_parquet(str(tmp_path / "pq")),
+        dd.read_parquet(str(tmp_path / "pq"), columns=["x", "s"]),
+        dd.from_array(np.arange(12.0).reshape(6, 2), chunksize=4, columns=["a", "b"]),
+        dd.from_array(np.arange(5), chunksize=2),
+        dd.from_delayed(parts, meta=pdf.iloc[:0]),
+        dd.from_dict({"a": range(7), "b": list("abcdefg")}, npartitions=3),
+        dd.from_pandas(pdf.x, chunksize=7),
+    ):
+        assert_meta_matches(result, result.compute())
+
+
+ODD_OPERATIONS = {
+    "identity": lambda d: d,
+    "head": lambda d: d.head(2, compute=False),
+    "isna": lambda d: d.isna(),
+    "filter": lambda d: d[d.x > 2],
+    "empty-filter": lambda d: d[d.x > 100],
+    "index": lambda d: d.index,
+    "column": lambda d: d.odd,
+    "column-isna": lambda d: d.odd.isna(),
+    "count": lambda d: d.count(),
+    "assign": lambda d: d.assign(z=d.x * 2),
+    "repartition": lambda d: d.repartition(npartitions=1),
+    "map_partitions": lambda d: d.map_partitions(lambda p: p.iloc[::-1]),
+    "drop": lambda d: d.drop(columns=["odd"]),
+    "concat": lambda d: dd.concat([d, d]),
+}
+
+
+@pytest.mark.parametrize("operation", list(ODD_OPERATIONS))
+def test_columns_of_every_dtype_meta(operation):
+    """The meta of operations on frames holding any kind of column (the kinds of
+    test_dataframe_dtypes) is what the partitions hold."""
+    from test_dataframe_dtypes import COLUMNS
+
+    failures = {}
+    for name, values in COLUMNS.items():
+        pdf = pd.DataFrame({"odd": values, "x": [1.0, 2.0, 3.0, 4.0]})
+        lazy = ODD_OPERATIONS[operation](dd.from_pandas(pdf, npartitions=2))
+        try:
+            assert_meta_matches(lazy, lazy.compute())
+        except AssertionError as e:
+            failures[name] = str(e)[:200]
+    assert not failures, failures

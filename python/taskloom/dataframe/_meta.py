@@ -199,7 +199,7 @@ def enforce_meta(part: Any, meta: Any) -> Any:
     if not isinstance(part, pd.DataFrame | pd.Series | pd.Index):
         return part
     if not len(part):
-        return meta
+        return meta.copy()  # a copy: a caller may change a partition in place
     if isinstance(part, pd.DataFrame):
         if not isinstance(meta, pd.DataFrame) or list(part.columns) != list(meta.columns):
             expected = list(getattr(meta, "columns", []))
