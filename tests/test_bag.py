@@ -7,6 +7,7 @@ import operator
 import statistics
 from collections import Counter
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -324,3 +325,49 @@ def test_fold_initial_starts_each_partition_as_in_dask():
     b = db.from_sequence(range(6), npartitions=3)
     assert b.fold(operator.add, initial=10).compute() == 15 + 3 * 10
     assert b.take(1, npartitions=-2) == (0,)  # any negative number means all, as in Dask
+
+
+# --- map/map_partitions arguments as Dask takes them (#13.1, the same mistake) ---
+
+
+def _map_results(lib, blib):
+    b = blib.from_sequence([1, 2, 3, 4, 5], npartitions=2)
+    d = lib.delayed(abs)(-10)
+    cases = [
+        lambda: b.map(lambda x, y: x + y, d),
+        lambda: b.map(lambda x, y=0: x + y, y=d),  # keyword Delayed: computed
+        lambda: b.map(lambda x, y: x + y, b.sum()),
+        lambda: b.map_partitions(lambda p, y: [len(p), y], d),
+        lambda: b.map_partitions(lambda p, y=0: [y], y=b.count()),  # keyword Item
+        lambda: b.map(lambda x, y: (x, len(y)), [d, d, d]),  # a list goes to every call
+        lambda: b.map(lambda x, y: x + sum(y), [1, 2]),
+        lambda: b.map(lambda x, y=None: (x, y), y={"k": d}),  # nested in a keyword
+        lambda: b.map(lambda x, y: x * y, y=b),  # a bag as keyword: zipped
+        lambda: b.map_partitions(lambda p, q: [len(p), len(q)], q=b),
+        lambda: b.map(lambda x, y: (x, y), b.map(lambda v: [v])),  # zipped lists
+        lambda: b.map(lambda x, y: x + y, blib.from_sequence(range(6), npartitions=2)),
+        lambda: b.map(lambda x: (x, 1)).starmap(lambda x, z, y=0: x + z + y, y=d),
+    ]
+    out = []
+    for case in cases:
+        try:
+            out.append(case().compute(scheduler="sync"))
+        except ValueError:  # partitions of different lengths, in both
+            out.append("ValueError")
+    return out
+
+
+def test_map_arguments_like_dask():
+    import taskloom.array
+
+    dask = pytest.importorskip("dask")
+    dask_bag = pytest.importorskip("dask.bag")
+    assert _map_results(taskloom, db) == _map_results(dask, dask_bag)
+    b = db.from_sequence([1, 2, 3], npartitions=2)
+    assert b.map(lambda x, y: x + len(y), [10, 20]).compute() == [3, 4, 5]
+    with pytest.raises(ValueError, match="differ in length"):
+        b.map(operator.add, db.from_sequence([1, 2, 3, 4], npartitions=2)).compute()
+    with pytest.raises(TypeError, match="keyword argument"):
+        b.map(lambda x, y: x, taskloom.array.from_array(np.arange(3), chunks=2))
+    arr = taskloom.array.from_array(np.arange(3), chunks=2)
+    assert b.map(lambda x, y: x + int(y.sum()), y=arr).compute() == [4, 5, 6]

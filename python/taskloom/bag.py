@@ -42,8 +42,8 @@ from typing import Any
 
 from taskloom import _files
 from taskloom.base import DaskMethodsMixin, is_dask_collection
-from taskloom.core import bind_kwargs, partition_tree
-from taskloom.delayed import Delayed
+from taskloom.core import bind_kwargs, data_task, partition_tree
+from taskloom.delayed import Delayed, unpack
 from taskloom.threaded import get as threaded_get
 from taskloom.tokenize import tokenize
 
@@ -117,8 +117,6 @@ def _first(results: tuple) -> Any:
 
 
 def _item_from_data(dsk: dict, key: Hashable) -> Item:
-    from taskloom.core import data_task
-
     return Item({key: {key: data_task(dsk[key])}}, key)
 
 
@@ -144,8 +142,6 @@ def _finalize(partitions: tuple) -> list:
 
 
 def _bag_from_data(dsk: dict, name: str, n: int) -> Bag:
-    from taskloom.core import data_task
-
     layer = {(name, i): data_task(dsk[(name, i)]) for i in builtins.range(n)}
     return Bag({name: layer}, name, n)
 
@@ -202,7 +198,12 @@ class Bag(DaskMethodsMixin):
         return Bag(layers, name, self.npartitions)
 
     def map_partitions(self, func: Callable, *args: Any, **kwargs: Any) -> Bag:
-        """Apply ``func`` to each partition (a list); other bags are zipped partition-wise.
+        """Apply ``func`` to each partition (a list), as ``dask.bag.map_partitions``.
+
+        Bags among the arguments (positional or keyword) give their partition of the
+        same index; Items and Delayed values give their computed value; keyword values
+        holding Delayed values, Items or other collections anywhere inside are passed
+        with those computed; anything else is passed as given.
 
         Examples
         --------
@@ -210,18 +211,31 @@ class Bag(DaskMethodsMixin):
         >>> db.from_sequence([0, 1, 2, 3, 4, 5], npartitions=2).map_partitions(len).compute()
         [3, 3]
         """
-        bags, extra_layers, targs, tkwargs = _prepare_args(self, args, kwargs)
-        fn = bind_kwargs(func, tkwargs)
+        a = _Args(self, args, kwargs)
+        if a.static_kwargs is not None and not a.bag_kwargs:
+            fn = bind_kwargs(func, a.static_kwargs)
 
-        def task(i: int) -> Any:
-            return (fn, (self.name, i), *[_part(a, i) for a in targs])
+            def task(i: int) -> Any:
+                return (fn, (self.name, i), *a.positional(i))
 
-        out = self._new("map-partitions", task, (func, args, kwargs), *bags)
-        out._layers.update(extra_layers)
+        else:
+            fn = partial(_call_partition, func)
+
+            def task(i: int) -> Any:
+                return (fn, (self.name, i), a.positional(i), a.keywords(i))
+
+        out = self._new("map-partitions", task, (func, args, kwargs), *a.bags)
+        out._layers.update(a.layers)
         return out
 
     def map(self, func: Callable, *args: Any, **kwargs: Any) -> Bag:
-        """Apply ``func`` to each element; bags among the arguments are zipped with it.
+        """Apply ``func`` to each element, as ``dask.bag.map``.
+
+        Bags among the arguments (positional or keyword) are zipped with this one
+        element by element (their partitions must have the same lengths); Items and
+        Delayed values give their computed value to every call; keyword values holding
+        Delayed values, Items or other collections anywhere inside are passed with
+        those computed; anything else is passed to every call as given (a list too).
 
         Examples
         --------
@@ -229,15 +243,17 @@ class Bag(DaskMethodsMixin):
         >>> a = db.from_sequence([1, 2, 3], npartitions=2)
         >>> a.map(lambda x, y: x + y, a).compute()
         [2, 4, 6]
+        >>> a.map(lambda x, y: x + len(y), [10, 20]).compute()
+        [3, 4, 5]
         """
-        bags, extra_layers, targs, tkwargs = _prepare_args(self, args, kwargs)
-        fn = partial(_map_partition, func, len(targs), tkwargs)
+        a = _Args(self, args, kwargs)
+        fn = partial(_map_partition, func, a.zipped, tuple(a.bag_kwargs))
 
         def task(i: int) -> Any:
-            return (fn, (self.name, i), *[_part(a, i) for a in targs])
+            return (fn, (self.name, i), a.positional(i), a.keywords(i))
 
-        out = self._new(f"{_name(func)}", task, (func, args, kwargs), *bags)
-        out._layers.update(extra_layers)
+        out = self._new(f"{_name(func)}", task, (func, args, kwargs), *a.bags)
+        out._layers.update(a.layers)
         return out
 
     def starmap(self, func: Callable, **kwargs: Any) -> Bag:
@@ -632,43 +648,67 @@ def _check_npartitions(n: Any) -> None:
         raise ValueError(f"npartitions must be a positive integer, got {n!r}")
 
 
-def _prepare_args(bag: Bag, args: tuple, kwargs: dict) -> tuple:
-    """Split arguments of map/map_partitions into partition-wise bags and broadcast values."""
-    bags, layers, targs = [], {}, []
-    for a in args:
-        if isinstance(a, Bag):
-            if a.npartitions != bag.npartitions:
-                raise ValueError(
-                    f"bags to zip must have the same number of partitions: "
-                    f"{bag.npartitions} and {a.npartitions}"
+class _Args:
+    """The arguments of ``map``/``map_partitions``, split as Dask splits them.
+
+    Bags (positional or keyword) are read partition by partition; positional Items
+    and Delayed values by key; keyword values through :func:`taskloom.delayed.unpack`
+    (Delayed values and collections anywhere inside computed, as Dask's
+    ``unpack_scalar_dask_kwargs``); other positional values are passed as given.
+    """
+
+    def __init__(self, bag: Bag, args: tuple, kwargs: dict) -> None:
+        self.bags: list[Bag] = []
+        self.layers: dict = {}
+        self.args: list = []  # a _BagArg, a key, or a quoted value
+        self.zipped: tuple[bool, ...] = tuple(isinstance(a, Bag) for a in args)
+        for a in args:
+            if isinstance(a, Bag):
+                self.args.append(_BagArg(self._zip(bag, a)))
+            elif isinstance(a, Item):
+                self.layers.update(a._layers)
+                self.args.append(a.key)
+            elif isinstance(a, Delayed):
+                self.layers[("delayed", a.key)] = a.__dask_graph__()
+                self.args.append(a.key)
+            elif is_dask_collection(a):
+                raise TypeError(
+                    f"map arguments may be bags, Items, Delayed values or plain values, "
+                    f"not {type(a).__name__} (pass it as a keyword argument to have it "
+                    "computed)"
                 )
-            bags.append(a)
-            targs.append(_BagArg(a.name))
-        elif isinstance(a, Item):
-            layers.update(a._layers)
-            targs.append(a.key)
-        elif isinstance(a, Delayed):
-            layers[("delayed", a.key)] = a.__dask_graph__()
-            targs.append(a.key)
-        elif is_dask_collection(a):
-            raise TypeError(
-                f"map arguments may be bags, Items, Delayed values or plain values, "
-                f"not {type(a).__name__}"
+            else:
+                self.args.append(data_task(a))
+        self.bag_kwargs = {k: self._zip(bag, v) for k, v in kwargs.items() if isinstance(v, Bag)}
+        plain = {k: v for k, v in kwargs.items() if not isinstance(v, Bag)}
+        self.kwargs_task, deps = unpack(plain)
+        for d in deps:
+            self.layers[("delayed", d.key)] = d.__dask_graph__()
+        # The keyword arguments themselves when nothing in them needs computing.
+        self.static_kwargs: dict | None = None if deps else plain
+
+    def _zip(self, bag: Bag, other: Bag) -> str:
+        if other.npartitions != bag.npartitions:
+            raise ValueError(
+                f"bags to zip must have the same number of partitions: "
+                f"{bag.npartitions} and {other.npartitions}"
             )
-        else:
-            targs.append((_literal_of(a),))
-    tkwargs = {}
-    for k, v in kwargs.items():
-        if isinstance(v, Bag):
-            raise TypeError(f"bags cannot be passed as keyword arguments ({k}=)")
-        tkwargs[k] = v
-    return bags, layers, targs, tkwargs
+        self.bags.append(other)
+        return other.name
+
+    def positional(self, i: int) -> list:
+        return [(a.name, i) if isinstance(a, _BagArg) else a for a in self.args]
+
+    def keywords(self, i: int) -> Any:
+        """A task for partition ``i``'s keyword arguments (a dict)."""
+        if not self.bag_kwargs:
+            return self.kwargs_task
+        parts = (dict, [[k, (name, i)] for k, name in self.bag_kwargs.items()])
+        return (_merged, self.kwargs_task, parts)
 
 
-def _literal_of(a: Any) -> Any:
-    from taskloom.core import literal
-
-    return literal(a)
+def _merged(a: dict, b: dict) -> dict:
+    return {**a, **b}
 
 
 class _BagArg:
@@ -678,15 +718,45 @@ class _BagArg:
         self.name = name
 
 
-def _part(arg: Any, i: int) -> Any:
-    return (arg.name, i) if isinstance(arg, _BagArg) else arg
+def _call_partition(func: Callable, part: Any, args: list, kwargs: dict) -> Any:
+    return func(part, *args, **kwargs)
 
 
-def _map_partition(func: Callable, nargs: int, kwargs: dict, part: list, *others: Any) -> list:
-    if not others:
-        return [func(x, **kwargs) for x in part]
-    columns = [o if isinstance(o, list) else itertools.repeat(o) for o in others]
-    return [func(x, *rest, **kwargs) for x, *rest in zip(part, *columns, strict=False)]
+def _map_partition(
+    func: Callable,
+    zipped: tuple[bool, ...],
+    zipped_kwargs: tuple[str, ...],
+    part: Any,
+    args: list,
+    kwargs: dict,
+) -> list:
+    """``func`` over the elements of ``part``, zipped element by element with the
+    arguments flagged in ``zipped`` and the keyword arguments named in
+    ``zipped_kwargs`` (partitions of other bags); the rest go to every call."""
+    if not any(zipped) and not zipped_kwargs:
+        if args or kwargs:
+            return [func(x, *args, **kwargs) for x in part]
+        return [func(x) for x in part]
+    part = list(part)
+    columns = [list(a) if z else None for a, z in zip(args, zipped, strict=True)]
+    kw_columns = {k: list(kwargs[k]) for k in zipped_kwargs}
+    for c in [*columns, *kw_columns.values()]:
+        if c is not None and len(c) != len(part):
+            raise ValueError(
+                "map zips bags whose partitions differ in length: a partition of "
+                f"{len(part)} elements with one of {len(c)} (as Dask, the bags must be "
+                "partitioned identically)"
+            )
+    fixed = {k: v for k, v in kwargs.items() if k not in kw_columns}
+    return [
+        func(
+            x,
+            *[a if c is None else c[j] for a, c in zip(args, columns, strict=True)],
+            **fixed,
+            **{k: c[j] for k, c in kw_columns.items()},
+        )
+        for j, x in enumerate(part)
+    ]
 
 
 def _starmap_partition(func: Callable, part: list, **kwargs: Any) -> list:
@@ -1065,8 +1135,6 @@ def from_sequence(
     seq = list(seq)
     size = _sequence_partition_size(len(seq), partition_size, npartitions)
     name = f"from_sequence-{tokenize(seq, size)}"
-    from taskloom.core import data_task
-
     starts = builtins.range(0, len(seq), size) if seq else [0]
     layer = {(name, i): data_task(seq[j : j + size]) for i, j in enumerate(starts)}
     return Bag({name: layer}, name, len(layer))

@@ -48,7 +48,7 @@ from taskloom.base import DaskMethodsMixin, is_dask_collection
 from taskloom.core import PLAIN_TYPES, data_task, literal
 from taskloom.tokenize import tokenize
 
-__all__ = ["Delayed", "DelayedAttr", "DelayedLeaf", "delayed", "graph_of", "literal"]
+__all__ = ["Delayed", "DelayedAttr", "DelayedLeaf", "delayed", "graph_of", "literal", "unpack"]
 
 _MISSING = object()
 _settings = config.config
@@ -172,6 +172,25 @@ def _arg_rare(a: Any, deps: list) -> Any:
 
 def _spread(typ: type, items: list) -> Any:
     return typ(*items)
+
+
+def unpack(obj: Any) -> tuple[Any, list[Delayed]]:
+    """The graph argument standing for ``obj``, and the Delayed values it reads.
+
+    Delayed values and collections anywhere inside ``obj`` (wherever :func:`delayed`
+    looks for them) become references to their computed values; an ``obj`` without
+    any is returned quoted where the scheduler could misread it. For other modules
+    that take Dask-style arguments (``Bag.map``'s keyword arguments).
+
+    Examples
+    --------
+    >>> task, deps = unpack({"k": delayed(1, name="one")})
+    >>> task, deps
+    ((<class 'dict'>, [['k', 'one']]), [Delayed('one')])
+    """
+    deps: list = []
+    task = _arg(obj, deps)
+    return (task, deps) if deps else (data_task(obj), [])
 
 
 def _from_collection(c: Any, key: Hashable | None = None, nout: int | None = None) -> Delayed:
