@@ -185,6 +185,12 @@ def _dask_computations():
             [b for row in arr.to_delayed() for b in row], axis=None
         ),
         "dataframe-to-delayed": delayed(pd.concat)(df.to_delayed()),
+        "array-persisted-by-taskloom": arr.persist(scheduler=taskloom.get).T.sum(axis=0),
+        "dataframe-persisted-by-taskloom": taskloom.persist(df)[0].groupby("g").v.sum(),
+        "bag-persisted-by-taskloom": bag.persist(scheduler=taskloom.get_sync).count(),
+        "delayed-persisted-by-taskloom": delayed(inc)(
+            dask.persist(delayed(arr.sum()), scheduler=taskloom.get)[0]
+        ),
     }
 
 
@@ -208,3 +214,13 @@ def _same_nested(a, b):
             _same_nested(a[k], b[k])
     else:
         _same(a, b)
+
+
+def test_taskloom_delayed_built_from_a_dask_graph():
+    from taskloom.delayed import Delayed
+
+    d = dask.delayed(inc)(dask.delayed(abs)(-4))
+    graph = dict(d.__dask_graph__())
+    assert any(isinstance(v, spec.GraphNode) for v in graph.values())
+    ours = Delayed(d.key, graph)
+    assert ours.compute() == (ours + 1).compute() - 1 == d.compute(scheduler="sync") == 5
