@@ -16,6 +16,10 @@ Scheduler choice, most specific first: ``scheduler=`` (a name, a ``get`` functio
 later a cluster client), the ``scheduler`` setting of :mod:`taskloom.config`, the
 collections' own ``__dask_scheduler__``. Graphs of all arguments are merged and run in
 one ``get`` call, so sub-graphs they share are computed once.
+
+Arguments are searched for collections where Dask's ``compute`` searches: lists,
+tuples, sets (and frozensets), dicts (keys and values), named tuples and dataclasses,
+which are rebuilt around the computed values; an iterator is read into a list.
 """
 
 from __future__ import annotations
