@@ -1158,6 +1158,21 @@ class Series(_Frame):
         (merged per-partition order statistics, as Dask); see
         :mod:`taskloom.dataframe._quantile`.
 
+        Parameters
+        ----------
+        q : float or list of float
+            Quantiles in ``[0, 1]``.
+        method : str
+            Accepted for Dask compatibility (``'default'``, ``'dask'``, ``'tdigest'``):
+            every method is the one above.
+        split_every : int, optional
+            Partials merged per task of the tree reduction.
+
+        Returns
+        -------
+        Scalar or Series
+            A lazy float for a scalar ``q``, else a Series indexed by ``q``.
+
         Examples
         --------
         >>> import pandas as pd, taskloom.dataframe as dd
@@ -1277,7 +1292,15 @@ class Index(Series):
 
     def count(self, split_every: int | None = None) -> Scalar:
         """Number of index values that are not missing (as Dask; pandas' Index has no
-        ``count``)."""
+        ``count``).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"x": [1, 2, 3]}, index=pd.Index([1.0, None, 3.0]))
+        >>> dd.from_pandas(pdf, npartitions=2).index.count().compute()
+        np.int64(2)
+        """
         return self._reduction(
             _count_present, builtins.sum, builtins.sum, np.int64(0), split_every, token="count"
         )

@@ -78,6 +78,20 @@ def sorted_division_locations(
     repeated index value is never split between two partitions, so there may be fewer
     partitions than asked for. The last division is the last index value.
 
+    Parameters
+    ----------
+    index : sequence
+        Sorted index values.
+    npartitions, chunksize : int, optional
+        Exactly one of them: partitions to aim for, or rows per partition.
+
+    Returns
+    -------
+    divisions : list
+        ``len(locations)`` index values: each partition's first, then the last value.
+    locations : list of int
+        Row positions where partitions start, then ``len(index)``.
+
     Examples
     --------
     >>> sorted_division_locations(list("ABCDEF"), chunksize=2)
@@ -156,6 +170,25 @@ def from_pandas(
     ``npartitions`` or ``chunksize`` there is one partition. An index holding missing
     values gives unknown divisions (Dask refuses non-numeric ones and gives NaN
     divisions for numeric ones).
+
+    Parameters
+    ----------
+    data : pandas.DataFrame or pandas.Series
+        The data to split.
+    npartitions : int, optional
+        How many partitions to aim for (fewer when repeated index values or a short
+        frame do not allow that many).
+    chunksize : int, optional
+        Rows per partition instead of ``npartitions``.
+    sort : bool
+        Sort by the index first (divisions known).
+
+    Raises
+    ------
+    TypeError
+        ``data`` is not a pandas object, or ``npartitions``/``chunksize`` not an int.
+    ValueError
+        Both ``npartitions`` and ``chunksize`` given, or one of them below 1.
 
     Examples
     --------
