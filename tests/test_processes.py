@@ -544,3 +544,29 @@ def test_add_note_without_the_method_as_on_python_3_10():
     f = KeyError("k")
     _errors.add_note(f, "note")
     assert f.__notes__ == ["note"]
+
+
+def read_setting(name: str) -> object:
+    import taskloom
+
+    return taskloom.config.get(name, "unset")
+
+
+def read_dask_setting(name: str) -> object:
+    import dask
+
+    return dask.config.get(name, "unset")
+
+
+def test_tasks_in_workers_see_the_callers_settings():
+    # As a thread of the caller would (the processes neighbour of #12.9): taskloom's
+    # settings, and Dask's for Dask's own graphs (e.g. its temporary_directory).
+    dsk = {"ours": (read_setting, "probe"), "dask": (read_dask_setting, "taskloom-probe")}
+    import dask
+
+    with taskloom.config.set(probe=7), dask.config.set({"taskloom-probe": "x"}):
+        assert get(dsk, ["ours", "dask"], num_workers=2) == (7, "x")
+    # Settings the workers cannot receive (a pool object) are left out, not an error.
+    with dask.config.set(pool=threading.Lock(), **{"taskloom-probe": "y"}):
+        assert get(dsk, "dask", num_workers=2) == "y"
+    assert get(dsk, ["ours", "dask"], num_workers=2) == ("unset", "unset")

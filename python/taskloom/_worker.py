@@ -20,7 +20,9 @@ From the parent: ``("init", sys_path)``, ``("run", job, payload)`` with the payl
 ``(tasks, sent, keep, send_back)``, ``tasks`` a fused chain of ``(task id, key, task,
 [(dependency key, dependency id), ...])`` and ``sent`` the inputs by task id,
 ``("fetch", request, task ids)``, ``("release", task ids)``, ``("clear",)``,
-``("call", fn)``, ``("stop",)``. To the parent: ``("done", job, value or None)``,
+``("call", fn)``, ``("config", settings)`` (the caller's taskloom and Dask settings,
+which replace this process's before the computation's jobs), ``("stop",)``. To the
+parent: ``("done", job, value or None)``,
 ``("error", job, key repr, *error)``, ``("values", request, {task id: value} or None,
 *error)``, ``("cleared",)`` once the store is empty (the parent counts them: end of file before
 the last one means this worker died before beginning anything the parent sent after). ``error``
@@ -248,6 +250,8 @@ class Worker:
             if kind == "clear":
                 self.store.clear()
                 self.send(("cleared",))
+            elif kind == "config":
+                self.apply_settings(self.loads(msg[1]))
             elif kind == "call":
                 try:
                     self.loads(msg[1])()
@@ -255,6 +259,19 @@ class Worker:
                     traceback.print_exc()  # an initializer's failure shows, as in a Pool
             elif kind == "run":
                 self.run_job(msg[1], msg[2])
+
+    @staticmethod
+    def apply_settings(settings: dict) -> None:
+        """Make the caller's settings this process's, as a thread of the caller sees them."""
+        from taskloom import config
+
+        config.config.clear()
+        config.config.update(settings["taskloom"])
+        if "dask" in settings:
+            import dask.config
+
+            dask.config.config.clear()
+            dask.config.config.update(settings["dask"])
 
     def run_job(self, job: int, payload: bytes) -> None:
         """Run one fused chain; report its last result, or the first error."""

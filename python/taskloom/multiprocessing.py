@@ -79,7 +79,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping
 from typing import Any
 
-from taskloom import _core
+from taskloom import _core, config
 from taskloom._errors import add_note
 from taskloom._graph import num_workers as resolve_num_workers
 from taskloom._graph import prepare
@@ -796,6 +796,25 @@ def get(
             _POOL.owner = None
 
 
+def _settings(dumps: Callable) -> bytes:
+    """The caller's settings as tasks in the workers must see them: taskloom's, and
+    Dask's when Dask is loaded (tasks of Dask's own graphs read it, e.g.
+    ``temporary_directory``), as a thread would see them. Entries that cannot be
+    pickled (a ``pool`` object) are left out."""
+    settings = {"taskloom": config.config}
+    dask_config = sys.modules.get("dask.config")
+    if dask_config is not None:
+        settings["dask"] = dask_config.config
+    try:
+        return dumps(settings)
+    except Exception:
+        kept = {
+            name: {k: v for k, v in values.items() if _picklable(v, dumps)}
+            for name, values in settings.items()
+        }
+        return dumps(kept)
+
+
 def _run(
     pool: _Pool,
     num_workers: int,
@@ -810,7 +829,9 @@ def _run(
     """One computation on ``pool``: the shared pool with its lock held by the caller, or
     a temporary pool only the caller knows."""
     procs = pool.ensure(num_workers)
-    setup = [] if initializer is None else [("call", dumps(initializer))]
+    setup = [("config", _settings(dumps))]
+    if initializer is not None:
+        setup.append(("call", dumps(initializer)))
     for message in setup:
         for i, p in enumerate(procs):
             try:
