@@ -218,3 +218,30 @@ def test_random_map_blocks_match_dask(rows, cols, c0, c1, drop):
     np.testing.assert_allclose(calls[da][2], calls[dd][2])
     expected = a * 2 + 1 if drop is None else a.sum(axis=drop)
     np.testing.assert_allclose(calls[da][2], expected)
+
+
+def test_array_keywords_reach_every_call_whole_as_dask():
+    for m in (da, dd):
+        x = m.from_array(np.arange(4.0), chunks=2)
+        r = x.map_blocks(
+            lambda b, y=None, block_id=None: b + y.sum() + block_id[0], y=x * 2, dtype="f8"
+        )
+        np.testing.assert_array_equal(
+            r.compute(**({"scheduler": "sync"} if m is dd else {})), [12.0, 13.0, 15.0, 16.0]
+        )
+        np.testing.assert_array_equal(
+            x.map_blocks(lambda b, y=None: b + y.sum(), y=x).compute(), [6.0, 7.0, 8.0, 9.0]
+        )
+
+
+def test_ufunc_where_and_outer_as_dask():
+    x = da.from_array(A, chunks=(4, 3))
+    out = da.zeros(A.shape, chunks=2)
+    got = np.add(x, 1, where=x > 20, out=out)
+    expected = np.add(A, 1, where=A > 20, out=np.zeros(A.shape))
+    assert got is out
+    np.testing.assert_array_equal(out.compute(), expected)
+    kept = np.add(x, 1, where=A > 20)  # a numpy mask; unselected values are undefined
+    np.testing.assert_array_equal(kept.compute()[A > 20], A[A > 20] + 1)
+    v = da.from_array(B, chunks=4)
+    np.testing.assert_array_equal(np.multiply.outer(v, x).compute(), np.multiply.outer(B, A))

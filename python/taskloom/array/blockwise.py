@@ -30,6 +30,7 @@ import numpy as np
 
 from taskloom.array.core import (
     Array,
+    _assemble,
     _merge,
     _offsets,
     _probe_dtype,
@@ -112,7 +113,10 @@ def _blockwise(
     ``pairs`` are ``(array, index tuple)`` or ``(value, None)``; ``block_kwargs(out_idx,
     out_chunks)`` gives keywords for the call of one output block.
     """
-    kwargs = kwargs or {}
+    # Keyword arguments that are taskloom arrays reach every call whole, as Dask's
+    # (computed once, as a dependency, never inside a task).
+    whole = {k: v for k, v in (kwargs or {}).items() if isinstance(v, Array)}
+    kwargs = {k: v for k, v in (kwargs or {}).items() if k not in whole}
     arrays: list[tuple[Any, tuple | None]] = []
     for a, ind in pairs:
         if ind is None:
@@ -171,11 +175,17 @@ def _blockwise(
     if dtype is None:
         raise ValueError("blockwise needs dtype= (the result's dtype)")
     values = [(a.name, ind) if ind is not None else (a, None) for a, ind in arrays]
+    values.append({k: v.name for k, v in whole.items()})
     token_ = tokenize(func, out_ind, values, np.dtype(dtype), kwargs, adjust_chunks, new_axes,
                       concatenate, align_arrays)  # fmt: skip
     name = name or f"{token or funcname(func).strip('_')}-{token_}"
     layer: dict = {}
     fn = bind_kwargs(func, kwargs)
+    whole_keys = {k: (f"whole-{v.name}",) for k, v in whole.items()}
+    for k, v in whole.items():
+        layer[whole_keys[k]] = (_assemble, v.__dask_keys__(), v.ndim)
+    if whole:
+        fn = partial(_with_keywords, fn, tuple(whole))
     for out_idx in np.ndindex(*[len(c) for c in out_chunks]):
         where = dict(zip(out_ind, out_idx, strict=True))
         call: list = [bind_kwargs(fn, block_kwargs(out_idx, out_chunks)) if block_kwargs else fn]
@@ -188,8 +198,17 @@ def _blockwise(
             if inner and concatenate:
                 arg = (_concat_axes, arg, [ind.index(i) for i in inner])
             call.append(arg)
+        if whole:
+            call[1:1] = whole_keys.values()
         layer[(name, *out_idx)] = tuple(call)
-    return _merge([a for a, ind in arrays if ind is not None], name, layer, out_chunks, dtype)
+    parents = [a for a, ind in arrays if ind is not None] + list(whole.values())
+    return _merge(parents, name, layer, out_chunks, dtype)
+
+
+def _with_keywords(func: Callable, names: tuple, *values: Any, **kwargs: Any) -> Any:
+    """``func(*rest, name=value...)``: the first ``len(names)`` values are keywords."""
+    given = dict(zip(names, values[: len(names)], strict=True))
+    return func(*values[len(names) :], **given, **kwargs)
 
 
 def blockwise(
@@ -442,7 +461,11 @@ def map_blocks(
     out_ind: tuple = tuple(builtins.range(ndim_out))[::-1]
 
     if dtype is None and meta is None:
-        dtype = _probe_dtype(func, args, kwargs, strict=True)
+        probe_kwargs = {  # arrays as one-element stand-ins: the probe computes nothing
+            k: np.ones((1,) * v.ndim, dtype=v.dtype) if isinstance(v, Array) else v
+            for k, v in kwargs.items()
+        }
+        dtype = _probe_dtype(func, args, probe_kwargs, strict=True)
     info_dtype = np.dtype(dtype) if dtype is not None else None  # Dask's, for block_info
     if dtype is None:
         dtype = getattr(meta, "dtype", None)

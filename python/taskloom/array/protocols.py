@@ -12,9 +12,11 @@ Policies:
   ``FutureWarning`` (Dask's words) and is run on the computed arrays.
 * ``__array_ufunc__``: element-wise ufuncs (with their keywords, and ``out=`` a
   taskloom array) stay lazy; ``np.matmul`` is :func:`taskloom.array.matmul`; ufuncs of
-  several outputs (``np.modf``, ``np.divmod``) give a tuple of lazy arrays; other
-  generalized ufuncs and ufunc methods (``reduce``, ``outer``...) are not implemented
-  (numpy then raises ``TypeError``).
+  several outputs (``np.modf``, ``np.divmod``) give a tuple of lazy arrays;
+  ``where=`` is an operand like the inputs (with ``out=``, unselected elements keep
+  ``out``'s values); ``ufunc.outer`` is lazy; other generalized ufuncs and ufunc methods
+  (``reduce``, ``accumulate``...) are not implemented (numpy then raises ``TypeError``),
+  as in Dask.
 * ``__array__`` computes (``copy=False`` warns, as Dask: a lazy array has no memory to
   share); ``float``/``int``/``complex``/``operator.index``/``bool`` compute arrays of
   one element and refuse larger ones (``bool``: ``ValueError``, as numpy).
@@ -31,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from taskloom.array.core import Array, elemwise
+from taskloom.array.core import Array, asarray, elemwise
 
 __all__ = ["handle_out"]
 
@@ -215,6 +217,9 @@ def array_ufunc(self: Array, ufunc: np.ufunc, method: str, *inputs: Any, **kwarg
             and not isinstance(x, Array | np.ndarray | np.generic)
         ):
             return NotImplemented  # another library's array: let it decide
+    if method == "outer" and ufunc.nin == 2 and ufunc.signature is None:
+        a, b = (asarray(i) for i in inputs)  # a's axes first, then b's
+        inputs, method = (a[(Ellipsis, *(None,) * b.ndim)], b), "__call__"
     if method != "__call__":
         return NotImplemented
     if ufunc is np.matmul:  # a generalized ufunc: not element-wise
@@ -225,13 +230,31 @@ def array_ufunc(self: Array, ufunc: np.ufunc, method: str, *inputs: Any, **kwarg
         return handle_out(out, matmul(*inputs))
     if ufunc.signature is not None:
         return NotImplemented
+    where = kwargs.pop("where", True)
     if ufunc.nout > 1:
+        if where is not True:
+            return NotImplemented
         outs = out if isinstance(out, tuple) else (None,) * ufunc.nout
         return tuple(
             handle_out(o, elemwise(partial(_output, ufunc, i, **kwargs), *inputs))
             for i, o in enumerate(outs)
         )
+    if where is not True:
+        # numpy's where=: the mask is an operand like the others (its blocks line up);
+        # where it is False the result keeps out='s values (uninitialized without out).
+        target = out[0] if isinstance(out, tuple) and len(out) == 1 else out
+        previous = target if isinstance(target, Array) else None
+        return handle_out(out, elemwise(partial(_masked, ufunc, kwargs), where, previous, *inputs))
     return handle_out(out, elemwise(partial(ufunc, **kwargs) if kwargs else ufunc, *inputs))
+
+
+def _masked(ufunc: np.ufunc, kwargs: dict, mask: Any, previous: Any, *blocks: Any) -> Any:
+    """``ufunc(*blocks, where=mask)`` over a copy of the ``out=`` block ``previous``."""
+    if previous is None:  # out=None: numpy's "uninitialized where False", said explicitly
+        return ufunc(*blocks, where=mask, out=None, **kwargs)
+    buffer = np.array(previous, copy=True)
+    ufunc(*blocks, where=mask, out=buffer, **kwargs)
+    return buffer
 
 
 # -- conversions --------------------------------------------------------------------
