@@ -62,7 +62,7 @@ def _check_divisions(divisions: Sequence) -> list:
         raise ValueError(f"divisions need at least two values, got {divisions!r}")
     if any(b < a for a, b in itertools.pairwise(divisions)):
         raise ValueError(f"divisions must be sorted, got {divisions!r}")
-    if any(a == b for a, b in itertools.pairwise(divisions)):
+    if any(a == b for a, b in itertools.pairwise(divisions[:-1])):
         raise ValueError(f"divisions may repeat only the last value, got {divisions!r}")
     return divisions
 

@@ -5,6 +5,11 @@ cumulative sums, forward/backward fill.
   (a repartition of a few rows), so every bin lies in one partition, then resamples each
   partition with the global origin; each result is reindexed onto every bin of its
   range, so bins without rows appear as in pandas (0 for sums and counts, else NaN).
+  Day rules are binned as fixed 24-hour multiples (in wall-clock time where there is a
+  time zone, so days are calendar days), and the result's index carries the rule's own
+  freq (``<Day>``), as pandas gives it. Datetimes keep their unit (s/ms/us/ns) and time
+  zone throughout; the metadata comes from two resamples of two rows each, in time
+  independent of the data's span and the rule.
 - ``rolling`` gives each partition the rows before it that its windows can reach: for a
   window of ``w`` rows, the last ``w`` rows of everything before, handed along a chain
   of small tasks (so windows may span many small partitions); for a time window, the
@@ -78,10 +83,16 @@ class Resampler:
             [], index=pd.DatetimeIndex([], tz=frame._meta.index.tz), dtype=float
         ).resample(rule, closed=closed, label=label)
         grouper = probe._timegrouper
-        self.frame, self.rule = frame, _fixed_length(rule, frame._meta.index.tz)
+        tz = frame._meta.index.tz
+        self.frame, self.freq = frame, pd.tseries.frequencies.to_offset(rule)
+        self.rule = _fixed_length(self.freq)
+        # Calendar days of a time zone are wall-clock days: binned in local time.
+        self.local_tz = tz if isinstance(self.freq, pd.offsets.Day) else None
+        if self.local_tz is not None:
+            origin = "start_day"  # pandas ignores the origin of calendar days too
         self.closed, self.label = grouper.closed, grouper.label
         self.offset = offset
-        self.origin = _origin_timestamp(origin, frame.divisions)
+        self.origin = _wall(_origin_timestamp(origin, frame.divisions), self.local_tz)
 
     def _kwargs(self) -> dict:
         kwargs = {"closed": self.closed, "label": self.label, "offset": self.offset}
@@ -91,16 +102,17 @@ class Resampler:
 
     def _bin_start(self, ts: pd.Timestamp) -> pd.Timestamp:
         """Where the bin holding ``ts`` starts, as a division (rows from there on)."""
-        probe = pd.Series([0], index=pd.DatetimeIndex([ts]))
+        probe = pd.Series([0], index=pd.DatetimeIndex([_wall(ts, self.local_tz)]))
         kwargs = {**self._kwargs(), "label": "left"}
         edge = probe.resample(self.rule, **kwargs).count().index[0]
-        if self.closed != "right":
-            return edge
-        name = pd.tseries.frequencies.to_offset(self.rule).rule_code.split("-")[0]
-        if name in _WHOLE_DAY_BINS:
-            # pandas ends these bins at the end of the anchor's day, not at the anchor.
-            return edge.normalize() + pd.Timedelta(days=1)
-        return edge + pd.Timedelta(1, "ns")
+        if self.closed == "right":
+            name = pd.tseries.frequencies.to_offset(self.rule).rule_code.split("-")[0]
+            if name in _WHOLE_DAY_BINS:
+                # pandas ends these bins at the end of the anchor's day, not at the anchor.
+                edge = edge.normalize() + pd.DateOffset(days=1)
+            else:
+                edge = edge + _tick(edge)
+        return _localized(edge, self.local_tz)
 
     def _aligned(self) -> _Frame:
         from taskloom.dataframe.shuffle import repartition_divisions
@@ -128,12 +140,14 @@ class Resampler:
             kwargs,
             fill,
             dict(meta.dtypes) if isinstance(meta, pd.DataFrame) else {None: meta.dtype},
+            self.freq,
+            self.local_tz,
         )
         name = f"resample-{tokenize(aligned._name, task)}"
         n = aligned.npartitions
         divs = aligned.divisions
         layer = {
-            (name, i): (task, (aligned._name, i), divs[i], divs[i + 1], i == n - 1)
+            (name, i): (task, (aligned._name, i), divs[i], divs[i + 1], i == 0, i == n - 1)
             for i in builtins.range(n)
         }
         return new_collection({**aligned._layers, name: layer}, name, meta, (None,) * (n + 1))
@@ -141,24 +155,26 @@ class Resampler:
     aggregate = agg
 
     def _meta(self, how: Any, kwargs: dict) -> Any:
-        """The result's dtypes when some bins are empty (ints become floats), which
-        every partition is cast to, so partitions agree whether or not they have gaps."""
-        dense = meta_nonempty(self.frame._meta)
-        sparse = dense.copy()
-        sparse.index = (
-            pd.DatetimeIndex(
-                [pd.Timestamp("2000-01-01"), pd.Timestamp("2003-01-01")], name=dense.index.name
-            )
-            .as_unit(dense.index.unit)
-            .tz_localize(dense.index.tz)
-        )
+        """The result's metadata, from two resamples of two rows each, whatever the
+        data's span and the rule: rows in one bin, and rows with empty bins between
+        them (where ints become floats). Every partition is cast to these dtypes, so
+        partitions agree whether or not they have gaps. The index is the input's
+        (unit, time zone, name) with the rule's freq, as pandas gives it."""
+        index = self.frame._meta.index
+        start = pd.Timestamp("2000-01-01", tz=index.tz).as_unit(index.unit)
+        # Four steps of the rule from the start skip at least one whole bin.
+        far = start + 4 * self.freq
+        kw = {**self._kwargs(), "origin": "start_day"}
         results = [
-            _aggregate(
-                d.resample(self.rule, **{**self._kwargs(), "origin": "start_day"}), how, kwargs
+            _aggregate(tiny.resample(self.freq, **kw), how, kwargs)
+            for tiny in (
+                _tiny(self.frame._meta, [start, start]),
+                _tiny(self.frame._meta, [start, far]),
             )
-            for d in (dense, sparse)
         ]
-        return make_meta(pd.concat(results))
+        meta = make_meta(pd.concat(results))
+        meta.index = pd.DatetimeIndex([], dtype=index.dtype, name=index.name, freq=self.freq)
+        return meta
 
     def __getattr__(self, how: str) -> Callable:
         if how.startswith("_") or how not in _RESAMPLE_METHODS:
@@ -188,14 +204,57 @@ _RESAMPLE_METHODS = (
 )
 
 
-def _fixed_length(rule: Any, tz: Any) -> Any:
-    """``'2D'`` as ``'48h'`` without a time zone: the same bins, but pandas anchors
-    fixed-length bins at the origin we pass (the global start), where it anchors day
-    bins at each partition's own first day."""
-    offset = pd.tseries.frequencies.to_offset(rule)
-    if tz is None and isinstance(offset, pd.offsets.Day):
+def _fixed_length(offset: pd.DateOffset) -> pd.DateOffset:
+    """``Day(2)`` as ``Hour(48)``: the same bins (in wall-clock time where there is a
+    time zone), but pandas anchors fixed-length bins at the origin we pass (the global
+    start), where it anchors day bins at each partition's own first day."""
+    if isinstance(offset, pd.offsets.Day):
         return pd.offsets.Hour(24 * offset.n)
-    return rule
+    return offset
+
+
+def _wall(ts: pd.Timestamp, tz: Any) -> pd.Timestamp:
+    """``ts`` as naive wall-clock time in ``tz`` (unchanged when ``tz`` is None)."""
+    if tz is None:
+        return ts
+    ts = pd.Timestamp(ts)
+    return ts.tz_convert(tz).tz_localize(None) if ts.tz is not None else ts
+
+
+def _localized(ts: Any, tz: Any) -> Any:
+    """Naive wall-clock ``ts`` (a Timestamp or DatetimeIndex) back in ``tz``."""
+    if tz is None:
+        return ts
+    return ts.tz_localize(tz, ambiguous=True, nonexistent="shift_forward")
+
+
+def _tick(ts: pd.Timestamp) -> pd.Timedelta:
+    """The step from a bin edge ``ts`` to the division just after it: finer than any
+    index's unit (a nanosecond, or a microsecond where nanoseconds cannot reach, where
+    no index is finer), so no row falls between the edge and the division."""
+    try:
+        ts.as_unit("ns")
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        return pd.Timedelta(1, "us")
+    return pd.Timedelta(1, "ns")
+
+
+def _tiny(meta: Any, times: list) -> Any:
+    """Two rows of made-up data like ``meta``'s, at ``times``, in the index's unit
+    and time zone: the input of a metadata computation, its size independent of the
+    data."""
+    index = meta.index
+    tiny = meta_nonempty(meta).iloc[: len(times)]
+    tiny.index = pd.DatetimeIndex(times, name=index.name).as_unit(index.unit)
+    return tiny
+
+
+def _same_index(meta: Any, like: Any) -> Any:
+    """``meta`` with ``like``'s index: for operations that keep their input's rows
+    (rolling windows, cumulative sums), whose metadata is computed on a stand-in."""
+    meta = meta.copy()
+    meta.index = like.index[:0]
+    return meta
 
 
 def _aggregate(r: Any, how: Any, kwargs: dict) -> Any:
@@ -221,20 +280,42 @@ def _origin_timestamp(origin: Any, divisions: tuple) -> pd.Timestamp:
 
 
 class _ResampleTask:
-    __slots__ = ("dtypes", "fill", "how", "how_kwargs", "kwargs", "rule")
+    """Resample one partition covering divisions ``[lo, hi)`` (``hi`` included for the
+    last): its bins, those without rows included, cast to the result's ``dtypes``,
+    indexed with the rule's ``freq``."""
+
+    __slots__ = ("dtypes", "fill", "freq", "how", "how_kwargs", "kwargs", "local_tz", "rule")
 
     def __init__(
-        self, rule: Any, kwargs: dict, how: Any, how_kwargs: dict, fill: Any, dtypes: dict
+        self,
+        rule: Any,
+        kwargs: dict,
+        how: Any,
+        how_kwargs: dict,
+        fill: Any,
+        dtypes: dict,
+        freq: pd.DateOffset,
+        local_tz: Any = None,
     ) -> None:
         self.rule, self.kwargs, self.how, self.how_kwargs = rule, kwargs, how, how_kwargs
-        self.fill, self.dtypes = fill, dtypes
+        self.fill, self.dtypes, self.freq, self.local_tz = fill, dtypes, freq, local_tz
 
-    def __call__(self, part: Any, lo: Any, hi: Any, last: bool) -> Any:
+    def __call__(self, part: Any, lo: Any, hi: Any, first: bool, last: bool) -> Any:
+        tz = self.local_tz
+        if tz is not None:  # bin in wall-clock time, label in the time zone again
+            part = part.set_axis(part.index.tz_convert(tz).tz_localize(None))
+            lo, hi = _wall(lo, tz), _wall(hi, tz)
         out = _aggregate(part.resample(self.rule, **self.kwargs), self.how, self.how_kwargs)
         # Every bin of [lo, hi), including those without rows, as pandas gives them.
-        end = hi if last else hi - pd.Timedelta(1, "ns")
+        lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
+        end = hi if last else hi - _tick(hi)
         if end >= lo:
-            span = pd.Series([0, 0], index=pd.DatetimeIndex([lo, end]).as_unit("ns"))
+            points = [lo, end]
+            if first and tz is not None and self.kwargs["closed"] == "right":
+                # pandas opens right-closed calendar-day bins in a time zone one bin
+                # early: the bin ending at the first row's midnight, if before the row.
+                points.insert(0, lo.normalize())
+            span = pd.Series(0, index=pd.DatetimeIndex(points))
             counts = span.resample(self.rule, **self.kwargs).count()
             # pandas may add an empty bin past ``end``; bins between lo and end stay.
             hit = np.flatnonzero(counts.to_numpy())
@@ -248,6 +329,10 @@ class _ResampleTask:
                 )
         else:
             out = out.iloc[:0]
+        if tz is not None:
+            out = out.set_axis(_localized(out.index, tz))
+        if out.index.freq != self.freq:  # computed with 24h bins for a day rule
+            out = out.set_axis(pd.DatetimeIndex(out.index, freq=self.freq))
         if isinstance(out, pd.DataFrame):
             wrong = {c: d for c, d in self.dtypes.items() if c in out and out[c].dtype != d}
             return out.astype(wrong) if wrong else out
@@ -263,6 +348,8 @@ class _ResampleTask:
             self.how_kwargs,
             self.fill,
             sorted(map(str, self.dtypes.items())),
+            self.freq.freqstr,
+            str(self.local_tz),
         )
 
 
@@ -307,10 +394,13 @@ class Rolling:
 
     def _apply(self, how: str, *args: Any, **kwargs: Any) -> Any:
         frame = self.frame
-        meta = make_meta(
-            getattr(meta_nonempty(frame._meta).rolling(self.window, **self.kwargs), how)(
-                *args, **kwargs
-            )
+        meta = _same_index(
+            make_meta(
+                getattr(meta_nonempty(frame._meta).rolling(self.window, **self.kwargs), how)(
+                    *args, **kwargs
+                )
+            ),
+            frame._meta,
         )
         task = _RollingTask(self.window, self.kwargs, how, args, kwargs)
         token = tokenize(frame._name, task)
@@ -511,7 +601,7 @@ def _carried(frame: _Frame, how: str, name: str, forward: bool) -> tuple[dict, l
 
 def carried(frame: _Frame, how: str) -> Any:
     """``frame.cumsum()`` and friends, ``ffill()``, ``bfill()``, across partitions."""
-    meta = make_meta(getattr(meta_nonempty(frame._meta), how)())
+    meta = _same_index(make_meta(getattr(meta_nonempty(frame._meta), how)()), frame._meta)
     token = tokenize(frame._name, how)
     layer, carry = _carried(frame, how, f"{how}-carry-{token}", forward=how != "bfill")
     name = f"{how}-{token}"
