@@ -418,7 +418,38 @@ def test_index_method_meta(method, args, kwargs, nparts):
             assert_like_pandas(computed, expected)
 
 
-@pytest.mark.parametrize("method", ["sum", "prod", "mean", "std", "var"])
+_INDEX_TRIED = sorted(_public(dd.Index) - set(INDEX_CALLS) - set(SERIES_NOT_CALLED))
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        pytest.param(
+            m,
+            marks=pytest.mark.xfail(
+                reason="shuffle.sort_values of an Index computes a Series", strict=True
+            ),
+        )
+        if m == "sort_values"
+        else m
+        for m in _INDEX_TRIED
+    ],
+)
+def test_every_index_method_fails_early_or_agrees_with_its_meta(method):
+    """Each Series method an Index has either raises when called, as pandas' Index
+    method would (most arithmetic methods and reductions do not exist there), or
+    computes what its metadata says."""
+    lazy = dd.from_pandas(PDF, npartitions=3).index
+    _, args, kwargs = SERIES_CALLS.get(method, [("x", (), {})])[0]
+    args = tuple(a(lazy) if a is _cond else a for a in args)
+    try:
+        result = getattr(lazy, method)(*args, **kwargs)
+    except (AttributeError, TypeError, NotImplementedError):
+        return
+    assert_meta_matches(result, result.compute())
+
+
+@pytest.mark.parametrize("method", ["sum", "prod", "mean", "std", "var", "sample"])
 def test_index_has_no_series_only_reductions(method):
     """As in pandas and Dask, an Index has no sum/prod/mean/std/var."""
     index = dd.from_pandas(PDF, npartitions=2).index

@@ -1312,6 +1312,7 @@ class Index(Series):
     mean = _NotOnIndex()
     var = _NotOnIndex()
     std = _NotOnIndex()
+    sample = _NotOnIndex()
 
 
 register_collection_type(pd.DataFrame, DataFrame)
