@@ -570,3 +570,18 @@ def test_tasks_in_workers_see_the_callers_settings():
     with dask.config.set(pool=threading.Lock(), **{"taskloom-probe": "y"}):
         assert get(dsk, "dask", num_workers=2) == "y"
     assert get(dsk, ["ours", "dask"], num_workers=2) == ("unset", "unset")
+
+
+def locked_add(lock, x: int) -> int:
+    with lock:
+        return x + 1
+
+
+def test_tasks_can_use_the_callers_multiprocessing_manager():
+    # Manager proxies authenticate with the parent's authkey (Dask's own
+    # test_store_multiprocessing_lock passes one to its tasks).
+    import multiprocessing
+
+    with multiprocessing.Manager() as manager:
+        lock = manager.Lock()
+        assert get({"a": 1, "b": (locked_add, lock, "a")}, "b", num_workers=2) == 2

@@ -16,7 +16,7 @@ key such as NaN does not equal its own unpickled copy), kept until the parent re
 them (the parent decides where each consumer runs, preferring the worker that already
 holds its inputs) or clears them at the end of the computation.
 
-From the parent: ``("init", sys_path)``, ``("run", job, payload)`` with the payload
+From the parent: ``("init", sys_path, authkey)``, ``("run", job, payload)`` with the payload
 ``(tasks, sent, keep, send_back)``, ``tasks`` a fused chain of ``(task id, key, task,
 [(dependency key, dependency id), ...])`` and ``sent`` the inputs by task id,
 ``("fetch", request, task ids)``, ``("release", task ids)``, ``("clear",)``,
@@ -223,6 +223,9 @@ class Worker:
                         self.store.pop(t, None)
                 elif kind == "init":
                     sys.path[:] = msg[1]  # before any payload names the user's modules
+                    import multiprocessing
+
+                    multiprocessing.current_process().authkey = msg[2]
                 else:
                     self.jobs.put(msg or ("stop",))
                     if kind == "stop":

@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import multiprocessing
 import os
 import select
 import signal
@@ -160,7 +161,9 @@ class _Proc:
         # "clear"s sent whose "cleared" reply has not been read. A worker runs its
         # messages in order, so while this is not 0 it has begun nothing sent after.
         self.unconfirmed = 0
-        self.send(("init", sys_path))
+        # The parent's multiprocessing authkey: tasks may carry its Manager proxies
+        # and shared locks, which authenticate with it, as in a forked Pool worker.
+        self.send(("init", sys_path, bytes(multiprocessing.current_process().authkey)))
 
     def send(self, message: tuple) -> None:
         """Write one message; OSError (BrokenPipeError) if the worker is gone."""
