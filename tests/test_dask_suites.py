@@ -28,6 +28,15 @@ SUITES = {
     "dataframe-groupby": "dask.dataframe.tests.test_groupby",
 }
 HERE = Path(__file__).parent
+# Tests whose difference is a deliberate behaviour of taskloom's, with the reason.
+KNOWN_DIFFERENCES = {
+    "bag": {
+        # It lists Dask's on-disk groupby files after compute. taskloom's worker
+        # processes free a computation's results, and so partd's files, when it ends;
+        # Dask's pool workers keep them until the pool closes.
+        "test_temporary_directory",
+    },
+}
 
 
 def run_suite(module: str, with_taskloom: bool, where: Path) -> dict[str, str]:
@@ -63,7 +72,12 @@ def test_dask_suite_passes_with_taskloom_where_it_passes_with_dask(suite, tmp_pa
         for kind in ("passed", "failed", "skipped")
     }
     print(f"\n{suite}: (taskloom, dask) {counts}")
-    only_ours = sorted(t for t, v in ours.items() if v == "failed" and theirs.get(t) != "failed")
+    known = KNOWN_DIFFERENCES.get(suite, set())
+    only_ours = sorted(
+        t
+        for t, v in ours.items()
+        if v == "failed" and theirs.get(t) != "failed" and t.rsplit("::", 1)[-1] not in known
+    )
     assert set(ours) == set(theirs), "the two runs collected different tests"
     assert not only_ours, f"{len(only_ours)} tests fail only with taskloom: {only_ours[:50]}"
 
