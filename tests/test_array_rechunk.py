@@ -135,3 +135,18 @@ def test_random_rechunks_match_dask(rows, cols, c0, c1, chunks):
     if isinstance(chunks, dict) and len({k % 2 for k in chunks}) < len(chunks):
         return  # the same axis twice (0 and -2): Dask keeps the last one, order-dependent
     same_as_dask((c0, c1), chunks, a=a)
+
+
+def test_balance_as_dask():
+    for chunks, target in [(100, (400, -1)), (10, {0: 300, 1: 20}), (100, {0: 300})]:
+        ours = da.ones((1000, 50), chunks=chunks).rechunk(target, balance=True)
+        theirs = dd.ones((1000, 50), chunks=chunks).rechunk(target, balance=True)
+        assert ours.chunks == theirs.chunks
+        np.testing.assert_array_equal(ours.compute(), np.ones((1000, 50)))
+    results = []
+    for module in (da, dd):  # an axis that cannot be balanced: both warn and keep it
+        with pytest.warns(UserWarning, match="balancing not possible"):
+            results.append(module.ones((1000, 50), chunks=3).rechunk(4, balance=True).chunks)
+    assert results[0] == results[1]
+    with pytest.raises(NotImplementedError, match="p2p"):
+        da.ones(4, chunks=2).rechunk(3, method="p2p")

@@ -13,13 +13,14 @@ from __future__ import annotations
 import math
 import numbers
 import re
+import warnings
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["AUTO_BYTES", "auto_chunks", "normalize_chunks", "rechunk_chunks"]
+__all__ = ["AUTO_BYTES", "auto_chunks", "balance_chunks", "normalize_chunks", "rechunk_chunks"]
 
 AUTO_BYTES = 128 * 2**20  # Dask's default array.chunk-size
 CHUNKSIZE_TOLERANCE = 1.25  # Dask's default array.chunk-size-tolerance
@@ -327,3 +328,32 @@ def rechunk_chunks(
     elif isinstance(chunks, tuple | list) and len(chunks) == ndim:
         chunks = tuple(o if c is None else c for c, o in zip(chunks, old, strict=True))
     return normalize_chunks(chunks, shape, dtype, limit=limit, previous_chunks=old)
+
+
+def balance_chunks(chunks: tuple[int, ...]) -> tuple[int, ...]:
+    """Block sizes along one axis made as even as possible (``rechunk(balance=True)``,
+    Dask's algorithm): a last block under half the largest is merged away.
+
+    Examples
+    --------
+    >>> balance_chunks((400, 400, 200))
+    (500, 500)
+    >>> balance_chunks((5, 5, 1))
+    (6, 5)
+    """
+    median = int(np.median(chunks))
+    n = len(chunks) - (1 if min(chunks) <= 0.5 * max(chunks) else 0)
+    total = sum(chunks)
+    candidates = [
+        _blocks_of(size, total)
+        for size in range(median - median // 2, median + median // 2 + 1)
+        if size > 0
+    ]
+    fitting = [c for c in candidates if len(c) == n]
+    if not fitting:
+        warnings.warn(
+            "chunk size balancing not possible with given chunks. Try increasing the chunk size.",
+            stacklevel=3,
+        )
+        return tuple(chunks)
+    return min(fitting, key=lambda c: max(c) - min(c))

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from taskloom.array.chunks import AUTO_BYTES, normalize_chunks, rechunk_chunks
+from taskloom.array.chunks import AUTO_BYTES, balance_chunks, normalize_chunks, rechunk_chunks
 from taskloom.base import DaskMethodsMixin
 from taskloom.core import data_task
 from taskloom.threaded import get as threaded_get
@@ -240,9 +240,16 @@ class Array(DaskMethodsMixin):
         chunks = tuple(self.chunks[a] for a in axes)
         return _derive(self, name, layer, chunks, self.dtype)
 
-    def rechunk(self, chunks: Any = "auto", block_size_limit: int | None = None) -> Array:
+    def rechunk(
+        self,
+        chunks: Any = "auto",
+        threshold: int | None = None,
+        block_size_limit: int | None = None,
+        balance: bool = False,
+        method: str | None = None,
+    ) -> Array:
         """See :func:`taskloom.array.rechunk`."""
-        return rechunk(self, chunks, block_size_limit=block_size_limit)
+        return rechunk(self, chunks, threshold, block_size_limit, balance, method)
 
     def __getitem__(self, index: Any) -> Array:
         from taskloom.array.slicing import getitem
@@ -585,7 +592,14 @@ def unify_chunks(*arrays: Array) -> list[Array]:
 # -- rechunk ------------------------------------------------------------------------
 
 
-def rechunk(x: Array, chunks: Any = "auto", block_size_limit: int | None = None) -> Array:
+def rechunk(
+    x: Array,
+    chunks: Any = "auto",
+    threshold: int | None = None,
+    block_size_limit: int | None = None,
+    balance: bool = False,
+    method: str | None = None,
+) -> Array:
     """``x`` in new blocks; each output block is assembled from the input pieces it
     overlaps (no task reads more than it needs).
 
@@ -605,7 +619,11 @@ def rechunk(x: Array, chunks: Any = "auto", block_size_limit: int | None = None)
     """
     if x.ndim > 0 and all(s == 0 for s in x.shape):
         return x
+    if method not in (None, "tasks"):
+        raise NotImplementedError(f"rechunk method={method!r}: only 'tasks' is available")
     chunks = rechunk_chunks(chunks, x.chunks, x.dtype, limit=block_size_limit)
+    if balance:
+        chunks = tuple(balance_chunks(c) for c in chunks)
     if chunks == x.chunks:
         return x
     name = f"rechunk-{tokenize(x.name, chunks)}"
