@@ -150,3 +150,24 @@ def test_balance_as_dask():
     assert results[0] == results[1]
     with pytest.raises(NotImplementedError, match="p2p"):
         da.ones(4, chunks=2).rechunk(3, method="p2p")
+
+
+class _ChunkedSource:
+    """An h5py/zarr-like source: its own block shape in ``chunks``."""
+
+    def __init__(self, a, chunks):
+        self.a, self.chunks = a, chunks
+        self.shape, self.dtype, self.ndim = a.shape, a.dtype, a.ndim
+
+    def __getitem__(self, index):
+        return self.a[index]
+
+
+@pytest.mark.parametrize("source_chunks", [(100, 3000), (1000, 100), ((5000,) * 4, (3000,))])
+def test_from_array_auto_follows_the_sources_blocks_as_dask(source_chunks):
+    a = np.broadcast_to(np.float64(1), (20000, 3000))
+    # A name: no token of the (large) source is computed.
+    ours = da.from_array(_ChunkedSource(a, source_chunks), name="source")
+    theirs = dd.from_array(_ChunkedSource(a, source_chunks), name="source")
+    assert ours.chunks == theirs.chunks
+    np.testing.assert_array_equal(ours[:3, :3].compute(), np.ones((3, 3)))

@@ -101,8 +101,11 @@ def auto_chunks(
         raise ValueError(f"'auto' chunks cannot be used with dtype {dtype} of size 0")
     largest_block = math.prod(c if _is_int(c) else max(c) for c in chunks if c != "auto")
     if previous_chunks:
-        return _auto_from_previous(chunks, autos, shape, limit, dtype, largest_block,
-                                   [tuple(c) for c in previous_chunks])  # fmt: skip
+        previous = [  # a source's own block shape (h5py, zarr) is one int per axis
+            tuple(c) if isinstance(c, tuple | list) else _blocks_of(int(c), s)
+            for c, s in zip(previous_chunks, shape, strict=True)
+        ]
+        return _auto_from_previous(chunks, autos, shape, limit, dtype, largest_block, previous)
     size = (limit / dtype.itemsize / largest_block) ** (1 / len(autos))
     small = [i for i in autos if shape[i] < size]
     if small:

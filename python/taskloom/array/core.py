@@ -383,7 +383,10 @@ def from_array(x: Any, chunks: Any = "auto", name: str | None = None) -> Array:
         return x.rechunk(chunks)
     if not hasattr(x, "shape") or not hasattr(x, "dtype"):
         x = np.asarray(x)
-    chunks = normalize_chunks(chunks, x.shape, x.dtype)
+    # "auto" follows the source's own blocks (h5py, zarr), as Dask's from_array.
+    previous = getattr(x, "chunks", None)
+    previous = previous if isinstance(previous, tuple) and len(previous) == x.ndim else None
+    chunks = normalize_chunks(chunks, x.shape, x.dtype, previous_chunks=previous)
     name = name or f"array-{tokenize(x, chunks)}"
     source = f"{name}-source"
     layer: dict = {source: data_task(x)}
