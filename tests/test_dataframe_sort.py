@@ -250,3 +250,14 @@ def test_repartition_more_partitions_datetime_units(unit, tz):
     assert ddf.divisions[0] == index[0] and ddf.divisions[-1] == index[-1]
     tm.assert_frame_equal(ddf.compute(), pdf)
     assert min(ddf.map_partitions(len).compute()) > 0  # split by time, not all in one
+
+
+def test_concat_of_indexes_that_do_not_compare():
+    ints = pd.DataFrame({"x": [1, 2]}, index=[1, 2])
+    strings = pd.DataFrame({"x": [3, 4]}, index=["a", "b"])
+    parts = [dd.from_pandas(ints, npartitions=1), dd.from_pandas(strings, npartitions=1)]
+    out = dd.concat(parts)
+    assert not out.known_divisions
+    tm.assert_frame_equal(out.compute(), pd.concat([ints, strings]))
+    with pytest.raises(ValueError, match="interleave_partitions"):
+        dd.concat(parts, interleave_partitions=True)

@@ -273,7 +273,14 @@ def concat(
     meta = make_meta(pd.concat([meta_nonempty(d._meta) for d in dfs], join=join))
     conform = _Conform(meta)
     if all(d.known_divisions for d in dfs):
-        ordered = all(a.divisions[-1] < b.divisions[0] for a, b in itertools.pairwise(dfs))
+        try:
+            ordered = all(a.divisions[-1] < b.divisions[0] for a, b in itertools.pairwise(dfs))
+        except TypeError as e:  # indexes of types that do not compare: rows kept as given
+            if interleave_partitions:
+                raise ValueError(
+                    f"concat(interleave_partitions=True) needs divisions that compare: {e}"
+                ) from None
+            ordered = False
         if not ordered and interleave_partitions:
             union = sorted(set().union(*(d.divisions for d in dfs)))
             from taskloom.dataframe.shuffle import repartition_divisions
