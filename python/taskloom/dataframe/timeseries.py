@@ -22,6 +22,7 @@ cumulative sums, forward/backward fill.
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import operator
 from collections.abc import Callable
@@ -421,7 +422,9 @@ class Rolling:
             divs = frame.divisions
             for i in builtins.range(n):
                 reach = divs[i] - self.span
-                prev = [(frame._name, j) for j in builtins.range(i) if divs[j + 1] >= reach]
+                # The earlier partitions ending at or after ``reach``: a suffix.
+                first = bisect.bisect_left(divs, reach, 1, i + 1) - 1
+                prev = [(frame._name, j) for j in builtins.range(first, i)]
                 lead = (_rows_since, prev, reach) if prev else None
                 layer[(name, i)] = (task, (frame._name, i), lead, None)
         return new_collection({**frame._layers, name: layer}, name, meta, frame.divisions)
