@@ -32,7 +32,7 @@ import pandas as pd
 
 from taskloom.dataframe.core import tree_reduction
 
-__all__ = ["division_keys", "from_keys", "quantile_divisions", "sort_keys"]
+__all__ = ["division_keys", "from_keys", "quantile_divisions", "range_targets", "sort_keys"]
 
 # Grid points each partition contributes at least; more when many outputs are wanted.
 _MIN_SAMPLE = 101
