@@ -345,10 +345,11 @@ class _Frame(FrameBase):
     def _stat(self, how: str, split_every: int | None, **kwargs: Any) -> Any:
         meta = emulate(_call_method, self._meta, _method=how, **kwargs)
         combine = partial(_combine_stat, _COMBINE[how])
+        dtype = meta.dtype if isinstance(meta, pd.Series) else None
         return self._reduction(
             _call_method,
             combine,
-            combine,
+            partial(_per_column_result, combine, dtype),
             meta,
             split_every,
             token=how,
@@ -435,7 +436,8 @@ class _Frame(FrameBase):
             token=f"{how}-moments",
             chunk_kwargs=kwargs,
         )
-        return map_scalars(finish, moments, *args, meta=meta)
+        dtype = meta.dtype if isinstance(meta, pd.Series) else None
+        return map_scalars(_per_column_result, finish, dtype, moments, *args, meta=meta)
 
     def mean(
         self,
@@ -1592,6 +1594,20 @@ def _moments_combine(partials: list) -> tuple:
             m2 = m2 + m2b + delta**2 * n * nb / total
         n = total
     return n, mean, m2
+
+
+def _per_column_result(finish: Callable, dtype: Any, *args: Any) -> Any:
+    """``finish(*args)``; a per-column result (a frame's reduction) in the dtype pandas
+    gives it, which the partials lose: stacking per-partition results of nullable and
+    plain columns, or computing moments in float64, gives ``int64``/``float64`` where
+    pandas gives ``Int64``/``Float64``."""
+    out = finish(*args)
+    if dtype is not None and isinstance(out, pd.Series) and out.dtype != dtype:
+        try:
+            out = out.astype(dtype)
+        except (TypeError, ValueError):
+            pass  # missing values pandas would not have cast either
+    return out
 
 
 def _moments_mean(m: tuple) -> Any:
