@@ -706,3 +706,27 @@ def test_random_frames_meta_and_values(kinds, n, nparts, seed):
             tm.assert_frame_equal(computed, expected, check_index_type=False)
         else:
             tm.assert_series_equal(computed, expected, check_index_type=False, rtol=1e-9)
+
+
+@pytest.mark.parametrize("how", ["sum", "prod", "min", "max"])
+@pytest.mark.parametrize("nparts", [1, 2, 4])
+def test_reductions_with_skipna_false_keep_missing_values(how, nparts):
+    """A partition's missing partial is not skipped when the whole reduction does not
+    skip (it was: max(skipna=False) gave 4.0 where pandas gives NaN)."""
+    pdf = pd.DataFrame(
+        {
+            "a": [1.0, np.nan, 3.0, 4.0, 5.0, 6.0],
+            "n": pd.array([1, 2, None, 4, 5, 6], dtype="Int64"),
+            "t": pd.to_datetime(["2000", None, "2001", "2002", "2003", "2004"]),
+        }
+    )
+    columns = ["a", "n"] if how in ("sum", "prod") else ["a", "n", "t"]
+    lazy = dd.from_pandas(pdf[columns], npartitions=nparts)
+    for skipna in (True, False):
+        result = getattr(lazy, how)(skipna=skipna)
+        computed = result.compute()
+        assert_meta_matches(result, computed)
+        tm.assert_series_equal(computed, getattr(pdf[columns], how)(skipna=skipna))
+        series = getattr(lazy.a, how)(skipna=skipna).compute()
+        expected = getattr(pdf.a, how)(skipna=skipna)
+        assert (np.isnan(series) and np.isnan(expected)) or series == expected

@@ -197,7 +197,7 @@ def timeseries(
     """
     import pandas as pd
 
-    from taskloom.dataframe.core import new_collection
+    from taskloom.dataframe._primitives import new_collection
     from taskloom.tokenize import tokenize
 
     if dtypes is None:

@@ -344,7 +344,17 @@ class _Frame(FrameBase):
     # -- reductions shared by frames and series --
     def _stat(self, how: str, split_every: int | None, **kwargs: Any) -> Any:
         meta = emulate(_call_method, self._meta, _method=how, **kwargs)
-        combine = partial(_combine_stat, _COMBINE[how])
+        dtypes = None
+        if (
+            how in ("min", "max")
+            and isinstance(self._meta, pd.DataFrame)
+            and self._meta.columns.is_unique
+        ):
+            # The partials are column values: merged in each column's own dtype.
+            dtypes = dict(self._meta.dtypes.items())
+        combine = partial(
+            _combine_stat, _COMBINE[how], skipna=kwargs.get("skipna", True), dtypes=dtypes
+        )
         dtype = meta.dtype if isinstance(meta, pd.Series) else None
         return self._reduction(
             _call_method,
@@ -1552,10 +1562,32 @@ def _stack(partials: list) -> Any:
     return pd.Series(partials, dtype=object if any(isinstance(p, str) for p in partials) else None)
 
 
-def _combine_stat(how: str, partials: list) -> Any:
+def _column_of(values: list, dtype: Any) -> pd.Series:
+    """``values`` as a Series of ``dtype``, or as pandas infers them when they cannot
+    be (the NaN that an empty partition gives for an int or bool column)."""
+    if isinstance(dtype, np.dtype) and dtype.kind in "biu" and pd.isna(values).any():
+        return pd.Series(values)
+    try:
+        return pd.Series(values, dtype=dtype)
+    except (TypeError, ValueError):
+        return pd.Series(values)
+
+
+def _combine_stat(how: str, partials: list, skipna: bool = True, dtypes: dict | None = None) -> Any:
+    """The reduction ``how`` of per-partition results: a missing partial stays missing
+    unless ``skipna``; with ``dtypes`` (column -> dtype, for a frame's min/max) each
+    column's partials are merged as a Series of that column's dtype, so a nullable or
+    datetime column keeps its missing-value kind inside an object result."""
     if len(partials) == 1:
         return partials[0]
-    result = getattr(_stack(partials), how)()
+    if dtypes is not None and isinstance(partials[0], pd.Series):
+        labels = partials[0].index
+        values = [
+            getattr(_column_of([p[c] for p in partials], dtypes[c]), how)(skipna=skipna)
+            for c in labels
+        ]
+        return pd.Series(values, index=labels, dtype=object, name=partials[0].name).infer_objects()
+    result = getattr(_stack(partials), how)(skipna=skipna)
     if isinstance(result, pd.Series):
         result.name = partials[0].name if isinstance(partials[0], pd.Series) else None
     return result

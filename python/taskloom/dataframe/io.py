@@ -39,15 +39,9 @@ import pandas as pd
 from taskloom import _files
 from taskloom._errors import add_note
 from taskloom.core import data_task
-from taskloom.dataframe._meta import make_meta
-from taskloom.dataframe.core import (
-    DataFrame,
-    _Frame,
-    _select_columns,
-    map_partitions,
-    meta_from_user,
-    new_collection,
-)
+from taskloom.dataframe._meta import make_meta, meta_from_user
+from taskloom.dataframe._primitives import map_partitions, new_collection
+from taskloom.dataframe.core import DataFrame, _Frame, _select_columns
 from taskloom.delayed import Delayed
 from taskloom.tokenize import tokenize
 
