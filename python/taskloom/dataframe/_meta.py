@@ -8,6 +8,12 @@ empty frame misleads some functions (a user function may index into its input), 
 :func:`meta_nonempty` builds a two-row stand-in with the same dtypes, as Dask does.
 Errors a pandas operation raises on the stand-in (a missing column, a wrong argument)
 are therefore raised when the expression is built, not deep inside a compute.
+
+The stand-in exists for every pandas dtype (numpy, categorical, datetime with a time
+zone, period, interval, sparse, nullable, string and pyarrow-backed ones). A meta the
+user describes (``meta=`` as Dask takes it) becomes a pandas object through
+:func:`meta_from_user`, and :func:`enforce_meta` makes a computed partition agree with
+its meta (names, columns, empty partitions), as Dask's ``apply_and_enforce``.
 """
 
 from __future__ import annotations
