@@ -38,6 +38,7 @@ __all__ = [
     "align_partitions",
     "concat_partitions",
     "funcname",
+    "install_operators",
     "map_partitions",
     "map_scalars",
     "merge_layers",
@@ -203,7 +204,9 @@ def _scalar_from_data(dsk: dict, name: str, meta: Any) -> Scalar:
     return Scalar({name: {name: data_task(dsk[name])}}, name, meta)
 
 
-def _install_operators(cls: type) -> None:
+def install_operators(cls: type) -> None:
+    """Python's arithmetic, comparison and unary operators on ``cls``, through its
+    ``_binop(op, other, reflect)`` and ``_unary(op)``."""
     binary = {
         "add": operator.add,
         "sub": operator.sub,
@@ -239,7 +242,7 @@ def _install_operators(cls: type) -> None:
         setattr(cls, f"__{name}__", lambda self, op=op: self._unary(op))
 
 
-_install_operators(Scalar)
+install_operators(Scalar)
 Scalar.__hash__ = object.__hash__  # type: ignore[method-assign]
 
 

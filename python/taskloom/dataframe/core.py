@@ -42,10 +42,10 @@ from taskloom.dataframe._primitives import (
     SPLIT_EVERY,
     FrameBase,
     Scalar,
-    _install_operators,
     align_partitions,
     concat_partitions,
     funcname,
+    install_operators,
     map_partitions,
     map_scalars,
     merge_layers,
@@ -496,7 +496,7 @@ class _Frame(FrameBase):
         return map_partitions(op, self, token=funcname(op))
 
 
-_install_operators(_Frame)
+install_operators(_Frame)
 _Frame.__hash__ = object.__hash__  # type: ignore[method-assign]
 
 
