@@ -39,11 +39,16 @@ EXACT_LIMIT = 100_000
 Sketch = tuple[np.ndarray, np.ndarray | None, int]
 
 
+def _is_timelike(dtype: Any) -> bool:
+    return isinstance(dtype, np.dtype) and dtype.kind in "mM"
+
+
 def _values(part: pd.Series | pd.Index) -> np.ndarray:
     dtype = part.dtype
-    if not (pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)):
+    numeric = pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    if not (numeric or _is_timelike(dtype)):
         raise TypeError(
-            f"quantile needs numeric values, got dtype {dtype}"
+            f"quantile needs numeric, datetime64 or timedelta64 values, got dtype {dtype}"
             + (f" (column {part.name!r})" if part.name is not None else "")
         )
     values = part.dropna()
@@ -63,25 +68,33 @@ def _compress(values: np.ndarray, weights: np.ndarray | None, count: int) -> Ske
 
 def _weighted_quantiles(values: np.ndarray, weights: np.ndarray | None, qs: np.ndarray) -> Any:
     """Linear interpolation between values placed at the middle of their weights."""
+    if weights is None and _is_timelike(values.dtype):
+        # As pandas: on the integer ticks, the float result cast back (truncated).
+        return np.quantile(values.view("i8"), qs, method="linear").astype(values.dtype)
     if weights is None:
         return np.quantile(values, qs, method="linear")
     mid = np.cumsum(weights) - weights / 2
     span = mid[-1] - mid[0]
     ranks = (mid - mid[0]) / span if span > 0 else np.zeros_like(mid)
+    if _is_timelike(values.dtype):
+        ticks = np.interp(qs, ranks, values.view("i8").astype("float64"))
+        return np.round(ticks).astype("i8").view(values.dtype)
     return np.interp(qs, ranks, values.astype("float64"))
 
 
 def quantile_chunk(part: pd.Series | pd.Index) -> Sketch:
-    """The sketch of one partition: its sorted non-missing values."""
+    """The sketch of one partition: its sorted non-missing values (datetimes and
+    timedeltas in their own dtype, as pandas interpolates them)."""
     values = np.sort(_values(part), kind="stable")
     return _compress(values, None, len(values))
 
 
 def quantile_combine(partials: list[Sketch]) -> Sketch:
     """One sketch standing for the rows of all ``partials``."""
-    partials = [p for p in partials if p[2]]
-    if not partials:
-        return np.array([], dtype="float64"), None, 0
+    kept = [p for p in partials if p[2]]
+    if not kept:
+        return (partials[0][0][:0] if partials else np.array([])), None, 0
+    partials = kept
     if len(partials) == 1:
         return partials[0]
     count = sum(p[2] for p in partials)
@@ -98,12 +111,14 @@ def quantile_aggregate(q: Any, name: Any, partials: list[Sketch]) -> Any:
     else a Series indexed by ``q`` and named ``name``, as pandas."""
     values, weights, count = quantile_combine(partials)
     qs = np.atleast_1d(np.asarray(q, dtype="float64"))
+    timelike = _is_timelike(values.dtype)
     if count:
-        out = np.asarray(_weighted_quantiles(values, weights, qs), dtype="float64")
+        out = np.asarray(_weighted_quantiles(values, weights, qs))
+        out = out if timelike else out.astype("float64")
     else:
-        out = np.full(len(qs), np.nan)
+        out = np.full(len(qs), np.nan).astype(values.dtype if timelike else "float64")
     if np.ndim(q) == 0:
-        return np.float64(out[0])
+        return pd.Series(out).iloc[0] if timelike else np.float64(out[0])
     return pd.Series(out, index=pd.Index(qs), name=name)
 
 

@@ -1202,7 +1202,10 @@ class Series(_Frame):
             sample = sample.to_series(index=pd.RangeIndex(len(sample)))
         quantile_chunk(sample)  # raises for a dtype without quantiles, early
         meta = sample.quantile(q)
-        meta = make_meta(meta) if isinstance(meta, pd.Series) else np.float64(meta)
+        if isinstance(meta, pd.Series):
+            meta = make_meta(meta)
+        elif isinstance(meta, float | int | np.number):
+            meta = np.float64(meta)
         return self._reduction(
             quantile_chunk,
             quantile_combine,
