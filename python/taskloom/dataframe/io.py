@@ -923,17 +923,24 @@ def _partition_may_match(values: dict, dtypes: dict, filters: Any) -> bool:
     return _may_match({k: (v, v) for k, v in typed.items()}, filters)
 
 
+def _index_label(value: Any, index: pd.DatetimeIndex) -> pd.Timestamp:
+    """A parquet statistic as a label of ``index``: its unit, and its time zone (the
+    statistics of a tz-aware column are UTC), so ``loc`` by local dates picks the
+    right partitions."""
+    ts = pd.Timestamp(value)
+    if index.tz is not None:
+        ts = (ts.tz_localize("UTC") if ts.tz is None else ts).tz_convert(index.tz)
+    return ts.as_unit(index.unit)
+
+
 def _divisions_from_bounds(bounds: list, meta: Any) -> list:
     unknown = [None] * (len(bounds) + 1)
     if meta.index.name is None or any(b is None for b in bounds):
         return unknown
     try:
-        lows = [
-            pd.Timestamp(lo) if isinstance(meta.index, pd.DatetimeIndex) else lo for lo, _ in bounds
-        ]
-        highs = [
-            pd.Timestamp(hi) if isinstance(meta.index, pd.DatetimeIndex) else hi for _, hi in bounds
-        ]
+        label = _index_label if isinstance(meta.index, pd.DatetimeIndex) else lambda v, _: v
+        lows = [label(lo, meta.index) for lo, _ in bounds]
+        highs = [label(hi, meta.index) for _, hi in bounds]
         if any(h > lo for h, lo in zip(highs[:-1], lows[1:], strict=False)) or any(
             h == lo for h, lo in zip(highs[:-1], lows[1:], strict=False)
         ):
