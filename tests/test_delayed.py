@@ -575,6 +575,19 @@ def test_compute_traverses_like_dask():
     assert taskloom.compute(iter([1, 2]))[0] == [1, 2]  # iterators become lists, as in Dask
 
 
+def test_iterators_are_read_into_containers_like_dask():
+    dask = pytest.importorskip("dask")
+    assert delayed(iter([1, 2])).compute() == dask.delayed(iter([1, 2])).compute() == [1, 2]
+    ident = lambda x: x  # noqa: E731
+    assert delayed(ident)(iter((1, 2))).compute() == dask.delayed(ident)(iter((1, 2))).compute()
+    from taskloom.delayed import unpack
+
+    task, deps = unpack(iter([1]))
+    assert deps == [] and task[0]() == [1]
+    task, deps = unpack("a key?")
+    assert deps == [] and task[0]() == "a key?", "strings are quoted: they could name keys"
+
+
 def test_dataclass_with_init_false_fields_is_refused_by_name():
     import dataclasses
 

@@ -190,7 +190,9 @@ def unpack(obj: Any) -> tuple[Any, list[Delayed]]:
     """
     deps: list = []
     task = _arg(obj, deps)
-    return (task, deps) if deps else (data_task(obj), [])
+    if not deps and task is obj:
+        task = data_task(obj)  # quoted where the scheduler could misread it
+    return task, deps
 
 
 def _from_collection(c: Any, key: Hashable | None = None, nout: int | None = None) -> Delayed:
@@ -533,6 +535,6 @@ def delayed(
         effective = config.get("delayed_pure", False) if pure is None else pure
         tname = type(obj).__name__
         name = f"{tname}-{tokenize(obj)}" if effective else _core.unique_key(tname)
-    if not deps:
+    if not deps and task is obj:  # (an iterator was read into a list: keep that)
         task = data_task(obj)
     return _base_new(Delayed, name, task, deps or (), nout)
