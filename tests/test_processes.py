@@ -585,3 +585,25 @@ def test_tasks_can_use_the_callers_multiprocessing_manager():
     with multiprocessing.Manager() as manager:
         lock = manager.Lock()
         assert get({"a": 1, "b": (locked_add, lock, "a")}, "b", num_workers=2) == 2
+
+
+def raise_os_error() -> None:
+    raise FileNotFoundError(2, "No such file", "/nowhere")
+
+
+def test_builtin_exception_fields_survive_dask_s_exception_pickling():
+    # Dask installs tblib's reducer for every exception class (workers import it to
+    # take Dask's settings); it rebuilds exceptions without __init__, losing
+    # SystemExit.code and OSError.errno unless they are restored.
+    import dask.multiprocessing  # noqa: F401  (installs the reducer here too)
+
+    with pytest.raises(SystemExit) as info:
+        get({"a": (sys.exit, 3)}, "a", num_workers=1)
+    assert info.value.code == 3
+    with pytest.raises(FileNotFoundError) as info:
+        get({"a": (raise_os_error,)}, "a", num_workers=1)
+    assert (info.value.errno, info.value.strerror, info.value.filename) == (
+        2,
+        "No such file",
+        "/nowhere",
+    )

@@ -344,7 +344,7 @@ def _load_exception(data: bytes | None, parts: bytes | None, loads: Callable) ->
         except Exception:  # e.g. a constructor that does not take its own args back
             exc = None
         if isinstance(exc, BaseException):
-            return exc
+            return _builtin_fields(exc)
     if parts is not None:
         try:
             cls, args, state = loads(parts)
@@ -353,10 +353,29 @@ def _load_exception(data: bytes | None, parts: bytes | None, loads: Callable) ->
                 exc = cls.__new__(cls)
                 exc.args = args
                 exc.__dict__.update(state)
-                return exc
+                return _builtin_fields(exc)
         except Exception:
             pass
     return None
+
+
+def _builtin_fields(exc: BaseException) -> BaseException:
+    """``exc`` with the fields its builtin base sets in ``__init__`` from ``args``
+    (``SystemExit.code``, ``OSError.errno``, ``StopIteration.value``).
+
+    An exception rebuilt without its constructor lacks them: by the parts above, and by
+    tblib's reducer, which Dask installs for every exception class in any process that
+    imports ``dask.multiprocessing`` (a worker does, to take the caller's Dask settings).
+    """
+    for klass in type(exc).__mro__:
+        if klass.__module__ == "builtins" and "__init__" in vars(klass):
+            if klass is not BaseException:
+                try:
+                    klass.__init__(exc, *exc.args)
+                except Exception:  # args that do not fit the builtin's: leave it
+                    pass
+            break
+    return exc
 
 
 def _remote_error(
