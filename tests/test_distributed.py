@@ -151,6 +151,18 @@ def _on_a_worker() -> bool:
     return True
 
 
+@pytest.fixture(autouse=True)
+def dask_scheduler_setting_restored():
+    """Dask's own client leaves ``dask.config``'s scheduler at "dask.distributed" when
+    clients close in opening order (Dask 2026.8): put it back, so later tests that call
+    ``dask.compute`` run on Dask's default, not on a closed client."""
+    import dask
+
+    before = dask.config.get("scheduler", None)
+    yield
+    dask.config.set(scheduler=before)
+
+
 @pytest.fixture
 def no_default_scheduler():
     """Each test starts and must end with no scheduler set: the collections' default."""
