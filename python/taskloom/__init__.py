@@ -40,7 +40,8 @@ try:
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0+unknown"
 
-# Idle worker threads must detach from the interpreter before it finalizes.
+# At exit: close the native pool and wait for tasks still running on its threads, so
+# none runs Python while the interpreter finalizes (see rust/taskloom-py/src/lifecycle.rs).
 atexit.register(_core._shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_core._after_fork_in_child)
