@@ -359,34 +359,25 @@ def make_late_get(get):
     return late_get
 """
 
+# An object alive at exit whose __del__ runs a threaded get; {extra} is what keeps it.
+LATE_DEL = """
+import taskloom
+
+class Late:
+    def __init__(self):
+        self.late_get = make_late_get(taskloom.get)
+
+    def __del__(self):
+        self.late_get()
+
+keep = Late()
+{extra}
+print("main", flush=True)
+"""
+
 FINALIZING = {
-    "del-of-a-global": """
-import taskloom
-
-class Late:
-    def __init__(self):
-        self.late_get = make_late_get(taskloom.get)
-
-    def __del__(self):
-        self.late_get()
-
-keep = Late()
-print("main", flush=True)
-""",
-    "del-of-an-object-in-a-cycle": """
-import taskloom
-
-class Late:
-    def __init__(self):
-        self.late_get = make_late_get(taskloom.get)
-
-    def __del__(self):
-        self.late_get()
-
-keep = Late()
-keep.cycle = keep
-print("main", flush=True)
-""",
+    "del-of-a-global": LATE_DEL.format(extra=""),
+    "del-of-an-object-in-a-cycle": LATE_DEL.format(extra="keep.cycle = keep"),
     "atexit-before-taskloom": """
 import atexit
 
