@@ -105,3 +105,62 @@ def test_bad_arguments_are_named(argv, message, capsys):
     with pytest.raises(SystemExit):
         bench.main(argv)
     assert message in capsys.readouterr().err
+
+
+DASK_PATHS = ["loop", "taskloom-sync", "taskloom-threads", "taskloom-compute"]
+DASK_PATHS += ["dask-sync", "dask-threads"]
+
+
+@pytest.mark.parametrize(
+    "workload, n", [("dask-array", 20), ("dask-bag", 20), ("dask-dataframe", 2)]
+)
+def test_dask_collections_compute_the_same_on_every_path(workload, n):
+    pytest.importorskip("dask")
+    # run_cases raises if any path's result differs from the loop's (or, on the
+    # dataframe, from the others').
+    rows = bench.run_cases(workload, n, dict.fromkeys(DASK_PATHS, 1))
+    assert [r["scheduler"] for r in rows] == DASK_PATHS
+    assert all(r["seconds"] > 0 and r["tasks"] > n for r in rows)
+
+
+def test_a_wrong_result_on_a_dask_collection_stops_the_harness():
+    pytest.importorskip("dask")
+    bench._case("dask-bag", 10).expected = -1
+    with pytest.raises(AssertionError, match=r"taskloom-compute computed .* for dask-bag"):
+        bench.run_case("dask-bag", 10, "taskloom-compute", repeat=1)
+
+
+def test_taskloom_compute_runs_only_dask_collections(monkeypatch):
+    pytest.importorskip("dask")
+    calls = _record_runs(monkeypatch, 1.0)
+    names = ["loop", "taskloom-threads", "taskloom-compute", "dask-threads"]
+    rows = bench.run(["chain", "dask-bag"], [30], names, 2, dask_budget=100.0, memory=False)
+    ran = {(r["workload"], r["scheduler"]) for r in rows}
+    assert ("chain", "taskloom-compute") not in ran
+    assert ("dask-bag", "taskloom-compute") in ran
+    # On Dask's collections Dask repeats as often as taskloom; on dict graphs, once.
+    assert calls.count("dask-threads") == 1 + 2
+    with pytest.raises(ValueError, match="only Dask's collections, not chain"):
+        bench.run_case("chain", 30, "taskloom-compute", repeat=1)
+
+
+def test_the_ratio_to_dask_is_printed_for_taskloom_compute():
+    rows = [
+        {"workload": "dask-bag", "tasks": 80, "scheduler": s, "us_per_task": us}
+        for s, us in [("taskloom-compute", 2.0), ("dask-threads", 5.0)]
+    ]
+    line = _row_of(bench.table(rows).splitlines(), "dask-bag", 80, "taskloom-compute")
+    assert line[-1] == "2.5x"
+
+
+def test_the_default_workloads_include_dask_collections(monkeypatch):
+    pytest.importorskip("dask")
+    seen = {}
+
+    def fake_run(workloads, *args, **kwargs):
+        seen["workloads"] = workloads
+        return []
+
+    monkeypatch.setattr(bench, "run", fake_run)
+    assert bench.main(["--no-memory"]) == 0
+    assert bench.DASK_COLLECTIONS <= set(seen["workloads"])

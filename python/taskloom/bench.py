@@ -4,16 +4,18 @@ Run ``python -m taskloom.bench`` (or ``taskloom-bench``). Most workloads are tas
 of trivial functions (``inc``, ``add``), so what is measured is the scheduler: the time
 of one computation, graph conversion included, divided by the number of tasks. The floor
 is a plain Python loop making the same calls. Other workloads measure parallel speed-up
-(numpy tasks that release the GIL), graph building (``delayed``) and Dask's own
-collections on taskloom's scheduler (``dask-array``), taskloom.array against
+(numpy tasks that release the GIL), graph building (``delayed``), Dask's own
+collections (``dask-array``: n chunks of 100 float64, summed; ``dask-bag``: n partitions
+of 100 integers, ``map``, ``filter``, ``sum``; ``dask-dataframe``: Dask's
+``datasets.timeseries()`` over n days, a filtered groupby std), taskloom.array against
 dask.array on the same expressions (``array-blocks``, ``array-ufunc``), and
 taskloom.dataframe against dask.dataframe on ``datasets.timeseries()`` (``df-*``, size
 in days of 86,400 rows; the loop is pandas on the same partitions made in a loop). Dask
 runs only if installed, once per case on task graphs (best of ``--repeat`` on
-dataframes, where times are close), and only up to the size where its estimated time
-stays within ``--dask-budget`` seconds. The schedulers of one case take turns, a run
-each per round, so the machine's load falls on all of them alike; cases that take
-milliseconds get extra rounds (up to 10, within about a second).
+dataframes and on its own collections, where times are close), and only up to the size
+where its estimated time stays within ``--dask-budget`` seconds. The schedulers of one
+case take turns, a run each per round, so the machine's load falls on all of them alike;
+cases that take milliseconds get extra rounds (up to 10, within about a second).
 
 Columns: ``us/task`` end to end; ``x loop``, the same relative to the loop; ``exec``,
 taskloom's execution alone (graph already converted) in us/task; ``B/task``, taskloom's
@@ -21,6 +23,13 @@ peak memory beyond the input graph, in bytes per task (Linux); ``vs dask-*``, ho
 times less time per task taskloom takes than Dask's scheduler on the same case.
 The ``pure-python`` workload (tasks that hold the GIL) also runs the processes
 schedulers, taskloom's and Dask's.
+
+Dask's collections run on every path a Dask user takes: ``dask-sync`` and
+``dask-threads`` are ``dask.compute(x, scheduler="sync" or "threads")``;
+``taskloom-sync`` and ``taskloom-threads`` are ``dask.compute(x,
+scheduler=taskloom.get_sync or taskloom.get)`` (Dask's optimization, taskloom's
+execution); ``taskloom-compute``, on these workloads only, is ``taskloom.compute(x)``
+with no scheduler named, so taskloom picks its own.
 
 Examples
 --------
@@ -233,6 +242,7 @@ SCHEDULERS = [
     "loop",
     "taskloom-sync",
     "taskloom-threads",
+    "taskloom-compute",
     "taskloom-processes",
     "dask-sync",
     "dask-threads",
@@ -241,7 +251,10 @@ SCHEDULERS = [
 
 
 def schedulers() -> dict[str, Callable | None]:
-    """Every scheduler available here; ``loop`` (None) is the plain-Python floor."""
+    """Every scheduler available here; ``loop`` (None) is the plain-Python floor.
+
+    ``taskloom-compute`` (``taskloom.compute`` with no scheduler named) is listed with
+    Dask, the only workloads it applies to being Dask's collections."""
     found: dict[str, Callable | None] = {
         "loop": None,
         "taskloom-sync": taskloom.get_sync,
@@ -252,6 +265,7 @@ def schedulers() -> dict[str, Callable | None]:
     if dask is not None:
         import dask.multiprocessing
 
+        found["taskloom-compute"] = taskloom.compute
         found["dask-sync"] = dask.local.get_sync
         found["dask-threads"] = dask.threaded.get
         found["dask-processes"] = dask.multiprocessing.get
@@ -301,17 +315,41 @@ def _delayed_case(n: int) -> Case:
     return Case(n + 1, run, sum(range(1, n + 1)))
 
 
-def _dask_array_case(n: int) -> Case:
-    """A dask.array of n small chunks, summed: Dask's collection, two schedulers."""
+def _need_dask(workload: str) -> Any:
     dask = _dask()
     if dask is None:
-        raise RuntimeError("the dask-array workload needs dask: pip install 'taskloom[bench]'")
-    import dask.array as da
-    import numpy as np
+        raise RuntimeError(f"the {workload} workload needs dask: pip install 'taskloom[bench]'")
+    return dask
 
-    data = np.arange(n * 100, dtype="f8")
-    x = da.from_array(data, chunks=100).sum()
-    getters = {
+
+def _dask_collection_case(
+    x: Any,
+    loop: Callable[[], Any],
+    expected: Any,
+    value: Callable[[Any], Any] = float,
+    agree: dict[str, str] | None = None,
+) -> Case:
+    """Dask's own collection ``x`` computed on every path a Dask user has.
+
+    Parameters
+    ----------
+    x : Dask collection
+        Computed with Dask's schedulers (``dask-*``), with taskloom's named as Dask's
+        scheduler (``taskloom-sync``, ``taskloom-threads``: Dask's optimization,
+        taskloom's execution), and by ``taskloom.compute(x)`` with no scheduler named
+        (``taskloom-compute``: taskloom picks its own).
+    loop : callable
+        The same computation in plain Python (or pandas): the ``loop`` row.
+    expected : object
+        What every path must compute, after ``value``; None with ``agree``.
+    value : callable
+        Turns each path's result into what is compared (numpy scalars into floats,
+        a pandas result into its checksum).
+    agree : dict, optional
+        As :attr:`Case.agree`.
+    """
+    dask = _dask()
+    schedulers_ = {
         "taskloom-sync": taskloom.get_sync,
         "taskloom-threads": taskloom.get,
         "dask-sync": "sync",
@@ -320,11 +358,74 @@ def _dask_array_case(n: int) -> Case:
 
     def run(name: str) -> Any:
         if name == "loop":
-            return sum(float(data[i : i + 100].sum()) for i in range(0, len(data), 100))
-        return float(dask.compute(x, scheduler=getters[name])[0])
+            return value(loop())
+        if name == "taskloom-compute":
+            return value(taskloom.compute(x)[0])
+        return value(dask.compute(x, scheduler=schedulers_[name])[0])
 
-    tasks = len(x.__dask_graph__())
-    return Case(tasks, run, float(data.sum()))
+    return Case(len(x.__dask_graph__()), run, expected, agree=agree)
+
+
+def _dask_array_case(n: int) -> Case:
+    """A dask.array of n chunks of 100 float64 elements, summed."""
+    _need_dask("dask-array")
+    import dask.array as da
+    import numpy as np
+
+    data = np.arange(n * 100, dtype="f8")
+    x = da.from_array(data, chunks=100).sum()
+
+    def loop() -> float:
+        return sum(float(data[i : i + 100].sum()) for i in range(0, len(data), 100))
+
+    return _dask_collection_case(x, loop, float(data.sum()))
+
+
+def is_odd(x: int) -> bool:
+    # At module level, not a lambda, as in most Dask code: a named function is
+    # tokenized by name and pickled by reference.
+    return x % 2 == 1
+
+
+def _dask_bag_case(n: int) -> Case:
+    """A dask.bag of n partitions of 100 integers: ``map(inc)``, ``filter(is_odd)``,
+    ``sum()``; the loop does the same per partition in plain Python."""
+    _need_dask("dask-bag")
+    import dask.bag as db
+
+    x = db.from_sequence(range(n * 100), npartitions=n).map(inc).filter(is_odd).sum()
+    parts = [range(i, i + 100) for i in range(0, n * 100, 100)]
+
+    def loop() -> int:
+        return sum(sum(y for y in map(inc, part) if is_odd(y)) for part in parts)
+
+    return _dask_collection_case(x, loop, loop(), value=int)
+
+
+def _dask_dataframe_case(n: int) -> Case:
+    """Dask's own ``dask.datasets.timeseries()`` over n days,
+    ``df[df.y > 0].groupby("name").x.std()``, as ``df-groupby-std`` does with
+    taskloom.dataframe. The loop makes the same partitions by running the source's
+    tasks one after another, then runs the expression in pandas on them concatenated.
+    Every path computes the same random numbers, so every result must agree."""
+    dask = _need_dask("dask-dataframe")
+    import pandas as pd
+    from dask._task_spec import execute_graph
+
+    end = pd.Timestamp("2000-01-01") + pd.Timedelta(days=n)
+    df = dask.datasets.timeseries(end=end, seed=1)
+    source, keys = dict(df.__dask_graph__()), df.__dask_keys__()
+
+    def expression(df: Any) -> Any:
+        return df[df.y > 0].groupby("name").x.std()
+
+    def loop() -> Any:
+        # execute_graph: a plain loop over Dask's task objects, in dependency order.
+        done = execute_graph(source, keys=keys)
+        return expression(pd.concat([done[k] for k in keys]))
+
+    everyone = {"loop": "all", "taskloom": "all", "dask": "all"}
+    return _dask_collection_case(expression(df), loop, None, _checksum, everyone)
 
 
 def _array_case(
@@ -459,15 +560,23 @@ SPECIAL: dict[str, Callable[[int], Case]] = {
     **DATAFRAME,
     "delayed": _delayed_case,
     "dask-array": _dask_array_case,
+    "dask-bag": _dask_bag_case,
+    "dask-dataframe": _dask_dataframe_case,
     "array-blocks": _array_blocks_case,
     "array-ufunc": _array_ufunc_case,
 }
 ALL_WORKLOADS = [*GRAPHS, *SPECIAL]
+# Dask's own collections: the workloads that need Dask, and the only ones where
+# ``taskloom-compute`` applies (taskloom.compute has no collection of its own to pick a
+# scheduler for in the others, and on a dict graph it is not a get function).
+DASK_COLLECTIONS = {"dask-array", "dask-bag", "dask-dataframe"}
 # Sizes that make sense when --sizes is not given.
 DEFAULT_SIZES = {
     "numpy": [64, 256],
     "pure-python": [8],  # 8 tasks of ~0.5 s
     "dask-array": [1_000, 10_000],
+    "dask-bag": [1_000, 2_000, 10_000],
+    "dask-dataframe": [30],
     # From 10^3, where Dask's superlinear graph building starts to show.
     "delayed": [1_000, 10_000, 100_000, 1_000_000],
     "array-blocks": [1_000, 10_000],
@@ -540,6 +649,8 @@ def run_cases(
     :data:`SHORT_CASE_SECONDS`) for the schedulers asked to repeat at all, so one slow
     moment does not decide a case that takes milliseconds.
     """
+    if "taskloom-compute" in repeats and workload not in DASK_COLLECTIONS:
+        raise ValueError(f"taskloom-compute runs only Dask's collections, not {workload}")
     case = _case(workload, n)
     best = dict.fromkeys(repeats, float("inf"))
     spent = 0.0
@@ -649,17 +760,22 @@ def run(
                     continue
                 if name.endswith("processes") and workload not in PROCESS_WORKLOADS:
                     continue
+                if name == "taskloom-compute" and workload not in DASK_COLLECTIONS:
+                    continue
                 reps = repeat if n < 1_000_000 else min(repeat, 2)
                 if workload in PROCESS_WORKLOADS:
                     # Seconds per run and steady; best of three for the processes ones, so
                     # taskloom's pool, started once per session, is warm in one.
                     reps = 3 if name.endswith("processes") else 1
                 if name.startswith("dask") and workload not in DATAFRAME:
-                    # One run: Dask's times are 100x ours, so its run-to-run noise
-                    # does not move the ratios, and repeats would dominate the wall time.
-                    reps = 1
                     if n * dask_cost.get(name, 0.0) > dask_budget:
                         continue
+                    if workload not in DASK_COLLECTIONS:
+                        # One run: Dask's times are 100x ours, so its run-to-run noise
+                        # does not move the ratios, and repeats would dominate the wall
+                        # time. On Dask's own collections the times are close (the
+                        # tasks call back into Dask), so Dask gets as many as taskloom.
+                        reps = 1
                 repeats[name] = reps
             for row in run_cases(workload, n, repeats, memory):
                 rows.append(row)
@@ -738,7 +854,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workloads",
         nargs="+",
-        default=[w for w in ALL_WORKLOADS if w != "dask-array" or _dask() is not None],
+        default=[w for w in ALL_WORKLOADS if w not in DASK_COLLECTIONS or _dask() is not None],
         choices=ALL_WORKLOADS,
     )
     parser.add_argument(
@@ -750,7 +866,8 @@ def main(argv: list[str] | None = None) -> int:
         default=SCHEDULERS,
         choices=SCHEDULERS,
         metavar="NAME",
-        help=f"{', '.join(SCHEDULERS)} (processes only on the pure-python workload)",
+        help=f"{', '.join(SCHEDULERS)} (processes only on the pure-python workload, "
+        "taskloom-compute only on the dask-* ones)",
     )
     parser.add_argument(
         "--repeat",
