@@ -13,9 +13,18 @@ bags, arrays and dataframes (and Dask's own collections) all go through the same
 - optionally ``__dask_layers__``/``__dask_tokenize__``, used by Dask but not needed here.
 
 Scheduler choice, most specific first: ``scheduler=`` (a name, a ``get`` function, or
-later a cluster client), the ``scheduler`` setting of :mod:`taskloom.config`, the
+a cluster client), the ``scheduler`` setting of :mod:`taskloom.config`, the
 collections' own ``__dask_scheduler__``. Graphs of all arguments are merged and run in
 one ``get`` call, so sub-graphs they share are computed once.
+
+Dask's own collections (when every collection found is one that is not taskloom's) go
+through Dask's ``compute``/``persist`` with a taskloom scheduler, so they get what Dask
+gives them: its expression optimizer (column projection, predicate pushdown), its
+finalizing and its rebuilding of persisted collections. With no scheduler named and
+none in :mod:`taskloom.config`, Dask's own choice (its ``scheduler`` setting, a default
+``distributed`` client, the collection's default) is taken, with Dask's local
+schedulers replaced by taskloom's counterparts: a Dask array runs on taskloom's
+threads, a Dask bag on taskloom's processes.
 
 Arguments are searched for collections where Dask's ``compute`` searches: lists,
 tuples, sets (and frozensets), dicts (keys and values), named tuples and dataclasses,
@@ -25,6 +34,7 @@ which are rebuilt around the computed values; an iterator is read into a list.
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -99,7 +109,7 @@ def get_scheduler(scheduler: Any = None, collections: list | None = None) -> Cal
         for c in collections or ():
             default = getattr(c, "__dask_scheduler__", None)
             if default is not None:
-                return default
+                return taskloom_equivalent(default)
         return threaded.get
     if isinstance(scheduler, str):
         name = scheduler.lower()
@@ -115,6 +125,70 @@ def get_scheduler(scheduler: Any = None, collections: list | None = None) -> Cal
     if callable(get):
         return get
     raise ValueError(f"scheduler must be a name or a get function, got {scheduler!r}")
+
+
+# Dask's local get functions, by module and name, and taskloom's counterparts.
+_DASK_GETS = (
+    ("dask.local", "get_sync", local.get_sync),
+    ("dask.threaded", "get", threaded.get),
+    ("dask.multiprocessing", "get", multiprocessing.get),
+)
+
+
+def taskloom_equivalent(get: Any) -> Any:
+    """taskloom's counterpart of one of Dask's local ``get`` functions, else ``get``.
+
+    Examples
+    --------
+    >>> import dask.threaded, taskloom
+    >>> taskloom_equivalent(dask.threaded.get) is taskloom.threaded.get
+    True
+    """
+    for module, name, ours in _DASK_GETS:
+        found = sys.modules.get(module)
+        if found is not None and getattr(found, name, None) is get:
+            return ours
+    return get
+
+
+def _is_foreign(c: Any) -> bool:
+    """Whether collection ``c`` is not one of taskloom's (Dask's own, or a subclass)."""
+    return type(c).__module__.partition(".")[0] != "taskloom"
+
+
+def _scheduler_for_dask(scheduler: Any, collections: list) -> Any:
+    """What to pass as ``scheduler=`` to Dask's ``compute``/``persist`` for Dask's
+    collections: taskloom's ``get`` where Dask would take one of its local schedulers,
+    anything else (a client, an executor) as Dask would take it."""
+    if scheduler is None:
+        scheduler = config.get("scheduler", None)
+    if scheduler is None:
+        import dask.base
+
+        return taskloom_equivalent(dask.base.get_scheduler(collections=collections))
+    if isinstance(scheduler, str):
+        # taskloom's names; any other ("distributed") is for Dask to read.
+        return SCHEDULER_NAMES.get(scheduler.lower(), scheduler)
+    return taskloom_equivalent(scheduler)
+
+
+def _through_dask(
+    post: Callable, args: tuple, traverse: bool, scheduler: Any, optimize_graph: bool, kwargs: dict
+) -> tuple:
+    """``dask.compute`` (``post`` is ``_finalized``) or ``dask.persist`` of ``args``, on
+    taskloom's schedulers."""
+    import dask
+
+    found: list = []
+    for a in args:
+        _find(a, found, traverse)
+    return (dask.compute if post is _finalized else dask.persist)(
+        *args,
+        traverse=traverse,
+        optimize_graph=optimize_graph,
+        scheduler=_scheduler_for_dask(scheduler, found),
+        **kwargs,
+    )
 
 
 # --- gathering collections from arguments -----------------------------------------------
@@ -279,9 +353,6 @@ def persist(
     (1, 3)
     """
     scheduler, kwargs = _legacy_get(scheduler, kwargs)
-    if is_cluster_client(getattr(get_scheduler(scheduler), "__self__", None)):
-        # On a Dask cluster the results stay on the workers: the graphs get futures.
-        kwargs = {**kwargs, "sync": False}
     return _run_and_fill(args, traverse, scheduler, optimize_graph, kwargs, _persisted)
 
 
@@ -307,6 +378,16 @@ def _run_and_fill(
     templates = [_find(a, found, traverse) for a in args]
     if not found:
         return tuple(templates)  # the arguments, iterators read into lists
+    if "dask" in sys.modules and all(map(_is_foreign, found)):
+        # Dask's collections go through Dask's own compute/persist, with the arguments
+        # rebuilt so that iterators read above are passed as the lists they became.
+        args = tuple(_fill(t, found) for t in templates)
+        return _through_dask(post, args, traverse, scheduler, optimize_graph, kwargs)
+    if post is _persisted and is_cluster_client(
+        getattr(get_scheduler(scheduler), "__self__", None)
+    ):
+        # On a Dask cluster the results stay on the workers: the graphs get futures.
+        kwargs = {**kwargs, "sync": False}
     results = _run(found, scheduler, optimize_graph, kwargs)
     values = [post(c, r) for c, r in zip(found, results, strict=True)]
     return tuple(_fill(t, values) for t in templates)
