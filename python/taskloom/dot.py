@@ -20,7 +20,8 @@ import re
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from taskloom.core import iskey, istask
+from taskloom._dask_compat import as_graph
+from taskloom.core import iskey, istask, literal
 from taskloom.delayed import funcname
 
 __all__ = ["dot_graph", "label", "to_graphviz"]
@@ -96,6 +97,9 @@ def to_graphviz(
         node_attr={"fontname": "helvetica", **(node_attr or {})},
         edge_attr=edge_attr or {},
     )
+    # Dask's task objects become the tuple tasks taskloom runs, so their calls and
+    # dependencies are drawn (fused tasks opened up).
+    dsk = as_graph(dsk)
     data_attributes = data_attributes or {}
     function_attributes = function_attributes or {}
     cache: dict[str, int] = {}
@@ -109,7 +113,7 @@ def to_graphviz(
     for key, value in dsk.items():
         k = node_name(key)
         g.node(k, label=label(key, cache), shape="box", **data_attributes.get(key, {}))
-        if istask(value):
+        if istask(value) and type(value[0]) is not literal:  # a quoted value is data
             f = node_name((key, "function"))
             attrs = {"label": funcname(value[0]), "shape": "circle"}
             g.node(f, **{**attrs, **function_attributes.get(key, {})})

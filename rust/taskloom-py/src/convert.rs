@@ -30,6 +30,9 @@
 //! else, `dict` included (Dask's `parse_input` does not look inside dicts for
 //! keys) and a `Delayed` placed as a value in a dict graph, is a literal,
 //! passed through untouched: the same object the user gave.
+//! `(literal(x),)`, the task `taskloom.core.quote(x)` makes, is encoded as the
+//! constant `x`: quoting a value costs nothing when the task runs (Dask's
+//! task-spec graphs are converted with every ambiguous literal quoted).
 //!
 //! Not every argument is hashed: an argument of a builtin type whose equality
 //! is known (exact `str`, numbers, exact `tuple`, types comparing by identity)
@@ -43,6 +46,7 @@ use hashbrown::HashTable;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
 use taskloom_core::{Graph, GraphBuilder, TaskId};
 
@@ -202,6 +206,8 @@ struct Converter<'py> {
     found_before: u32,
     // The keys parsed most recently, by hash (empty for small graphs): see `find`.
     recent: Vec<u32>,
+    // `taskloom.core.literal`: `(literal(x),)` is encoded as the constant `x`.
+    literal_type: Option<Bound<'py, PyAny>>,
 }
 
 /// Where task values are read from, in key order.
@@ -220,6 +226,21 @@ enum Values<'py> {
 const RECENT: usize = 1 << 14;
 /// Below this many keys the whole table stays in cache: no recent-keys cache.
 const RECENT_FROM: usize = 1 << 14;
+
+/// The class `taskloom.core.literal`, looked up once; None when `taskloom.core`
+/// cannot be imported (the binding used on its own), where quoting stays a call.
+fn literal_type(py: Python<'_>) -> PyResult<Option<&Py<PyAny>>> {
+    static LITERAL: PyOnceLock<Option<Py<PyAny>>> = PyOnceLock::new();
+    LITERAL
+        .get_or_try_init(py, || -> PyResult<_> {
+            Ok(py
+                .import("taskloom.core")
+                .and_then(|m| m.getattr("literal"))
+                .ok()
+                .map(Bound::unbind))
+        })
+        .map(Option::as_ref)
+}
 
 /// Python's hash of `obj`; None if it is unhashable (a `TypeError`); any other
 /// exception raised by `__hash__` propagates.
@@ -311,18 +332,23 @@ impl<'py> Converter<'py> {
             dict: dsk.clone(),
             pos: 0,
         };
-        Self::with_keys(keys, values)
+        Self::with_keys(dsk.py(), keys, values)
     }
 
     /// From keys and their values, in insertion order (keys must be distinct).
     fn from_entries(
+        py: Python<'py>,
         key_objs: Vec<Bound<'py, PyAny>>,
         values: Vec<Bound<'py, PyAny>>,
     ) -> PyResult<Self> {
-        Self::with_keys(key_objs, Values::Given(values))
+        Self::with_keys(py, key_objs, Values::Given(values))
     }
 
-    fn with_keys(key_objs: Vec<Bound<'py, PyAny>>, values: Values<'py>) -> PyResult<Self> {
+    fn with_keys(
+        py: Python<'py>,
+        key_objs: Vec<Bound<'py, PyAny>>,
+        values: Values<'py>,
+    ) -> PyResult<Self> {
         let n = key_objs.len();
         let mut key_types = 0;
         let key_hashes = key_objs
@@ -356,6 +382,7 @@ impl<'py> Converter<'py> {
             } else {
                 Vec::new()
             },
+            literal_type: literal_type(py)?.map(|t| t.bind(py).clone()),
         })
     }
 
@@ -508,6 +535,22 @@ impl<'py> Converter<'py> {
         Ok(Some((t.clone(), f)))
     }
 
+    /// The value quoted by the task `(literal(x),)` (`taskloom.core.quote`), if `task`
+    /// is one: encoded as a constant, so quoting costs no call when the task runs.
+    #[inline]
+    fn quoted(
+        &self,
+        task: &Bound<'py, PyTuple>,
+        f: &Bound<'py, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        match &self.literal_type {
+            Some(t) if task.len() == 1 && f.get_type().is(t) => {
+                Ok(Some(f.getattr(pyo3::intern!(f.py(), "data"))?))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Encode `obj`; returns true if it is a plain constant (no references, no calls).
     fn emit(&mut self, obj: &Bound<'py, PyAny>, depth: usize, owner: u32) -> PyResult<bool> {
         if depth > MAX_NESTING {
@@ -517,7 +560,13 @@ impl<'py> Converter<'py> {
             ));
         }
         if let Some((task, f)) = Self::as_task(obj)? {
-            self.emit_call(&task, &f, depth, owner)?;
+            if let Some(data) = self.quoted(&task, &f)? {
+                // Not "plain": the value differs from `obj`, so a container holding
+                // it must be rebuilt.
+                self.push_const(&data);
+            } else {
+                self.emit_call(&task, &f, depth, owner)?;
+            }
             return Ok(false);
         }
         if let Some(key_id) = self.lookup_reference(obj, owner)? {
@@ -652,7 +701,13 @@ impl<'py> Converter<'py> {
             self.emit_call_parts(&f, args.iter(), args.len(), 0, key_id)?
         } else {
             match Self::as_task(&value)? {
-                Some((task, f)) => self.emit_call(&task, &f, 0, key_id)?,
+                Some((task, f)) => match self.quoted(&task, &f)? {
+                    Some(data) => {
+                        self.push_const(&data);
+                        NO_FUNCTION
+                    }
+                    None => self.emit_call(&task, &f, 0, key_id)?,
+                },
                 None => {
                     self.emit(&value, 0, key_id)?;
                     NO_FUNCTION
@@ -708,7 +763,7 @@ pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Conv
         Converter::new(dict)?
     } else if let Some(roots) = dsk.getattr_opt("_delayed_roots")? {
         match crate::delayed::collect(&roots)? {
-            Some((k, v)) => Converter::from_entries(k, v)?,
+            Some((k, v)) => Converter::from_entries(dsk.py(), k, v)?,
             None => Converter::new(&crate::delayed::graph_of(&roots)?)?,
         }
     } else {
