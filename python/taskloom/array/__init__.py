@@ -152,3 +152,31 @@ def round(a: Any, decimals: int = 0) -> Array:
 
 
 around = round
+
+
+# The operation families: each module lists its public names in ``__all__``, and they
+# are this package's names too (a family's function replaces one defined above).
+from taskloom.array import (  # noqa: E402
+    creation,
+    fft,
+    gufunc,
+    linalg,
+    ma,
+    overlap,
+    reductions,
+    routines,
+    stats,
+    ufuncs,
+)
+
+
+def _export(*families: Any) -> None:
+    for family in families:
+        for name in getattr(family, "__all__", ()):
+            globals()[name] = getattr(family, name)
+            if name not in __all__:
+                __all__.append(name)
+
+
+_export(creation, reductions, routines, ufuncs, gufunc, overlap)
+__all__ += ["fft", "linalg", "ma", "overlap", "stats"]
