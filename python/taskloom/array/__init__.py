@@ -160,6 +160,7 @@ from taskloom.array import (  # noqa: E402
     creation,
     fft,
     gufunc,
+    io,
     linalg,
     ma,
     overlap,
@@ -178,5 +179,5 @@ def _export(*families: Any) -> None:
                 __all__.append(name)
 
 
-_export(creation, reductions, routines, ufuncs, gufunc, overlap)
+_export(creation, reductions, routines, ufuncs, gufunc, overlap, io)
 __all__ += ["fft", "linalg", "ma", "overlap", "stats"]
