@@ -10,13 +10,13 @@ Policies:
   applied by :func:`handle_out`, and any other argument the taskloom function does not
   take is a ``TypeError`` naming it. Any other numpy function warns with a
   ``FutureWarning`` (Dask's words) and is run on the computed arrays.
-* ``__array_ufunc__``: element-wise ufuncs (with their keywords, and ``out=`` a
-  taskloom array) stay lazy; ``np.matmul`` is :func:`taskloom.array.matmul`; ufuncs of
-  several outputs (``np.modf``, ``np.divmod``) give a tuple of lazy arrays;
-  ``where=`` is an operand like the inputs (with ``out=``, unselected elements keep
-  ``out``'s values); ``ufunc.outer`` is lazy; other generalized ufuncs and ufunc methods
-  (``reduce``, ``accumulate``...) are not implemented (numpy then raises ``TypeError``),
-  as in Dask.
+* ``__array_ufunc__``: element-wise ufuncs run through
+  :func:`taskloom.array.ufuncs.apply_ufunc` (its policies: numpy's keywords, ``where=``,
+  ``out=`` taskloom arrays, ufuncs of several outputs such as ``np.divmod`` giving a
+  tuple of lazy arrays computed by one task per block); ``ufunc.outer`` is lazy;
+  ``np.matmul`` is :func:`taskloom.array.matmul`; other generalized ufuncs (run them
+  with :func:`taskloom.array.apply_gufunc`) and ufunc methods (``reduce``,
+  ``accumulate``...) are not implemented (numpy then raises ``TypeError``), as in Dask.
 * ``__array__`` computes (``copy=False`` warns, as Dask: a lazy array has no memory to
   share); ``float``/``int``/``complex``/``operator.index``/``bool`` compute arrays of
   one element and refuse larger ones (``bool``: ``ValueError``, as numpy).
@@ -28,20 +28,22 @@ import inspect
 import operator
 import warnings
 from collections.abc import Callable
-from functools import cache, partial
+from functools import cache
 from typing import Any
 
 import numpy as np
 
-from taskloom.array.core import Array, asarray, elemwise
+from taskloom.array.core import Array, asarray
 
 __all__ = ["handle_out"]
 
 # numpy functions implemented by taskloom.array under the same name.
 _SAME_NAME = [
-    "all", "any", "argmax", "argmin", "block", "clip", "concatenate", "dot", "expand_dims",
-    "max", "mean", "min", "prod", "reshape", "round", "squeeze", "stack", "std", "sum", "tensordot",
-    "transpose", "var", "where",
+    "all", "allclose", "angle", "any", "apply_along_axis", "apply_over_axes", "argmax",
+    "argmin", "block", "clip", "concatenate", "dot", "expand_dims", "fix", "i0", "imag",
+    "iscomplex", "isclose", "isneginf", "isposinf", "isreal", "max", "mean", "min",
+    "nan_to_num", "piecewise", "prod", "real", "reshape", "round", "sinc", "squeeze", "stack",
+    "std", "sum", "tensordot", "transpose", "var", "where",
 ]  # fmt: skip
 # numpy functions that are other names of the same operation.
 _ALIASES = {"amax": "max", "amin": "min", "around": "round", "concat": "concatenate"}
@@ -102,16 +104,14 @@ def _size(a: Any, axis: int | None = None) -> int:
     return a.size if axis is None else a.shape[axis]
 
 
-def _result_type(*arrays_and_dtypes: Any) -> np.dtype:
-    return np.result_type(*[a.dtype if isinstance(a, Array) else a for a in arrays_and_dtypes])
-
-
 @cache
 def _handled() -> dict:
     """numpy function -> taskloom implementation (metadata ones compute nothing)."""
     import taskloom.array as module
 
-    table: dict = {np.shape: _shape, np.ndim: _ndim, np.size: _size, np.result_type: _result_type}
+    table: dict = {
+        np.shape: _shape, np.ndim: _ndim, np.size: _size, np.result_type: module.result_type
+    }  # fmt: skip
     for np_name, ours in [*((n, n) for n in _SAME_NAME), *_ALIASES.items()]:
         if hasattr(np, np_name) and hasattr(module, ours):
             table[getattr(np, np_name)] = getattr(module, ours)
@@ -149,20 +149,45 @@ def _numpy_call_to_ours(
         bound = sig.bind(*args, **kwargs)
     except TypeError as e:
         raise TypeError(f"numpy.{func.__name__}: {e}") from None
+    ours_sig = _signature(ours)
+    ours_params = ours_sig.parameters if ours_sig is not None else {}
+    ours_positional = [
+        n for n, q in ours_params.items() if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD)
+    ]
+    order = list(sig.parameters)
+    # Parameters before a given *args must be positional; so must those whose name
+    # differs from ours (numpy's isclose(a, b) is Dask's isclose(arr1, arr2)).
+    var_positional = inspect.Parameter.VAR_POSITIONAL
+    star = next(
+        (n for n, v in bound.arguments.items() if sig.parameters[n].kind is var_positional and v),
+        None,
+    )
     pos: list = []
     kw: dict = {}
     for i, (name, value) in enumerate(bound.arguments.items()):
         p = sig.parameters[name]
+        at = order.index(name)
+        by_position = (
+            p.kind is p.POSITIONAL_OR_KEYWORD
+            and len(pos) == at
+            and (
+                (star is not None and at < order.index(star))
+                or (name not in ours_params and at < len(ours_positional))
+            )
+        )
         if p.kind is p.VAR_POSITIONAL:
             pos.extend(value)
         elif p.kind is p.VAR_KEYWORD:
             kw.update(value)
-        elif p.kind is p.POSITIONAL_ONLY or (i == 0 and p.kind is p.POSITIONAL_OR_KEYWORD):
+        elif (
+            p.kind is p.POSITIONAL_ONLY
+            or (i == 0 and p.kind is p.POSITIONAL_OR_KEYWORD)
+            or by_position
+        ):
             pos.append(value)
         elif not _is_default(value, p.default):
             kw[name] = value
     out = kw.pop("out", None)
-    ours_sig = _signature(ours)
     if out is not None and ours_sig is not None and "out" in ours_sig.parameters:
         kw["out"], out = out, None
     if ours_sig is not None and not any(
@@ -203,13 +228,9 @@ def array_function(self: Array, func: Callable, types: tuple, args: tuple, kwarg
 # -- __array_ufunc__ ----------------------------------------------------------------
 
 
-def _output(ufunc: np.ufunc, i: int, *blocks: Any, **kwargs: Any) -> Any:
-    return ufunc(*blocks, **kwargs)[i]
-
-
 def array_ufunc(self: Array, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
     """``Array.__array_ufunc__``: see the module's policies."""
-    out = kwargs.pop("out", None)
+    out = kwargs.get("out")
     for x in (*inputs, *(out if isinstance(out, tuple) else (out,))):
         if (
             x is not None
@@ -217,44 +238,27 @@ def array_ufunc(self: Array, ufunc: np.ufunc, method: str, *inputs: Any, **kwarg
             and not isinstance(x, Array | np.ndarray | np.generic)
         ):
             return NotImplemented  # another library's array: let it decide
+    from taskloom.array.ufuncs import apply_ufunc
+
     if method == "outer" and ufunc.nin == 2 and ufunc.signature is None:
+        if "out" in kwargs:
+            return NotImplemented
         a, b = (asarray(i) for i in inputs)  # a's axes first, then b's
         inputs, method = (a[(Ellipsis, *(None,) * b.ndim)], b), "__call__"
     if method != "__call__":
         return NotImplemented
-    if ufunc is np.matmul:  # a generalized ufunc: not element-wise
+    if ufunc is np.matmul:  # a generalized ufunc with optional dimensions
         from taskloom.array.routines import matmul
 
+        out = kwargs.pop("out", None)
         if kwargs:
             return NotImplemented
         return handle_out(out, matmul(*inputs))
     if ufunc.signature is not None:
+        # Dask sends these to apply_gufunc; tests/test_array_protocols.py expects numpy's
+        # TypeError, so they stay untaken (taskloom.array.apply_gufunc runs them).
         return NotImplemented
-    where = kwargs.pop("where", True)
-    if ufunc.nout > 1:
-        if where is not True:
-            return NotImplemented
-        outs = out if isinstance(out, tuple) else (None,) * ufunc.nout
-        return tuple(
-            handle_out(o, elemwise(partial(_output, ufunc, i, **kwargs), *inputs))
-            for i, o in enumerate(outs)
-        )
-    if where is not True:
-        # numpy's where=: the mask is an operand like the others (its blocks line up);
-        # where it is False the result keeps out='s values (uninitialized without out).
-        target = out[0] if isinstance(out, tuple) and len(out) == 1 else out
-        previous = target if isinstance(target, Array) else None
-        return handle_out(out, elemwise(partial(_masked, ufunc, kwargs), where, previous, *inputs))
-    return handle_out(out, elemwise(partial(ufunc, **kwargs) if kwargs else ufunc, *inputs))
-
-
-def _masked(ufunc: np.ufunc, kwargs: dict, mask: Any, previous: Any, *blocks: Any) -> Any:
-    """``ufunc(*blocks, where=mask)`` over a copy of the ``out=`` block ``previous``."""
-    if previous is None:  # out=None: numpy's "uninitialized where False", said explicitly
-        return ufunc(*blocks, where=mask, out=None, **kwargs)
-    buffer = np.array(previous, copy=True)
-    ufunc(*blocks, where=mask, out=buffer, **kwargs)
-    return buffer
+    return apply_ufunc(ufunc, *inputs, **kwargs)
 
 
 # -- conversions --------------------------------------------------------------------
