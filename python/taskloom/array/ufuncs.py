@@ -766,8 +766,12 @@ def piecewise(x: Any, condlist: Any, funclist: Sequence, *args: Any, **kw: Any) 
     array([ 2,  1,  0, 10, 20])
     """
     x = asarray(x)
-    if isinstance(condlist, Array | np.ndarray) and condlist.ndim == x.ndim:
-        condlist = [condlist]  # one condition, as numpy reads a bare array
+    if isinstance(condlist, Array | np.ndarray):
+        # numpy's reading of a bare array: one condition if 1-d, else one per row.
+        if condlist.ndim == 1 and x.ndim == 1:
+            condlist = [condlist]
+        else:
+            condlist = [condlist[i] for i in builtins.range(len(condlist))]
     conds = [
         asarray(c).rechunk(x.chunks) if np.shape(c) == x.shape else c
         for c in (c if isinstance(c, Array) else np.asarray(c) for c in condlist)
