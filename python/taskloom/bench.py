@@ -8,7 +8,7 @@ is a plain Python loop making the same calls. Other workloads measure parallel s
 collections (``dask-array``: n chunks of 100 float64, summed; ``dask-bag``: n partitions
 of 100 integers, ``map``, ``filter``, ``sum``; ``dask-dataframe``: Dask's
 ``datasets.timeseries()`` over n days, a filtered groupby std), taskloom.array against
-dask.array on the same expressions (``array-blocks``, ``array-ufunc``), and
+dask.array on the same expressions (``array-blocks``, ``array-ufunc``, ``linalg-qr``), and
 taskloom.dataframe against dask.dataframe on ``datasets.timeseries()`` (``df-*``, size
 in days of 86,400 rows; the loop is pandas on the same partitions made in a loop). Dask
 runs only if installed, once per case on task graphs (best of ``--repeat`` on
@@ -480,6 +480,30 @@ def _array_ufunc_case(n: int) -> Case:
     return _array_case(n, expression, numpy_value)
 
 
+def _linalg_qr_case(n: int) -> Case:
+    """``qr`` of a tall-and-skinny n x 100 float64 array in 20 row blocks (50,000 rows at
+    the default 10^6): TSQR, whose work is numpy's QR of each block; the loop is numpy's
+    QR of the whole array. The check is the sum of |Q| and |R| (the libraries' signs
+    differ)."""
+    import numpy as np
+
+    cols = 100
+    data = np.random.default_rng(0).standard_normal((n, cols))
+    block = max(-(-n // 20), 1)
+
+    def expression(lib: Any, n: int) -> Any:
+        # Named: hashing the whole input would be timed too, for both libraries alike.
+        x = lib.from_array(data, chunks=(block, cols), name=f"bench-qr-input-{n}")
+        q, r = lib.linalg.qr(x)
+        return abs(q).sum() + abs(r).sum()
+
+    def numpy_value(n: int) -> float:
+        q, r = np.linalg.qr(data)
+        return float(np.abs(q).sum() + np.abs(r).sum())
+
+    return _array_case(n, expression, numpy_value)
+
+
 def _source_partitions(df: Any) -> list:
     """A source collection's partitions made by calling its tasks in a plain loop."""
     dsk = df.__dask_graph__()
@@ -564,6 +588,7 @@ SPECIAL: dict[str, Callable[[int], Case]] = {
     "dask-dataframe": _dask_dataframe_case,
     "array-blocks": _array_blocks_case,
     "array-ufunc": _array_ufunc_case,
+    "linalg-qr": _linalg_qr_case,
 }
 ALL_WORKLOADS = [*GRAPHS, *SPECIAL]
 # Dask's own collections: the workloads that need Dask, and the only ones where
@@ -581,6 +606,7 @@ DEFAULT_SIZES = {
     "delayed": [1_000, 10_000, 100_000, 1_000_000],
     "array-blocks": [1_000, 10_000],
     "array-ufunc": [10**7, 10**8],
+    "linalg-qr": [10**6],
     **{w: [30] for w in DATAFRAME},  # 30 days: 2.6 million rows, as in the seed articles
 }
 
