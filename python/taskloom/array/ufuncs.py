@@ -527,7 +527,7 @@ def where(condition: Any, x: Any = None, y: Any = None) -> Any:
     return _elementwise(np.where, condition, x, y)
 
 
-def angle(x: Any, deg: bool = False) -> Any:
+def angle(x: Any, deg: bool | int = 0) -> Any:
     """``numpy.angle``: the argument of complex numbers, in radians (degrees with
     ``deg``).
 
