@@ -196,14 +196,22 @@ class _Converter:
                 return key
 
     def ref(self, owner: Hashable, name: Hashable, names: dict | None) -> Hashable:
-        """The output key holding the value that ``name`` means to task ``owner``."""
-        if names is not None:
-            key = names.get(name, _NOT_RENAMED)
-            if key is not _NOT_RENAMED:
-                return key
-        if name not in self.taken:
-            raise _missing(owner, name)
-        return name
+        """The output key holding the value that ``name`` means to task ``owner``;
+        ``names`` maps the names visible inside a fused task (None outside)."""
+        if names is None:
+            if name not in self.taken:
+                raise _missing(owner, name)
+            return name
+        key = names.get(name, _NOT_RENAMED)
+        if key is _NOT_RENAMED:
+            # Inside a fused task only its own tasks and inputs exist, as in
+            # ``_execute_subgraph`` (Dask raises this when the task runs).
+            raise RuntimeError(
+                f"task {owner!r} of a fused task depends on {name!r}, which is neither a "
+                "task of the fused subgraph nor one of its inputs (Dask: 'Not enough "
+                "arguments provided: missing keys')"
+            )
+        return key
 
     # --- values -----------------------------------------------------------------------
 

@@ -73,14 +73,16 @@ def quote(x: Any) -> tuple:
     return (literal(x),)
 
 
-# Types the scheduler never reads as tasks, keys or containers.
-PLAIN_TYPES = frozenset([int, float, complex, bool, type(None), bytes])
+# Types the scheduler never reads as tasks, keys or containers. (Numbers can be: ``5``
+# reads the key ``5``, or ``5.0``, or ``True``'s ``1``.)
+PLAIN_TYPES = frozenset([type(None), bytes])
 
 
 def data_task(value: Any) -> Any:
-    """The cheapest graph value whose result is ``value``: itself if the scheduler
-    cannot misread it, else :func:`quote` of it. A ``distributed`` future stays as it
-    is: the cluster's scheduler reads it as the result it stands for."""
+    """A graph value whose result is ``value``: itself if the scheduler cannot misread
+    it, else :func:`quote` of it (which the native scheduler reads as a constant, so it
+    costs nothing at run time). A ``distributed`` future stays as it is: the cluster's
+    scheduler reads it as the result it stands for."""
     t = type(value)
     if t in PLAIN_TYPES or (t.__name__ == "Future" and t.__module__.startswith("distributed")):
         return value

@@ -45,7 +45,7 @@ from typing import Any
 from taskloom import _core, config, threaded
 from taskloom._dask_compat import as_graph
 from taskloom.base import DaskMethodsMixin, is_dask_collection
-from taskloom.core import PLAIN_TYPES, data_task, literal
+from taskloom.core import data_task, literal
 from taskloom.tokenize import tokenize
 
 __all__ = ["Delayed", "DelayedAttr", "DelayedLeaf", "delayed", "graph_of", "literal", "unpack"]
@@ -57,8 +57,9 @@ _delayed_call = _core.delayed_call
 graph_of = _core.graph_of
 
 
-# Argument types passed as they are (strings too: Dask does not quote them either).
-_PASS = PLAIN_TYPES | {str}
+# Argument types passed as they are: numbers and strings are not quoted, as in Dask
+# (a string naming another key of the graph reads that key there too).
+_PASS = frozenset([int, float, complex, bool, type(None), bytes, str])
 
 
 def apply(func: Callable, args: list, kwargs: dict | None = None) -> Any:
