@@ -1246,6 +1246,7 @@ def _datanode_number_cases():
     return {
         "int-equal-to-another-key": ({0: _T(0, tuple), 1: _D(1, 0)}, 1),
         "float-equal-to-its-own-key": ({2.5: _D(2.5, 2.5)}, 2.5),
+        "bool-equal-to-an-int-key": ({1: _T(1, tuple), "b": _D("b", True)}, "b"),
         "int-equal-to-a-key-holding-a-string": ({"a": _D("a", 3), 3: _D(3, "z")}, "a"),
         "int-equal-to-an-inner-name-of-a-fused-task": (
             {

@@ -351,3 +351,33 @@ def test_dask_collections_on_taskloom_processes(name):
     _same_exactly(ours, theirs)
     (ours,) = taskloom.compute(coll, scheduler="processes")
     _same_exactly(ours, theirs)
+
+
+def test_taskloom_callbacks_see_dask_collections_tasks():
+    from taskloom.callbacks import Callback
+
+    seen = []
+    x = da.arange(100, chunks=10).sum()
+    with Callback(pretask=lambda key, dsk, state: seen.append(key)):
+        taskloom.compute(x)
+    assert seen
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="Dask's own diagnostics (dask.callbacks.Callback, ProgressBar, Profiler) "
+    "active around taskloom.compute of a Dask collection see no task: it runs on "
+    "taskloom's get, which reads only taskloom.callbacks",
+)
+@pytest.mark.parametrize("path", ["taskloom.compute", "taskloom.persist"])
+def test_dask_callbacks_see_taskloom_compute_of_dask_collections(path):
+    from dask.callbacks import Callback as DaskCallback
+
+    x = da.arange(100, chunks=10).sum()
+    theirs, ours = [], []
+    with DaskCallback(pretask=lambda key, dsk, state: theirs.append(key)):
+        dask.compute(x)
+    with DaskCallback(pretask=lambda key, dsk, state: ours.append(key)):
+        (taskloom.compute if path == "taskloom.compute" else taskloom.persist)(x)
+    assert theirs
+    assert len(ours) == len(theirs)
