@@ -13,7 +13,13 @@ A :class:`Callback` has up to five hooks, called on the thread that called ``get
 - ``finish(dsk, state, errored)``: after the last task, or after a failure.
 
 Active callbacks are those registered globally (:meth:`Callback.register`), those of
-enclosing ``with`` blocks, and those passed to ``get(..., callbacks=)``. With none active,
+enclosing ``with`` blocks, and those passed to ``get(..., callbacks=)``; Dask's own
+(``dask.callbacks.Callback`` and the diagnostics built on it, ``ProgressBar``,
+``Profiler``...) count too, active or passed, once Dask is imported, so a Dask
+``ProgressBar`` around ``dask.compute(x, scheduler=taskloom.get)`` draws. Dask's hooks
+get a read-only stand-in for Dask's state dict: ``len(state["finished"])`` and the
+other sets' sizes are right; the sets themselves are empty (taskloom keeps counts, not
+sets of keys). With none active,
 ``get`` calls the core directly and pays nothing per task; ``pretask``/``posttask`` cost
 a Python call per task only when some active callback defines them.
 
@@ -31,7 +37,8 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+import sys
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from taskloom import _core
@@ -112,6 +119,87 @@ class _Active:
             Callback.active.discard(self.callback)
 
 
+class _Size:
+    """An empty set that reports a size: what Dask's hooks read of its state's sets."""
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __len__(self) -> int:
+        return self.n
+
+    def __iter__(self) -> Iterator:
+        return iter(())
+
+    def __contains__(self, x: object) -> bool:
+        return False
+
+    def __and__(self, other: Any) -> set:
+        return set()
+
+    __rand__ = __and__
+
+
+class _DaskState(Mapping):
+    """Dask's scheduler state dict as its hooks read it, from taskloom's counters."""
+
+    __slots__ = ("progress",)
+
+    def __init__(self, progress: Any) -> None:
+        self.progress = progress
+
+    def __getitem__(self, name: str) -> Any:
+        p = self.progress
+        if name == "finished":
+            return _Size(p.finished)
+        if name == "waiting":
+            return _Size(max(p.total - p.finished, 0))
+        if name in _DASK_STATE_KEYS:
+            return _Size(0)
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_DASK_STATE_KEYS)
+
+    def __len__(self) -> int:
+        return len(_DASK_STATE_KEYS)
+
+
+_DASK_STATE_KEYS = (
+    "cache", "dependencies", "dependents", "waiting", "waiting_data", "ready", "running",
+    "finished", "released",
+)  # fmt: skip
+
+
+class _DaskCallback:
+    """A Dask callback's hooks, given a :class:`_DaskState` where taskloom's pass its
+    ``Progress``."""
+
+    _wants_profile = False
+
+    def __init__(self, hooks: tuple) -> None:
+        start, start_state, pretask, posttask, finish = hooks
+        self._start = start
+        self._start_state = start_state and (lambda dsk, s: start_state(dsk, _DaskState(s)))
+        self._pretask = pretask and (lambda key, dsk, s: pretask(key, dsk, _DaskState(s)))
+        self._posttask = posttask and (
+            lambda key, result, dsk, s, worker: posttask(key, result, dsk, _DaskState(s), worker)
+        )
+        self._finish = finish and (lambda dsk, s, errored: finish(dsk, _DaskState(s), errored))
+
+
+def _is_dask_callback(cb: Any) -> bool:
+    return type(cb).__module__.partition(".")[0] == "dask"
+
+
+def _dask_active() -> list:
+    """Dask's active callbacks (``dask.callbacks.Callback.active`` holds hook tuples)."""
+    module = sys.modules.get("dask.callbacks")
+    return [_DaskCallback(h) for h in module.Callback.active] if module is not None else []
+
+
 class _Hooks:
     """What the core reads: see rust/taskloom-py/src/hooks.rs."""
 
@@ -132,9 +220,13 @@ def run(
     optimize_graph: bool = True,
 ) -> Any:
     """Run ``_core.get`` with the active callbacks wired in (the ``get`` functions' core)."""
-    active = list(Callback.active)
+    active: list = [*Callback.active, *_dask_active()]
     if callbacks:
-        active += [c for c in callbacks if c not in Callback.active]
+        active += [
+            _DaskCallback(c._callback) if _is_dask_callback(c) else c
+            for c in callbacks
+            if c not in Callback.active
+        ]
     if not active:
         return _core.get(dsk, keys, num_workers, None, optimize_graph)
     hooks = _Hooks()
