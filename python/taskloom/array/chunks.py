@@ -6,6 +6,10 @@ them: :func:`normalize_chunks` (creation functions, ``from_array``, ``map_blocks
 use of the previous chunks when rechunking) and :func:`rechunk_chunks` (``rechunk``'s
 own reading of a dict or tuple, where a left-out axis or ``None`` keeps the axis's
 current blocks). Errors name the axis at fault.
+
+Unknown block sizes (NaN, after boolean-mask indexing and its kin) are Dask's: they are
+carried as :data:`math.nan` (one object, so equal chunk tuples compare equal), and
+whatever needs a size raises ``ValueError`` with :data:`UNKNOWN_CHUNK_MESSAGE`.
 """
 
 from __future__ import annotations
@@ -20,7 +24,40 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AUTO_BYTES", "auto_chunks", "balance_chunks", "normalize_chunks", "rechunk_chunks"]
+__all__ = [
+    "AUTO_BYTES", "UNKNOWN_CHUNK_MESSAGE", "auto_chunks", "balance_chunks", "has_unknown",
+    "normalize_chunks", "rechunk_chunks", "require_known",
+]  # fmt: skip
+
+# Dask's own wording, so that users find the same advice.
+UNKNOWN_CHUNK_MESSAGE = (
+    "\n\n"
+    "A possible solution: "
+    "https://docs.dask.org/en/latest/array-chunks.html#unknown-chunks\n"
+    "Summary: to compute chunks sizes, use\n\n"
+    "   x.compute_chunk_sizes()  # for Dask Array `x`\n"
+    "   ddf.to_dask_array(lengths=True)  # for Dask DataFrame `ddf`"
+)
+
+
+def has_unknown(chunks: Sequence[Any]) -> bool:
+    """Whether block sizes (one axis's, or a tuple of axes') hold an unknown (NaN) size.
+
+    Examples
+    --------
+    >>> has_unknown(((2, 2), (math.nan,))), has_unknown((3, 1))
+    (True, False)
+    """
+    return any(has_unknown(c) if isinstance(c, tuple) else c != c for c in chunks)
+
+
+def require_known(chunks: tuple, what: str) -> None:
+    """Raise Dask's ``ValueError`` if any block size is unknown: ``what`` needs them."""
+    if has_unknown(chunks):
+        raise ValueError(
+            f"{what} needs known chunk sizes, but they are unknown: {chunks}{UNKNOWN_CHUNK_MESSAGE}"
+        )
+
 
 AUTO_BYTES = 128 * 2**20  # Dask's default array.chunk-size
 CHUNKSIZE_TOLERANCE = 1.25  # Dask's default array.chunk-size-tolerance

@@ -11,12 +11,18 @@ first rechunked to the common refinement of their block boundaries); reductions 
 tree reductions combining at most ``split_every`` partial results per task along each
 reduced axis; rechunking and slicing assemble each output block from the pieces of the
 input blocks it overlaps, so no task reads a block it does not need.
+
+Unknown block sizes (NaN, as Dask's, after boolean-mask indexing) are allowed wherever
+Dask allows them: element-wise operations and reductions run, and ``shape`` shows NaN;
+anything that needs the sizes raises ``ValueError`` pointing to
+:meth:`Array.compute_chunk_sizes`, which finds them (in place, as Dask's).
 """
 
 from __future__ import annotations
 
 import builtins
 import itertools
+import math
 import operator
 from collections.abc import Callable, Sequence
 from functools import reduce
@@ -25,7 +31,15 @@ from typing import Any
 
 import numpy as np
 
-from taskloom.array.chunks import AUTO_BYTES, balance_chunks, normalize_chunks, rechunk_chunks
+from taskloom.array.chunks import (
+    AUTO_BYTES,
+    UNKNOWN_CHUNK_MESSAGE,
+    balance_chunks,
+    has_unknown,
+    normalize_chunks,
+    rechunk_chunks,
+    require_known,
+)
 from taskloom.base import DaskMethodsMixin
 from taskloom.core import data_task
 from taskloom.threaded import get as threaded_get
@@ -39,6 +53,12 @@ __all__ = ["AUTO_BYTES", "Array", "from_array", "normalize_chunks"]
 
 def _offsets(sizes: Sequence[int]) -> list[int]:
     return [0, *itertools.accumulate(sizes)]
+
+
+def _clean_chunks(chunks: Any) -> tuple:
+    # Every unknown size is the one math.nan object: tuples compare by identity first,
+    # so equal unknown chunks compare equal (NaN != NaN otherwise).
+    return tuple(tuple(math.nan if s != s else int(s) for s in c) for c in chunks)
 
 
 # -- the collection -----------------------------------------------------------------
@@ -60,7 +80,7 @@ class Array(DaskMethodsMixin):
     ) -> None:
         self._layers = layers
         self.name = name
-        self.chunks = tuple(tuple(int(s) for s in c) for c in chunks)
+        self.chunks = _clean_chunks(chunks)
         self.dtype = np.dtype(dtype)
         # For element-wise results: (expression tree, leaf arrays), see elemwise().
         self._expr = expr
@@ -115,7 +135,11 @@ class Array(DaskMethodsMixin):
 
     @property
     def chunksize(self) -> tuple[int, ...]:
-        return tuple(builtins.max(c) for c in self.chunks)
+        return tuple(math.nan if has_unknown(c) else builtins.max(c) for c in self.chunks)
+
+    @property
+    def itemsize(self) -> int:
+        return self.dtype.itemsize
 
     @property
     def dask(self) -> dict:
@@ -124,6 +148,10 @@ class Array(DaskMethodsMixin):
     def __len__(self) -> int:
         if not self.chunks:
             raise TypeError("len() of a 0-d array")
+        if has_unknown(self.chunks[0]):
+            raise ValueError(
+                f"Cannot call len() on object with unknown chunk size.{UNKNOWN_CHUNK_MESSAGE}"
+            )
         return self.shape[0]
 
     def __repr__(self) -> str:
@@ -133,6 +161,8 @@ class Array(DaskMethodsMixin):
         )
 
     def _repr_html_(self) -> str:
+        if has_unknown(self.chunks):  # no byte counts to show
+            return f"<pre>{self!r}</pre>"
         tasks = builtins.sum(len(layer) for layer in self._layers.values())
         rows = [
             (
@@ -272,29 +302,182 @@ class Array(DaskMethodsMixin):
             out[idx] = Delayed((self.name, *idx), dsk)
         return out
 
-    # -- reductions (see reductions.py) --
-    def _reduction(name: str) -> Callable:
+    # -- methods of the operation families: thin delegations, imported when called so
+    # this module depends on no family --
+    def _family(module: str, name: str, doc: str | None = None) -> Callable:
         def method(self: Array, *args: Any, **kwargs: Any) -> Any:
-            from taskloom.array import reductions
+            import importlib
 
-            return getattr(reductions, name)(self, *args, **kwargs)
+            family = importlib.import_module(f"taskloom.array.{module}")
+            return getattr(family, name)(self, *args, **kwargs)
 
         method.__name__ = name
-        method.__doc__ = f"See :func:`taskloom.array.{name}` (the same arguments after ``a``)."
+        method.__doc__ = (
+            doc or f"See :func:`taskloom.array.{name}` (the same arguments after ``a``)."
+        )
         return method
 
-    sum = _reduction("sum")
-    prod = _reduction("prod")
-    mean = _reduction("mean")
-    min = _reduction("min")
-    max = _reduction("max")
-    any = _reduction("any")
-    all = _reduction("all")
-    std = _reduction("std")
-    var = _reduction("var")
-    argmin = _reduction("argmin")
-    argmax = _reduction("argmax")
-    del _reduction
+    sum = _family("reductions", "sum")
+    prod = _family("reductions", "prod")
+    mean = _family("reductions", "mean")
+    min = _family("reductions", "min")
+    max = _family("reductions", "max")
+    any = _family("reductions", "any")
+    all = _family("reductions", "all")
+    std = _family("reductions", "std")
+    var = _family("reductions", "var")
+    argmin = _family("reductions", "argmin")
+    argmax = _family("reductions", "argmax")
+    argtopk = _family("reductions", "argtopk")
+    topk = _family("reductions", "topk")
+    cumsum = _family("reductions", "cumsum")
+    cumprod = _family("reductions", "cumprod")
+    moment = _family("reductions", "moment")
+    trace = _family("reductions", "trace")
+    round = _family("ufuncs", "round")
+    clip = _family("ufuncs", "clip")
+    conj = _family("ufuncs", "conj")
+    choose = _family("routines", "choose")
+    flatten = _family("routines", "ravel", "The array flattened (C order): see :func:`ravel`.")
+    ravel = _family("routines", "ravel")
+    repeat = _family("routines", "repeat")
+    swapaxes = _family("routines", "swapaxes")
+    nonzero = _family("routines", "nonzero")
+    shuffle = _family("routines", "shuffle")
+    store = _family("routines", "store")
+    del _family
+
+    @property
+    def real(self) -> Array:
+        """The real part: see :func:`taskloom.array.real`."""
+        from taskloom.array import ufuncs
+
+        return ufuncs.real(self)
+
+    @property
+    def imag(self) -> Array:
+        """The imaginary part: see :func:`taskloom.array.imag`."""
+        from taskloom.array import ufuncs
+
+        return ufuncs.imag(self)
+
+    def map_overlap(self, func: Callable, depth: Any, boundary: Any = None, trim: bool = True,
+                    **kwargs: Any) -> Array:  # fmt: skip
+        """See :func:`taskloom.array.overlap.map_overlap` (``func`` first there)."""
+        from taskloom.array.overlap import map_overlap
+
+        return map_overlap(func, self, depth=depth, boundary=boundary, trim=trim, **kwargs)
+
+    @property
+    def partitions(self) -> Any:
+        """The blocks accessor (an alias of ``blocks``, as Dask's)."""
+        return self.blocks
+
+    @property
+    def vindex(self) -> Any:
+        """Point-wise (vectorized) fancy indexing: see :func:`taskloom.array.slicing.vindex`.
+
+        Examples
+        --------
+        >>> import numpy as np, taskloom.array as da
+        >>> x = da.from_array(np.arange(12).reshape(3, 4), chunks=2)
+        >>> x.vindex[[0, 2], [1, 3]].compute()
+        array([ 1, 11])
+        """
+        from taskloom.array.slicing import VIndex
+
+        return VIndex(self)
+
+    def copy(self) -> Array:
+        """A copy: a new array object over the same graph (blocks are never changed in
+        place, so no data is copied), as Dask's ``copy``."""
+        return Array(self._layers, self.name, self.chunks, self.dtype, self._expr)
+
+    def view(self, dtype: Any = None, order: str = "C") -> Array:
+        """The same bytes seen as ``dtype``, as ``numpy.ndarray.view`` on each block.
+
+        Raises
+        ------
+        ValueError
+            If ``order`` is not ``"C"`` or ``"F"``, or a block's bytes do not divide into
+            items of ``dtype`` along the last (``"C"``) or first (``"F"``) axis.
+
+        Examples
+        --------
+        >>> import taskloom.array as da
+        >>> da.zeros(4, dtype="i8", chunks=2).view("i4").chunks
+        ((4, 4),)
+        """
+        dtype = self.dtype if dtype is None else np.dtype(dtype)
+        if order not in ("C", "F"):
+            raise ValueError(f"Order must be one of 'C' or 'F', got order={order!r}")
+        axis = -1 if order == "C" else 0
+        scaled = []
+        for c in self.chunks[axis]:
+            n = c * self.dtype.itemsize / dtype.itemsize
+            if n != int(n):
+                raise ValueError(f"Could not coerce {n:f} to integer (dtype={dtype})")
+            scaled.append(int(n))
+        chunks = list(self.chunks)
+        chunks[axis] = tuple(scaled)
+        from taskloom.array.blockwise import map_blocks
+
+        return map_blocks(_view, self, dtype, order, dtype=dtype, chunks=tuple(chunks))
+
+    def compute_chunk_sizes(self) -> Array:
+        """Find unknown block sizes by computing the blocks' shapes; the array itself
+        gets the sizes (in place, as Dask's) and is returned.
+
+        Examples
+        --------
+        >>> import numpy as np, taskloom.array as da
+        >>> x = da.from_array(np.arange(6), chunks=3)
+        >>> y = x[x % 2 == 0]
+        >>> y.chunks
+        ((nan, nan),)
+        >>> y.compute_chunk_sizes().chunks
+        ((2, 1),)
+        """
+        if not has_unknown(self.chunks):
+            return self
+        from taskloom.delayed import Delayed
+
+        name = f"chunk-shapes-{tokenize(self.name)}"
+        dsk = self.__dask_graph__()
+        keys = []
+        for idx in np.ndindex(*self.numblocks):
+            dsk[(name, *idx)] = (np.shape, (self.name, *idx))
+            keys.append((name, *idx))
+        dsk[name] = (list, keys)
+        shapes = dict(zip(np.ndindex(*self.numblocks), Delayed(name, dsk).compute(), strict=True))
+        self.chunks = tuple(
+            tuple(
+                shapes[tuple(i if b == a else 0 for b in builtins.range(self.ndim))][a]
+                for i in builtins.range(n)
+            )
+            for a, n in enumerate(self.numblocks)
+        )
+        return self
+
+    def to_svg(self, size: int = 500) -> str:
+        """An SVG picture of the chunk grid, as Dask's ``to_svg``.
+
+        Examples
+        --------
+        >>> import taskloom.array as da
+        >>> da.ones((4, 6), chunks=2).to_svg().startswith("<svg")
+        True
+        """
+        from taskloom.array.routines import _svg
+
+        return _svg(self.chunks, size)
+
+    def to_dask_dataframe(self, columns: Any = None, index: Any = None, meta: Any = None) -> Any:
+        """A ``taskloom.dataframe`` with one partition per block of rows (1-d or 2-d
+        arrays), as Dask's ``to_dask_dataframe``."""
+        from taskloom.array.routines import _to_dataframe
+
+        return _to_dataframe(self, columns, index, meta)
 
 
 def _block_keys(name: str, numblocks: tuple, prefix: tuple) -> list:
@@ -316,6 +499,12 @@ def _bytes(n: int) -> str:
 
 def _astype(block: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return block.astype(dtype)
+
+
+def _view(block: np.ndarray, dtype: np.dtype, order: str) -> np.ndarray:
+    if order == "C":
+        return np.ascontiguousarray(block).view(dtype)
+    return np.asfortranarray(block).T.view(dtype).T
 
 
 def _check_axis(axis: int, ndim: int) -> int:
@@ -441,10 +630,7 @@ def elemwise(op: Callable, *args: Any) -> Array:
         If the shapes cannot be broadcast together (when the expression is built).
     """
     shapes = [a.shape if isinstance(a, Array) else np.shape(a) for a in args]
-    try:
-        shape = np.broadcast_shapes(*shapes)
-    except ValueError as e:
-        raise ValueError(f"shapes {' and '.join(map(str, shapes))} cannot be broadcast") from e
+    shape = broadcast_shapes(*shapes)
     ndim = len(shape)
     # Array-like arguments become one-block arrays; scalars are passed to every block.
     aligned = [
@@ -476,6 +662,32 @@ def elemwise(op: Callable, *args: Any) -> Array:
         for idx in np.ndindex(*[len(c) for c in out_chunks])
     }
     return _derive(leaves[0], name, layer, out_chunks, dtype, *leaves[1:], expr=(tree, leaves))
+
+
+def broadcast_shapes(*shapes: tuple) -> tuple:
+    """numpy's broadcast shape, where an unknown length (NaN) broadcasts as Dask's: it
+    stays unknown, and lines up with 1 or with another unknown length.
+
+    Raises
+    ------
+    ValueError
+        If the shapes cannot be broadcast together.
+
+    Examples
+    --------
+    >>> broadcast_shapes((3, 1), (4,))
+    (3, 4)
+    >>> broadcast_shapes((math.nan,), (1,))
+    (nan,)
+    """
+    out = []
+    for sizes in itertools.zip_longest(*[reversed(s) for s in shapes], fillvalue=1):
+        unknown = [s for s in sizes if s != s]
+        known = {int(s) for s in sizes if s == s and s != 1}
+        if len(known) > 1 or (unknown and known):
+            raise ValueError(f"shapes {' and '.join(map(str, shapes))} cannot be broadcast")
+        out.append(math.nan if unknown else known.pop() if known else 1)
+    return tuple(reversed(out))
 
 
 # An expression node: ("leaf", i) | ("const", value) | ("op", func, children, depth).
@@ -570,6 +782,16 @@ def _common_chunks(arrays: list[Array], shape: tuple) -> tuple:
     ndim = len(shape)
     out = []
     for axis in builtins.range(ndim):
+        if shape[axis] != shape[axis]:  # unknown: only identical blocks line up (Dask's)
+            spans = {a.chunks[i] for a in arrays if (i := axis - (ndim - a.ndim)) >= 0
+                     and a.shape[i] != 1}  # fmt: skip
+            if len(spans) > 1:
+                raise ValueError(
+                    f"Arrays' chunk sizes ({sorted(spans, key=str)}) are unknown and "
+                    f"differ along axis {axis}.{UNKNOWN_CHUNK_MESSAGE}"
+                )
+            out.append(spans.pop())
+            continue
         bounds: set[int] = {0, shape[axis]}
         for a in arrays:
             i = axis - (ndim - a.ndim)
@@ -624,7 +846,12 @@ def rechunk(
         return x
     if method not in (None, "tasks"):
         raise NotImplementedError(f"rechunk method={method!r}: only 'tasks' is available")
-    chunks = rechunk_chunks(chunks, x.chunks, x.dtype, limit=block_size_limit)
+    if isinstance(chunks, tuple) and _clean_chunks_or_none(chunks) == x.chunks:
+        return x
+    if has_unknown(x.chunks):
+        chunks = _rechunk_known_axes(x, chunks, block_size_limit)
+    else:
+        chunks = rechunk_chunks(chunks, x.chunks, x.dtype, limit=block_size_limit)
     if balance:
         chunks = tuple(balance_chunks(c) for c in chunks)
     if chunks == x.chunks:
@@ -636,6 +863,9 @@ def rechunk(
     for idx in np.ndindex(*[len(c) for c in chunks]):
         per_axis = []
         for a, i in enumerate(idx):
+            if has_unknown(x.chunks[a]):  # kept as they are (see _rechunk_known_axes)
+                per_axis.append([(i, slice(None))])
+                continue
             lo, hi = out_off[a][i], out_off[a][i + 1]
             pieces = []
             for j in builtins.range(len(x.chunks[a])):
@@ -645,6 +875,46 @@ def rechunk(
             per_axis.append(pieces)
         layer[(name, *idx)] = (_join_pieces, _nest_pieces(x.name, per_axis))
     return _derive(x, name, layer, chunks, x.dtype)
+
+
+def _clean_chunks_or_none(chunks: tuple) -> tuple | None:
+    """``chunks`` as block sizes if they are explicit sizes per axis, else None."""
+    if not all(isinstance(c, tuple) for c in chunks):
+        return None
+    try:
+        return _clean_chunks(chunks)
+    except (TypeError, ValueError):
+        return None
+
+
+def _rechunk_known_axes(x: Array, chunks: Any, limit: Any) -> tuple:
+    """Target blocks for an array with unknown sizes: as Dask, the unknown axes must
+    keep their blocks (left out, ``None`` or the same sizes); the others are read as
+    usual."""
+    ndim = x.ndim
+    if isinstance(chunks, dict):
+        entries = [chunks.get(i, chunks.get(i - ndim)) for i in builtins.range(ndim)]
+    elif isinstance(chunks, tuple | list) and len(chunks) == ndim:
+        entries = list(chunks)
+    else:
+        entries = [chunks] * ndim
+    known = [a for a in builtins.range(ndim) if not has_unknown(x.chunks[a])]
+    for a in builtins.range(ndim):
+        e = entries[a]
+        if (
+            a not in known
+            and e is not None
+            and not (isinstance(e, tuple | list) and _clean_chunks([e])[0] == x.chunks[a])
+        ):
+            require_known(x.chunks, f"rechunking axis {a} to {e!r}")
+    new = list(x.chunks)
+    if known:
+        sub = rechunk_chunks(
+            tuple(entries[a] for a in known), tuple(x.chunks[a] for a in known), x.dtype, limit
+        )
+        for a, c in zip(known, sub, strict=True):
+            new[a] = c
+    return tuple(new)
 
 
 def _nest_pieces(name: str, per_axis: list) -> Any:

@@ -1,15 +1,25 @@
 """Arrays made block by block, without a source array: each block is created by its own
 task, so ``ones((10**5, 10**5), chunks=1000)[:10, :10]`` touches one block. Constant
-blocks are read-only broadcast views (as in Dask); ``compute()`` returns a real array."""
+blocks are read-only broadcast views (as in Dask); ``compute()`` returns a real array.
+Functions of another array (``*_like``, ``meshgrid``, ``indices``) take its blocks.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from taskloom.array.core import Array, _block_slices, _offsets, normalize_chunks
+from taskloom.array.chunks import require_known
+from taskloom.array.core import Array, _block_slices, _offsets, asarray, normalize_chunks
 from taskloom.tokenize import tokenize
+
+__all__ = [
+    "arange", "array", "asanyarray", "empty", "empty_like", "fromfunction", "full",
+    "full_like", "indices", "linspace", "meshgrid", "ones", "ones_like", "tri", "zeros",
+    "zeros_like",
+]  # fmt: skip
 
 
 def _shape_of(shape: Any) -> tuple[int, ...]:
@@ -25,7 +35,9 @@ def _filled(fill: Any, dtype: Any, block_shape: tuple) -> np.ndarray:
     return np.broadcast_to(np.full((), fill, dtype=dtype), block_shape)
 
 
-def full(shape: Any, fill_value: Any, dtype: Any = None, chunks: Any = "auto") -> Array:
+def full(
+    shape: Any, fill_value: Any, dtype: Any = None, chunks: Any = "auto", name: str | None = None
+) -> Array:
     """An array of ``fill_value``.
 
     Examples
@@ -36,7 +48,7 @@ def full(shape: Any, fill_value: Any, dtype: Any = None, chunks: Any = "auto") -
     shape = _shape_of(shape)
     dtype = np.dtype(dtype) if dtype is not None else np.asarray(fill_value).dtype
     chunks = normalize_chunks(chunks, shape, dtype)
-    name = f"full-{tokenize(shape, fill_value, dtype, chunks)}"
+    name = name or f"full-{tokenize(shape, fill_value, dtype, chunks)}"
     layer = {
         (name, *idx): (_filled, fill_value, dtype, tuple(s.stop - s.start for s in slc))
         for idx, slc in _block_slices(chunks)
@@ -115,3 +127,253 @@ def _ramp(
         for i in range(len(chunks[0]))
     }
     return Array({name: layer}, name, chunks, dtype)
+
+
+# -- like other arrays ---------------------------------------------------------------
+
+
+def _like(a: Any, chunks: Any, shape: Any) -> tuple:
+    """Dask's rule: ``a``'s shape and blocks, unless a new ``shape`` is given (then
+    ``chunks`` or "auto")."""
+    x = asarray(a)
+    if shape is None:
+        require_known(x.chunks, "an array like one of unknown chunk sizes")
+        return x, x.shape, x.chunks if chunks is None else chunks
+    return x, shape, "auto" if chunks is None else chunks
+
+
+def full_like(
+    a: Any,
+    fill_value: Any,
+    order: str = "C",
+    dtype: Any = None,
+    chunks: Any = None,
+    name: str | None = None,
+    shape: Any = None,
+) -> Array:
+    """An array of ``fill_value`` with ``a``'s shape, blocks and dtype (unless given).
+
+    Examples
+    --------
+    >>> full_like(arange(3, chunks=2), 7).compute()
+    array([7, 7, 7])
+    """
+    x, shape, chunks = _like(a, chunks, shape)
+    return full(shape, fill_value, dtype=x.dtype if dtype is None else dtype, chunks=chunks,
+                name=name)  # fmt: skip
+
+
+def ones_like(
+    a: Any,
+    dtype: Any = None,
+    order: str = "C",
+    chunks: Any = None,
+    name: str | None = None,
+    shape: Any = None,
+) -> Array:
+    """Ones with ``a``'s shape, blocks and dtype (unless given).
+
+    Examples
+    --------
+    >>> ones_like(arange(3, chunks=2)).compute()
+    array([1, 1, 1])
+    """
+    return full_like(a, 1, order, dtype, chunks, name, shape)
+
+
+def zeros_like(
+    a: Any,
+    dtype: Any = None,
+    order: str = "C",
+    chunks: Any = None,
+    name: str | None = None,
+    shape: Any = None,
+) -> Array:
+    """Zeros with ``a``'s shape, blocks and dtype (unless given).
+
+    Examples
+    --------
+    >>> zeros_like(arange(3, chunks=2)).compute()
+    array([0, 0, 0])
+    """
+    return full_like(a, 0, order, dtype, chunks, name, shape)
+
+
+def empty_like(
+    a: Any,
+    dtype: Any = None,
+    order: str = "C",
+    chunks: Any = None,
+    name: str | None = None,
+    shape: Any = None,
+) -> Array:
+    """An array with ``a``'s shape, blocks and dtype (unless given), values undefined
+    (zeros here).
+
+    Examples
+    --------
+    >>> empty_like(arange(3, chunks=2)).chunks
+    ((2, 1),)
+    """
+    return full_like(a, 0, order, dtype, chunks, name, shape)
+
+
+# -- grids ---------------------------------------------------------------------------
+
+
+def _tri_block(shape: tuple, k: int, dtype: Any) -> np.ndarray:
+    return np.tri(shape[0], shape[1], k, dtype=dtype)
+
+
+def tri(
+    N: int, M: int | None = None, k: int = 0, dtype: Any = float, chunks: Any = "auto", *,
+    like: Any = None,
+) -> Array:  # fmt: skip
+    """``numpy.tri``: ones at and below diagonal ``k``, each block made by its own task.
+
+    Examples
+    --------
+    >>> tri(3, k=-1, dtype=int, chunks=2).compute()
+    array([[0, 0, 0],
+           [1, 0, 0],
+           [1, 1, 0]])
+    """
+    M = N if M is None else M
+    dtype = np.dtype(dtype)
+    chunks = normalize_chunks(chunks, (N, M), dtype)
+    name = f"tri-{tokenize(N, M, k, dtype, chunks)}"
+    layer = {
+        (name, *idx): (
+            _tri_block,
+            tuple(s.stop - s.start for s in slc),
+            k + slc[0].start - slc[1].start,
+            dtype,
+        )
+        for idx, slc in _block_slices(chunks)
+    }
+    return Array({name: layer}, name, chunks, dtype)
+
+
+def meshgrid(*xi: Any, sparse: bool = False, indexing: str = "xy", **kwargs: Any) -> list:
+    """``numpy.meshgrid``: coordinate arrays (a list, as Dask's), each built from the
+    blocks of its 1-d input.
+
+    Raises
+    ------
+    ValueError
+        If ``indexing`` is neither ``"xy"`` nor ``"ij"``.
+
+    Examples
+    --------
+    >>> [g.shape for g in meshgrid(np.arange(2), np.arange(3))]
+    [(3, 2), (3, 2)]
+    """
+    from taskloom.array.routines import broadcast_arrays, ravel
+
+    if indexing not in ("ij", "xy"):
+        raise ValueError("`indexing` must be `'ij'` or `'xy'`")
+    if kwargs:
+        raise TypeError(f"meshgrid got unexpected keyword arguments {sorted(kwargs)}")
+    arrays = [ravel(asarray(e)) for e in xi]
+    if indexing == "xy" and len(arrays) > 1:
+        arrays[0], arrays[1] = arrays[1], arrays[0]
+    grid = []
+    for i, a in enumerate(arrays):
+        index: list = [None] * len(arrays)
+        index[i] = slice(None)
+        grid.append(a[tuple(index)])
+    if not sparse:
+        grid = broadcast_arrays(*grid)
+    if indexing == "xy" and len(arrays) > 1:
+        grid[0], grid[1] = grid[1], grid[0]
+    return grid
+
+
+def indices(dimensions: Sequence[int], dtype: Any = int, chunks: Any = "auto") -> Array:
+    """``numpy.indices``: the index grid, one layer per axis, in the given blocks.
+
+    Examples
+    --------
+    >>> indices((2, 2), chunks=1).compute()[1]
+    array([[0, 1],
+           [0, 1]])
+    """
+    from taskloom.array.routines import stack
+
+    dimensions = tuple(dimensions)
+    dtype = np.dtype(dtype)
+    chunks = normalize_chunks(chunks, dimensions, dtype)
+    if len(dimensions) != len(chunks):
+        raise ValueError("Need same number of chunks as dimensions.")
+    if not dimensions:
+        return empty((0,), dtype=dtype, chunks=1)
+    xi = [arange(n, dtype=dtype, chunks=(c,)) for n, c in zip(dimensions, chunks, strict=True)]
+    return stack(meshgrid(*xi, indexing="ij"))
+
+
+def _fromfunction_block(func: Callable, starts: tuple, shape: tuple, dtype: Any,
+                        kwargs: dict) -> Any:  # fmt: skip
+    grid = np.indices(shape, dtype=dtype)
+    return func(*[g + s for g, s in zip(grid, starts, strict=True)], **kwargs)
+
+
+def fromfunction(
+    func: Callable, chunks: Any = "auto", shape: Any = None, dtype: Any = None, **kwargs: Any
+) -> Array:
+    """``numpy.fromfunction``: ``func`` called on the index grid of each block (as
+    arrays of ``dtype``, float by default), with ``kwargs``.
+
+    Examples
+    --------
+    >>> fromfunction(lambda i, j: i + j, chunks=1, shape=(2, 2), dtype=int).compute()
+    array([[0, 1],
+           [1, 2]])
+    """
+    if shape is None:
+        raise TypeError("fromfunction needs shape=")
+    shape = _shape_of(shape)
+    dtype = np.dtype(float if dtype is None else dtype)
+    chunks = normalize_chunks(chunks, shape, dtype)
+    probe = func(*np.zeros((len(shape),) + (1,) * len(shape), dtype=dtype), **kwargs)
+    out_dtype = np.asarray(probe).dtype
+    name = f"fromfunction-{tokenize(func, shape, dtype, chunks, kwargs)}"
+    layer = {
+        (name, *idx): (
+            _fromfunction_block, func, tuple(s.start for s in slc),
+            tuple(s.stop - s.start for s in slc), dtype, kwargs,
+        )
+        for idx, slc in _block_slices(chunks)
+    }  # fmt: skip
+    return Array({name: layer}, name, chunks, out_dtype)
+
+
+# -- conversions ---------------------------------------------------------------------
+
+
+def array(x: Any, dtype: Any = None, ndmin: int | None = None, *, like: Any = None) -> Array:
+    """``x`` as a blocked array (``numpy.array``'s ``dtype`` and ``ndmin``).
+
+    Examples
+    --------
+    >>> array([1, 2], dtype="f4", ndmin=2).compute()
+    array([[1., 2.]], dtype=float32)
+    """
+    out = asarray(x)
+    while ndmin is not None and out.ndim < ndmin:
+        out = out[None]
+    return out if dtype is None else out.astype(dtype)
+
+
+def asanyarray(
+    a: Any, dtype: Any = None, order: str | None = None, *, like: Any = None,
+    inline_array: bool = False,
+) -> Array:  # fmt: skip
+    """``a`` as a blocked array (itself if it is one, cast to ``dtype`` if given).
+
+    Examples
+    --------
+    >>> asanyarray([1, 2], dtype="f8").dtype
+    dtype('float64')
+    """
+    out = asarray(a)
+    return out if dtype is None else out.astype(dtype)

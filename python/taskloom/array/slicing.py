@@ -3,17 +3,34 @@
 Each output block is one piece of one input block, so a slice computes only the blocks
 it touches: ``x[:2000, :2000]`` of a 100000 x 100000 array reads 4 of 10^4 blocks.
 Out-of-range integers raise ``IndexError`` when the expression is built.
+
+Lazy boolean masks (taskloom arrays) select without computing anything, so the result's
+block sizes along the masked axis are unknown (NaN), as Dask's: a mask of the array's
+own shape gives a 1-d result (numpy's order: both are flattened first), a 1-d mask
+selects along its axis. Along an axis of unknown sizes only ``:`` is allowed.
+``vindex`` is point-wise indexing, as Dask's: the broadcast index arrays' axes come
+first, then the axes indexed by slices.
 """
 
 from __future__ import annotations
 
 import builtins
 import math
+import warnings
 from typing import Any
 
 import numpy as np
 
-from taskloom.array.core import Array, _derive, _offsets, _slice_block
+from taskloom.array.chunks import has_unknown, require_known
+from taskloom.array.core import (
+    Array,
+    _derive,
+    _merge,
+    _offsets,
+    _slice_block,
+    asarray,
+    unify_chunks,
+)
 from taskloom.tokenize import tokenize
 
 
@@ -30,6 +47,7 @@ def _split_fancy(x: Array, index: Any) -> tuple | None:
     arr = items[k]
     if isinstance(arr, Array):
         raise NotImplementedError("indexing with a lazy array: compute the index first")
+    require_known(x.chunks[k : k + 1], f"indexing axis {k} with an array")
     arr = np.asarray(arr)
     if arr.ndim != 1:
         raise IndexError(f"only 1-d index arrays are supported, got {arr.ndim}-d")
@@ -116,8 +134,11 @@ def _normalize_index(index: Any, shape: tuple) -> list:
 
 
 def getitem(x: Array, index: Any) -> Array:
-    """``x[index]`` for integers, slices, ``...``, ``None``, and one integer or boolean
-    numpy array (or list) along one axis."""
+    """``x[index]`` for integers, slices, ``...``, ``None``, one integer or boolean
+    numpy array (or list) along one axis, and lazy boolean masks (see the module)."""
+    items = index if isinstance(index, tuple) else (index,)
+    if builtins.any(_is_mask(i) for i in items):
+        return _getitem_masks(x, items)
     fancy = _split_fancy(x, index)
     if fancy is not None:
         basic, axis, positions = fancy
@@ -132,6 +153,14 @@ def getitem(x: Array, index: Any) -> Array:
         if item is None:
             continue
         dim, chunks = x.shape[axis], x.chunks[axis]
+        if has_unknown(chunks):
+            if item != slice(None):
+                require_known(x.chunks, f"indexing axis {axis} with {item!r}")
+            per_axis.append([(b, slice(None)) for b in builtins.range(len(chunks))])
+            out_chunks.append(chunks)
+            keep_axis.append(True)
+            axis += 1
+            continue
         offsets = _offsets(chunks)
         if isinstance(item, int | np.integer):
             i = int(item)
@@ -220,3 +249,224 @@ def _local_slice(start: int, stop: int, step: int, lo: int, hi: int) -> slice | 
         return None
     end = builtins.max(stop, lo - 1) - lo
     return slice(first - lo, end if end >= 0 else None, step)
+
+
+# -- lazy boolean masks -----------------------------------------------------------------
+
+
+def _is_mask(i: Any) -> bool:
+    # Lazy arrays, and numpy boolean masks of several dimensions (numpy's order of a
+    # flattened selection needs the flattening that the lazy path does).
+    return isinstance(i, Array) or (isinstance(i, np.ndarray) and i.dtype == bool and i.ndim > 1)
+
+
+def _mask_block(block: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return block[mask]
+
+
+def _mask_axis_block(block: np.ndarray, mask: np.ndarray, axis: int) -> np.ndarray:
+    return np.compress(mask, block, axis=axis)
+
+
+def _getitem_masks(x: Array, items: tuple) -> Array:
+    for i in items:
+        if isinstance(i, Array) and i.dtype != bool:
+            if np.issubdtype(i.dtype, np.integer):
+                raise NotImplementedError(
+                    "indexing with a lazy integer array: compute the index first"
+                )
+            raise IndexError(f"arrays used as indices must be integers or booleans, not {i.dtype}")
+    masks = [i for i in items if _is_mask(i)]
+    if len(items) == 1 and masks[0].ndim == x.ndim and x.ndim > 1:
+        return _full_mask(x, masks[0])
+    if builtins.any(m.ndim != 1 for m in masks):
+        raise NotImplementedError(
+            "Slicing with a lazy array of bools is only permitted when the indexer has "
+            "one dimension or the dimensions of the sliced array"
+        )
+    if builtins.any(i is None for i in items):
+        raise NotImplementedError("a lazy boolean mask together with None (new axes)")
+    n_ellipsis = builtins.sum(1 for i in items if i is Ellipsis)
+    if n_ellipsis:
+        at = next(k for k, i in enumerate(items) if i is Ellipsis)
+        fill = (slice(None),) * (x.ndim - len(items) + 1)
+        items = items[:at] + fill + items[at + 1 :]
+    if len(items) > x.ndim:
+        raise IndexError(f"too many indices for a {x.ndim}-dimensional array")
+    for axis, i in enumerate(items):
+        if isinstance(i, Array):
+            x = _mask_axis(x, i, axis)
+    rest = tuple(slice(None) if isinstance(i, Array) else i for i in items)
+    whole = builtins.all(isinstance(i, slice) and i == slice(None) for i in rest)
+    return x if whole else getitem(x, rest)
+
+
+def _mask_axis(x: Array, mask: Array, axis: int) -> Array:
+    """``x`` where ``mask`` (lazy, 1-d) is True along ``axis``: block sizes unknown there."""
+    if not has_unknown(x.chunks[axis]) and not has_unknown(mask.chunks):
+        if mask.shape[0] != x.shape[axis]:
+            raise IndexError(
+                f"boolean index did not match indexed array along axis {axis}; size of "
+                f"axis is {x.shape[axis]} but size of boolean index is {mask.shape[0]}"
+            )
+        mask = mask.rechunk((x.chunks[axis],))
+    elif mask.numblocks[0] != x.numblocks[axis]:
+        require_known(
+            (x.chunks[axis], mask.chunks[0]), f"a boolean mask of other blocks on axis {axis}"
+        )
+    name = f"getitem-mask-{_token(x, mask, axis)}"
+    layer = {
+        (name, *idx): (_mask_axis_block, (x.name, *idx), (mask.name, idx[axis]), axis)
+        for idx in np.ndindex(*x.numblocks)
+    }
+    chunks = list(x.chunks)
+    chunks[axis] = (math.nan,) * x.numblocks[axis]
+    return _merge([x, mask], name, layer, tuple(chunks), x.dtype)
+
+
+def _full_mask(x: Array, mask: Any) -> Array:
+    """``x[mask]`` for a mask of ``x``'s shape: a 1-d array, one block per block of x."""
+    from taskloom.array.routines import ravel
+
+    if isinstance(mask, np.ndarray):
+        require_known(x.chunks, "indexing with a numpy boolean mask")
+        mask = asarray(mask, chunks=x.chunks)
+    known = not has_unknown(x.chunks) and not has_unknown(mask.chunks)
+    if known and mask.shape != x.shape:
+        raise IndexError(
+            f"boolean index of shape {mask.shape} does not match the indexed array's {x.shape}"
+        )
+    if known:
+        x, mask = ravel(x), ravel(mask)
+    else:
+        warnings.warn(
+            "When slicing an array of unknown chunks with a boolean mask array, the "
+            "output array may have a different ordering compared to the equivalent "
+            "NumPy operation (as Dask's).",
+            stacklevel=4,
+        )
+    x, mask = unify_chunks(x, mask)
+    name = f"getitem-mask-{_token(x, mask)}"
+    layer = {
+        (name, k): (_mask_block, (x.name, *idx), (mask.name, *idx))
+        for k, idx in enumerate(np.ndindex(*x.numblocks))
+    }
+    return _merge([x, mask], name, layer, ((math.nan,) * x.npartitions,), x.dtype)
+
+
+def _token(*args: Any) -> str:
+    return tokenize(*[a.name if isinstance(a, Array) else a for a in args])
+
+
+# -- vindex -----------------------------------------------------------------------------
+
+
+class VIndex:
+    """``x.vindex[...]``: see :func:`vindex`."""
+
+    def __init__(self, x: Array) -> None:
+        self.x = x
+
+    def __getitem__(self, index: Any) -> Array:
+        return vindex(self.x, index)
+
+
+def vindex(x: Array, index: Any) -> Array:
+    """Point-wise indexing, as Dask's ``x.vindex[index]``: the integer arrays (and
+    integers) of ``index`` are broadcast together and pick one element each; their
+    axes come first in the result, then the axes indexed by slices.
+
+    Raises
+    ------
+    IndexError
+        For ``None`` in ``index``, an index without arrays, or out-of-range integers.
+
+    Examples
+    --------
+    >>> import numpy as np, taskloom.array as da
+    >>> x = da.from_array(np.arange(24).reshape(2, 3, 4), chunks=2)
+    >>> vindex(x, (slice(None), [0, 2], [1, 3])).compute()
+    array([[ 1, 13],
+           [11, 23]])
+    """
+    items = index if isinstance(index, tuple) else (index,)
+    if builtins.any(i is None for i in items):
+        raise IndexError(f"vindex does not support indexing with None (np.newaxis), got {index}")
+    if builtins.any(isinstance(i, Array) for i in items):
+        raise NotImplementedError("vindex with a lazy array: compute the index first")
+    if builtins.any(i is Ellipsis for i in items):
+        at = next(k for k, i in enumerate(items) if i is Ellipsis)
+        items = items[:at] + (slice(None),) * (x.ndim - len(items) + 1) + items[at + 1 :]
+    if len(items) > x.ndim:
+        raise IndexError(f"too many indices for a {x.ndim}-dimensional array")
+    items = items + (slice(None),) * (x.ndim - len(items))
+    axes = [a for a, i in enumerate(items) if not isinstance(i, slice)]
+    if not axes:
+        raise IndexError(
+            "vindex requires at least one non-slice to vectorize over; use normal "
+            f"slicing when only using slices. Got: {index}"
+        )
+    y = getitem(x, tuple(i if isinstance(i, slice) else slice(None) for i in items))
+    require_known(tuple(y.chunks[a] for a in axes), "vindex")
+    arrays = [np.asarray(items[a]) for a in axes]
+    for arr in arrays:
+        if not (np.issubdtype(arr.dtype, np.integer) or arr.size == 0):
+            raise IndexError(f"vindex arrays must be integers, not {arr.dtype}")
+    try:
+        arrays = np.broadcast_arrays(*arrays)
+    except ValueError as e:
+        raise IndexError(f"shape mismatch: indexing arrays could not be broadcast: {e}") from e
+    shape = arrays[0].shape
+    coords = []
+    for a, arr in zip(axes, arrays, strict=True):
+        flat = arr.reshape(-1).astype("i8")
+        dim = y.shape[a]
+        bad = (flat < -dim) | (flat >= dim)
+        if bad.any():
+            raise IndexError(f"index {flat[bad][0]} is out of bounds for axis {a} with size {dim}")
+        coords.append(flat % builtins.max(dim, 1))
+    others = [a for a in builtins.range(y.ndim) if a not in axes]
+    y = y.transpose(axes + others)
+    k = len(axes)
+    npoints = coords[0].size
+    step = builtins.max(1, builtins.max(builtins.max(c) for c in y.chunks[:k]))
+    starts = list(builtins.range(0, npoints, step)) or [0]
+    offsets = [np.asarray(_offsets(c)) for c in y.chunks[:k]]
+    block_of = [
+        np.searchsorted(o, c, side="right") - 1 for o, c in zip(offsets, coords, strict=True)
+    ]
+    name = f"vindex-{tokenize(y.name, [c.tolist() for c in coords])}"
+    layer: dict = {}
+    for p, s in enumerate(starts):
+        e = builtins.min(s + step, npoints)
+        blocks = np.stack([b[s:e] for b in block_of], axis=1) if e > s else np.zeros((0, k), int)
+        groups = {}
+        for j, b in enumerate(map(tuple, blocks)):
+            groups.setdefault(b, []).append(j)
+        for o in np.ndindex(*y.numblocks[k:]):
+            keys, locals_, where = [], [], []
+            for b, js in groups.items():
+                js = np.asarray(js)
+                keys.append((y.name, *b, *o))
+                locals_.append(
+                    tuple(coords[a][s + js] - offsets[a][b[a]] for a in builtins.range(k))
+                )
+                where.append(js)
+            rest = tuple(y.chunks[k + a][i] for a, i in enumerate(o))
+            layer[(name, p, *o)] = (_vindex_gather, keys, locals_, where, (e - s, *rest), y.dtype)
+    chunks = (tuple(builtins.min(s + step, npoints) - s for s in starts), *y.chunks[k:])
+    out = _derive(y, name, layer, chunks, y.dtype)
+    if len(shape) == 1:
+        return out
+    from taskloom.array.routines import reshape
+
+    return reshape(out, shape + out.shape[1:])
+
+
+def _vindex_gather(
+    blocks: list, locals_: list, where: list, shape: tuple, dtype: Any
+) -> np.ndarray:
+    out = np.empty(shape, dtype=dtype)
+    for block, local, w in zip(blocks, locals_, where, strict=True):
+        out[w] = block[local]
+    return out
