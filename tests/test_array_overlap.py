@@ -345,3 +345,43 @@ def test_push_as_dask_for_n_zero_and_other_dtypes():
     np.testing.assert_array_equal(filled, t[[0, 0, 0, 3]])
     with pytest.raises(ValueError, match="axis 2 is out of range"):
         da.push(da.from_array(a, chunks=2), None, 2)
+
+
+@pytest.mark.parametrize("boundary", KINDS)
+def test_empty_arrays_as_dask(boundary):
+    a = np.zeros((0, 5))
+    x, X = da.from_array(a, chunks=(1, 2)), dd.from_array(a, chunks=(1, 2))
+    ours, theirs = ov.overlap(x, {1: 1}, boundary), dd.overlap.overlap(X, {1: 1}, boundary)
+    assert ours.chunks == theirs.chunks
+    assert ours.compute().shape == ours.shape == theirs.compute().shape
+    y = da.map_overlap(lambda b: b + 1, x, depth={1: 1}, boundary=boundary)
+    assert y.chunks == x.chunks and y.compute().shape == (0, 5)
+
+
+class Source:
+    """An array-like that counts the reads of its elements."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.a, self.shape, self.dtype, self.ndim, self.reads = a, a.shape, a.dtype, a.ndim, 0
+
+    def __getitem__(self, index):
+        self.reads += 1
+        return self.a[index]
+
+
+def test_every_function_builds_a_graph_and_reads_nothing():
+    a = np.arange(30.0).reshape(5, 6)
+    a[1, 2] = np.nan
+    src = Source(a)
+    x = da.from_array(src, chunks=(2, 3))
+    built = [
+        ov.overlap(x, 1, "reflect"),
+        da.map_overlap(lambda b: b * 2, x, depth=2, boundary="periodic", dtype=x.dtype),
+        ov.trim_overlap(ov.overlap(x, 1, "none"), 1),
+        ov.sliding_window_view(x, (2, 2)),
+        da.push(x, None, 1),
+        da.push(x, 1, 0),
+    ]
+    assert src.reads == 0
+    np.testing.assert_array_equal(built[1].compute(), a * 2)
+    assert src.reads > 0

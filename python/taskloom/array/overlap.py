@@ -22,6 +22,7 @@ import builtins
 import math
 import numbers
 import warnings
+from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from functools import partial, reduce
 from itertools import pairwise
@@ -213,14 +214,16 @@ def _pad(x: Array, axis: int, d: int, kind: Any) -> Array:
 def _window_pieces(bounds: list[int], lo: int, hi: int) -> list[tuple[int, slice]]:
     """The (block, local slice) pieces of the blocks with offsets ``bounds`` that
     make up ``[lo, hi)``."""
-    pieces = [
-        (j, slice(builtins.max(lo, s) - s, builtins.min(hi, e) - s))
-        for j, (s, e) in enumerate(pairwise(bounds))
-        if s < hi and e > lo
-    ]
-    if not pieces:  # an empty window still has a shape along the other axes
-        j = next(j for j, (s, e) in enumerate(pairwise(bounds)) if s <= lo <= e)
-        pieces = [(j, slice(lo - bounds[j], lo - bounds[j]))]
+    # Found by bisection: a scan per window would be quadratic in the number of blocks.
+    j = builtins.max(0, builtins.min(bisect_right(bounds, lo) - 1, len(bounds) - 2))
+    if lo == hi:  # an empty window still has a shape along the other axes
+        return [(j, slice(lo - bounds[j], lo - bounds[j]))]
+    pieces = []
+    while j < len(bounds) - 1 and bounds[j] < hi:
+        s, e = bounds[j], bounds[j + 1]
+        if e > lo:
+            pieces.append((j, slice(builtins.max(lo, s) - s, builtins.min(hi, e) - s)))
+        j += 1
     return pieces
 
 
