@@ -211,3 +211,25 @@ def test_shift_keeps_blocks_small():
     y = da.fft.fftshift(x)
     assert max(y.chunks[0]) == 10
     np.testing.assert_array_equal(da.fft.ifftshift(y).compute(), np.arange(100))
+
+
+class Source:
+    """An array-like that counts the reads of its elements."""
+
+    def __init__(self, a: np.ndarray) -> None:
+        self.a, self.shape, self.dtype, self.ndim, self.reads = a, a.shape, a.dtype, a.ndim, 0
+
+    def __getitem__(self, index):
+        self.reads += 1
+        return self.a[index]
+
+
+def test_every_function_builds_a_graph_and_reads_nothing():
+    a = np.arange(24.0).reshape(4, 6)
+    src = Source(a)
+    x = da.from_array(src, chunks=(2, 6))
+    built = [da.fft.rfft(x), da.fft.fftshift(x), da.fft.ifftshift(x, axes=0)]
+    built.append(da.fft.fft2(x.rechunk(-1), s=(3, 3)))
+    assert src.reads == 0
+    np.testing.assert_array_equal(built[1].compute(), np.fft.fftshift(a))
+    assert src.reads > 0
