@@ -160,8 +160,8 @@ def test_bad_arguments_name_themselves():
         ov.overlap(x, 1, "mirror")
     with pytest.raises(ValueError, match="depth along axis 1"):
         ov.overlap(x, {1: -1}, "none")
-    with pytest.raises(ValueError, match="depth: axis 5"):
-        ov.overlap(x, {5: 1}, "none")
+    with pytest.raises(TypeError, match="depth: axes must be integers"):
+        ov.overlap(x, {"x": 1}, "none")
     with pytest.raises(TypeError, match="callable"):
         da.map_overlap(x, depth=1)
     with pytest.raises(TypeError, match="must be arrays"):
@@ -214,6 +214,11 @@ def test_several_arrays_broadcast_and_align():
     np.testing.assert_array_equal(
         w.compute(), np.roll(np.arange(8), 1) + np.array([*range(1, 8), 0])
     )
+    # one dict for arrays of two ranks: axes beyond an array's rank are left out (as Dask)
+    kw = dict(depth={0: 1, 1: 1}, boundary={0: "reflect", 1: "reflect"})
+    got = da.map_overlap(func, x, y, **kw)
+    X, Y = dd.arange(8).reshape(2, 4).rechunk((1, 2)), dd.arange(4, chunks=2)
+    np.testing.assert_array_equal(got.compute(), dd.map_overlap(func, X, Y, **kw).compute())
 
 
 def test_drop_axis_new_axis_dtype_and_meta_reach_map_blocks():

@@ -70,13 +70,11 @@ def coerce_depth(ndim: int, depth: Any) -> dict[int, int | tuple[int, int]]:
         depth = 0
     if isinstance(depth, numbers.Integral):
         depth = (depth,) * ndim
-    if isinstance(depth, tuple | list):
-        if len(depth) != ndim:
-            raise ValueError(f"depth={depth!r} has {len(depth)} entries for {ndim} axes")
+    if isinstance(depth, tuple | list):  # as Dask, one entry per leading axis
         depth = dict(enumerate(depth))
     if not isinstance(depth, dict):
         raise TypeError(f"depth must be an int, a tuple or a dict, not {depth!r}")
-    depth = {_axis_key(ax, ndim, "depth"): d for ax, d in depth.items()}
+    depth = _axes(depth, ndim, "depth")
     out: dict = {}
     for ax in builtins.range(ndim):
         d = depth.get(ax, 0)
@@ -108,7 +106,7 @@ def coerce_boundary(ndim: int, boundary: Any) -> dict[int, Any]:
         boundary = (boundary,) * ndim
     if isinstance(boundary, tuple):
         boundary = dict(enumerate(boundary))
-    boundary = {_axis_key(ax, ndim, "boundary"): b for ax, b in boundary.items()}
+    boundary = _axes(boundary, ndim, "boundary")
     out = {}
     for ax in builtins.range(ndim):
         b = boundary.get(ax, "none")
@@ -121,10 +119,13 @@ def coerce_boundary(ndim: int, boundary: Any) -> dict[int, Any]:
     return out
 
 
-def _axis_key(ax: Any, ndim: int, what: str) -> int:
-    if not isinstance(ax, numbers.Integral) or not -ndim <= ax < builtins.max(ndim, 1):
-        raise ValueError(f"{what}: axis {ax!r} is out of range for {ndim} dimensions")
-    return int(ax) % builtins.max(ndim, 1)
+def _axes(given: dict, ndim: int, what: str) -> dict:
+    """``given`` with negative axes counted from the end. Axes beyond ``ndim`` are left
+    out, as Dask does: ``map_overlap`` gives one dict to arrays of several ranks."""
+    for ax in given:
+        if not isinstance(ax, numbers.Integral):
+            raise TypeError(f"{what}: axes must be integers, not {ax!r}")
+    return {int(ax) % ndim: v for ax, v in given.items() if -ndim <= ax < ndim}
 
 
 def _sides(d: int | tuple[int, int]) -> tuple[int, int]:
