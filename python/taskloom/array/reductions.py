@@ -66,14 +66,13 @@ def _split_of(split_every: Any, axis: int) -> int:
 
 
 def _without_empty_blocks(x: Array, axes: tuple) -> Array:
-    """``x`` without its blocks of length 0 along the reduced axes (unless the axis is
-    empty): a partial of nothing would be a wrong value (``min``) or an error."""
+    """``x`` without its blocks of length 0 (an empty axis keeps one) when a reduced axis
+    has some: a partial of nothing would be a wrong value (``min``) or an error. The
+    other axes lose theirs too: rechunking to a target with an empty block after the
+    first fails (a bug of ``core.rechunk``)."""
     if not builtins.any(0 in x.chunks[a] and len(x.chunks[a]) > 1 for a in axes):
         return x
-    chunks = tuple(
-        (tuple(s for s in c if s) or (0,)) if a in axes else c for a, c in enumerate(x.chunks)
-    )
-    return x.rechunk(chunks)
+    return x.rechunk(tuple(tuple(s for s in c if s) or (0,) for c in x.chunks))
 
 
 def _tree(
@@ -753,7 +752,15 @@ def _arg_chunk(
 
 def _arg_combine(argfunc: Callable, parts: Any, axes: tuple) -> tuple:
     values, indices = _concat_nested(parts)
-    return _arg_pick(argfunc, values, indices, axes)
+    best, _ = _arg_pick(argfunc, values, indices, axes)
+    # Of equal values numpy answers the first; over several axes the partials are not in
+    # index order, so the smallest index among the best values is taken.
+    if values.dtype.kind in "fc":
+        ties = (values == best) | (np.isnan(values) & np.isnan(best))
+    else:
+        ties = values == best
+    candidates = np.where(ties, indices, np.iinfo(indices.dtype).max)
+    return best, _arg_pick(np.argmin, candidates, indices, axes)[1]
 
 
 def _arg_finish(parts: tuple, axes: tuple, keepdims: bool) -> np.ndarray:
@@ -775,10 +782,10 @@ def _arg(
     keepdims: bool,
     split_every: Any,
 ) -> Array:
-    if x.size == 0:
-        raise ValueError(f"attempt to get {name} of an empty sequence")
     if axis is not None and not isinstance(axis, int | np.integer):
         raise TypeError(f"axis must be either `None` or int, got '{axis}'")
+    if builtins.any(x.shape[a] == 0 for a in _axes(axis, x.ndim)):
+        raise ValueError(f"attempt to get {name} of an empty sequence")
     return _tree(
         x,
         partial(_arg_chunk, argfunc),
@@ -1450,7 +1457,7 @@ def _merge_percentiles(
         raise ValueError("No non-trivial arrays found")
     counts = np.concatenate([np.diff(q, prepend=0) * n for _, n in parts])
     values = np.concatenate([v for v, _ in parts])
-    order = np.argsort(values, kind="stable")
+    order = np.argsort(values)  # numpy's default sort, as Dask: the same order of ties
     values, cumulative = values[order], np.cumsum(counts[order])
     desired = final_q * builtins.sum(n for _, n in parts)
     if method == "linear":
@@ -1545,7 +1552,9 @@ def percentile(a: Any, q: Any, method: str = "linear", internal_method: str = "d
     q = np.atleast_1d(np.asarray(q))
     np.percentile(np.zeros(1), q)  # numpy's check of q's range, when the graph is built
     dtype = x.dtype if x.dtype.kind not in "biu" else np.dtype("f8")
-    calc_q = np.concatenate(([0], q, [100]))
+    # Sorted: each block's percentiles stand for the elements between them (Dask uses
+    # q as given, and unsorted q give negative weights there).
+    calc_q = np.concatenate(([0], np.sort(q), [100]))
     token = tokenize(x.name, q, method)
     chunk_name, name = f"percentile_chunk-{token}", f"percentile-{token}"
     layer: dict = {
