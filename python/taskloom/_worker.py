@@ -14,19 +14,25 @@ while a long task runs. State: ``store``, the results this worker holds by task 
 core's number for the task, unique within a computation; keys are not used, because a
 key such as NaN does not equal its own unpickled copy), kept until the parent releases
 them (the parent decides where each consumer runs, preferring the worker that already
-holds its inputs) or clears them at the end of the computation.
+holds its inputs) or clears them at the end of the computation; and ``_FUNCTIONS``,
+the callables the parent sent once for the computation's later jobs to name by number
+(see :func:`_define`), emptied by ``clear`` too.
 
-From the parent: ``("init", sys_path, authkey)``, ``("run", job, payload)`` with the payload
-``(tasks, sent, keep, send_back)``, ``tasks`` a fused chain of ``(task id, key, task,
-[(dependency key, dependency id), ...])`` and ``sent`` the inputs by task id,
-``("fetch", request, task ids)``, ``("release", task ids)``, ``("clear",)``,
-``("call", fn)``, ``("config", settings)`` (the caller's taskloom and Dask settings,
-which replace this process's before the computation's jobs), ``("stop",)``. To the
-parent: ``("done", job, value or None)``,
-``("error", job, key repr, *error)``, ``("values", request, {task id: value} or None,
-*error)``, ``("cleared",)`` once the store is empty (the parent counts them: end of file before
-the last one means this worker died before beginning anything the parent sent after). ``error``
-is ``(exception, (class, args, __dict__), qualified type name, message, traceback
+From the parent: ``("init", sys_path, authkey)``; ``("run", job, payload, sent,
+released)``, a batch of fused chains run in order, with ``payload`` the pickled list of
+chains ``[(tasks, send back?), ...]``, ``tasks`` a fused chain of ``(task id, key,
+task, [(dependency key, dependency id), ...])``, ``sent`` the pickled inputs by task id
+(or None) and ``released`` the task ids to drop first; ``("fetch", request, task
+ids)``, ``("release", task ids)``, ``("clear",)``, ``("call", fn)``, ``("config",
+settings)`` (the caller's taskloom and Dask settings, which replace this process's
+before the computation's jobs), ``("stop",)``. To the parent: ``("done", job,
+{chain index: last result} or None)``, for the chains whose result was asked for and
+those whose result is a small scalar (see :func:`_small`), pickled; ``("error", job,
+key repr, *error)`` for the first task that failed (the batch's later chains are not
+run); ``("values", request, {task id: value} or None, *error)``; ``("cleared",)`` once
+the store is empty (the parent counts them: end of file before the last one means this
+worker died before beginning anything the parent sent after). ``error`` is
+``(exception, (class, args, __dict__), qualified type name, message, traceback
 text)``, the first two as cloudpickle bytes or None (see :func:`error_payload`).
 
 Policy:
@@ -93,6 +99,22 @@ def frame(message: tuple) -> bytes:
     return _HEADER.pack(len(payload)) + payload
 
 
+_SMALL_TYPES = frozenset({int, float, complex, bool, type(None)})
+
+
+def _small(value: Any) -> bool:
+    """Whether a result is a scalar small and cheap enough to send back with the reply
+    even when not asked for, sparing the parent a fetch if another worker needs it: a
+    Python or NumPy number or boolean, None, or a str or bytes of at most 256 items."""
+    t = type(value)
+    if t in _SMALL_TYPES:
+        return True
+    if t is str or t is bytes:
+        return len(value) <= 256
+    np = sys.modules.get("numpy")
+    return np is not None and isinstance(value, np.number | np.bool_)
+
+
 class Ref:
     """A stand-in the parent puts in a task for a reference to a dependency whose key
     does not survive pickling (it contains NaN, or is of an unusual type).
@@ -102,6 +124,10 @@ class Ref:
     """
 
     __slots__ = ()
+
+
+# Exact types whose values are never tasks or containers, and hash without user code.
+_ATOMS = frozenset({int, float, complex, str, bytes, bool, type(None)})
 
 
 def execute(task: Any, deps: dict) -> Any:
@@ -146,6 +172,11 @@ def execute(task: Any, deps: dict) -> Any:
                     return deps[task]
             except TypeError:  # unhashable (a tuple holding a list): a literal
                 pass
+    if t is list or t is tuple or t is set or t is frozenset:
+        if set(map(type, task)) <= _ATOMS and (not deps or deps.keys().isdisjoint(task)):
+            # Only literals that are no dependency's key (a data partition): nothing to
+            # walk. Hashing these exact builtin types runs no user code.
+            return task if t is tuple or t is frozenset else t(task)
     if t is list:
         return [execute(a, deps) for a in task]
     if t is tuple:
@@ -186,6 +217,24 @@ def error_payload(e: BaseException, dumps: Any) -> tuple:
     except Exception:
         parts = None
     return data, parts, name, message, text
+
+
+# The callables (functions, classes, callable objects) the parent sent in this
+# computation, by the number it gave them: each is sent by value once per worker and
+# computation (:func:`_define`), then named by its number (:func:`_lookup`). Used by
+# the main thread only; emptied by ``clear``.
+_FUNCTIONS: dict[int, Any] = {}
+
+
+def _define(n: int, data: bytes) -> Any:
+    """Unpickle callable number ``n`` and keep it for the computation's later jobs."""
+    obj = _FUNCTIONS[n] = pickle.loads(data)
+    return obj
+
+
+def _lookup(n: int) -> Any:
+    """Callable number ``n``, sent before in this computation (see :func:`_define`)."""
+    return _FUNCTIONS[n]
 
 
 class Worker:
@@ -252,6 +301,7 @@ class Worker:
                 return
             if kind == "clear":
                 self.store.clear()
+                _FUNCTIONS.clear()
                 self.send(("cleared",))
             elif kind == "config":
                 self.apply_settings(self.loads(msg[1]))
@@ -261,7 +311,7 @@ class Worker:
                 except BaseException:  # SystemExit too: the worker must keep serving
                     traceback.print_exc()  # an initializer's failure shows, as in a Pool
             elif kind == "run":
-                self.run_job(msg[1], msg[2])
+                self.run_job(*msg[1:])
 
     @staticmethod
     def apply_settings(settings: dict) -> None:
@@ -276,38 +326,51 @@ class Worker:
             dask.config.config.clear()
             dask.config.config.update(settings["dask"])
 
-    def run_job(self, job: int, payload: bytes) -> None:
-        """Run one fused chain; report its last result, or the first error."""
+    def run_job(self, job: int, payload: bytes, sent: bytes | None, released: list[int]) -> None:
+        """Run a batch of fused chains in order; report the results asked for, or the
+        first error (the chains after it are not run)."""
         store = self.store
+        for t in released:
+            store.pop(t, None)
         key, tid = None, None
+        back: list[tuple[int, Any, Any]] = []  # (chain index, last task's id, its key)
         try:
-            tasks, sent, keep, send_back = self.loads(payload)
-            store.update(sent)
-            for entry in tasks:
-                tid, key, task, deps = entry  # ``key`` names the task if it fails
-                store[tid] = execute(task, {k: store[d] for k, d in deps})
-            for t, _, _, _ in tasks[:-1]:  # a fused chain's intermediates
-                del store[t]
-            value = store[tid] if send_back else None
-            if not keep:
-                del store[tid]
+            if sent is not None:
+                store.update(self.loads(sent))
+            chains = self.loads(payload)
+            for i, (tasks, send_back) in enumerate(chains):
+                for entry in tasks:
+                    tid, key, task, deps = entry  # ``key`` names the task if it fails
+                    store[tid] = execute(task, {k: store[d] for k, d in deps})
+                for t, _, _, _ in tasks[:-1]:  # a fused chain's intermediates
+                    del store[t]
+                if send_back or _small(store[tid]):
+                    back.append((i, tid, key))
         except BaseException as e:
             # SystemExit and KeyboardInterrupt too: they are this task's error, for the
             # caller to see, and the worker stays healthy for the next job.
             self.send(("error", job, repr(key), *error_payload(e, self.dumps)))
             return
-        if not send_back:
+        if not back:
             self.send(("done", job, None))
             return
         try:
-            data = self.dumps(value)
-        except Exception as e:
-            store.pop(tid, None)
-            err = TypeError(
-                f"the result of task {key!r}, of type {type(value).__name__}, cannot be "
-                f"pickled to send it back from the worker process: {e}"
-            )
-            self.send(("error", job, repr(key), *error_payload(err, self.dumps)))
+            data = self.dumps({i: store[t] for i, t, _ in back})
+        except Exception as together:
+            for _, t, key in back:  # name the first result that cannot travel
+                value = store[t]
+                try:
+                    self.dumps(value)
+                except Exception as e:
+                    store.pop(t, None)
+                    err = TypeError(
+                        f"the result of task {key!r}, of type {type(value).__name__}, cannot "
+                        f"be pickled to send it back from the worker process: {e}"
+                    )
+                    self.send(("error", job, repr(key), *error_payload(err, self.dumps)))
+                    return
+            key = back[0][2]  # each pickles alone, not together: name the first
+            self.send(("error", job, repr(key), *error_payload(together, self.dumps)))
             return
         self.send(("done", job, data))
 

@@ -4,14 +4,29 @@ For pure-Python work that holds the GIL. The Rust core converts, culls and order
 graph and keeps the ready queue (``taskloom._core.Dispatcher``); this module sends
 tasks to the workers and moves results. Policy:
 
-- Selection: the next ready task in the core's depth-first priority order goes to the
-  idle worker that already holds most of its inputs; a fused linear chain goes as one
-  message and runs there start to end.
+- Selection: the ready tasks, in the core's depth-first priority order, go to the idle
+  workers, each to the one that already holds most of its inputs (among those whose
+  batch is not full); a fused linear chain goes with its first task and runs there
+  start to end.
+- Batches: the chains for one worker go as one message; it runs them in order and
+  answers once. A batch holds one chain until chains have been timed, then as many as
+  make about 5 ms of work (at most 128, or ``chunksize``), the ready chains shared
+  evenly among the idle workers: slow tasks still go one at a time, and quick ones do
+  not pay a round trip each.
 - Results stay in the worker that made them. The parent receives a result only when it
-  is requested, or when a task on another worker needs it (fetched once, then sent
-  from the parent to whichever worker needs it next). Workers answer fetches from a
+  is requested, when a task on another worker needs it (fetched once, one request to
+  each worker holding some, then sent from the parent to whichever worker needs it
+  next), or when it is a small scalar (a number, None, a str or bytes of at most 256
+  items), which comes back with the reply anyway. Workers answer fetches from a
   reader thread, so a long task does not block them. Results are named by the core's
   task id on the wire, never by key (a NaN key does not equal its unpickled copy).
+- Callables: one met again in a computation (a function, class or callable object,
+  by identity) goes to each worker by value once, then by a number the worker keeps it
+  under; workers forget them at the end of the computation, so a callable changed
+  between computations is sent afresh. Within a computation, the tasks on one worker
+  share its copy (as threads share the object), and a change made meanwhile (by a
+  callback) need not reach a worker that has it. A callable used by one task only is
+  pickled with it, as before, and never kept. Not with ``func_dumps``.
 - References: the core decides which keys a task depends on (an argument is a
   reference when it is an ``int``, ``float``, ``str`` or ``tuple``, subclasses
   included, and ``arg in dsk`` by the dict's rules, as in Dask); the worker treats such
@@ -19,8 +34,11 @@ tasks to the workers and moves results. Policy:
   pickling cannot carry as an equal value (one holding NaN, which only identity
   matches, or of an unusual type), the parent replaces the references in the task by
   a marker (``taskloom._worker.Ref``) before sending it.
-- Release: when no remaining task reads a result, every copy (parent and workers) is
-  dropped; at the end of a computation, workers forget everything of it.
+- Release: when no remaining task reads a result, every copy is dropped: the parent's
+  at once, a worker's with the next message to it (at the latest before the parent
+  waits for replies); at the end of a computation, workers forget everything of it,
+  and the parent drops its state of the computation, even when an error it raised is
+  kept.
 - Tasks with no call anywhere in them (literals, aliases, containers of keys) are
   evaluated in the parent when their inputs are there, instead of paying a round trip.
   User functions always run in a worker; user code that runs in the parent is only
@@ -36,12 +54,14 @@ tasks to the workers and moves results. Policy:
   taken for Ctrl-C, so the pool is kept. An exception that cannot be unpickled
   as it was pickled (a constructor with other arguments than its ``args``) is rebuilt
   from its class, ``args`` and ``__dict__``; one whose class cannot travel at all
-  arrives as :class:`RemoteError` naming it. A worker that dies while running a task
-  is an error naming the task, and is replaced. A worker that died between
+  arrives as :class:`RemoteError` naming it. A task's error stops the rest of its
+  batch. A worker that dies while running a task is an error naming the task (or the
+  keys of its batch), and is replaced. A worker that died between
   computations is replaced without an error, its job run by the new one: found dead
   when a computation starts, or dying before it confirmed the previous computation's
   ``clear`` (workers run messages in order, so it began nothing of this one), or
-  failing a message before it holds anything of this computation. Nothing waits for
+  failing a message before it holds anything of this computation; the new one is sent
+  the callables of its job by value. Nothing waits for
   those confirmations: they are read as they come. Ctrl-C stops the workers (they
   ignore SIGINT themselves, leaving it to the parent) and the pool restarts on the
   next computation.
@@ -67,6 +87,7 @@ Examples
 from __future__ import annotations
 
 import atexit
+import io
 import itertools
 import multiprocessing
 import os
@@ -75,6 +96,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping
@@ -84,7 +106,7 @@ from taskloom import _core, config
 from taskloom._errors import add_note
 from taskloom._graph import num_workers as resolve_num_workers
 from taskloom._graph import prepare
-from taskloom._worker import KEY_TYPES, Ref, execute, frame, read_message
+from taskloom._worker import KEY_TYPES, Ref, _define, _lookup, execute, frame, read_message
 from taskloom.callbacks import Callback
 
 __all__ = ["RemoteError", "WorkerDied", "get"]
@@ -94,6 +116,62 @@ def _pickle() -> tuple[Callable, Callable]:
     import cloudpickle
 
     return cloudpickle.dumps, cloudpickle.loads
+
+
+_MEMO_PICKLER: type | None = None
+
+
+def _memo_pickler() -> type:
+    """cloudpickle's Pickler, sending a callable used again once per worker and
+    computation.
+
+    A callable (function, class, callable object) met for the first time in a
+    computation is pickled as usual, in the message. Met again (in another message),
+    it goes by value, pickled on its own, with a number the worker keeps it under for
+    the rest of the computation (``taskloom._worker._define``); from then on that
+    worker gets only the number (``_lookup``). A callable used by one task only, such
+    as a ``partial`` made for it, is thus never kept by a worker.
+
+    ``seen`` (id -> object) holds every callable met in the computation; ``known``
+    (id -> (number, object)) those the worker holds; ``new`` what this pickle adds, to
+    be merged into ``known`` by the caller. The objects are kept so that their ids
+    stay theirs.
+    """
+    global _MEMO_PICKLER
+    if _MEMO_PICKLER is None:
+        import cloudpickle
+
+        class MemoPickler(cloudpickle.Pickler):
+            def __init__(self, file: Any, seen: dict, known: dict) -> None:
+                super().__init__(file, protocol=_PROTOCOL)
+                self.seen, self.known, self.new = seen, known, {}
+
+            def reducer_override(self, obj: Any) -> Any:
+                # Called for functions, classes and other objects, not for the builtin
+                # containers and atoms; ``_define`` and ``_lookup`` go by reference.
+                if callable(obj) and obj is not _define and obj is not _lookup:
+                    i = id(obj)
+                    entry = self.known.get(i) or self.new.get(i)
+                    if entry is not None:
+                        return _lookup, (entry[0],)
+                    if i not in self.seen:
+                        self.seen[i] = obj
+                        return super().reducer_override(obj)
+                    data = cloudpickle.dumps(obj, protocol=_PROTOCOL)
+                    self.new[i] = (n := next(_IDS), obj)
+                    return _define, (n, data)
+                return super().reducer_override(obj)
+
+        _MEMO_PICKLER = MemoPickler
+    return _MEMO_PICKLER
+
+
+_PROTOCOL = 5
+# Batches of fused chains: a message carries about this much work (seconds, by the
+# chains' measured time) ...
+_BATCH_SECONDS = 0.005
+# ... and at most this many chains, unless ``chunksize`` says otherwise.
+_BATCH_MAX = 128
 
 
 # Not ``-m taskloom._worker``: importing the package first imports that module too.
@@ -416,7 +494,11 @@ def _plain_key(k: Any) -> bool:
     if t in _PLAIN_KEY_TYPES:
         return True
     if t is tuple:
-        return all(map(_plain_key, k))
+        for x in k:  # a Dask key is mostly (str, int, ...): no call for those
+            tx = type(x)
+            if tx is not str and tx is not int and not _plain_key(x):
+                return False
+        return True
     return t is float and k == k  # NaN equals nothing but itself, which pickling loses
 
 
@@ -450,6 +532,24 @@ def _pin(task: Any, dep_keys: list) -> tuple[Any, list]:
     return walk(task), [pinned.get(k, k) for k in dep_keys]
 
 
+class _Job:
+    """A batch of fused chains sent to one worker as one message."""
+
+    __slots__ = ("chains", "id", "released", "sent", "sent_ids", "started", "tasks")
+
+    def __init__(self, chains: list[list[int]], tasks: list, sent: dict, released: list) -> None:
+        self.id = next(_IDS)
+        self.chains = chains  # the task ids of each chain
+        self.tasks = tasks  # what the worker runs: [(tasks, send back?) per chain]
+        self.sent = sent  # inputs sent along (the worker holds them once it ran)
+        self.sent_ids = list(sent)
+        self.released = released  # results the worker can drop first
+        self.started = time.perf_counter()
+
+    def keys(self, disp: Any) -> list[str]:
+        return [repr(disp.key(t)) for chain in self.chains for t in chain]
+
+
 class _Run:
     """One computation on the pool: the parent's side of the protocol."""
 
@@ -464,6 +564,8 @@ class _Run:
         dumps: Callable,
         loads: Callable,
         hooks: dict,
+        memo: bool = True,
+        chunksize: int | None = None,
     ) -> None:
         self.dsk, self.pool, self.procs, self.setup = dsk, pool, procs, setup
         self.dumps, self.loads = dumps, loads
@@ -471,14 +573,19 @@ class _Run:
         self.outputs = set(self.disp.outputs())
         self.here: dict[int, Any] = {}  # results the parent holds, by task id
         self.holders: dict[int, set[int]] = defaultdict(set)  # task id -> workers
-        # worker -> (job, chain, inputs sent along (the worker holds them once it ran),
-        # the message, to send again to a replacement)
-        self.running: dict[int, tuple[int, list[int], list[int], tuple]] = {}
+        self.running: dict[int, _Job] = {}  # worker -> the batch it runs
         self.idle = list(range(len(procs)))
         self.dead: int | None = None  # a worker that died, to replace
         self.failed: BaseException | None = None  # a task's error, being raised
         self.hooks = hooks
         self.state = _State(len(self.disp))
+        # Per worker, the callables it holds (see _memo_pickler); None: func_dumps given.
+        self.memo: list[dict] | None = [{} for _ in procs] if memo else None
+        self.seen: dict[int, Any] = {}  # every callable pickled, by id (_memo_pickler)
+        # Per worker, results to drop, sent with its next message.
+        self.to_release: list[list[int]] = [[] for _ in procs]
+        self.max_batch = {None: _BATCH_MAX, -1: sys.maxsize}.get(chunksize, chunksize)
+        self.chain_seconds: float | None = None  # a chain's time, as measured so far
 
     # -- talking to workers --
     def send(self, w: int, message: tuple) -> None:
@@ -489,12 +596,18 @@ class _Run:
 
     def renew(self, w: int) -> None:
         """A new process in place of worker ``w``, which died holding nothing of this
-        computation and before starting any of its jobs: nothing is lost."""
+        computation and before starting any of its jobs: nothing is lost. The new one
+        holds no callables either: its job is pickled again."""
         self.procs[w] = self.pool.replace(self.procs[w])
-        for message in self.setup:  # the initializer
+        if self.memo is not None:
+            self.memo[w] = {}
+        self.to_release[w] = []
+        for message in self.setup:  # the settings and the initializer
             self.send(w, message)
-        if w in self.running:
-            self.send(w, self.running[w][3])
+        job = self.running.get(w)
+        if job is not None:
+            job.released = []
+            self.send(w, self.job_message(w, job))
 
     def lost(self, w: int) -> WorkerDied:
         """The error for worker ``w`` found dead while not running a task."""
@@ -507,32 +620,57 @@ class _Run:
     # -- moving results --
     def fetch(self, t: int) -> Any:
         """Bring the result of task ``t`` to the parent (from a worker holding it)."""
-        if t in self.here:
-            return self.here[t]
-        w = next(iter(self.holders[t]))
-        request = next(_IDS)
-        self.send(w, ("fetch", request, [t]))
-        while True:
-            msg = self.recv(w)
-            if msg[0] == "values" and msg[1] == request:
-                break
-            self.handle(w, msg)  # a job of that worker finished meanwhile
-        if msg[2] is None:  # the worker could not pickle it
-            raise _remote_error(repr(self.disp.key(t)), *msg[3:], loads=self.loads)
-        self.here[t] = value = self.loads(msg[2])[t]
-        return value
+        if t not in self.here:
+            self.fetch_many([t])
+        return self.here[t]
+
+    def fetch_many(self, ts: list[int]) -> None:
+        """Bring the results of tasks ``ts`` to the parent: one request to each worker
+        holding some, all sent before any reply is awaited."""
+        by_worker: dict[int, list[int]] = defaultdict(list)
+        for t in ts:
+            if t not in self.here:
+                by_worker[next(iter(self.holders[t]))].append(t)
+        requests = []
+        for w, ids in by_worker.items():
+            request = next(_IDS)
+            self.send(w, ("fetch", request, ids))
+            requests.append((w, request, ids))
+        failed = None
+        for w, request, ids in requests:
+            while True:
+                msg = self.recv(w)
+                if msg[0] == "values" and msg[1] == request:
+                    break
+                self.handle(w, msg)  # a job of that worker finished meanwhile
+            if msg[2] is None:  # the worker could not pickle one of them
+                if failed is None:
+                    failed = (ids, msg)
+                continue
+            self.here.update(self.loads(msg[2]))
+        if failed is not None:
+            ids, msg = failed
+            if len(ids) > 1:  # which one: ask for each alone
+                for t in ids:
+                    self.fetch_many([t])
+            raise _remote_error(repr(self.disp.key(ids[0])), *msg[3:], loads=self.loads)
 
     def release(self, released: list[int]) -> None:
-        per_worker: dict[int, list[int]] = defaultdict(list)
+        """Drop results no task reads any more: here now, in the workers with their next
+        message (see :meth:`flush_releases`)."""
         for t in released:
             self.here.pop(t, None)
             for w in self.holders.pop(t, ()):
-                per_worker[w].append(t)
-        for w, ts in per_worker.items():
-            try:
-                self.procs[w].send(("release", ts))
-            except (OSError, ValueError):
-                pass  # dead: found when next needed, else replaced at the next start
+                self.to_release[w].append(t)
+
+    def flush_releases(self) -> None:
+        for w, ts in enumerate(self.to_release):
+            if ts:
+                self.to_release[w] = []
+                try:
+                    self.procs[w].send(("release", ts))
+                except (OSError, ValueError):
+                    pass  # dead: found when next needed, else replaced at the next start
 
     # -- running --
     def chain_of(self, t: int) -> list[int]:
@@ -556,35 +694,73 @@ class _Run:
         self.complete([t], value, worker=None)
         return True
 
-    def start(self, t: int) -> None:
-        chain = self.chain_of(t)
-        deps = self.disp.dependencies(t)
-        w = max(self.idle, key=lambda w: sum(w in self.holders[d] for d in deps))
+    def batch_size(self) -> int:
+        """How many chains one message may carry: 1 until chains are measured, then
+        enough for about ``_BATCH_SECONDS`` of work, at most ``max_batch``."""
+        if self.chain_seconds is None:
+            return 1
+        return max(1, min(self.max_batch, int(_BATCH_SECONDS / max(self.chain_seconds, 1e-6))))
+
+    def dispatch(self) -> None:
+        """Send the ready tasks to the idle workers, in batches of even size."""
+        while self.idle:
+            limit = len(self.idle) * self.batch_size()
+            ready = []
+            while len(ready) < limit:
+                t = self.disp.pop()
+                if t is None:
+                    break
+                if not self.run_in_parent(t):
+                    ready.append(t)
+            if not ready:
+                return
+            per = -(-len(ready) // len(self.idle))
+            batches: dict[int, list[int]] = {w: [] for w in self.idle}
+            room = list(self.idle)  # the workers whose batch is not full
+            for t in ready:  # to the worker that holds most of its inputs, if it has room
+                deps = self.disp.dependencies(t)
+                if deps and len(room) > 1:
+                    w = max(room, key=lambda w: sum(w in self.holders[d] for d in deps))
+                else:
+                    w = room[0]
+                batch = batches[w]
+                batch.append(t)
+                if len(batch) == per:
+                    room.remove(w)
+            for w, ts in batches.items():
+                if ts:
+                    self.start(w, ts)
+
+    def start(self, w: int, ts: list[int]) -> None:
+        """Send ready tasks ``ts`` (each with its fused chain) to idle worker ``w``."""
         self.idle.remove(w)
-        sent, sent_ids = {}, []
-        for d in deps:
-            if w not in self.holders[d]:
-                sent[d] = self.fetch(d)
-                sent_ids.append(d)
-        tasks = []
-        for c in chain:
-            key = self.disp.key(c)
-            task = self.dsk[key]
-            dep_ids = self.disp.dependencies(c)
-            dep_keys = [self.disp.key(d) for d in dep_ids]
-            if not all(map(_plain_key, dep_keys)):
-                task, dep_keys = _pin(task, dep_keys)
-            tasks.append((c, key, task, list(zip(dep_keys, dep_ids, strict=True))))
-            if self.hooks.get("pretask"):
-                self.hooks["pretask"](key)
-        last = chain[-1]
-        job = next(_IDS)
-        try:
-            payload = self.dumps((tasks, sent, True, last in self.outputs))
-        except Exception as e:
-            raise self.pickling_error(tasks, sent, e) from e
-        message = ("run", job, payload)
-        self.running[w] = (job, chain, sent_ids, message)
+        needed = []
+        for t in ts:
+            needed.extend(d for d in self.disp.dependencies(t) if w not in self.holders[d])
+        needed = list(dict.fromkeys(needed))
+        self.fetch_many(needed)
+        sent = {d: self.here[d] for d in needed}
+        chains, tasks = [], []
+        pretask = self.hooks.get("pretask")
+        for t in ts:
+            chain = self.chain_of(t)
+            entries = []
+            for c in chain:
+                key = self.disp.key(c)
+                task = self.dsk[key]
+                dep_ids = self.disp.dependencies(c)
+                dep_keys = [self.disp.key(d) for d in dep_ids]
+                if not all(map(_plain_key, dep_keys)):
+                    task, dep_keys = _pin(task, dep_keys)
+                entries.append((c, key, task, list(zip(dep_keys, dep_ids, strict=True))))
+                if pretask:
+                    pretask(key)
+            chains.append(chain)
+            tasks.append((entries, chain[-1] in self.outputs))
+        job = _Job(chains, tasks, sent, self.to_release[w])
+        self.to_release[w] = []
+        message = self.job_message(w, job)
+        self.running[w] = job
         try:
             self.procs[w].send(message)
         except (OSError, ValueError):
@@ -594,15 +770,36 @@ class _Run:
             # (so ``sent`` has all the inputs): a new worker takes the job, no error.
             self.renew(w)
 
-    def pickling_error(self, tasks: list, sent: dict, e: Exception) -> TypeError:
+    def job_message(self, w: int, job: _Job) -> tuple:
+        """The ``run`` message for ``job`` to worker ``w``; callables it holds already
+        are sent by number (see :func:`_memo_pickler`)."""
+        try:
+            if self.memo is None:
+                payload = self.dumps(job.tasks)
+                new = None
+            else:
+                buffer = io.BytesIO()
+                pickler = _memo_pickler()(buffer, self.seen, self.memo[w])
+                pickler.dump(job.tasks)
+                payload, new = buffer.getvalue(), pickler.new
+            sent = self.dumps(job.sent) if job.sent else None
+        except Exception as e:
+            raise self.pickling_error(job, e) from e
+        if new:  # taken as held: if the message does not arrive, the worker is renewed
+            self.memo[w].update(new)
+        return ("run", job.id, payload, sent, job.released)
+
+    def pickling_error(self, job: _Job, e: Exception) -> TypeError:
         """Which task, or which result moving between workers, could not be pickled."""
-        for _, key, task, _ in tasks:
-            if not _picklable(task, self.dumps):
-                part = _unpicklable_part(task, self.dumps)
-                return TypeError(
-                    f"task {key!r} cannot be sent to a worker process: its "
-                    f"{type(part).__name__} argument cannot be pickled ({e})"
-                )
+        for entries, _ in job.tasks:
+            for _, key, task, _ in entries:
+                if not _picklable(task, self.dumps):
+                    part = _unpicklable_part(task, self.dumps)
+                    return TypeError(
+                        f"task {key!r} cannot be sent to a worker process: its "
+                        f"{type(part).__name__} argument cannot be pickled ({e})"
+                    )
+        sent = job.sent
         bad = next((t for t, v in sent.items() if not _picklable(v, self.dumps)), None)
         bad_key = None if bad is None else self.disp.key(bad)
         return TypeError(
@@ -610,20 +807,21 @@ class _Run:
         )
 
     def complete(
-        self, chain: list[int], value: Any, worker: int | None, sent: list[int] = ()
+        self, chain: list[int], value: Any, worker: int | None, known: bool = True
     ) -> None:
+        """Record a chain done; ``known``: ``value`` is its last task's result (else the
+        result stays in ``worker`` and ``value`` is None)."""
         last = chain[-1]
-        for d in sent:  # stored there by now, so fetches and releases find them
-            self.holders[d].add(worker)
         if worker is not None:
             self.holders[last].add(worker)
-        if worker is None or last in self.outputs:
+        if known:
             self.here[last] = value
+        posttask = self.hooks.get("posttask")
         for t in chain:
             _, released = self.disp.finish(t)  # chain members: known already
             self.state.finished += 1
-            if self.hooks.get("posttask"):
-                self.hooks["posttask"](
+            if posttask:
+                posttask(
                     self.disp.key(t),
                     value if t == last else None,
                     0 if worker is None else worker + 1,
@@ -644,65 +842,78 @@ class _Run:
             job = self.running.pop(w, None)
             if job is None:
                 raise
-            keys = [repr(self.disp.key(t)) for t in job[1]]
-            what = f"key {keys[0]}" if len(keys) == 1 else f"keys {', '.join(keys)} (one chain)"
+            keys = job.keys(self.disp)
+            if len(keys) == 1:
+                what = f"key {keys[0]}"
+            elif len(job.chains) == 1:
+                what = f"keys {', '.join(keys)} (one chain)"
+            else:
+                shown = ", ".join(keys[:10]) + (", ..." if len(keys) > 10 else "")
+                what = f"one of keys {shown} ({len(job.chains)} chains sent together)"
             raise WorkerDied(f"{e} while computing {what}") from None
 
     def handle(self, w: int, msg: tuple) -> None:
         kind = msg[0]
-        entry = self.running.get(w)
-        if kind not in ("done", "error") or entry is None or msg[1] != entry[0]:
+        job = self.running.get(w)
+        if kind not in ("done", "error") or job is None or msg[1] != job.id:
             return  # a late reply to an interrupted computation, "cleared", "renewed"
-        _, chain, sent, _ = self.running.pop(w)
+        del self.running[w]
         self.idle.append(w)
-        if kind == "done":
-            value = None
-            if msg[2] is not None:
-                try:
-                    value = self.loads(msg[2])
-                except Exception as e:
-                    key = self.disp.key(chain[-1])
-                    raise TypeError(
-                        f"the result of task {key!r} came back from the worker process "
-                        f"but cannot be unpickled here: {e}"
-                    ) from e
-            self.complete(chain, value, w, sent)
-        else:
+        seconds = (time.perf_counter() - job.started) / len(job.chains)
+        previous = self.chain_seconds
+        self.chain_seconds = seconds if previous is None else 0.5 * (previous + seconds)
+        if kind == "error":
             self.failed = _remote_error(*msg[2:], loads=self.loads)
             raise self.failed
+        values = {}
+        if msg[2] is not None:
+            try:
+                values = self.loads(msg[2])
+            except Exception as e:
+                keys = [self.disp.key(c[-1]) for c in job.chains if c[-1] in self.outputs]
+                what = f"task {keys[0]!r}" if len(keys) == 1 else f"one of tasks {keys!r}"
+                raise TypeError(
+                    f"the result of {what} came back from the worker process "
+                    f"but cannot be unpickled here: {e}"
+                ) from e
+        for d in job.sent_ids:  # stored there by now, so fetches and releases find them
+            self.holders[d].add(w)
+        for i, chain in enumerate(job.chains):
+            self.complete(chain, values.get(i), w, i in values)
 
     def loop(self) -> Any:
-        waiting: list[int] = []  # popped, waiting for a worker
         while not self.disp.is_done():
-            while True:
-                t = waiting.pop() if waiting else self.disp.pop()
-                if t is None:
-                    break
-                if self.run_in_parent(t):
-                    continue
-                if not self.idle:
-                    waiting.append(t)
-                    break
-                self.start(t)
+            self.dispatch()
             if self.disp.is_done():
                 break
             if not self.running:
                 raise RuntimeError("taskloom internal error: nothing runs and nothing is ready")
+            self.flush_releases()
             by_fd = {self.procs[w].fileno: w for w in self.running}
             readable, _, _ = select.select(list(by_fd), [], [])
             for fd in readable:
                 w = by_fd[fd]
                 if w in self.running:  # not already handled during a fetch
                     self.handle(w, self.recv(w))
-        return self.disp.gather({t: self.fetch(t) for t in self.outputs})
+        self.fetch_many(list(self.outputs))
+        return self.disp.gather({t: self.here[t] for t in self.outputs})
+
+    def close(self) -> None:
+        """Drop what the run holds, here and now: an error raised from it keeps it
+        alive in its traceback (in a cycle, when the caller holds the error in a local
+        variable), and the Dispatcher must be dropped on this thread, not by the
+        garbage collector on another. Results and callables are not kept either."""
+        self.disp = self.failed = None
+        self.dsk, self.here, self.holders, self.running = {}, {}, {}, {}
+        self.memo = self.seen = None
 
     def drain(self) -> None:
         """After a failure: wait for the other workers' jobs, then forget them."""
-        for w, (job, *_) in list(self.running.items()):
+        for w, job in list(self.running.items()):
             try:
                 while True:
                     msg = self.procs[w].recv()
-                    if msg[0] in ("done", "error") and msg[1] == job:
+                    if msg[0] in ("done", "error") and msg[1] == job.id:
                         break
             except WorkerDied:
                 self.procs[w] = self.pool.replace(self.procs[w])
@@ -753,7 +964,8 @@ def get(
     initializer : callable, optional
         Called in every worker process before this computation's tasks.
     chunksize : int, optional
-        Accepted for compatibility with Dask; fused chains are batched instead.
+        The most chains one message to a worker may carry (see the module
+        documentation; by default 128, fewer for slow chains); ``-1``: no limit.
     cache : dict, optional
         Results known in advance, by key.
     callbacks : list of taskloom.callbacks.Callback, optional
@@ -772,7 +984,8 @@ def get(
     TypeError
         A task's arguments or result cannot be pickled; the message names the task.
     ValueError
-        For ``pool=`` or a ``num_workers`` that is not an integer from 1 to ``2**16``.
+        For ``pool=``, a ``num_workers`` that is not an integer from 1 to ``2**16``, or
+        a ``chunksize`` that is neither a positive integer nor ``-1``.
     RemoteError
         A task raised an exception that cannot be carried to this process; the error
         names its type and holds the worker's traceback.
@@ -796,10 +1009,19 @@ def get(
         )
     num_workers = resolve_num_workers(num_workers)
     dsk = prepare(dsk, cache, kwargs, "get")
+    if chunksize is not None and (
+        not isinstance(chunksize, int)
+        or isinstance(chunksize, bool)
+        or chunksize < -1
+        or chunksize == 0
+    ):
+        raise ValueError(f"chunksize must be a positive integer or -1, not {chunksize!r}")
     dumps, loads = _pickle()
+    memo = func_dumps is None  # callables sent once per worker: with cloudpickle only
     dumps, loads = func_dumps or dumps, func_loads or loads
     active = list(Callback.active) + [c for c in callbacks or () if c not in Callback.active]
-    args = (num_workers, initializer, dsk, keys, optimize_graph, dumps, loads, active)
+    batching = (memo, chunksize)
+    args = (num_workers, initializer, dsk, keys, optimize_graph, dumps, loads, active, batching)
     me = threading.get_ident()
     if _POOL.owner == me:
         # Nested in a computation on this thread (a callback called ``get``): the shared
@@ -847,6 +1069,7 @@ def _run(
     dumps: Callable,
     loads: Callable,
     active: list[Callback],
+    batching: tuple[bool, int | None],
 ) -> Any:
     """One computation on ``pool``: the shared pool with its lock held by the caller, or
     a temporary pool only the caller knows."""
@@ -861,7 +1084,7 @@ def _run(
             except (OSError, ValueError):  # died since ensure(): nothing of ours lost
                 procs[i] = pool.replace(p)
                 procs[i].send(message)
-    return _compute(pool, dsk, keys, procs, setup, fuse, dumps, loads, active)
+    return _compute(pool, dsk, keys, procs, setup, fuse, dumps, loads, active, batching)
 
 
 def _compute(
@@ -874,6 +1097,7 @@ def _compute(
     dumps: Callable,
     loads: Callable,
     active: list[Callback],
+    batching: tuple[bool, int | None],
 ) -> Any:
     for cb in active:
         if getattr(cb, "_start", None):
@@ -882,7 +1106,7 @@ def _compute(
     run = None
     errored = True
     try:
-        run = _Run(dsk, keys, pool, procs, setup, fuse, dumps, loads, hooks)
+        run = _Run(dsk, keys, pool, procs, setup, fuse, dumps, loads, hooks, *batching)
         state = run.state
         for cb in active:
             if getattr(cb, "_start_state", None):
@@ -918,3 +1142,5 @@ def _compute(
         for cb in active:
             if getattr(cb, "_finish", None):
                 cb._finish(dsk, run.state if run else _State(0), errored)
+        if run is not None:
+            run.close()
