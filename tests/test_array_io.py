@@ -324,7 +324,14 @@ import taskloom.array as da
 from taskloom.array import io
 
 n, block, path = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-x = da.arange(n, chunks=block, dtype="f4") * 0.5
+
+
+def ramp(b, block_id=None):
+    # Distinct values per block, made in the block (da.arange builds all of them once).
+    return (np.arange(b.size, dtype="f8") + block_id[0] * block).astype("f4") * 0.5
+
+
+x = da.ones(n, chunks=block, dtype="f4").map_blocks(ramp, dtype="f4")
 peaks = []
 for phase in ["write", "read"]:
     gc.collect()
