@@ -19,7 +19,7 @@ from taskloom.array.histograms import (
     histogramdd,
     searchsorted,
 )
-from taskloom.array.setops import isin
+from taskloom.array.setops import isin, union1d, unique
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -234,6 +234,39 @@ def test_isin_matches_numpy(data, invert, kind):
     check(got, np.isin(values, tests, assume_unique=True, invert=invert))
 
 
+@SETTINGS
+@given(
+    data=st.data(),
+    flags=st.tuples(st.booleans(), st.booleans(), st.booleans()),
+    nans=st.booleans(),
+    split_every=st.sampled_from([None, 2]),
+)
+def test_unique_matches_numpy(data, flags, nans, split_every):
+    x, chunks = data.draw(chunked(min_dims=0))
+    x = x.astype(float)
+    if nans:
+        x[x > 2] = np.nan
+    expected = np.unique(x, *flags)
+    expected = expected if isinstance(expected, tuple) else (expected,)
+    got = unique(da.from_array(x, chunks=chunks), *flags)
+    got = got if isinstance(got, tuple) else (got,)
+    assert len(got) == len(expected)
+    for lazy, want in zip(got, expected, strict=True):
+        result = lazy.compute()
+        assert lazy.dtype == result.dtype == want.dtype
+        unknown = lazy.ndim == 1 and lazy.shape[0] != lazy.shape[0]  # NaN: not yet known
+        assert unknown or lazy.shape == result.shape
+        np.testing.assert_array_equal(result, want)
+
+
+def test_union1d_matches_numpy():
+    x = np.array([[5, 1], [1, 7]])
+    y = np.array([7, 0, 0, 2])
+    got = union1d(da.from_array(x, chunks=1), da.from_array(y, chunks=3))
+    assert got.chunks == ((np.nan,),) or np.isnan(got.chunks[0][0])
+    np.testing.assert_array_equal(got.compute(), np.union1d(x, y))
+
+
 # -- laziness -------------------------------------------------------------------------
 
 
@@ -252,6 +285,9 @@ def _boom(block):
         lambda p: digitize(p, [0, 1]),
         lambda p: searchsorted(p, p),
         lambda p: isin(p, p),
+        lambda p: unique(p, True, True, True)[0],
+        lambda p: unique(p, return_inverse=True)[1],
+        lambda p: union1d(p, p),
     ],
 )
 def test_functions_are_lazy(build):
