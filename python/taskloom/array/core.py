@@ -804,12 +804,13 @@ def _common_chunks(arrays: list[Array], shape: tuple) -> tuple:
 
 
 def unify_chunks(*arrays: Array) -> list[Array]:
-    """The arrays rechunked to common block boundaries (same shapes required)."""
-    shapes = {a.shape for a in arrays}
-    if len(shapes) > 1:
-        raise ValueError(f"arrays of different shapes {sorted(shapes)} cannot be lined up")
+    """The arrays rechunked to common block boundaries (same shapes required; unknown
+    sizes line up only with the same unknown blocks)."""
     if len({a.chunks for a in arrays}) == 1:
         return list(arrays)
+    shapes = {tuple(None if s != s else s for s in a.shape) for a in arrays}
+    if len(shapes) > 1:
+        raise ValueError(f"arrays of different shapes {sorted(shapes, key=str)} cannot be lined up")
     chunks = _common_chunks(list(arrays), arrays[0].shape)
     return [a.rechunk(chunks) for a in arrays]
 

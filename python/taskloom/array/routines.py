@@ -1357,18 +1357,19 @@ def diff(a: Any, n: int = 1, axis: int = -1, prepend: Any = None, append: Any = 
     if n < 0:
         raise ValueError(f"order must be non-negative but got {n}")
     axis = _check_axis(axis, x.ndim)
-    parts = []
-    for extra in (prepend, None, append):
-        if extra is None:
-            parts.append(x if not parts or parts[-1] is not x else None)
-            continue
+
+    def edge(extra: Any) -> Array:
         e = asarray(extra)
-        if e.ndim == 0:
+        if e.ndim == 0:  # a scalar: one slice along the axis
             shape_ = list(x.shape)
             shape_[axis] = 1
             e = broadcast_to(e, tuple(shape_))
-        parts.append(e)
-    parts = [p for p in parts if p is not None]
+        return e
+
+    parts = [edge(prepend)] if prepend is not None else []
+    parts.append(x)
+    if append is not None:
+        parts.append(edge(append))
     if len(parts) > 1:
         x = concatenate(parts, axis=axis)
     op = np.not_equal if x.dtype == bool else np.subtract
@@ -1947,7 +1948,8 @@ def unravel_index(indices: Any, shape: Any, order: str = "C") -> tuple:
         stacked = map_blocks(_unravel_block, x, shape_, order, dtype=np.intp, new_axis=0,
                              chunks=((len(shape_),), *x.chunks))  # fmt: skip
         return tuple(stacked[i] for i in range(len(shape_)))
-    return tuple(empty((0, *x.shape), chunks=1, dtype=np.intp))
+    # numpy's: one (empty) array per dimension (Dask's tuple here has none)
+    return tuple(empty(x.shape, chunks=x.chunks, dtype=np.intp) for _ in shape_)
 
 
 # -- unknown sizes: nonzero and kin --------------------------------------------------------
@@ -2058,7 +2060,7 @@ def _shuffle_groups(chunks: tuple, indexer: list, axis: int) -> list | None:
             start += c
         else:
             return None
-    tolerance = 1.25  # Dask's array.chunk-size-tolerance
+    tolerance = _TOLERANCE
     limit = int(builtins.sum(sizes) / len(sizes) * tolerance)
     current: list = []
     out = []
@@ -2074,6 +2076,37 @@ def _shuffle_groups(chunks: tuple, indexer: list, axis: int) -> list | None:
     if current:
         out.append(current)
     return out
+
+
+_TOLERANCE = 1.25  # Dask's array.chunk-size-tolerance
+
+
+def _split_other_axes(chunks: tuple, longest: int, axis: int) -> tuple:
+    """Dask's ``_rechunk_other_dimensions``: when a group makes blocks grow along
+    ``axis``, the other axes' blocks are split (never merged) to keep the block size."""
+    new = list(chunks)
+    new[axis] = (longest,)
+    largest = builtins.max(math.prod(builtins.max(c) for c in chunks), 1)
+    changeable = set(range(len(chunks))) - {axis}
+    while changeable:
+        factor = math.prod(builtins.max(c) for c in new) / largest
+        if factor <= 1:
+            break
+        for i in sorted(changeable):
+            limit = builtins.max(new[i]) / factor ** (1 / len(changeable))
+            sizes = []
+            for c in chunks[i]:
+                if c > _TOLERANCE * limit:
+                    parts = builtins.min(math.ceil(c / limit), c)
+                    q, r = divmod(c, parts)
+                    sizes += [q + 1] * r + [q] * (parts - r)
+                else:
+                    sizes.append(c)
+            if tuple(sizes) == new[i] or builtins.max(sizes) == 1:
+                changeable.discard(i)
+            new[i] = tuple(sizes)
+    new[axis] = chunks[axis]
+    return tuple(new)
 
 
 def shuffle(x: Array, indexer: list[list[int]], axis: int, chunks: str = "auto") -> Array:
@@ -2114,6 +2147,9 @@ def shuffle(x: Array, indexer: list[list[int]], axis: int, chunks: str = "auto")
     groups = _shuffle_groups(x.chunks, indexer, axis)
     if groups is None:
         return x
+    longest = builtins.max(map(len, indexer))
+    if longest > builtins.max(x.chunks[axis]) * _TOLERANCE:  # Dask's: split other axes
+        x = x.rechunk(_split_other_axes(x.chunks, longest, axis))
     y = take_positions(x, np.asarray(flat, dtype=int), axis)
     return y.rechunk({axis: tuple(len(g) for g in groups) or (0,)})
 
