@@ -266,6 +266,39 @@ def test_mask_errors():
     with pytest.raises(IndexError):
         x[da.from_array(np.ones(4, bool), chunks=2)]
     with pytest.raises(NotImplementedError):
-        x[da.from_array(np.arange(2), chunks=2)]
+        x[da.from_array(np.arange(2), chunks=2), [0, 1]]
+    with pytest.raises(NotImplementedError):
+        x[da.from_array(np.zeros((2, 2), int), chunks=2)]
     with pytest.raises(NotImplementedError):
         x[None, da.from_array(np.ones(3, bool), chunks=2)]
+
+
+@SETTINGS
+@given(arrays(min_dims=1, max_dims=3, min_side=1), st.data())
+def test_lazy_integer_index_along_an_axis(data, draw):
+    a, chunks = data
+    axis = draw.draw(st.integers(0, a.ndim - 1))
+    n = a.shape[axis]
+    positions = np.asarray(draw.draw(st.lists(st.integers(-n, n - 1), max_size=7)), dtype=int)
+    index = da.from_array(positions, chunks=draw.draw(partitions(len(positions))))
+    x = da.from_array(a, chunks=chunks)
+    y = x[(slice(None),) * axis + (index,)]
+    assert y.chunks[axis] == index.chunks[0]
+    expected = np.take(a, positions, axis=axis)
+    np.testing.assert_array_equal(y.compute(), expected)
+    for idx, b in blocks(y).items():
+        assert b.shape == tuple(y.chunks[k][i] for k, i in enumerate(idx))
+
+
+def test_lazy_integer_index_of_unknown_length_and_bounds():
+    a = np.arange(20.0).reshape(4, 5)
+    x = da.from_array(a, chunks=(3, 2))
+    rows = da.nonzero(x[:, 0] > 4)[0]
+    check_unknown(x[rows], a[np.nonzero(a[:, 0] > 4)[0]])
+    with pytest.raises(IndexError, match="out of bounds"):
+        x[da.from_array(np.array([9]), chunks=1)].compute()
+    dx = dda.from_array(a, chunks=(3, 2))
+    assert (
+        x[:, da.from_array(np.array([4, 0]), chunks=1)].chunks
+        == dx[:, dda.from_array(np.array([4, 0]), chunks=1)].chunks
+    )

@@ -590,9 +590,32 @@ def _getitem_block(x: Any, index: tuple) -> np.ndarray:
     return np.asarray(x[index])
 
 
-def asarray(x: Any, chunks: Any = "auto") -> Array:
-    """``x`` as a blocked array (itself if it is one)."""
-    return x if isinstance(x, Array) else from_array(x, chunks=chunks)
+def asarray(
+    a: Any,
+    allow_unknown_chunksizes: bool = False,
+    dtype: Any = None,
+    order: str | None = None,
+    *,
+    like: Any = None,
+    **kwargs: Any,
+) -> Array:
+    """``a`` as a blocked array: itself if it is one, a stack of a list of them, else
+    :func:`from_array` (``kwargs`` such as ``chunks=`` go there), cast to ``dtype``.
+
+    Examples
+    --------
+    >>> asarray([1, 2], dtype="f4").compute()
+    array([1., 2.], dtype=float32)
+    """
+    if isinstance(a, list | tuple) and builtins.any(isinstance(i, Array) for i in a):
+        from taskloom.array.routines import stack
+
+        out = stack(a)
+    elif isinstance(a, Array):
+        out = a
+    else:
+        out = from_array(a, chunks=kwargs.pop("chunks", "auto"), **kwargs)
+    return out if dtype is None else out.astype(dtype)
 
 
 def _probe_dtype(func: Callable, args: Sequence, kwargs: dict, strict: bool = False) -> np.dtype:

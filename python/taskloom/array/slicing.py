@@ -7,7 +7,8 @@ Out-of-range integers raise ``IndexError`` when the expression is built.
 Lazy boolean masks (taskloom arrays) select without computing anything, so the result's
 block sizes along the masked axis are unknown (NaN), as Dask's: a mask of the array's
 own shape gives a 1-d result (numpy's order: both are flattened first), a 1-d mask
-selects along its axis. Along an axis of unknown sizes only ``:`` is allowed.
+selects along its axis; a lazy 1-d integer array takes positions along its axis (with
+the index's blocks). Along an axis of unknown sizes only ``:`` is allowed.
 ``vindex`` is point-wise indexing, as Dask's: the broadcast index arrays' axes come
 first, then the axes indexed by slices.
 """
@@ -270,19 +271,20 @@ def _mask_axis_block(block: np.ndarray, mask: np.ndarray, axis: int) -> np.ndarr
 
 def _getitem_masks(x: Array, items: tuple) -> Array:
     for i in items:
-        if isinstance(i, Array) and i.dtype != bool:
-            if np.issubdtype(i.dtype, np.integer):
-                raise NotImplementedError(
-                    "indexing with a lazy integer array: compute the index first"
-                )
+        if isinstance(i, Array) and i.dtype != bool and not np.issubdtype(i.dtype, np.integer):
             raise IndexError(f"arrays used as indices must be integers or booleans, not {i.dtype}")
-    masks = [i for i in items if _is_mask(i)]
-    if len(items) == 1 and masks[0].ndim == x.ndim and x.ndim > 1:
+    arrays = [i for i in items if isinstance(i, list | np.ndarray | Array) and not _is_bool(i)]
+    if len(arrays) > 1 and builtins.any(isinstance(i, Array) for i in arrays):
+        raise NotImplementedError("several integer index arrays, one of them lazy")
+    masks = [i for i in items if _is_mask(i) and _is_bool(i)]
+    if not masks:
+        masks = [i for i in items if isinstance(i, Array)]
+    if len(items) == 1 and _is_bool(masks[0]) and masks[0].ndim == x.ndim and x.ndim > 1:
         return _full_mask(x, masks[0])
     if builtins.any(m.ndim != 1 for m in masks):
         raise NotImplementedError(
-            "Slicing with a lazy array of bools is only permitted when the indexer has "
-            "one dimension or the dimensions of the sliced array"
+            "Slicing with a lazy array is only permitted when the indexer has one "
+            "dimension (or, for bools, the dimensions of the sliced array)"
         )
     if builtins.any(i is None for i in items):
         raise NotImplementedError("a lazy boolean mask together with None (new axes)")
@@ -295,10 +297,59 @@ def _getitem_masks(x: Array, items: tuple) -> Array:
         raise IndexError(f"too many indices for a {x.ndim}-dimensional array")
     for axis, i in enumerate(items):
         if isinstance(i, Array):
-            x = _mask_axis(x, i, axis)
+            x = _mask_axis(x, i, axis) if i.dtype == bool else _take_lazy(x, i, axis)
     rest = tuple(slice(None) if isinstance(i, Array) else i for i in items)
     whole = builtins.all(isinstance(i, slice) and i == slice(None) for i in rest)
     return x if whole else getitem(x, rest)
+
+
+def _is_bool(i: Any) -> bool:
+    return (i.dtype if isinstance(i, Array | np.ndarray) else np.asarray(i).dtype).kind == "b"
+
+
+def _take_lazy(x: Array, index: Array, axis: int) -> Array:
+    """``x`` at the positions ``index`` (lazy, 1-d integers) along ``axis``: the result's
+    blocks there are the index's blocks (unknown if its are). Each output block reads
+    the input blocks along ``axis`` and takes from each the positions falling in it."""
+    require_known(x.chunks[axis : axis + 1], f"indexing axis {axis} with a lazy integer array")
+    if index.ndim != 1:
+        raise NotImplementedError("lazy integer index arrays of more than one dimension")
+    offsets = _offsets(x.chunks[axis])
+    name = f"getitem-take-{_token(x, index, axis)}"
+    others = [builtins.range(n) if a != axis else [0] for a, n in enumerate(x.numblocks)]
+    layer = {}
+    for j in builtins.range(index.numblocks[0]):
+        for idx in np.ndindex(*[len(o) for o in others]):
+            keys = [
+                (x.name, *idx[:axis], b, *idx[axis + 1 :])
+                for b in builtins.range(x.numblocks[axis])
+            ]
+            out = list(idx)
+            out[axis] = j
+            layer[(name, *out)] = (_gather_positions, (index.name, j), keys, offsets, axis)
+    chunks = list(x.chunks)
+    chunks[axis] = index.chunks[0]
+    return _merge([x, index], name, layer, tuple(chunks), x.dtype)
+
+
+def _gather_positions(positions: Any, blocks: list, offsets: list, axis: int) -> np.ndarray:
+    n = offsets[-1]
+    positions = np.asarray(positions, dtype="i8")
+    bad = (positions < -n) | (positions >= n)
+    if bad.any():  # only known now: the index was lazy
+        raise IndexError(
+            f"index {positions[bad][0]} is out of bounds for axis {axis} with size {n}"
+        )
+    positions = positions % n if n else positions
+    shape = list(blocks[0].shape)
+    shape[axis] = len(positions)
+    out = np.empty(shape, dtype=blocks[0].dtype)
+    which = np.searchsorted(offsets, positions, side="right") - 1
+    for b in np.unique(which):
+        sel = which == b
+        local = np.take(blocks[b], positions[sel] - offsets[b], axis=axis)
+        out[(slice(None),) * axis + (sel,)] = local
+    return out
 
 
 def _mask_axis(x: Array, mask: Array, axis: int) -> Array:
