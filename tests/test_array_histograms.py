@@ -259,6 +259,18 @@ def test_unique_matches_numpy(data, flags, nans, split_every):
         np.testing.assert_array_equal(result, want)
 
 
+def test_unique_of_unknown_chunk_sizes():
+    x = np.array([3, 1, 3, 5, 1, 0])
+    a = da.from_array(x, chunks=2)
+    masked = a[a > 0]
+    values, inverse, counts = unique(masked, return_inverse=True, return_counts=True)
+    expected = np.unique(x[x > 0], return_inverse=True, return_counts=True)
+    for got, want in zip((values, inverse, counts), expected, strict=True):
+        np.testing.assert_array_equal(got.compute(), want)
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        unique(masked, return_index=True)
+
+
 def test_union1d_matches_numpy():
     x = np.array([[5, 1], [1, 7]])
     y = np.array([7, 0, 0, 2])

@@ -59,7 +59,9 @@ def check(lazy, expected, exact=False):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         got = lazy.compute()
-    assert lazy.shape == np.shape(got)
+    assert len(lazy.shape) == np.ndim(got)
+    # A NaN length is unknown until computed (arrays of unknown chunk sizes).
+    assert all(s != s or s == n for s, n in zip(lazy.shape, np.shape(got), strict=True))
     assert lazy.dtype == np.asarray(got).dtype
     assert np.shape(got) == np.shape(expected)
     if exact:
@@ -445,9 +447,13 @@ def test_cov_and_corrcoef(data, rowvar, bias, ddof, weighted):
     a = da.from_array(x, chunks=chunks)
     b = da.from_array(y, chunks=chunks)
     expected, _ = numpy_result(np.cov, x, y, rowvar=rowvar, bias=bias, ddof=ddof, **kw)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # numpy's warning for N - ddof <= 0, as numpy
         warnings.simplefilter("ignore", RuntimeWarning)
-        check(da.cov(a, b, rowvar=rowvar, bias=bias, ddof=ddof, **kw), expected)
+        got = da.cov(a, b, rowvar=rowvar, bias=bias, ddof=ddof, **kw)
+    if np.isfinite(expected).all():
+        check(got, expected)
+    else:  # a divisor of 0 in numpy is one of rounding size here (summed in other order)
+        assert got.shape == expected.shape
     check(da.corrcoef(a, rowvar=rowvar), np.corrcoef(x, rowvar=rowvar))
     check(da.cov(a[0]), np.cov(x[0]))
     check(da.corrcoef(a[0], b[0]), np.corrcoef(x[0], y[0]))
@@ -499,8 +505,37 @@ def test_generic_reduction_output_size_and_errors():
                        output_size=2, split_every=2)  # fmt: skip
     assert got.chunks[0] == (2,)
     check(got, np.sort(x, axis=0)[-2:])
-    with pytest.raises(NotImplementedError, match="weights"):
-        da.reduction(a, np.sum, np.sum, weights=a)
+
+
+def _weighted_sum(block, weights, axis, keepdims):
+    return np.sum(block * weights, axis=axis, keepdims=keepdims)
+
+
+@SETTINGS
+@given(data=st.data())
+def test_generic_reduction_with_weights(data):
+    x, chunks = data.draw(chunked(min_dims=1))
+    axis = axes_for(data.draw, x.ndim)
+    # Weights along the last axis only: broadcast to x's shape, in x's blocks.
+    w = np.arange(1.0, x.shape[-1] + 1)
+    a = da.from_array(x, chunks=chunks)
+    got = da.reduction(a, _weighted_sum, np.sum, axis=axis, weights=da.from_array(w, chunks=2))
+    check(got, np.sum(x * w, axis=axis))
+
+
+def test_reductions_of_unknown_chunk_sizes():
+    x = np.array([3.0, np.nan, 1.0, 5.0, 2.0, 0.0])
+    a = da.from_array(x, chunks=2)
+    masked = a[a != 1.0]  # NaN block sizes
+    kept = x[x != 1.0]
+    check(da.nansum(masked), np.nansum(kept))
+    check(da.nanvar(masked), np.nanvar(kept))
+    check(da.cumsum(masked), np.cumsum(kept))
+    check(da.topk(masked, 2), np.sort(kept)[::-1][:2])
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        da.nanargmax(masked)
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        da.argtopk(masked, 2)
 
 
 # -- laziness -------------------------------------------------------------------------

@@ -30,7 +30,16 @@ from typing import Any
 
 import numpy as np
 
-from taskloom.array.core import Array, _check_axis, _derive, _offsets, asarray, elemwise
+from taskloom.array.chunks import UNKNOWN_CHUNK_MESSAGE, has_unknown
+from taskloom.array.core import (
+    Array,
+    _check_axis,
+    _derive,
+    _offsets,
+    asarray,
+    elemwise,
+    unify_chunks,
+)
 from taskloom.array.protocols import handle_out
 from taskloom.tokenize import tokenize
 
@@ -70,7 +79,9 @@ def _without_empty_blocks(x: Array, axes: tuple) -> Array:
     has some: a partial of nothing would be a wrong value (``min``) or an error. The
     other axes lose theirs too: rechunking to a target with an empty block after the
     first fails (a bug of ``core.rechunk``)."""
-    if not builtins.any(0 in x.chunks[a] and len(x.chunks[a]) > 1 for a in axes):
+    if has_unknown(x.chunks) or not builtins.any(
+        0 in x.chunks[a] and len(x.chunks[a]) > 1 for a in axes
+    ):
         return x
     return x.rechunk(tuple(tuple(s for s in c if s) or (0,) for c in x.chunks))
 
@@ -86,8 +97,9 @@ def _tree(
     name: str,
     split_every: Any = None,
     index_aware: bool = False,
-    output_size: int = 1,
+    output_size: float = 1,
     finish_nested: bool = False,
+    others: tuple = (),
 ) -> Array:
     """The tree reduction of ``x`` over ``axis``.
 
@@ -96,14 +108,20 @@ def _tree(
     partials, axes)`` merges up to ``split_every`` of them along each reduced axis, and
     ``finish(partial, axes, keepdims)`` makes the output block (with ``finish_nested``,
     as Dask's ``aggregate``: the last group of partials, unmerged). With ``keepdims``
-    the reduced axes have length ``output_size`` in the output.
+    the reduced axes have length ``output_size`` in the output. The blocks of
+    ``others`` (arrays in ``x``'s blocks) follow the block in ``chunk``'s arguments.
     """
     axes = _axes(axis, x.ndim)
     splits = {a: _split_of(split_every, a) for a in axes}
-    x = _without_empty_blocks(x, axes)
+    if index_aware and builtins.any(has_unknown(x.chunks[a]) for a in axes):
+        raise ValueError(
+            f"{name} needs the positions of the elements along the reduced axes, and "
+            f"this array's chunk sizes are unknown there.{UNKNOWN_CHUNK_MESSAGE}"
+        )
+    x, *others = (_without_empty_blocks(a, axes) for a in (x, *others))
     # Every part of the computation is in the key: var(ddof=0) and var(ddof=1) differ.
     token = tokenize(x.name, name, axes, keepdims, splits, np.dtype(dtype), chunk, combine,
-                     finish, output_size, finish_nested)  # fmt: skip
+                     finish, output_size, finish_nested, [o.name for o in others])  # fmt: skip
     level_name = f"{name}-chunk-{token}"
     layer: dict = {}
     offsets = [_offsets(c) for c in x.chunks]
@@ -112,7 +130,8 @@ def _tree(
             start = tuple(offsets[a][i] for a, i in enumerate(idx))
             layer[(level_name, *idx)] = (chunk, (x.name, *idx), axes, start, x.shape)
         else:
-            layer[(level_name, *idx)] = (chunk, (x.name, *idx), axes)
+            extra = [(o.name, *idx) for o in others]
+            layer[(level_name, *idx)] = (chunk, (x.name, *idx), *extra, axes)
     numblocks = list(x.numblocks)
     depth = 0
     # With finish_nested the last group (at most split_every) goes to finish unmerged.
@@ -147,7 +166,7 @@ def _tree(
         else:
             arg = (level_name, *idx)
         layer[(out_name, *out_idx)] = (finish, arg, axes, keepdims)
-    return _derive(x, out_name, layer, tuple(out_chunks), dtype)
+    return _derive(x, out_name, layer, tuple(out_chunks), dtype, *others)
 
 
 def _nested(name: str, ranges: list) -> Any:
@@ -185,8 +204,10 @@ def _reduced_nesting(parts: Any, axes: tuple, depth: int = 0) -> Any:
     return _reduced_nesting(parts[0], axes, depth + 1)
 
 
-def _user_chunk(func: Callable, block: np.ndarray, axes: tuple) -> Any:
-    return func(block, axis=axes, keepdims=True)
+def _user_chunk(func: Callable, block: np.ndarray, *rest: Any) -> Any:
+    *weights, axes = rest  # the weights' block, when there are weights
+    given = {"weights": weights[0]} if weights else {}
+    return func(block, axis=axes, keepdims=True, **given)
 
 
 def _user_combine(
@@ -247,12 +268,11 @@ def reduction(
     meta
         An array whose dtype is the result's.
     weights
-        Not supported: Dask passes weight blocks to ``chunk``; put them in ``x``.
+        An array broadcast to ``x``'s shape, whose blocks ``chunk`` receives as
+        ``weights=``.
 
     Raises
     ------
-    NotImplementedError
-        If ``weights`` are given.
     ValueError
         If ``dtype`` is not given and cannot be found by running the functions.
 
@@ -264,9 +284,14 @@ def reduction(
     >>> da.reduction(x, np.sum, np.sum, dtype=x.dtype).compute()
     np.int64(45)
     """
-    if weights is not None:
-        raise NotImplementedError("reduction(weights=...) is not supported: make them part of x")
     x = asarray(x)
+    others: tuple = ()
+    if weights is not None:
+        w = asarray(weights)
+        if w.shape != x.shape:
+            w = elemwise(_broadcast_like, w, x)
+        x, w = unify_chunks(x, w)
+        others = (w,)
     axes = _axes(axis, x.ndim)
     combine = combine or aggregate
     finish = partial(_user_combine, aggregate, concatenate)
@@ -276,7 +301,8 @@ def reduction(
         probe = np.ones((1,) * x.ndim, dtype=x.dtype)
         try:
             with np.errstate(all="ignore"):
-                nested = chunk(probe, axis=axes, keepdims=True)
+                given = {} if not others else {"weights": np.ones_like(probe, others[0].dtype)}
+                nested = chunk(probe, axis=axes, keepdims=True, **given)
                 for _ in builtins.range(x.ndim):
                     nested = [nested]
                 dtype = np.asarray(finish(nested, axes, keepdims)).dtype
@@ -296,6 +322,7 @@ def reduction(
         split_every,
         output_size=output_size,
         finish_nested=True,
+        others=others,
     )
     return handle_out(out, result)
 
@@ -950,10 +977,10 @@ def cumreduction(
     x = asarray(x)
     if axis is None:
         if x.ndim != 1:
-            from taskloom.array.routines import reshape
+            from taskloom.array.routines import ravel
 
-            # Flattening merges blocks; split again to about the original block size.
-            x = reshape(x, (-1,)).rechunk(builtins.max(1, math.prod(x.chunksize)))
+            # Without empty blocks: reshaping them runs into core.rechunk's bug.
+            x = ravel(_without_empty_blocks(x, tuple(builtins.range(x.ndim))))
         axis = 0
     axis = _check_axis(axis, x.ndim)
     if dtype is None:
@@ -1310,7 +1337,14 @@ def _quantile_block(
     func: Callable, q: np.ndarray, axes: tuple, method: str, keepdims: bool, *blocks: np.ndarray
 ) -> np.ndarray:
     weights = {"weights": blocks[1]} if len(blocks) > 1 else {}
-    return np.asarray(func(blocks[0], q, axis=axes, method=method, keepdims=keepdims, **weights))
+    block = blocks[0]
+    out = np.asarray(func(block, q, axis=axes, method=method, keepdims=keepdims, **weights))
+    kept = tuple(
+        1 if a in axes else n for a, n in enumerate(block.shape) if a not in axes or keepdims
+    )
+    if out.shape != q.shape + kept:  # numpy's nanquantile of an empty block drops q's axes
+        out = np.full(q.shape + kept, np.nan, dtype=out.dtype)
+    return out
 
 
 def _quantile(

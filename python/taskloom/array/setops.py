@@ -86,8 +86,12 @@ def isin(
     return elemwise(np.logical_not, found) if invert else found
 
 
-def _unique_chunk(block: np.ndarray, axes: tuple, start: tuple, shape: tuple) -> tuple:
+def _unique_chunk(
+    block: np.ndarray, axes: tuple, start: tuple | None = None, shape: tuple | None = None
+) -> tuple:
     values, first, counts = np.unique(block, return_index=True, return_counts=True)
+    if start is None:  # no return_index: positions are not needed (nor maybe known)
+        return values, np.zeros(len(values), dtype=np.intp), counts.astype(np.intp)
     # Flat positions in the block, as flat positions in the whole (C order) array.
     coords = np.unravel_index(first, block.shape)
     index = np.ravel_multi_index(
@@ -168,7 +172,7 @@ def unique(
         False,
         x.dtype,
         "unique-parts",
-        index_aware=True,
+        index_aware=return_index,
     )
     token = tokenize(merged.name)
     fields = [("values", 0, x.dtype)]
