@@ -203,7 +203,7 @@ def test_svd_compressed_recovers_a_low_rank_matrix(rank, iterator, n_power_iter,
     np.testing.assert_allclose(u_.T @ u_, np.eye(rank), atol=1e-10)
 
 
-def test_svd_compressed_is_daskss_for_the_same_seed():
+def test_svd_compressed_is_dasks_for_the_same_seed():
     # Same seed and chunks: the same Gaussian test matrix as Dask, hence its result.
     a = np.random.default_rng(5).standard_normal((40, 30))
     for compute in (False, True):
@@ -398,6 +398,50 @@ def test_norm_of_integers_is_float_and_errors_are_numpys():
         da.linalg.norm(x, "nuc", axis=(1, 2))
 
 
+# -- metadata as Dask's ------------------------------------------------------------------
+
+
+def metadata(arrays):
+    return [(x.shape, x.chunks, x.dtype) for x in arrays]
+
+
+@pytest.mark.parametrize(
+    "shape, chunks",
+    [((30, 4), (7, 4)), ((30, 4), ((5, 20, 5), 4)), ((6, 20), (6, 8)), ((6, 20), 6)],
+)
+@pytest.mark.parametrize("dtype", ["f8", "f4", "i8"])
+def test_qr_and_svd_metadata_are_dasks(shape, chunks, dtype):
+    a = well_conditioned(np.random.default_rng(9), *shape).astype(dtype)
+    ours, theirs = da.from_array(a, chunks=chunks), dd.from_array(a, chunks=chunks)
+    for func in (linalg.qr, linalg.svd):
+        assert metadata(func(ours)) == metadata(getattr(dd.linalg, func.__name__)(theirs))
+    for x in (*linalg.qr(ours), *linalg.svd(ours)):
+        computed(x)
+
+
+@pytest.mark.parametrize("dtype", ["f8", "f4"])
+def test_square_solvers_metadata_are_dasks(dtype):
+    a = square(np.random.default_rng(10), 6, spd=True).astype(dtype)
+    b = np.ones((6, 2), dtype)
+    ours = [da.from_array(a, chunks=3), da.from_array(b, chunks=3)]
+    theirs = [dd.from_array(a, chunks=3), dd.from_array(b, chunks=3)]
+    for name in ("lu", "cholesky", "inv", "solve", "solve_triangular"):
+        args = (1,) if name in ("lu", "cholesky", "inv") else (2,)
+        mine = getattr(linalg, name)(*ours[: args[0]])
+        dask_ = getattr(dd.linalg, name)(*theirs[: args[0]])
+        mine, dask_ = (v if isinstance(v, tuple) else (v,) for v in (mine, dask_))
+        assert metadata(mine) == metadata(dask_), name
+        for x in mine:
+            computed(x)
+    x_ours, x_theirs = (
+        da.from_array(a[:, :3], chunks=(2, 3)),
+        dd.from_array(a[:, :3], chunks=(2, 3)),
+    )
+    assert metadata(linalg.lstsq(x_ours, ours[1][:, 0].rechunk(2))) == metadata(
+        dd.linalg.lstsq(x_theirs, theirs[1][:, 0].rechunk(2))
+    )
+
+
 # -- laziness, SciPy, the benchmark -----------------------------------------------------
 
 CALLS = []
@@ -464,6 +508,6 @@ def test_bench_linalg_qr_case_agrees_across_libraries():
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rows = run_cases("linalg-qr", 2_000, {"loop": 1, "taskloom-threads": 1, "dask-threads": 1})
+        rows = run_cases("linalg-qr", 400, {"loop": 1, "taskloom-threads": 1, "dask-threads": 1})
     assert [r["scheduler"] for r in rows] == ["loop", "taskloom-threads", "dask-threads"]
     assert all(r["seconds"] > 0 for r in rows)

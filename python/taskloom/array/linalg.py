@@ -6,7 +6,7 @@ them (``solve_triangular``, ``solve``, ``inv``, ``lstsq``) and ``norm``.
 
 Policies: each function accepts the chunkings Dask's accepts, and for others raises a
 ``ValueError`` naming the rechunk needed (where Dask raises ``NotImplementedError``, an
-error that is both). Block algorithms are Dask's, one task per block operation: TSQR
+error that is both). Block algorithms are Dask's, one task per block update: TSQR
 (local QR per row block, QR of the stacked R's, recursively while that stack is taller
 than a block), block LU with pivoting inside diagonal blocks, block Cholesky, block
 substitution. Everything else (products, slicing, joining, sign fixing, norms) is
