@@ -105,6 +105,7 @@ def test_stacks(d1, d2):
     check(da.hstack([x, y]), np.hstack([a, b]))
     check(da.vstack([x, y]), np.vstack([a, b]))
     check(da.dstack([x, y]), np.dstack([a, b]))
+    check(da.hstack([np.float64(1.5), da.ones(2, chunks=1)]), np.hstack([1.5, np.ones(2)]))
 
 
 @SETTINGS

@@ -801,7 +801,7 @@ def hstack(tup: Sequence[Any], allow_unknown_chunksizes: bool = False) -> Array:
     >>> hstack([np.ones(2), np.zeros(1)]).compute()
     array([1., 1., 0.])
     """
-    tup = [asarray(x) for x in tup]
+    tup = [atleast_1d(x) for x in tup]  # numpy's: scalars join as 1-d arrays
     axis = 0 if all(x.ndim == 1 for x in tup) else 1
     return concatenate(tup, axis=axis, allow_unknown_chunksizes=allow_unknown_chunksizes)
 
