@@ -418,6 +418,20 @@ def test_trace(data):
     check(da.trace(da.from_array(x, chunks=chunks), offset, axis1, axis2, dtype), expected)
 
 
+def _diagonal_blocks_only(block, block_id=None):
+    if block_id[0] != block_id[1]:
+        raise RuntimeError(f"read block {block_id} off the diagonal")
+    return block
+
+
+def test_trace_reads_only_the_blocks_the_diagonal_crosses():
+    x = da.from_array(np.arange(36.0).reshape(6, 6), chunks=2)
+    guarded = x.map_blocks(_diagonal_blocks_only, dtype=x.dtype)
+    check(da.trace(guarded), np.trace(np.arange(36.0).reshape(6, 6)))
+    with pytest.raises(RuntimeError, match="off the diagonal"):
+        da.trace(guarded, offset=1).compute()
+
+
 def test_trace_errors():
     with pytest.raises(ValueError, match="two dimensions"):
         da.trace(da.ones(3, chunks=2))

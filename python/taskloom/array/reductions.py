@@ -1724,24 +1724,22 @@ def count_nonzero(a: Any, axis: Any = None) -> Array:
     return sum(elemwise(np.not_equal, asarray(a), 0), axis=axis, dtype=np.intp)
 
 
-def _trace_chunk(
-    offset: int, dtype: np.dtype, block: np.ndarray, axes: tuple, start: tuple, shape: tuple
+def _trace_block(
+    offset: int, axis1: int, axis2: int, dtype: np.dtype, block: np.ndarray
 ) -> np.ndarray:
-    axis1, axis2 = axes
-    # The global diagonal j - i == offset, in this block's own coordinates.
-    local = offset - start[axis2] + start[axis1]
-    diagonal_sum = np.trace(block, offset=local, axis1=axis1, axis2=axis2, dtype=dtype)
-    return np.expand_dims(diagonal_sum, tuple(sorted(axes)))
+    return np.trace(block, offset=offset, axis1=axis1, axis2=axis2, dtype=dtype)[None]
 
 
 def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = None) -> Array:
     """``numpy.trace``: the sums along the diagonal ``offset`` of the planes of
-    ``axis1`` and ``axis2``, as a tree reduction of each block's part of the diagonal.
+    ``axis1`` and ``axis2``. Only the blocks the diagonal crosses are read; their
+    partial traces are summed by the tree of :func:`sum`.
 
     Raises
     ------
     ValueError
-        For an array of fewer than 2 dimensions, or the same axis twice.
+        For an array of fewer than 2 dimensions, the same axis twice, or unknown chunk
+        sizes along the two axes.
 
     Examples
     --------
@@ -1754,22 +1752,40 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = 
     x = asarray(a)
     if x.ndim < 2:
         raise ValueError("diag requires an array of at least two dimensions")
-    axes = (_check_axis(axis1, x.ndim), _check_axis(axis2, x.ndim))
-    if axes[0] == axes[1]:
+    a1, a2 = _check_axis(axis1, x.ndim), _check_axis(axis2, x.ndim)
+    if a1 == a2:
         raise ValueError("axis1 and axis2 cannot be the same")
-    probe = np.ones((1, 1), dtype=x.dtype)
-    dtype = np.dtype(dtype) if dtype is not None else np.trace(probe).dtype
-    return _tree(
-        x,
-        partial(_trace_chunk, int(offset), dtype),
-        partial(_simple_combine, np.sum),
-        _simple_finish,
-        axes,
-        False,
-        dtype,
-        "trace",
-        index_aware=True,
-    )
+    if has_unknown(x.chunks[a1]) or has_unknown(x.chunks[a2]):
+        raise ValueError(f"trace needs the diagonal's position.{UNKNOWN_CHUNK_MESSAGE}")
+    dtype = np.dtype(dtype) if dtype is not None else np.trace(np.ones((1, 1), x.dtype)).dtype
+    offset = int(offset)
+    rows, cols = _offsets(x.chunks[a1]), _offsets(x.chunks[a2])
+    # Blocks holding an element with column - row == offset.
+    crossed = [
+        (i, j)
+        for i in builtins.range(x.numblocks[a1])
+        for j in builtins.range(x.numblocks[a2])
+        if rows[i] < rows[i + 1] and cols[j] < cols[j + 1]
+        and cols[j] - rows[i + 1] + 1 <= offset <= cols[j + 1] - 1 - rows[i]
+    ]  # fmt: skip
+    rest = [ax for ax in builtins.range(x.ndim) if ax not in (a1, a2)]
+    rest_chunks = tuple(x.chunks[ax] for ax in rest)
+    if not crossed:
+        from taskloom.array.creation import zeros
+
+        return zeros(tuple(x.shape[ax] for ax in rest), dtype=dtype, chunks=rest_chunks)
+    name = f"trace-parts-{tokenize(x.name, offset, a1, a2, dtype)}"
+    layer: dict = {}
+    for p, (i, j) in enumerate(crossed):
+        local = offset - cols[j] + rows[i]
+        for rest_idx in np.ndindex(*[len(c) for c in rest_chunks]):
+            idx = [0] * x.ndim
+            idx[a1], idx[a2] = i, j
+            for ax, k in zip(rest, rest_idx, strict=True):
+                idx[ax] = k
+            layer[(name, p, *rest_idx)] = (_trace_block, local, a1, a2, dtype, (x.name, *idx))
+    parts = _derive(x, name, layer, ((1,) * len(crossed), *rest_chunks), dtype)
+    return sum(parts, axis=0, dtype=dtype)
 
 
 def _as_rows(m: Array, rowvar: bool) -> Array:
