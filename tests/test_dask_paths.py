@@ -381,3 +381,35 @@ def test_dask_callbacks_see_taskloom_compute_of_dask_collections(path):
         (taskloom.compute if path == "taskloom.compute" else taskloom.persist)(x)
     assert theirs
     assert len(ours) == len(theirs)
+
+
+class _TaskFailed(Exception):
+    pass
+
+
+def _fail_on_three(v):
+    if v == 3:
+        raise KeyError("boom")
+    return v
+
+
+def _fail_block(block):
+    raise _TaskFailed("block")
+
+
+@pytest.mark.parametrize("kind", ["bag", "array"])
+@pytest.mark.parametrize("path", ["dask.compute-get", "taskloom.compute", "taskloom.persist"])
+def test_a_failing_task_raises_dasks_exception_type(kind, path):
+    if kind == "bag":
+        coll = db.from_sequence(range(6), npartitions=2).map(_fail_on_three)
+    else:
+        coll = da.arange(6, chunks=2).map_blocks(_fail_block, dtype=float)
+    with pytest.raises(Exception) as theirs:
+        dask.compute(coll, scheduler="sync")
+    run = {
+        "dask.compute-get": lambda: dask.compute(coll, scheduler=taskloom.get),
+        "taskloom.compute": lambda: taskloom.compute(coll, scheduler="threads"),
+        "taskloom.persist": lambda: taskloom.persist(coll, scheduler="sync"),
+    }[path]
+    with pytest.raises(type(theirs.value)):
+        run()
