@@ -397,6 +397,11 @@ def test_ptp_count_nonzero_average(data):
         check(got[1], expected[1])
 
 
+def test_average_weighs_small_integers_in_floats():
+    x, w = np.array([100, 100], dtype="i1"), np.array([3, 1], dtype="i1")
+    check(da.average(da.from_array(x, chunks=1), weights=w), np.average(x, weights=w))
+
+
 def test_average_weight_errors():
     a = da.ones((2, 3), chunks=1)
     with pytest.raises(TypeError, match="Axis must be specified"):

@@ -83,8 +83,8 @@ def histogram(
     a
         The array (flattened).
     bins
-        Bin edges (a 1-d sequence), or a number of bins, which needs ``range``
-        (as Dask: the edges must be known before any data is read).
+        Bin edges (a 1-d sequence or taskloom array), or a number of bins, which needs
+        ``range`` (as Dask: the number of bins must be known before any data is read).
     range
         ``(low, high)`` for a number of bins.
     normed
@@ -97,7 +97,7 @@ def histogram(
     Returns
     -------
     hist : Array
-    bin_edges : numpy.ndarray
+    bin_edges : numpy.ndarray, or the given Array of edges
 
     Raises
     ------
@@ -115,17 +115,27 @@ def histogram(
     (array([1, 2, 1]), array([0., 1., 2., 3.]))
     """
     _check_normed(normed)
-    if isinstance(bins, Array) or isinstance(range, Array):
-        raise NotImplementedError("histogram: give bins and range as numpy values")
-    if bins is None or (not np.iterable(bins) and range is None):
+    if isinstance(range, Array) or builtins.any(isinstance(r, Array) for r in range or ()):
+        raise NotImplementedError("histogram: give range as numbers (lazy edges as bins=)")
+    lazy_bins = isinstance(bins, Array) and bins.ndim > 0
+    if bins is None or (not lazy_bins and not np.iterable(bins) and range is None):
         raise ValueError(
             "dask.array.histogram requires either specifying bins as an iterable or "
             "specifying both a range and the number of bins"
         )
     x = asarray(a)
-    # numpy's own checks and edges (dtype included), from no data.
-    edges = np.histogram_bin_edges(np.empty(0, dtype=x.dtype), bins=bins, range=range)
-    block_bins = bins if not np.iterable(bins) else edges
+    if lazy_bins:  # one block, read by every block's task; the edges are returned lazy
+        if bins.ndim != 1:
+            raise ValueError(
+                f"bins must be a 1-dimensional array or scalar; got {bins.ndim} dimensions"
+            )
+        edges: Any = bins.rechunk(-1)
+        block_bins: Any = (edges.name, 0)
+        probe_bins: Any = np.arange(builtins.max(len(edges), 2), dtype=edges.dtype)
+    else:
+        # numpy's own checks and edges (dtype included), from no data.
+        edges = np.histogram_bin_edges(np.empty(0, dtype=x.dtype), bins=bins, range=range)
+        block_bins = probe_bins = bins if not np.iterable(bins) else edges
     w = None
     if weights is not None:
         w = asarray(weights)
@@ -133,8 +143,9 @@ def histogram(
             raise ValueError("weights should have the same shape as a.")
         x, w = unify_chunks(x, w)
     probe_w = None if w is None else np.zeros(1, dtype=w.dtype)
-    dtype = _block_histogram(np.zeros(1, dtype=x.dtype), probe_w, block_bins, range).dtype
-    name = f"histogram-parts-{tokenize(x.name, None if w is None else w.name, bins, range)}"
+    dtype = _block_histogram(np.zeros(1, dtype=x.dtype), probe_w, probe_bins, range).dtype
+    token = tokenize(x.name, None if w is None else w.name, block_bins, range)
+    name = f"histogram-parts-{token}"
     tasks = {
         idx: (
             _block_histogram,
@@ -145,12 +156,21 @@ def histogram(
         )
         for idx in np.ndindex(*x.numblocks)
     }
-    parents = [x] if w is None else [x, w]
+    parents = [p for p in (x, w, edges if lazy_bins else None) if p is not None]
     hist = _summed(name, parents, tasks, x.numblocks, (len(edges) - 1,), dtype)
     if density:
-        widths = np.diff(edges).astype(float)
+        if lazy_bins:
+            widths_name = f"histogram-widths-{tokenize(edges.name)}"
+            layer = {(widths_name, 0): (_widths, (edges.name, 0))}
+            widths: Any = _merge([edges], widths_name, layer, hist.chunks, np.float64)
+        else:
+            widths = _widths(edges)
         hist = elemwise(np.true_divide, elemwise(np.true_divide, hist, widths), _sum(hist))
     return hist, edges
+
+
+def _widths(edges: np.ndarray) -> np.ndarray:
+    return np.diff(edges).astype(float)
 
 
 def _block_histogramdd(weights: Any, bins: Any, range: Any, *columns: np.ndarray) -> np.ndarray:

@@ -449,7 +449,7 @@ def _plain(func: Callable, dtype: Any, example: str, data: str = _INTS) -> Calla
     """min, max, any, all, nanmin, nanmax: the reduction of ``func`` with the result
     type ``dtype``."""
 
-    def reduction(
+    def reduce_(
         a: Any,
         axis: Any = None,
         keepdims: bool = False,
@@ -460,9 +460,9 @@ def _plain(func: Callable, dtype: Any, example: str, data: str = _INTS) -> Calla
         result_dtype = x.dtype if dtype is None else dtype
         return handle_out(out, _simple(func, x, axis, keepdims, result_dtype, split_every))
 
-    reduction.__name__ = reduction.__qualname__ = func.__name__
-    reduction.__module__ = __name__
-    return _documented("", example, data)(reduction)
+    reduce_.__name__ = reduce_.__qualname__ = func.__name__
+    reduce_.__module__ = __name__
+    return _documented("", example, data)(reduce_)
 
 
 min = _plain(np.min, None, "\n    array([0, 0])")
@@ -1701,7 +1701,8 @@ def average(
             raise ValueError("Length of weights not compatible with specified axis.")
         w = w[tuple(slice(None) if i == ax else None for i in builtins.range(x.ndim))]
     scale = sum(w, axis=axis, dtype=result_dtype, keepdims=keepdims)
-    weighted = elemwise(np.multiply, x, w).astype(result_dtype)
+    # In the result's type, as numpy: small integers would overflow before a cast.
+    weighted = elemwise(np.multiply, x.astype(result_dtype), w.astype(result_dtype))
     avg = elemwise(np.true_divide, sum(weighted, axis=axis, keepdims=keepdims), scale)
     if not returned:
         return avg
