@@ -104,6 +104,37 @@ def test_sfqr_short_and_fat_matches_numpy(m, extra, wide, seed):
     assert_qr(computed(q), computed(r), a)
 
 
+@SETTINGS
+@given(rows=row_blocks, n=st.integers(1, 4), seed=seeds)
+def test_qr_and_svd_of_rows_of_unknown_sizes(rows, n, seed):
+    rng = np.random.default_rng(seed)
+    a = well_conditioned(rng, sum(rows) + n, n)
+    keep = rng.random(len(a)) < 0.6
+    keep[:n] = True  # the well-conditioned top rows stay
+    x = da.from_array(a, chunks=((*rows, n), n))
+    x = x[da.from_array(keep, chunks=((*rows, n),))]
+    assert np.isnan(x.shape[0])
+    q, r = da.linalg.qr(x)
+    assert q.chunks[1] == (n,) and r.chunks == ((n,), (n,))
+    assert_qr(q.compute(), computed(r), a[keep])
+    u, s, v = da.linalg.svd(x)
+    assert_svd(u.compute(), computed(s), computed(v), a[keep])
+
+
+@pytest.mark.parametrize("shape, chunks", [((12, 3), (4, 3)), ((3, 12), (3, 4)), ((3, 12), 3)])
+def test_complex_qr_and_svd(shape, chunks):
+    # Dask's sfqr uses Q^T, not Q^H, for the blocks right of the first: wrong for complex.
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    x = da.from_array(a, chunks=chunks)
+    q, r = (computed(y) for y in da.linalg.qr(x))
+    np.testing.assert_allclose(q @ r, a, atol=1e-12)
+    np.testing.assert_allclose(q.conj().T @ q, np.eye(q.shape[1]), atol=1e-12)
+    u, s, v = (computed(y) for y in da.linalg.svd(x))
+    np.testing.assert_allclose((u * s) @ v, a, atol=1e-12)
+    np.testing.assert_allclose(s, np.linalg.svd(a, compute_uv=False))
+
+
 def test_qr_chunked_along_both_axes_names_the_rechunk():
     x = da.ones((8, 8), chunks=4)
     with pytest.raises(ValueError, match=r"rechunk\(\{0: 'auto', 1: -1\}\)"):

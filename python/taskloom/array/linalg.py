@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from taskloom.array.chunks import has_unknown
 from taskloom.array.core import Array, _merge, _offsets, asarray
 from taskloom.array.routines import concatenate, eye
 from taskloom.tokenize import tokenize
@@ -89,6 +90,14 @@ def _dot_rows(q: np.ndarray, q2: np.ndarray, start: int, stop: int) -> np.ndarra
     return q @ q2[start:stop]
 
 
+def _row_offsets(blocks: list) -> list[int]:
+    return _offsets([b.shape[0] for b in blocks])
+
+
+def _dot_rows_at(q: np.ndarray, q2: np.ndarray, offsets: list, i: int) -> np.ndarray:
+    return q @ q2[offsets[i] : offsets[i + 1]]
+
+
 def _vstack(blocks: list) -> np.ndarray:
     return np.vstack(blocks)
 
@@ -141,6 +150,11 @@ def _qr_dtype(dtype: np.dtype) -> np.dtype:
     return np.linalg.qr(np.ones((1, 1), dtype=dtype))[0].dtype
 
 
+def _min_known(*sizes: float) -> int:
+    """``min(m, n)`` where one may be unknown (NaN): the known one, as Dask assumes."""
+    return builtins.min(s for s in sizes if s == s)
+
+
 def tsqr(
     data: Array, compute_svd: bool = False, _max_vchunk_size: int | None = None
 ) -> tuple[Array, ...]:
@@ -159,6 +173,10 @@ def tsqr(
         Return the SVD ``u, s, vh`` instead of ``q, r``.
     _max_vchunk_size : int, optional
         Used by the recursion (the tallest block of the original array).
+
+    Row blocks of unknown size (NaN chunks, e.g. after boolean indexing) are allowed, as
+    in Dask: their Q blocks are found when computed, and ``q`` has as many columns as
+    ``data`` (the matrix is taken to be tall).
 
     Returns
     -------
@@ -188,6 +206,8 @@ def tsqr(
             "tsqr needs a 2-d array with one block along its columns, e.g. "
             f"x.rechunk({{1: -1}}); got shape {data.shape}, chunks {data.chunks}"
         )
+    if has_unknown(data.chunks[1]):
+        raise ValueError("tsqr needs the number of columns: call x.compute_chunk_sizes() first")
     m, n = data.shape
     rows = data.chunks[0]
     dtype = _qr_dtype(data.dtype)
@@ -198,23 +218,25 @@ def tsqr(
         layer[(qr1, i, 0)] = (_qr_block, (data.name, i, 0))
         layer[(q1, i, 0)] = (operator.getitem, (qr1, i, 0), 0)
         layer[(r1, i, 0)] = (operator.getitem, (qr1, i, 0), 1)
-    r_rows = [builtins.min(c, n) for c in rows]  # rows of each block's R
-    k = builtins.min(m, n)  # columns of Q, rows of R
+    unknown = has_unknown(rows)
+    r_rows = [builtins.min(c, n) if c == c else c for c in rows]  # rows of each block's R
+    k = _min_known(m, n)  # columns of Q, rows of R
 
     # R's grouped, in order, into stacks no taller than the tallest block (Dask's rule).
-    tallest = builtins.max(rows)
+    tallest = 0 if unknown else builtins.max(rows)
     groups: list[list[int]] = [[]]
     height = 0
-    for i, h in enumerate(r_rows):
+    for i, h in enumerate([] if unknown else r_rows):
         if height + h > tallest and groups[-1]:
             groups.append([])
             height = 0
         groups[-1].append(i)
         height += h
     reduces = (tallest if _max_vchunk_size is None else _max_vchunk_size) >= 2 * n
+    recurse = len(groups) > 1 and reduces  # never with unknown sizes: one group
     # The array of the blocks' R factors (its graph also holds their Q factors).
     r_local = _array(r1, layer, (tuple(r_rows), (n,)), dtype, data)
-    if len(groups) > 1 and reduces:
+    if recurse:
         stack = f"tsqr-stack-{token}"
         stacks = {
             (stack, g, 0): (_vstack, [(r1, i, 0) for i in grp]) for g, grp in enumerate(groups)
@@ -236,11 +258,15 @@ def tsqr(
             (q2, 0, 0): (operator.getitem, (qr2, 0, 0), 0),
             (r2, 0, 0): (operator.getitem, (qr2, 0, 0), 1),
         }
+        # Each block's rows of the second Q, found from the R's shapes when computed
+        # (block sizes may be unknown until then).
+        offsets = f"tsqr-offsets-{token}"
+        stack_layer[offsets] = (_row_offsets, [(r1, i, 0) for i in builtins.range(len(rows))])
         r = second = _one_block((r2, 0, 0), (k, n), dtype, stack_layer, r_local)
-        offsets = _offsets(r_rows)
-        pieces = {i: ((q2, 0, 0), offsets[i], offsets[i + 1]) for i in builtins.range(len(rows))}
+        pieces = {i: ((q2, 0, 0), offsets, i) for i in builtins.range(len(rows))}
     qname = f"tsqr-q-{token}"
-    qlayer = {(qname, i, 0): (_dot_rows, (q1, i, 0), *pieces[i]) for i in builtins.range(len(rows))}
+    dot = _dot_rows if recurse else _dot_rows_at
+    qlayer = {(qname, i, 0): (dot, (q1, i, 0), *pieces[i]) for i in builtins.range(len(rows))}
     q = _array(qname, qlayer, (rows, (k,)), dtype, r_local, second)
     if not compute_svd:
         return q, r
@@ -261,7 +287,7 @@ def tsqr(
 
 def sfqr(data: Array, name: str | None = None) -> tuple[Array, Array]:
     """QR of a short-and-fat matrix, as Dask's: ``Q R_1 = A_1`` for the first column
-    block, then ``R = [R_1, Q^T A_rest]``.
+    block, then ``R = [R_1, Q^H A_rest]``.
 
     Parameters
     ----------
@@ -318,7 +344,8 @@ def sfqr(data: Array, name: str | None = None) -> tuple[Array, Array]:
     r1 = _one_block((f"{prefix}-r1", 0, 0), (k, cc), dtype, layer, data)
     if data.numblocks[1] == 1:
         return q, r1
-    return q, concatenate([r1, q.T @ data[:, cc:]], axis=1)
+    # Q^H, not Dask's Q^T: the same for real data, and right for complex data.
+    return q, concatenate([r1, _conj(q).T @ data[:, cc:]], axis=1)
 
 
 def qr(a: Array) -> tuple[Array, Array]:
@@ -436,7 +463,7 @@ def svd(a: Array, coerce_signs: bool = True, full_matrices: bool = False) -> tup
             "x.rechunk({1: -1}), or see svd_compressed for arrays chunked along both"
         )
     m, n = a.shape
-    k = builtins.min(m, n)
+    k = _min_known(m, n)
     if nb == (1, 1):
         name = f"svd-{tokenize(a.name)}"
         dtypes = [x.dtype for x in np.linalg.svd(np.ones((1, 1), a.dtype))]
