@@ -302,3 +302,17 @@ def test_lazy_integer_index_of_unknown_length_and_bounds():
         x[:, da.from_array(np.array([4, 0]), chunks=1)].chunks
         == dx[:, dda.from_array(np.array([4, 0]), chunks=1)].chunks
     )
+
+
+def test_blockwise_products_and_store_with_unknown_sizes():
+    a = np.arange(10.0)
+    x = da.from_array(a, chunks=3)
+    y, e = x[x > 3], a[a > 3]
+    np.testing.assert_array_equal(da.blockwise(np.add, "i", y, "i", y, "i", dtype="f8").compute(),
+                                  e + e)  # fmt: skip
+    np.testing.assert_array_equal(da.outer(y, y).compute(), np.outer(e, e))
+    np.testing.assert_allclose(da.einsum("i,i->", y, y).compute(), e @ e)
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        da.blockwise(np.add, "i", y, "i", x, "i", dtype="f8")
+    with pytest.raises(ValueError, match="compute_chunk_sizes"):
+        y.store(np.empty(6))

@@ -9,7 +9,8 @@ This module owns the one graph builder for "call ``func`` on matching blocks":
 Policies: blocks are matched by block position with numpy's trailing-axis alignment,
 and an array with one block along an axis is passed whole to every block there
 (broadcasting). ``blockwise`` first rechunks its inputs to common block boundaries
-(``align_arrays=True``, as Dask); ``map_blocks`` does not (as Dask: arrays of
+(``align_arrays=True``, as Dask; unknown block sizes line up only with the same
+unknown blocks); ``map_blocks`` does not (as Dask: arrays of
 different shapes are paired block by block), except that arrays of one same shape are
 rechunked to common boundaries, so their blocks always line up. An index that appears
 in inputs only is contracted: ``func`` gets all its blocks, joined into one array when
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from taskloom.array.chunks import UNKNOWN_CHUNK_MESSAGE, has_unknown
 from taskloom.array.core import (
     Array,
     _assemble,
@@ -129,13 +131,23 @@ def _blockwise(
     chunkss: dict[Hashable, tuple] = {}
     if align_arrays:  # common block boundaries per index; length 1 broadcasts
         lengths: dict[Hashable, int] = {}
-        for a, ind in _inputs(arrays):
-            for i, n in zip(ind, a.shape, strict=True):
-                if n != 1 and lengths.setdefault(i, n) != n:
-                    raise ValueError(f"index {i!r} has lengths {lengths[i]} and {n}")
+        unknown: dict[Hashable, set] = {}  # unknown sizes line up only with the same blocks
         for a, ind in _inputs(arrays):
             for i, c, n in zip(ind, a.chunks, a.shape, strict=True):
-                if n == lengths.get(i, 1):
+                if has_unknown(c):
+                    unknown.setdefault(i, set()).add(c)
+                elif n != 1 and lengths.setdefault(i, n) != n:
+                    raise ValueError(f"index {i!r} has lengths {lengths[i]} and {n}")
+        for i, cs in unknown.items():
+            if len(cs) > 1 or i in lengths:
+                raise ValueError(
+                    f"index {i!r}: arrays' chunk sizes {sorted(cs, key=str)} are unknown and "
+                    f"cannot be lined up with other blocks.{UNKNOWN_CHUNK_MESSAGE}"
+                )
+            chunkss[i] = next(iter(cs))
+        for a, ind in _inputs(arrays):
+            for i, c, n in zip(ind, a.chunks, a.shape, strict=True):
+                if i not in unknown and n == lengths.get(i, 1):
                     prev = chunkss.get(i, c)
                     bounds = sorted(set(_offsets(prev)) | set(_offsets(c)))
                     chunkss[i] = tuple(hi - lo for lo, hi in pairwise(bounds)) or (0,)

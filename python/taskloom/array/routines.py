@@ -583,6 +583,7 @@ def store(sources: Any, targets: Any, compute: bool = True) -> Any:
     layers: dict = {}
     keys = []
     for s, t in zip(sources, targets, strict=True):
+        require_known(s.chunks, "store")
         if tuple(getattr(t, "shape", s.shape)) != s.shape:
             raise ValueError(f"target shape {t.shape} differs from source shape {s.shape}")
         name = f"store-{tokenize(s.name, id(t))}"
@@ -1694,7 +1695,9 @@ def einsum(*operands: Any, dtype: Any = None, optimize: Any = False, split_every
         raise ValueError("No input operands")
     # numpy's parser reads only shapes: stand-ins of zero bytes, nothing is computed.
     stand_in = [
-        np.broadcast_to(np.empty((), o.dtype), o.shape) if isinstance(o, Array) else o
+        np.broadcast_to(np.empty((), o.dtype), tuple(1 if n != n else n for n in o.shape))
+        if isinstance(o, Array)
+        else o
         for o in operands
     ]
     inputs, outputs, ops = _parse_einsum_input(stand_in)
