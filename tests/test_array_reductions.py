@@ -89,7 +89,7 @@ def test_nan_reductions_match_numpy(data, name):
     x, chunks = data.draw(chunked(min_dims=0, nans=name.startswith("nan")))
     axis = axes_for(data.draw, x.ndim)
     keepdims = data.draw(st.booleans())
-    split_every = data.draw(st.sampled_from([None, 2, 3]))
+    split_every = data.draw(st.sampled_from([None, 2, 3, {0: 3}]))  # a dict: per axis
     kwargs = {"ddof": data.draw(st.integers(0, 2))} if name in ("nanstd", "nanvar", "var") else {}
     expected, error = numpy_result(getattr(np, name), x, axis=axis, keepdims=keepdims, **kwargs)
     a = da.from_array(x, chunks=chunks)

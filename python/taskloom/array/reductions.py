@@ -67,7 +67,8 @@ def _axes(axis: Any, ndim: int) -> tuple[int, ...]:
 
 
 def _split_of(split_every: Any, axis: int) -> int:
-    split = split_every.get(axis, SPLIT_EVERY) if isinstance(split_every, dict) else split_every
+    # A dict gives one number per axis; an axis left out merges pairs, as Dask's.
+    split = split_every.get(axis, 2) if isinstance(split_every, dict) else split_every
     split = split or SPLIT_EVERY
     if split < 2:
         raise ValueError(f"split_every must be at least 2, got {split}")
