@@ -586,6 +586,13 @@ def test_methods(data):
     x.store(target)
     np.testing.assert_array_equal(target, a)
     assert x.vindex is not None
+    check((x > 0).choose([a, -a]), np.choose(a > 0, [a, -a]))
+    theirs = dda.from_array(a, chunks=x.chunks).view("f4", order="F")
+    ours = x.view("f4", order="F")
+    assert ours.chunks == theirs.chunks
+    check(ours, theirs.compute())
+    with pytest.raises(ValueError, match="Order"):
+        x.view("f4", order="K")
 
 
 def test_to_svg_draws_the_chunk_grid():
