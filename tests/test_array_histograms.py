@@ -82,6 +82,9 @@ def test_histogram_matches_numpy(data, nbins, density, weighted, edges_given):
     )
     if lazy_edges:  # the edges may be a taskloom array, returned as given
         kwargs["bins"] = da.from_array(kwargs["bins"], chunks=2)
+    elif not edges_given and data.draw(st.booleans()):  # a lazy range: lazy edges
+        kwargs["range"] = (da.from_array(np.array(-4.0)), 3.5)
+        lazy_edges = True
     hist, edges = histogram(a, weights=weights, density=density, **kwargs)
     with np.errstate(all="ignore"):
         check(hist, expected)
@@ -299,6 +302,7 @@ def _boom(block):
         lambda p: histogram(p, bins=3, range=(0, 1))[0],
         lambda p: histogram(p, bins=[0, 1, 2], weights=p, density=True)[0],
         lambda p: histogram(p, bins=p, density=True)[0],
+        lambda p: histogram(p, bins=2, range=(p.min(), p.max()), density=True)[0],
         lambda p: histogramdd([p, p], bins=2, range=[(0, 1), (0, 1)])[0],
         lambda p: histogram2d(p, p, bins=[0, 1, 2])[0],
         lambda p: bincount(p.astype(int), minlength=3),

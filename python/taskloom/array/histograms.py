@@ -86,7 +86,8 @@ def histogram(
         Bin edges (a 1-d sequence or taskloom array), or a number of bins, which needs
         ``range`` (as Dask: the number of bins must be known before any data is read).
     range
-        ``(low, high)`` for a number of bins.
+        ``(low, high)`` for a number of bins; either may be a 0-d taskloom array (the
+        edges are then a taskloom array too, and the counts those of the edges).
     normed
         Removed from numpy; anything but ``False``/``None`` raises.
     weights
@@ -115,8 +116,8 @@ def histogram(
     (array([1, 2, 1]), array([0., 1., 2., 3.]))
     """
     _check_normed(normed)
-    if isinstance(range, Array) or builtins.any(isinstance(r, Array) for r in range or ()):
-        raise NotImplementedError("histogram: give range as numbers (lazy edges as bins=)")
+    if isinstance(range, Array):
+        raise ValueError("histogram: range must be a pair (low, high), not one array")
     lazy_bins = isinstance(bins, Array) and bins.ndim > 0
     if bins is None or (not lazy_bins and not np.iterable(bins) and range is None):
         raise ValueError(
@@ -124,6 +125,7 @@ def histogram(
             "specifying both a range and the number of bins"
         )
     x = asarray(a)
+    lazy_range = not np.iterable(bins) and builtins.any(isinstance(r, Array) for r in range)
     if lazy_bins:  # one block, read by every block's task; the edges are returned lazy
         if bins.ndim != 1:
             raise ValueError(
@@ -132,6 +134,16 @@ def histogram(
         edges: Any = bins.rechunk(-1)
         block_bins: Any = (edges.name, 0)
         probe_bins: Any = np.arange(builtins.max(len(edges), 2), dtype=edges.dtype)
+    elif lazy_range:  # the edges, a one-block array, from the computed range
+        low, high = (asarray(r) for r in range)
+        if low.ndim or high.ndim:
+            raise ValueError("histogram: the range's bounds must be scalars")
+        probe_range = (np.zeros((), low.dtype), np.ones((), high.dtype))
+        edges_dtype = np.histogram_bin_edges(np.empty(0, x.dtype), bins, probe_range).dtype
+        edges_name = f"histogram-edges-{tokenize(bins, low.name, high.name, x.dtype)}"
+        layer = {(edges_name, 0): (_edges_of, x.dtype, bins, (low.name,), (high.name,))}
+        edges = _merge([low, high], edges_name, layer, ((int(bins) + 1,),), edges_dtype)
+        block_bins, probe_bins, range = (edges.name, 0), np.arange(2.0), None
     else:
         # numpy's own checks and edges (dtype included), from no data.
         edges = np.histogram_bin_edges(np.empty(0, dtype=x.dtype), bins=bins, range=range)
@@ -156,10 +168,11 @@ def histogram(
         )
         for idx in np.ndindex(*x.numblocks)
     }
-    parents = [p for p in (x, w, edges if lazy_bins else None) if p is not None]
+    lazy_edges = isinstance(edges, Array)
+    parents = [p for p in (x, w, edges if lazy_edges else None) if p is not None]
     hist = _summed(name, parents, tasks, x.numblocks, (len(edges) - 1,), dtype)
     if density:
-        if lazy_bins:
+        if lazy_edges:
             widths_name = f"histogram-widths-{tokenize(edges.name)}"
             layer = {(widths_name, 0): (_widths, (edges.name, 0))}
             widths: Any = _merge([edges], widths_name, layer, hist.chunks, np.float64)
@@ -167,6 +180,12 @@ def histogram(
             widths = _widths(edges)
         hist = elemwise(np.true_divide, elemwise(np.true_divide, hist, widths), _sum(hist))
     return hist, edges
+
+
+def _edges_of(dtype: np.dtype, bins: int, low: Any, high: Any) -> np.ndarray:
+    # Per block, these edges give numpy's counts of `bins` bins over the range, except
+    # perhaps for values within rounding of an inner edge (numpy then computes bins).
+    return np.histogram_bin_edges(np.empty(0, dtype), bins, (low[()], high[()]))
 
 
 def _widths(edges: np.ndarray) -> np.ndarray:
