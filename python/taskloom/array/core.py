@@ -361,8 +361,9 @@ class Array(DaskMethodsMixin):
 
         return ufuncs.imag(self)
 
-    def map_overlap(self, func: Callable, depth: Any, boundary: Any = None, trim: bool = True,
-                    **kwargs: Any) -> Array:  # fmt: skip
+    def map_overlap(
+        self, func: Callable, depth: Any, boundary: Any = None, trim: bool = True, **kwargs: Any
+    ) -> Array:
         """See :func:`taskloom.array.overlap.map_overlap` (``func`` first there)."""
         from taskloom.array.overlap import map_overlap
 
@@ -806,8 +807,11 @@ def _common_chunks(arrays: list[Array], shape: tuple) -> tuple:
     out = []
     for axis in builtins.range(ndim):
         if shape[axis] != shape[axis]:  # unknown: only identical blocks line up (Dask's)
-            spans = {a.chunks[i] for a in arrays if (i := axis - (ndim - a.ndim)) >= 0
-                     and a.shape[i] != 1}  # fmt: skip
+            spans = {
+                a.chunks[i]
+                for a in arrays
+                if (i := axis - (ndim - a.ndim)) >= 0 and a.shape[i] != 1
+            }
             if len(spans) > 1:
                 raise ValueError(
                     f"Arrays' chunk sizes ({sorted(spans, key=str)}) are unknown and "

@@ -159,8 +159,9 @@ def full_like(
     array([7, 7, 7])
     """
     x, shape, chunks = _like(a, chunks, shape)
-    return full(shape, fill_value, dtype=x.dtype if dtype is None else dtype, chunks=chunks,
-                name=name)  # fmt: skip
+    return full(
+        shape, fill_value, dtype=x.dtype if dtype is None else dtype, chunks=chunks, name=name
+    )
 
 
 def ones_like(
@@ -226,9 +227,14 @@ def _tri_block(shape: tuple, k: int, dtype: Any) -> np.ndarray:
 
 
 def tri(
-    N: int, M: int | None = None, k: int = 0, dtype: Any = float, chunks: Any = "auto", *,
+    N: int,
+    M: int | None = None,
+    k: int = 0,
+    dtype: Any = float,
+    chunks: Any = "auto",
+    *,
     like: Any = None,
-) -> Array:  # fmt: skip
+) -> Array:
     """``numpy.tri``: ones at and below diagonal ``k``, each block made by its own task.
 
     Examples
@@ -311,8 +317,9 @@ def indices(dimensions: Sequence[int], dtype: Any = int, chunks: Any = "auto") -
     return stack(meshgrid(*xi, indexing="ij"))
 
 
-def _fromfunction_block(func: Callable, starts: tuple, shape: tuple, dtype: Any,
-                        kwargs: dict) -> Any:  # fmt: skip
+def _fromfunction_block(
+    func: Callable, starts: tuple, shape: tuple, dtype: Any, kwargs: dict
+) -> Any:
     grid = np.indices(shape, dtype=dtype)
     return func(*[g + s for g, s in zip(grid, starts, strict=True)], **kwargs)
 
@@ -339,11 +346,15 @@ def fromfunction(
     name = f"fromfunction-{tokenize(func, shape, dtype, chunks, kwargs)}"
     layer = {
         (name, *idx): (
-            _fromfunction_block, func, tuple(s.start for s in slc),
-            tuple(s.stop - s.start for s in slc), dtype, kwargs,
+            _fromfunction_block,
+            func,
+            tuple(s.start for s in slc),
+            tuple(s.stop - s.start for s in slc),
+            dtype,
+            kwargs,
         )
         for idx, slc in _block_slices(chunks)
-    }  # fmt: skip
+    }
     return Array({name: layer}, name, chunks, out_dtype)
 
 
@@ -365,9 +376,13 @@ def array(x: Any, dtype: Any = None, ndmin: int | None = None, *, like: Any = No
 
 
 def asanyarray(
-    a: Any, dtype: Any = None, order: str | None = None, *, like: Any = None,
+    a: Any,
+    dtype: Any = None,
+    order: str | None = None,
+    *,
+    like: Any = None,
     inline_array: bool = False,
-) -> Array:  # fmt: skip
+) -> Array:
     """``a`` as a blocked array (itself if it is one, cast to ``dtype`` if given).
 
     Examples

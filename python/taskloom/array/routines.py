@@ -1212,13 +1212,15 @@ def _slab(x: Array, axis: int, width: int, fill: Any) -> Array:
     shape_[axis] = width
     chunks = list(x.chunks)
     chunks[axis] = (width,)
-    return full(tuple(shape_), np.asarray(fill).astype(x.dtype)[()], dtype=x.dtype,
-                chunks=tuple(chunks))  # fmt: skip
+    return full(
+        tuple(shape_), np.asarray(fill).astype(x.dtype)[()], dtype=x.dtype, chunks=tuple(chunks)
+    )
 
 
 def _ramp_block(edge: np.ndarray, end: Any, width: int, axis: int, after: bool) -> np.ndarray:
-    ramp = np.linspace(end, edge.squeeze(axis), num=width, endpoint=False, dtype=edge.dtype,
-                       axis=axis)  # fmt: skip
+    ramp = np.linspace(
+        end, edge.squeeze(axis), num=width, endpoint=False, dtype=edge.dtype, axis=axis
+    )
     return np.flip(ramp, axis) if after else ramp
 
 
@@ -1258,11 +1260,24 @@ def _pad_axis(x: Array, axis: int, before: int, after: int, mode: str, kw: dict)
             chunks = list(x.chunks)
             chunks[axis] = (width,)
             edge = x[tuple(edge_at)]
-            parts.append(map_blocks(_ramp_block, edge, end, width, axis, bool(side),
-                                    dtype=x.dtype, chunks=tuple(chunks)))  # fmt: skip
+            parts.append(
+                map_blocks(
+                    _ramp_block,
+                    edge,
+                    end,
+                    width,
+                    axis,
+                    bool(side),
+                    dtype=x.dtype,
+                    chunks=tuple(chunks),
+                )
+            )
             continue
-        length = _pairs(kw.get("stat_length"), x.ndim, True, "stat_length")[axis][side] \
-            if kw.get("stat_length") is not None else n  # fmt: skip
+        length = (
+            _pairs(kw.get("stat_length"), x.ndim, True, "stat_length")[axis][side]
+            if kw.get("stat_length") is not None
+            else n
+        )
         length = builtins.min(int(length), n)
         if length == 0:
             raise ValueError("stat_length of 0 yields no value for padding")
@@ -1271,8 +1286,9 @@ def _pad_axis(x: Array, axis: int, before: int, after: int, mode: str, kw: dict)
         func = {"maximum": np.max, "minimum": np.min, "mean": np.mean, "median": np.median}
         chunks = list(region.chunks)
         chunks[axis] = (1,)
-        stat = map_blocks(_stat_block, region, func[mode], axis, dtype=x.dtype,
-                          chunks=tuple(chunks))  # fmt: skip
+        stat = map_blocks(
+            _stat_block, region, func[mode], axis, dtype=x.dtype, chunks=tuple(chunks)
+        )
         parts.append(take_positions(stat, np.zeros(width, dtype=int), axis))
     return concatenate([p for p in (parts[0], x, parts[1]) if p is not None], axis=axis)
 
@@ -1316,8 +1332,9 @@ def pad(array: Any, pad_width: Any, mode: Any = "constant", **kwargs: Any) -> Ar
         out = pad(x, widths, "constant", constant_values=0)
         for axis in range(out.ndim):
             whole = out.rechunk({axis: -1})
-            out = whole.map_blocks(_udf_block, mode, tuple(int(w) for w in widths[axis]), axis,
-                                   kwargs, dtype=x.dtype).rechunk(out.chunks)  # fmt: skip
+            out = whole.map_blocks(
+                _udf_block, mode, tuple(int(w) for w in widths[axis]), axis, kwargs, dtype=x.dtype
+            ).rechunk(out.chunks)
         return out
     if mode not in _PAD_KWARGS:
         raise ValueError(f"mode '{mode}' is not supported")
@@ -1399,10 +1416,12 @@ def ediff1d(ary: Any, to_end: Any = None, to_begin: Any = None) -> Array:
     return concatenate(parts) if len(parts) > 1 else parts[0]
 
 
-def _gradient_block(block: np.ndarray, spacing: Any, axis: int, trim: tuple,
-                    edge_order: int) -> np.ndarray:  # fmt: skip
-    g = np.gradient(block, *([] if spacing is None else [spacing]), axis=axis,
-                    edge_order=edge_order)  # fmt: skip
+def _gradient_block(
+    block: np.ndarray, spacing: Any, axis: int, trim: tuple, edge_order: int
+) -> np.ndarray:
+    g = np.gradient(
+        block, *([] if spacing is None else [spacing]), axis=axis, edge_order=edge_order
+    )
     index = [slice(None)] * block.ndim
     index[axis] = slice(trim[0], block.shape[axis] - trim[1])
     return g[tuple(index)]
@@ -1470,9 +1489,19 @@ def gradient(f: Any, *varargs: Any, axis: Any = None, **kwargs: Any) -> Any:
             spacing = h[wlo:whi] if h is not None and np.ndim(h) == 1 else h
             chunks = list(x.chunks)
             chunks[ax] = (hi - lo,)
-            pieces.append(map_blocks(_gradient_block, x[index].rechunk({ax: -1}), spacing, ax,
-                                     (lo - wlo, whi - hi), edge_order, dtype=dtype,
-                                     chunks=tuple(chunks), token="gradient"))  # fmt: skip
+            pieces.append(
+                map_blocks(
+                    _gradient_block,
+                    x[index].rechunk({ax: -1}),
+                    spacing,
+                    ax,
+                    (lo - wlo, whi - hi),
+                    edge_order,
+                    dtype=dtype,
+                    chunks=tuple(chunks),
+                    token="gradient",
+                )
+            )
         results.append(concatenate(pieces, axis=ax))
     return results[0] if len(results) == 1 else results
 
@@ -1668,14 +1697,21 @@ def triu_indices_from(arr: Any, k: int = 0) -> tuple:
 # -- products ----------------------------------------------------------------------------
 
 
-def _chunk_einsum(*operands: np.ndarray, subscripts: str, kernel_dtype: Any, ncontract_inds: int,
-                  optimize: Any, **kwargs: Any) -> np.ndarray:  # fmt: skip
+def _chunk_einsum(
+    *operands: np.ndarray,
+    subscripts: str,
+    kernel_dtype: Any,
+    ncontract_inds: int,
+    optimize: Any,
+    **kwargs: Any,
+) -> np.ndarray:
     chunk = np.einsum(subscripts, *operands, dtype=kernel_dtype, optimize=optimize, **kwargs)
     return chunk.reshape(chunk.shape + (1,) * ncontract_inds)
 
 
-def einsum(*operands: Any, dtype: Any = None, optimize: Any = False, split_every: Any = None,
-           **kwargs: Any) -> Array:  # fmt: skip
+def einsum(
+    *operands: Any, dtype: Any = None, optimize: Any = False, split_every: Any = None, **kwargs: Any
+) -> Array:
     """``numpy.einsum`` on blocks, as Dask's: each block product keeps the contracted
     indices as axes of length 1, summed afterwards as a tree reduction.
 
@@ -1711,15 +1747,25 @@ def einsum(*operands: Any, dtype: Any = None, optimize: Any = False, split_every
     from taskloom.array.blockwise import blockwise
 
     result = blockwise(
-        _chunk_einsum, tuple(outputs) + tuple(contract), *pairs,
-        adjust_chunks=dict.fromkeys(contract, 1), dtype=result_dtype, token="einsum",
-        subscripts=subscripts, kernel_dtype=dtype, ncontract_inds=len(contract),
-        optimize=optimize, **kwargs,
-    )  # fmt: skip
+        _chunk_einsum,
+        tuple(outputs) + tuple(contract),
+        *pairs,
+        adjust_chunks=dict.fromkeys(contract, 1),
+        dtype=result_dtype,
+        token="einsum",
+        subscripts=subscripts,
+        kernel_dtype=dtype,
+        ncontract_inds=len(contract),
+        optimize=optimize,
+        **kwargs,
+    )
     if contract:
         size = len(outputs)
-        return result.sum(axis=tuple(range(size, size + len(contract))), dtype=result_dtype,
-                          split_every=split_every)  # fmt: skip
+        return result.sum(
+            axis=tuple(range(size, size + len(contract))),
+            dtype=result_dtype,
+            split_every=split_every,
+        )
     return result
 
 
@@ -1870,8 +1916,9 @@ def insert(arr: Any, obj: Any, values: Any, axis: int) -> Array:
     target[axis] = numnew
     v = broadcast_to(v, tuple(target))
     positions = np.insert(np.arange(n), obj, np.arange(n, n + numnew))
-    joined = concatenate([x, v.rechunk({i: x.chunks[i] for i in range(x.ndim) if i != axis})],
-                         axis=axis)  # fmt: skip
+    joined = concatenate(
+        [x, v.rechunk({i: x.chunks[i] for i in range(x.ndim) if i != axis})], axis=axis
+    )
     return take_positions(joined, positions, axis)
 
 
@@ -1926,8 +1973,16 @@ def ravel_multi_index(multi_index: Any, dims: Any, mode: Any = "raise", order: s
     if not np.issubdtype(stacked.dtype, np.signedinteger):
         raise TypeError("only int indices permitted")
     stacked = stacked.rechunk({0: -1})
-    return map_blocks(_ravel_multi_index_block, stacked, dims, mode, order, dtype=np.intp,
-                      drop_axis=0, token="ravel_multi_index")  # fmt: skip
+    return map_blocks(
+        _ravel_multi_index_block,
+        stacked,
+        dims,
+        mode,
+        order,
+        dtype=np.intp,
+        drop_axis=0,
+        token="ravel_multi_index",
+    )
 
 
 def _unravel_block(block: np.ndarray, shape_: tuple, order: str) -> np.ndarray:
@@ -1948,8 +2003,15 @@ def unravel_index(indices: Any, shape: Any, order: str = "C") -> tuple:
     x = asarray(indices)
     shape_ = (shape,) if np.isscalar(shape) else tuple(shape)
     if shape_ and x.size:
-        stacked = map_blocks(_unravel_block, x, shape_, order, dtype=np.intp, new_axis=0,
-                             chunks=((len(shape_),), *x.chunks))  # fmt: skip
+        stacked = map_blocks(
+            _unravel_block,
+            x,
+            shape_,
+            order,
+            dtype=np.intp,
+            new_axis=0,
+            chunks=((len(shape_),), *x.chunks),
+        )
         return tuple(stacked[i] for i in range(len(shape_)))
     # numpy's: one (empty) array per dimension (Dask's tuple here has none)
     return tuple(empty(x.shape, chunks=x.chunks, dtype=np.intp) for _ in shape_)
@@ -2201,8 +2263,11 @@ def reshape_blockwise(x: Array, shape: Any, chunks: tuple | None = None) -> Arra
             raise TypeError("Need to specify chunks if expanding dimensions.")
         chunks = tuple(tuple(int(c) for c in cs) for cs in chunks)
         out_shapes = list(itertools.product(*chunks))
-        bad = [i for i, (a, b) in enumerate(zip(in_shapes, out_shapes, strict=False))
-               if math.prod(a) != math.prod(b)]  # fmt: skip
+        bad = [
+            i
+            for i, (a, b) in enumerate(zip(in_shapes, out_shapes, strict=False))
+            if math.prod(a) != math.prod(b)
+        ]
         if bad or len(in_shapes) != len(out_shapes):
             raise ValueError(f"Chunk sizes do not match for the following chunks: {bad[:5]}.")
         layer = {
@@ -2224,8 +2289,11 @@ def reshape_blockwise(x: Array, shape: Any, chunks: tuple | None = None) -> Arra
         out = []
         block = []
         for g in groups:
-            out.append(int(np.ravel_multi_index([i[a] for a in g], [x.numblocks[a] for a in g]))
-                       if g else 0)  # fmt: skip
+            out.append(
+                int(np.ravel_multi_index([i[a] for a in g], [x.numblocks[a] for a in g]))
+                if g
+                else 0
+            )
             block.append(reduce(mul, [s[a] for a in g], 1))
         layer[(name, *out)] = (np.reshape, (x.name, *i), tuple(block))
     return _derive(x, name, layer, tuple(out_chunks), x.dtype)
@@ -2261,8 +2329,9 @@ def _merge_groups(inshape: tuple, outshape: tuple) -> list[list[int]]:
     return groups
 
 
-def coarsen(reduction: Callable, x: Any, axes: dict, trim_excess: bool = False,
-            **kwargs: Any) -> Array:  # fmt: skip
+def coarsen(
+    reduction: Callable, x: Any, axes: dict, trim_excess: bool = False, **kwargs: Any
+) -> Array:
     """Reduce each group of ``axes[i]`` neighbouring elements along every axis ``i``
     to one, block by block, as Dask's ``coarsen`` (blocks are first aligned to the
     factors).
@@ -2287,8 +2356,12 @@ def coarsen(reduction: Callable, x: Any, axes: dict, trim_excess: bool = False,
     if getattr(reduction, "__module__", "") and reduction.__module__.startswith("taskloom."):
         reduction = getattr(np, reduction.__name__)  # the blocks are numpy arrays
     if trim_excess:
-        x = x[tuple(slice(0, x.shape[i] - x.shape[i] % axes[i]) if i in axes else slice(None)
-                    for i in range(x.ndim))]  # fmt: skip
+        x = x[
+            tuple(
+                slice(0, x.shape[i] - x.shape[i] % axes[i]) if i in axes else slice(None)
+                for i in range(x.ndim)
+            )
+        ]
     target = {}
     for i, f in axes.items():
         bounds = sorted({o - o % f for o in _offsets(x.chunks[i])})
@@ -2297,8 +2370,9 @@ def coarsen(reduction: Callable, x: Any, axes: dict, trim_excess: bool = False,
     probe = np.ones(tuple(axes.get(i, 1) for i in range(x.ndim)), dtype=x.dtype)
     dtype = np.asarray(_coarsen_block(probe, reduction, axes, kwargs)).dtype
     chunks = tuple(tuple(c // axes.get(i, 1) for c in cs) for i, cs in enumerate(x.chunks))
-    return map_blocks(_coarsen_block, x, reduction, axes, kwargs, dtype=dtype, chunks=chunks,
-                      token="coarsen")  # fmt: skip
+    return map_blocks(
+        _coarsen_block, x, reduction, axes, kwargs, dtype=dtype, chunks=chunks, token="coarsen"
+    )
 
 
 def _coarsen_block(block: np.ndarray, reduction: Callable, axes: dict, kwargs: dict) -> Any:
@@ -2376,10 +2450,11 @@ def _svg(chunks: tuple, size: int = 500) -> str:
         width, height = w + dx, h + dy
     pad_ = 10
     body = [
-        '  <polygon points="' + " ".join(f"{x + pad_:.6g},{y + pad_:.6g}" for x, y in f)
+        '  <polygon points="'
+        + " ".join(f"{x + pad_:.6g},{y + pad_:.6g}" for x, y in f)
         + '" style="fill:#ECB172A0;stroke-width:0"/>'
         for f in faces
-    ]  # fmt: skip
+    ]
     body += [
         f'  <line x1="{a + pad_:.6g}" y1="{b + pad_:.6g}" x2="{c + pad_:.6g}" y2="{e + pad_:.6g}"/>'
         for a, b, c, e in lines
