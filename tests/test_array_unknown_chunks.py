@@ -316,3 +316,11 @@ def test_blockwise_products_and_store_with_unknown_sizes():
         da.blockwise(np.add, "i", y, "i", x, "i", dtype="f8")
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         y.store(np.empty(6))
+
+
+@pytest.mark.parametrize("value", [0.0, 2.5])
+def test_argwhere_of_a_scalar_and_nonzero_of_0d(value):
+    x = da.from_array(np.array(value), chunks=())
+    check_unknown(da.argwhere(x), np.argwhere(np.array(value)))
+    with pytest.raises(ValueError, match="0d"):
+        da.nonzero(x)

@@ -2033,10 +2033,11 @@ def argwhere(a: Any) -> Array:
     from taskloom.array.creation import indices
 
     x = asarray(a)
+    if x.ndim == 0:  # numpy's: one row (or none) of no coordinates
+        return argwhere(x[None])[:, :0]
     nz = ravel(x.astype(bool))
     ind = indices(x.shape, dtype=np.intp, chunks=x.chunks)
-    ind = stack([ravel(ind[i]) for i in range(x.ndim)], axis=1) if x.ndim else ind.T
-    return ind[nz]
+    return stack([ravel(ind[i]) for i in range(x.ndim)], axis=1)[nz]
 
 
 def nonzero(a: Any) -> tuple:
