@@ -160,12 +160,14 @@ from taskloom.array import (  # noqa: E402
     creation,
     fft,
     gufunc,
+    histograms,
     io,
     linalg,
     ma,
     overlap,
     reductions,
     routines,
+    setops,
     stats,
     ufuncs,
 )
@@ -179,5 +181,5 @@ def _export(*families: Any) -> None:
                 __all__.append(name)
 
 
-_export(creation, reductions, routines, ufuncs, gufunc, overlap, io)
+_export(creation, reductions, histograms, setops, routines, ufuncs, gufunc, overlap, io)
 __all__ += ["fft", "linalg", "ma", "overlap", "stats"]

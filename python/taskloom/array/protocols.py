@@ -112,9 +112,17 @@ def _handled() -> dict:
     table: dict = {
         np.shape: _shape, np.ndim: _ndim, np.size: _size, np.result_type: module.result_type
     }  # fmt: skip
-    for np_name, ours in [*((n, n) for n in _SAME_NAME), *_ALIASES.items()]:
-        if hasattr(np, np_name) and hasattr(module, ours):
-            table[getattr(np, np_name)] = getattr(module, ours)
+    # Every function of taskloom.array's namespace that numpy has under the same name
+    # (as Dask's __array_function__ looks numpy's functions up in dask.array's),
+    # besides the listed ones; numpy's ufuncs go through __array_ufunc__ instead.
+    same = {
+        *_SAME_NAME,
+        *(n for n in module.__all__ if not isinstance(getattr(np, n, None), np.ufunc)),
+    }
+    for np_name, ours in [*((n, n) for n in sorted(same)), *_ALIASES.items()]:
+        theirs = getattr(np, np_name, None)
+        if callable(theirs) and not isinstance(theirs, type) and hasattr(module, ours):
+            table[theirs] = getattr(module, ours)
     return table
 
 
