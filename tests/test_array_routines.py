@@ -97,6 +97,22 @@ def test_split_reshapes(data, draw):
 
 
 @SETTINGS
+@given(arrays(min_dims=1, max_dims=4, min_side=1), st.data())
+def test_reshape_blocks_as_dask(data, draw):
+    a, x = data
+    cut = draw.draw(st.integers(0, a.ndim))
+    merged = (*a.shape[:cut], int(np.prod(a.shape[cut:])))
+    for shape in (merged, (int(a.size),), (*a.shape, 1), (1, *a.shape)):
+        ours = x.reshape(shape)
+        theirs = dda.from_array(a, chunks=x.chunks).reshape(shape)
+        assert ours.chunks == theirs.chunks, (shape, ours.chunks, theirs.chunks)
+        check(ours, a.reshape(shape))
+        split = da.from_array(a.reshape(shape), chunks=ours.chunks).reshape(a.shape)
+        assert split.chunks == theirs.reshape(a.shape).chunks
+        check(split, a)
+
+
+@SETTINGS
 @given(arrays(min_dims=1, max_dims=3), arrays(min_dims=1, max_dims=3))
 def test_stacks(d1, d2):
     (a, x), (b, _) = d1, d2

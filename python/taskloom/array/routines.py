@@ -286,10 +286,11 @@ def squeeze(x: Array, axis: Any = None) -> Array:
 def reshape(x: Array, shape: Any) -> Array:
     """The same values in a new shape (C order).
 
-    As Dask's: trailing axes that merge into one are first made single blocks and the
-    leading merged axis keeps its blocks; an axis that splits into several is rechunked
-    to multiples of the trailing new axes' product, which become single blocks. Each
-    block is then reshaped on its own.
+    Blocks as Dask's ``reshape_rechunk``: axes that merge into one are rechunked so
+    each block is a contiguous run of the merged axis (the trailing ones whole, or the
+    leading ones in single elements), split so blocks stay near their former size; an
+    axis that splits into several is rechunked to match. Each block is then reshaped
+    on its own.
 
     Raises
     ------
@@ -299,8 +300,8 @@ def reshape(x: Array, shape: Any) -> Array:
     Examples
     --------
     >>> import taskloom.array as da
-    >>> reshape(da.ones((4, 6), chunks=2), (24,)).chunks
-    ((12, 12),)
+    >>> reshape(da.ones((4, 6), chunks=2), (24,)).chunks  # blocks of 4 elements before
+    ((3, 3, 3, 3, 3, 3, 3, 3),)
     >>> reshape(da.ones(24, chunks=12), (4, 6)).chunks
     ((2, 2), (6,))
     """
@@ -330,14 +331,17 @@ def reshape(x: Array, shape: Any) -> Array:
         name = f"reshape-{tokenize(x.name, shape)}"
         layer = {(name, *([0] * len(shape))): (np.reshape, (y.name, *([0] * y.ndim)), shape)}
         return _derive(y, name, layer, tuple((s,) for s in shape), x.dtype)
-    in_chunks, out_chunks, carry = plan
+    in_chunks, out_chunks, groups = plan
     y = x.rechunk(in_chunks)
     name = f"reshape-{tokenize(x.name, shape)}"
     layer = {}
     for idx in np.ndindex(*y.numblocks):
         out = [0] * len(shape)
-        for a, o in carry.items():
-            out[o] = idx[a]
+        for ins, outs in groups:  # the k-th block of a group (C order) is the k-th there
+            k = np.ravel_multi_index([idx[a] for a in ins], [y.numblocks[a] for a in ins])
+            where = np.unravel_index(k, [len(out_chunks[o]) for o in outs])
+            for o, i in zip(outs, where, strict=True):
+                out[o] = int(i)
         block_shape = tuple(c[i] for c, i in zip(out_chunks, out, strict=True))
         layer[(name, *out)] = (np.reshape, (y.name, *idx), block_shape)
     return _derive(y, name, layer, out_chunks, x.dtype)
@@ -355,18 +359,81 @@ def _contract(chunks: tuple, factor: int) -> tuple:
     return tuple(out)
 
 
+def _expand(chunks: tuple, factor: int) -> tuple:
+    """Each block split into about ``factor`` parts (Dask's ``expand_tuple``)."""
+    if factor == 1:
+        return chunks
+    out = []
+    for c in chunks:
+        part = builtins.max(c / factor, 1)
+        while c >= 2 * part:
+            out.append(int(part))
+            c -= int(part)
+        if c:
+            out.append(c)
+    return tuple(out)
+
+
+def _products(chunks: list, start: int, stop: int) -> tuple:
+    """Block sizes of axes ``start..stop`` merged into one, in C order."""
+    return tuple(math.prod(combo) for combo in itertools.product(*chunks[start : stop + 1]))
+
+
+def _largest(chunks: Sequence, start: int, stop: int) -> int:
+    return math.prod(builtins.max(chunks[a]) for a in range(start, stop + 1))
+
+
+def _split_even(size: int, parts: int) -> list:
+    ceil = math.ceil(size / parts)
+    out = [ceil] * parts
+    for i in range(ceil * parts - size):
+        out[i] -= 1
+    return out
+
+
+def _smooth(left: int, right: int, limit: int, chunks: list) -> list:
+    """Dask's ``_smooth_chunks``: split the first axis of ``left..right`` that is not
+    all single elements so that merged blocks stay near ``limit`` elements (axes before
+    it keep single-element blocks, so each block stays contiguous in C order)."""
+    first = left
+    largest = _largest(chunks, left, right)
+    if largest == limit:
+        return chunks
+    while all(c == 1 for c in chunks[first]):
+        first += 1
+    if first > right:
+        return chunks
+    factor = math.ceil(largest / limit)
+    current = chunks[first]
+    if len(current) == 1:
+        chunks[first] = tuple(_split_even(current[0], builtins.min(factor, current[0])))
+        if all(c == 1 for c in chunks[first]) and first < right:
+            return _smooth(left, right, limit, chunks)
+        return chunks
+    others = largest // builtins.max(current)
+    out: list = []
+    for c in current:
+        if c * others <= limit:
+            out.append(c)
+        else:
+            out += _split_even(c, math.ceil(c * others / limit))
+    chunks[first] = tuple(out)
+    return chunks
+
+
 def _reshape_plan(inshape: tuple, outshape: tuple, inchunks: tuple) -> tuple | None:
-    """Dask's ``reshape_rechunk``: (input blocks to rechunk to, output blocks, the map
-    from each input axis that carries blocks to its output axis), or None."""
+    """Dask's ``reshape_rechunk``: (input blocks to rechunk to, output blocks, groups
+    of (input axes, output axes) whose blocks correspond in C order), or None."""
     ii, oi = len(inshape) - 1, len(outshape) - 1
     in_c: list = [None] * len(inshape)
     out_c: list = [None] * len(outshape)
-    carry: dict = {}
+    groups: list = []
     while ii >= 0 or oi >= 0:
         din = inshape[ii] if ii >= 0 else None
         dout = outshape[oi] if oi >= 0 else None
         if din is not None and din == dout:
-            in_c[ii], out_c[oi], carry[ii] = inchunks[ii], inchunks[ii], oi
+            in_c[ii], out_c[oi] = inchunks[ii], inchunks[ii]
+            groups.append(([ii], [oi]))
             ii, oi = ii - 1, oi - 1
         elif din == 1:
             in_c[ii] = (1,)
@@ -382,12 +449,20 @@ def _reshape_plan(inshape: tuple, outshape: tuple, inchunks: tuple) -> tuple | N
                 ileft -= 1
             if ileft < 0 or reduce(mul, inshape[ileft : ii + 1]) != dout:
                 return None
-            for i in range(ileft + 1, ii + 1):
-                in_c[i] = (inshape[i],)
-            in_c[ileft] = inchunks[ileft]
-            inner = reduce(mul, inshape[ileft + 1 : ii + 1], 1)
-            out_c[oi] = tuple(c * inner for c in inchunks[ileft])
-            carry[ileft] = oi
+            if all(len(inchunks[i]) == inshape[i] for i in range(ii)):
+                # single-element blocks before: the blocks only move
+                for i in range(ileft, ii + 1):
+                    in_c[i] = inchunks[i]
+                out_c[oi] = inchunks[ii] * math.prod(map(len, inchunks[ileft:ii]))
+            else:
+                for i in range(ileft + 1, ii + 1):
+                    in_c[i] = (inshape[i],)
+                in_c[ileft] = _expand(
+                    inchunks[ileft], math.prod(map(len, inchunks[ileft + 1 : ii + 1]))
+                )
+                in_c = _smooth(ileft, ii, _largest(inchunks, ileft, ii), in_c)
+                out_c[oi] = _products(in_c, ileft, ii)
+            groups.append((list(range(ileft, ii + 1)), [oi]))
             oi, ii = oi - 1, ileft - 1
         else:  # input axis ii splits into output axes oleft..oi
             oleft = oi - 1
@@ -396,15 +471,17 @@ def _reshape_plan(inshape: tuple, outshape: tuple, inchunks: tuple) -> tuple | N
             if oleft < 0 or reduce(mul, outshape[oleft : oi + 1]) != din:
                 return None
             inner = reduce(mul, outshape[oleft + 1 : oi + 1], 1)
-            in_c[ii] = _contract(inchunks[ii], inner)
+            contracted = _contract(inchunks[ii], inner)
             for i in range(oleft + 1, oi + 1):
                 out_c[i] = (outshape[i],)
-            out_c[oleft] = tuple(c // inner for c in in_c[ii])
-            carry[ii] = oleft
+            out_c[oleft] = tuple(c // inner for c in contracted)
+            out_c = _smooth(oleft, oi, _largest(inchunks, ii, ii), out_c)
+            in_c[ii] = _products(out_c, oleft, oi)
+            groups.append(([ii], list(range(oleft, oi + 1))))
             oi, ii = oleft - 1, ii - 1
     if any(c is None for c in in_c) or any(c is None for c in out_c):
         return None
-    return tuple(in_c), tuple(out_c), carry
+    return tuple(in_c), tuple(out_c), groups
 
 
 Array.reshape = lambda self, *shape: reshape(  # type: ignore[attr-defined]
@@ -725,7 +802,7 @@ def ravel(array_like: Any) -> Array:
     --------
     >>> import taskloom.array as da
     >>> ravel(da.ones((4, 3), chunks=2)).chunks
-    ((6, 6),)
+    ((3, 3, 3, 3),)
     """
     return reshape(asarray(array_like), (-1,))
 
