@@ -161,10 +161,12 @@ from taskloom.array import (  # noqa: E402
     fft,
     gufunc,
     histograms,
+    image,
     io,
     linalg,
     ma,
     overlap,
+    protocols,
     reductions,
     routines,
     setops,
@@ -181,5 +183,5 @@ def _export(*families: Any) -> None:
                 __all__.append(name)
 
 
-_export(creation, reductions, histograms, setops, routines, ufuncs, gufunc, overlap, io)
-__all__ += ["fft", "linalg", "ma", "overlap", "stats"]
+_export(creation, reductions, histograms, setops, routines, ufuncs, gufunc, overlap, io, protocols)
+__all__ += ["fft", "image", "linalg", "ma", "overlap", "stats"]

@@ -35,7 +35,7 @@ import numpy as np
 
 from taskloom.array.core import Array, asarray
 
-__all__ = ["handle_out"]
+__all__ = ["register_chunk_type"]
 
 # numpy functions implemented by taskloom.array under the same name.
 _SAME_NAME = [
@@ -210,9 +210,39 @@ def _numpy_call_to_ours(
     return tuple(pos), kw, out
 
 
+# Types that may be blocks of an Array, so that operations mixing them with Arrays are
+# taken by the Array (``register_chunk_type``); any other type with its own
+# ``__array_ufunc__``/``__array_function__`` is another library's array, left to decide.
+_CHUNK_TYPES: list[type] = [np.ndarray, np.generic]
+
+
+def register_chunk_type(type: type) -> None:
+    """Let arrays of ``type`` be blocks of taskloom arrays, as Dask's ``register_chunk_type``.
+
+    Operations mixing a taskloom array with an object of a registered type (a NumPy
+    ufunc or function, an operator) are handled by taskloom, the object being treated
+    as a block-wise operand; unregistered array types with their own NumPy protocols
+    get to decide instead (``NotImplemented``), as in Dask.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> class Wrapped(np.ndarray): ...
+    >>> register_chunk_type(Wrapped)
+    >>> Wrapped in _CHUNK_TYPES
+    True
+    """
+    if type not in _CHUNK_TYPES:
+        _CHUNK_TYPES.append(type)
+
+
+def _is_chunk_type(t: type) -> bool:
+    return issubclass(t, (Array, *_CHUNK_TYPES))
+
+
 def array_function(self: Array, func: Callable, types: tuple, args: tuple, kwargs: dict) -> Any:
     """``Array.__array_function__``: see the module's policies."""
-    if not all(issubclass(t, Array | np.ndarray) for t in types):
+    if not all(_is_chunk_type(t) for t in types):
         return NotImplemented
     ours = _handled().get(func)
     if ours is None:
@@ -240,11 +270,7 @@ def array_ufunc(self: Array, ufunc: np.ufunc, method: str, *inputs: Any, **kwarg
     """``Array.__array_ufunc__``: see the module's policies."""
     out = kwargs.get("out")
     for x in (*inputs, *(out if isinstance(out, tuple) else (out,))):
-        if (
-            x is not None
-            and hasattr(x, "__array_ufunc__")
-            and not isinstance(x, Array | np.ndarray | np.generic)
-        ):
+        if x is not None and hasattr(x, "__array_ufunc__") and not _is_chunk_type(type(x)):
             return NotImplemented  # another library's array: let it decide
     from taskloom.array.ufuncs import apply_ufunc
 
