@@ -1282,13 +1282,16 @@ def _pairs(value: Any, ndim: int, as_index: bool, argname: str) -> np.ndarray:
         ) from e
 
 
-def _slab(x: Array, axis: int, width: int, fill: Any) -> Array:
+def _slab(x: Array, axis: int, width: int, fill: Any, blocked: bool) -> Array:
     from taskloom.array.creation import full
 
     shape_ = list(x.shape)
     shape_[axis] = width
     chunks = list(x.chunks)
-    chunks[axis] = (width,)
+    # Dask's: constant pads in blocks of the axis's largest block, "empty" in one
+    chunks[axis] = normalize_chunks(
+        builtins.max(1, *x.chunks[axis]) if blocked and width else -1, (width,)
+    )[0]
     return full(
         tuple(shape_), np.asarray(fill).astype(x.dtype)[()], dtype=x.dtype, chunks=tuple(chunks)
     )
@@ -1315,7 +1318,12 @@ def _pad_axis(x: Array, axis: int, before: int, after: int, mode: str, kw: dict)
     n = x.shape[axis]
     if mode in ("constant", "empty"):
         values = _pairs(kw.get("constant_values", 0), x.ndim, False, "constant_values")[axis]
-        parts = [_slab(x, axis, before, values[0]), x, _slab(x, axis, after, values[1])]
+        blocked = mode == "constant"
+        parts = [
+            _slab(x, axis, before, values[0], blocked),
+            x,
+            _slab(x, axis, after, values[1], blocked),
+        ]
         return concatenate([p for p in parts if p.shape[axis] or p is x], axis=axis)
     if n == 0:
         raise ValueError(
@@ -1324,7 +1332,10 @@ def _pad_axis(x: Array, axis: int, before: int, after: int, mode: str, kw: dict)
     if mode in ("edge", "wrap", "reflect", "symmetric"):
         extra = {"reflect_type": kw["reflect_type"]} if "reflect_type" in kw else {}
         positions = np.pad(np.arange(n), (before, after), mode=mode, **extra)
-        return take_positions(x, positions, axis)
+        # The pads are blocks of their own; x's blocks are kept as they are.
+        pads = [positions[:before], positions[before + n :]]
+        parts = [take_positions(x, pads[0], axis), x, take_positions(x, pads[1], axis)]
+        return concatenate([p for p in parts if p is x or p.shape[axis]], axis=axis)
     parts = []
     for width, side in ((before, 0), (after, 1)):
         if width == 0:
