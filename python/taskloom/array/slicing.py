@@ -480,7 +480,8 @@ def vindex(x: Array, index: Any) -> Array:
     y = y.transpose(axes + others)
     k = len(axes)
     npoints = coords[0].size
-    step = builtins.max(1, builtins.max(builtins.max(c) for c in y.chunks[:k]))
+    # Dask's: output blocks of as many points as the largest input block holds
+    step = builtins.max(1, math.prod(builtins.max(c) for c in y.chunks[:k]))
     starts = list(builtins.range(0, npoints, step)) or [0]
     offsets = [np.asarray(_offsets(c)) for c in y.chunks[:k]]
     block_of = [
