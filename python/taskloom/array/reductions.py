@@ -186,10 +186,17 @@ def _concat_nested(parts: Any, depth: int = 0) -> Any:
     items = [_concat_nested(p, depth + 1) for p in parts]
     if isinstance(items[0], tuple):
         return tuple(
-            np.concatenate([it[k] for it in items], axis=depth)
-            for k in builtins.range(len(items[0]))
+            _concatenate([it[k] for it in items], depth) for k in builtins.range(len(items[0]))
         )
-    return np.concatenate(items, axis=depth)
+    return _concatenate(items, depth)
+
+
+def _concatenate(arrays: list, axis: int) -> np.ndarray:
+    """``np.concatenate``, keeping masks: the partial of a fully masked block is masked
+    (np.concatenate would drop that and pass on its fill value)."""
+    if builtins.any(isinstance(a, np.ma.MaskedArray) for a in arrays):
+        return np.ma.concatenate(arrays, axis=axis)
+    return np.concatenate(arrays, axis=axis)
 
 
 # -- Dask's generic reduction ----------------------------------------------------------
@@ -513,7 +520,27 @@ def _count(block: np.ndarray, axes: tuple, nan: bool) -> np.ndarray:
     return np.full(shape, math.prod(block.shape[a] for a in axes), dtype="i8")
 
 
+def _masked_moment_chunk(order: int, nan: bool, block: np.ma.MaskedArray, axes: tuple) -> tuple:
+    """The partials of a masked block: masked elements count for nothing (as in
+    ``numpy.ma``). The count is a masked array (with no element masked), so that it
+    stays one through the combine and a position with no element left gives a masked
+    result, as ``numpy.ma`` does, where plain arrays give NaN."""
+    valid = ~np.ma.getmaskarray(block)
+    data = block.filled(0)
+    if nan:
+        valid &= ~np.isnan(data)
+        data = np.where(valid, data, 0)
+    n = np.ma.masked_array(np.sum(valid, axis=axes, keepdims=True, dtype="i8"))
+    total = np.sum(data, axis=axes, keepdims=True, dtype="f8")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        dev = np.where(valid, data - total / n, 0)
+    sums = [np.sum(dev**k, axis=axes, keepdims=True) for k in builtins.range(2, order + 1)]
+    return n, total, *sums
+
+
 def _moment_chunk(order: int, nan: bool, block: np.ndarray, axes: tuple) -> tuple:
+    if isinstance(block, np.ma.MaskedArray):
+        return _masked_moment_chunk(order, nan, block, axes)
     total_of = np.nansum if nan else np.sum
     n = _count(block, axes, nan)
     total = total_of(block, axis=axes, keepdims=True, dtype="f8")
@@ -610,7 +637,8 @@ def _moments(
 
 
 def _cast_finish(finish: Callable, dtype: np.dtype, *args: Any) -> np.ndarray:
-    return np.asarray(finish(*args)).astype(dtype, copy=False)
+    # asanyarray: a masked result (numpy.ma's answer where no element is left) stays one.
+    return np.asanyarray(finish(*args)).astype(dtype, copy=False)
 
 
 @_documented(_DTYPE, "\n    array([1.        , 1.33333333])")
@@ -865,7 +893,7 @@ def _takes_dtype(func: Callable) -> bool:
 
 def _scan_block(func: Callable, with_dtype: bool, dtype: np.dtype, block: np.ndarray, axis: int):
     out = func(block, axis=axis, dtype=dtype) if with_dtype else func(block, axis=axis)
-    return np.asarray(out).astype(dtype, copy=False)
+    return np.asanyarray(out).astype(dtype, copy=False)  # a masked block's scan stays masked
 
 
 def _identity_block(ident: Any, dtype: np.dtype, block: np.ndarray, axis: int) -> np.ndarray:
@@ -882,7 +910,8 @@ def _carry(binop: Callable, carry: np.ndarray, scanned: np.ndarray, axis: int) -
 
 
 def _preop_block(preop: Callable, dtype: np.dtype, block: np.ndarray, axis: int) -> np.ndarray:
-    return np.asarray(preop(block, axis=axis, keepdims=True, dtype=dtype)).astype(dtype, copy=False)
+    out = preop(block, axis=axis, keepdims=True, dtype=dtype)
+    return np.asanyarray(out).astype(dtype, copy=False)
 
 
 def _exclusive_scan(binop: Callable, totals: list, layer: dict, name: str) -> list:
@@ -1481,6 +1510,12 @@ def _percentile_chunk(block: np.ndarray, q: np.ndarray, method: str) -> tuple:
     return np.percentile(block, q, method=method), len(block)
 
 
+def _exact_percentile(block: np.ndarray, q: np.ndarray, method: str, dtype: np.dtype):
+    if not len(block):
+        raise ValueError("No non-trivial arrays found")  # Dask's message for no data
+    return np.percentile(block, q, method=method).astype(dtype)
+
+
 def _merge_percentiles(
     final_q: np.ndarray, q: np.ndarray, parts: list, method: str, dtype: np.dtype
 ) -> np.ndarray:
@@ -1598,6 +1633,9 @@ def percentile(a: Any, q: Any, method: str = "linear", internal_method: str = "d
     }
     parts = [(chunk_name, i) for i in builtins.range(x.numblocks[0])]
     merged = (_merge_percentiles, q, calc_q, parts, method, dtype)
+    if x.numblocks[0] == 1:  # one block: numpy's exact answer, as Dask gives
+        layer = {}
+        merged = (_exact_percentile, (x.name, 0), q, method, dtype)
     if scalar:
         layer[(name,)] = (np.squeeze, merged)
         return _derive(x, name, layer, (), dtype)
