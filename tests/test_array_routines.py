@@ -603,9 +603,9 @@ def test_methods(data):
     check(x.view("i8"), a.view("i8"))
     assert x.itemsize == a.itemsize
     assert x.partitions[0].chunks == x.blocks[0].chunks
-    target = np.empty_like(a)
-    x.store(target)
-    np.testing.assert_array_equal(target, a)
+    assert x.A is x and x.to_backend() is x and x.to_backend("numpy") is x
+    with pytest.raises(ValueError, match="backend"):
+        x.to_backend("cupy")
     assert x.vindex is not None
     check((x > 0).choose([a, -a]), np.choose(a > 0, [a, -a]))
     theirs = dda.from_array(a, chunks=x.chunks).view("f4", order="F")
@@ -676,7 +676,8 @@ def test_same_arguments_as_dask(name):
 
 @pytest.mark.parametrize(
     "method", ["compute_chunk_sizes", "copy", "flatten", "ravel", "repeat", "swapaxes",
-               "nonzero", "shuffle", "view", "to_svg", "choose", "store"],
+               "nonzero", "shuffle", "view", "to_svg", "choose", "store", "to_zarr", "to_hdf5",
+               "to_tiledb", "to_backend", "to_dask_dataframe", "map_overlap"],
 )  # fmt: skip
 def test_methods_exist_as_dask(method):
     assert callable(getattr(da.Array, method)) and callable(getattr(dda.Array, method))

@@ -344,8 +344,44 @@ class Array(DaskMethodsMixin):
     swapaxes = _family("routines", "swapaxes")
     nonzero = _family("routines", "nonzero")
     shuffle = _family("routines", "shuffle")
-    store = _family("routines", "store")
+    store = _family("io", "store")
+    to_zarr = _family("io", "to_zarr")
+    to_tiledb = _family("io", "to_tiledb")
     del _family
+
+    def to_hdf5(self, filename: Any, datapath: str, **kwargs: Any) -> None:
+        """See :func:`taskloom.array.to_hdf5` (this array stored at ``datapath``)."""
+        from taskloom.array.io import to_hdf5
+
+        return to_hdf5(filename, datapath, self, **kwargs)
+
+    def to_backend(self, backend: str | None = None, **kwargs: Any) -> Array:
+        """The array with blocks of another array library, as Dask's ``to_backend``:
+        the blocks here are numpy arrays, the one backend taskloom has.
+
+        Raises
+        ------
+        ValueError
+            For a ``backend`` other than ``"numpy"`` (or None).
+
+        Examples
+        --------
+        >>> import taskloom.array as da
+        >>> x = da.ones(3, chunks=2)
+        >>> x.to_backend("numpy") is x
+        True
+        """
+        if backend not in (None, "numpy"):
+            raise ValueError(
+                f"backend={backend!r} is not available: taskloom.array's blocks are numpy "
+                "arrays (backend='numpy')"
+            )
+        return self
+
+    @property
+    def A(self) -> Array:
+        """The array itself, as Dask's ``A`` (numpy matrices' ``.A``)."""
+        return self
 
     @property
     def real(self) -> Array:
