@@ -307,7 +307,7 @@ def test_lazy_integer_index_of_unknown_length_and_bounds():
     )
 
 
-def test_blockwise_products_and_store_with_unknown_sizes():
+def test_blockwise_products_with_unknown_sizes():
     a = np.arange(10.0)
     x = da.from_array(a, chunks=3)
     y, e = x[x > 3], a[a > 3]
@@ -317,8 +317,6 @@ def test_blockwise_products_and_store_with_unknown_sizes():
     np.testing.assert_allclose(da.einsum("i,i->", y, y).compute(), e @ e)
     with pytest.raises(ValueError, match="compute_chunk_sizes"):
         da.blockwise(np.add, "i", y, "i", x, "i", dtype="f8")
-    with pytest.raises(ValueError, match="compute_chunk_sizes"):
-        y.store(np.empty(6))
 
 
 @pytest.mark.parametrize("value", [0.0, 2.5])
