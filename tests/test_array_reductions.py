@@ -583,3 +583,24 @@ def test_functions_are_lazy(build):
     parts = result if isinstance(result, tuple) else (result,)
     with pytest.raises(RuntimeError, match="computed"):
         parts[0].compute()
+
+
+@SETTINGS
+@given(
+    values=st.lists(st.integers(-5, 5), min_size=1, max_size=25),
+    chunk=st.integers(1, 6),
+    threshold=st.integers(-6, 6),
+)
+def test_min_max_after_a_mask_skip_blocks_found_empty(values, chunk, threshold):
+    """Blocks of unknown size that turn out empty give no partial (as Dask's
+    chunk_max); with nothing left at all, numpy's zero-size error."""
+    x = np.array(values, dtype="f8")
+    a = da.from_array(x, chunks=chunk)
+    kept = x[x > threshold]
+    for name in ("min", "max", "nanmin", "nanmax"):
+        lazy = getattr(da, name)(a[a > threshold])
+        if kept.size:
+            assert lazy.compute() == getattr(np, name)(kept)
+        else:
+            with pytest.raises(ValueError, match="zero-size array"):
+                lazy.compute()

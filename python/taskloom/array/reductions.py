@@ -345,7 +345,15 @@ def _quiet(func: Callable, block: np.ndarray, **kwargs: Any) -> np.ndarray:
         return func(block, **kwargs)
 
 
+_NO_IDENTITY = (np.min, np.max, np.nanmin, np.nanmax)
+
+
 def _simple_chunk(func: Callable, block: np.ndarray, axes: tuple) -> np.ndarray:
+    if func in _NO_IDENTITY and builtins.any(block.shape[a] == 0 for a in axes):
+        # A block found empty when run (its size unknown before: after a mask): no
+        # partial, as Dask's chunk_max; the combine concatenates past it.
+        empty = tuple(slice(0, 0) if a in axes else slice(None) for a in builtins.range(block.ndim))
+        return block[empty]
     return _quiet(func, block, axis=axes, keepdims=True)
 
 
@@ -354,13 +362,15 @@ def _simple_combine(func: Callable, parts: Any, axes: tuple) -> np.ndarray:
 
 
 def _simple_finish(block: np.ndarray, axes: tuple, keepdims: bool) -> Any:
+    if builtins.any(block.shape[a] == 0 for a in axes):  # every block was empty
+        raise ValueError("zero-size array to reduction operation which has no identity")
     return block if keepdims else np.squeeze(block, axis=axes)
 
 
 def _simple(
     func: Callable, x: Array, axis: Any, keepdims: bool, dtype: Any, split_every: Any
 ) -> Array:
-    if func in (np.min, np.max, np.nanmin, np.nanmax):
+    if func in _NO_IDENTITY:
         if builtins.any(x.shape[a] == 0 for a in _axes(axis, x.ndim)):
             raise ValueError(
                 f"zero-size array to reduction operation {func.__name__} which has no identity"
