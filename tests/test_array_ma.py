@@ -279,13 +279,20 @@ def test_names_are_dask_array_ma_names():
         ], name
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core: Array.compute joins blocks with numpy.block, which drops masks",
-)
-def test_compute_keeps_masks():
-    x = ma.masked_greater(da.arange(4, chunks=2), 2)
-    assert np.ma.getmaskarray(x.compute()).tolist() == [False, False, False, True]
+def test_masks_survive_compute_rechunk_concatenate_and_from_array():
+    m = np.ma.masked_greater(np.arange(6), 3)
+    x = ma.masked_greater(da.arange(6, chunks=2), 3)
+    for lazy, expected in [
+        (x, m),
+        (x.rechunk(3), m),
+        (da.concatenate([x, x.astype("f8")]), np.ma.concatenate([m, m.astype("f8")])),
+        (da.from_array(m, chunks=4), m),
+        (x[1:5], m[1:5]),
+    ]:
+        got = lazy.compute()
+        assert isinstance(got, np.ma.MaskedArray)
+        np.testing.assert_array_equal(np.ma.getmaskarray(got), np.ma.getmaskarray(expected))
+        np.testing.assert_array_equal(got.compressed(), expected.compressed())
 
 
 @given(

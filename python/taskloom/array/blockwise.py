@@ -37,6 +37,7 @@ from taskloom.array.core import (
     _offsets,
     _probe_dtype,
     asarray,
+    concatenate_blocks,
     unify_chunks,
 )
 from taskloom.core import bind_kwargs, data_task
@@ -51,7 +52,7 @@ def _concat_axes(blocks: Any, axes: list[int]) -> np.ndarray:
     if not isinstance(blocks, list):
         return blocks
     parts = [_concat_axes(b, axes[1:]) for b in blocks]
-    return np.concatenate(parts, axis=axes[0])
+    return concatenate_blocks(parts, axes[0])
 
 
 def _nested_keys(name: str, ind: tuple, numblocks: tuple, inner: list, where: dict) -> Any:

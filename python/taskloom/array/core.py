@@ -578,7 +578,38 @@ def _assemble(results: Any, ndim: int) -> np.ndarray:
     def lists(x: Any, depth: int) -> Any:
         return [lists(y, depth + 1) for y in x] if depth < ndim else x
 
-    return np.block(lists(results, 0))
+    return join_blocks(lists(results, 0))
+
+
+def _leaves(nested: Any) -> Any:
+    if isinstance(nested, list):
+        for x in nested:
+            yield from _leaves(x)
+    else:
+        yield nested
+
+
+def concatenate_blocks(blocks: Sequence[Any], axis: int) -> np.ndarray:
+    """``np.concatenate`` of blocks, keeping the masks of ``numpy.ma`` blocks (which
+    ``np.concatenate`` and ``np.block`` drop)."""
+    if any(isinstance(b, np.ma.MaskedArray) for b in blocks):
+        return np.ma.concatenate(blocks, axis=axis)
+    return np.concatenate(blocks, axis=axis)
+
+
+def join_blocks(nested: Any) -> np.ndarray:
+    """``np.block`` of nested lists of blocks (one list level per axis), keeping masks."""
+    if not isinstance(nested, list):
+        return nested
+    if not any(isinstance(b, np.ma.MaskedArray) for b in _leaves(nested)):
+        return np.block(nested)
+
+    def join(x: Any, depth: int) -> Any:
+        if not isinstance(x, list):
+            return x
+        return np.ma.concatenate([join(y, depth + 1) for y in x], axis=depth)
+
+    return join(nested, 0)
 
 
 def _from_data(dsk: dict, name: str, chunks: tuple, dtype: Any) -> Array:
@@ -619,12 +650,13 @@ def from_array(x: Any, chunks: Any = "auto", name: str | None = None) -> Array:
     for idx, slc in _block_slices(chunks):
         layer[(name, *idx)] = (_getitem_block, source, slc)
     if x.ndim == 0:
-        layer = {source: data_task(x), (name,): (np.asarray, source)}
+        layer = {source: data_task(x), (name,): (np.asanyarray, source)}
     return Array({name: layer}, name, chunks, x.dtype)
 
 
 def _getitem_block(x: Any, index: tuple) -> np.ndarray:
-    return np.asarray(x[index])
+    # asanyarray: a numpy.ma source keeps its mask in the blocks, as in Dask.
+    return np.asanyarray(x[index])
 
 
 def asarray(
@@ -997,4 +1029,4 @@ def _slice_block(block: np.ndarray, index: tuple) -> np.ndarray:
 
 
 def _join_pieces(pieces: Any) -> np.ndarray:
-    return np.block(pieces) if isinstance(pieces, list) else pieces
+    return join_blocks(pieces)

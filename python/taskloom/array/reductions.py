@@ -37,6 +37,7 @@ from taskloom.array.core import (
     _derive,
     _offsets,
     asarray,
+    concatenate_blocks,
     elemwise,
     unify_chunks,
 )
@@ -186,17 +187,10 @@ def _concat_nested(parts: Any, depth: int = 0) -> Any:
     items = [_concat_nested(p, depth + 1) for p in parts]
     if isinstance(items[0], tuple):
         return tuple(
-            _concatenate([it[k] for it in items], depth) for k in builtins.range(len(items[0]))
+            concatenate_blocks([it[k] for it in items], depth)
+            for k in builtins.range(len(items[0]))
         )
-    return _concatenate(items, depth)
-
-
-def _concatenate(arrays: list, axis: int) -> np.ndarray:
-    """``np.concatenate``, keeping masks: the partial of a fully masked block is masked
-    (np.concatenate would drop that and pass on its fill value)."""
-    if builtins.any(isinstance(a, np.ma.MaskedArray) for a in arrays):
-        return np.ma.concatenate(arrays, axis=axis)
-    return np.concatenate(arrays, axis=axis)
+    return concatenate_blocks(items, depth)
 
 
 # -- Dask's generic reduction ----------------------------------------------------------

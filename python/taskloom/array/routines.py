@@ -185,7 +185,7 @@ def concatenate(
         for idx in np.ndindex(*a.numblocks):
             out = list(idx)
             out[axis] += offset
-            layer[(name, *out)] = (np.asarray, (a.name, *idx), dtype)
+            layer[(name, *out)] = (np.asanyarray, (a.name, *idx), dtype)
         offset += a.numblocks[axis]
     chunks = list(lined[0].chunks)
     chunks[axis] = tuple(c for a in lined for c in a.chunks[axis])
@@ -624,7 +624,7 @@ def from_delayed(value: Any, shape: Sequence[int], dtype: Any) -> Array:
         raise TypeError(f"from_delayed needs a Delayed value, got {type(value).__name__}")
     shape = tuple(shape)
     name = f"from-value-{tokenize(value.key, shape)}"
-    layer = {(name, *([0] * len(shape))): (np.asarray, value.key, np.dtype(dtype))}
+    layer = {(name, *([0] * len(shape))): (np.asanyarray, value.key, np.dtype(dtype))}
     layers = {("delayed", value.key): value.__dask_graph__(), name: layer}
     return Array(layers, name, tuple((s,) for s in shape), dtype)
 
@@ -782,7 +782,7 @@ class _Blocks:
                 picks.append([int(k) % n for k in np.atleast_1d(i)])
         name = f"blocks-{tokenize(x.name, repr(index))}"
         layer = {
-            (name, *out): (np.asarray, (x.name, *[picks[a][k] for a, k in enumerate(out)]))
+            (name, *out): (np.asanyarray, (x.name, *[picks[a][k] for a, k in enumerate(out)]))
             for out in np.ndindex(*[len(p) for p in picks])
         }
         chunks = tuple(tuple(x.chunks[a][k] for k in p) for a, p in enumerate(picks))
