@@ -682,3 +682,34 @@ def test_same_arguments_as_dask(name):
 )  # fmt: skip
 def test_methods_exist_as_dask(method):
     assert callable(getattr(da.Array, method)) and callable(getattr(dda.Array, method))
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    start=st.one_of(st.integers(-50, 50), st.floats(-50, 50, allow_nan=False)),
+    span=st.one_of(st.integers(-60, 60), st.floats(-60, 60, allow_nan=False)),
+    step=st.one_of(
+        st.integers(-7, 7).filter(bool),
+        st.floats(0.05, 7) | st.floats(-7, -0.05),
+    ),
+    chunk=st.integers(1, 9),
+)
+def test_arange_is_numpys_to_the_last_bit(start, span, step, chunk):
+    stop = start + span
+    x = da.arange(start, stop, step, chunks=chunk)
+    expected = np.arange(start, stop, step)
+    assert (x.shape, x.dtype) == (expected.shape, expected.dtype)
+    np.testing.assert_array_equal(x.compute(), expected)
+
+
+def test_arange_builds_without_materializing_the_range():
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        x = da.arange(10**9, chunks=10**7)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert x.shape == (10**9,)
+    assert peak < 2**20  # numpy's arange would hold 8 GB

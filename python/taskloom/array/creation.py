@@ -6,6 +6,8 @@ Functions of another array (``*_like``, ``meshgrid``, ``indices``) take its bloc
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -83,13 +85,21 @@ def arange(*args: Any, chunks: Any = "auto", dtype: Any = None) -> Array:
     >>> arange(2, 11, 3, chunks=2).compute()
     array([2, 5, 8])
     """
-    ref = np.arange(*args[:3]) if len(args) <= 3 else None
-    if ref is None:
-        raise TypeError("arange takes at most 3 positional arguments")
-    start = args[0] if len(args) > 1 else 0
-    step = args[2] if len(args) > 2 else 1
-    dtype = np.dtype(dtype) if dtype is not None else ref.dtype
-    return _ramp("arange", args, start, step, len(ref), chunks, dtype)
+    if not 1 <= len(args) <= 3:
+        raise TypeError(f"arange takes 1 to 3 positional arguments, got {len(args)}")
+    start, stop, step = (0, args[0], 1) if len(args) == 1 else (*args, 1)[:3]
+    # numpy's checks and result type, from an empty range (numpy's whole arange would
+    # hold every value in memory when the graph is built).
+    probe = np.arange(start, stop - (stop - start), step)  # stop's type, start's value
+    if all(isinstance(v, numbers.Integral) for v in (start, stop, step)):
+        length = len(range(int(start), int(stop), int(step)))
+    else:
+        length = max(math.ceil((stop - start) / step), 0)
+    dtype = np.dtype(dtype) if dtype is not None else probe.dtype
+    # numpy's values are start + i * delta, delta being (start + step) - start as
+    # computed (not step itself: they differ in the last bits for floats).
+    delta = (start + step) - start
+    return _ramp("arange", args, start, delta, length, chunks, dtype)
 
 
 def linspace(
