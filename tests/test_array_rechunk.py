@@ -171,3 +171,31 @@ def test_from_array_auto_follows_the_sources_blocks_as_dask(source_chunks):
     theirs = dd.from_array(_ChunkedSource(a, source_chunks), name="source")
     assert ours.chunks == theirs.chunks
     np.testing.assert_array_equal(ours[:3, :3].compute(), np.ones((3, 3)))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_rechunk_to_and_from_blocks_of_zero_length_anywhere(data):
+    """Empty blocks in any position, on either side (once only the first worked)."""
+    n = data.draw(st.integers(0, 8))
+
+    def chunking():
+        sizes = data.draw(st.lists(st.integers(0, 3), max_size=6))
+        out, left = [], n
+        for size in sizes:
+            out.append(min(size, left))
+            left -= out[-1]
+        if left or not out:
+            out.append(left)
+        return tuple(out)
+
+    x = np.arange(n * 2).reshape(n, 2)
+    a = da.from_array(x, chunks=(chunking(), (1, 1)))
+    target = (chunking(), (2,))
+    b = a.rechunk(target)
+    assert b.chunks == target
+    np.testing.assert_array_equal(b.compute(), x)
+    for idx in np.ndindex(*b.numblocks):
+        assert b.blocks[idx].compute().shape == tuple(
+            c[i] for c, i in zip(b.chunks, idx, strict=True)
+        )

@@ -966,7 +966,9 @@ def rechunk(
             pieces = []
             for j in builtins.range(len(x.chunks[a])):
                 s, e = in_off[a][j], in_off[a][j + 1]
-                if (e > lo and s < hi) or (lo == hi and s <= lo <= e and j == 0):
+                if (e > lo and s < hi) or (lo == hi and s <= lo <= e and not pieces):
+                    # (An empty output block is an empty slice of the first input
+                    # block at its position, wherever that is.)
                     pieces.append((j, slice(builtins.max(lo, s) - s, builtins.min(hi, e) - s)))
             per_axis.append(pieces)
         layer[(name, *idx)] = (_join_pieces, _nest_pieces(x.name, per_axis))
