@@ -517,6 +517,19 @@ class Array(DaskMethodsMixin):
         return _to_dataframe(self, columns, index, meta)
 
 
+class PerformanceWarning(Warning):
+    """An operation will run, but much slower or bigger than it could (Dask's class,
+    at its path: filters written for Dask's warnings apply)."""
+
+
+def blockwise(*args: Any, **kwargs: Any) -> Array:
+    """:func:`taskloom.array.blockwise.blockwise`, at Dask's ``dask.array.core`` path
+    (imported when called: the blockwise family builds on this module)."""
+    from taskloom.array.blockwise import blockwise as blockwise_
+
+    return blockwise_(*args, **kwargs)
+
+
 def _block_keys(name: str, numblocks: tuple, prefix: tuple) -> list:
     """Nested lists of block keys, one level per axis (a module-level function: a
     recursive closure would be a reference cycle holding the array)."""
