@@ -27,6 +27,9 @@ from typing import Any
 from taskloom import _core
 from taskloom.core import data_task, iskey, istask
 
+# Values that are read as themselves when they name no key of the graph.
+_SCALARS = frozenset([int, float, complex, bool, str, bytes, type(None)])
+
 __all__ = ["cull", "fuse", "key_split", "subs"]
 
 
@@ -139,7 +142,9 @@ def fuse(
     for chain in compiled.chains():
         group, value = [chain[0]], dsk[chain[0]]
         for prev, key in pairwise(chain):
-            keep = istask(value) or iskey(value, dsk)  # a task, or an alias: as it is
+            # A task, an alias, or a number or string naming no key (inlined as Dask
+            # does) goes in as it is; any other value is quoted.
+            keep = istask(value) or iskey(value, dsk) or type(value) in _SCALARS
             try:
                 value = subs(dsk[key], prev, value if keep else data_task(value))
             except TypeError:
