@@ -1034,21 +1034,51 @@ def test_da_store_to_numpy_target(get):
     np.testing.assert_array_equal(returned, theirs)
 
 
-# A deliberate difference (README, "Dask's own collections"): Dask's bag optimizer,
-# which taskloom skips, fuses map chains and removes their ``reify`` calls, so there a
-# partition reaches ``map_partitions`` as a one-shot iterator. On taskloom it is the
-# list a plain Python map would give: reading it twice, or taking its len(), works.
-@pytest.mark.parametrize("path", ["dask.compute-get", "taskloom.compute"])
-def test_bag_partition_after_map_is_the_list_python_gives(path):
-    data = list(range(10))
-    bag = db.from_sequence(data, npartitions=2).map(_inc)
-    coll = bag.map_partitions(lambda p: [sum(p), sum(p), len(p)])
+# Dask's bag optimizer, which taskloom does its own way, fuses map chains and removes
+# their ``reify`` calls: a partition reaches ``map_partitions`` as a one-shot iterator
+# (reading it twice gives nothing the second time), and elements stream through the
+# chain one at a time. taskloom must give the same answers.
+@pytest.mark.parametrize("path", ["dask.compute-get", "taskloom.compute", "processes"])
+def test_bag_partition_after_map_streams_as_in_dask(path):
+    bag = db.from_sequence(list(range(10)), npartitions=2).map(_inc)
+    coll = bag.map_partitions(lambda p: [sum(p), sum(p)])
+    (theirs,) = dask.compute(coll, scheduler="sync")
     if path == "dask.compute-get":
         (ours,) = dask.compute(coll, scheduler=taskloom.get)
+    elif path == "processes":
+        (ours,) = dask.compute(coll, scheduler=taskloom.multiprocessing.get)
     else:
         (ours,) = taskloom.compute(coll, scheduler="sync")
-    parts = [list(map(_inc, data[:5])), list(map(_inc, data[5:]))]
-    assert ours == [v for p in parts for v in (sum(p), sum(p), len(p))]
+    assert ours == theirs
+
+
+def test_bag_chain_does_not_hold_elements_between_steps():
+    """Each element of a fused map chain is released before the next is made (Dask's
+    test_map_releases_element_references_as_soon_as_possible, on every taskloom get)."""
+    import gc
+    import weakref
+
+    class Box:
+        pass
+
+    alive = weakref.WeakSet()
+
+    def make(i):
+        assert not alive, "an element of the previous step is still referenced"
+        box = Box()
+        alive.add(box)
+        return box
+
+    def drop(box):
+        return 1
+
+    bag = db.from_sequence(range(3), npartitions=1).map(make).map(drop).map(make).map(drop)
+    for get in ("sync", taskloom.get, taskloom.get_sync):  # Dask's own first
+        gc.disable()
+        try:
+            assert dask.compute(bag.sum(), scheduler=get) == (3,)
+        finally:
+            gc.enable()
 
 
 _SETTINGS = settings(

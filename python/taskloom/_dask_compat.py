@@ -31,12 +31,15 @@ Conversion, node by node:
 
 Lowering (:func:`lower`): an expression from ``dask.compute`` becomes a graph with
 ``__dask_graph__()``, Dask's low-level optimizer included, except where taskloom does
-that optimizer's work natively: Dask's bag optimizer (``dask.bag.core.optimize``:
-convert to task spec, cull, fuse linear chains, drop ``reify`` inside fused chains)
-is replaced by materializing the graph as it is, since taskloom culls and chains
-natively. Its cost was a third of Dask's whole run (it walks every element of
-``from_sequence``'s partitions); what is lost is only the iterator streaming between
-fused bag steps, so a chain of ``map``s holds one intermediate list at a time.
+that optimizer's work natively. Dask's bag optimizer (``dask.bag.core.optimize``:
+convert to task spec, cull, fuse linear chains, then drop the ``reify``/``list`` that
+materialize each step inside a fused chain, so a chain of maps streams one element at
+a time) is replaced by its outcome computed taskloom's way: the graph is converted
+here, taskloom's own linear chains (the ones it runs as units, by the same rule as
+Dask's fusion) are found natively, and Dask's ``lazify_task`` is applied as Dask
+applies it (inside a chain, every task but the last loses its outer ``reify``).
+Dask's version walks every element of ``from_sequence``'s partitions to build task
+objects: a third of Dask's whole run.
 
 Policy: a graph with none of these objects at its top level is a legacy graph, returned
 untouched after one C-speed scan (Dask's own graphs hold nodes at the top level;
@@ -127,25 +130,32 @@ _CONTAINERS = (tuple, list, set, frozenset, dict)
 def _holds_node(x: Any, kinds: tuple[type, ...], ref_type: type) -> bool:
     """Whether a legacy graph value has a Dask graph node or reference anywhere inside.
 
-    Containers are read by the types of their items first (one C-speed pass): a
+    Long containers are read by the types of their items first (one C-speed pass): a
     partition of a million numbers costs a ``set(map(type, ...))``, not a call each.
     """
     t = type(x)
     if t is dict:
-        items = x.values()
+        items: Any = x.values()
     elif t is tuple or t is list or t is set or t is frozenset:
         items = x
     else:
         return isinstance(x, kinds) or _is_future(x, ref_type)
-    deeper = [
-        ty
-        for ty in set(map(type, items))
-        if issubclass(ty, _CONTAINERS) or issubclass(ty, kinds) or hasattr(ty, "__dask_future__")
-    ]
-    if not deeper:
+    if len(items) > 16 and not any(_may_hold(ty, kinds) for ty in set(map(type, items))):
         return False
-    deeper_types = tuple(deeper)
-    return any(_holds_node(v, kinds, ref_type) for v in items if isinstance(v, deeper_types))
+    return any(_holds_node(v, kinds, ref_type) for v in items if _may_hold(type(v), kinds))
+
+
+# Per type: whether a value of it may be or hold a node (a container, a node, a future).
+_MAY_HOLD: dict[type, bool] = {}
+
+
+def _may_hold(t: type, kinds: tuple[type, ...]) -> bool:
+    found = _MAY_HOLD.get(t)
+    if found is None:
+        found = _MAY_HOLD[t] = (
+            issubclass(t, _CONTAINERS) or issubclass(t, kinds) or hasattr(t, "__dask_future__")
+        )
+    return found
 
 
 def _missing(key: Hashable, dep: Hashable) -> ValueError:
@@ -340,30 +350,48 @@ def lower(expr: Any) -> Any:
     """The graph of what Dask's ``compute`` passes to a ``get``: a collection, or an
     expression whose ``__dask_graph__()`` runs Dask's low-level optimizers.
 
-    Dask's bag optimizer is skipped (see the module notes): the bag's graph is used as
-    it is, and taskloom culls and chains it natively. Every other optimizer, and any
-    optimizer the user configured for bags, runs as Dask runs it.
+    Dask's bag optimizer is done taskloom's way (see the module notes); every other
+    optimizer, and any optimizer the user configured for bags, runs as Dask runs it.
     """
-    replaced = _replaced_optimizers()
-    if replaced:
-        operands = _hlg_operands(expr)
-        if operands is not None and any(op.low_level_optimizer in replaced for op in operands):
-            from dask.utils import ensure_dict
-
-            graph: dict = {}
-            for op in operands:
-                optimizer = op.low_level_optimizer
-                hlg = op.hlg
-                if optimizer is not None and optimizer not in replaced:
-                    hlg = optimizer(hlg, op.__dask_keys__())
-                graph.update(ensure_dict(hlg))
-            return graph
-    return expr.__dask_graph__()
-
-
-def _replaced_optimizers() -> tuple:
     bag = sys.modules.get("dask.bag.core")
-    return (bag.optimize,) if bag is not None else ()
+    operands = _hlg_operands(expr) if bag is not None else None
+    if operands is None or not any(op.low_level_optimizer is bag.optimize for op in operands):
+        return expr.__dask_graph__()
+    from dask.utils import ensure_dict
+
+    graph: dict = {}
+    for op in operands:
+        optimizer, keys = op.low_level_optimizer, op.__dask_keys__()
+        if optimizer is bag.optimize:
+            graph.update(_bag_optimize(ensure_dict(op.hlg), keys, bag.lazify_task))
+        else:
+            graph.update(ensure_dict(optimizer(op.hlg, keys) if optimizer else op.hlg))
+    return graph
+
+
+def _flat(keys: Any) -> list:
+    return [k for part in keys for k in _flat(part)] if isinstance(keys, list) else [keys]
+
+
+def _bag_optimize(dsk: dict, keys: Any, lazify_task: Any) -> dict:
+    """What ``dask.bag.core.optimize`` makes of ``dsk``, as tuple tasks: inside each
+    linear chain every task but the last lazified as a fused chain's inner task is,
+    every other task as a task of its own is (Dask's ``lazify``)."""
+    from taskloom import _core
+
+    dsk = as_graph(dsk)
+    flat = _flat(keys)
+    inner = {k for chain in _core.Compiled(dsk, flat).chains() for k in chain[:-1]}
+    inner.difference_update(flat)
+    # Only tasks and short lists can change (lazify_task leaves anything else as is).
+    return {
+        k: lazify_task(v, k not in inner) if type(v) is tuple or _short_list(v) else v
+        for k, v in dsk.items()
+    }
+
+
+def _short_list(v: Any) -> bool:
+    return type(v) is list and len(v) < 50
 
 
 def _hlg_operands(expr: Any) -> list | None:
