@@ -18,8 +18,11 @@ picks its item from that task's tuple. Everything is built on
 from __future__ import annotations
 
 import builtins
+import math
 import re
 from collections.abc import Callable, Sequence
+from functools import reduce
+from operator import mul
 from typing import Any
 
 import numpy as np
@@ -131,30 +134,34 @@ def _validate_normalize_axes(
 _CHUNK_SIZE_TOLERANCE = 1.25
 
 
-def _split_loop_chunks(chunks: tuple, changeable: set, maximum: float) -> tuple:
-    """Dask's ``_calculate_new_chunksizes``: the loop axes ``changeable`` split evenly
-    until a block holds at most ``maximum`` elements, so that joining the core
-    dimensions' blocks (``allow_rechunk``) does not make blocks bigger."""
-    maximum = builtins.max(maximum, 1)
-    new = list(chunks)
+def _split_chunks(
+    input_chunks: tuple, new_chunks: list, changeable: set[int], maximum_chunk: float
+) -> list:
+    """Dask's ``_calculate_new_chunksizes``: the blocks of the ``changeable`` axes of
+    ``input_chunks`` split evenly until a block of ``new_chunks`` holds at most about
+    ``maximum_chunk`` elements (``new_chunks`` is updated in place and returned). Used
+    for the loop axes of :func:`apply_gufunc` (``allow_rechunk``: joining the core
+    dimensions' blocks does not make blocks bigger) and by ``sliding_window_view``."""
+    maximum_chunk = builtins.max(maximum_chunk, 1)
     while changeable:
-        growth = np.prod([builtins.max(c) for c in new]) / maximum
-        if growth <= 1:
+        n_changeable = len(changeable)
+        factor_all = reduce(mul, map(builtins.max, new_chunks)) / maximum_chunk
+        if factor_all <= 1:
             break
         for i in list(changeable):
-            limit = builtins.max(new[i]) / growth ** (1 / len(changeable))
             sizes: list[int] = []
-            for c in chunks[i]:
+            limit = builtins.max(new_chunks[i]) / (factor_all ** (1 / n_changeable))
+            for c in input_chunks[i]:
                 if c > _CHUNK_SIZE_TOLERANCE * limit:
-                    parts = builtins.min(int(np.ceil(c / limit)), c)
-                    size, extra = divmod(c, parts)
-                    sizes.extend(size + (k < extra) for k in builtins.range(parts))
+                    factor = builtins.min(math.ceil(c / limit), c)
+                    size, remainder = divmod(c, factor)
+                    sizes.extend(size + (k < remainder) for k in builtins.range(factor))
                 else:
                     sizes.append(c)
-            if tuple(sizes) == new[i] or builtins.max(sizes) == 1:
+            if tuple(sizes) == new_chunks[i] or builtins.max(sizes) == 1:
                 changeable.remove(i)
-            new[i] = tuple(sizes)
-    return tuple(new)
+            new_chunks[i] = tuple(sizes)
+    return new_chunks
 
 
 def _pick(results: tuple, i: int) -> Any:
@@ -384,7 +391,7 @@ def apply_gufunc(
                     changeable.add(i)
             if factor > 1 and changeable:
                 limit = np.prod([builtins.max(c) for c in a.chunks]) / factor
-                a = a.rechunk(_split_loop_chunks(a.chunks, changeable, limit))
+                a = a.rechunk(tuple(_split_chunks(a.chunks, list(a.chunks), changeable, limit)))
             resized.append(a)
         arrays = resized
 

@@ -19,7 +19,6 @@ it is a ``ValueError``). Each extended block is then one task reading the pieces
 from __future__ import annotations
 
 import builtins
-import math
 import numbers
 import warnings
 from bisect import bisect_right
@@ -44,6 +43,7 @@ from taskloom.array.core import (
     elemwise,
 )
 from taskloom.array.creation import full
+from taskloom.array.gufunc import _split_chunks
 from taskloom.array.routines import concatenate
 from taskloom.tokenize import tokenize
 
@@ -579,35 +579,6 @@ def map_overlap(
 
 
 # -- sliding windows ----------------------------------------------------------------
-
-CHUNK_SIZE_TOLERANCE = 1.25  # Dask's array.chunk-size-tolerance
-
-
-def _split_chunks(
-    input_chunks: tuple, new_chunks: list, changeable: set[int], maximum_chunk: int
-) -> list:
-    """Dask's rule for splitting the blocks of ``changeable`` axes until a block of
-    ``new_chunks`` holds about ``maximum_chunk`` elements."""
-    maximum_chunk = builtins.max(maximum_chunk, 1)
-    while changeable:
-        n_changeable = len(changeable)
-        factor_all = reduce(mul, map(builtins.max, new_chunks)) / maximum_chunk
-        if factor_all <= 1:
-            break
-        for i in list(changeable):
-            sizes: list[int] = []
-            limit = builtins.max(new_chunks[i]) / (factor_all ** (1 / n_changeable))
-            for c in input_chunks[i]:
-                if c > CHUNK_SIZE_TOLERANCE * limit:
-                    factor = builtins.min(math.ceil(c / limit), c)
-                    size, remainder = divmod(c, factor)
-                    sizes.extend(size + (k < remainder) for k in builtins.range(factor))
-                else:
-                    sizes.append(c)
-            if tuple(sizes) == new_chunks[i] or builtins.max(sizes) == 1:
-                changeable.remove(i)
-            new_chunks[i] = tuple(sizes)
-    return new_chunks
 
 
 def sliding_window_view(
