@@ -44,7 +44,7 @@ from taskloom.array.core import (
 )
 from taskloom.array.creation import full
 from taskloom.array.gufunc import _split_chunks
-from taskloom.array.routines import concatenate
+from taskloom.array.routines import _rechunked_to_common, concatenate
 from taskloom.tokenize import tokenize
 
 # Dask's top-level names from this family; ``overlap`` stays the module's own name,
@@ -414,16 +414,7 @@ def _aligned(arrays: list[Array]) -> list[Array]:
         shape = np.broadcast_shapes(*shapes)
     except ValueError as e:
         raise ValueError(f"map_overlap: arrays of shapes {shapes} do not broadcast") from e
-    common = _common_chunks(arrays, shape)
-    out = []
-    for a in arrays:
-        offset = len(shape) - a.ndim
-        target = tuple(
-            c if a.shape[i] == 1 and shape[offset + i] != 1 else common[offset + i]
-            for i, c in enumerate(a.chunks)
-        )
-        out.append(a.rechunk(target))
-    return out
+    return _rechunked_to_common(arrays, shape, _common_chunks(arrays, shape))
 
 
 def _check_aligned(arrays: list[Array]) -> None:

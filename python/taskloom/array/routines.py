@@ -1230,6 +1230,20 @@ def broadcast_to(x: Any, shape: Any, chunks: Any = None, meta: Any = None) -> Ar
     return _derive(x, name, layer, chunks, x.dtype)
 
 
+def _rechunked_to_common(arrays: list[Array], shape: tuple, common: tuple) -> list[Array]:
+    """The arrays rechunked to the blocks ``common`` of the broadcast ``shape`` on their
+    trailing axes; an axis of length 1 that is broadcast keeps its one block."""
+    out = []
+    for a in arrays:
+        lead = len(shape) - a.ndim
+        target = tuple(
+            c if a.shape[i] == 1 and shape[lead + i] != 1 else common[lead + i]
+            for i, c in enumerate(a.chunks)
+        )
+        out.append(a.rechunk(target))
+    return out
+
+
 def broadcast_arrays(*args: Any, subok: bool = False) -> list[Array]:
     """``numpy.broadcast_arrays``: the arrays broadcast to their common shape, with
     common blocks (a list, as Dask's).
@@ -1243,16 +1257,10 @@ def broadcast_arrays(*args: Any, subok: bool = False) -> list[Array]:
     arrays = [asarray(a) for a in args]
     out_shape = broadcast_shapes(*[a.shape for a in arrays])
     common = _common_chunks(arrays, out_shape)
-    out = []
-    for a in arrays:
-        lead = len(out_shape) - a.ndim
-        target = tuple(
-            c if a.shape[i] == 1 and out_shape[lead + i] != 1 else common[lead + i]
-            for i, c in enumerate(a.chunks)
-        )
-        a = a.rechunk(target)
-        out.append(broadcast_to(a, out_shape, chunks=common))
-    return out
+    return [
+        broadcast_to(a, out_shape, chunks=common)
+        for a in _rechunked_to_common(arrays, out_shape, common)
+    ]
 
 
 # -- padding ---------------------------------------------------------------------------
