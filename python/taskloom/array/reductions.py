@@ -1768,6 +1768,17 @@ def count_nonzero(a: Any, axis: Any = None) -> Array:
     return sum(elemwise(np.not_equal, asarray(a), 0), axis=axis, dtype=np.intp)
 
 
+def _diagonal_axes(x: Array, axis1: int, axis2: int) -> tuple[int, int]:
+    """The two axes of the plane of a diagonal (:func:`trace`, ``diagonal``), normalized;
+    numpy's errors for fewer than 2 dimensions or the same axis twice."""
+    if x.ndim < 2:
+        raise ValueError("diag requires an array of at least two dimensions")
+    axis1, axis2 = _check_axis(axis1, x.ndim), _check_axis(axis2, x.ndim)
+    if axis1 == axis2:
+        raise ValueError("axis1 and axis2 cannot be the same")
+    return axis1, axis2
+
+
 def _trace_block(
     offset: int, axis1: int, axis2: int, dtype: np.dtype, block: np.ndarray
 ) -> np.ndarray:
@@ -1794,11 +1805,7 @@ def trace(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype: Any = 
     (np.int64(12), np.int64(6))
     """
     x = asarray(a)
-    if x.ndim < 2:
-        raise ValueError("diag requires an array of at least two dimensions")
-    a1, a2 = _check_axis(axis1, x.ndim), _check_axis(axis2, x.ndim)
-    if a1 == a2:
-        raise ValueError("axis1 and axis2 cannot be the same")
+    a1, a2 = _diagonal_axes(x, axis1, axis2)
     if has_unknown(x.chunks[a1]) or has_unknown(x.chunks[a2]):
         raise ValueError(f"trace needs the diagonal's position.{UNKNOWN_CHUNK_MESSAGE}")
     dtype = np.dtype(dtype) if dtype is not None else np.trace(np.ones((1, 1), x.dtype)).dtype

@@ -46,6 +46,7 @@ from taskloom.array.core import (
     elemwise,
     normalize_chunks,
 )
+from taskloom.array.reductions import _diagonal_axes
 from taskloom.tokenize import tokenize
 
 __all__ = [
@@ -1703,11 +1704,7 @@ def diagonal(a: Any, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Array:
     array([1, 5])
     """
     x = asarray(a)
-    if x.ndim < 2:
-        raise ValueError("diag requires an array of at least two dimensions")
-    axis1, axis2 = _check_axis(axis1, x.ndim), _check_axis(axis2, x.ndim)
-    if axis1 == axis2:
-        raise ValueError("axis1 and axis2 cannot be the same")
+    axis1, axis2 = _diagonal_axes(x, axis1, axis2)
     others = [i for i in range(x.ndim) if i not in (axis1, axis2)]
     y = x.transpose([*others, axis1, axis2])
     require_known(y.chunks[-2:], "diagonal")
