@@ -322,6 +322,15 @@ def _degenerate(a: Array, axis: int, m2: Array) -> Array:
     return m2 <= (mean(a, axis=axis) * eps) ** 2
 
 
+def _standardized_moment(a: Any, axis: int | None, order: int) -> tuple[int, Array, Array]:
+    """For :func:`skew` (``order`` 3) and :func:`kurtosis` (4): the number of samples,
+    where the data are constant (:func:`_degenerate`), and the biased ratio
+    ``m_order / m2 ** (order / 2)`` of central moments."""
+    a, axis = _along(a, axis)
+    m2, m_order = moment(a, 2, axis), moment(a, order, axis)
+    return a.shape[axis], _degenerate(a, axis, m2), _divide(m_order, m2 ** (order / 2))
+
+
 def skew(a: Any, axis: int | None = 0, bias: bool = True, nan_policy: str = "propagate") -> Array:
     """``scipy.stats.skew``: the sample skewness along ``axis``; with ``bias=False``,
     corrected for statistical bias (where there are more than 2 samples).
@@ -342,11 +351,7 @@ def skew(a: Any, axis: int | None = 0, bias: bool = True, nan_policy: str = "pro
     1.0182
     """
     _propagate_only(nan_policy)
-    a, axis = _along(a, axis)
-    n = a.shape[axis]
-    m2, m3 = moment(a, 2, axis), moment(a, 3, axis)
-    zero = _degenerate(a, axis, m2)
-    ratio = _divide(m3, m2**1.5)
+    n, zero, ratio = _standardized_moment(a, axis, 3)
     if not bias and n > 2:
         ratio = ratio * (math.sqrt((n - 1.0) * n) / (n - 2.0))
     return elemwise(np.where, zero, np.nan, ratio)
@@ -379,11 +384,7 @@ def kurtosis(
     -0.7696
     """
     _propagate_only(nan_policy)
-    a, axis = _along(a, axis)
-    n = a.shape[axis]
-    m2, m4 = moment(a, 2, axis), moment(a, 4, axis)
-    zero = _degenerate(a, axis, m2)
-    vals = _divide(m4, m2**2.0)
+    n, zero, vals = _standardized_moment(a, axis, 4)
     if not bias and n > 3:
         vals = (1.0 / (n - 2) / (n - 3)) * ((n * n - 1.0) * vals - 3 * (n - 1) ** 2.0) + 3.0
     vals = elemwise(np.where, zero, np.nan, vals)
