@@ -232,6 +232,27 @@ def empty_like(
 # -- grids ---------------------------------------------------------------------------
 
 
+def _diagonal_blocks(
+    prefix: str, block: Callable, N: int, M: int | None, k: int, dtype: Any, chunks: Any
+) -> Array:
+    """An ``(N, M)`` array (``M`` defaults to ``N``) made of a pattern along diagonal
+    ``k`` (``tri``, ``eye``): each block is ``block(shape, k_local, dtype)``, one task, with
+    ``k_local`` diagonal ``k`` seen from the block's first element."""
+    M = N if M is None else M
+    chunks = normalize_chunks(chunks, (N, M), dtype)
+    name = f"{prefix}-{tokenize(N, M, k, dtype, chunks)}"
+    layer = {
+        (name, *idx): (
+            block,
+            tuple(s.stop - s.start for s in slc),
+            k + slc[0].start - slc[1].start,
+            np.dtype(dtype),
+        )
+        for idx, slc in _block_slices(chunks)
+    }
+    return Array({name: layer}, name, chunks, dtype)
+
+
 def _tri_block(shape: tuple, k: int, dtype: Any) -> np.ndarray:
     return np.tri(shape[0], shape[1], k, dtype=dtype)
 
@@ -254,20 +275,7 @@ def tri(
            [1, 0, 0],
            [1, 1, 0]])
     """
-    M = N if M is None else M
-    dtype = np.dtype(dtype)
-    chunks = normalize_chunks(chunks, (N, M), dtype)
-    name = f"tri-{tokenize(N, M, k, dtype, chunks)}"
-    layer = {
-        (name, *idx): (
-            _tri_block,
-            tuple(s.stop - s.start for s in slc),
-            k + slc[0].start - slc[1].start,
-            dtype,
-        )
-        for idx, slc in _block_slices(chunks)
-    }
-    return Array({name: layer}, name, chunks, dtype)
+    return _diagonal_blocks("tri", _tri_block, N, M, k, np.dtype(dtype), chunks)
 
 
 def meshgrid(*xi: Any, sparse: bool = False, indexing: str = "xy", **kwargs: Any) -> list:

@@ -594,27 +594,15 @@ Array.dot = lambda self, other: dot(self, other)  # type: ignore[attr-defined]
 # -- more creation ---------------------------------------------------------------------
 
 
-def _eye_block(shape: tuple, row0: int, col0: int, k: int, dtype: Any) -> np.ndarray:
-    return np.eye(shape[0], shape[1], k=k + row0 - col0, dtype=dtype)
+def _eye_block(shape: tuple, k: int, dtype: Any) -> np.ndarray:
+    return np.eye(shape[0], shape[1], k=k, dtype=dtype)
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype: Any = "f8", chunks: Any = "auto") -> Array:
     """The identity-like matrix with ones on diagonal ``k``."""
-    M = N if M is None else M
-    chunks = normalize_chunks(chunks, (N, M), dtype)
-    name = f"eye-{tokenize(N, M, k, dtype, chunks)}"
-    layer = {
-        (name, *idx): (
-            _eye_block,
-            tuple(s.stop - s.start for s in slc),
-            slc[0].start,
-            slc[1].start,
-            k,
-            np.dtype(dtype),
-        )
-        for idx, slc in _block_slices(chunks)
-    }
-    return Array({name: layer}, name, chunks, dtype)
+    from taskloom.array.creation import _diagonal_blocks
+
+    return _diagonal_blocks("eye", _eye_block, N, M, k, dtype, chunks)
 
 
 def from_delayed(value: Any, shape: Sequence[int], dtype: Any) -> Array:
