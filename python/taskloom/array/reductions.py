@@ -1168,7 +1168,19 @@ def _argtopk_finish(k: int, parts: tuple, axes: tuple, keepdims: bool) -> np.nda
     return np.take_along_axis(indices, _sorted_positions(k, values, axes[0]), axis=axes[0])
 
 
-def _topk_args(a: Any, k: int, axis: int) -> tuple[Array, int]:
+def _topk_tree(
+    a: Any,
+    k: int,
+    axis: int,
+    split_every: int | None,
+    name: str,
+    dtype: Any,
+    parts: tuple[Callable, Callable, Callable],
+    index_aware: bool = False,
+) -> Array:
+    """:func:`topk` and :func:`argtopk`: ``k`` checked against the axis, then the tree of
+    the ``(chunk, combine, finish)`` functions ``parts``, each given ``k`` first;
+    ``dtype`` ``None`` is the array's."""
     x = asarray(a)
     axis = _check_axis(axis, x.ndim)
     if not isinstance(k, int | np.integer) or k == 0 or abs(k) > x.shape[axis]:
@@ -1177,7 +1189,10 @@ def _topk_args(a: Any, k: int, axis: int) -> tuple[Array, int]:
             f"k must be a non-zero integer with |k| <= {x.shape[axis]} (the axis' length), "
             f"got {k!r}"
         )
-    return x, axis
+    k = int(k)
+    dtype = x.dtype if dtype is None else dtype
+    return _tree(x, *(partial(f, k) for f in parts), axis, True, dtype, name, split_every,
+                 index_aware=index_aware, output_size=abs(k))  # fmt: skip
 
 
 def topk(a: Any, k: int, axis: int = -1, split_every: int | None = None) -> Array:
@@ -1211,20 +1226,8 @@ def topk(a: Any, k: int, axis: int = -1, split_every: int | None = None) -> Arra
     >>> da.topk(x, 2).compute(), da.topk(x, -2).compute()
     (array([6, 5]), array([1, 3]))
     """
-    x, axis = _topk_args(a, k, axis)
-    k = int(k)
-    return _tree(
-        x,
-        partial(_topk_chunk, k),
-        partial(_topk_combine, k),
-        partial(_topk_finish, k),
-        axis,
-        True,
-        x.dtype,
-        "topk",
-        split_every,
-        output_size=abs(k),
-    )
+    parts = (_topk_chunk, _topk_combine, _topk_finish)
+    return _topk_tree(a, k, axis, split_every, "topk", None, parts)
 
 
 def argtopk(a: Any, k: int, axis: int = -1, split_every: int | None = None) -> Array:
@@ -1249,21 +1252,8 @@ def argtopk(a: Any, k: int, axis: int = -1, split_every: int | None = None) -> A
     >>> da.argtopk(x, 2).compute(), da.argtopk(x, -2).compute()
     (array([3, 0]), array([1, 2]))
     """
-    x, axis = _topk_args(a, k, axis)
-    k = int(k)
-    return _tree(
-        x,
-        partial(_argtopk_chunk, k),
-        partial(_argtopk_combine, k),
-        partial(_argtopk_finish, k),
-        axis,
-        True,
-        np.dtype(np.intp),
-        "argtopk",
-        split_every,
-        index_aware=True,
-        output_size=abs(k),
-    )
+    parts = (_argtopk_chunk, _argtopk_combine, _argtopk_finish)
+    return _topk_tree(a, k, axis, split_every, "argtopk", np.dtype(np.intp), parts, True)
 
 
 # -- functions of whole axes: the reduced axes rechunked into one block, as Dask -------
