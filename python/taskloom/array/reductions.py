@@ -352,7 +352,10 @@ def _simple_chunk(func: Callable, block: np.ndarray, axes: tuple) -> np.ndarray:
 
 
 def _simple_combine(func: Callable, parts: Any, axes: tuple) -> np.ndarray:
-    return _quiet(func, _concat_nested(parts), axis=axes, keepdims=True)
+    joined = _concat_nested(parts)
+    if func in _NO_IDENTITY and builtins.any(joined.shape[a] == 0 for a in axes):
+        return joined  # every block of this group was found empty: still no partial
+    return _quiet(func, joined, axis=axes, keepdims=True)
 
 
 def _simple_finish(block: np.ndarray, axes: tuple, keepdims: bool) -> Any:
