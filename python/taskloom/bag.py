@@ -34,6 +34,7 @@ import math
 import operator
 import os
 import pickle
+import random as pyrandom
 import zlib
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
@@ -50,13 +51,35 @@ from taskloom.tokenize import tokenize
 __all__ = [
     "Bag",
     "Item",
+    "concat",
     "from_delayed",
     "from_sequence",
+    "from_url",
+    "map",
+    "map_partitions",
+    "random",
     "range",
+    "read_avro",
     "read_text",
+    "to_textfiles",
+    "zip",
 ]
 
-_no_default = object()
+
+class _NoDefault:
+    """ "No value given": one object in every process (it unpickles as itself), so a
+    task run elsewhere still recognises it."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> str:
+        return "_no_default"
+
+    def __repr__(self) -> str:
+        return "<no_default>"
+
+
+_no_default = _NoDefault()
 
 
 def _merge_layers(*parents: Any) -> dict:
@@ -110,6 +133,20 @@ class Item(DaskMethodsMixin):
     def to_delayed(self) -> Delayed:
         """This value as a :class:`~taskloom.Delayed`."""
         return Delayed(self.key, self.__dask_graph__())
+
+    @staticmethod
+    def from_delayed(value: Delayed) -> Item:
+        """An Item computing a :class:`~taskloom.Delayed` value.
+
+        Examples
+        --------
+        >>> import taskloom, taskloom.bag as db
+        >>> db.Item.from_delayed(taskloom.delayed(sum)([1, 2])).apply(str).compute()
+        '3'
+        """
+        if not isinstance(value, Delayed):
+            raise TypeError(f"Item.from_delayed needs a Delayed value, got {type(value).__name__}")
+        return Item({("delayed", value.key): value.__dask_graph__()}, value.key)
 
 
 def _first(results: tuple) -> Any:
@@ -263,6 +300,122 @@ class Bag(DaskMethodsMixin):
     def filter(self, predicate: Callable) -> Bag:
         """Keep the elements for which ``predicate`` is true."""
         return self.map_partitions(partial(_filter_partition, predicate))
+
+    def remove(self, predicate: Callable) -> Bag:
+        """Drop the elements for which ``predicate`` is true (``filter``'s complement).
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> db.range(6, npartitions=2).remove(lambda x: x % 2 == 0).compute()
+        [1, 3, 5]
+        """
+        return self.map_partitions(partial(_remove_partition, predicate))
+
+    def accumulate(self, binop: Callable, initial: Any = _no_default) -> Bag:
+        """Running totals ``binop(total, element)`` in bag order, as ``itertools.accumulate``.
+
+        Partition ``i`` waits only for the running total at the end of partition
+        ``i - 1`` (a chain, as in Dask); partitions keep their lengths, the first one
+        gaining ``initial`` when it is given.
+
+        Examples
+        --------
+        >>> import operator, taskloom.bag as db
+        >>> b = db.from_sequence([1, 2, 3, 4, 5], npartitions=2)
+        >>> b.accumulate(operator.add).compute()
+        [1, 3, 6, 10, 15]
+        >>> b.accumulate(operator.add, initial=-1).compute()
+        [-1, 0, 2, 5, 9, 14]
+        """
+        token = tokenize(self.name, binop, initial)
+        prefix = _name(binop)
+        step, out = f"{prefix}-accumulate-step-{token}", f"{prefix}-accumulate-{token}"
+        layer: dict = {}
+        for i in builtins.range(self.npartitions):
+            carry = (operator.getitem, (step, i - 1), 1) if i else data_task(initial)
+            layer[(step, i)] = (_accumulate_part, binop, (self.name, i), carry, i == 0)
+            layer[(out, i)] = (operator.getitem, (step, i), 0)
+        layers = _merge_layers(self)
+        layers[out] = layer
+        return Bag(layers, out, self.npartitions)
+
+    def join(self, other: Any, on_self: Callable, on_other: Callable | None = None) -> Bag:
+        """Pairs ``(y, x)`` of an element ``y`` of ``other`` and an element ``x`` of this
+        bag with ``on_other(y) == on_self(x)``, as ``dask.bag.Bag.join`` (``other`` held
+        whole by every task).
+
+        Parameters
+        ----------
+        other : iterable, Delayed or Bag of one partition
+            The other collection.
+        on_self, on_other : callable
+            The join keys (``on_other`` defaults to ``on_self``).
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> people = db.from_sequence(["Alice", "Bob", "Charlie"])
+        >>> people.join(["Apple", "Apricot", "Banana"], lambda x: x[0]).compute()
+        [('Apple', 'Alice'), ('Apricot', 'Alice'), ('Banana', 'Bob')]
+        """
+        layers = _merge_layers(self)
+        if isinstance(other, Bag):
+            if other.npartitions != 1:
+                raise NotImplementedError(
+                    f"join with a Bag of {other.npartitions} partitions: only a Bag of one "
+                    "partition, a Delayed value or an iterable (as in Dask)"
+                )
+            layers.update(other._layers)
+            other_task: Any = (other.name, 0)
+        elif isinstance(other, Delayed):
+            layers[("delayed", other.key)] = other.__dask_graph__()
+            other_task = other.key
+        elif isinstance(other, Iterable) and not is_dask_collection(other):
+            other_task = data_task(other)
+        else:
+            raise TypeError(
+                "join's other must be an iterable, a Delayed value or a Bag of one "
+                f"partition, got {type(other).__name__}"
+            )
+        on_other = on_other or on_self
+        name = f"join-{tokenize(self.name, other_task, on_self, on_other)}"
+        layers[name] = {
+            (name, i): (_join_partition, on_self, on_other, other_task, (self.name, i))
+            for i in builtins.range(self.npartitions)
+        }
+        return Bag(layers, name, self.npartitions)
+
+    def random_sample(self, prob: float, random_state: Any = None) -> Bag:
+        """Each element kept with probability ``prob``, independently.
+
+        With the same ``random_state`` (an int seed or a :class:`random.Random`) the
+        sample is Dask's, element for element: each partition draws from its own
+        Mersenne Twister state, derived from ``random_state`` as Dask derives it.
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> db.from_sequence(builtins.range(10)).random_sample(0.5, 43).compute()
+        [0, 1, 3, 4, 7, 9]
+        """
+        from taskloom.bag_random import random_sample_states
+
+        if not isinstance(prob, int | float) or not 0 <= prob <= 1:
+            raise ValueError(f"prob must be a number in the interval [0, 1], got {prob!r}")
+        states, token = random_sample_states(self.npartitions, random_state)
+        name = f"random-sample-{tokenize(self.name, prob, token)}"
+        layers = _merge_layers(self)
+        layers[name] = {
+            (name, i): (_random_sample_partition, (self.name, i), data_task(state), prob)
+            for i, state in enumerate(states)
+        }
+        return Bag(layers, name, self.npartitions)
+
+    @property
+    def str(self) -> StringAccessor:
+        """String methods applied to each element (``b.str.upper()``), as Dask's."""
+        return StringAccessor(self)
 
     def flatten(self) -> Bag:
         """Concatenate the elements (each an iterable)."""
@@ -444,6 +597,21 @@ class Bag(DaskMethodsMixin):
         """Number of elements."""
         return self.reduction(len, sum, split_every, name="count")
 
+    def any(self, split_every: int | None = None) -> Item:
+        """Whether any element is truthy (``False`` for an empty bag)."""
+        return self.reduction(builtins.any, builtins.any, split_every, name="any")
+
+    def all(self, split_every: int | None = None) -> Item:
+        """Whether every element is truthy (``True`` for an empty bag).
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> db.from_sequence([True, True, False]).all().compute()
+        False
+        """
+        return self.reduction(builtins.all, builtins.all, split_every, name="all")
+
     def min(self, split_every: int | None = None) -> Item:
         """Smallest element (``ValueError`` when computed on an empty bag)."""
         return self.reduction(_min_of, _min_of, split_every, name="min")
@@ -601,37 +769,93 @@ class Bag(DaskMethodsMixin):
         self,
         path: str | Sequence[str],
         name_function: Callable[[int], str] | None = None,
-        compute: bool = True,
+        compression: str | None = "infer",
         encoding: str = "utf-8",
+        compute: bool = True,
+        storage_options: dict | None = None,
         last_endline: bool = False,
+        **kwargs: Any,
     ) -> Any:
-        """Write one text file per partition, one element per line.
+        """Write one text file per partition: see :func:`to_textfiles`."""
+        return to_textfiles(
+            self,
+            path,
+            name_function,
+            compression,
+            encoding,
+            compute,
+            storage_options,
+            last_endline,
+            **kwargs,
+        )
 
-        ``path`` is a directory, a pattern with one ``*`` (replaced by
-        ``name_function(i)``, default ``str(i)``), or a list of paths. Each file is
-        written whole or not at all: a partition that fails (while computing, or while
-        its elements are turned into text and written) leaves an existing file at its
-        path byte for byte as it was, and no staging files behind.
-        Returns the paths written (or, with ``compute=False``, a Delayed of them).
+    def to_avro(
+        self,
+        filename: str | Sequence[str],
+        schema: dict,
+        name_function: Callable[[int], str] | None = None,
+        storage_options: dict | None = None,
+        codec: str = "null",
+        sync_interval: int = 16000,
+        metadata: dict | None = None,
+        compute: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        """Write one Avro file per partition: see :func:`taskloom.bag_avro.to_avro`."""
+        from taskloom.bag_avro import to_avro
 
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> d = tempfile.mkdtemp()
-        >>> paths = from_sequence(["a", "b", "c"], npartitions=2).to_textfiles(d)
-        >>> [os.path.basename(p) for p in paths], open(paths[0]).read()
-        (['0.part', '1.part'], 'a\\nb')
-        """
-        paths = _output_paths(path, self.npartitions, name_function, "part")
-        parts = [Delayed(k, self.__dask_graph__()) for k in self.__dask_keys__()]
-        from taskloom.delayed import delayed
+        return to_avro(
+            self,
+            filename,
+            schema,
+            name_function,
+            storage_options,
+            codec,
+            sync_interval,
+            metadata,
+            compute,
+            **kwargs,
+        )
 
-        writes = [
-            delayed(_write_text, pure=True)(part, p, encoding, last_endline)
-            for part, p in zip(parts, paths, strict=True)
-        ]
-        out = delayed(list)(writes)
-        return out.compute() if compute else out
+
+class StringAccessor:
+    """``str`` methods mapped over a bag's elements (``b.str.lower()``), as Dask's
+    ``Bag.str``; ``match`` filters by a shell-style pattern.
+
+    Examples
+    --------
+    >>> import taskloom.bag as db
+    >>> b = db.from_sequence(["Alice Smith", "Bob Jones", "Charlie Smith"])
+    >>> b.str.lower().compute()
+    ['alice smith', 'bob jones', 'charlie smith']
+    >>> b.str.match("*Smith").compute()
+    ['Alice Smith', 'Charlie Smith']
+    >>> b.str.split(" ").compute()[0]
+    ['Alice', 'Smith']
+    """
+
+    def __init__(self, bag: Bag) -> None:
+        self._bag = bag
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(dir(type(self))) | set(dir(str)))
+
+    def __getattr__(self, key: str) -> Callable[..., Bag]:
+        if key.startswith("_") or not hasattr(str, key):
+            raise AttributeError(f"'str' has no method {key!r} to map over a bag")
+
+        def method(*args: Any, **kwargs: Any) -> Bag:
+            return self._bag.map(operator.methodcaller(key, *args, **kwargs))
+
+        method.__name__ = key
+        method.__doc__ = getattr(str, key).__doc__
+        return method
+
+    def match(self, pattern: str) -> Bag:
+        """The strings matching a shell-style ``pattern`` (:func:`fnmatch.fnmatch`)."""
+        from fnmatch import fnmatch
+
+        return self._bag.filter(partial(fnmatch, pat=pattern))
 
 
 # -- helpers (module level so tasks pickle) ------------------------------------------
@@ -738,7 +962,7 @@ def _map_partition(
             return [func(x, *args, **kwargs) for x in part]
         return [func(x) for x in part]
     part = list(part)
-    columns = [list(a) if z else None for a, z in zip(args, zipped, strict=True)]
+    columns = [list(a) if z else None for a, z in builtins.zip(args, zipped, strict=True)]
     kw_columns = {k: list(kwargs[k]) for k in zipped_kwargs}
     for c in [*columns, *kw_columns.values()]:
         if c is not None and len(c) != len(part):
@@ -751,7 +975,7 @@ def _map_partition(
     return [
         func(
             x,
-            *[a if c is None else c[j] for a, c in zip(args, columns, strict=True)],
+            *[a if c is None else c[j] for a, c in builtins.zip(args, columns, strict=True)],
             **fixed,
             **{k: c[j] for k, c in kw_columns.items()},
         )
@@ -765,6 +989,35 @@ def _starmap_partition(func: Callable, part: list, **kwargs: Any) -> list:
 
 def _filter_partition(predicate: Callable, part: list) -> list:
     return [x for x in part if predicate(x)]
+
+
+def _remove_partition(predicate: Callable, part: list) -> list:
+    return [x for x in part if not predicate(x)]
+
+
+def _accumulate_part(binop: Callable, part: Iterable, carry: Any, first: bool) -> tuple:
+    """(this partition's running totals, the total to carry on). ``carry`` is
+    ``_no_default`` until some element has been seen (and no ``initial`` was given)."""
+    if carry is _no_default:
+        out = list(itertools.accumulate(part, binop))
+    else:
+        out = list(itertools.accumulate(part, binop, initial=carry))
+        if not first:  # the carried total belongs to the previous partition
+            out = out[1:]
+    return out, (out[-1] if out else carry)
+
+
+def _join_partition(on_self: Callable, on_other: Callable, other: Iterable, part: list) -> list:
+    index: dict = {}
+    for y in other:
+        index.setdefault(on_other(y), []).append(y)
+    return [(y, x) for x in part for y in index.get(on_self(x), ())]
+
+
+def _random_sample_partition(part: Iterable, state: tuple, prob: float) -> list:
+    rng = pyrandom.Random()
+    rng.setstate(state)
+    return [x for x in part if rng.random() < prob]
 
 
 def _pluck_partition(key: Any, default: Any, part: list) -> list:
@@ -1054,18 +1307,111 @@ def _output_paths(
     return [path.replace("*", name_function(i)) for i in builtins.range(n)]
 
 
-def _write_text(part: list, path: str, encoding: str, last_endline: bool) -> str:
+_COMPRESSIONS = {".gz": "gzip", ".bz2": "bz2", ".xz": "xz"}
+
+
+def _compression(path: str, compression: str | None) -> str | None:
+    """The codec for ``path``: ``"infer"`` reads it from the extension, as Dask."""
+    if compression == "infer":
+        return _COMPRESSIONS.get(os.path.splitext(path)[1])
+    if compression is not None and compression not in _COMPRESSIONS.values():
+        raise ValueError(
+            f"compression must be 'infer', None or one of {sorted(_COMPRESSIONS.values())}, "
+            f"got {compression!r}"
+        )
+    return compression
+
+
+def _open_text(path: str, compression: str | None, encoding: str, options: dict | None) -> Any:
+    if not _files.is_local(path):
+        try:
+            import fsspec
+        except ImportError as e:  # pragma: no cover - depends on the environment
+            raise ImportError(f"writing to {path!r} needs fsspec: pip install fsspec") from e
+        return fsspec.open(
+            path, "wt", compression=compression, encoding=encoding, **(options or {})
+        ).open()
+    if compression == "gzip":
+        import gzip
+
+        return gzip.open(path, "wt", encoding=encoding)
+    if compression == "bz2":
+        import bz2
+
+        return bz2.open(path, "wt", encoding=encoding)
+    if compression == "xz":
+        import lzma
+
+        return lzma.open(path, "wt", encoding=encoding)
+    return open(path, "w", encoding=encoding)
+
+
+def _write_text(
+    part: list,
+    path: str,
+    encoding: str,
+    last_endline: bool,
+    compression: str | None = None,
+    options: dict | None = None,
+) -> str:
     """Write one partition's lines to ``path``, whole or not at all: an element that
     cannot be turned into text, or a write that fails, leaves an existing file intact
     (see :mod:`taskloom._files`)."""
     directory = os.path.dirname(path)
     if directory and _files.is_local(path):
         os.makedirs(directory, exist_ok=True)
-    with _files.atomic_write(path) as temp, open(temp, "w", encoding=encoding) as f:
+    with _files.atomic_write(path) as temp, _open_text(temp, compression, encoding, options) as f:
         lines = [x if isinstance(x, str) else str(x) for x in part]
         text = "\n".join(line[:-1] if line.endswith("\n") else line for line in lines)
         f.write(text + ("\n" if last_endline and lines else ""))
     return path
+
+
+def to_textfiles(
+    b: Bag,
+    path: str | Sequence[str],
+    name_function: Callable[[int], str] | None = None,
+    compression: str | None = "infer",
+    encoding: str = "utf-8",
+    compute: bool = True,
+    storage_options: dict | None = None,
+    last_endline: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """Write one text file per partition of ``b``, one element per line.
+
+    ``path`` is a directory, a pattern with one ``*`` (replaced by
+    ``name_function(i)``, default ``str(i)``), or a list of paths. ``compression``
+    ``"infer"`` compresses by the file extension (``.gz``, ``.bz2``, ``.xz``); a path
+    with a URL scheme is written through fsspec, with ``storage_options`` and the
+    other keyword arguments as its options (local files have none). Each file is
+    written whole or not at all: a partition that fails (while computing, or while
+    its elements are turned into text and written) leaves an existing file at its
+    path byte for byte as it was, and no staging files behind.
+    Returns the paths written (or, with ``compute=False``, a Delayed of them).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> paths = to_textfiles(from_sequence(["a", "b", "c"], npartitions=2), d)
+    >>> [os.path.basename(p) for p in paths], open(paths[0]).read()
+    (['0.part', '1.part'], 'a\\nb')
+    """
+    if not isinstance(b, Bag):
+        raise TypeError(f"to_textfiles writes a Bag, got {type(b).__name__}")
+    options = {**(storage_options or {}), **kwargs} or None
+    paths = _output_paths(path, b.npartitions, name_function, "part")
+    codecs = [_compression(p, compression) for p in paths]
+    from taskloom.delayed import delayed
+
+    dsk = b.__dask_graph__()
+    writes = [
+        delayed(_write_text, pure=True)(Delayed(k, dsk), p, encoding, last_endline, c, options)
+        for k, p, c in builtins.zip(b.__dask_keys__(), paths, codecs, strict=True)
+    ]
+    out = delayed(list)(writes)
+    return out.compute() if compute else out
 
 
 # -- creation -----------------------------------------------------------------------
@@ -1194,6 +1540,20 @@ def from_delayed(values: Delayed | Sequence[Delayed]) -> Bag:
     return Bag(layers, name, len(values))
 
 
+def _expand_paths(urlpath: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
+    """The files ``urlpath`` names: a path, a glob pattern, or a list of them (each
+    pattern must match something, so a typo fails here rather than as an empty bag)."""
+    patterns = [urlpath] if isinstance(urlpath, str | os.PathLike) else list(urlpath)
+    paths: list[str] = []
+    for p in patterns:
+        p = os.fspath(p)
+        matched = sorted(globmod.glob(p)) if globmod.has_magic(p) else [p]
+        if not matched or (not globmod.has_magic(p) and not os.path.exists(p)):
+            raise FileNotFoundError(f"no file matches {p!r}")
+        paths.extend(matched)
+    return paths
+
+
 def read_text(
     urlpath: str | os.PathLike | Sequence[str | os.PathLike],
     blocksize: int | None = None,
@@ -1212,14 +1572,7 @@ def read_text(
     FileNotFoundError
         If a pattern matches no file, naming the pattern.
     """
-    patterns = [urlpath] if isinstance(urlpath, str | os.PathLike) else list(urlpath)
-    paths: list[str] = []
-    for p in patterns:
-        p = os.fspath(p)
-        matched = sorted(globmod.glob(p)) if globmod.has_magic(p) else [p]
-        if not matched or (not globmod.has_magic(p) and not os.path.exists(p)):
-            raise FileNotFoundError(f"no file matches {p!r}")
-        paths.extend(matched)
+    paths = _expand_paths(urlpath)
     if blocksize is not None and (isinstance(blocksize, bool) or blocksize < 1):
         raise ValueError(f"blocksize must be a positive number of bytes, got {blocksize!r}")
     name = f"read_text-{tokenize(paths, [os.path.getmtime(p) for p in paths], blocksize)}"
@@ -1257,3 +1610,150 @@ def _read_block(
             data.write(line)
     lines = data.getvalue().decode(encoding, errors).splitlines(keepends=True)
     return [(line, path) for line in lines] if include_path else lines
+
+
+def concat(bags: Sequence[Bag]) -> Bag:
+    """One bag of the partitions of ``bags``, in order (no data moves).
+
+    Examples
+    --------
+    >>> import taskloom.bag as db
+    >>> c = db.concat([db.from_sequence([1, 2, 3]), db.from_sequence([4, 5, 6])])
+    >>> c.compute(), c.npartitions
+    ([1, 2, 3, 4, 5, 6], 6)
+    """
+    bags = list(bags)
+    if not bags or not all(isinstance(b, Bag) for b in bags):
+        raise TypeError("concat needs a non-empty sequence of Bags")
+    name = f"concat-{tokenize(*[b.name for b in bags])}"
+    keys = [k for b in bags for k in b.__dask_keys__()]
+    layers = _merge_layers(*bags)
+    layers[name] = {(name, i): k for i, k in enumerate(keys)}
+    return Bag(layers, name, len(keys))
+
+
+def zip(*bags: Bag) -> Bag:
+    """Tuples of the elements at the same place in ``bags``, partition by partition.
+
+    As in Dask the bags must have the same number of partitions, and partitions are
+    zipped as they are: the longer of two partitions loses its extra elements.
+
+    Examples
+    --------
+    >>> import taskloom.bag as db
+    >>> evens = db.from_sequence(builtins.range(0, 10, 2), partition_size=4)
+    >>> odds = db.from_sequence(builtins.range(1, 10, 2), partition_size=4)
+    >>> db.zip(evens, odds).compute()
+    [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]
+    """
+    if not bags or not all(isinstance(b, Bag) for b in bags):
+        raise TypeError("zip needs one or more Bags")
+    n = bags[0].npartitions
+    if any(b.npartitions != n for b in bags):
+        counts = [b.npartitions for b in bags]
+        raise ValueError(f"bags to zip must have the same number of partitions, got {counts}")
+    name = f"zip-{tokenize(*[b.name for b in bags])}"
+    layers = _merge_layers(*bags)
+    layers[name] = {
+        (name, i): (_zip_partitions, [(b.name, i) for b in bags]) for i in builtins.range(n)
+    }
+    return Bag(layers, name, n)
+
+
+def _zip_partitions(parts: list) -> list:
+    return list(builtins.zip(*parts, strict=False))  # Dask drops the extras
+
+
+def _first_bag(fname: str, args: tuple, kwargs: dict) -> tuple[int | None, Bag]:
+    """Where the first Bag argument is: its position (``None`` for a keyword), itself."""
+    for i, a in enumerate(args):
+        if isinstance(a, Bag):
+            return i, a
+    for v in kwargs.values():
+        if isinstance(v, Bag):
+            return None, v
+    raise ValueError(f"{fname}: at least one argument must be a Bag")
+
+
+def _moved_first(func: Callable, position: int | None, x: Any, *args: Any, **kwargs: Any) -> Any:
+    """``func`` with its first argument put back at ``position`` (dropped for ``None``:
+    it was a keyword Bag, passed by keyword too)."""
+    if position is None:
+        return func(*args, **kwargs)
+    return func(*args[:position], x, *args[position:], **kwargs)
+
+
+def _lead_with(func: Callable, args: tuple, kwargs: dict, fname: str) -> tuple:
+    position, bag = _first_bag(fname, args, kwargs)
+    if position == 0:
+        return bag, func, args[1:]
+    rest = args if position is None else args[:position] + args[position + 1 :]
+    return bag, partial(_moved_first, func, position), rest
+
+
+def map(func: Callable, *args: Any, **kwargs: Any) -> Bag:
+    """``func`` over the elements of the Bag arguments, zipped, as ``dask.bag.map``.
+
+    Any positional or keyword argument may be a Bag (all with the same number of
+    partitions, partitions of the same lengths); the others are passed to every call
+    as :meth:`Bag.map` passes them.
+
+    Examples
+    --------
+    >>> import taskloom.bag as db
+    >>> b = db.range(4, npartitions=2)
+    >>> db.map(lambda a, x: a - x, 10, b).compute()
+    [10, 9, 8, 7]
+    """
+    bag, fn, rest = _lead_with(func, args, kwargs, "map")
+    return bag.map(fn, *rest, **kwargs)
+
+
+def map_partitions(func: Callable, *args: Any, **kwargs: Any) -> Bag:
+    """``func`` over the partitions of the Bag arguments, as ``dask.bag.map_partitions``.
+
+    Examples
+    --------
+    >>> import taskloom.bag as db
+    >>> b = db.range(4, npartitions=2)
+    >>> db.map_partitions(lambda a, p: a + sum(p), 100, b).compute()
+    [101, 105]
+    """
+    bag, fn, rest = _lead_with(func, args, kwargs, "map_partitions")
+    return bag.map_partitions(fn, *rest, **kwargs)
+
+
+def from_url(urls: str | Sequence[str]) -> Bag:
+    """A bag of the lines (bytes) read from each URL, one partition per URL.
+
+    Read when computed, and again at each compute (a URL's content may change, so the
+    bag's name is random, as in Dask).
+
+    Examples
+    --------
+    >>> import pathlib, tempfile
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+    >>> _ = f.write_text("x\\ny\\n")
+    >>> from_url(f.as_uri()).compute()
+    [b'x\\n', b'y\\n']
+    """
+    import uuid
+
+    urls = [urls] if isinstance(urls, str) else list(urls)
+    if not all(isinstance(u, str) for u in urls):
+        raise TypeError("from_url needs a URL string or a sequence of them")
+    name = f"from_url-{uuid.uuid4().hex}"
+    layer = {(name, i): (_read_url, u) for i, u in enumerate(urls)}
+    return Bag({name: layer}, name, len(urls))
+
+
+def _read_url(url: str) -> list[bytes]:
+    from urllib.request import urlopen
+
+    with urlopen(url) as f:
+        return list(f)
+
+
+# Families in their own modules; imported last, as they build on Bag.
+from taskloom import bag_random as random  # noqa: E402
+from taskloom.bag_avro import read_avro  # noqa: E402
