@@ -46,7 +46,7 @@ atexit.register(_core._shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_core._after_fork_in_child)
 
-_SUBMODULES = ("array", "bag", "dataframe", "datasets", "diagnostics")
+_SUBMODULES = ("array", "bag", "dataframe", "datasets", "diagnostics", "utils")
 
 
 def __getattr__(name: str) -> object:

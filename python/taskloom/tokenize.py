@@ -10,7 +10,9 @@ functions hash by module and qualified name (plus code and closure for lambdas a
 nested functions).
 Objects may define ``__dask_tokenize__``, and types may be registered with
 :func:`normalize_token.register`. Anything else is pickled; objects that cannot be
-pickled get a random token, so they are never shared by mistake (as in Dask).
+pickled get a random token, so they are never shared by mistake (as in Dask), or, with
+``ensure_deterministic=True`` (default: the ``tokenize.ensure-deterministic`` setting),
+raise :class:`TokenizationError`.
 
 Examples
 --------
@@ -31,11 +33,12 @@ import pickle
 import sys
 import types
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any
 
 from taskloom import _core
 
-__all__ = ["normalize_token", "tokenize", "unique_token"]
+__all__ = ["TokenizationError", "normalize_token", "tokenize", "unique_token"]
 
 
 # Unique tokens are a per-process random prefix plus a counter, kept in the core (the
@@ -48,6 +51,41 @@ def _reseed() -> None:
 _reseed()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reseed)
+
+
+class TokenizationError(RuntimeError):
+    """An object could not be tokenized deterministically, and that was required.
+
+    Examples
+    --------
+    >>> import threading
+    >>> try:
+    ...     tokenize(threading.Lock(), ensure_deterministic=True)
+    ... except TokenizationError:
+    ...     print("not deterministic")
+    not deterministic
+    """
+
+
+# The ``ensure_deterministic`` of the outermost ``tokenize`` call in progress (None:
+# not given, read the setting), seen by the nested calls made for sets and methods.
+_ENSURE_DETERMINISTIC: ContextVar[bool | None] = ContextVar("_ENSURE_DETERMINISTIC", default=None)
+
+
+def _nondeterministic(what: str) -> bytes:
+    """A random token for ``what``, or TokenizationError if determinism is required."""
+    ensure = _ENSURE_DETERMINISTIC.get()
+    if ensure is None:
+        from taskloom import config
+
+        ensure = config.get("tokenize.ensure-deterministic", False)
+    if ensure:
+        raise TokenizationError(
+            f"{what} cannot be deterministically hashed; this likely indicates that "
+            "the object cannot be serialized deterministically (define "
+            "__dask_tokenize__ or register it with normalize_token)"
+        )
+    return unique_token().encode()
 
 
 def unique_token() -> str:
@@ -155,10 +193,14 @@ def _feed_object(h: Any, obj: Any, depth: int) -> None:
         fields = [(f.name, getattr(obj, f.name)) for f in dataclasses.fields(obj)]
         _feed(h, (type(obj).__qualname__, fields), depth + 1)
         return
-    try:
-        data = pickle.dumps(obj, protocol=5)
-    except Exception:
-        data = unique_token().encode()  # not deterministic: never shared by mistake
+    if type(obj) is object:
+        # Every object() pickles alike, yet each is distinct: never share their tasks.
+        data = _nondeterministic("object()")
+    else:
+        try:
+            data = pickle.dumps(obj, protocol=5)
+        except Exception:
+            data = _nondeterministic(f"Object {obj!r}")  # never shared by mistake
     h.update(b"p:")
     h.update(data)
 
@@ -182,6 +224,7 @@ def _normalize_callable(func: Any) -> Any:
     except Exception:
         # A callable object that cannot be pickled: the same object gives the same
         # token while it lives (Dask falls back to its repr, which shows the id).
+        _nondeterministic(f"Callable {func!r}")
         return ("object", type(func).__qualname__, id(func))
 
 
@@ -334,16 +377,32 @@ def _register_pandas() -> None:
         return ("pd.NaT",)
 
 
-def tokenize(*args: Any, **kwargs: Any) -> str:
+def tokenize(*args: Any, ensure_deterministic: bool | None = None, **kwargs: Any) -> str:
     """A deterministic 32-hex-digit token of the arguments.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        The objects to tokenize.
+    ensure_deterministic : bool, optional
+        Raise :class:`TokenizationError` rather than give a random token to an object
+        that cannot be tokenized deterministically. Default: the
+        ``tokenize.ensure-deterministic`` setting (False when unset).
 
     Examples
     --------
     >>> tokenize("x", 1) == tokenize("x", 1) != tokenize("x", 2)
     True
     """
-    h = hashlib.blake2b(digest_size=16)
-    _feed(h, args)
-    if kwargs:
-        _feed(h, kwargs)
-    return h.hexdigest()
+    reset = (
+        None if ensure_deterministic is None else _ENSURE_DETERMINISTIC.set(ensure_deterministic)
+    )
+    try:
+        h = hashlib.blake2b(digest_size=16)
+        _feed(h, args)
+        if kwargs:
+            _feed(h, kwargs)
+        return h.hexdigest()
+    finally:
+        if reset is not None:
+            _ENSURE_DETERMINISTIC.reset(reset)
