@@ -1675,9 +1675,10 @@ def _first_bag(fname: str, args: tuple, kwargs: dict) -> tuple[int | None, Bag]:
     raise ValueError(f"{fname}: at least one argument must be a Bag")
 
 
-def _moved_first(func: Callable, position: int | None, x: Any, *args: Any, **kwargs: Any) -> Any:
+def _moved_first(func: Callable, position: int | None, x: Any, /, *args: Any, **kwargs: Any) -> Any:
     """``func`` with its first argument put back at ``position`` (dropped for ``None``:
-    it was a keyword Bag, passed by keyword too)."""
+    it was a keyword Bag, passed by keyword too). Positional-only, so the caller's
+    keywords may use any name."""
     if position is None:
         return func(*args, **kwargs)
     return func(*args[:position], x, *args[position:], **kwargs)
