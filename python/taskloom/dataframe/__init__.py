@@ -35,7 +35,9 @@ from taskloom.dataframe.io import (
     to_csv,
     to_parquet,
 )
-from taskloom.dataframe.multi import concat, merge
+from taskloom.dataframe.multi import concat, merge, merge_asof
+from taskloom.dataframe.reshape import get_dummies, melt, pivot_table
+from taskloom.dataframe.tools import map_overlap, to_datetime, to_numeric, to_timedelta
 
 __all__ = [
     "DataFrame",
@@ -47,10 +49,18 @@ __all__ = [
     "from_delayed",
     "from_dict",
     "from_pandas",
+    "get_dummies",
+    "map_overlap",
     "map_partitions",
+    "melt",
     "merge",
+    "merge_asof",
+    "pivot_table",
     "read_csv",
     "read_parquet",
     "to_csv",
+    "to_datetime",
+    "to_numeric",
     "to_parquet",
+    "to_timedelta",
 ]

@@ -12,6 +12,10 @@
 
 Rows come out in partition order, not pandas' order; compare sorted.
 
+``merge_asof`` gathers the right side into one task and matches every left partition
+against all of it, so each left row sees every right row (exact, whatever the
+partitioning; the right side must fit in memory, as with a broadcast).
+
 ``concat`` along rows appends the partitions (divisions stay known when the inputs'
 ranges are ordered; ``interleave_partitions=True`` repartitions overlapping ones onto
 shared divisions), columns present in only some inputs are filled with missing values
@@ -40,7 +44,7 @@ from taskloom.dataframe.core import (
 )
 from taskloom.tokenize import tokenize
 
-__all__ = ["concat", "merge"]
+__all__ = ["concat", "merge", "merge_asof"]
 
 _HOWS = ("inner", "left", "right", "outer", "leftsemi")
 
@@ -310,3 +314,83 @@ def _concat_rows(conform: _Conform, *parts: Any) -> Any:
 
 def _concat_columns(join: str, *parts: Any) -> pd.DataFrame:
     return pd.concat(parts, axis=1, join=join)
+
+
+class _MergeAsof:
+    """``pandas.merge_asof`` of a left partition with the whole right side."""
+
+    __slots__ = ("kwargs",)
+
+    def __init__(self, kwargs: dict) -> None:
+        self.kwargs = kwargs
+
+    def __call__(self, left: Any, right: Any) -> pd.DataFrame:
+        return pd.merge_asof(left, right, **self.kwargs)
+
+    def __dask_tokenize__(self) -> Any:
+        return ("merge-asof", sorted(self.kwargs.items(), key=str))
+
+
+def merge_asof(
+    left: Any,
+    right: Any,
+    on: Any = None,
+    left_on: Any = None,
+    right_on: Any = None,
+    left_index: bool = False,
+    right_index: bool = False,
+    by: Any = None,
+    left_by: Any = None,
+    right_by: Any = None,
+    suffixes: tuple = ("_x", "_y"),
+    tolerance: Any = None,
+    allow_exact_matches: bool = True,
+    direction: str = "backward",
+) -> Any:
+    """Match each left row with the nearest right row by key, as
+    :func:`pandas.merge_asof` (every partition's keys must be sorted, as pandas needs).
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> l = dd.from_pandas(pd.DataFrame({"t": [1, 5, 10]}), npartitions=2)
+    >>> r = dd.from_pandas(pd.DataFrame({"t": [2, 6], "v": ["a", "b"]}), npartitions=2)
+    >>> dd.merge_asof(l, r, on="t").compute().v.tolist()
+    [nan, 'a', 'b']
+    """
+    if direction not in ("backward", "forward", "nearest"):
+        raise ValueError(f"direction must be 'backward', 'forward' or 'nearest', got {direction!r}")
+    kwargs = dict(
+        on=on,
+        left_on=left_on,
+        right_on=right_on,
+        left_index=left_index,
+        right_index=right_index,
+        by=by,
+        left_by=left_by,
+        right_by=right_by,
+        suffixes=suffixes,
+        tolerance=tolerance,
+        allow_exact_matches=allow_exact_matches,
+        direction=direction,
+    )
+    if not isinstance(left, _Frame):
+        if isinstance(right, _Frame):
+            raise TypeError("merge_asof: left and right must both be taskloom or pandas")
+        return pd.merge_asof(left, right, **kwargs)
+    left, right = _as_frame(left, "left"), _as_frame(right, "right")
+    call = _MergeAsof(kwargs)
+    meta = make_meta(call(left._meta, right._meta))
+    token = tokenize(left._name, right._name, call)
+    whole = f"merge-asof-right-{token}"
+    name = f"merge-asof-{token}"
+    from taskloom.dataframe._primitives import concat_partitions
+
+    keys = [(right._name, i) for i in builtins.range(right.npartitions)]
+    layer: dict = {(whole, 0): (concat_partitions, keys)}
+    for i in builtins.range(left.npartitions):
+        layer[(name, i)] = (call, (left._name, i), (whole, 0))
+    layers = merge_layers(left, right)
+    layers[name] = layer
+    divisions = left.divisions if left_index else (None,) * (left.npartitions + 1)
+    return new_collection(layers, name, meta, divisions)

@@ -1,0 +1,273 @@
+"""Module-level conversions and partition-wise helpers of ``dask.dataframe``:
+``to_datetime``, ``to_numeric``, ``to_timedelta`` and ``map_overlap``.
+
+Policy: a conversion of a collection is lazy and runs per partition (the result's
+dtype comes from running pandas on the partition metadata, so errors in the data only
+show when computed); anything else (scalars, lists, arrays) goes straight to pandas,
+as Dask does. ``map_overlap`` hands each partition the neighbouring rows its function
+needs and trims them off the result.
+"""
+
+from __future__ import annotations
+
+import builtins
+import datetime
+from functools import partial
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from taskloom.dataframe._meta import EnforceMeta, emulate, meta_from_user
+from taskloom.dataframe._primitives import (
+    FrameBase,
+    map_partitions,
+    merge_layers,
+    new_collection,
+    no_default,
+)
+from taskloom.tokenize import tokenize
+
+__all__ = ["map_overlap", "to_datetime", "to_numeric", "to_timedelta"]
+
+
+class _Convert:
+    """``func(part, **kwargs)`` cast to one dtype, so every partition agrees with the
+    metadata (pandas picks the datetime unit from each partition's values)."""
+
+    __slots__ = ("dtype", "func", "kwargs")
+
+    def __init__(self, func: Any, kwargs: dict, dtype: Any) -> None:
+        self.func, self.kwargs, self.dtype = func, kwargs, dtype
+
+    def __call__(self, part: Any) -> Any:
+        out = self.func(part, **self.kwargs)
+        return out if out.dtype == self.dtype else out.astype(self.dtype)
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "convert",
+            self.func.__name__,
+            sorted(self.kwargs.items(), key=str),
+            str(self.dtype),
+        )
+
+
+def _converted(func: Any, arg: Any, kwargs: dict, kind: str, default: Any) -> Any:
+    """``arg`` converted lazily: the dtype is pandas' on the empty metadata when the
+    input already has a datetime/timedelta or numeric dtype, else pandas' unit for
+    parsed strings (``default``)."""
+    meta = func(arg._meta, **kwargs)
+    if not (isinstance(arg._meta, pd.DataFrame) or arg._meta.dtype.kind in kind):
+        dtype = pd.Series([], dtype=default).dtype
+        if isinstance(meta.dtype, pd.DatetimeTZDtype):
+            dtype = pd.DatetimeTZDtype("us", meta.dtype.tz)
+        meta = meta.astype(dtype)
+    return map_partitions(
+        _Convert(func, kwargs, meta.dtype), arg, meta=meta, token=func.__name__.replace("_", "-")
+    )
+
+
+def to_datetime(
+    arg: Any,
+    errors: str = "raise",
+    dayfirst: bool = False,
+    yearfirst: bool = False,
+    utc: bool = False,
+    format: str | None = None,
+    exact: Any = no_default,
+    unit: str | None = None,
+    origin: str = "unix",
+    cache: bool = True,
+) -> Any:
+    """Convert to datetimes, as :func:`pandas.to_datetime`; lazy on collections.
+
+    A taskloom Series or Index is converted partition by partition; a DataFrame
+    assembles datetimes from its ``year``/``month``/``day``... columns per partition.
+    Other arguments go straight to pandas. Parsed strings come out in microseconds
+    (pandas' usual unit; every partition is cast to it, so the metadata holds).
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> s = dd.from_pandas(pd.Series(["2000-01-01", "2000-01-02"]), npartitions=2)
+    >>> dd.to_datetime(s).compute().tolist()
+    [Timestamp('2000-01-01 00:00:00'), Timestamp('2000-01-02 00:00:00')]
+    """
+    kwargs: dict = dict(
+        errors=errors,
+        dayfirst=dayfirst,
+        yearfirst=yearfirst,
+        utc=utc,
+        format=format,
+        unit=unit,
+        origin=origin,
+        cache=cache,
+    )
+    if exact is not no_default:
+        kwargs["exact"] = exact
+    if not isinstance(arg, FrameBase):
+        return pd.to_datetime(arg, **kwargs)
+    return _converted(pd.to_datetime, arg, kwargs, "iufbMm", "datetime64[us]")
+
+
+def to_numeric(arg: Any, errors: str = "raise", downcast: Any = None, meta: Any = None) -> Any:
+    """Convert to numbers, as :func:`pandas.to_numeric`; lazy on a taskloom Series.
+
+    Without ``meta`` the result is float64 (Dask's guess; a numeric input keeps its
+    dtype), and every partition is cast to it, since pandas would pick int64 or
+    float64 per partition by its values; ``meta`` (a dtype or empty Series) states
+    another, e.g. the type that ``downcast=`` should give.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> s = dd.from_pandas(pd.Series(["1", "2.5", "x"]), npartitions=2)
+    >>> dd.to_numeric(s, errors="coerce").compute().tolist()
+    [1.0, 2.5, nan]
+    """
+    if errors not in ("raise", "coerce"):
+        raise ValueError(f"errors must be 'raise' or 'coerce', got {errors!r}")
+    if not isinstance(arg, FrameBase):
+        if meta is not None:
+            raise ValueError("meta= is only for taskloom Series arguments")
+        return pd.to_numeric(arg, errors=errors, downcast=downcast)
+    if arg.ndim != 1:
+        raise TypeError("arg must be a Series or a scalar, not a DataFrame (as pandas)")
+    kwargs = dict(errors=errors, downcast=downcast)
+    if meta is None:
+        kind = arg._meta.dtype.kind
+        dtype = arg._meta.dtype if kind in "iuf" and downcast is None else np.float64
+    else:
+        dtype = meta_from_user(meta).dtype if not isinstance(meta, str | type) else meta
+    meta = (
+        arg._meta.astype(dtype)
+        if arg._meta.dtype.kind in "iufb"
+        else pd.Series([], dtype=dtype, name=arg._meta.name, index=arg._meta.index)
+    )
+    return map_partitions(_Convert(pd.to_numeric, kwargs, meta.dtype), arg, meta=meta)
+
+
+def to_timedelta(arg: Any, unit: str | None = None, errors: str = "raise") -> Any:
+    """Convert to timedeltas, as :func:`pandas.to_timedelta`; lazy on collections.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> s = dd.from_pandas(pd.Series([1, 2]), npartitions=1)
+    >>> dd.to_timedelta(s, unit="s").compute().tolist()
+    [Timedelta('0 days 00:00:01'), Timedelta('0 days 00:00:02')]
+    """
+    if not isinstance(arg, FrameBase):
+        return pd.to_timedelta(arg, unit=unit, errors=errors)
+    kwargs = dict(unit=unit, errors=errors)
+    return _converted(pd.to_timedelta, arg, kwargs, "iufbMm", "timedelta64[us]")
+
+
+# --- map_overlap ----------------------------------------------------------------------
+
+
+def _is_offset(x: Any) -> bool:
+    return isinstance(x, str | datetime.timedelta | pd.DateOffset)
+
+
+class _Overlap:
+    """Runs ``func`` on a partition with rows of its neighbours attached, then trims
+    the result back to the partition's own rows (by position)."""
+
+    __slots__ = ("after", "before", "func")
+
+    def __init__(self, func: Any, before: Any, after: Any) -> None:
+        self.func, self.before, self.after = func, before, after
+
+    def __call__(self, part: Any, prev: Any, nxt: Any, *args: Any) -> Any:
+        head = self._edge(prev, part, self.before, tail=True)
+        tail = self._edge(nxt, part, self.after, tail=False)
+        pieces = [p for p in (head, part, tail) if p is not None]
+        whole = pd.concat(pieces) if len(pieces) > 1 else part
+        out = self.func(whole, *args)
+        start = 0 if head is None else len(head)
+        stop = start + len(part)
+        return out.iloc[start:stop] if hasattr(out, "iloc") else out
+
+    @staticmethod
+    def _edge(neighbour: Any, part: Any, n: Any, tail: bool) -> Any:
+        if neighbour is None or not n:
+            return None
+        if _is_offset(n):
+            delta = pd.Timedelta(n) if not isinstance(n, pd.DateOffset) else n
+            if not len(part):
+                return neighbour.iloc[:0]
+            if tail:
+                return neighbour[neighbour.index >= part.index[0] - delta]
+            return neighbour[neighbour.index <= part.index[-1] + delta]
+        if len(neighbour) < n:
+            raise ValueError(
+                f"map_overlap: a partition has {len(neighbour)} rows, fewer than the "
+                f"{n} rows of overlap asked for; repartition into larger partitions"
+            )
+        return neighbour.iloc[len(neighbour) - n :] if tail else neighbour.iloc[:n]
+
+    def __dask_tokenize__(self) -> Any:
+        return ("overlap", tokenize(self.func), str(self.before), str(self.after))
+
+
+def map_overlap(
+    func: Any,
+    df: Any,
+    before: Any,
+    after: Any,
+    *args: Any,
+    meta: Any = no_default,
+    enforce_metadata: bool = True,
+    transform_divisions: bool = True,
+    clear_divisions: bool = False,
+    align_dataframes: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """``func`` applied to each partition with ``before`` rows of the previous and
+    ``after`` rows of the next partition attached, the result trimmed back to the
+    partition's rows, as Dask's ``map_overlap``.
+
+    ``before``/``after`` are row counts, or timedeltas (``"2s"``,
+    :class:`datetime.timedelta`) reaching back/forward along a sorted index with known
+    divisions. A row count larger than a neighbouring partition is a ValueError, as in
+    Dask. Other collections among ``args`` are not supported (pass them with
+    ``map_partitions``).
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> df = dd.from_pandas(pd.DataFrame({"x": range(6)}), npartitions=3)
+    >>> dd.map_overlap(lambda p: p.x.diff(), df, 1, 0).compute().tolist()
+    [nan, 1.0, 1.0, 1.0, 1.0, 1.0]
+    """
+    if not isinstance(df, FrameBase):
+        raise TypeError(f"map_overlap needs a taskloom collection as df, not {type(df).__name__}")
+    for arg_name, value in (("before", before), ("after", after)):
+        if _is_offset(value):
+            if not df.known_divisions:
+                raise ValueError(f"{arg_name}= as a time span needs known divisions")
+        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{arg_name} must be a row count >= 0 or a timedelta, got {value!r}")
+    if any(isinstance(a, FrameBase) for a in args):
+        raise NotImplementedError("map_overlap takes one collection; other args must be plain")
+    call = partial(func, **kwargs) if kwargs else func
+    if meta is no_default:
+        meta = emulate(call, df._meta, *args)
+    else:
+        meta = meta_from_user(meta, index=df._meta.index)
+    overlap: Any = _Overlap(call, before, after)
+    if enforce_metadata and isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
+        overlap = EnforceMeta(overlap, meta)
+    name = f"overlap-{tokenize(df._name, overlap, args, meta, enforce_metadata)}"
+    n = df.npartitions
+    layer = {}
+    for i in builtins.range(n):
+        prev = (df._name, i - 1) if i > 0 and before else None
+        nxt = (df._name, i + 1) if i < n - 1 and after else None
+        layer[(name, i)] = (overlap, (df._name, i), prev, nxt, *args)
+    layers = merge_layers(df)
+    layers[name] = layer
+    divisions = (None,) * (n + 1) if clear_divisions else df.divisions
+    return new_collection(layers, name, meta, divisions)
