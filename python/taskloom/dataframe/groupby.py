@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -37,7 +38,7 @@ from taskloom.dataframe.core import (
 )
 from taskloom.tokenize import tokenize
 
-__all__ = ["SUPPORTED", "DataFrameGroupBy", "SeriesGroupBy"]
+__all__ = ["SUPPORTED", "DataFrameGroupBy", "GroupBy", "RollingGroupby", "SeriesGroupBy"]
 
 # The partial each aggregation is merged by, for those merged by themselves.
 _SELF_MERGED = {
@@ -423,6 +424,47 @@ class _GroupBy:
             return self.agg({c: "nunique" for c in cols}, split_every=split_every)
         return _nunique(self, self.selection, split_every)
 
+    # -- per-row results keeping the input's partitions: a carried running state --
+    def _cumulative(self, how: str, numeric_only: bool = False) -> Any:
+        from taskloom.dataframe.timeseries import _same_index
+
+        frame = self.obj
+        kwargs = {} if how == "cumcount" else {"numeric_only": numeric_only}
+        meta = _same_index(make_meta(getattr(self._meta_groupby(), how)(**kwargs)), frame._meta)
+        cum = _GroupCum(self, how, kwargs)
+        token = tokenize(frame._name, cum)
+        carry_name, name = f"groupby-{how}-carry-{token}", f"groupby-{how}-{token}"
+        n = frame.npartitions
+        layer: dict = {}
+        carry: list = [None] * n
+        for i in builtins.range(1, n):
+            layer[(carry_name, i)] = (cum.step, carry[i - 1], (frame._name, i - 1))
+            carry[i] = (carry_name, i)
+        for i in builtins.range(n):
+            layer[(name, i)] = (cum, (frame._name, i), carry[i])
+        return new_collection({**frame._layers, name: layer}, name, meta, frame.divisions)
+
+    def cumsum(self, numeric_only: bool = False) -> Any:
+        """Running sum within each group, in row order; the partitions stay as they are
+        (each gets the groups' totals of the partitions before it).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1, 2, 3, 4]})
+        >>> dd.from_pandas(pdf, npartitions=2).groupby("k").x.cumsum().compute().tolist()
+        [1, 2, 4, 6]
+        """
+        return self._cumulative("cumsum", numeric_only)
+
+    def cumprod(self, numeric_only: bool = False) -> Any:
+        """Running product within each group, in row order (see :meth:`cumsum`)."""
+        return self._cumulative("cumprod", numeric_only)
+
+    def cumcount(self) -> Series:
+        """Position of each row within its group, from 0 (see :meth:`cumsum`)."""
+        return self._cumulative("cumcount")
+
     # -- whole-group functions, after a shuffle --
     def _shuffled(self) -> Any:
         from taskloom.dataframe.shuffle import hash_shuffle
@@ -431,24 +473,221 @@ class _GroupBy:
             return hash_shuffle(self.obj, None)
         return hash_shuffle(self.obj, self.keys)
 
-    def apply(self, func: Callable, *args: Any, meta: Any = no_default, **kwargs: Any) -> Any:
+    def _per_group(
+        self,
+        method: str,
+        args: tuple = (),
+        kwargs: dict | None = None,
+        meta: Any = no_default,
+        keyed: bool = False,
+    ) -> Any:
+        call = _GroupApply(self, method, args, kwargs or {}, keyed)
+        return map_partitions(call, self._shuffled(), meta=meta, token=f"groupby-{method}")
+
+    def _per_group_reduction(
+        self, method: str, split_out: Any, split_every: int | None = None, **kwargs: Any
+    ) -> Any:
+        """A result with one row per group, from whole groups after a shuffle: in
+        ``split_out`` partitions when it is ``True`` or above 1 (groups unsorted, as in
+        Dask), else gathered into one partition (sorted when ``sort=True``)."""
+        out = self._per_group(method, (), kwargs, keyed=True)
+        if split_out is True or (isinstance(split_out, int) and split_out > 1):
+            return out
+        return tree_reduction(
+            out,
+            _identity,
+            concat_partitions,
+            partial(_concat_sorted, self.sort),
+            out._meta,
+            split_every,
+            token=f"groupby-{method}-gather",
+        )
+
+    def apply(
+        self,
+        func: Callable,
+        *args: Any,
+        meta: Any = no_default,
+        shuffle_method: Any = None,
+        **kwargs: Any,
+    ) -> Any:
         """``func`` of each group's rows (as pandas' ``apply``), after a hash shuffle
         that puts every group in one partition."""
-        call = _GroupApply(self, "apply", func, args, kwargs)
+        call = _GroupApply(self, "apply", (func, *args), kwargs)
         return map_partitions(call, self._shuffled(), meta=meta, token="groupby-apply")
 
-    def transform(self, func: Any, *args: Any, meta: Any = no_default, **kwargs: Any) -> Any:
+    def transform(
+        self,
+        func: Any,
+        meta: Any = no_default,
+        shuffle_method: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         """``func`` of each group, shaped like the input (after a hash shuffle)."""
-        call = _GroupApply(self, "transform", func, args, kwargs)
+        call = _GroupApply(self, "transform", (func, *args), kwargs)
         return map_partitions(call, self._shuffled(), meta=meta, token="groupby-transform")
+
+    def ffill(self, limit: int | None = None, shuffle_method: Any = None) -> Any:
+        """Fill missing values from the previous row of the same group (at most
+        ``limit`` in a row); the rows come back hash-partitioned by group."""
+        return self._per_group("ffill", (), {"limit": limit})
+
+    def bfill(self, limit: int | None = None, shuffle_method: Any = None) -> Any:
+        """Fill missing values from the next row of the same group (see :meth:`ffill`)."""
+        return self._per_group("bfill", (), {"limit": limit})
+
+    def shift(
+        self,
+        periods: int = 1,
+        meta: Any = no_default,
+        shuffle_method: Any = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        """Each row's value ``periods`` rows earlier in its group (after a shuffle)."""
+        return self._per_group("shift", (periods, *args), kwargs, meta=meta)
+
+    def median(
+        self,
+        split_every: int | None = None,
+        split_out: Any = True,
+        shuffle_method: Any = None,
+        numeric_only: bool = False,
+    ) -> Any:
+        """Median per group, of whole groups after a shuffle (``split_out`` as in Dask:
+        ``True`` keeps the shuffle's partitions)."""
+        return self._per_group_reduction(
+            "median", split_out, split_every, numeric_only=numeric_only
+        )
+
+    def idxmin(
+        self,
+        split_every: int | None = None,
+        split_out: Any = None,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        shuffle_method: Any = None,
+    ) -> Any:
+        """Index label of the minimum per group."""
+        return self._per_group_reduction(
+            "idxmin", split_out, split_every, skipna=skipna, **_numeric_only(self, numeric_only)
+        )
+
+    def idxmax(
+        self,
+        split_every: int | None = None,
+        split_out: Any = None,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        shuffle_method: Any = None,
+    ) -> Any:
+        """Index label of the maximum per group."""
+        return self._per_group_reduction(
+            "idxmax", split_out, split_every, skipna=skipna, **_numeric_only(self, numeric_only)
+        )
+
+    def cov(
+        self,
+        ddof: int = 1,
+        split_every: int | None = None,
+        split_out: Any = None,
+        numeric_only: bool = False,
+        shuffle_method: Any = None,
+    ) -> Any:
+        """Covariance matrix of the columns within each group (index: keys, column)."""
+        self._needs_frame("cov")
+        return self._per_group_reduction(
+            "cov", split_out, split_every, ddof=ddof, numeric_only=numeric_only
+        )
+
+    def corr(
+        self,
+        split_every: int | None = None,
+        split_out: Any = None,
+        numeric_only: bool = False,
+        shuffle_method: Any = None,
+    ) -> Any:
+        """Correlation matrix of the columns within each group (index: keys, column)."""
+        self._needs_frame("corr")
+        return self._per_group_reduction("corr", split_out, split_every, numeric_only=numeric_only)
+
+    def _needs_frame(self, name: str) -> None:
+        if not (self.selection is None or isinstance(self.selection, list)):
+            raise NotImplementedError(f"{name} of a SeriesGroupBy; select two or more columns")
+
+    def _head_tail(self, how: str, n: int, split_every: int | None) -> Any:
+        step = _HeadTail(self.keys, self.level, self.dropna, how, n)
+        meta = getattr(self._meta_groupby(), how)(n)
+        finish = _HeadTailFinish(step, self.selection, self.keys, self.key_names)
+        return tree_reduction(
+            self.obj,
+            step,
+            step.combine,
+            finish,
+            make_meta(meta),
+            split_every,
+            token=f"groupby-{how}",
+        )
+
+    def head(self, n: int = 5, split_every: int | None = None, split_out: Any = None) -> Any:
+        """The first ``n`` rows of each group, in row order (a tree reduction)."""
+        return self._head_tail("head", n, split_every)
+
+    def tail(self, n: int = 5, split_every: int | None = None, split_out: Any = None) -> Any:
+        """The last ``n`` rows of each group, in row order (a tree reduction)."""
+        return self._head_tail("tail", n, split_every)
+
+    def get_group(self, key: Any) -> Any:
+        """The rows of the group ``key`` (a tuple for several keys), partitions kept.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1, 2, 3, 4]})
+        >>> dd.from_pandas(pdf, npartitions=2).groupby("k").get_group("a").x.compute().tolist()
+        [1, 3]
+        """
+        call = _GetGroup(self.keys, self.level, self.dropna, self.selection, key)
+        meta = make_meta(call(self.obj._meta))
+        return map_partitions(call, self.obj, meta=meta, token="groupby-get-group")
+
+    def rolling(
+        self,
+        window: Any,
+        min_periods: int | None = None,
+        center: bool = False,
+        win_type: Any = None,
+        axis: int = 0,
+    ) -> RollingGroupby:
+        """Rolling windows within each group: call an aggregation (``sum()``, ...).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("aabb"), "x": [1, 2, 3, 4]})
+        >>> r = dd.from_pandas(pdf, npartitions=2).groupby("k").x.rolling(2).sum()
+        >>> r.compute().sort_index().tolist()
+        [nan, 3.0, nan, 7.0]
+        """
+        if axis not in (0, "index"):
+            raise ValueError(f"axis must be 0, got {axis!r}")
+        return RollingGroupby(
+            self, window, {"min_periods": min_periods, "center": center, "win_type": win_type}
+        )
 
 
 class _GroupApply:
+    """Per partition of a shuffled frame: pandas' groupby method ``method`` with
+    ``args``/``kwargs`` (for ``apply``/``transform`` the function comes first in
+    ``args``). Results indexed by the group keys (``keyed``) get the keys' own names
+    back, since a series key is a temporary column in the shuffled frame."""
+
     __slots__ = (
         "args",
         "dropna",
-        "func",
         "key_names",
+        "keyed",
         "keys",
         "kwargs",
         "level",
@@ -457,26 +696,22 @@ class _GroupApply:
         "sort",
     )
 
-    def __init__(self, gb: _GroupBy, method: str, func: Any, args: tuple, kwargs: dict) -> None:
+    def __init__(
+        self, gb: _GroupBy, method: str, args: tuple, kwargs: dict, keyed: bool = False
+    ) -> None:
         self.keys, self.level, self.selection = gb.keys, gb.level, gb.selection
         self.key_names, self.sort, self.dropna = gb.key_names, gb.sort, gb.dropna
-        self.method, self.func, self.args, self.kwargs = method, func, args, kwargs
+        self.method, self.args, self.kwargs = method, args, kwargs
+        self.keyed = keyed or method == "apply"
 
     def __call__(self, part: pd.DataFrame) -> Any:
-        if self.level is not None:
-            g = part.groupby(level=self.level, sort=self.sort, dropna=self.dropna, group_keys=True)
-        else:
-            g = part.groupby(self.keys, sort=self.sort, dropna=self.dropna, group_keys=True)
+        g = _group_part(part, self.keys, self.level, self.sort, self.dropna)
         if self.selection is not None:
             g = g[self.selection]
         elif self.method == "apply" and self.level is None:
             g = g[[c for c in part.columns if c not in self.keys]]
-        out = getattr(g, self.method)(self.func, *self.args, **self.kwargs)
-        if (
-            self.method == "apply"
-            and isinstance(out, pd.Series | pd.DataFrame)
-            and self.level is None
-        ):
+        out = getattr(g, self.method)(*self.args, **self.kwargs)
+        if self.keyed and isinstance(out, pd.Series | pd.DataFrame) and self.level is None:
             names = list(out.index.names)
             names[: len(self.key_names)] = self.key_names
             out.index.names = names
@@ -489,11 +724,261 @@ class _GroupApply:
             self.level,
             self.selection,
             self.method,
-            self.func,
             self.args,
             self.kwargs,
             self.sort,
             self.dropna,
+            self.keyed,
+        )
+
+
+def _group_part(part: pd.DataFrame, keys: list, level: Any, sort: bool, dropna: bool) -> Any:
+    if level is not None:
+        return part.groupby(level=level, sort=sort, dropna=dropna, group_keys=True)
+    return part.groupby(keys, sort=sort, dropna=dropna, group_keys=True)
+
+
+def _identity(part: Any) -> Any:
+    return part
+
+
+def _concat_sorted(sort: bool, parts: list) -> Any:
+    out = concat_partitions(parts)
+    return out.sort_index() if sort else out
+
+
+def _numeric_only(gb: _GroupBy, numeric_only: bool) -> dict:
+    # pandas' SeriesGroupBy.idxmin/idxmax take no numeric_only.
+    return (
+        {"numeric_only": numeric_only}
+        if gb.selection is None or isinstance(gb.selection, list)
+        else {}
+    )
+
+
+def _row_keys(part: pd.DataFrame, keys: list, level: Any) -> pd.Index:
+    """Each row's group key, as the index of a per-group result is."""
+    if level is not None:
+        levels = level if isinstance(level, list) else [level]
+        arrays = [part.index.get_level_values(lv) for lv in levels]
+    else:
+        arrays = [part[k] for k in keys]
+    if len(arrays) == 1:
+        return pd.Index(arrays[0])
+    return pd.MultiIndex.from_arrays(arrays)
+
+
+class _GroupCum:
+    """``cumsum``/``cumprod``/``cumcount`` of one partition given the groups' totals
+    (sums, products, row counts) over the partitions before it."""
+
+    __slots__ = ("dropna", "how", "keys", "kwargs", "level", "selection")
+
+    def __init__(self, gb: _GroupBy, how: str, kwargs: dict) -> None:
+        self.keys, self.level, self.selection, self.dropna = (
+            gb.keys,
+            gb.level,
+            gb.selection,
+            gb.dropna,
+        )
+        self.how, self.kwargs = how, kwargs
+
+    def _group(self, part: pd.DataFrame) -> Any:
+        g = _group_part(part, self.keys, self.level, False, self.dropna)
+        return g if self.selection is None else g[self.selection]
+
+    def step(self, carried: Any, part: pd.DataFrame) -> Any:
+        """The totals after ``part``, from those before it (None before the first)."""
+        g = self._group(part)
+        if self.how == "cumcount":
+            totals = g.size()
+        else:
+            totals = getattr(g, "prod" if self.how == "cumprod" else "sum")(**self.kwargs)
+        if carried is None:
+            return totals
+        both = pd.concat([carried, totals])
+        g = both.groupby(level=list(builtins.range(both.index.nlevels)), dropna=False)
+        return g.prod() if self.how == "cumprod" else g.sum()
+
+    def __call__(self, part: pd.DataFrame, carried: Any) -> Any:
+        out = getattr(self._group(part), self.how)(**self.kwargs)
+        if carried is None or not len(part):
+            return out
+        before = carried.reindex(_row_keys(part, self.keys, self.level))
+        before = before.fillna(1 if self.how == "cumprod" else 0).set_axis(part.index)
+        if isinstance(out, pd.DataFrame):
+            before = before[out.columns]
+        total = out * before if self.how == "cumprod" else out + before
+        return total.astype(out.dtypes.to_dict() if isinstance(out, pd.DataFrame) else out.dtype)
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "group-cum",
+            self.keys,
+            self.level,
+            self.selection,
+            self.dropna,
+            self.how,
+            self.kwargs,
+        )
+
+
+class _HeadTail:
+    """Whole rows of the first/last ``n`` of each group: per partition, then again
+    over the concatenated survivors, which keep row order."""
+
+    __slots__ = ("dropna", "how", "keys", "level", "n")
+
+    def __init__(self, keys: list, level: Any, dropna: bool, how: str, n: int) -> None:
+        self.keys, self.level, self.dropna, self.how, self.n = keys, level, dropna, how, n
+
+    def __call__(self, part: pd.DataFrame) -> pd.DataFrame:
+        return getattr(_group_part(part, self.keys, self.level, False, self.dropna), self.how)(
+            self.n
+        )
+
+    def combine(self, parts: list) -> pd.DataFrame:
+        return self(concat_partitions(parts))
+
+    def __dask_tokenize__(self) -> Any:
+        return ("group-head-tail", self.keys, self.level, self.dropna, self.how, self.n)
+
+
+class _HeadTailFinish:
+    __slots__ = ("key_names", "keys", "selection", "step")
+
+    def __init__(self, step: _HeadTail, selection: Any, keys: list, key_names: list) -> None:
+        self.step, self.selection, self.keys, self.key_names = step, selection, keys, key_names
+
+    def __call__(self, parts: list) -> Any:
+        return _select_rows(self.step.combine(parts), self.selection, self.keys, self.key_names)
+
+    def __dask_tokenize__(self) -> Any:
+        return ("group-head-tail-finish", self.step, self.selection, self.keys)
+
+
+def _select_rows(rows: pd.DataFrame, selection: Any, keys: list, key_names: list) -> Any:
+    """Rows of the grouped frame as pandas shows them: the selection, else without the
+    temporary columns of series keys."""
+    if selection is not None:
+        return rows[selection]
+    temp = [k for k, name in zip(keys, key_names, strict=True) if k != name]
+    return rows.drop(columns=temp) if temp else rows
+
+
+class _GetGroup:
+    __slots__ = ("dropna", "key", "keys", "level", "selection")
+
+    def __init__(self, keys: list, level: Any, dropna: bool, selection: Any, key: Any) -> None:
+        self.keys, self.level, self.dropna, self.selection = keys, level, dropna, selection
+        self.key = key
+
+    def __call__(self, part: pd.DataFrame) -> Any:
+        g = _group_part(part, self.keys, self.level, False, self.dropna)
+        single = self.level is None and len(self.keys) == 1
+        try:
+            # Grouped by a one-key list, pandas names groups by 1-tuples.
+            rows = g.get_group((self.key,) if single else self.key)
+        except KeyError:  # the group has no rows in this partition
+            rows = part.iloc[:0]
+        names = [k if not k.startswith("__groupby_key_") else None for k in self.keys]
+        return _select_rows(rows, self.selection, self.keys, names)
+
+    def __dask_tokenize__(self) -> Any:
+        return ("group-get", self.keys, self.level, self.dropna, self.selection, self.key)
+
+
+class RollingGroupby:
+    """``groupby(...).rolling(window)``: each aggregation runs pandas' grouped rolling
+    window on whole groups after a shuffle; the result is indexed by the group keys
+    and the original index, as pandas gives it."""
+
+    def __init__(self, gb: _GroupBy, window: Any, kwargs: dict) -> None:
+        self.gb, self.window, self.kwargs = gb, window, kwargs
+        meta_nonempty(gb.obj._meta).rolling(window, **kwargs)  # pandas checks arguments
+
+    def _apply(self, how: str, *args: Any, **kwargs: Any) -> Any:
+        call = _GroupRollingCall(self.window, self.kwargs, how, args, kwargs)
+        return self.gb._per_group("apply", (call,), {}, keyed=True)
+
+    def apply(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
+        """``func`` of each window within each group."""
+        return self._apply("apply", func, *args, **kwargs)
+
+    def agg(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Aggregate each window within each group by ``func``."""
+        return self._apply("agg", func, *args, **kwargs)
+
+    aggregate = agg
+
+    def count(self) -> Any:
+        """Number of values present in each window."""
+        return self._apply("count")
+
+    def sum(self) -> Any:
+        """Sum of each window."""
+        return self._apply("sum")
+
+    def mean(self) -> Any:
+        """Mean of each window."""
+        return self._apply("mean")
+
+    def median(self) -> Any:
+        """Median of each window."""
+        return self._apply("median")
+
+    def min(self) -> Any:
+        """Minimum of each window."""
+        return self._apply("min")
+
+    def max(self) -> Any:
+        """Maximum of each window."""
+        return self._apply("max")
+
+    def std(self, ddof: int = 1) -> Any:
+        """Standard deviation of each window."""
+        return self._apply("std", ddof=ddof)
+
+    def var(self, ddof: int = 1) -> Any:
+        """Variance of each window."""
+        return self._apply("var", ddof=ddof)
+
+    def skew(self) -> Any:
+        """Skewness of each window."""
+        return self._apply("skew")
+
+    def kurt(self) -> Any:
+        """Kurtosis of each window."""
+        return self._apply("kurt")
+
+    def quantile(self, q: float) -> Any:
+        """Quantile ``q`` of each window."""
+        return self._apply("quantile", q)
+
+
+class _GroupRollingCall:
+    """One group's rolling aggregation, applied by ``groupby().apply`` so that the
+    keys become the outer index levels."""
+
+    __slots__ = ("args", "how", "how_kwargs", "kwargs", "window")
+
+    def __init__(self, window: Any, kwargs: dict, how: str, args: tuple, how_kwargs: dict) -> None:
+        self.window, self.kwargs, self.how = window, kwargs, how
+        self.args, self.how_kwargs = args, how_kwargs
+
+    def __call__(self, group: Any) -> Any:
+        return getattr(group.rolling(self.window, **self.kwargs), self.how)(
+            *self.args, **self.how_kwargs
+        )
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "group-rolling",
+            str(self.window),
+            sorted(self.kwargs.items(), key=str),
+            self.how,
+            self.args,
+            self.how_kwargs,
         )
 
 
@@ -664,3 +1149,18 @@ class SeriesGroupBy(_GroupBy):
 
     def __repr__(self) -> str:
         return f"<taskloom SeriesGroupBy {self.selection!r} by={self.key_names or self.level}>"
+
+    def value_counts(self, **kwargs: Any) -> Series:
+        """Count of each distinct value per group (index: keys, value), of whole
+        groups after a shuffle."""
+        split_out = kwargs.pop("split_out", None)
+        return self._per_group_reduction("value_counts", split_out, None, **kwargs)
+
+    def unique(self, **kwargs: Any) -> Series:
+        """The distinct values of each group, as arrays in order of appearance."""
+        split_out = kwargs.pop("split_out", None)
+        return self._per_group_reduction("unique", split_out, None, **kwargs)
+
+
+# Dask's name for the base both groupbys share.
+GroupBy = _GroupBy
