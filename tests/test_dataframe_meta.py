@@ -102,6 +102,11 @@ def assert_like_pandas(computed, expected) -> None:
         assert computed.dtype == expected.dtype, (computed.dtype, expected.dtype)
 
 
+def _self(x):
+    # Stands for the collection itself as an argument (``x.corr(x)``).
+    return x
+
+
 def _cond(x):
     # Masks some values of every partition: the dtype of where/mask depends on whether
     # anything is masked (an int column becomes float), in pandas too.
@@ -186,6 +191,22 @@ FRAME_CALLS: dict[str, list] = {
     "truediv": [("num", (2,), {})],
     "var": [("num", (), {})],
     "where": [("num", (_cond,), {})],
+    # Issue #16 (values checked in test_dataframe_methods_api):
+    "corr": [("num", (), {})],
+    "cov": [("num", (), {})],
+    "diff": [("num", (), {}), ("num", (-2,), {})],
+    "idxmax": [("num", (), {})],
+    "idxmin": [("num", (), {})],
+    "map_overlap": [("num", (lambda p: p.cumsum(), 1, 1), {})],
+    "median_approximate": [("num", (), {})],
+    "memory_usage": [("full", (), {})],
+    "memory_usage_per_partition": [("full", (), {})],
+    "nlargest": [("num", (3,), {"columns": "x"})],
+    "nsmallest": [("num", (3,), {"columns": ["i", "x"]})],
+    "pct_change": [("num", (), {})],
+    "pipe": [("full", (lambda d: d.assign(z=1),), {})],
+    "sem": [("num", (), {})],
+    "shift": [("full", (), {}), ("full", (-3,), {})],
 }
 # Calls whose result depends on the partitioning, or that pandas spells differently.
 NOT_LIKE_PANDAS = {
@@ -228,6 +249,9 @@ FRAME_NOT_CALLED = {
     "index": "attribute",
     "loc": "indexer, checked in test_indexing_meta",
     "partitions": "indexer, checked in test_indexing_meta",
+    "median": "one partition only, as Dask; checked in test_dataframe_methods_api",
+    "mode": "padding the columns' modes makes dtypes data-dependent, as in pandas; "
+    "checked in test_dataframe_methods_api",
 }
 
 
@@ -250,7 +274,7 @@ def frames(request):
 
 
 def _lazy_args(args, lazy):
-    return tuple(a(lazy) if a is _cond else a for a in args)
+    return tuple(a(lazy) if a in (_cond, _self) else a for a in args)
 
 
 def _check_call(frames, method, which, args, kwargs):
@@ -259,7 +283,7 @@ def _check_call(frames, method, which, args, kwargs):
     computed = result.compute()
     assert_meta_matches(result, computed)
     if method not in NOT_LIKE_PANDAS and hasattr(pdf, method):
-        pargs = tuple(a(pdf) if a is _cond else a for a in args)
+        pargs = tuple(a(pdf) if a in (_cond, _self) else a for a in args)
         pkwargs = {k: v for k, v in kwargs.items() if k != "meta"}
         assert_like_pandas(computed, getattr(pdf, method)(*pargs, **pkwargs))
 
@@ -281,7 +305,9 @@ SERIES_CALLS: dict[str, list] = {
         for m, calls in FRAME_CALLS.items()
         for call in calls[:1]
         if call[0] == "num"
-        and m not in {"eval", "select_dtypes", "replace", "quantile", "drop", "mask", "where"}
+        and m
+        not in {"eval", "select_dtypes", "replace", "quantile", "drop", "mask", "where"}
+        | {"corr", "cov", "nlargest", "nsmallest"}
     },
     "all": [("b", (), {})],
     "any": [("b", (), {})],
@@ -322,6 +348,17 @@ SERIES_CALLS: dict[str, list] = {
     "unique": [("s", (), {})],
     "value_counts": [("s", (), {}), ("c", (), {}), ("i", (), {"normalize": True})],
     "where": [("x", (_cond,), {})],
+    "corr": [("x", (_self,), {})],
+    "cov": [("x", (_self,), {})],
+    "autocorr": [("x", (), {})],
+    "mode": [("i", (), {}), ("s", (), {})],
+    "nlargest": [("x", (3,), {})],
+    "nsmallest": [("i", (3,), {})],
+    "nunique_approx": [("s", (), {})],
+    "memory_usage": [("s", (), {}), ("x", (), {"index": False})],
+    "memory_usage_per_partition": [("x", (), {})],
+    "pipe": [("x", (lambda v: v + 1,), {})],
+    "shift": [("s", (), {}), ("t", (2,), {})],
 }
 SERIES_NOT_CALLED = {
     **{k: v for k, v in FRAME_NOT_CALLED.items() if k not in {"columns", "dtypes", "size"}},
@@ -330,6 +367,8 @@ SERIES_NOT_CALLED = {
     "str": "accessor, checked in test_accessor_meta",
     "dt": "accessor, checked in test_accessor_meta",
     "cat": "accessor, checked in test_accessor_meta",
+    "size": "attribute, checked in test_dataframe_methods_api",
+    "nbytes": "attribute, checked in test_dataframe_methods_api",
 }
 
 
@@ -443,7 +482,7 @@ def test_every_index_method_fails_early_or_agrees_with_its_meta(method):
     computes what its metadata says."""
     lazy = dd.from_pandas(PDF, npartitions=3).index
     _, args, kwargs = SERIES_CALLS.get(method, [("x", (), {})])[0]
-    args = tuple(a(lazy) if a is _cond else a for a in args)
+    args = tuple(a(lazy) if a in (_cond, _self) else a for a in args)
     try:
         result = getattr(lazy, method)(*args, **kwargs)
     except (AttributeError, TypeError, NotImplementedError):

@@ -97,6 +97,168 @@ class _Frame(FrameBase):
 
     __slots__ = ()
 
+    # -- overlapping partitions (taskloom.dataframe.methods_overlap) --
+    def map_overlap(
+        self,
+        func: Callable,
+        before: Any,
+        after: Any,
+        *args: Any,
+        meta: Any = no_default,
+        enforce_metadata: bool = True,
+        transform_divisions: bool = True,
+        clear_divisions: bool = False,
+        align_dataframes: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """``func`` on each partition extended by ``before``/``after`` rows (ints) or
+        time spans of its neighbours; see :func:`methods_overlap.map_overlap`.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> s = dd.from_pandas(pd.Series([1.0, 2.0, 3.0, 4.0]), npartitions=2)
+        >>> s.map_overlap(lambda p: p.rolling(2).sum(), 1, 0).compute().tolist()
+        [nan, 3.0, 5.0, 7.0]
+        """
+        from taskloom.dataframe import methods_overlap
+
+        return methods_overlap.map_overlap(
+            func,
+            self,
+            before,
+            after,
+            *args,
+            meta=meta,
+            enforce_metadata=enforce_metadata,
+            transform_divisions=transform_divisions,
+            clear_divisions=clear_divisions,
+            align_dataframes=align_dataframes,
+            **kwargs,
+        )
+
+    def shift(self, periods: int = 1, freq: Any = None, axis: Any = 0) -> Any:
+        """Values moved by ``periods`` rows across partitions (the index, with ``freq``)."""
+        from taskloom.dataframe import methods_overlap
+
+        return methods_overlap.shift(self, periods, freq, axis)
+
+    def diff(self, periods: int = 1, axis: Any = 0) -> Any:
+        """Difference to the value ``periods`` rows earlier, across partitions."""
+        from taskloom.dataframe import methods_overlap
+
+        return methods_overlap.diff(self, periods, axis)
+
+    def pct_change(self, periods: int = 1, fill_method: Any = None, **kwargs: Any) -> Any:
+        """Fractional change from ``periods`` rows earlier, across partitions."""
+        from taskloom.dataframe import methods_overlap
+
+        return methods_overlap.pct_change(self, periods, fill_method, **kwargs)
+
+    def pipe(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
+        """``func(self, *args, **kwargs)``; ``func`` may be ``(callable, keyword)`` to
+        pass ``self`` as that keyword, as pandas.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> s = dd.from_pandas(pd.Series([1, 2]), npartitions=1)
+        >>> s.pipe(lambda x, k: x * k, 3).compute().tolist()
+        [3, 6]
+        """
+        if isinstance(func, tuple):
+            func, target = func
+            if target in kwargs:
+                raise ValueError(f"{target} is both the pipe target and a keyword argument")
+            kwargs[target] = self
+            return func(*args, **kwargs)
+        return func(self, *args, **kwargs)
+
+    # -- statistics (taskloom.dataframe.methods_stats) --
+    def memory_usage_per_partition(self, index: bool = True, deep: bool = False) -> Series:
+        """Bytes of each partition, as a Series indexed by partition number.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> s = dd.from_pandas(pd.Series([1, 2, 3], dtype="i8"), npartitions=2)
+        >>> s.memory_usage_per_partition(index=False).compute().tolist()
+        [16, 8]
+        """
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.memory_usage_per_partition(self, index, deep)
+
+    def median_approximate(
+        self, axis: Any = 0, method: str = "default", numeric_only: bool = False
+    ) -> Any:
+        """The median from the approximate quantile algorithm (see ``quantile``)."""
+        if isinstance(self._meta, pd.DataFrame):
+            return self.quantile(0.5, numeric_only=True)
+        return self.quantile(0.5, method=method)
+
+    def median(self, axis: Any = 0, numeric_only: bool = False) -> Any:
+        """Exact median; as Dask, only of a one-partition collection (else
+        ``NotImplementedError``: use :meth:`median_approximate`)."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.median(self, numeric_only)
+
+    def sem(
+        self,
+        axis: Any = None,
+        skipna: bool = True,
+        ddof: int = 1,
+        split_every: Any = False,
+        numeric_only: bool = False,
+    ) -> Any:
+        """Standard error of the mean: ``std(ddof) / sqrt(count)``.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> s = dd.from_pandas(pd.Series([1.0, 2.0, 3.0, 4.0]), npartitions=2)
+        >>> round(float(s.sem().compute()), 6)
+        0.645497
+        """
+        frame = self
+        if isinstance(self._meta, pd.DataFrame):
+            kwargs = {"numeric_only": numeric_only}
+            emulate(_call_method, self._meta, _method="sem", **kwargs)  # errors, early
+            if numeric_only:
+                frame = self.select_dtypes("number")
+        std = frame.std(skipna=skipna, ddof=ddof, split_every=split_every or None)
+        count = frame.count(split_every=split_every or None)
+        return std / count**0.5
+
+    def idxmax(
+        self,
+        axis: Any = 0,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        split_every: Any = False,
+    ) -> Any:
+        """Index label of each column's first largest value."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.idxmax(
+            self, skipna=skipna, numeric_only=numeric_only, split_every=split_every
+        )
+
+    def idxmin(
+        self,
+        axis: Any = 0,
+        skipna: bool = True,
+        numeric_only: bool = False,
+        split_every: Any = False,
+    ) -> Any:
+        """Index label of each column's first smallest value."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.idxmin(
+            self, skipna=skipna, numeric_only=numeric_only, split_every=split_every
+        )
+
     def clear_divisions(self) -> Any:
         """The same collection with unknown divisions."""
         return new_collection(self._layers, self._name, self._meta, (None,) * len(self.divisions))
@@ -970,6 +1132,56 @@ class DataFrame(_Frame):
 
         return to_parquet(self, path, **kwargs)
 
+    def corr(
+        self,
+        method: str = "pearson",
+        min_periods: int | None = None,
+        numeric_only: bool = False,
+        split_every: Any = False,
+    ) -> DataFrame:
+        """Pearson correlation of the columns (pairwise complete rows, as pandas)."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.corr(self, method, min_periods, numeric_only, split_every)
+
+    def cov(
+        self, min_periods: int | None = None, numeric_only: bool = False, split_every: Any = False
+    ) -> DataFrame:
+        """Covariance of the columns (pairwise complete rows, as pandas)."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.cov(self, min_periods, numeric_only, split_every)
+
+    def mode(
+        self, dropna: bool = True, split_every: Any = False, numeric_only: bool = False
+    ) -> DataFrame:
+        """Each column's modes, padded with missing values, as pandas."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.frame_mode(self, dropna, split_every, numeric_only)
+
+    def nlargest(
+        self, n: int = 5, columns: Any = None, split_every: int | None = None
+    ) -> DataFrame:
+        """The ``n`` rows with the largest ``columns``."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.nlargest(self, n=n, columns=columns, split_every=split_every)
+
+    def nsmallest(
+        self, n: int = 5, columns: Any = None, split_every: int | None = None
+    ) -> DataFrame:
+        """The ``n`` rows with the smallest ``columns``."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.nsmallest(self, n=n, columns=columns, split_every=split_every)
+
+    def memory_usage(self, deep: bool = False, index: bool = True) -> Series:
+        """Bytes per column (and index), summed over partitions."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.memory_usage(self, deep, index)
+
     def items(self) -> Any:
         """``(column, Series)`` pairs."""
         for c in self.columns:
@@ -1147,6 +1359,95 @@ class Series(_Frame):
         return drop_duplicates(
             self, keep=keep, split_every=split_every, split_out=split_out, ignore_index=ignore_index
         )
+
+    def corr(
+        self,
+        other: Series,
+        method: str = "pearson",
+        min_periods: int | None = None,
+        split_every: Any = False,
+    ) -> Scalar:
+        """Pearson correlation with ``other`` over the rows where both are present.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> a = dd.from_pandas(pd.Series([1.0, 2.0, 3.0]), npartitions=2)
+        >>> float(a.corr(a * 2).compute())
+        1.0
+        """
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.series_comoment(self, other, True, method, min_periods, split_every)
+
+    def cov(
+        self, other: Series, min_periods: int | None = None, split_every: Any = False
+    ) -> Scalar:
+        """Covariance with ``other`` over the rows where both are present."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.series_comoment(
+            self, other, False, "pearson", min_periods, split_every
+        )
+
+    def autocorr(self, lag: int = 1, split_every: Any = False) -> Scalar:
+        """Correlation with itself ``lag`` rows earlier."""
+        if not isinstance(lag, int) or isinstance(lag, bool):
+            raise TypeError(f"lag must be an int, got {lag!r}")
+        return self.corr(self.shift(lag), split_every=split_every)
+
+    def mode(self, dropna: bool = True, split_every: Any = False) -> Series:
+        """The most frequent values, sorted."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.mode(self, dropna, split_every)
+
+    def nlargest(self, n: int = 5, split_every: int | None = None) -> Series:
+        """The ``n`` largest values."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.nlargest(self, n=n, split_every=split_every)
+
+    def nsmallest(self, n: int = 5, split_every: int | None = None) -> Series:
+        """The ``n`` smallest values."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.nsmallest(self, n=n, split_every=split_every)
+
+    def memory_usage(self, deep: bool = False, index: bool = True) -> Scalar:
+        """Bytes of the values (and each partition's index), summed."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.memory_usage(self, deep, index)
+
+    @property
+    def size(self) -> Scalar:
+        """Number of values, lazily."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.size(self)
+
+    @property
+    def nbytes(self) -> Scalar:
+        """Bytes of the values, lazily."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.nbytes(self)
+
+    def median(self) -> Scalar:
+        """Exact median; as Dask, only of one partition (see :meth:`median_approximate`)."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.median(self)
+
+    def median_approximate(self, method: str = "default") -> Scalar:
+        """The median from the approximate quantile algorithm (see :meth:`quantile`)."""
+        return self.quantile(0.5, method=method)
+
+    def nunique_approx(self, split_every: int | None = None) -> Scalar:
+        """Number of distinct values; exact here (Dask's HyperLogLog estimate is within
+        a few percent of it)."""
+        return self.nunique(dropna=False, split_every=split_every)
 
     def nunique(self, dropna: bool = True, split_every: int | None = None) -> Scalar:
         """The number of distinct values."""
