@@ -27,13 +27,18 @@ from __future__ import annotations
 from taskloom.dataframe.core import DataFrame, Index, Scalar, Series, map_partitions
 from taskloom.dataframe.io import (
     from_array,
+    from_dask_array,
     from_delayed,
     from_dict,
+    from_map,
     from_pandas,
     read_csv,
+    read_fwf,
     read_parquet,
+    read_table,
     to_csv,
     to_parquet,
+    to_records,
 )
 from taskloom.dataframe.multi import concat, merge, merge_asof
 from taskloom.dataframe.reshape import get_dummies, melt, pivot_table
@@ -46,8 +51,10 @@ __all__ = [
     "Series",
     "concat",
     "from_array",
+    "from_dask_array",
     "from_delayed",
     "from_dict",
+    "from_map",
     "from_pandas",
     "get_dummies",
     "map_overlap",
@@ -57,10 +64,13 @@ __all__ = [
     "merge_asof",
     "pivot_table",
     "read_csv",
+    "read_fwf",
     "read_parquet",
+    "read_table",
     "to_csv",
     "to_datetime",
     "to_numeric",
     "to_parquet",
+    "to_records",
     "to_timedelta",
 ]

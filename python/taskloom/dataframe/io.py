@@ -31,6 +31,7 @@ import itertools
 import os
 import re
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -39,21 +40,26 @@ import pandas as pd
 from taskloom import _files
 from taskloom._errors import add_note
 from taskloom.core import data_task
-from taskloom.dataframe._meta import make_meta, meta_from_user
-from taskloom.dataframe._primitives import map_partitions, new_collection
+from taskloom.dataframe._meta import EnforceMeta, make_meta, meta_from_user
+from taskloom.dataframe._primitives import funcname, map_partitions, new_collection, no_default
 from taskloom.dataframe.core import DataFrame, _Frame, _select_columns
 from taskloom.delayed import Delayed
 from taskloom.tokenize import tokenize
 
 __all__ = [
     "from_array",
+    "from_dask_array",
     "from_delayed",
     "from_dict",
+    "from_map",
     "from_pandas",
     "read_csv",
+    "read_fwf",
     "read_parquet",
+    "read_table",
     "to_csv",
     "to_parquet",
+    "to_records",
 ]
 
 
@@ -260,7 +266,9 @@ def _from_taskloom_array(x: Any, columns: Any) -> Any:
         raise ValueError(f"from_array needs a 1-d or 2-d array, got {x.ndim} dimensions")
     if x.ndim == 2 and len(x.chunks[1]) != 1:
         x = x.rechunk({1: x.shape[1]})
-    starts = np.concatenate([[0], np.cumsum(x.chunks[0])]).astype(int)
+    unknown = any(np.isnan(c) for c in x.chunks[0])
+    # Blocks of unknown length each number their rows from 0 (as Dask).
+    starts = np.concatenate([[0], np.cumsum(x.chunks[0])]) if not unknown else None
     sample = np.empty((0, *x.shape[1:]), dtype=x.dtype)
     meta = pd.Series(sample, name=columns) if x.ndim == 1 else pd.DataFrame(sample, columns=columns)
     name = f"from-array-{tokenize(x.name, columns)}"
@@ -268,9 +276,13 @@ def _from_taskloom_array(x: Any, columns: Any) -> Any:
     layer = {}
     for i in builtins.range(len(x.chunks[0])):
         key = keys[i] if x.ndim == 1 else keys[i][0]
-        layer[(name, i)] = (_block_to_pandas, key, int(starts[i]), columns)
-    divisions = [int(s) for s in starts[:-1]] + [int(starts[-1]) - 1]
-    if len(divisions) > 1 and divisions[-1] < divisions[-2]:
+        start = 0 if starts is None else int(starts[i])
+        layer[(name, i)] = (_block_to_pandas, key, start, columns)
+    if starts is None:
+        divisions: list = [None] * (len(x.chunks[0]) + 1)
+    else:
+        divisions = [int(s) for s in starts[:-1]] + [int(starts[-1]) - 1]
+    if len(divisions) > 1 and divisions[-1] is not None and divisions[-1] < divisions[-2]:
         divisions = [None] * len(divisions)
     graph = x.__dask_graph__()
     return new_collection({("array", x.name): dict(graph), name: layer}, name, meta, divisions)
@@ -334,9 +346,144 @@ class _CheckMeta:
         return ("check-meta", str(getattr(self.meta, "dtypes", type(self.meta))))
 
 
+def from_map(
+    func: Callable,
+    *iterables: Any,
+    args: Sequence | None = None,
+    meta: Any = no_default,
+    divisions: Sequence | None = None,
+    label: str | None = None,
+    enforce_metadata: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """A collection with one partition per element: ``func(*elements, *args, **kwargs)``
+    for the elements of ``iterables`` taken in step, as Dask's ``from_map``.
+
+    Without ``meta`` the first partition is computed to learn the columns (as Dask). A
+    ``func`` with a ``columns`` attribute and a ``project_columns(columns)`` method
+    (Dask's ``DataFrameIOFunction`` protocol) is asked for only the selected columns
+    when the result is indexed by column.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> df = dd.from_map(lambda i: pd.DataFrame({"x": [i, i]}), range(3))
+    >>> df.npartitions, df.x.sum().compute()
+    (3, np.int64(6))
+    """
+    if not callable(func):
+        raise TypeError(f"from_map needs a callable func, not {type(func).__name__}")
+    if not iterables:
+        raise ValueError("from_map needs at least one iterable")
+    columns_of: list = []
+    for it in iterables:
+        if isinstance(it, str | bytes) or not hasattr(it, "__iter__"):
+            raise TypeError(f"from_map: iterables must be iterable, not {type(it).__name__}")
+        columns_of.append(list(it))
+    n = len(columns_of[0])
+    if n == 0 or any(len(c) != n for c in columns_of):
+        raise ValueError("from_map: the iterables must be non-empty and of one length")
+    extra = tuple(args or ())
+    call = partial(func, **kwargs) if kwargs else func
+    elements = list(zip(*columns_of, strict=True))
+    if meta is no_default:
+        meta = make_meta(call(*elements[0], *extra))
+    else:
+        meta = meta_from_user(meta)
+    if divisions is None:
+        divisions = [None] * (n + 1)
+    elif len(divisions) != n + 1:
+        raise ValueError(f"divisions must have {n + 1} values for {n} partitions")
+    task_func: Any = EnforceMeta(call, meta) if enforce_metadata else call
+    name = f"{label or funcname(func)}-{tokenize(func, elements, extra, kwargs, meta)}"
+    layer = {(name, i): (task_func, *e, *extra) for i, e in enumerate(elements)}
+    df = new_collection({name: layer}, name, meta, divisions)
+    if isinstance(df, DataFrame) and hasattr(func, "project_columns"):
+
+        def project(columns: list) -> Any:
+            return from_map(
+                func.project_columns(columns),
+                *columns_of,
+                args=args,
+                meta=meta[columns],
+                divisions=divisions,
+                label=label,
+                enforce_metadata=enforce_metadata,
+                **kwargs,
+            )
+
+        df._source = project
+    return df
+
+
+def from_dask_array(x: Any, columns: Any = None, index: Any = None, meta: Any = None) -> Any:
+    """A collection from a ``taskloom.array`` (or Dask) array, one partition per block
+    of rows, as Dask's ``from_dask_array``; ``index`` (a taskloom Index with the same
+    partitioning) replaces the default positional index.
+
+    Examples
+    --------
+    >>> import taskloom.array as da, taskloom.dataframe as dd
+    >>> df = dd.from_dask_array(da.ones((4, 2), chunks=2), columns=["a", "b"])
+    >>> df.npartitions, df.divisions
+    (2, (0, 2, 3))
+    """
+    from taskloom.array import Array
+
+    if not isinstance(x, Array):
+        raise TypeError(f"from_dask_array needs a taskloom array, not {type(x).__name__}")
+    df = from_array(x, columns=columns, meta=meta)
+    if index is None:
+        return df
+    if not isinstance(index, _Frame) or index.npartitions != df.npartitions:
+        raise ValueError("index must be a taskloom Index with as many partitions as x")
+    meta = df._meta.set_axis(index._meta[:0])
+    out = map_partitions(
+        _with_index, df, index, meta=meta, align_dataframes=False, token="set-index"
+    )
+    return new_collection(out._layers, out._name, out._meta, index.divisions)
+
+
+def _with_index(part: Any, index: Any) -> Any:
+    if len(part) != len(index):
+        raise ValueError(f"a block has {len(part)} rows but its index has {len(index)}")
+    part = part.copy()
+    part.index = pd.Index(index)
+    return part
+
+
+def to_records(df: Any) -> Any:
+    """The rows of ``df`` as a ``taskloom.array`` of numpy records (one block per
+    partition, of unknown length), as Dask's ``to_records``.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> df = dd.from_pandas(pd.DataFrame({"x": [1, 2]}), npartitions=2)
+    >>> dd.to_records(df).compute().tolist()
+    [(0, 1), (1, 2)]
+    """
+    from taskloom.array import Array
+
+    if not isinstance(df, DataFrame):
+        raise TypeError(f"to_records needs a taskloom DataFrame, not {type(df).__name__}")
+    dtype = df._meta.to_records().dtype
+    name = f"to-records-{tokenize(df._name)}"
+    layers = dict(df._layers)
+    layers[name] = {(name, i): (_records, (df._name, i), dtype) for i in range(df.npartitions)}
+    return Array(layers, name, ((float("nan"),) * df.npartitions,), dtype)
+
+
+def _records(part: pd.DataFrame, dtype: np.dtype) -> np.ndarray:
+    # object columns can come out as a different width of string; the meta's dtype holds
+    return part.to_records().astype(dtype)
+
+
 # --- CSV ------------------------------------------------------------------------------
 
 _DEFAULT_BLOCKSIZE = 64 * 2**20
+_COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")
+_SAMPLE_ROWS = 1000
 
 
 def expand_paths(urlpath: Any, what: str = "files") -> list[str]:
@@ -405,19 +552,22 @@ def _block_bytes(path: str, start: int, end: int | None, header: bytes) -> bytes
 class _CSVBlock:
     """Reads one block of a CSV file into pandas and casts it to the sampled dtypes."""
 
-    __slots__ = ("dtypes", "kwargs", "path_column")
+    __slots__ = ("dtypes", "kwargs", "path_column", "read")
 
-    def __init__(self, kwargs: dict, dtypes: dict, path_column: str | None) -> None:
+    def __init__(
+        self, kwargs: dict, dtypes: dict, path_column: str | None, read: Callable = pd.read_csv
+    ) -> None:
         self.kwargs, self.dtypes, self.path_column = kwargs, dtypes, path_column
+        self.read = read
 
     def __call__(self, path: str, start: int, end: int | None, header: bytes) -> pd.DataFrame:
         import io
 
         try:
             if start == 0 and end is None and not header:
-                df = pd.read_csv(path, **self.kwargs)
+                df = self.read(path, **self.kwargs)
             else:
-                df = pd.read_csv(io.BytesIO(_block_bytes(path, start, end, header)), **self.kwargs)
+                df = self.read(io.BytesIO(_block_bytes(path, start, end, header)), **self.kwargs)
         except Exception as e:
             where = f"{path}" if end is None and start == 0 else f"{path} (bytes {start}-{end})"
             try:
@@ -436,13 +586,14 @@ class _CSVBlock:
                 raise ValueError(
                     f"{path}: columns {sorted(map(str, wrong))} do not have the dtypes "
                     f"sampled from the start of the data ({e}); pass dtype= for them to "
-                    "read_csv"
+                    f"{self.read.__name__}"
                 ) from e
         return df
 
     def __dask_tokenize__(self) -> Any:
         return (
             "csv-block",
+            self.read.__name__,
             sorted(self.kwargs.items(), key=str),
             sorted(self.dtypes.items(), key=str),
             self.path_column,
@@ -472,22 +623,153 @@ def read_csv(
     >>> df.npartitions, int(df.a.sum().compute())
     (2, 8)
     """
+    return _read_text(pd.read_csv, urlpath, blocksize, sample, include_path_column, kwargs)
+
+
+def _text_kwargs(
+    what: str,
+    lineterminator: str | None,
+    compression: Any,
+    storage_options: Any,
+    kwargs: dict,
+) -> dict:
+    if storage_options:
+        raise ValueError(f"{what}: storage_options= is not supported (local paths only)")
+    kwargs = dict(kwargs)
+    if lineterminator is not None:
+        kwargs["lineterminator"] = lineterminator
+    if compression != "infer":
+        kwargs["compression"] = compression
+    return kwargs
+
+
+def _assume_missing(df: DataFrame, assume_missing: bool) -> DataFrame:
+    # Dask's assume_missing: integer columns may hold missing values further on
+    ints = [c for c, d in df.dtypes.items() if d.kind in "iu"] if assume_missing else []
+    return df.astype({c: "float64" for c in ints}) if ints else df
+
+
+def read_table(
+    urlpath: Any,
+    blocksize: Any = "default",
+    lineterminator: str | None = None,
+    compression: Any = "infer",
+    sample: int = 256_000,
+    sample_rows: int = 10,
+    enforce: bool = False,
+    assume_missing: bool = False,
+    storage_options: Any = None,
+    include_path_column: bool | str = False,
+    **kwargs: Any,
+) -> DataFrame:
+    """Read delimited text files (tab-separated by default), as :func:`pandas.read_table`,
+    split into blocks of lines as :func:`read_csv`. Compressed files are read whole, one
+    partition each. ``sample_rows`` and ``enforce`` are accepted for Dask's signature
+    (every block is cast to the sampled dtypes anyway).
+
+    Examples
+    --------
+    >>> import os, tempfile, taskloom.dataframe as dd
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.tsv")
+    >>> _ = open(path, "w").write("a\\tb\\n1\\t2\\n3\\t4\\n")
+    >>> dd.read_table(path).b.sum().compute()
+    np.int64(6)
+    """
+    kw = _text_kwargs("read_table", lineterminator, compression, storage_options, kwargs)
+    df = _read_text(pd.read_table, urlpath, blocksize, sample, include_path_column, kw)
+    return _assume_missing(df, assume_missing)
+
+
+def read_fwf(
+    urlpath: Any,
+    blocksize: Any = "default",
+    lineterminator: str | None = None,
+    compression: Any = "infer",
+    sample: int = 256_000,
+    sample_rows: int = 10,
+    enforce: bool = False,
+    assume_missing: bool = False,
+    storage_options: Any = None,
+    include_path_column: bool | str = False,
+    **kwargs: Any,
+) -> DataFrame:
+    """Read fixed-width text files, as :func:`pandas.read_fwf`, split into blocks of
+    lines as :func:`read_csv`. Column boundaries that pandas would infer
+    (``colspecs="infer"``) are inferred once, from the sample, so that every block is
+    cut at the same places.
+
+    Examples
+    --------
+    >>> import os, tempfile, taskloom.dataframe as dd
+    >>> path = os.path.join(tempfile.mkdtemp(), "t.txt")
+    >>> _ = open(path, "w").write("a   bb\\n1   22\\n3   44\\n")
+    >>> dd.read_fwf(path).bb.sum().compute()
+    np.int64(66)
+    """
+    kw = _text_kwargs("read_fwf", lineterminator, compression, storage_options, kwargs)
+    if kw.get("colspecs", "infer") == "infer" and kw.get("widths") is None:
+        kw["colspecs"] = _infer_colspecs(urlpath, sample, kw)
+    df = _read_text(pd.read_fwf, urlpath, blocksize, sample, include_path_column, kw)
+    return _assume_missing(df, assume_missing)
+
+
+def _infer_colspecs(urlpath: Any, sample: int, kwargs: dict) -> list:
+    import io
+
+    from pandas.io.parsers.python_parser import FixedWidthReader
+
+    path = expand_paths(urlpath)[0]
+    compression = kwargs.get("compression", "infer")
+    if compression not in (None, "infer") or path.endswith(_COMPRESSED):
+        return "infer"  # read whole by pandas, which infers on its own
+    with open(path, "rb") as f:
+        head = f.read(sample).decode(kwargs.get("encoding") or "utf-8", errors="replace")
+    reader = FixedWidthReader(
+        io.StringIO(head),
+        "infer",
+        kwargs.get("delimiter"),
+        kwargs.get("comment"),
+        None,
+        kwargs.get("infer_nrows", 100),
+    )
+    return [(int(a), int(b)) for a, b in reader.colspecs]
+
+
+def _read_text(
+    read: Callable,
+    urlpath: Any,
+    blocksize: Any,
+    sample: int,
+    include_path_column: bool | str,
+    kwargs: dict,
+) -> DataFrame:
+    """``read_csv``, ``read_table`` and ``read_fwf``: blocks of lines read by ``read``."""
+    what = read.__name__
     for bad in ("chunksize", "iterator", "nrows", "index_col"):
         if kwargs.get(bad) is not None and kwargs[bad] is not False:
             raise ValueError(
-                f"read_csv does not support {bad}= (each block is read on its own); "
+                f"{what} does not support {bad}= (each block is read on its own); "
                 + ("use set_index afterwards" if bad == "index_col" else "read then slice")
             )
     paths = expand_paths(urlpath)
     size = _DEFAULT_BLOCKSIZE if blocksize == "default" else _parse_size(blocksize)
-    with open(paths[0], "rb") as f:
-        head = f.read(sample)
-    if len(head) == sample:
-        head = head[: head.rfind(b"\n") + 1] or head
+    compression = kwargs.get("compression", "infer")
+    compressed = compression not in (None, "infer") or (
+        compression == "infer" and paths[0].endswith(_COMPRESSED)
+    )
+    if compressed:  # a compressed stream cannot be cut at byte offsets: whole files
+        size = None
     import io
 
     try:
-        meta = pd.read_csv(io.BytesIO(head), **kwargs).iloc[:0]
+        if compressed:
+            meta = read(paths[0], nrows=_SAMPLE_ROWS, **kwargs).iloc[:0]
+        else:
+            with open(paths[0], "rb") as f:
+                head = f.read(sample)
+            if len(head) == sample:
+                head = head[: head.rfind(b"\n") + 1] or head
+            meta = read(io.BytesIO(head), **kwargs).iloc[:0]
     except Exception as e:
         add_note(e, f"taskloom: while reading a sample of {paths[0]}")
         raise
@@ -497,8 +779,9 @@ def read_csv(
         meta[path_column] = pd.Series([], dtype="str")
     header_arg = kwargs.get("header", "infer")
     has_header = header_arg == 0 or (header_arg == "infer" and "names" not in kwargs)
-    reader = _CSVBlock(kwargs, dict(meta.dtypes), path_column)
-    name = f"read-csv-{tokenize(paths, [os.path.getmtime(p) for p in paths], size, kwargs)}"
+    reader = _CSVBlock(kwargs, dict(meta.dtypes), path_column, read)
+    mtimes = [os.path.getmtime(p) for p in paths]
+    name = f"{what.replace('_', '-')}-{tokenize(paths, mtimes, size, kwargs)}"
     layer: dict = {}
     i = 0
     for path in paths:
@@ -522,15 +805,15 @@ def read_csv(
             file_columns = [c for c in columns if c != path_column]
             if not file_columns:  # pandas reads no rows without a column
                 return map_partitions(_select_columns, df, columns, token="getitem")
-            read = read_csv(
+            narrow = _read_text(
+                read,
                 urlpath,
-                blocksize=blocksize,
-                sample=sample,
-                include_path_column=include_path_column,
-                usecols=file_columns,
-                **kwargs,
+                blocksize,
+                sample,
+                include_path_column,
+                {**kwargs, "usecols": file_columns},
             )
-            return map_partitions(_select_columns, read, columns, token="getitem")
+            return map_partitions(_select_columns, narrow, columns, token="getitem")
 
         df._source = project
     return df
