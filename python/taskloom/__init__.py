@@ -27,9 +27,11 @@ from importlib.metadata import PackageNotFoundError, version
 
 from taskloom import _core, config, local, multiprocessing, optimization, threaded
 from taskloom._core import CycleError
+from taskloom.annotations import annotate, get_annotations
 from taskloom.base import compute, is_dask_collection, persist, visualize
 from taskloom.delayed import Delayed, delayed
 from taskloom.local import get_sync
+from taskloom.optimize_graphs import optimize
 from taskloom.threaded import get
 from taskloom.tokenize import tokenize
 
@@ -63,16 +65,19 @@ __all__ = [
     "CycleError",
     "Delayed",
     "__version__",
+    "annotate",
     "compute",
     "config",
     "delayed",
     "do",
     "get",
+    "get_annotations",
     "get_sync",
     "is_dask_collection",
     "local",
     "multiprocessing",
     "optimization",
+    "optimize",
     "persist",
     "threaded",
     "tokenize",
