@@ -220,3 +220,31 @@ def test_annotate_is_honoured_by_a_dask_cluster():
                     [taskloom.delayed(where)(i, dask_key_name=f"w-{target}-{i}") for i in range(6)]
                 )[0]
             assert set(ran) == {target}
+
+
+@settings(max_examples=5, deadline=None)
+@given(st.integers(1, 3), st.integers(0, 4), st.integers(0, 2**31))
+def test_make_people_equals_dasks(npartitions, records, seed):
+    pytest.importorskip("mimesis")
+    import dask.datasets
+
+    ours = taskloom.datasets.make_people(npartitions, records, seed=seed, locale="fr")
+    theirs = dask.datasets.make_people(npartitions, records, seed=seed, locale="fr")
+    assert ours.npartitions == npartitions
+    assert ours.compute(scheduler="sync") == theirs.compute(scheduler="sync")
+
+
+def test_make_people_runs_in_processes_and_checks_arguments(monkeypatch):
+    pytest.importorskip("mimesis")
+    b = taskloom.datasets.make_people(npartitions=2, records_per_partition=2)
+    people = b.compute(scheduler="processes")
+    assert len(people) == 4 and all(0 <= p["age"] <= 120 for p in people)
+    other = taskloom.datasets.make_people(npartitions=2, records_per_partition=2)
+    assert other.name != b.name  # unseeded bags are different bags
+    with pytest.raises(ValueError, match="npartitions"):
+        taskloom.datasets.make_people(npartitions=0)
+    with pytest.raises(ValueError, match="records_per_partition"):
+        taskloom.datasets.make_people(records_per_partition=-1)
+    monkeypatch.setitem(__import__("sys").modules, "mimesis", None)
+    with pytest.raises(ImportError, match=r"taskloom\[mimesis\]"):
+        taskloom.datasets.make_people()

@@ -1,4 +1,6 @@
-"""Example data, as ``dask.datasets``: a random time series generated lazily per partition.
+"""Example data, as ``dask.datasets``: a random time series generated lazily per
+partition, and a bag of random people (:func:`make_people`, made by the optional
+``mimesis`` package exactly as Dask makes them, so the same seed gives the same people).
 
 :func:`timeseries` follows Dask's rules (``dask.dataframe.dask_expr.datasets``), so
 the same arguments give the same columns, dtypes, divisions and, for the same
@@ -30,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["timeseries"]
+__all__ = ["make_people", "timeseries"]
 
 NAMES = [
     "Alice", "Bob", "Charlie", "Dan", "Edith", "Frank", "George", "Hannah", "Ingrid",
@@ -243,3 +245,105 @@ def timeseries(
         return df
 
     return build(None)
+
+
+def _people_schema(field: Any) -> dict:
+    """One person, Dask's schema (a module-level function: tasks holding it pickle)."""
+    return {
+        "age": field("random.randint", a=0, b=120),
+        "name": (field("person.name"), field("person.surname")),
+        "occupation": field("person.occupation"),
+        "telephone": field("person.telephone"),
+        "address": {"address": field("address.address"), "city": field("address.city")},
+        "credit-card": {
+            "number": field("payment.credit_card_number"),
+            "expiration-date": field("payment.credit_card_expiration_date"),
+        },
+    }
+
+
+def _generate_mimesis(
+    field: dict, schema: Callable[[Any], dict], records_per_partition: int, seed: int
+) -> list[dict]:
+    """One partition: ``records_per_partition`` records from a Field seeded by ``seed``."""
+    import mimesis
+    from mimesis.schema import Field, Schema
+
+    f = Field(seed=seed, **field)
+    # ``iterations=`` moved from ``Schema.create()`` to ``Schema()`` in mimesis 9.
+    if int(mimesis.__version__.split(".")[0]) < 9:
+        s = Schema(schema=lambda: schema(f))
+        return [s.create(iterations=1)[0] for _ in range(records_per_partition)]
+    s = Schema(schema=lambda: schema(f), iterations=1)
+    return [s.create()[0] for _ in range(records_per_partition)]
+
+
+def make_people(
+    npartitions: int = 10,
+    records_per_partition: int = 1000,
+    seed: int | None = None,
+    locale: str = "en",
+) -> Any:
+    """A bag of random people: dicts with age, name, occupation, telephone, address
+    and credit card, as ``dask.datasets.make_people``.
+
+    Needs the ``mimesis`` package (``pip install 'taskloom[mimesis]'``). Partition
+    ``i`` is drawn with the ``i``-th seed of ``random.Random(seed)``, as in Dask, so
+    the same ``seed`` (and mimesis version) gives the same people as Dask.
+
+    Parameters
+    ----------
+    npartitions : int
+        Number of partitions.
+    records_per_partition : int
+        Number of records in each partition.
+    seed : int, optional
+        Random seed.
+    locale : str
+        Language locale, like ``'en'``, ``'fr'``, ``'zh'`` or ``'ru'``.
+
+    Returns
+    -------
+    taskloom.bag.Bag
+
+    Examples
+    --------
+    >>> import taskloom
+    >>> b = taskloom.datasets.make_people(npartitions=2, records_per_partition=3, seed=0)
+    >>> b.npartitions, b.count().compute()
+    (2, 6)
+    >>> sorted(b.take(1)[0])
+    ['address', 'age', 'credit-card', 'name', 'occupation', 'telephone']
+    """
+    import random
+
+    if isinstance(npartitions, bool) or not isinstance(npartitions, int) or npartitions < 1:
+        raise ValueError(f"npartitions must be a positive integer, got {npartitions!r}")
+    if (
+        isinstance(records_per_partition, bool)
+        or not isinstance(records_per_partition, int)
+        or records_per_partition < 0
+    ):
+        raise ValueError(
+            f"records_per_partition must be a non-negative integer, got {records_per_partition!r}"
+        )
+    try:
+        import mimesis  # noqa: F401
+    except ImportError as e:
+        raise ImportError(
+            "make_people needs the 'mimesis' package; install it with "
+            "pip install 'taskloom[mimesis]'"
+        ) from e
+    from taskloom.bag import Bag
+    from taskloom.tokenize import tokenize
+
+    field = {"locale": locale}
+    random_state = random.Random(seed)
+    seeds = [random_state.randint(0, 1 << 32) for _ in range(npartitions)]
+    # The seeds, not ``seed``, in the name: two unseeded bags are different bags.
+    name = "mimesis-" + tokenize(field, "people", records_per_partition, seeds)
+    layer = {
+        (name, i): (_generate_mimesis, field, _people_schema, records_per_partition, s)
+        for i, s in enumerate(seeds)
+    }
+    return Bag({name: layer}, name, npartitions)
