@@ -130,8 +130,9 @@ class Item(DaskMethodsMixin):
         name = f"apply-{tokenize(self.key, func)}"
         return Item({**self._layers, name: {name: (func, self.key)}}, name)
 
-    def to_delayed(self) -> Delayed:
-        """This value as a :class:`~taskloom.Delayed`."""
+    def to_delayed(self, optimize_graph: bool = True) -> Delayed:
+        """This value as a :class:`~taskloom.Delayed` (graphs are optimized when
+        computed, so ``optimize_graph`` is accepted for Dask's signature)."""
         return Delayed(self.key, self.__dask_graph__())
 
     @staticmethod
@@ -425,6 +426,18 @@ class Bag(DaskMethodsMixin):
         """``element[key]`` for each element (``key`` may be a list of keys)."""
         return self.map_partitions(partial(_pluck_partition, key, default))
 
+    def unzip(self, n: int) -> tuple[Bag, ...]:
+        """``n`` bags: the first items of the elements (tuples), the second items...
+
+        Examples
+        --------
+        >>> import taskloom.bag as db
+        >>> a, b = db.from_sequence([(1, "x"), (2, "y")]).unzip(2)
+        >>> a.compute(), b.compute()
+        ([1, 2], ['x', 'y'])
+        """
+        return tuple(self.pluck(i) for i in builtins.range(n))
+
     def distinct(self, key: Callable | None = None) -> Bag:
         """The distinct elements (by ``key(element)`` if given), in first-seen order."""
         return self.reduction(
@@ -448,14 +461,22 @@ class Bag(DaskMethodsMixin):
         layers[name] = layer
         return Bag(layers, name, self.npartitions * other.npartitions)
 
-    def repartition(self, npartitions: int) -> Bag:
-        """The same elements, in order, in ``npartitions`` partitions, as Dask splits them.
+    def repartition(
+        self, npartitions: int | None = None, partition_size: int | str | None = None
+    ) -> Bag:
+        """The same elements, in order, in ``npartitions`` partitions, as Dask splits them,
+        or in partitions of about ``partition_size`` bytes each.
 
         Fewer partitions: whole partitions are joined, new partition ``j`` taking old
         partitions ``int(j * ratio)`` up to ``int((j + 1) * ratio)`` (``ratio`` = old
         count / new count). More: each old partition is cut in
         ``npartitions // self.npartitions`` pieces of near-equal length, the last
         one in that many more as remain. The same count returns this bag.
+
+        ``partition_size`` (bytes, or text such as ``"10MB"``) computes the bag once to
+        measure each partition (its list plus ``sys.getsizeof`` of each element), cuts
+        those larger than the size in ``1 + size // partition_size`` pieces, then joins
+        neighbours while their total stays within it, as Dask does.
 
         Examples
         --------
@@ -465,39 +486,80 @@ class Bag(DaskMethodsMixin):
         >>> b.repartition(6).map_partitions(len).compute()
         [3, 3, 3, 1, 1, 1]
         """
+        if (npartitions is None) == (partition_size is None):
+            raise ValueError("repartition needs exactly one of npartitions and partition_size")
+        if partition_size is not None:
+            return self._repartition_size(partition_size)
         _check_npartitions(npartitions)
         old = self.npartitions
         if npartitions == old:
             return self
         name = f"repartition-{tokenize(self.name, npartitions)}"
-        layer: dict = {}
         if npartitions < old:
             ratio = old / npartitions  # floats as in Dask, so boundaries agree
             bounds = [int(j * ratio) for j in builtins.range(npartitions + 1)]
-            if bounds[-1] < old:
-                bounds.append(old)
-            count = len(bounds) - 1  # one more than asked where floats round down
-            for j in builtins.range(count):
-                parts = [(self.name, i) for i in builtins.range(bounds[j], bounds[j + 1])]
-                layer[(name, j)] = (_concat, parts)
-        else:
-            div, mod = divmod(npartitions, old)
-            count = npartitions
-            j = 0
-            for i in builtins.range(old):
-                k = div + (mod if i == old - 1 else 0)
-                if k == 1:
-                    layer[(name, j)] = (self.name, i)
-                    j += 1
-                    continue
-                pieces = (f"{name}-split", i)
-                layer[pieces] = (_split, (self.name, i), k)
-                for piece in builtins.range(k):
-                    layer[(name, j)] = (operator.getitem, pieces, piece)
-                    j += 1
+            return self._joined(bounds, name)
+        div, mod = divmod(npartitions, old)
+        splits = [div + (mod if i == old - 1 else 0) for i in builtins.range(old)]
+        return self._split(splits, name)
+
+    def _split(self, splits: list[int], name: str) -> Bag:
+        """Partition ``i`` cut in ``splits[i]`` near-equal pieces (``_split``)."""
+        layer: dict = {}
+        j = 0
+        for i, k in enumerate(splits):
+            if k == 1:
+                layer[(name, j)] = (self.name, i)
+                j += 1
+                continue
+            pieces = (f"{name}-split", i)
+            layer[pieces] = (_split, (self.name, i), k)
+            for piece in builtins.range(k):
+                layer[(name, j)] = (operator.getitem, pieces, piece)
+                j += 1
         layers = _merge_layers(self)
         layers[name] = layer
-        return Bag(layers, name, count)
+        return Bag(layers, name, j)
+
+    def _joined(self, bounds: list[int], name: str) -> Bag:
+        """New partition ``j`` the old ones ``bounds[j]`` up to ``bounds[j + 1]``
+        (the bounds are completed to start at 0 and end at the last partition)."""
+        if bounds[0] > 0:
+            bounds = [0, *bounds]
+        if bounds[-1] < self.npartitions:
+            bounds = [*bounds, self.npartitions]
+        layer = {
+            (name, j): (_concat, [(self.name, i) for i in builtins.range(bounds[j], bounds[j + 1])])
+            for j in builtins.range(len(bounds) - 1)
+        }
+        layers = _merge_layers(self)
+        layers[name] = layer
+        return Bag(layers, name, len(bounds) - 1)
+
+    def _repartition_size(self, partition_size: int | str) -> Bag:
+        from taskloom.utils import parse_bytes
+
+        size = parse_bytes(partition_size)
+        if size < 1:
+            raise ValueError(f"partition_size must be a positive size, got {partition_size!r}")
+        token = tokenize(self.name, size)
+        usages = self.map_partitions(_mem_usage).compute()
+        splits = [1 + u // size for u in usages]
+        bag = self
+        if builtins.any(k > 1 for k in splits):
+            bag = self._split(splits, f"repartition-split-{token}")
+            usages = [
+                u / k
+                for u, k in builtins.zip(usages, splits, strict=True)
+                for _ in builtins.range(k)
+            ]
+        bounds, total = [0], 0.0
+        for i, u in enumerate(usages):
+            if total + u > size and i > bounds[-1]:
+                bounds.append(i)
+                total = 0.0
+            total += u
+        return bag._joined(bounds, f"repartition-{token}")
 
     def take(self, k: int, npartitions: int = 1, compute: bool = True, warn: bool = True) -> Any:
         """The first ``k`` elements, read from the first ``npartitions`` partitions
@@ -654,9 +716,11 @@ class Bag(DaskMethodsMixin):
         combine: Callable | None = None,
         initial: Any = _no_default,
         split_every: int | None = None,
-    ) -> Item:
+        out_type: type = Item,
+    ) -> Any:
         """Reduce with ``binop(total, element)``; partial totals with ``combine`` (default
-        ``binop``), starting from ``initial`` if given.
+        ``binop``), starting from ``initial`` if given. ``out_type=Bag`` gives a bag
+        of one partition: the total itself (as in Dask).
 
         Examples
         --------
@@ -667,7 +731,7 @@ class Bag(DaskMethodsMixin):
         combine = combine or binop
         per = partial(_fold, binop, initial)
         agg = partial(_fold, combine, _no_default)
-        return self.reduction(per, agg, split_every, name="fold")
+        return self.reduction(per, agg, split_every, out_type=out_type, name="fold")
 
     def foldby(
         self,
@@ -697,8 +761,22 @@ class Bag(DaskMethodsMixin):
         out = self.reduction(per, agg, split_every, out_type=Bag, name="foldby")
         return out.map_partitions(_items)
 
-    def groupby(self, grouper: Callable | Any, npartitions: int | None = None) -> Bag:
-        """``(key, [elements])`` pairs, by a hash shuffle into ``npartitions`` partitions.
+    def groupby(
+        self,
+        grouper: Callable | Any,
+        method: None = None,
+        npartitions: int | None = None,
+        blocksize: int = 2**20,
+        max_branch: int | None = None,
+        shuffle: str | None = None,
+    ) -> Bag:
+        """``(key, [elements])`` pairs, by a hash shuffle into ``npartitions`` partitions
+        (default: as many as this bag).
+
+        ``shuffle`` may be ``"tasks"``, ``"disk"`` or ``"p2p"`` (Dask's names): all run
+        the same in-memory all-to-all shuffle, so ``blocksize`` (Dask's disk blocks)
+        and ``max_branch`` (Dask's staged task shuffle) change nothing here.
+        ``method`` is Dask's old name for ``shuffle`` and, as there, an error.
 
         Examples
         --------
@@ -707,6 +785,10 @@ class Bag(DaskMethodsMixin):
         >>> sorted(b.groupby(lambda x: x % 3).compute())
         [(0, [0, 3]), (1, [1, 4]), (2, [2, 5])]
         """
+        if method is not None:
+            raise TypeError("groupby: the method= keyword has been moved to shuffle=")
+        if shuffle not in (None, "tasks", "disk", "p2p"):
+            raise NotImplementedError(f"groupby shuffle must be 'tasks' or 'disk', got {shuffle!r}")
         keyfunc = grouper if callable(grouper) else operator.itemgetter(grouper)
         n = npartitions or self.npartitions
         _check_npartitions(n)
@@ -1061,6 +1143,15 @@ def _split(part: Iterable, n: int) -> list[list]:
     return pieces
 
 
+def _mem_usage(part: Iterable) -> list[int]:
+    """Bytes a partition holds: its list and each element, shallowly (a one-element
+    list, so the result is one partition of the measuring bag)."""
+    import sys
+
+    part = part if isinstance(part, list) else list(part)
+    return [sys.getsizeof(part) + sum(sys.getsizeof(x) for x in part)]
+
+
 def _take(k: int, parts: list) -> tuple:
     return tuple(itertools.islice(itertools.chain.from_iterable(parts), k))
 
@@ -1322,6 +1413,16 @@ def _compression(path: str, compression: str | None) -> str | None:
     return compression
 
 
+def _codec_open(path: str, mode: str, compression: str | None, **kwargs: Any) -> Any:
+    """``open`` through ``compression``'s standard-library module (``None``: plain)."""
+    if compression is None:
+        return open(path, mode, **kwargs)
+    import importlib
+
+    module = {"gzip": "gzip", "bz2": "bz2", "xz": "lzma"}[compression]
+    return importlib.import_module(module).open(path, mode, **kwargs)
+
+
 def _open_text(path: str, compression: str | None, encoding: str, options: dict | None) -> Any:
     if not _files.is_local(path):
         try:
@@ -1331,19 +1432,7 @@ def _open_text(path: str, compression: str | None, encoding: str, options: dict 
         return fsspec.open(
             path, "wt", compression=compression, encoding=encoding, **(options or {})
         ).open()
-    if compression == "gzip":
-        import gzip
-
-        return gzip.open(path, "wt", encoding=encoding)
-    if compression == "bz2":
-        import bz2
-
-        return bz2.open(path, "wt", encoding=encoding)
-    if compression == "xz":
-        import lzma
-
-        return lzma.open(path, "wt", encoding=encoding)
-    return open(path, "w", encoding=encoding)
+    return _codec_open(path, "wt", compression, encoding=encoding)
 
 
 def _write_text(
@@ -1556,60 +1645,202 @@ def _expand_paths(urlpath: str | os.PathLike | Sequence[str | os.PathLike]) -> l
 
 def read_text(
     urlpath: str | os.PathLike | Sequence[str | os.PathLike],
-    blocksize: int | None = None,
+    blocksize: int | str | None = None,
+    compression: str | None = "infer",
     encoding: str = "utf-8",
     errors: str = "strict",
+    linedelimiter: str | None = None,
+    collection: bool = True,
+    storage_options: dict | None = None,
+    files_per_partition: int | None = None,
     include_path: bool = False,
-) -> Bag:
-    """A bag of the lines of text files (each line keeps its ``\\n``, as in Dask).
+) -> Bag | list[Delayed]:
+    """A bag of the lines of text files (each line keeps its delimiter, as in Dask).
 
-    ``urlpath`` is a path, a glob pattern, or a list of them. With ``blocksize`` (bytes),
-    large files are split into blocks cut at line ends, one partition per block; else
-    one partition per file.
+    Parameters
+    ----------
+    urlpath : str, path or list
+        A path, a glob pattern, or a list of them (local files).
+    blocksize : int or str, optional
+        Bytes per partition (``"10MB"`` too): each file is cut in
+        ``size // blocksize`` blocks of near-equal size (at least one), as Dask cuts
+        them, a line belonging to the block its first byte is in. ``None``: one
+        partition per file (or per ``files_per_partition`` files).
+    compression : str or None
+        ``"infer"`` (from the extension: ``.gz``, ``.bz2``, ``.xz``), ``None``, or a
+        codec name. Compressed files are read whole: not with ``blocksize``.
+    encoding, errors : str
+        How bytes are decoded, as :func:`open`.
+    linedelimiter : str, optional
+        ``None`` reads universal newlines (``\r\n`` and ``\r`` become ``\n``), as
+        :func:`open` does; ``"\n"``, ``"\r"``, ``"\r\n"`` or ``""`` are
+        :func:`open`'s ``newline``; any other string splits the text on it (an empty
+        piece after a final delimiter is not a line).
+    collection : bool
+        ``False`` returns a list of Delayed lists, one per partition.
+    storage_options : dict, optional
+        Only ``None`` or ``{}``: local files.
+    files_per_partition : int, optional
+        Files read into each partition (not with ``blocksize``).
+    include_path : bool
+        Elements are ``(line, path)`` pairs.
 
     Raises
     ------
     FileNotFoundError
         If a pattern matches no file, naming the pattern.
+    ValueError
+        For a bad ``blocksize``/``files_per_partition``, both given, or ``blocksize``
+        with compressed files.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> d = tempfile.mkdtemp()
+    >>> with open(os.path.join(d, "a.txt"), "w") as f:
+    ...     _ = f.write("x;y;z")
+    >>> read_text(os.path.join(d, "*.txt"), linedelimiter=";").compute()
+    ['x;', 'y;', 'z']
     """
-    paths = _expand_paths(urlpath)
-    if blocksize is not None and (isinstance(blocksize, bool) or blocksize < 1):
+    if blocksize is not None and files_per_partition is not None:
+        raise ValueError("read_text: only one of blocksize and files_per_partition can be set")
+    if storage_options:
+        raise ValueError(f"storage_options: only local files are read, got {storage_options!r}")
+    if isinstance(blocksize, str):
+        from taskloom.utils import parse_bytes
+
+        blocksize = parse_bytes(blocksize)
+    if blocksize is not None and (
+        isinstance(blocksize, bool) or not isinstance(blocksize, int) or blocksize < 1
+    ):
         raise ValueError(f"blocksize must be a positive number of bytes, got {blocksize!r}")
-    name = f"read_text-{tokenize(paths, [os.path.getmtime(p) for p in paths], blocksize)}"
-    tasks = []
-    for p in paths:
-        size = os.path.getsize(p)
-        if blocksize is None or size <= blocksize:
-            tasks.append((_read_block, p, 0, None, encoding, errors, include_path))
-        else:
-            for start in builtins.range(0, size, blocksize):
-                tasks.append((_read_block, p, start, blocksize, encoding, errors, include_path))
-    layer = {(name, i): t for i, t in enumerate(tasks)}
-    return Bag({name: layer}, name, len(tasks))
+    if files_per_partition is not None and (
+        isinstance(files_per_partition, bool)
+        or not isinstance(files_per_partition, int)
+        or files_per_partition < 1
+    ):
+        raise ValueError(
+            f"files_per_partition must be a positive integer, got {files_per_partition!r}"
+        )
+    paths = _expand_paths(urlpath)
+    codecs = [_compression(p, compression) for p in paths]
+    if blocksize is not None and builtins.any(codecs):
+        raise ValueError("read_text: compressed files cannot be cut in blocks; pass blocksize=None")
+    read = partial(_read_block, encoding, errors, include_path, linedelimiter)
+    token = tokenize(paths, [os.path.getmtime(p) for p in paths], blocksize, compression)
+    name = f"read_text-{tokenize(token, encoding, errors, linedelimiter, include_path)}"
+    tasks: list = []
+    if blocksize is None:
+        files = [(read, p, c, 0, None) for p, c in builtins.zip(paths, codecs, strict=True)]
+        step = files_per_partition or 1
+        for k in builtins.range(0, len(files), step):
+            group = files[k : k + step]
+            tasks.append(group[0] if len(group) == 1 else (_concat, group))
+    else:
+        for p in paths:
+            for start, end in _byte_blocks(os.path.getsize(p), blocksize):
+                tasks.append((read, p, None, start, end))
+        if not tasks:  # only empty files (where Dask fails): one empty partition
+            tasks.append((read, paths[0], None, 0, 0))
+    bag = Bag({name: {(name, i): t for i, t in enumerate(tasks)}}, name, len(tasks))
+    return bag if collection else bag.to_delayed()
+
+
+def _byte_blocks(size: int, blocksize: int) -> list[tuple[int, int]]:
+    """``[start, end)`` byte ranges of a file, as ``dask.bytes.read_bytes`` cuts them:
+    ``size // blocksize`` blocks (at least one; none for an empty file), the spare
+    bytes spread among them."""
+    if size == 0:
+        return []
+    step = size / (size // blocksize) if size % blocksize and size > blocksize else blocksize
+    starts, place = [0], 0.0
+    while size - place > step * 2 - 1:
+        place += step
+        starts.append(int(place))
+    return list(builtins.zip(starts, [*starts[1:], size], strict=True))
+
+
+_NEWLINES = (None, "", "\n", "\r", "\r\n")
 
 
 def _read_block(
-    path: str, start: int, length: int | None, encoding: str, errors: str, include_path: bool
+    encoding: str,
+    errors: str,
+    include_path: bool,
+    delimiter: str | None,
+    path: str,
+    compression: str | None,
+    start: int,
+    end: int | None,
 ) -> list:
-    """The lines that start in ``[start, start + length)``: a line belongs to the block
-    its first byte is in, so blocks cut at any offset cover each line once."""
-    with open(path, "rb") as f:
-        if start:
-            f.seek(start - 1)
-            if f.read(1) != b"\n":
-                f.readline()  # the rest of a line that began in the previous block
-        data = io.BytesIO()
-        end = None if length is None else start + length
-        while True:
-            pos = f.tell()
-            if end is not None and pos >= end:
-                break
-            line = f.readline()
-            if not line:
-                break
-            data.write(line)
-    lines = data.getvalue().decode(encoding, errors).splitlines(keepends=True)
+    """The lines of ``path`` that start in ``[start, end)`` (all of them for ``None``):
+    a line belongs to the block its first byte is in, so blocks cut at any offset cover
+    each line once."""
+    if delimiter in _NEWLINES:
+        cut = b"\r\n" if delimiter == "\r\n" else (b"\r" if delimiter == "\r" else b"\n")
+    else:
+        cut = delimiter.encode(encoding)
+    if end is None:
+        with _open_bytes(path, compression) as f:
+            data = f.read()
+    else:
+        with open(path, "rb") as f:
+            data = _byte_range(f, start, end, cut)
+    if delimiter in _NEWLINES:
+        # What open(path, newline=delimiter) reads (Dask's block reader goes through
+        # StringIO, which turns "\n" into the delimiter: not followed here).
+        wrapper = io.TextIOWrapper(io.BytesIO(data), encoding, errors, newline=delimiter)
+        lines = list(wrapper)
+    else:
+        text = data.decode(encoding, errors)
+        pieces = text.split(delimiter)
+        lines = [t + delimiter for t in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
     return [(line, path) for line in lines] if include_path else lines
+
+
+def _open_bytes(path: str, compression: str | None) -> Any:
+    return _codec_open(path, "rb", compression)
+
+
+def _byte_range(f: Any, start: int, end: int, cut: bytes) -> bytes:
+    """The bytes of the records (each ended by ``cut``) that start in ``[start, end)``."""
+    n = len(cut)
+    if builtins.any(cut[:k] == cut[-k:] for k in builtins.range(1, n)):
+        # A delimiter that can overlap itself ("--" in "---") is found where records
+        # begin only by scanning from the start of the file.
+        f.seek(0)
+        data = f.read()
+        bounds, i = [], 0
+        while i < len(data) and i < end:
+            j = data.find(cut, i)
+            stop = len(data) if j == -1 else j + n
+            if i >= start:
+                bounds.append((i, stop))
+            i = stop
+        return data[bounds[0][0] : bounds[-1][1]] if bounds else b""
+    base = builtins.max(0, start - n)
+    f.seek(base)
+    buf = f.read(end - base)
+    # A record starts at 0 or right after a delimiter: the first one ending at or
+    # after ``start`` opens this block.
+    if start:
+        q = buf.find(cut)
+        if q == -1:
+            return b""
+        first = q + n
+    else:
+        first = 0
+    if first >= end - base:
+        return b""
+    # The last record starting before ``end`` runs to the delimiter that ends at or
+    # after ``end``.
+    search = builtins.max(first, end - base - n)
+    while (q := buf.find(cut, search)) == -1:
+        more = f.read(1 << 16)
+        if not more:
+            return buf[first:]
+        buf += more
+    return buf[first : q + n]
 
 
 def concat(bags: Sequence[Bag]) -> Bag:

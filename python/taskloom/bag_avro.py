@@ -19,13 +19,11 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from taskloom import _files
-from taskloom.bag import Bag, _expand_paths, _output_paths
+from taskloom.bag import Bag, _compression, _expand_paths, _open_bytes, _output_paths
 from taskloom.delayed import Delayed, delayed
 from taskloom.tokenize import tokenize
 
 __all__ = ["read_avro", "to_avro"]
-
-_OPENERS = {"gzip": "gzip", "bz2": "bz2", "xz": "lzma"}
 
 
 def _fastavro() -> Any:
@@ -36,14 +34,6 @@ def _fastavro() -> Any:
             "Avro files need fastavro: pip install 'taskloom[avro]' (or fastavro)"
         ) from e
     return fastavro
-
-
-def _open(path: str, compression: str | None) -> Any:
-    if compression is None:
-        return open(path, "rb")
-    import importlib
-
-    return importlib.import_module(_OPENERS[compression]).open(path, "rb")
 
 
 def read_avro(
@@ -80,10 +70,9 @@ def read_avro(
     fastavro = _fastavro()
     if storage_options:
         raise ValueError(f"storage_options: only local files are read, got {storage_options!r}")
-    if compression is not None and compression not in _OPENERS:
-        raise ValueError(
-            f"compression must be None or one of {sorted(_OPENERS)}, got {compression!r}"
-        )
+    if compression == "infer":  # Dask's read_avro does not infer: a name or None
+        raise ValueError("compression must be None or a codec name, got 'infer'")
+    _compression("", compression)  # a bad name fails here, naming the argument
     if blocksize is not None:
         if isinstance(blocksize, bool) or not isinstance(blocksize, int) or blocksize < 1:
             raise ValueError(f"blocksize must be a positive number of bytes, got {blocksize!r}")
@@ -92,7 +81,7 @@ def read_avro(
     paths = _expand_paths(urlpath)
     tasks = []
     for p in paths:
-        with _open(p, compression) as f:
+        with _open_bytes(p, compression) as f:
             fastavro.reader(f)  # the header: fails here for a file that is not Avro
         size = os.path.getsize(p)
         if blocksize is None:
@@ -106,7 +95,7 @@ def read_avro(
 
 
 def _read_file(path: str, compression: str | None) -> list:
-    with _open(path, compression) as f:
+    with _open_bytes(path, compression) as f:
         return list(_fastavro().reader(f))
 
 
