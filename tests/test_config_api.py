@@ -164,3 +164,36 @@ def test_validation_still_applies():
     with pytest.raises(ValueError, match="num_workers"):
         tc.set({"num-workers": 0})
     assert tc.get("num_workers", None) is None
+
+
+def _import_taskloom_with(env_extra, code):
+    import subprocess
+    import sys
+
+    env = {**os.environ, **env_extra}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+    return out
+
+
+def test_settings_read_at_import(tmp_path):
+    (tmp_path / "a.yaml").write_text("num-workers: 3\nlib:\n  x: file\n")
+    out = _import_taskloom_with(
+        {"TASKLOOM_CONFIG": str(tmp_path), "TASKLOOM_LIB__Y": "[1, 2]"},
+        "import taskloom; c = taskloom.config; "
+        "print(c.get('num_workers'), c.get('lib.x'), c.get('lib.y'))",
+    )
+    assert out.stdout.split() == ["3", "file", "[1,", "2]"]
+
+
+def test_import_without_pyyaml_warns_and_keeps_env(tmp_path):
+    (tmp_path / "a.yaml").write_text("lib:\n  x: file\n")
+    out = _import_taskloom_with(
+        {"TASKLOOM_CONFIG": str(tmp_path), "TASKLOOM_LIB__Y": "2"},
+        "import sys; sys.modules['yaml'] = None\n"
+        "import taskloom; print(taskloom.config.config.get('lib'))",
+    )
+    assert out.stdout.strip() == "{'y': 2}"
+    assert "taskloom[yaml]" in out.stderr

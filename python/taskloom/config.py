@@ -611,4 +611,16 @@ def update_defaults(
     update(config, new, priority="new-defaults", defaults=current_defaults)
 
 
-refresh()
+def _initialize() -> None:
+    try:
+        refresh()
+    except ImportError as e:
+        # YAML files but no PyYAML: importing taskloom must still work; say what is
+        # missing and start from the environment variables alone.
+        import warnings
+
+        warnings.warn(f"{e}; taskloom's settings files were not read", stacklevel=3)
+        refresh(paths=[])
+
+
+_initialize()
