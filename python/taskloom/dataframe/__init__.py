@@ -4,9 +4,13 @@
 Modules: :mod:`~taskloom.dataframe.core` (the collections, row-wise operations,
 reductions), :mod:`~taskloom.dataframe.groupby`, :mod:`~taskloom.dataframe.shuffle`
 (repartition, set_index, sort_values, hash shuffles), :mod:`~taskloom.dataframe.multi`
-(merge, join, concat), :mod:`~taskloom.dataframe.timeseries` (resample, rolling,
-cumulative operations), :mod:`~taskloom.dataframe.io` (pandas, numpy, CSV, Parquet);
-each states its policy.
+(merge, join, concat, merge_asof), :mod:`~taskloom.dataframe.timeseries` (resample,
+rolling, cumulative operations), :mod:`~taskloom.dataframe.io` (pandas, numpy, arrays,
+``from_map``, CSV and other delimited text, Parquet),
+:mod:`~taskloom.dataframe.io_formats` (JSON, ORC, HDF5), :mod:`~taskloom.dataframe.io_sql`
+(SQL through SQLAlchemy), :mod:`~taskloom.dataframe.reshape` (melt, get_dummies,
+pivot_table), :mod:`~taskloom.dataframe.tools` (to_datetime, to_numeric, to_timedelta,
+map_overlap); each states its policy.
 
 Examples
 --------
@@ -24,6 +28,7 @@ Name: x, dtype: float64
 
 from __future__ import annotations
 
+from taskloom.base import compute, persist
 from taskloom.dataframe.core import DataFrame, Index, Scalar, Series, map_partitions
 from taskloom.dataframe.io import (
     from_array,
@@ -40,6 +45,8 @@ from taskloom.dataframe.io import (
     to_parquet,
     to_records,
 )
+from taskloom.dataframe.io_formats import read_hdf, read_json, read_orc, to_hdf, to_json, to_orc
+from taskloom.dataframe.io_sql import read_sql, read_sql_query, read_sql_table, to_sql
 from taskloom.dataframe.multi import concat, merge, merge_asof
 from taskloom.dataframe.reshape import get_dummies, melt, pivot_table
 from taskloom.dataframe.tools import map_overlap, to_datetime, to_numeric, to_timedelta
@@ -49,6 +56,7 @@ __all__ = [
     "Index",
     "Scalar",
     "Series",
+    "compute",
     "concat",
     "from_array",
     "from_dask_array",
@@ -62,15 +70,26 @@ __all__ = [
     "melt",
     "merge",
     "merge_asof",
+    "persist",
     "pivot_table",
     "read_csv",
     "read_fwf",
+    "read_hdf",
+    "read_json",
+    "read_orc",
     "read_parquet",
+    "read_sql",
+    "read_sql_query",
+    "read_sql_table",
     "read_table",
     "to_csv",
     "to_datetime",
+    "to_hdf",
+    "to_json",
     "to_numeric",
+    "to_orc",
     "to_parquet",
     "to_records",
+    "to_sql",
     "to_timedelta",
 ]
