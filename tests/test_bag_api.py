@@ -428,3 +428,16 @@ def test_read_text_compression_files_per_partition_and_collection(tmp_path):
     with pytest.raises(ValueError, match="storage_options"):
         db.read_text(pattern, storage_options={"anon": True})
     assert db.read_text(pattern, blocksize="1kB", compression=None).npartitions == 5
+
+
+def test_markers_survive_pickling():
+    # Tasks carry them to other processes (fold/accumulate without an initial value).
+    import pickle
+
+    from taskloom.bag import _no_default
+
+    assert pickle.loads(pickle.dumps(_no_default)) is _no_default
+    # Empty partitions, read in worker processes: the markers must still match.
+    b = db.from_sequence([0, 0, 1, 2], npartitions=4).remove(operator.not_)
+    assert b.accumulate(operator.add).compute(scheduler="processes") == [1, 3]
+    assert b.fold(operator.add).compute(scheduler="processes") == 3

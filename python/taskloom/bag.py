@@ -11,7 +11,15 @@ layers (one dict per operation) and merged once, at compute time.
 Partitioning policy: ``from_sequence``, ``range`` and ``repartition`` cut partitions by
 Dask's rules, to the element (same count, same sizes, floats rounded as Dask rounds
 them), so code whose results depend on partitions (``map_partitions``, ``take``,
-``to_delayed``, folds that are not associative) gives Dask's answers.
+``to_delayed``, folds that are not associative) gives Dask's answers; ``read_text``
+cuts files in byte blocks as ``dask.bytes.read_bytes`` does. ``accumulate`` is a chain
+(partition ``i`` waits for the running total of partition ``i - 1``), ``zip`` and
+``map`` pair partitions as they are (Dask's rule: same partitioning or an error), and
+``random_sample`` with a seed draws Dask's sample.
+
+Families in their own modules: :mod:`taskloom.bag_random` (``taskloom.bag.random``:
+``sample``, ``choices``) and :mod:`taskloom.bag_avro` (``read_avro``, ``Bag.to_avro``;
+fastavro, the ``avro`` extra).
 
 Examples
 --------
@@ -66,20 +74,23 @@ __all__ = [
 ]
 
 
-class _NoDefault:
-    """ "No value given": one object in every process (it unpickles as itself), so a
-    task run elsewhere still recognises it."""
+class _Sentinel:
+    """A marker that is one object in every process: it unpickles as the module
+    global of its name, so a task run in a worker process still recognises it."""
 
-    __slots__ = ()
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
 
     def __reduce__(self) -> str:
-        return "_no_default"
+        return self._name
 
     def __repr__(self) -> str:
-        return "<no_default>"
+        return f"<{self._name.strip('_')}>"
 
 
-_no_default = _NoDefault()
+_no_default = _Sentinel("_no_default")
 
 
 def _merge_layers(*parents: Any) -> dict:
@@ -1157,7 +1168,7 @@ def _take(k: int, parts: list) -> tuple:
 
 
 # What an empty partition contributes to a reduction: nothing (Dask's ``no_result``).
-_NO_RESULT = object()
+_NO_RESULT = _Sentinel("_NO_RESULT")
 
 
 def _empty_safe_apply(func: Callable, is_last: bool, part: Any) -> Any:
