@@ -11,7 +11,13 @@ the root turns partials into results and sorts the groups when ``sort=True``. Th
 bounds fan-in by ``split_every``; with ``split_out=k`` the partials are split by a
 stable hash of the group keys into ``k`` independent trees, one output partition each.
 ``nunique`` merges distinct ``(key, value)`` pairs instead; ``apply``/``transform``
-hash-shuffle the rows so every group is in one partition, then run pandas per partition.
+hash-shuffle the rows so every group is in one partition, then run pandas per partition,
+as do the fills, ``shift``, grouped ``rolling`` and the reductions without a cheap merge
+(``median``, ``idxmin``/``idxmax``, ``cov``/``corr``, ``value_counts``, ``unique``; these
+gathered into one sorted partition unless ``split_out`` keeps the shuffle's). The running
+``cumsum``/``cumprod``/``cumcount`` keep the partitions: each gets the groups' totals of
+the partitions before it along a chain of small tasks. ``head``/``tail`` are tree
+reductions of whole rows, so row order is kept.
 """
 
 from __future__ import annotations

@@ -26,7 +26,6 @@ import bisect
 import builtins
 import operator
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import numpy as np
@@ -129,8 +128,12 @@ class Resampler:
             new = [divs[0], divs[-1]]
         return repartition_divisions(self.frame, new)
 
-    def agg(self, how: Any, **kwargs: Any) -> Any:
-        """Aggregate each bin by ``how`` (a name such as ``'mean'``, or a function)."""
+    def agg(self, func: Any, *args: Any, **kwargs: Any) -> Any:
+        """Aggregate each bin by ``func`` (a name such as ``'mean'``, or a function);
+        ``kwargs`` go to pandas' aggregation."""
+        if args:
+            raise TypeError("Resampler.agg passes keyword arguments only to func; got args")
+        how = func
         meta = self._meta(how, kwargs)
         aligned = self._aligned()
         fill = _EMPTY_BIN.get(how) if isinstance(how, str) else None
@@ -177,32 +180,70 @@ class Resampler:
         meta.index = pd.DatetimeIndex([], dtype=index.dtype, name=index.name, freq=self.freq)
         return meta
 
-    def __getattr__(self, how: str) -> Callable:
-        if how.startswith("_") or how not in _RESAMPLE_METHODS:
-            raise AttributeError(f"'Resampler' object has no attribute {how!r}")
-        return partial(self.agg, how)
+    # Dask's Resampler methods take no arguments: each is ``agg`` of its own name.
+    def count(self) -> Any:
+        """Number of values present in each bin (0 for bins without rows)."""
+        return self.agg("count")
 
-    def __dir__(self) -> list:
-        return sorted(set(super().__dir__()) | set(_RESAMPLE_METHODS))
+    def size(self) -> Any:
+        """Number of rows in each bin."""
+        return self.agg("size")
 
+    def sum(self) -> Any:
+        """Sum of each bin (0 for bins without rows)."""
+        return self.agg("sum")
 
-_RESAMPLE_METHODS = (
-    "mean",
-    "sum",
-    "count",
-    "size",
-    "min",
-    "max",
-    "first",
-    "last",
-    "median",
-    "std",
-    "var",
-    "prod",
-    "nunique",
-    "ohlc",
-    "sem",
-)
+    def prod(self) -> Any:
+        """Product of each bin (1 for bins without rows)."""
+        return self.agg("prod")
+
+    def mean(self) -> Any:
+        """Mean of each bin."""
+        return self.agg("mean")
+
+    def median(self) -> Any:
+        """Median of each bin."""
+        return self.agg("median")
+
+    def quantile(self) -> Any:
+        """Median of each bin (pandas' ``quantile()`` with its default ``q=0.5``)."""
+        return self.agg("quantile")
+
+    def min(self) -> Any:
+        """Minimum of each bin."""
+        return self.agg("min")
+
+    def max(self) -> Any:
+        """Maximum of each bin."""
+        return self.agg("max")
+
+    def first(self) -> Any:
+        """First value present in each bin."""
+        return self.agg("first")
+
+    def last(self) -> Any:
+        """Last value present in each bin."""
+        return self.agg("last")
+
+    def std(self) -> Any:
+        """Standard deviation of each bin."""
+        return self.agg("std")
+
+    def var(self) -> Any:
+        """Variance of each bin."""
+        return self.agg("var")
+
+    def sem(self) -> Any:
+        """Standard error of the mean of each bin."""
+        return self.agg("sem")
+
+    def nunique(self) -> Any:
+        """Number of distinct values in each bin (0 for bins without rows)."""
+        return self.agg("nunique")
+
+    def ohlc(self) -> Any:
+        """First, highest, lowest and last value of each bin."""
+        return self.agg("ohlc")
 
 
 def _fixed_length(offset: pd.DateOffset) -> pd.DateOffset:
@@ -429,38 +470,64 @@ class Rolling:
                 layer[(name, i)] = (task, (frame._name, i), lead, None)
         return new_collection({**frame._layers, name: layer}, name, meta, frame.divisions)
 
-    def apply(
-        self, func: Callable, raw: bool = False, args: tuple = (), kwargs: dict | None = None
-    ) -> Any:
-        """``func`` of each window."""
-        return self._apply("apply", func, raw=raw, args=args, kwargs=kwargs or {})
+    def apply(self, func: Callable, *args: Any, **kwargs: Any) -> Any:
+        """``func`` of each window (``raw=``, ``args=``, ``kwargs=`` as in pandas)."""
+        return self._apply("apply", func, *args, **kwargs)
 
-    def agg(self, func: Any) -> Any:
+    def agg(self, func: Any, *args: Any, **kwargs: Any) -> Any:
         """Aggregate each window by ``func`` (a name or function, or a list of them)."""
-        return self._apply("agg", func)
+        return self._apply("agg", func, *args, **kwargs)
 
     aggregate = agg
 
-    def __getattr__(self, how: str) -> Callable:
-        if how.startswith("_") or how not in _ROLLING_METHODS:
-            raise AttributeError(f"'Rolling' object has no attribute {how!r}")
-        return partial(self._apply, how)
+    # As in Dask, arguments go to pandas' method of the same name.
+    def count(self, *args: Any, **kwargs: Any) -> Any:
+        """Number of values present in each window."""
+        return self._apply("count", *args, **kwargs)
 
+    def sum(self, *args: Any, **kwargs: Any) -> Any:
+        """Sum of each window."""
+        return self._apply("sum", *args, **kwargs)
 
-_ROLLING_METHODS = (
-    "mean",
-    "sum",
-    "count",
-    "min",
-    "max",
-    "median",
-    "std",
-    "var",
-    "skew",
-    "kurt",
-    "quantile",
-    "sem",
-)
+    def mean(self, *args: Any, **kwargs: Any) -> Any:
+        """Mean of each window."""
+        return self._apply("mean", *args, **kwargs)
+
+    def median(self, *args: Any, **kwargs: Any) -> Any:
+        """Median of each window."""
+        return self._apply("median", *args, **kwargs)
+
+    def min(self, *args: Any, **kwargs: Any) -> Any:
+        """Minimum of each window."""
+        return self._apply("min", *args, **kwargs)
+
+    def max(self, *args: Any, **kwargs: Any) -> Any:
+        """Maximum of each window."""
+        return self._apply("max", *args, **kwargs)
+
+    def std(self, *args: Any, **kwargs: Any) -> Any:
+        """Standard deviation of each window."""
+        return self._apply("std", *args, **kwargs)
+
+    def var(self, *args: Any, **kwargs: Any) -> Any:
+        """Variance of each window."""
+        return self._apply("var", *args, **kwargs)
+
+    def sem(self, *args: Any, **kwargs: Any) -> Any:
+        """Standard error of the mean of each window."""
+        return self._apply("sem", *args, **kwargs)
+
+    def skew(self, *args: Any, **kwargs: Any) -> Any:
+        """Skewness of each window."""
+        return self._apply("skew", *args, **kwargs)
+
+    def kurt(self, *args: Any, **kwargs: Any) -> Any:
+        """Kurtosis (Fisher's) of each window."""
+        return self._apply("kurt", *args, **kwargs)
+
+    def quantile(self, q: float, *args: Any, **kwargs: Any) -> Any:
+        """Quantile ``q`` of each window."""
+        return self._apply("quantile", q, *args, **kwargs)
 
 
 def _carry_chain(layer: dict, frame: _Frame, name: str, rows: int, forward: bool) -> list:
