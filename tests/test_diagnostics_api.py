@@ -124,3 +124,12 @@ def test_visualize_without_bokeh_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "bokeh.plotting", None)
     with pytest.raises(ImportError, match=r"taskloom\[bokeh\]"):
         visualize(Profiler(), show=False, save=False)
+
+
+def test_resource_profiler_counts_worker_processes_started_later():
+    with ResourceProfiler(dt=0.02) as prof:
+        time.sleep(0.1)
+        dsk = {("x", i): (_allocate, 150) for i in range(2)}
+        assert taskloom.multiprocessing.get(dsk, list(dsk), num_workers=2) == (150 * 10**6,) * 2
+    mems = [r.mem for r in prof.results]
+    assert max(mems) - mems[0] > 250  # both workers' blocks: in the children's memory

@@ -164,17 +164,29 @@ class _Sampler(threading.Thread):
         self.data: list[ResourceData] = []
 
     def run(self) -> None:
-        # The children (worker processes of the processes scheduler) as they are when
-        # collection starts, as in Dask; the first cpu_percent of a process reads 0.
-        procs = [self.parent, *self.parent.children()]
+        # Children (the processes scheduler's workers) are looked for at every sample,
+        # so a pool started after profiling began counts too (Dask looks once per
+        # computation). Process objects are kept by pid: cpu_percent measures since the
+        # previous call on the same object, and reads 0 on its first.
+        procs = {self.parent.pid: self.parent}
         while True:
             tic = default_timer()
+            try:
+                children = self.parent.children()
+            except self.psutil.Error:
+                children = []
+            alive = {self.parent.pid, *(c.pid for c in children)}
+            for c in children:
+                procs.setdefault(c.pid, c)
             mem = cpu = 0.0
-            for p in procs:
+            for pid in list(procs):
+                if pid not in alive:
+                    del procs[pid]
+                    continue
                 try:
-                    mem2, cpu2 = p.memory_info().rss, p.cpu_percent()
+                    mem2, cpu2 = procs[pid].memory_info().rss, procs[pid].cpu_percent()
                 except self.psutil.Error:
-                    continue  # a child that exited
+                    continue  # a child that exited meanwhile
                 mem += mem2
                 cpu += cpu2
             self.data.append(ResourceData(tic, mem / 1e6, cpu))
