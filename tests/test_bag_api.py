@@ -441,3 +441,38 @@ def test_markers_survive_pickling():
     b = db.from_sequence([0, 0, 1, 2], npartitions=4).remove(operator.not_)
     assert b.accumulate(operator.add).compute(scheduler="processes") == [1, 3]
     assert b.fold(operator.add).compute(scheduler="processes") == 3
+
+
+@few
+@given(ints, nparts, st.integers(0, 6))
+def test_distinct_frequencies_topk_as_python_and_dask(xs, n, k):
+    b, d = db.from_sequence(xs, npartitions=n), ddb.from_sequence(xs, npartitions=n)
+    key = lambda x: x % 5  # noqa: E731
+    assert b.distinct().compute() == list(dict.fromkeys(xs))
+    assert b.distinct(key=key).compute() == d.distinct(key=key).compute(scheduler="sync")
+    freqs = b.frequencies(sort=True).compute()
+    assert dict(freqs) == collections.Counter(xs)
+    assert [c for _, c in freqs] == sorted(collections.Counter(xs).values(), reverse=True)
+    assert b.topk(k).compute() == sorted(xs, reverse=True)[:k]
+    assert b.topk(k, key=abs).compute() == d.topk(k, key=abs).compute(scheduler="sync")
+
+
+@few
+@given(st.lists(st.tuples(st.integers(-9, 9), st.floats(-1e3, 1e3)), max_size=20), nparts)
+def test_to_dataframe_as_pandas_and_dask(rows, n):
+    import pandas as pd
+
+    b = db.from_sequence(rows, npartitions=n)
+    meta = pd.DataFrame({"a": pd.Series([], dtype="int64"), "x": pd.Series([], dtype="float64")})
+    got = b.to_dataframe(meta=meta)
+    assert got.npartitions == b.npartitions
+    expected = pd.DataFrame(rows, columns=["a", "x"]).astype({"a": "int64", "x": "float64"})
+    pd.testing.assert_frame_equal(got.compute().reset_index(drop=True), expected)
+    theirs = ddb.from_sequence(rows, npartitions=n).to_dataframe(meta=meta)
+    pd.testing.assert_frame_equal(
+        got.compute().reset_index(drop=True),
+        theirs.compute(scheduler="sync").reset_index(drop=True),
+    )
+    if rows:
+        named = b.to_dataframe(columns=["a", "x"]).compute().reset_index(drop=True)
+        pd.testing.assert_frame_equal(named, pd.DataFrame(rows, columns=["a", "x"]))
