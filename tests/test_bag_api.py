@@ -476,3 +476,14 @@ def test_to_dataframe_as_pandas_and_dask(rows, n):
     if rows:
         named = b.to_dataframe(columns=["a", "x"]).compute().reset_index(drop=True)
         pd.testing.assert_frame_equal(named, pd.DataFrame(rows, columns=["a", "x"]))
+
+
+def test_to_avro_into_a_directory_names_files_avro(tmp_path):
+    pytest.importorskip("fastavro")
+    recs = [{"a": i, "s": "v"} for i in range(4)]
+    paths = db.from_sequence(recs, npartitions=2).to_avro(str(tmp_path / "out"), SCHEMA)
+    assert sorted(os.listdir(tmp_path / "out")) == ["0.avro", "1.avro"]
+    assert db.read_avro(paths, blocksize=None).compute() == recs
+    lazy = db.from_sequence(recs).to_avro(str(tmp_path / "l-*.avro"), SCHEMA, compute=False)
+    assert not list(tmp_path.glob("l-*.avro"))
+    assert [os.path.basename(p) for p in lazy.compute()] == [f"l-{i}.avro" for i in range(4)]

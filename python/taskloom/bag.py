@@ -1403,7 +1403,7 @@ def _output_paths(
     name_function = name_function or str
     if "*" not in path:
         os.makedirs(path, exist_ok=True)
-        path = os.path.join(path, "*.part")
+        path = os.path.join(path, f"*.{stem}")
     if path.count("*") != 1:
         raise ValueError(f"the path pattern must contain exactly one '*', got {path!r}")
     return [path.replace("*", name_function(i)) for i in builtins.range(n)]
