@@ -487,3 +487,17 @@ def test_to_avro_into_a_directory_names_files_avro(tmp_path):
     lazy = db.from_sequence(recs).to_avro(str(tmp_path / "l-*.avro"), SCHEMA, compute=False)
     assert not list(tmp_path.glob("l-*.avro"))
     assert [os.path.basename(p) for p in lazy.compute()] == [f"l-{i}.avro" for i in range(4)]
+
+
+@few
+@given(
+    st.text(alphabet="<>a-\n", max_size=40),
+    st.sampled_from(["<>", "--", "a", "\n", None]),
+    st.integers(1, 9),
+)
+def test_read_text_blocks_cover_each_line_once(tmp_path_factory, text, delim, blocksize):
+    path = tmp_path_factory.mktemp("b") / "f.txt"
+    path.write_bytes(text.encode())
+    whole = db.read_text(str(path), linedelimiter=delim).compute()
+    assert "".join(whole) == (text if delim is not None else text.replace("\r\n", "\n"))
+    assert db.read_text(str(path), linedelimiter=delim, blocksize=blocksize).compute() == whole
