@@ -207,6 +207,11 @@ FRAME_CALLS: dict[str, list] = {
     "pipe": [("full", (lambda d: d.assign(z=1),), {})],
     "sem": [("num", (), {})],
     "shift": [("full", (), {}), ("full", (-3,), {})],
+    "categorize": [("full", (), {}), ("full", (["s"],), {})],
+    "explode": [("full", ("s",), {})],
+    "melt": [("num", (), {"id_vars": "i"}), ("full", (), {"value_vars": ["x", "i"]})],
+    "rename_axis": [("full", ("k",), {})],
+    "squeeze": [("num", (), {}), ("num", (), {"axis": 1})],
 }
 # Calls whose result depends on the partitioning, or that pandas spells differently.
 NOT_LIKE_PANDAS = {
@@ -250,6 +255,18 @@ FRAME_NOT_CALLED = {
     "loc": "indexer, checked in test_indexing_meta",
     "partitions": "indexer, checked in test_indexing_meta",
     "median": "one partition only, as Dask; checked in test_dataframe_methods_api",
+    "pop": "removes the column in place; checked in test_dataframe_methods_api",
+    "iloc": "indexer; checked in test_dataframe_methods_api",
+    "to_timestamp": "needs a PeriodIndex; checked in test_dataframe_methods_api",
+    "random_split": "a list of collections; checked in test_dataframe_methods_api",
+    "to_bag": "a Bag; checked in test_dataframe_methods_api",
+    "to_dask_array": "an Array; checked in test_dataframe_methods_api",
+    "to_records": "an Array; checked in test_dataframe_methods_api",
+    "values": "an Array; checked in test_dataframe_methods_api",
+    "to_html": "a string; checked in test_dataframe_methods_api",
+    "to_string": "a string; checked in test_dataframe_methods_api",
+    "iterrows": "an iterator of pandas rows",
+    "itertuples": "an iterator of tuples",
     "mode": "padding the columns' modes makes dtypes data-dependent, as in pandas; "
     "checked in test_dataframe_methods_api",
 }
@@ -307,7 +324,7 @@ SERIES_CALLS: dict[str, list] = {
         if call[0] == "num"
         and m
         not in {"eval", "select_dtypes", "replace", "quantile", "drop", "mask", "where"}
-        | {"corr", "cov", "nlargest", "nsmallest"}
+        | {"corr", "cov", "nlargest", "nsmallest", "melt", "squeeze"}
     },
     "all": [("b", (), {})],
     "any": [("b", (), {})],
@@ -359,6 +376,7 @@ SERIES_CALLS: dict[str, list] = {
     "memory_usage_per_partition": [("x", (), {})],
     "pipe": [("x", (lambda v: v + 1,), {})],
     "shift": [("s", (), {}), ("t", (2,), {})],
+    "explode": [("s", (), {})],
 }
 SERIES_NOT_CALLED = {
     **{k: v for k, v in FRAME_NOT_CALLED.items() if k not in {"columns", "dtypes", "size"}},

@@ -235,3 +235,145 @@ def test_signatures_match_dask(cls, dask_cls, names):
         ours = list(inspect.signature(getattr(cls, name)).parameters)
         theirs = list(inspect.signature(getattr(dask_cls, name)).parameters)
         assert ours == theirs, name
+
+
+# --- conversions ------------------------------------------------------------------
+
+
+@SETTINGS
+@given(frames())
+def test_arrays_records_bags_match_pandas(data):
+    pdf, ddf = data
+    arr = ddf.to_dask_array(lengths=True)
+    lengths = tuple(int(v) for v in ddf.map_partitions(len).compute())
+    assert arr.chunks == (lengths, (3,))
+    np.testing.assert_array_equal(arr.compute(), pdf.to_numpy())
+    values = ddf.values
+    assert all(np.isnan(c) for c in values.chunks[0]) and values.dtype == pdf.to_numpy().dtype
+    np.testing.assert_array_equal(ddf.x.values.compute(), pdf.x.to_numpy())
+    np.testing.assert_array_equal(ddf.index.to_dask_array().compute(), pdf.index.to_numpy())
+    records = ddf.to_records(index=True)
+    tm.assert_frame_equal(
+        pd.DataFrame.from_records(records.compute()),
+        pd.DataFrame.from_records(pdf.to_records(index=True)),
+    )
+    assert records.dtype == pdf.to_records(index=True).dtype
+    # Tuples compare missing values as unequal (nan != nan): the rest without them.
+    pdf, ddf = pdf.fillna(-1.0), ddf.fillna(-1.0)
+    bag = ddf.to_bag()
+    assert bag.npartitions == ddf.npartitions
+    assert bag.compute() == list(pdf.itertuples(index=False, name=None))
+    assert ddf.to_bag(index=True, format="dict").compute() == pdf.reset_index().to_dict("records")
+    assert ddf.x.to_bag(index=True).compute() == list(pdf.x.items())
+    assert [tuple(t) for t in ddf.itertuples()] == [tuple(t) for t in pdf.itertuples()]
+    assert [i for i, _ in ddf.iterrows()] == list(pdf.index)
+
+
+def test_to_dask_array_errors():
+    ddf = dd.from_pandas(pd.DataFrame({"a": [1, 2, 3]}), npartitions=2)
+    with pytest.raises(ValueError, match="lengths"):
+        ddf.to_dask_array(lengths=[3])
+    with pytest.raises(ValueError, match="format"):
+        ddf.to_bag(format="list")
+
+
+@SETTINGS
+@given(frames(), st.integers(0, 2**16))
+def test_random_split_partitions_like_dask(data, seed):
+    pdf, ddf = data
+    parts = ddf.random_split([0.5, 0.3, 0.2], random_state=seed)
+    computed = [p.compute() for p in parts]
+    # As Dask: every part keeps the partitioning; each row lands in exactly one part.
+    assert all(p.npartitions == ddf.npartitions and p.divisions == ddf.divisions for p in parts)
+    tm.assert_frame_equal(pd.concat(computed).sort_index(), pdf.sort_index(), check_dtype=False)
+    again = [p.compute() for p in ddf.random_split([0.5, 0.3, 0.2], random_state=seed)]
+    for a, b in zip(computed, again, strict=True):
+        tm.assert_frame_equal(a, b)
+    dask_parts = dask_dd.from_pandas(pdf, npartitions=ddf.npartitions).random_split([0.5, 0.5])
+    assert len(dask_parts) == 2
+
+
+def test_random_split_fractions_and_errors():
+    pdf = pd.DataFrame({"a": np.arange(4000)})
+    a, b = dd.from_pandas(pdf, npartitions=4).random_split([0.8, 0.2], random_state=0)
+    assert 0.75 < len(a) / 4000 < 0.85 and len(a) + len(b) == 4000
+    with pytest.raises(ValueError, match="frac"):
+        dd.from_pandas(pdf, npartitions=2).random_split([0.5, 0.6])
+
+
+# --- reshaping --------------------------------------------------------------------
+
+
+@SETTINGS
+@given(frames())
+def test_explode_melt_iloc_match_pandas(data):
+    pdf, ddf = data
+    lists = [[v, v + 1] if v % 2 else [] for v in pdf.i]
+    pdf = pdf.assign(lists=pd.Series(lists, index=pdf.index, dtype=object))
+    ddf = ddf.assign(lists=ddf.i.map(lambda v: [v, v + 1] if v % 2 else [], meta=("lists", object)))
+    # Exploded lists are object columns; pandas infers a dtype for an empty one.
+    exact = len(pdf) > 0
+    tm.assert_frame_equal(ddf.explode("lists").compute(), pdf.explode("lists"), check_dtype=exact)
+    tm.assert_series_equal(ddf.lists.explode().compute(), pdf.lists.explode(), check_dtype=exact)
+    melted = ddf.melt(id_vars="i", value_vars=["x", "y"]).compute()
+    expected = pdf.melt(id_vars="i", value_vars=["x", "y"])
+    key = ["variable", "i", "value"]
+    tm.assert_frame_equal(
+        melted.sort_values(key, ignore_index=True),
+        expected.sort_values(key, ignore_index=True),
+        check_dtype=len(pdf) > 0,
+    )
+    tm.assert_frame_equal(ddf.iloc[:, [0, 2]].compute(), pdf.iloc[:, [0, 2]])
+    tm.assert_series_equal(ddf.iloc[:, 1].compute(), pdf.iloc[:, 1])
+    with pytest.raises(NotImplementedError, match="iloc"):
+        ddf.iloc[0]
+
+
+def test_categorize_and_known_categories():
+    pdf = pd.DataFrame(
+        {"s": list("cabca"), "n": range(5), "o": pd.array(list("xyxyz"), dtype=object)},
+        index=pd.Index(list("vwxyz"), name="k"),
+    )
+    ddf = dd.from_pandas(pdf, npartitions=3)
+    unknown = ddf.s.astype("category")
+    assert not unknown.cat.known
+    dask_unknown = dask_dd.from_pandas(pdf, npartitions=3).s.astype("category")
+    assert unknown.cat.known == dask_unknown.cat.known
+    known = unknown.cat.as_known()
+    assert known.cat.known
+    assert known.compute().cat.categories.tolist() == ["a", "b", "c"]
+    # As Dask: known categories come from the metadata, unknown ones cannot be listed.
+    assert known.cat.categories.tolist() == ["a", "b", "c"] and not known.cat.ordered
+    with pytest.raises(NotImplementedError, match="as_known"):
+        _ = unknown.cat.categories
+    assert not known.cat.as_unknown().cat.known
+    tm.assert_series_equal(known.cat.as_unknown().compute(), known.compute())
+    cat = ddf.categorize()
+    assert cat.s.cat.known and cat.o.cat.known
+    result = cat.compute()
+    assert result.s.cat.categories.tolist() == ["a", "b", "c"]
+    assert result.o.cat.categories.tolist() == ["x", "y", "z"]
+    assert cat.dtypes["s"] == result.dtypes["s"]
+    with_index = ddf.categorize(columns=["s"], index=True)
+    assert with_index.compute().index.categories.tolist() == list("vwxyz")
+    assert isinstance(with_index._meta.index, pd.CategoricalIndex)
+    with pytest.raises(KeyError, match="nope"):
+        ddf.categorize(columns=["nope"])
+    with pytest.raises(AttributeError, match="category"):
+        _ = ddf.n.cat.known
+
+
+def test_small_frame_methods():
+    pdf = pd.DataFrame({"a": [1, 2, 3], "b": [4.0, 5.0, 6.0]}, index=pd.Index([0, 1, 2]))
+    ddf = dd.from_pandas(pdf, npartitions=2)
+    assert ddf.pop("a").compute().tolist() == [1, 2, 3]
+    assert list(ddf.columns) == ["b"] and list(ddf.compute().columns) == ["b"]
+    tm.assert_series_equal(ddf.squeeze().compute(), pdf.b)
+    with pytest.raises(NotImplementedError):
+        ddf.squeeze(axis=0)
+    assert ddf.rename_axis("r").compute().index.name == "r"
+    assert "npartitions=2" in ddf.to_string() and "<table" in ddf.to_html()
+    periods = pd.DataFrame({"v": [1, 2, 3]}, index=pd.period_range("2020-01", periods=3, freq="M"))
+    ts = dd.from_pandas(periods, npartitions=2).to_timestamp()
+    tm.assert_frame_equal(ts.compute(), periods.to_timestamp(), check_freq=False)
+    assert ts.divisions[0] == pd.Timestamp("2020-01-01")

@@ -97,6 +97,48 @@ class _Frame(FrameBase):
 
     __slots__ = ()
 
+    # -- conversions (taskloom.dataframe.methods_convert) --
+    @property
+    def values(self) -> Any:
+        """The values as an Array with unknown chunk lengths (see :meth:`to_dask_array`)."""
+        from taskloom.dataframe import methods_convert
+
+        return methods_convert.to_dask_array(self)
+
+    def to_dask_array(
+        self, lengths: Any = None, meta: Any = None, optimize: bool = True, **optimize_kwargs: Any
+    ) -> Any:
+        """The values as an Array, one block of rows per partition; ``lengths=True``
+        computes the chunk lengths, a sequence gives them."""
+        from taskloom.dataframe import methods_convert
+
+        return methods_convert.to_dask_array(self, lengths, meta)
+
+    def to_bag(self, index: bool = False, format: str = "tuple") -> Any:
+        """The rows as a Bag of tuples or dicts, one bag partition per partition."""
+        from taskloom.dataframe import methods_convert
+
+        return methods_convert.to_bag(self, index, format)
+
+    def random_split(self, frac: Sequence, random_state: Any = None, shuffle: bool = False) -> list:
+        """Rows split at random in the fractions ``frac``, each part keeping the
+        partitions and divisions."""
+        from taskloom.dataframe import methods_convert
+
+        return methods_convert.random_split(self, frac, random_state, shuffle)
+
+    def to_string(self, max_rows: int = 5) -> str:
+        """The structure (dtypes and divisions) as a string, as Dask."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.repr_string(self, max_rows)
+
+    def to_timestamp(self, freq: Any = None, how: str = "start") -> Any:
+        """A PeriodIndex turned into timestamps (divisions too)."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.to_timestamp(self, freq, how)
+
     # -- overlapping partitions (taskloom.dataframe.methods_overlap) --
     def map_overlap(
         self,
@@ -399,8 +441,12 @@ class _Frame(FrameBase):
 
     # -- row-wise methods shared by frames and series --
     def astype(self, dtype: Any) -> Any:
-        """Cast to ``dtype`` (a dtype, or a dict column -> dtype)."""
-        return self._partitionwise("astype", dtype)
+        """Cast to ``dtype`` (a dtype, or a dict column -> dtype); a cast to
+        ``'category'`` without categories gives unknown categories, as Dask."""
+        result = self._partitionwise("astype", dtype)
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.mark_unknown_categories(self, result, dtype)
 
     def fillna(self, value: Any = None, **kwargs: Any) -> Any:
         """Fill missing values with ``value`` (a scalar, dict or Series per column)."""
@@ -1182,6 +1228,99 @@ class DataFrame(_Frame):
 
         return methods_stats.memory_usage(self, deep, index)
 
+    def to_records(self, index: bool = False, lengths: Any = None) -> Any:
+        """The rows as a 1-d Array of numpy records, one block per partition."""
+        from taskloom.dataframe import methods_convert
+
+        return methods_convert.to_records(self, index, lengths)
+
+    def iterrows(self) -> Any:
+        """``(index, row)`` pairs, one partition computed at a time."""
+        from taskloom.dataframe import methods_convert
+
+        return methods_convert.iterrows(self)
+
+    def itertuples(self, index: bool = True, name: str | None = "Pandas") -> Any:
+        """Rows as named tuples, one partition computed at a time."""
+        from taskloom.dataframe import methods_convert
+
+        return methods_convert.itertuples(self, index, name)
+
+    def explode(self, column: Any) -> DataFrame:
+        """Each list-like element of ``column`` on a row of its own."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.explode(self, column)
+
+    def melt(
+        self,
+        id_vars: Any = None,
+        value_vars: Any = None,
+        var_name: Any = None,
+        value_name: str = "value",
+        col_level: Any = None,
+    ) -> DataFrame:
+        """Columns unpivoted into variable/value rows, per partition (as Dask)."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.melt(self, id_vars, value_vars, var_name, value_name, col_level)
+
+    @property
+    def iloc(self) -> Any:
+        """``iloc[:, cols]``: columns by position."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.iloc(self)
+
+    def categorize(
+        self, columns: Any = None, index: Any = None, split_every: int | None = None, **kwargs: Any
+    ) -> DataFrame:
+        """String/object columns (and unknown categoricals) cast to categoricals whose
+        categories are computed now, as Dask."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.categorize(self, columns, index, split_every, **kwargs)
+
+    def squeeze(self, axis: Any = None) -> Any:
+        """A one-column frame as a Series."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.squeeze(self, axis)
+
+    def pop(self, item: Any) -> Series:
+        """Column ``item``, removed from this frame (in place, as pandas).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> df = dd.from_pandas(pd.DataFrame({"a": [1], "b": [2]}), npartitions=1)
+        >>> df.pop("a").compute().tolist(), list(df.columns)
+        ([1], ['b'])
+        """
+        out = self[item]
+        rest = self.drop(columns=[item])
+        self._layers, self._name, self._meta = rest._layers, rest._name, rest._meta
+        return out
+
+    def rename_axis(
+        self,
+        mapper: Any = no_default,
+        index: Any = no_default,
+        columns: Any = no_default,
+        axis: Any = 0,
+    ) -> DataFrame:
+        """Names of the index or columns axis set, as pandas."""
+        kwargs = {
+            k: v
+            for k, v in {"mapper": mapper, "index": index, "columns": columns}.items()
+            if v is not no_default
+        }
+        return self._partitionwise("rename_axis", axis=axis, **kwargs)
+
+    def to_html(self, max_rows: int = 5) -> str:
+        """The structure (dtypes and divisions) as HTML, as Dask."""
+        return self._repr_frame().to_html(max_rows=max_rows)
+
     def items(self) -> Any:
         """``(column, Series)`` pairs."""
         for c in self.columns:
@@ -1433,6 +1572,12 @@ class Series(_Frame):
         from taskloom.dataframe import methods_stats
 
         return methods_stats.nbytes(self)
+
+    def explode(self) -> Series:
+        """Each list-like element on a row of its own."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.explode(self)
 
     def median(self) -> Scalar:
         """Exact median; as Dask, only of one partition (see :meth:`median_approximate`)."""
@@ -1742,6 +1887,9 @@ def _as_bound(value: Any, like: Any, end: bool = False) -> Any:
     return ts.tz_localize(like.tz) if getattr(like, "tz", None) and ts.tz is None else ts
 
 
+_CAT_META_NAMES = ("known", "as_known", "as_unknown", "categories", "ordered")
+
+
 class _Accessor:
     __slots__ = ("_attr", "_series")
 
@@ -1759,6 +1907,15 @@ class _Accessor:
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
             raise AttributeError(name)
+        if self._attr == "cat" and name in _CAT_META_NAMES:
+            # Dask's unknown categories live in the metadata, not in pandas.
+            from taskloom.dataframe import methods_reshape
+
+            if name == "known":
+                return methods_reshape.has_known_categories(self._series._meta)
+            if name in ("categories", "ordered"):
+                return methods_reshape.categories_attribute(self._series, name)
+            return partial(getattr(methods_reshape, name), self._series)
         sample = getattr(getattr(self._series._meta_nonempty, self._attr), name)
         if callable(sample):
 
