@@ -81,6 +81,8 @@ def test_api_names_are_the_groupby_and_rolling_classes():
     [
         "apply", "bfill", "ffill", "cumcount", "cumprod", "cumsum", "get_group", "cov",
         "corr", "idxmin", "idxmax", "rolling", "transform", "head", "tail", "median", "shift",
+        "sum", "prod", "mean", "var", "std", "min", "max", "count", "first", "last", "size",
+        "aggregate",
     ],
 )  # fmt: skip
 def test_signatures_match_dask(name):
@@ -228,3 +230,42 @@ def test_errors_name_the_argument():
         df.groupby("k").rolling(2, axis=1)
     with pytest.raises(ValueError, match="window"):
         df.groupby("k").rolling(-1)
+
+
+@SETTINGS
+@given(frames(nan_keys=True), st.integers(0, 3), st.sampled_from(["sum", "prod"]))
+def test_min_count_matches_pandas(data, min_count, how):
+    pdf, ddf = data
+    check(
+        getattr(ddf.groupby("k"), how)(min_count=min_count),
+        getattr(pdf.groupby("k"), how)(min_count=min_count),
+        meta=False,  # pandas makes ints float only where a group falls short
+        check_dtype=False,
+    )
+    check(
+        getattr(ddf.groupby("k").x, how)(min_count=min_count, split_out=2),
+        getattr(pdf.groupby("k").x, how)(min_count=min_count),
+    )
+
+
+@SETTINGS
+@given(frames(), st.sampled_from(["sum", "mean", "min", "max", "first", "last", "std", "var"]))
+def test_numeric_only_drops_other_columns_as_pandas(data, how):
+    pdf, ddf = data
+    pdf = pdf.assign(s=pdf.y.astype(str))
+    ddf = ddf.assign(s=ddf.y.astype(str))
+    check(
+        getattr(ddf.groupby("k"), how)(numeric_only=True),
+        getattr(pdf.groupby("k"), how)(numeric_only=True),
+    )
+
+
+def test_split_out_true_and_errors():
+    pdf = pd.DataFrame({"k": np.arange(100) % 7, "x": np.arange(100.0)})
+    ddf = dd.from_pandas(pdf, npartitions=31)
+    # Dask's choice for one key: one output partition per 15 input ones, rounded up.
+    assert ddf.groupby("k").x.sum(split_out=True).npartitions == 3
+    check(ddf.groupby("k").x.mean(split_out=True), pdf.groupby("k").x.mean())
+    check(ddf.groupby("k").first(sort=False), pdf.groupby("k", sort=False).first())
+    with pytest.raises(ValueError, match="split_out"):
+        ddf.groupby("k").x.sum(split_out=0)

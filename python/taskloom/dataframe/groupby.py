@@ -23,6 +23,7 @@ reductions of whole rows, so row order is kept.
 from __future__ import annotations
 
 import builtins
+import math
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -339,7 +340,12 @@ class _GroupBy:
         return map_scalars(_join_columns, as_series, columns, self.sort, *pieces, meta=meta)
 
     def agg(
-        self, arg: Any = None, split_every: int | None = None, split_out: int = 1, **kwargs: Any
+        self,
+        arg: Any = None,
+        split_every: int | None = 8,
+        split_out: Any = None,
+        shuffle_method: Any = None,
+        **kwargs: Any,
     ) -> Any:
         """Aggregate with a name, a list of names, a dict column -> name(s), or named
         aggregations ``label=(column, name)``; names are those of :data:`SUPPORTED`.
@@ -360,59 +366,139 @@ class _GroupBy:
             raise TypeError(f"agg got unexpected arguments: {sorted(kwargs)}")
         g = self._meta_groupby()
         meta = g.agg(arg, **_meta_kwargs(ddof, arg)) if arg is not None else g.agg(**named)
+        split_out = _split_out(split_out, self.obj.npartitions, len(self.keys))
         return self._aggregate(arg, split_every, split_out, ddof, self._fix_meta(meta), named=named)
 
     aggregate = agg
 
     def _simple(
-        self, how: str, split_every: int | None, split_out: int, ddof: int = 1, **kwargs: Any
+        self,
+        how: str,
+        split_every: int | None = None,
+        split_out: Any = None,
+        ddof: int = 1,
+        numeric_only: bool = False,
+        min_count: int | None = None,
+        shuffle_method: Any = None,
     ) -> Any:
+        if numeric_only:
+            return self._numeric_columns()._simple(
+                how, split_every, split_out, ddof, False, min_count
+            )
+        split_out = _split_out(split_out, self.obj.npartitions, len(self.keys))
         g = self._meta_groupby()
-        meta = getattr(g, how)(**({"ddof": ddof} if how in ("var", "std") else {}), **kwargs)
-        return self._aggregate(how, split_every, split_out, ddof, self._fix_meta(meta))
+        meta = getattr(g, how)(**({"ddof": ddof} if how in ("var", "std") else {}))
+        out = self._aggregate(how, split_every, split_out, ddof, self._fix_meta(meta))
+        if not min_count:
+            return out
+        # pandas' min_count: groups with fewer values present give NaN.
+        counts = self._aggregate("count", split_every, split_out, 1, self._fix_meta(g.count()))
+        meta = make_meta(getattr(g, how)(min_count=min_count))
+        return map_partitions(_at_least, out, counts, min_count, meta=self._fix_meta(meta))
 
-    def sum(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
-        """Sum per group."""
-        return self._simple("sum", split_every, split_out, **kwargs)
+    def _numeric_columns(self) -> _GroupBy:
+        """This groupby restricted to its numeric value columns (``numeric_only=True``)."""
+        if not (self.selection is None or isinstance(self.selection, list)):
+            return self
+        meta = self.obj._meta
+        cols = [c for c in self._value_columns() if pd.api.types.is_numeric_dtype(meta[c])]
+        return DataFrameGroupBy(
+            self.obj,
+            _frame=self.obj,
+            _keys=self.keys,
+            _key_names=self.key_names,
+            _selection=cols,
+            sort=self.sort,
+            dropna=self.dropna,
+            observed=self.observed,
+            level=self.level,
+        )
 
-    def mean(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
-        """Mean per group."""
-        return self._simple("mean", split_every, split_out, **kwargs)
+    def sum(self, numeric_only: bool = False, min_count: int | None = None, **kwargs: Any) -> Any:
+        """Sum per group; ``kwargs``: ``split_every``, ``split_out``, as in Dask.
 
-    def var(self, ddof: int = 1, split_every: int | None = None, split_out: int = 1) -> Any:
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abb"), "x": [1.0, 2.0, None]})
+        >>> dd.from_pandas(pdf, npartitions=2).groupby("k").x.sum(min_count=2).compute().tolist()
+        [nan, nan]
+        """
+        return self._simple("sum", numeric_only=numeric_only, min_count=min_count, **kwargs)
+
+    def prod(self, numeric_only: bool = False, min_count: int | None = None, **kwargs: Any) -> Any:
+        """Product per group (see :meth:`sum`)."""
+        return self._simple("prod", numeric_only=numeric_only, min_count=min_count, **kwargs)
+
+    def mean(self, numeric_only: bool = False, split_out: Any = None, **kwargs: Any) -> Any:
+        """Mean per group (see :meth:`sum`)."""
+        return self._simple("mean", numeric_only=numeric_only, split_out=split_out, **kwargs)
+
+    def var(
+        self,
+        ddof: int = 1,
+        split_every: int | None = None,
+        split_out: Any = None,
+        numeric_only: bool = False,
+        shuffle_method: Any = None,
+    ) -> Any:
         """Variance per group."""
-        return self._simple("var", split_every, split_out, ddof)
+        return self._simple("var", split_every, split_out, ddof, numeric_only)
 
-    def std(self, ddof: int = 1, split_every: int | None = None, split_out: int = 1) -> Any:
+    def std(
+        self,
+        ddof: int = 1,
+        split_every: int | None = None,
+        split_out: Any = None,
+        numeric_only: bool = False,
+        shuffle_method: Any = None,
+    ) -> Any:
         """Standard deviation per group."""
-        return self._simple("std", split_every, split_out, ddof)
+        return self._simple("std", split_every, split_out, ddof, numeric_only)
 
-    def min(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
-        """Minimum per group."""
-        return self._simple("min", split_every, split_out, **kwargs)
+    def min(self, numeric_only: bool = False, **kwargs: Any) -> Any:
+        """Minimum per group (see :meth:`sum`)."""
+        return self._simple("min", numeric_only=numeric_only, **kwargs)
 
-    def max(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
-        """Maximum per group."""
-        return self._simple("max", split_every, split_out, **kwargs)
+    def max(self, numeric_only: bool = False, **kwargs: Any) -> Any:
+        """Maximum per group (see :meth:`sum`)."""
+        return self._simple("max", numeric_only=numeric_only, **kwargs)
 
-    def prod(self, split_every: int | None = None, split_out: int = 1, **kwargs: Any) -> Any:
-        """Product per group."""
-        return self._simple("prod", split_every, split_out, **kwargs)
+    def count(self, **kwargs: Any) -> Any:
+        """Number of values present per group (see :meth:`sum`)."""
+        return self._simple("count", **kwargs)
 
-    def count(self, split_every: int | None = None, split_out: int = 1) -> Any:
-        """Number of values present per group."""
-        return self._simple("count", split_every, split_out)
+    def first(self, numeric_only: bool = False, sort: bool | None = None, **kwargs: Any) -> Any:
+        """First value present per group, in row order (``sort`` overrides the
+        groupby's for the order of the groups)."""
+        return self._with_sort(sort)._simple("first", numeric_only=numeric_only, **kwargs)
 
-    def first(self, split_every: int | None = None, split_out: int = 1) -> Any:
-        """First value present per group (in row order)."""
-        return self._simple("first", split_every, split_out)
+    def last(self, numeric_only: bool = False, sort: bool | None = None, **kwargs: Any) -> Any:
+        """Last value present per group, in row order (see :meth:`first`)."""
+        return self._with_sort(sort)._simple("last", numeric_only=numeric_only, **kwargs)
 
-    def last(self, split_every: int | None = None, split_out: int = 1) -> Any:
-        """Last value present per group (in row order)."""
-        return self._simple("last", split_every, split_out)
+    def _with_sort(self, sort: bool | None) -> _GroupBy:
+        if sort is None or sort == self.sort:
+            return self
+        return type(self)(
+            self.obj,
+            _frame=self.obj,
+            _keys=self.keys,
+            _key_names=self.key_names,
+            _selection=self.selection,
+            sort=sort,
+            dropna=self.dropna,
+            observed=self.observed,
+            level=self.level,
+        )
 
-    def size(self, split_every: int | None = None, split_out: int = 1) -> Series:
-        """Number of rows per group."""
+    def size(self, **kwargs: Any) -> Series:
+        """Number of rows per group; ``kwargs``: ``split_every``, ``split_out``."""
+        split_every, split_out = kwargs.pop("split_every", None), kwargs.pop("split_out", None)
+        kwargs.pop("shuffle_method", None)
+        if kwargs:
+            raise TypeError(f"size got unexpected arguments: {sorted(kwargs)}")
+        split_out = _split_out(split_out, self.obj.npartitions, len(self.keys))
         meta = self._fix_meta(self._meta_groupby().size())
         plan = _Plan(self.keys, self.level, [("size", None, "size")], 1, self.dropna, self.observed)
         finish = _Finish(plan, self.sort, True, meta.name, self._index_names())
@@ -742,6 +828,25 @@ def _group_part(part: pd.DataFrame, keys: list, level: Any, sort: bool, dropna: 
     if level is not None:
         return part.groupby(level=level, sort=sort, dropna=dropna, group_keys=True)
     return part.groupby(keys, sort=sort, dropna=dropna, group_keys=True)
+
+
+def _split_out(split_out: Any, npartitions: int, nkeys: int = 1) -> int:
+    """Dask's ``split_out``: None or False for one output partition, True for a number
+    chosen as Dask does (one per 15 input partitions for one key, more for several keys,
+    whose groups are more), else a count."""
+    if split_out is None or split_out is False:
+        return 1
+    if split_out is True:
+        if nkeys <= 1:
+            return math.ceil(npartitions / 15)
+        return math.ceil(npartitions / (10 / (nkeys - 1)))
+    if not isinstance(split_out, int) or split_out < 1:
+        raise ValueError(f"split_out must be a positive int, True or None, got {split_out!r}")
+    return split_out
+
+
+def _at_least(total: Any, counts: Any, min_count: int) -> Any:
+    return total.where(counts >= min_count)
 
 
 def _identity(part: Any) -> Any:
