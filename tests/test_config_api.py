@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 import taskloom
 from taskloom import config as tc
 
+_MISSING = object()
 keys = st.sampled_from(["a", "b", "a-b", "a_b", "c"])
 leaves = st.one_of(st.integers(), st.text(max_size=3), st.none(), st.booleans())
 nested = st.recursive(
@@ -50,7 +51,13 @@ def test_update_defaults_as_dask(config, first, new):
     ours_c, ours_d = copy.deepcopy(config), [copy.deepcopy(first)]
     theirs_c, theirs_d = copy.deepcopy(config), [copy.deepcopy(first)]
     tc.update_defaults(new, config=ours_c, defaults=ours_d)
-    dc.update_defaults(new, config=theirs_c, defaults=theirs_d)
+    try:
+        dc.update_defaults(new, config=theirs_c, defaults=theirs_d)
+    except (TypeError, AttributeError):
+        # Dask fails where a default value became a section; taskloom takes it as
+        # "no default there": every new section and value lands.
+        assert all(tc.get(k, _MISSING, config=ours_c) is not _MISSING for k in new)
+        return
     assert ours_c == theirs_c
     assert ours_d == theirs_d
 

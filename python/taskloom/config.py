@@ -304,11 +304,19 @@ def update(
         if isinstance(v, Mapping):
             if k not in old or old[k] is None or not isinstance(old[k], dict):
                 old[k] = {}
-            update(old[k], v, priority=priority, defaults=defaults.get(k) if defaults else None)
+            # A default that was a value where a section now is: no default under it
+            # (Dask fails there, calling .get on the value).
+            sub = defaults.get(k) if isinstance(defaults, Mapping) else None
+            update(old[k], v, priority=priority, defaults=sub)
         elif (
             priority == "new"
             or k not in old
-            or (priority == "new-defaults" and defaults and k in defaults and defaults[k] == old[k])
+            or (
+                priority == "new-defaults"
+                and isinstance(defaults, Mapping)
+                and k in defaults
+                and defaults[k] == old[k]
+            )
         ):
             old[k] = v
     return old
