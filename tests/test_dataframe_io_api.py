@@ -6,6 +6,8 @@ the computed data; signatures are Dask's."""
 from __future__ import annotations
 
 import inspect
+import tempfile
+from pathlib import Path
 from typing import ClassVar
 
 import dask.dataframe as ddask
@@ -28,6 +30,16 @@ NAMES = [
     "to_records",
     "read_table",
     "read_fwf",
+    "read_json",
+    "to_json",
+    "read_orc",
+    "to_orc",
+    "read_hdf",
+    "to_hdf",
+    "read_sql_table",
+    "read_sql_query",
+    "read_sql",
+    "to_sql",
 ]
 
 
@@ -192,3 +204,216 @@ def test_read_fwf_roundtrip(tmp_path, pdf, blocksize):
     out = df.compute().reset_index(drop=True)
     pd.testing.assert_frame_equal(out, pd.read_fwf(path))
     _meta_agrees(df, out)
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(frames, st.integers(1, 4), st.sampled_from([None, 300]))
+def test_json_lines_roundtrip(tmp_path, pdf, nparts, blocksize):
+    out_dir = Path(tempfile.mkdtemp(dir=tmp_path))
+    ddf = dd.from_pandas(pdf, npartitions=nparts)
+    paths = dd.to_json(ddf, out_dir)
+    assert len(paths) == ddf.npartitions
+    # JSON writes 0.0 as 0, so a file may read back as int: the dtypes come from meta
+    df = dd.read_json(sorted(paths), blocksize=blocksize, meta=pdf.iloc[:0])
+    out = df.compute().reset_index(drop=True)
+    want = pd.concat([pd.read_json(p, orient="records", lines=True) for p in sorted(paths)])
+    pd.testing.assert_frame_equal(out, want.reset_index(drop=True), check_dtype=False)
+    pd.testing.assert_frame_equal(out, pdf, check_exact=False, rtol=1e-9)
+    _meta_agrees(df, out)
+
+
+def test_json_records_array_compression_and_path_column(tmp_path):
+    pdf = pd.DataFrame({"a": range(6), "b": list("xyzxyz")})
+    ddf = dd.from_pandas(pdf, npartitions=2)
+    paths = dd.to_json(ddf, tmp_path / "*.json.gz", lines=False, compression="gzip")
+    assert [p.rsplit("/", 1)[1] for p in paths] == ["0.json.gz", "1.json.gz"]
+    df = dd.read_json(tmp_path / "*.json.gz", lines=False, include_path_column=True)
+    out = df.compute()
+    pd.testing.assert_frame_equal(out[["a", "b"]].reset_index(drop=True), pdf)
+    assert out.path.astype(str).tolist() == [paths[0]] * 3 + [paths[1]] * 3
+    assert isinstance(out.path.dtype, pd.CategoricalDtype) and df.path.dtype == out.path.dtype
+    with pytest.raises(ValueError, match="compressed"):
+        dd.read_json(tmp_path / "*.json.gz", blocksize=10)
+    with pytest.raises(ValueError, match="line-delimited"):
+        dd.read_json(tmp_path / "*.json.gz", lines=False, blocksize=10)
+
+
+def test_read_json_is_lazy_and_casts_to_meta(tmp_path):
+    (tmp_path / "a.json").write_text('{"x": 1}\n{"x": 2}\n')
+    (tmp_path / "b.json").write_text('{"x": 1.5}\n')
+    df = dd.read_json(tmp_path / "*.json", meta={"x": "f8"})
+    (tmp_path / "a.json").write_text('{"x": 7}\n')  # read when computed, not before
+    out = df.compute()
+    assert out.x.tolist() == [7.0, 1.5] and out.x.dtype == np.float64
+    with pytest.raises(ValueError, match="not int64"):  # b.json's 1.5 is no int
+        dd.read_json(tmp_path / "*.json").compute()
+
+
+# --- ORC ------------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(frames, st.integers(1, 4))
+def test_orc_roundtrip_and_columns(tmp_path, pdf, nparts):
+    out_dir = Path(tempfile.mkdtemp(dir=tmp_path))  # tmp_path is shared by the examples
+    dd.to_orc(dd.from_pandas(pdf, npartitions=nparts), out_dir)
+    df = dd.read_orc(out_dir, index="index")
+    out = df.compute()
+    pd.testing.assert_frame_equal(out, pdf.rename_axis("index"))
+    _meta_agrees(df, out)
+    files = sorted(out_dir.iterdir(), key=lambda p: int(p.name.split(".")[1]))
+    import pyarrow.orc as orc
+
+    want = pd.concat([orc.read_table(f).to_pandas() for f in files]).set_index("index")
+    pd.testing.assert_frame_equal(out, want)
+    only = dd.read_orc(out_dir, columns=["f"])
+    assert list(only.columns) == ["f"]
+    pd.testing.assert_series_equal(only.compute().f.reset_index(drop=True), pdf.f)
+    pd.testing.assert_frame_equal(df[["s"]].compute(), out[["s"]])
+
+
+def test_orc_stripes_and_errors(tmp_path):
+    import pyarrow as pa
+    import pyarrow.orc as orc
+
+    table = pa.table({"x": np.arange(20_000), "y": np.arange(20_000) * 0.5})
+    orc.write_table(table, tmp_path / "a.orc", stripe_size=4096)
+    nstripes = orc.ORCFile(tmp_path / "a.orc").nstripes
+    assert nstripes > 2
+    df = dd.read_orc(tmp_path / "a.orc", split_stripes=2)
+    assert df.npartitions == -(-nstripes // 2)
+    pd.testing.assert_frame_equal(df.compute().reset_index(drop=True), table.to_pandas())
+    with pytest.raises(ValueError, match="columns"):
+        dd.read_orc(tmp_path / "a.orc", columns=["nope"])
+    with pytest.raises(ValueError, match="split_stripes"):
+        dd.read_orc(tmp_path / "a.orc", split_stripes=0)
+
+
+# --- HDF5 -----------------------------------------------------------------------------
+
+
+@SETTINGS
+@given(frames, st.integers(1, 4), st.integers(1, 25))
+def test_hdf_roundtrip(tmp_path, pdf, nparts, chunksize):
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "h.h5"
+    ddf = dd.from_pandas(pdf, npartitions=nparts)
+    # as in pandas/Dask, string widths are fixed by the first partition unless given
+    dd.to_hdf(ddf, path, "/data", min_itemsize={"s": 8})
+    want = pd.read_hdf(path, "/data")
+    pd.testing.assert_frame_equal(want, pdf)
+    df = dd.read_hdf(path, "/data", chunksize=chunksize, sorted_index=True)
+    assert df.npartitions == -(-len(pdf) // chunksize)
+    out = df.compute()
+    pd.testing.assert_frame_equal(out, want)
+    _meta_agrees(df, out)
+    assert df.divisions[0] == 0 and df.divisions[-1] == len(pdf) - 1
+    part = dd.read_hdf(path, "/data", start=1, stop=5, columns=["i"], chunksize=chunksize)
+    pd.testing.assert_frame_equal(
+        part.compute(), pd.read_hdf(path, "/data", start=1, stop=5, columns=["i"])
+    )
+
+
+def test_hdf_wildcards(tmp_path):
+    pdf = pd.DataFrame({"x": range(9), "y": np.arange(9.0)})
+    ddf = dd.from_pandas(pdf, npartitions=3)
+    files = dd.to_hdf(ddf, tmp_path / "f*.h5", "/t")
+    assert len(files) == 3
+    pd.testing.assert_frame_equal(dd.read_hdf(tmp_path / "f*.h5", "/t").compute(), pdf)
+    dd.to_hdf(ddf, tmp_path / "k.h5", "/part*")
+    with pd.HDFStore(tmp_path / "k.h5") as store:
+        assert sorted(store.keys()) == ["/part0", "/part1", "/part2"]
+    df = dd.read_hdf(tmp_path / "k.h5", "/part*")
+    pd.testing.assert_frame_equal(df.compute(), pdf)
+    assert list(df[["y"]].compute().columns) == ["y"]
+    pdf.to_hdf(tmp_path / "fixed.h5", key="t")  # pandas' default 'fixed' format
+    with pytest.raises(ValueError, match="table"):
+        dd.read_hdf(tmp_path / "fixed.h5", "t")
+    with pytest.raises(KeyError, match="nope"):
+        dd.read_hdf(tmp_path / "k.h5", "/nope")
+
+
+# --- SQL ------------------------------------------------------------------------------
+
+sql_frames = (
+    st.integers(1, 60)
+    .flatmap(
+        lambda n: st.fixed_dictionaries(
+            {
+                "id": st.lists(st.integers(-1000, 1000), min_size=n, max_size=n, unique=True),
+                "f": st.lists(st.floats(-1e6, 1e6), min_size=n, max_size=n),
+                "s": st.lists(st.sampled_from(["ab", "c", "xyz"]), min_size=n, max_size=n),
+            }
+        )
+    )
+    .map(pd.DataFrame)
+)
+
+
+@SETTINGS
+@given(sql_frames, st.integers(1, 5))
+def test_read_sql_table_against_pandas(tmp_path, pdf, nparts):
+    uri = f"sqlite:///{tempfile.mkdtemp(dir=tmp_path)}/db.sqlite"
+    pdf.to_sql("t", uri, index=False, if_exists="replace")
+    df = dd.read_sql_table("t", uri, "id", npartitions=nparts)
+    want = pd.read_sql_table("t", uri, index_col="id").sort_index()
+    out = df.compute()
+    pd.testing.assert_frame_equal(out, want)
+    assert out.index.is_monotonic_increasing
+    assert df.divisions[0] == want.index.min() and df.divisions[-1] == want.index.max()
+    _meta_agrees(df, out)
+    cols = dd.read_sql_table("t", uri, "id", npartitions=nparts, columns=["s"])
+    assert list(cols.columns) == ["s"]
+    pd.testing.assert_frame_equal(cols.compute(), want[["s"]])
+
+
+def test_read_sql_divisions_bytes_query_and_errors(tmp_path):
+    import sqlalchemy as sa
+
+    uri = f"sqlite:///{tmp_path}/a.sqlite"
+    pdf = pd.DataFrame(
+        {
+            "id": range(1000),
+            "x": np.arange(1000.0),
+            "t": pd.date_range("2000", periods=1000, freq="h"),
+        }
+    )
+    pdf.to_sql("t", uri, index=False)
+    df = dd.read_sql_table("t", uri, "id", divisions=[0, 10, 500, 999])
+    assert df.divisions == (0, 10, 500, 999)
+    assert df.map_partitions(len).compute().tolist() == [10, 490, 500]
+    small = dd.read_sql_table("t", uri, "id", bytes_per_chunk=4000)
+    assert small.npartitions > 3
+    pd.testing.assert_frame_equal(small.compute(), pdf.set_index("id"))
+    by_time = dd.read_sql_table("t", uri, "t", npartitions=4)
+    want = pd.read_sql_table("t", uri, index_col="t")
+    pd.testing.assert_frame_equal(by_time.compute(), want, check_index_type=False)
+    t = sa.table("t", sa.column("id"), sa.column("x"))
+    q = sa.select(t.c.id, t.c.x).where(t.c.x > 499.5)
+    got = dd.read_sql_query(q, uri, "id", npartitions=3, limits=(500, 999)).compute()
+    pd.testing.assert_frame_equal(got, pdf.set_index("id")[["x"]].iloc[500:])
+    assert dd.read_sql("t", uri, "id").npartitions >= 1
+    with pytest.raises(ValueError, match="index_col"):
+        dd.read_sql_table("t", uri, "nope")
+    with pytest.raises(TypeError, match="URI"):
+        dd.read_sql_table("t", sa.create_engine(uri), "id")
+    with pytest.raises(TypeError, match="Select"):
+        dd.read_sql_query("SELECT * FROM t", uri, "id")
+
+
+@SETTINGS
+@given(sql_frames, st.integers(1, 4), st.booleans())
+def test_to_sql_roundtrip(tmp_path, pdf, nparts, parallel):
+    uri = f"sqlite:///{tempfile.mkdtemp(dir=tmp_path)}/db.sqlite"
+    ddf = dd.from_pandas(pdf.set_index("id"), npartitions=nparts)
+    assert dd.to_sql(ddf, "t", uri, if_exists="replace", parallel=parallel) is None
+    back = pd.read_sql_table("t", uri, index_col="id").sort_index()
+    pd.testing.assert_frame_equal(back, pdf.set_index("id").sort_index())
+    with pytest.raises(ValueError, match="already exists"):
+        dd.to_sql(ddf, "t", uri)
+    lazy = dd.to_sql(ddf, "t", uri, if_exists="append", compute=False)
+    assert len(pd.read_sql_table("t", uri)) == len(pdf)
+    lazy.compute()
+    assert len(pd.read_sql_table("t", uri)) == 2 * len(pdf)

@@ -49,7 +49,13 @@ def _cast(df: pd.DataFrame, meta: Any, where: str) -> pd.DataFrame:
     if not wrong:
         return df
     try:
-        return df.astype(wrong)
+        out = df.astype(wrong)
+        # numpy truncates 1.5 to 1 silently: a lossy cast is an error, not data
+        for c in wrong:
+            if df[c].dtype.kind == "f" and out[c].dtype.kind in "iub":
+                if not (out[c].astype("float64") == df[c]).all():
+                    raise ValueError(f"column {c!r} holds values that are not {out[c].dtype}")
+        return out
     except (ValueError, TypeError) as e:
         raise ValueError(
             f"{where}: columns {sorted(map(str, wrong))} do not have the dtypes of the "
@@ -528,8 +534,10 @@ def to_hdf(
     """Write to HDF5 through :meth:`pandas.DataFrame.to_hdf` in ``format="table"``, as
     Dask: ``'*'`` in ``path`` gives one file per partition, ``'*'`` in ``key`` one key
     per partition, else all partitions go to one table in order (later ones appended).
-    ``'*'`` is replaced by ``name_function(i)`` (default ``str``). Returns the paths
-    written (``compute=False``: Delayed values writing them).
+    ``'*'`` is replaced by ``name_function(i)`` (default ``str``). Keyword arguments go
+    to pandas: string columns appended to one table take their width from the first
+    partition, so pass ``min_itemsize={column: width}`` for longer ones later on (as in
+    pandas and Dask). Returns the paths written (``compute=False``: Delayed values writing them).
 
     Needs PyTables (extra ``taskloom[hdf]``).
 

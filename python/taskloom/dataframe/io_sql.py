@@ -166,7 +166,8 @@ def read_sql_query(
     for i, (lo, hi) in enumerate(itertools.pairwise(divisions)):
         last = i == len(divisions) - 2
         cond = sa.and_(index >= lo, index <= hi) if last else sa.and_(index >= lo, index < hi)
-        queries.append(sa.select(*sub.c).where(cond))
+        # ordered: a partition with known divisions must be sorted by its index
+        queries.append(sa.select(*sub.c).where(cond).order_by(index))
     reader = _SQLPiece(con, index_col, meta, engine_kwargs, kwargs)
     # stable task arguments naming each range (the query objects do not tokenize)
     keys = [f"{sql}|{i}|{lo!r}|{hi!r}" for i, (lo, hi) in enumerate(itertools.pairwise(divisions))]
