@@ -86,6 +86,7 @@ def test_api_names_are_the_groupby_and_rolling_classes():
     ],
 )  # fmt: skip
 def test_signatures_match_dask(name):
+    """Same parameters, kinds and defaults as Dask's GroupBy."""
     from dask.dataframe.api import GroupBy as DaskGroupBy
 
     ours = inspect.signature(getattr(api.GroupBy, name))
@@ -269,3 +270,41 @@ def test_split_out_true_and_errors():
     check(ddf.groupby("k").first(sort=False), pdf.groupby("k", sort=False).first())
     with pytest.raises(ValueError, match="split_out"):
         ddf.groupby("k").x.sum(split_out=0)
+
+
+@pytest.mark.parametrize("name", ["nunique", "value_counts", "unique", "idxmin", "cumsum"])
+def test_series_groupby_signatures_match_dask(name):
+    from dask.dataframe.api import SeriesGroupBy as DaskSeriesGroupBy
+
+    ours = inspect.signature(getattr(api.SeriesGroupBy, name))
+    theirs = inspect.signature(getattr(DaskSeriesGroupBy, name))
+    assert [p.name for p in ours.parameters.values()][:4] == [
+        p.name for p in theirs.parameters.values()
+    ][:4]
+
+
+@SETTINGS
+@given(frames())
+def test_matches_dask_where_dask_defines_order(data):
+    """Dask's cumcount keeps row order and partitions; head and nunique agree too."""
+    import dask.dataframe as dask_dd
+
+    pdf, ddf = data
+    theirs = dask_dd.from_pandas(pdf, npartitions=ddf.npartitions)
+    tm.assert_series_equal(
+        ddf.groupby("k").cumcount().compute(),
+        theirs.groupby("k").cumcount().compute(),
+        check_index_type=False,
+    )
+    # Same rows as Dask's head; Dask lists them group by group, pandas and taskloom
+    # in row order.
+    tm.assert_series_equal(
+        ddf.groupby("k").x.head(2).compute().sort_index(),
+        theirs.groupby("k").x.head(2).compute().sort_index(),
+        check_index_type=False,
+    )
+    tm.assert_series_equal(
+        ddf.groupby("k").y.nunique().compute(),
+        theirs.groupby("k").y.nunique().compute().sort_index(),
+        check_index_type=False,
+    )

@@ -509,8 +509,11 @@ class _GroupBy:
             )
         return _split_out_reduction(frame, plan, finish, meta, split_every, split_out)
 
-    def nunique(self, split_every: int | None = None, dropna: bool = True) -> Any:
-        """Number of distinct values per group."""
+    def nunique(
+        self, split_every: int | None = None, split_out: Any = True, shuffle_method: Any = None
+    ) -> Any:
+        """Number of distinct values per group (a tree reduction of distinct
+        ``(key, value)`` pairs; one output partition whatever ``split_out``)."""
         if self.selection is None or isinstance(self.selection, list):
             cols = self._value_columns()
             return self.agg({c: "nunique" for c in cols}, split_every=split_every)
@@ -723,7 +726,8 @@ class _GroupBy:
         )
 
     def head(self, n: int = 5, split_every: int | None = None, split_out: Any = None) -> Any:
-        """The first ``n`` rows of each group, in row order (a tree reduction)."""
+        """The first ``n`` rows of each group, in row order as pandas gives them (Dask
+        lists them group by group); a tree reduction."""
         return self._head_tail("head", n, split_every)
 
     def tail(self, n: int = 5, split_every: int | None = None, split_out: Any = None) -> Any:
