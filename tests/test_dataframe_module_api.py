@@ -268,3 +268,43 @@ def test_map_overlap_timedelta_and_errors():
         dd.map_overlap(lambda p: p, small, 2, 0).compute()
     with pytest.raises(ValueError, match="before"):
         dd.map_overlap(lambda p: p, small, -1, 0)
+
+
+@pytest.mark.parametrize("name", ["isna", "repartition", "to_bag"])
+def test_more_signatures_match_dask(name):
+    ours = inspect.signature(getattr(dd, name)).parameters
+    theirs = inspect.signature(getattr(ddask, name)).parameters
+    assert list(ours) == list(theirs)
+    assert [repr(p.default) for p in ours.values()] == [repr(p.default) for p in theirs.values()]
+
+
+@SETTINGS
+@given(frames, st.integers(1, 4), st.booleans(), st.sampled_from(["tuple", "dict"]))
+def test_to_bag_against_dask(data, nparts, index, fmt):
+    pdf = pd.DataFrame(data)
+    got = dd.to_bag(dd.from_pandas(pdf, npartitions=nparts), index=index, format=fmt)
+    want = ddask.to_bag(ddask.from_pandas(pdf, npartitions=nparts), index=index, format=fmt)
+    assert got.npartitions == dd.from_pandas(pdf, npartitions=nparts).npartitions
+    assert got.compute() == want.compute(scheduler="sync")
+    s = dd.from_pandas(pdf.v, npartitions=nparts)
+    assert dd.to_bag(s, index=index).compute() == (list(pdf.v.items()) if index else pdf.v.tolist())
+
+
+@SETTINGS
+@given(st.lists(st.one_of(st.none(), st.floats(allow_nan=True)), min_size=1, max_size=30))
+def test_isna(values):
+    s = pd.Series(values, dtype="float64")
+    got = dd.isna(dd.from_pandas(s, npartitions=3))
+    pd.testing.assert_series_equal(got.compute(), pd.isna(s))
+    assert dd.isna(None) and not dd.isna(1.0)
+
+
+def test_repartition_module_level():
+    pdf = pd.DataFrame({"x": range(10)})
+    df = dd.repartition(dd.from_pandas(pdf, npartitions=2), [0, 3, 6, 9])
+    assert df.divisions == (0, 3, 6, 9)
+    pd.testing.assert_frame_equal(df.compute(), pdf)
+    with pytest.raises(TypeError, match="taskloom collection"):
+        dd.repartition(pdf, [0, 9])
+    with pytest.raises(ValueError, match="format"):
+        dd.to_bag(dd.from_pandas(pdf, 1), format="list")

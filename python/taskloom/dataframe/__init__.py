@@ -49,7 +49,15 @@ from taskloom.dataframe.io_formats import read_hdf, read_json, read_orc, to_hdf,
 from taskloom.dataframe.io_sql import read_sql, read_sql_query, read_sql_table, to_sql
 from taskloom.dataframe.multi import concat, merge, merge_asof
 from taskloom.dataframe.reshape import get_dummies, melt, pivot_table
-from taskloom.dataframe.tools import map_overlap, to_datetime, to_numeric, to_timedelta
+from taskloom.dataframe.tools import (
+    isna,
+    map_overlap,
+    repartition,
+    to_bag,
+    to_datetime,
+    to_numeric,
+    to_timedelta,
+)
 
 __all__ = [
     "DataFrame",
@@ -65,6 +73,7 @@ __all__ = [
     "from_map",
     "from_pandas",
     "get_dummies",
+    "isna",
     "map_overlap",
     "map_partitions",
     "melt",
@@ -82,6 +91,8 @@ __all__ = [
     "read_sql_query",
     "read_sql_table",
     "read_table",
+    "repartition",
+    "to_bag",
     "to_csv",
     "to_datetime",
     "to_hdf",

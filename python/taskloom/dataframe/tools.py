@@ -28,7 +28,15 @@ from taskloom.dataframe._primitives import (
 )
 from taskloom.tokenize import tokenize
 
-__all__ = ["map_overlap", "to_datetime", "to_numeric", "to_timedelta"]
+__all__ = [
+    "isna",
+    "map_overlap",
+    "repartition",
+    "to_bag",
+    "to_datetime",
+    "to_numeric",
+    "to_timedelta",
+]
 
 
 class _Convert:
@@ -162,6 +170,76 @@ def to_timedelta(arg: Any, unit: str | None = None, errors: str = "raise") -> An
         return pd.to_timedelta(arg, unit=unit, errors=errors)
     kwargs = dict(unit=unit, errors=errors)
     return _converted(pd.to_timedelta, arg, kwargs, "iufbMm", "timedelta64[us]")
+
+
+def isna(arg: Any) -> Any:
+    """Missing-value mask, as :func:`pandas.isna`; lazy per partition on collections.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> s = dd.from_pandas(pd.Series([1.0, None, 3.0]), npartitions=2)
+    >>> dd.isna(s).compute().tolist()
+    [False, True, False]
+    """
+    if not isinstance(arg, FrameBase):
+        return pd.isna(arg)
+    return map_partitions(pd.isna, arg, token="isna")
+
+
+def repartition(df: Any, divisions: Any, force: bool = False) -> Any:
+    """``df`` split at new ``divisions`` (index values), as Dask's module-level
+    ``repartition``: :meth:`DataFrame.repartition` with ``divisions=``.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> df = dd.from_pandas(pd.DataFrame({"x": range(10)}), npartitions=2)
+    >>> dd.repartition(df, [0, 3, 6, 9]).npartitions
+    3
+    """
+    if not isinstance(df, FrameBase):
+        raise TypeError(f"repartition needs a taskloom collection, not {type(df).__name__}")
+    return df.repartition(divisions=divisions, force=force)
+
+
+def _rows(part: Any, index: bool, format: str) -> list:
+    if isinstance(part, pd.Series | pd.Index):
+        if index and isinstance(part, pd.Series):
+            return list(part.items())
+        return part.tolist()
+    if format == "dict":
+        frame = part.reset_index() if index else part
+        return frame.to_dict(orient="records")
+    if format == "frame":
+        return [part]
+    return list(part.itertuples(index=index, name=None))
+
+
+def to_bag(df: Any, index: bool = False, format: str = "tuple") -> Any:
+    """A ``taskloom.bag`` of the rows, one bag partition per partition, as Dask's
+    ``to_bag``: tuples (``format="tuple"``, the index first with ``index=True``), dicts
+    (``"dict"``) or the partitions themselves (``"frame"``); a Series gives its values.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> df = dd.from_pandas(pd.DataFrame({"x": [1, 2], "y": ["a", "b"]}), npartitions=2)
+    >>> dd.to_bag(df).compute()
+    [(1, 'a'), (2, 'b')]
+    """
+    from taskloom.bag import Bag
+
+    if not isinstance(df, FrameBase):
+        raise TypeError(f"to_bag needs a taskloom collection, not {type(df).__name__}")
+    if format not in ("tuple", "dict", "frame"):
+        raise ValueError(f"format must be 'tuple', 'dict' or 'frame', got {format!r}")
+    name = f"to-bag-{tokenize(df._name, index, format)}"
+    layers = merge_layers(df)
+    layers[name] = {
+        (name, i): (_rows, (df._name, i), index, format) for i in builtins.range(df.npartitions)
+    }
+    return Bag(layers, name, df.npartitions)
 
 
 # --- map_overlap ----------------------------------------------------------------------
