@@ -212,6 +212,8 @@ FRAME_CALLS: dict[str, list] = {
     "melt": [("num", (), {"id_vars": "i"}), ("full", (), {"value_vars": ["x", "i"]})],
     "rename_axis": [("full", ("k",), {})],
     "squeeze": [("num", (), {}), ("num", (), {"axis": 1})],
+    "divide": [("num", (2,), {})],
+    "shuffle": [("full", ("i",), {}), ("full", (), {"on_index": True, "npartitions": 3})],
 }
 # Calls whose result depends on the partitioning, or that pandas spells differently.
 NOT_LIKE_PANDAS = {
@@ -226,6 +228,7 @@ NOT_LIKE_PANDAS = {
     "describe",
     "set_index",
     "sort_values",
+    "shuffle",
     "unique",  # pandas gives an array, Dask and taskloom a Series
 }
 FRAME_NOT_CALLED = {
@@ -267,6 +270,8 @@ FRAME_NOT_CALLED = {
     "to_string": "a string; checked in test_dataframe_methods_api",
     "iterrows": "an iterator of pandas rows",
     "itertuples": "an iterator of tuples",
+    "info": "writes text; checked in test_dataframe_methods_api",
+    "align": "a tuple of collections; checked in test_dataframe_methods_api",
     "mode": "padding the columns' modes makes dtypes data-dependent, as in pandas; "
     "checked in test_dataframe_methods_api",
 }
@@ -324,7 +329,7 @@ SERIES_CALLS: dict[str, list] = {
         if call[0] == "num"
         and m
         not in {"eval", "select_dtypes", "replace", "quantile", "drop", "mask", "where"}
-        | {"corr", "cov", "nlargest", "nsmallest", "melt", "squeeze"}
+        | {"corr", "cov", "nlargest", "nsmallest", "melt", "squeeze", "shuffle"}
     },
     "all": [("b", (), {})],
     "any": [("b", (), {})],
@@ -387,6 +392,8 @@ SERIES_NOT_CALLED = {
     "cat": "accessor, checked in test_accessor_meta",
     "size": "attribute, checked in test_dataframe_methods_api",
     "nbytes": "attribute, checked in test_dataframe_methods_api",
+    "is_monotonic_increasing": "attribute, checked in test_dataframe_methods_api",
+    "is_monotonic_decreasing": "attribute, checked in test_dataframe_methods_api",
 }
 
 

@@ -377,3 +377,48 @@ def test_small_frame_methods():
     ts = dd.from_pandas(periods, npartitions=2).to_timestamp()
     tm.assert_frame_equal(ts.compute(), periods.to_timestamp(), check_freq=False)
     assert ts.divisions[0] == pd.Timestamp("2020-01-01")
+
+
+@SETTINGS
+@given(frames(), st.sampled_from(["outer", "inner", "left", "right"]))
+def test_align_shuffle_monotonic_match_pandas(data, join):
+    pdf, ddf = data
+    other_pdf = pdf[["x"]].iloc[::2] * 2
+    other = dd.from_pandas(other_pdf, npartitions=2) if len(other_pdf) else None
+    if other is not None and ddf.known_divisions:
+        left, right = ddf.align(other, join=join)
+        expected_left, expected_right = pdf.align(other_pdf, join=join)
+        tm.assert_frame_equal(left.compute().sort_index(), expected_left.sort_index())
+        tm.assert_frame_equal(right.compute().sort_index(), expected_right.sort_index())
+    shuffled = ddf.shuffle("i", npartitions=3)
+    parts = [p.compute() for p in shuffled.to_delayed()]
+    owners = [{v for v in p.i} for p in parts]
+    assert all(not (a & b) for k, a in enumerate(owners) for b in owners[k + 1 :])
+    tm.assert_frame_equal(shuffled.compute().sort_index(), pdf.sort_index())
+    for column in ("i", "x", "y"):
+        got = ddf[column].cumsum().is_monotonic_increasing.compute()
+        assert got == pdf[column].cumsum().is_monotonic_increasing
+        assert ddf[column].is_monotonic_decreasing.compute() == pdf[column].is_monotonic_decreasing
+    assert ddf.index.is_monotonic_increasing.compute() == pdf.index.is_monotonic_increasing
+    tm.assert_frame_equal(ddf.divide(2).compute(), pdf.divide(2))
+
+
+def test_info_and_dt_week():
+    import io
+
+    pdf = pd.DataFrame({"a": [1, 2, 3], "b": [0.5, None, 2.0]}, index=[3, 5, 9])
+    ddf = dd.from_pandas(pdf, npartitions=2)
+    buf = io.StringIO()
+    ddf.info(buf=buf)
+    assert "Columns: 2 entries, a to b" in buf.getvalue()
+    assert "dtypes: float64(1), int64(1)" in buf.getvalue()
+    buf = io.StringIO()
+    ddf.info(buf=buf, verbose=True, memory_usage=True)
+    text = buf.getvalue()
+    assert "3 entries, 3 to 9" in text and "2 non-null" in text and "memory usage" in text
+    stamps = pd.Series(pd.date_range("2020-12-20", periods=6, freq="4D"), name="t")
+    series = dd.from_pandas(stamps, npartitions=3)
+    tm.assert_series_equal(series.dt.week.compute(), stamps.dt.isocalendar().week)
+    # pandas 2 gave dt.week/weekofyear as the ISO week (Dask's forwards to pandas and
+    # fails on pandas 3, which has only isocalendar()).
+    tm.assert_series_equal(series.dt.weekofyear.compute(), stamps.dt.isocalendar().week)

@@ -395,7 +395,8 @@ def map_partitions(
     if meta is no_default:
         meta = emulate(func, *(_meta_of(a) for a in args), **kwargs)
     else:
-        meta = meta_from_user(meta, index=frames[0]._meta.index)
+        # An Index collection's meta has no index of its own.
+        meta = meta_from_user(meta, index=getattr(frames[0]._meta, "index", None))
     call = partial(func, **kwargs) if kwargs else func
     if not isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
         # A function returning a scalar (or an array) per partition: a Series of them.

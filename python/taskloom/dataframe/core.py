@@ -139,6 +139,14 @@ class _Frame(FrameBase):
 
         return methods_reshape.to_timestamp(self, freq, how)
 
+    def align(
+        self, other: Any, join: str = "outer", axis: Any = None, fill_value: Any = None
+    ) -> tuple:
+        """Both collections over the union (or ``join``) of their labels, as pandas."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.align(self, other, join, axis, fill_value)
+
     # -- overlapping partitions (taskloom.dataframe.methods_overlap) --
     def map_overlap(
         self,
@@ -716,6 +724,7 @@ def _install_named_arithmetic(cls: type) -> None:
         "mul",
         "div",
         "truediv",
+        "divide",
         "floordiv",
         "mod",
         "pow",
@@ -1228,6 +1237,31 @@ class DataFrame(_Frame):
 
         return methods_stats.memory_usage(self, deep, index)
 
+    def shuffle(
+        self,
+        on: Any = no_default,
+        ignore_index: bool = False,
+        npartitions: int | None = None,
+        shuffle_method: str | None = None,
+        on_index: bool = False,
+        force: bool = False,
+        **options: Any,
+    ) -> DataFrame:
+        """Rows with equal ``on`` values (or index values, ``on_index``) gathered in
+        one partition by a hash shuffle; divisions become unknown."""
+        from taskloom.dataframe import methods_reshape
+
+        on = None if on is no_default else on
+        return methods_reshape.shuffle(self, on, ignore_index, npartitions, on_index)
+
+    def info(self, buf: Any = None, verbose: bool = False, memory_usage: bool = False) -> None:
+        """A summary of the frame written to ``buf`` (stdout by default), as Dask:
+        columns and dtypes; with ``verbose`` the row count and non-missing counts, with
+        ``memory_usage`` the bytes used (both computed)."""
+        from taskloom.dataframe import methods_convert
+
+        methods_convert.info(self, buf, verbose, memory_usage)
+
     def to_records(self, index: bool = False, lengths: Any = None) -> Any:
         """The rows as a 1-d Array of numpy records, one block per partition."""
         from taskloom.dataframe import methods_convert
@@ -1573,6 +1607,20 @@ class Series(_Frame):
 
         return methods_stats.nbytes(self)
 
+    @property
+    def is_monotonic_increasing(self) -> Scalar:
+        """Whether the values never decrease, as a lazy bool."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.is_monotonic(self, True)
+
+    @property
+    def is_monotonic_decreasing(self) -> Scalar:
+        """Whether the values never increase, as a lazy bool."""
+        from taskloom.dataframe import methods_stats
+
+        return methods_stats.is_monotonic(self, False)
+
     def explode(self) -> Series:
         """Each list-like element on a row of its own."""
         from taskloom.dataframe import methods_reshape
@@ -1775,6 +1823,11 @@ class Index(Series):
     std = _NotOnIndex()
     sample = _NotOnIndex()
 
+    def apply(self, func: Callable, args: tuple = (), meta: Any = no_default, **kwargs: Any) -> Any:
+        """Not on an Index: pandas' Index has no ``apply`` (Dask's fails too); use
+        :meth:`map`."""
+        raise NotImplementedError("an Index has no apply (as pandas' Index); use Index.map")
+
 
 register_collection_type(pd.DataFrame, DataFrame)
 register_collection_type(pd.Series, Series)
@@ -1888,6 +1941,7 @@ def _as_bound(value: Any, like: Any, end: bool = False) -> Any:
 
 
 _CAT_META_NAMES = ("known", "as_known", "as_unknown", "categories", "ordered")
+_DT_DASK_ONLY = ("week", "weekofyear")
 
 
 class _Accessor:
@@ -1916,6 +1970,10 @@ class _Accessor:
             if name in ("categories", "ordered"):
                 return methods_reshape.categories_attribute(self._series, name)
             return partial(getattr(methods_reshape, name), self._series)
+        if self._attr == "dt" and name in _DT_DASK_ONLY:
+            from taskloom.dataframe import methods_reshape
+
+            return methods_reshape.week(self._series)
         sample = getattr(getattr(self._series._meta_nonempty, self._attr), name)
         if callable(sample):
 

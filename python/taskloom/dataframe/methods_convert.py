@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from taskloom.dataframe._primitives import FrameBase, new_collection
+from taskloom.dataframe._primitives import FrameBase, new_collection, tree_reduction
 from taskloom.tokenize import tokenize
 
 __all__ = ["iterrows", "itertuples", "random_split", "to_bag", "to_dask_array", "to_records"]
@@ -189,3 +189,74 @@ def random_split(
         }
         parts.append(new_collection(layers, name, frame._meta, frame.divisions))
     return parts
+
+
+def info(frame: Any, buf: Any = None, verbose: bool = False, memory_usage: bool = False) -> None:
+    """Dask's ``DataFrame.info``: class, columns and dtype counts; with ``verbose`` the
+    row count and each column's non-missing count, with ``memory_usage`` the bytes
+    (what needs data is computed in one pass).
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> info(dd.from_pandas(pd.DataFrame({"a": [1, 2], "b": [0.5, None]}), npartitions=1))
+    <class 'taskloom.dataframe.core.DataFrame'>
+    Columns: 2 entries, a to b
+    dtypes: float64(1), int64(1)
+    """
+    import sys
+
+    from taskloom.base import compute
+
+    buf = sys.stdout if buf is None else buf
+    meta = frame._meta
+    lines = [str(type(frame))]
+    if len(meta.columns) == 0:
+        lines.append(f"Empty {type(frame).__name__}")
+        buf.write("\n".join(lines) + "\n")
+        return
+    wanted = {}
+    if verbose:
+        wanted["index"] = tree_reduction(
+            frame.index, _index_summary, _concat_lists, _concat_lists, None, token="info"
+        )
+        wanted["counts"] = frame.count()
+    if memory_usage:
+        wanted["memory"] = frame.memory_usage(deep=True)
+    values = dict(zip(wanted, compute(*wanted.values()), strict=True))
+    if verbose:
+        summaries = [s for s in values["index"] if s[0]]
+        rows = builtins.sum(s[0] for s in summaries)
+        if summaries:
+            first, last = summaries[0][1], summaries[-1][2]
+            lines.append(f"{type(meta.index).__name__}: {rows} entries, {first} to {last}")
+        else:
+            lines.append(f"{type(meta.index).__name__}: 0 entries")
+        lines.append(f"Data columns (total {len(meta.columns)} columns):")
+        table = pd.DataFrame(
+            {
+                "Column": [str(c) for c in meta.columns],
+                "Non-Null Count": [f"{int(n)} non-null" for n in values["counts"]],
+                "Dtype": [str(d) for d in meta.dtypes],
+            }
+        )
+        lines.append(table.to_string())
+    else:
+        lines.append(
+            f"Columns: {len(meta.columns)} entries, {meta.columns[0]} to {meta.columns[-1]}"
+        )
+    counts = meta.dtypes.astype(str).value_counts().sort_index()
+    lines.append("dtypes: " + ", ".join(f"{k}({v})" for k, v in counts.items()))
+    if memory_usage:
+        lines.append(f"memory usage: {int(values['memory'].sum())} bytes")
+    buf.write("\n".join(lines) + "\n")
+
+
+def _concat_lists(partials: list) -> list:
+    return [v for p in partials for v in p]
+
+
+def _index_summary(index: pd.Index) -> list:
+    if not len(index):
+        return [(0, None, None)]
+    return [(len(index), index[0], index[-1])]

@@ -22,6 +22,7 @@ from taskloom.dataframe._primitives import map_partitions, new_collection, tree_
 __all__ = [
     "UNKNOWN_CATEGORIES",
     "ILocIndexer",
+    "align",
     "as_known",
     "as_unknown",
     "categories_attribute",
@@ -31,8 +32,10 @@ __all__ = [
     "iloc",
     "melt",
     "repr_string",
+    "shuffle",
     "squeeze",
     "to_timestamp",
+    "week",
 ]
 
 UNKNOWN_CATEGORIES = "__UNKNOWN_CATEGORIES__"
@@ -327,3 +330,90 @@ def categories_attribute(series: Any, name: str) -> Any:
             "cat.as_known() or DataFrame.categorize() first"
         )
     return getattr(dtype, name)
+
+
+def _align_side(part: Any, other: Any, side: int, **kwargs: Any) -> Any:
+    return part.align(other, **kwargs)[side]
+
+
+def align(
+    frame: Any, other: Any, join: str = "outer", axis: Any = None, fill_value: Any = None
+) -> tuple:
+    """Both collections over the union (``join``) of their labels, partition by
+    partition after aligning their partitions, as Dask.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> a = dd.from_pandas(pd.DataFrame({"x": [1, 2]}), npartitions=1)
+    >>> b = dd.from_pandas(pd.DataFrame({"y": [3, 4]}), npartitions=1)
+    >>> [list(f.columns) for f in align(a, b)]
+    [['x', 'y'], ['x', 'y']]
+    """
+    from taskloom.dataframe._primitives import FrameBase, align_partitions
+
+    if not isinstance(other, FrameBase):
+        raise TypeError(f"other must be a taskloom collection, got {type(other).__name__}")
+    if join not in ("outer", "inner", "left", "right"):
+        raise ValueError(f"join must be 'outer', 'inner', 'left' or 'right', got {join!r}")
+    left, right = align_partitions([frame, other])
+    kwargs = {"join": join, "axis": axis, "fill_value": fill_value}
+    return tuple(
+        map_partitions(_align_side, left, right, side, token="align", **kwargs) for side in (0, 1)
+    )
+
+
+def shuffle(
+    frame: Any,
+    on: Any = None,
+    ignore_index: bool = False,
+    npartitions: int | None = None,
+    on_index: bool = False,
+) -> Any:
+    """Rows rearranged so that equal ``on`` values (or index values with ``on_index``)
+    share a partition (a hash shuffle; divisions become unknown).
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> df = dd.from_pandas(pd.DataFrame({"k": [1, 2, 1, 2]}), npartitions=2)
+    >>> parts = [p.compute() for p in shuffle(df, "k").to_delayed()]
+    >>> sum(1 in set(p.k) for p in parts), sum(len(p) for p in parts)
+    (1, 4)
+    """
+    from taskloom.dataframe.shuffle import hash_shuffle
+
+    if on_index:
+        name = "__index__"
+        keyed = frame.map_partitions(_with_index_column, name, token="shuffle-index")
+        result = hash_shuffle(keyed, [name], npartitions)
+        result = result.map_partitions(_drop_column, name, meta=frame._meta, token="shuffle")
+    elif on is None:
+        raise TypeError("shuffle needs on= (columns) or on_index=True")
+    else:
+        result = hash_shuffle(frame, on if isinstance(on, list) else [on], npartitions)
+    if ignore_index:
+        result = result.map_partitions(_reset, token="shuffle-reset")
+    return result
+
+
+def _with_index_column(part: pd.DataFrame, name: str) -> pd.DataFrame:
+    return part.assign(**{name: part.index})
+
+
+def _drop_column(part: pd.DataFrame, name: str) -> pd.DataFrame:
+    return part.drop(columns=[name])
+
+
+def _reset(part: Any) -> Any:
+    return part.reset_index(drop=True)
+
+
+def _iso_week(part: pd.Series) -> pd.Series:
+    return part.dt.isocalendar().week
+
+
+def week(series: Any) -> Any:
+    """ISO week of each timestamp (Dask's ``dt.week``/``dt.weekofyear``, which pandas
+    dropped for ``dt.isocalendar().week``)."""
+    return map_partitions(_iso_week, series, token="dt-week")

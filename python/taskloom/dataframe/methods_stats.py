@@ -11,6 +11,7 @@ pandas does (an exact ``median`` of several partitions) taskloom refuses it too.
 from __future__ import annotations
 
 import builtins
+import itertools
 from functools import partial
 from typing import Any
 
@@ -25,6 +26,7 @@ __all__ = [
     "cov",
     "idxmax",
     "idxmin",
+    "is_monotonic",
     "median",
     "memory_usage",
     "memory_usage_per_partition",
@@ -441,3 +443,50 @@ def nlargest(frame: Any, **kwargs: Any) -> Any:
 def nsmallest(frame: Any, **kwargs: Any) -> Any:
     """The ``n`` smallest rows."""
     return n_extreme(frame, "nsmallest", **kwargs)
+
+
+# --- monotonicity ---------------------------------------------------------------------
+
+
+def _monotonic_chunk(part: Any, how: str) -> list:
+    values = part if isinstance(part, pd.Index) else pd.Index(part)
+    if not len(values):
+        return []
+    return [(values[0], values[-1], bool(getattr(values, how)))]
+
+
+def _monotonic_combine(partials: list) -> list:
+    return [p for group in partials for p in group]
+
+
+def _monotonic_aggregate(partials: list, increasing: bool) -> bool:
+    pieces = _monotonic_combine(partials)
+    if not all(ok for _, _, ok in pieces):
+        return False
+    for (_, last, _), (first, _, _) in itertools.pairwise(pieces):
+        if (last > first) if increasing else (last < first):
+            return False
+    return True
+
+
+def is_monotonic(frame: Any, increasing: bool) -> Scalar:
+    """Whether the values never decrease (``increasing``) or never increase, as a lazy
+    bool: each partition's verdict and end values, checked across partition boundaries.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> s = dd.from_pandas(pd.Series([1, 2, 2, 5, 4]), npartitions=2)
+    >>> is_monotonic(s, True).compute(), is_monotonic(s.head(4, compute=False), True).compute()
+    (False, True)
+    """
+    how = "is_monotonic_increasing" if increasing else "is_monotonic_decreasing"
+    return tree_reduction(
+        frame,
+        _monotonic_chunk,
+        _monotonic_combine,
+        partial(_monotonic_aggregate, increasing=increasing),
+        True,
+        token=how,
+        chunk_kwargs={"how": how},
+    )
