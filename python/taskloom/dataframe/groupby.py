@@ -625,7 +625,16 @@ class _GroupBy:
 
     def ffill(self, limit: int | None = None, shuffle_method: Any = None) -> Any:
         """Fill missing values from the previous row of the same group (at most
-        ``limit`` in a row); the rows come back hash-partitioned by group."""
+        ``limit`` in a row); the rows come back hash-partitioned by group.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1.0, None, None, 4.0]})
+        >>> gb = dd.from_pandas(pdf, npartitions=2).groupby("k")
+        >>> gb.x.ffill().compute().sort_index().tolist()
+        [1.0, nan, 1.0, 4.0]
+        """
         return self._per_group("ffill", (), {"limit": limit})
 
     def bfill(self, limit: int | None = None, shuffle_method: Any = None) -> Any:
@@ -640,7 +649,16 @@ class _GroupBy:
         *args: Any,
         **kwargs: Any,
     ) -> Any:
-        """Each row's value ``periods`` rows earlier in its group (after a shuffle)."""
+        """Each row's value ``periods`` rows earlier in its group (after a shuffle).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1.0, None, None, 4.0]})
+        >>> gb = dd.from_pandas(pdf, npartitions=2).groupby("k")
+        >>> gb.x.shift(-1).compute().sort_index().tolist()
+        [nan, 4.0, nan, nan]
+        """
         return self._per_group("shift", (periods, *args), kwargs, meta=meta)
 
     def median(
@@ -651,7 +669,16 @@ class _GroupBy:
         numeric_only: bool = False,
     ) -> Any:
         """Median per group, of whole groups after a shuffle (``split_out`` as in Dask:
-        ``True`` keeps the shuffle's partitions)."""
+        ``True`` keeps the shuffle's partitions).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1.0, None, None, 4.0]})
+        >>> gb = dd.from_pandas(pdf, npartitions=2).groupby("k")
+        >>> gb.x.median(split_out=1).compute().to_dict()
+        {'a': 1.0, 'b': 4.0}
+        """
         return self._per_group_reduction(
             "median", split_out, split_every, numeric_only=numeric_only
         )
@@ -664,7 +691,16 @@ class _GroupBy:
         numeric_only: bool = False,
         shuffle_method: Any = None,
     ) -> Any:
-        """Index label of the minimum per group."""
+        """Index label of the minimum per group.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1.0, None, None, 4.0]})
+        >>> gb = dd.from_pandas(pdf, npartitions=2).groupby("k")
+        >>> gb.x.idxmin().compute().to_dict()
+        {'a': 0, 'b': 3}
+        """
         return self._per_group_reduction(
             "idxmin", split_out, split_every, skipna=skipna, **_numeric_only(self, numeric_only)
         )
@@ -690,7 +726,15 @@ class _GroupBy:
         numeric_only: bool = False,
         shuffle_method: Any = None,
     ) -> Any:
-        """Covariance matrix of the columns within each group (index: keys, column)."""
+        """Covariance matrix of the columns within each group (index: keys, column).
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": [1, 1, 1], "x": [1.0, 2.0, 3.0], "y": [2.0, 4.0, 6.0]})
+        >>> dd.from_pandas(pdf, npartitions=2).groupby("k").cov().compute().y.tolist()
+        [2.0, 4.0]
+        """
         self._needs_frame("cov")
         return self._per_group_reduction(
             "cov", split_out, split_every, ddof=ddof, numeric_only=numeric_only
@@ -727,7 +771,16 @@ class _GroupBy:
 
     def head(self, n: int = 5, split_every: int | None = None, split_out: Any = None) -> Any:
         """The first ``n`` rows of each group, in row order as pandas gives them (Dask
-        lists them group by group); a tree reduction."""
+        lists them group by group); a tree reduction.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1.0, None, None, 4.0]})
+        >>> gb = dd.from_pandas(pdf, npartitions=2).groupby("k")
+        >>> gb.x.head(1).compute().tolist()
+        [1.0, nan]
+        """
         return self._head_tail("head", n, split_every)
 
     def tail(self, n: int = 5, split_every: int | None = None, split_out: Any = None) -> Any:
@@ -1267,7 +1320,15 @@ class SeriesGroupBy(_GroupBy):
 
     def value_counts(self, **kwargs: Any) -> Series:
         """Count of each distinct value per group (index: keys, value), of whole
-        groups after a shuffle."""
+        groups after a shuffle.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> pdf = pd.DataFrame({"k": list("aab"), "x": [5, 5, 6]})
+        >>> dd.from_pandas(pdf, npartitions=2).groupby("k").x.value_counts().compute().tolist()
+        [2, 1]
+        """
         split_out = kwargs.pop("split_out", None)
         return self._per_group_reduction("value_counts", split_out, None, **kwargs)
 
