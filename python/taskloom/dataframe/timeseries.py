@@ -399,7 +399,15 @@ class _ResampleTask:
 
 
 class Rolling:
-    """``frame.rolling(window)``: call an aggregation (``mean()``, ``sum()``, ``apply(f)``)."""
+    """``frame.rolling(window)``: call an aggregation (``mean()``, ``sum()``, ``apply(f)``).
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> s = dd.from_pandas(pd.Series([1.0, 5.0, 2.0, 8.0]), npartitions=2)
+    >>> s.rolling(2).max().compute().tolist()
+    [nan, 5.0, 5.0, 8.0]
+    """
 
     def __init__(
         self,
