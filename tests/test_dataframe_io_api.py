@@ -25,6 +25,11 @@ SETTINGS = settings(
 )
 
 NAMES = [
+    "from_pandas",
+    "from_array",
+    "from_delayed",
+    "from_dict",
+    "read_csv",
     "from_map",
     "from_dask_array",
     "to_records",
@@ -163,6 +168,35 @@ def test_to_records_against_pandas(pdf, nparts):
     want = pdf.to_records()
     assert out.dtype == want.dtype == rec.dtype
     assert out.tolist() == want.tolist()
+
+
+def test_from_delayed_prefix_and_from_dict_constructor():
+    from taskloom.delayed import delayed
+
+    parts = [delayed(pd.DataFrame)({"x": [i]}) for i in range(2)]
+    df = dd.from_delayed(parts, prefix="mine")
+    assert df._name.startswith("mine-") and df.compute().x.tolist() == [0, 1]
+
+    class Frame(pd.DataFrame):
+        @classmethod
+        def from_dict(cls, data, **kwargs):
+            return pd.DataFrame.from_dict({k: [v * 2 for v in vs] for k, vs in data.items()})
+
+    got = dd.from_dict({"x": [1, 2]}, npartitions=1, constructor=Frame).compute()
+    assert got.x.tolist() == [2, 4]
+
+
+def test_read_csv_dask_arguments(tmp_path):
+    pdf = pd.DataFrame({"a": range(300), "b": np.arange(300) * 0.5})
+    pdf.to_csv(tmp_path / "a.csv.gz", index=False)
+    df = dd.read_csv(tmp_path / "a.csv.gz", blocksize=100, assume_missing=True)
+    assert df.npartitions == 1 and df.a.dtype == np.float64
+    pd.testing.assert_frame_equal(df.compute(), pdf.astype({"a": "f8"}))
+    (tmp_path / "b.csv").write_bytes(b"a;b\r1;2\r3;4\r")
+    got = dd.read_csv(tmp_path / "b.csv", sep=";", lineterminator="\r", blocksize=None)
+    pd.testing.assert_frame_equal(
+        got.compute(), pd.read_csv(tmp_path / "b.csv", sep=";", lineterminator="\r")
+    )
 
 
 # --- text -----------------------------------------------------------------------------

@@ -270,7 +270,7 @@ def test_map_overlap_timedelta_and_errors():
         dd.map_overlap(lambda p: p, small, -1, 0)
 
 
-@pytest.mark.parametrize("name", ["isna", "repartition", "to_bag"])
+@pytest.mark.parametrize("name", ["isna", "repartition", "to_bag", "concat"])
 def test_more_signatures_match_dask(name):
     ours = inspect.signature(getattr(dd, name)).parameters
     theirs = inspect.signature(getattr(ddask, name)).parameters
@@ -308,3 +308,13 @@ def test_repartition_module_level():
         dd.repartition(pdf, [0, 9])
     with pytest.raises(ValueError, match="format"):
         dd.to_bag(dd.from_pandas(pdf, 1), format="list")
+
+
+def test_concat_keywords():
+    a = dd.from_pandas(pd.DataFrame({"x": [1, 2]}), npartitions=1)
+    b = dd.from_pandas(pd.DataFrame({"x": [3]}), npartitions=1)
+    got = dd.concat([a, b], ignore_order=True, ignore_index=True).compute()
+    # each partition numbers its rows from 0, as reset_index does in Dask
+    assert got.index.tolist() == [0, 1, 0] and got.x.tolist() == [1, 2, 3]
+    with pytest.raises(TypeError, match="keys"):
+        dd.concat([a, b], keys=["a", "b"])

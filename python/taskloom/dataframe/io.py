@@ -155,8 +155,8 @@ def sorted_division_locations(
 def from_pandas(
     data: pd.DataFrame | pd.Series,
     npartitions: int | None = None,
-    chunksize: int | None = None,
     sort: bool = True,
+    chunksize: int | None = None,
 ) -> Any:
     """A collection of ``data`` split into ``npartitions`` (or ``chunksize``-row) parts,
     by Dask's rules.
@@ -237,21 +237,34 @@ def from_pandas(
 
 
 def from_dict(
-    data: dict, npartitions: int, orient: str = "columns", dtype: Any = None, columns: Any = None
+    data: dict,
+    npartitions: int,
+    orient: str = "columns",
+    dtype: Any = None,
+    columns: Any = None,
+    constructor: Callable = pd.DataFrame,
 ) -> DataFrame:
-    """A collection from a dict, as :meth:`pandas.DataFrame.from_dict`."""
-    frame = pd.DataFrame.from_dict(data, orient=orient, dtype=dtype, columns=columns)
+    """A collection from a dict, as ``constructor.from_dict`` (pandas'
+    :meth:`~pandas.DataFrame.from_dict` by default), in ``npartitions`` partitions.
+
+    Examples
+    --------
+    >>> import taskloom.dataframe as dd
+    >>> dd.from_dict({"x": [1, 2, 3]}, npartitions=2).x.sum().compute()
+    np.int64(6)
+    """
+    frame = constructor.from_dict(data, orient=orient, dtype=dtype, columns=columns)
     return from_pandas(frame, npartitions=npartitions)
 
 
-def from_array(x: Any, chunksize: int = 50_000, columns: Any = None, meta: Any = None) -> Any:
+def from_array(arr: Any, chunksize: int = 50_000, columns: Any = None, meta: Any = None) -> Any:
     """A collection from a 1-d or 2-d numpy or ``taskloom.array`` array (rows split
     into partitions; a taskloom array keeps its row blocks)."""
     from taskloom.array import Array
 
-    if isinstance(x, Array):
-        return _from_taskloom_array(x, columns)
-    arr = np.asarray(x)
+    if isinstance(arr, Array):
+        return _from_taskloom_array(arr, columns)
+    arr = np.asarray(arr)
     if arr.ndim == 1:
         data: Any = pd.Series(arr, name=columns)
     elif arr.ndim == 2:
@@ -299,10 +312,12 @@ def from_delayed(
     dfs: Delayed | Sequence[Delayed],
     meta: Any = None,
     divisions: Sequence | None = None,
+    prefix: str | None = None,
     verify_meta: bool = True,
 ) -> Any:
     """A collection with one partition per Delayed value (each computing a pandas
-    object). Without ``meta`` the first value is computed to learn the columns."""
+    object). Without ``meta`` the first value is computed to learn the columns;
+    ``prefix`` starts the graph's key names (``"from-delayed"`` by default)."""
     if isinstance(dfs, Delayed):
         dfs = [dfs]
     dfs = list(dfs)
@@ -316,7 +331,7 @@ def from_delayed(
             f"divisions must have {len(dfs) + 1} values for {len(dfs)} "
             f"partitions, got {len(divisions)}"
         )
-    name = f"from-delayed-{tokenize(*(d.key for d in dfs))}"
+    name = f"{prefix or 'from-delayed'}-{tokenize(*(d.key for d in dfs))}"
     layers: dict = {("delayed", d.key): d.__dask_graph__() for d in dfs}
     check = _CheckMeta(meta) if verify_meta else None
     layers[name] = {(name, i): (check, d.key) if check else d.key for i, d in enumerate(dfs)}
@@ -603,14 +618,23 @@ class _CSVBlock:
 def read_csv(
     urlpath: Any,
     blocksize: Any = "default",
+    lineterminator: str | None = None,
+    compression: Any = "infer",
     sample: int = 256_000,
+    sample_rows: int = 10,
+    enforce: bool = False,
+    assume_missing: bool = False,
+    storage_options: Any = None,
     include_path_column: bool | str = False,
     **kwargs: Any,
 ) -> DataFrame:
     """Read CSV files (a path, glob pattern or list) into one frame, as pandas' ``read_csv``.
 
     Each file is split into blocks of ``blocksize`` bytes (64 MiB by default; ``None``
-    for one partition per file); keyword arguments go to :func:`pandas.read_csv`.
+    for one partition per file; compressed files are read whole); keyword arguments
+    go to :func:`pandas.read_csv`. ``assume_missing=True`` reads integer columns as
+    float64 (Dask's); ``sample_rows`` and ``enforce`` are accepted for Dask's
+    signature (every block is cast to the sampled dtypes anyway).
 
     Examples
     --------
@@ -623,7 +647,9 @@ def read_csv(
     >>> df.npartitions, int(df.a.sum().compute())
     (2, 8)
     """
-    return _read_text(pd.read_csv, urlpath, blocksize, sample, include_path_column, kwargs)
+    kw = _text_kwargs("read_csv", lineterminator, compression, storage_options, kwargs)
+    df = _read_text(pd.read_csv, urlpath, blocksize, sample, include_path_column, kw)
+    return _assume_missing(df, assume_missing)
 
 
 def _text_kwargs(

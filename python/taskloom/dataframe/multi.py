@@ -248,11 +248,18 @@ def concat(
     dfs: Sequence,
     axis: Any = 0,
     join: str = "outer",
-    interleave_partitions: bool = False,
     ignore_unknown_divisions: bool = False,
-    ignore_index: bool = False,
+    ignore_order: bool = False,
+    interleave_partitions: bool = False,
+    **kwargs: Any,
 ) -> Any:
     """Concatenate frames or series along rows (``axis=0``) or columns (``axis=1``).
+
+    Dask's arguments: ``ignore_unknown_divisions`` and ``ignore_order`` are accepted
+    (no warning is given here, and categoricals are concatenated as pandas does);
+    ``interleave_partitions`` repartitions overlapping known divisions onto shared
+    ones. Of pandas' extra keywords ``ignore_index`` is supported; others are a
+    TypeError naming them.
 
     Examples
     --------
@@ -262,6 +269,9 @@ def concat(
     >>> dd.concat([a, b]).compute().x.tolist()
     [1, 2, 3]
     """
+    ignore_index = kwargs.pop("ignore_index", False)
+    if kwargs:
+        raise TypeError(f"concat got unsupported arguments: {', '.join(sorted(kwargs))}")
     dfs = [_as_frame(d, f"#{i}") for i, d in enumerate(dfs)]
     if not dfs:
         raise ValueError("concat needs at least one frame")
