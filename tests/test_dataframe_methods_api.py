@@ -339,6 +339,9 @@ def test_categorize_and_known_categories():
     assert not unknown.cat.known
     dask_unknown = dask_dd.from_pandas(pdf, npartitions=3).s.astype("category")
     assert unknown.cat.known == dask_unknown.cat.known
+    # A column that is categorical already keeps its (known) categories.
+    assert ddf.astype({"s": "category"}).astype("category").s.cat.known is False
+    assert dd.from_pandas(pdf.astype({"s": "category"}), 2).astype("category").s.cat.known
     known = unknown.cat.as_known()
     assert known.cat.known
     assert known.compute().cat.categories.tolist() == ["a", "b", "c"]

@@ -298,15 +298,19 @@ def mark_unknown_categories(source: Any, result: Any, dtype: Any) -> Any:
         bare = None if _is_bare_category(dtype) else []
     if bare == []:
         return result
-    meta = result._meta
+    meta, before = result._meta, source._meta
     if isinstance(meta, pd.DataFrame):
         names = list(meta.columns) if bare is None else bare
-        if bare is None:
-            names = [c for c, d in meta.dtypes.items() if isinstance(d, pd.CategoricalDtype)]
-        changes = {c: _unknown_dtype(meta.dtypes[c]) for c in names}
-        meta = meta.astype(changes)
-    elif isinstance(meta, pd.CategoricalDtype | pd.Series | pd.Index) and isinstance(
-        meta.dtype, pd.CategoricalDtype
+        # A column that was categorical already keeps its categories (as pandas).
+        names = [
+            c
+            for c in names
+            if isinstance(meta.dtypes[c], pd.CategoricalDtype)
+            and not isinstance(before.dtypes[c], pd.CategoricalDtype)
+        ]
+        meta = meta.astype({c: _unknown_dtype(meta.dtypes[c]) for c in names})
+    elif isinstance(meta.dtype, pd.CategoricalDtype) and not isinstance(
+        before.dtype, pd.CategoricalDtype
     ):
         meta = meta.astype(_unknown_dtype(meta.dtype))
     return _with_meta(result, meta)

@@ -50,35 +50,60 @@ def _numeric_columns(meta: pd.DataFrame, numeric_only: bool) -> list:
 
 
 def _comoments_chunk(part: pd.DataFrame, columns: list) -> tuple:
-    # Sums over the rows where both columns of a pair are present (pairwise deletion,
-    # as pandas): M is the presence mask, X the values with holes as 0.
+    # Per pair of columns, over the rows where both are present (pairwise deletion, as
+    # pandas): count, both means, co-moment and both second moments, each from
+    # deviations (a constant column gives exactly 0, never a rounding residue).
     values = part[columns].to_numpy(dtype="f8", na_value=np.nan)
     present = ~np.isnan(values)
-    m = present.astype("f8")
-    x = np.where(present, values, 0.0)
-    return (m.T @ m, x.T @ m, x.T @ x, (x * x).T @ m)
+    k = len(columns)
+    out = np.zeros((6, k, k))
+    for i in range(k):
+        for j in range(k):
+            both = present[:, i] & present[:, j]
+            n = int(both.sum())
+            if not n:
+                continue
+            a, b = values[both, i], values[both, j]
+            ma, mb = a.mean(), b.mean()
+            da, db = a - ma, b - mb
+            out[:, i, j] = (n, ma, mb, da @ db, da @ da, db @ db)
+    return out
 
 
-def _comoments_combine(partials: list) -> tuple:
-    return tuple(builtins.sum(p[k] for p in partials) for k in range(4))
+def _comoments_merge(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    # Chan et al.'s pairwise update, elementwise over all pairs.
+    n = x[0] + y[0]
+    safe = np.where(n > 0, n, 1.0)
+    da, db = y[1] - x[1], y[2] - x[2]
+    w = x[0] * y[0] / safe
+    out = np.empty_like(x)
+    out[0] = n
+    out[1] = x[1] + da * y[0] / safe
+    out[2] = x[2] + db * y[0] / safe
+    out[3] = x[3] + y[3] + da * db * w
+    out[4] = x[4] + y[4] + da * da * w
+    out[5] = x[5] + y[5] + db * db * w
+    return out
 
 
-def _comoments_finish(m: tuple, columns: list, corr: bool, min_periods: int | None) -> pd.DataFrame:
-    n, sx, sxy, sxx = m
+def _comoments_combine(partials: list) -> np.ndarray:
+    total = partials[0]
+    for p in partials[1:]:
+        total = _comoments_merge(total, p)
+    return total
+
+
+def _comoments_finish(m: np.ndarray, columns: list, corr: bool, min_periods: Any) -> pd.DataFrame:
+    n, _, _, cross, va, vb = m
     with np.errstate(divide="ignore", invalid="ignore"):
-        cross = sxy - sx * sx.T / n
         if corr:
-            var_x = sxx - sx * sx / n
-            result = cross / np.sqrt(var_x * var_x.T)
-            result = np.clip(result, -1.0, 1.0)
+            result = np.clip(cross / np.sqrt(va * vb), -1.0, 1.0)
             # pandas: exactly 1 on the diagonal, missing for a constant column.
-            np.fill_diagonal(result, np.where((np.diag(n) > 1) & (np.diag(var_x) > 0), 1.0, np.nan))
+            np.fill_diagonal(result, np.where(np.diag(va) > 0, 1.0, np.nan))
         else:
             result = cross / (n - 1)
-    floor = builtins.max(min_periods or 1, 2 if not corr else 1)
+    floor = builtins.max(min_periods or 1, 2)
     result = np.where(n >= floor, result, np.nan)
-    if corr:
-        result = np.where(n >= 2, result, np.nan)
     labels = pd.Index(columns)
     return pd.DataFrame(result, index=labels, columns=labels)
 
