@@ -318,3 +318,26 @@ def test_concat_keywords():
     assert got.index.tolist() == [0, 1, 0] and got.x.tolist() == [1, 2, 3]
     with pytest.raises(TypeError, match="keys"):
         dd.concat([a, b], keys=["a", "b"])
+
+
+def test_get_collection_type():
+    assert dd.get_collection_type(pd.DataFrame()) is dd.DataFrame
+    assert dd.get_collection_type(pd.Series([], dtype="f8")) is dd.Series
+    assert dd.get_collection_type(pd.Index([])) is dd.Index
+    assert dd.get_collection_type(1.5) is dd.Scalar
+
+
+@SETTINGS
+@given(frames, st.integers(1, 4))
+def test_assert_eq_passes_and_fails(data, nparts):
+    pdf = pd.DataFrame(data)
+    df = dd.from_pandas(pdf, npartitions=nparts)
+    assert dd.assert_eq(df, pdf)
+    assert dd.assert_eq(df.v, pdf.v)
+    assert dd.assert_eq(df.v.sum(), pdf.v.sum())
+    with pytest.raises(AssertionError):
+        dd.assert_eq(df.v + 1, pdf.v)
+    # metadata that disagrees with the data is caught
+    lying = df.map_partitions(lambda p: p.astype({"v": "f8"}), meta=pdf.iloc[:0])
+    with pytest.raises(AssertionError, match="dtypes"):
+        dd.assert_eq(lying, pdf.astype({"v": "f8"}))

@@ -58,12 +58,14 @@ from taskloom.dataframe.tools import (
     to_numeric,
     to_timedelta,
 )
+from taskloom.dataframe.utils import assert_eq, get_collection_type
 
 __all__ = [
     "DataFrame",
     "Index",
     "Scalar",
     "Series",
+    "assert_eq",
     "compute",
     "concat",
     "from_array",
@@ -72,6 +74,7 @@ __all__ = [
     "from_dict",
     "from_map",
     "from_pandas",
+    "get_collection_type",
     "get_dummies",
     "isna",
     "map_overlap",
