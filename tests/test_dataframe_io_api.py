@@ -30,6 +30,7 @@ NAMES = [
     "from_delayed",
     "from_dict",
     "read_csv",
+    "to_csv",
     "from_map",
     "from_dask_array",
     "to_records",
@@ -197,6 +198,21 @@ def test_read_csv_dask_arguments(tmp_path):
     pd.testing.assert_frame_equal(
         got.compute(), pd.read_csv(tmp_path / "b.csv", sep=";", lineterminator="\r")
     )
+
+
+def test_to_csv_dask_arguments(tmp_path):
+    pdf = pd.DataFrame({"a": range(6), "b": list("xyzxyz")})
+    df = dd.from_pandas(pdf, npartitions=3)
+    paths = dd.to_csv(df, tmp_path / "p-*.csv", header_first_partition_only=True, index=False)
+    texts = [open(p).read() for p in paths]
+    assert texts[0].startswith("a,b\n") and not texts[1].startswith("a,b")
+    paths = dd.to_csv(df, tmp_path / "c-*.csv.gz", compression="gzip", index=False)
+    back = pd.concat([pd.read_csv(p) for p in paths], ignore_index=True)
+    pd.testing.assert_frame_equal(back, pdf)
+    path = dd.to_csv(df, tmp_path / "one.csv", single_file=True, encoding="utf-16", index=False)[0]
+    pd.testing.assert_frame_equal(pd.read_csv(path, encoding="utf-16"), pdf)
+    with pytest.raises(ValueError, match="storage_options"):
+        dd.to_csv(df, tmp_path / "x-*.csv", storage_options={"anon": True})
 
 
 # --- text -----------------------------------------------------------------------------

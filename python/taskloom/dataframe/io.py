@@ -911,16 +911,23 @@ def to_csv(
     df: Any,
     filename: Any,
     single_file: bool = False,
+    encoding: str = "utf-8",
+    mode: str = "wt",
     name_function: Callable[[int], str] | None = None,
+    compression: Any = None,
     compute: bool = True,
     scheduler: Any = None,
+    storage_options: Any = None,
+    header_first_partition_only: bool | None = None,
+    compute_kwargs: dict | None = None,
     **kwargs: Any,
 ) -> Any:
     """Write one CSV file per partition (``'*'`` in ``filename`` replaced by
     ``name_function(i)``), or all partitions to one file (``single_file=True``).
 
     Keyword arguments go to :meth:`pandas.DataFrame.to_csv` (compression follows the
-    file name's extension, as there). Each file is written whole or not at all: a
+    file name's extension, as there, unless ``compression=`` says). Each file is
+    written whole or not at all: a
     failure leaves an existing file at that path byte for byte as it was, and removes
     what it staged. ``mode="a"`` appends to a copy of the existing file that replaces
     it once the write succeeds; ``single_file=True`` replaces the file only after the
@@ -943,10 +950,17 @@ def to_csv(
     """
     from taskloom.base import compute as compute_all
 
+    if storage_options:
+        raise ValueError("to_csv: storage_options= is not supported (local paths only)")
+    kwargs = {**kwargs, "encoding": encoding, "mode": mode.replace("t", "")}
+    if compression is not None:
+        kwargs["compression"] = compression
+    if header_first_partition_only is None:
+        header_first_partition_only = single_file
     if isinstance(df, _Frame) and not isinstance(df, DataFrame):
         df = df.to_frame()
     n = df.npartitions
-    token = tokenize(df._name, filename, single_file, kwargs)
+    token = tokenize(df._name, filename, single_file, kwargs, header_first_partition_only)
     name = f"to-csv-{token}"
     stage_dir = None
     if single_file:
@@ -972,8 +986,10 @@ def to_csv(
         keys = [(name, n - 1)]
     else:
         paths = _output_paths(filename, n, name_function, "part")
+        later = {**kwargs, "header": False} if header_first_partition_only else kwargs
         layer = {
-            (name, i): (_write_csv, (df._name, i), paths[i], kwargs) for i in builtins.range(n)
+            (name, i): (_write_csv, (df._name, i), paths[i], kwargs if i == 0 else later)
+            for i in builtins.range(n)
         }
         keys = list(layer)
     dsk = {**df.__dask_graph__(), **layer}
@@ -981,7 +997,7 @@ def to_csv(
     if not compute:
         return values
     try:
-        return list(compute_all(*values, scheduler=scheduler))
+        return list(compute_all(*values, scheduler=scheduler, **(compute_kwargs or {})))
     except BaseException:
         if stage_dir is not None:  # a partition failed before its link could clean up
             _files.discard(stage_dir)
