@@ -213,6 +213,10 @@ FRAME_CALLS: dict[str, list] = {
     "rename_axis": [("full", ("k",), {})],
     "squeeze": [("num", (), {}), ("num", (), {"axis": 1})],
     "divide": [("num", (2,), {})],
+    "pivot_table": [
+        ("full", (), {"index": "i", "columns": "c", "values": "x"}),
+        ("full", (), {"index": "i", "columns": "c", "values": "x", "aggfunc": "count"}),
+    ],
     "shuffle": [("full", ("i",), {}), ("full", (), {"on_index": True, "npartitions": 3})],
 }
 # Calls whose result depends on the partitioning, or that pandas spells differently.
@@ -229,6 +233,7 @@ NOT_LIKE_PANDAS = {
     "set_index",
     "sort_values",
     "shuffle",
+    "pivot_table",  # Dask's keeps every category (observed=False)
     "unique",  # pandas gives an array, Dask and taskloom a Series
 }
 FRAME_NOT_CALLED = {
@@ -329,7 +334,7 @@ SERIES_CALLS: dict[str, list] = {
         if call[0] == "num"
         and m
         not in {"eval", "select_dtypes", "replace", "quantile", "drop", "mask", "where"}
-        | {"corr", "cov", "nlargest", "nsmallest", "melt", "squeeze", "shuffle"}
+        | {"corr", "cov", "nlargest", "nsmallest", "melt", "squeeze", "shuffle", "pivot_table"}
     },
     "all": [("b", (), {})],
     "any": [("b", (), {})],

@@ -1262,6 +1262,14 @@ class DataFrame(_Frame):
 
         methods_convert.info(self, buf, verbose, memory_usage)
 
+    def pivot_table(
+        self, index: Any, columns: Any, values: Any, aggfunc: str = "mean"
+    ) -> DataFrame:
+        """A pivot table over a categorical ``columns`` with known categories, as Dask."""
+        from taskloom.dataframe import methods_reshape
+
+        return methods_reshape.pivot_table(self, index, columns, values, aggfunc)
+
     def to_records(self, index: bool = False, lengths: Any = None) -> Any:
         """The rows as a 1-d Array of numpy records, one block per partition."""
         from taskloom.dataframe import methods_convert

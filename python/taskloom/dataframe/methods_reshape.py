@@ -13,6 +13,7 @@ row-wise, one task per partition, through
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import pandas as pd
@@ -31,6 +32,7 @@ __all__ = [
     "has_known_categories",
     "iloc",
     "melt",
+    "pivot_table",
     "repr_string",
     "shuffle",
     "squeeze",
@@ -421,3 +423,79 @@ def week(series: Any) -> Any:
     """ISO week of each timestamp (Dask's ``dt.week``/``dt.weekofyear``, which pandas
     dropped for ``dt.isocalendar().week``)."""
     return map_partitions(_iso_week, series, token="dt-week")
+
+
+_PIVOT_AGGS = ("mean", "sum", "count", "first", "last")
+
+
+def _pivot_chunk(part: pd.DataFrame, index: Any, columns: Any, values: Any, how: str) -> Any:
+    hows = ("sum", "count") if how == "mean" else (how,)
+    return {
+        h: part.pivot_table(
+            index=index, columns=columns, values=values, aggfunc=h, observed=False, dropna=False
+        )
+        for h in hows
+    }
+
+
+def _pivot_combine(partials: list) -> dict:
+    out = {}
+    for h in partials[0]:
+        tables = [p[h] for p in partials if len(p[h])] or [partials[0][h]]
+        grouped = pd.concat(tables).groupby(level=0, sort=True)
+        out[h] = grouped.sum() if h in ("sum", "count") else getattr(grouped, h)()
+    return out
+
+
+def _pivot_aggregate(partials: list, how: str, meta: pd.DataFrame) -> pd.DataFrame:
+    tables = _pivot_combine(partials)
+    if how == "mean":
+        result = tables["sum"] / tables["count"]
+    else:
+        result = tables[how]
+    return result.reindex(columns=meta.columns).astype(meta.dtypes.to_dict())
+
+
+def pivot_table(
+    frame: Any, index: Any = None, columns: Any = None, values: Any = None, aggfunc: str = "mean"
+) -> Any:
+    """A spreadsheet-style pivot table, as Dask: ``columns`` must be a categorical
+    column with known categories (they become the result's columns), ``index`` and
+    ``values`` column names; ``aggfunc`` one of mean, sum, count, first, last.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> pdf = pd.DataFrame({"i": [1, 1, 2], "c": list("aba"), "v": [1.0, 2.0, 3.0]})
+    >>> df = dd.from_pandas(pdf, npartitions=2).categorize(columns=["c"])
+    >>> table = df.pivot_table(index="i", columns="c", values="v", aggfunc="sum")
+    >>> table.compute().to_dict()
+    {'a': {1: 1.0, 2: 3.0}, 'b': {1: 2.0, 2: 0.0}}
+    """
+    meta = frame._meta
+    for name, arg in (("index", index), ("columns", columns), ("values", values)):
+        if arg is None or isinstance(arg, list):
+            raise ValueError(f"{name} must be a single column name, got {arg!r}")
+        if arg not in meta.columns:
+            raise KeyError(f"{name}={arg!r} is not a column")
+    if not isinstance(meta.dtypes[columns], pd.CategoricalDtype) or not has_known_categories(
+        meta.dtypes[columns]
+    ):
+        raise ValueError("columns must be a categorical column with known categories")
+    if aggfunc not in _PIVOT_AGGS:
+        raise ValueError(f"aggfunc must be one of {_PIVOT_AGGS}, got {aggfunc!r}")
+    sample = frame._meta_nonempty.pivot_table(
+        index=index, columns=columns, values=values, aggfunc=aggfunc, observed=False, dropna=False
+    )
+    out_meta = sample.iloc[:0]
+    if aggfunc == "mean":
+        out_meta = out_meta.astype("f8")
+    return tree_reduction(
+        frame,
+        _pivot_chunk,
+        _pivot_combine,
+        partial(_pivot_aggregate, how=aggfunc, meta=out_meta),
+        out_meta,
+        token="pivot_table",
+        chunk_kwargs={"index": index, "columns": columns, "values": values, "how": aggfunc},
+    )
