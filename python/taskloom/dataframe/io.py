@@ -1,9 +1,17 @@
-"""Getting data in and out: pandas and numpy objects, Delayed values, CSV, Parquet.
+"""Getting data in and out: pandas and numpy objects, taskloom arrays, Delayed values,
+``from_map``, CSV and other delimited or fixed-width text, Parquet (JSON, ORC and HDF5
+are in :mod:`~taskloom.dataframe.io_formats`, SQL in :mod:`~taskloom.dataframe.io_sql`,
+both built on ``from_map``).
 
+- ``from_map`` makes one partition per element, calling the function when computed;
+  a function following Dask's ``project_columns`` protocol reads only the columns
+  later selected. ``from_array``/``from_dask_array`` keep an array's row blocks (blocks
+  of unknown length number their rows from 0, divisions unknown).
 - ``from_pandas`` splits a frame into partitions of about equal length, moving each
   boundary past repeated index values so that divisions stay exact.
-- ``read_csv`` makes one partition per block of ``blocksize`` bytes of each file; a
-  block holds the lines that start inside it, and blocks after the first get the
+- ``read_csv`` (and ``read_table``, ``read_fwf``, which share its reader) makes one
+  partition per block of ``blocksize`` bytes of each file (compressed files: one per
+  file); a block holds the lines that start inside it, and blocks after the first get the
   file's header line, so splitting needs no scan of the file (a quoted field holding a
   newline cannot be split this way; pass ``blocksize=None`` for such files). Column
   types come from a sample of the first file and every block is cast to them, so all
