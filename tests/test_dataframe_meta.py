@@ -276,6 +276,8 @@ FRAME_NOT_CALLED = {
     "iterrows": "an iterator of pandas rows",
     "itertuples": "an iterator of tuples",
     "info": "writes text; checked in test_dataframe_methods_api",
+    "to_backend": "the collection itself (pandas is the only backend)",
+    "from_dict": "a constructor; checked in test_dataframe_methods_api",
     "align": "a tuple of collections; checked in test_dataframe_methods_api",
     "mode": "padding the columns' modes makes dtypes data-dependent, as in pandas; "
     "checked in test_dataframe_methods_api",

@@ -453,3 +453,18 @@ def test_pivot_table_errors_name_the_argument():
         ddf.categorize().pivot_table(index="i", columns="c", values="v", aggfunc="max")
     with pytest.raises(KeyError, match="values"):
         ddf.categorize().pivot_table(index="i", columns="c", values="w")
+
+
+def test_to_backend_and_from_dict():
+    ddf = dd.from_pandas(pd.DataFrame({"a": [1, 2]}), npartitions=1)
+    assert ddf.to_backend() is ddf and ddf.a.to_backend("pandas") is not None
+    with pytest.raises(ValueError, match="backend"):
+        ddf.to_backend("cudf")
+    data = {"a": [1, 2, 3], "b": [4.0, 5.0, 6.0]}
+    made = dd.DataFrame.from_dict(data, npartitions=2)
+    assert made.npartitions == 2
+    tm.assert_frame_equal(made.compute(), pd.DataFrame.from_dict(data))
+    rows = dd.DataFrame.from_dict({"x": [1, 2], "y": [3, 4]}, orient="index", npartitions=1)
+    tm.assert_frame_equal(
+        rows.compute(), pd.DataFrame.from_dict({"x": [1, 2], "y": [3, 4]}, orient="index")
+    )

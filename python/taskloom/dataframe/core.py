@@ -147,6 +147,23 @@ class _Frame(FrameBase):
 
         return methods_reshape.align(self, other, join, axis, fill_value)
 
+    def to_backend(self, backend: str | None = None, **kwargs: Any) -> Any:
+        """The collection on another dataframe backend; taskloom has only pandas' (the
+        default), so this is the collection itself.
+
+        Examples
+        --------
+        >>> import pandas as pd, taskloom.dataframe as dd
+        >>> s = dd.from_pandas(pd.Series([1]), npartitions=1)
+        >>> s.to_backend("pandas") is s
+        True
+        """
+        if backend not in (None, "pandas"):
+            raise ValueError(
+                f"backend must be 'pandas' (the only one taskloom has), got {backend!r}"
+            )
+        return self
+
     # -- overlapping partitions (taskloom.dataframe.methods_overlap) --
     def map_overlap(
         self,
@@ -1261,6 +1278,28 @@ class DataFrame(_Frame):
         from taskloom.dataframe import methods_convert
 
         methods_convert.info(self, buf, verbose, memory_usage)
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: dict,
+        *,
+        npartitions: int = 1,
+        orient: str = "columns",
+        dtype: Any = None,
+        columns: Any = None,
+    ) -> DataFrame:
+        """A DataFrame from a dict, as :func:`taskloom.dataframe.from_dict`.
+
+        Examples
+        --------
+        >>> import taskloom.dataframe as dd
+        >>> dd.DataFrame.from_dict({"a": [1, 2, 3]}, npartitions=2).npartitions
+        2
+        """
+        from taskloom.dataframe.io import from_dict
+
+        return from_dict(data, npartitions, orient=orient, dtype=dtype, columns=columns)
 
     def pivot_table(
         self, index: Any, columns: Any, values: Any, aggfunc: str = "mean"
