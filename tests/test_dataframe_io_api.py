@@ -31,6 +31,7 @@ NAMES = [
     "from_dict",
     "read_csv",
     "to_csv",
+    "read_parquet",
     "from_map",
     "from_dask_array",
     "to_records",
@@ -213,6 +214,18 @@ def test_to_csv_dask_arguments(tmp_path):
     pd.testing.assert_frame_equal(pd.read_csv(path, encoding="utf-16"), pdf)
     with pytest.raises(ValueError, match="storage_options"):
         dd.to_csv(df, tmp_path / "x-*.csv", storage_options={"anon": True})
+
+
+def test_read_parquet_dask_arguments(tmp_path):
+    pdf = pd.DataFrame({"x": range(6), "y": np.arange(6.0)})
+    dd.from_pandas(pdf, npartitions=2).to_parquet(tmp_path / "p")
+    df = dd.read_parquet(tmp_path / "p", calculate_divisions=True, split_row_groups="infer")
+    pd.testing.assert_frame_equal(df.compute(), pd.read_parquet(tmp_path / "p"))
+    assert dd.read_parquet(tmp_path / "p", split_row_groups=1).npartitions == 2
+    with pytest.raises(ValueError, match="dtype_backend"):
+        dd.read_parquet(tmp_path / "p", dtype_backend="pyarrow")
+    with pytest.raises(ValueError, match="split_row_groups"):
+        dd.read_parquet(tmp_path / "p", split_row_groups=3)
 
 
 # --- text -----------------------------------------------------------------------------

@@ -1157,18 +1157,37 @@ def _row_group_stats(md: Any, k: int) -> dict:
 
 
 def read_parquet(
-    path: Any,
+    path: Any = None,
     columns: Any = None,
     filters: Any = None,
-    engine: str = "pyarrow",
+    categories: Any = None,
     index: Any = None,
-    split_row_groups: bool = False,
+    storage_options: Any = None,
+    dtype_backend: Any = None,
+    calculate_divisions: bool = False,
+    ignore_metadata_file: bool = False,
+    metadata_task_size: Any = None,
+    split_row_groups: Any = "infer",
+    blocksize: Any = "default",
+    aggregate_files: Any = None,
+    parquet_file_extension: Any = (".parq", ".parquet", ".pq"),
+    filesystem: Any = "fsspec",
+    engine: Any = None,
+    arrow_to_pandas: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Read a Parquet file, directory (hive partitions included) or glob through pyarrow.
 
     ``columns`` and ``filters`` (pyarrow's list-of-tuples form) are pushed to the reader;
-    one partition per file, or per row group with ``split_row_groups=True``.
+    one partition per file, or per row group with ``split_row_groups=True``
+    (``"infer"``, Dask's default, reads per file). Divisions come from the row-group
+    statistics whenever they are sorted (``calculate_divisions`` is accepted for
+    Dask's signature); ``ignore_metadata_file``, ``metadata_task_size``, ``blocksize``
+    and ``parquet_file_extension`` are accepted and have no effect here (no
+    ``_metadata`` file is read; partitions follow files or row groups). The Dask
+    arguments taskloom does not implement (``categories``, ``storage_options``,
+    ``dtype_backend``, ``aggregate_files``, a non-default ``filesystem``,
+    ``arrow_to_pandas``) are a ValueError naming them when given.
 
     Examples
     --------
@@ -1181,6 +1200,30 @@ def read_parquet(
     """
     import pyarrow.parquet as pq
 
+    unsupported = {
+        "categories": categories,
+        "storage_options": storage_options,
+        "dtype_backend": dtype_backend,
+        "aggregate_files": aggregate_files,
+        "arrow_to_pandas": arrow_to_pandas,
+    }
+    given = [k for k, v in unsupported.items() if v is not None]
+    if filesystem not in ("fsspec", "arrow", None):
+        given.append("filesystem")
+    if given:
+        raise ValueError(f"read_parquet: {', '.join(given)} not supported by taskloom")
+    if path is None:
+        raise TypeError("read_parquet needs a path")
+    if split_row_groups in ("infer", "adaptive", False, None, 0):
+        split_row_groups = False
+    elif split_row_groups is True or split_row_groups == 1:
+        split_row_groups = True
+    else:
+        raise ValueError(
+            "read_parquet: split_row_groups must be 'infer', False or True (one partition "
+            f"per row group); grouping {split_row_groups!r} row groups is not supported"
+        )
+    engine = "pyarrow" if engine is None else engine
     if engine not in ("pyarrow", "auto"):
         raise ValueError(
             f"engine must be 'pyarrow' (taskloom reads Parquet through pyarrow), got {engine!r}"
