@@ -6,6 +6,7 @@ the computed data; signatures are Dask's."""
 from __future__ import annotations
 
 import inspect
+import os
 import tempfile
 from pathlib import Path
 from typing import ClassVar
@@ -32,6 +33,7 @@ NAMES = [
     "read_csv",
     "to_csv",
     "read_parquet",
+    "to_parquet",
     "from_map",
     "from_dask_array",
     "to_records",
@@ -226,6 +228,27 @@ def test_read_parquet_dask_arguments(tmp_path):
         dd.read_parquet(tmp_path / "p", dtype_backend="pyarrow")
     with pytest.raises(ValueError, match="split_row_groups"):
         dd.read_parquet(tmp_path / "p", split_row_groups=3)
+
+
+def test_to_parquet_append_and_overwrite(tmp_path):
+    a = pd.DataFrame({"x": range(4), "y": np.arange(4.0)})
+    b = pd.DataFrame({"x": range(4, 7), "y": np.arange(4.0, 7.0)}, index=range(4, 7))
+    out = tmp_path / "p"
+    dd.to_parquet(dd.from_pandas(a, npartitions=2), out)
+    dd.to_parquet(dd.from_pandas(b, npartitions=2), out, append=True)
+    assert sorted(os.listdir(out)) == [f"part.{i}.parquet" for i in range(4)]
+    back = dd.read_parquet(out).compute()
+    pd.testing.assert_frame_equal(back, pd.concat([a, b]))
+    pd.testing.assert_frame_equal(back, pd.read_parquet(out))
+    dd.to_parquet(dd.from_pandas(b, npartitions=1), out, overwrite=True)
+    assert os.listdir(out) == ["part.0.parquet"]
+    pd.testing.assert_frame_equal(pd.read_parquet(out), b)
+    with pytest.raises(ValueError, match="columns"):
+        dd.to_parquet(dd.from_pandas(b[["x"]], npartitions=1), out, append=True)
+    with pytest.raises(ValueError, match="custom_metadata"):
+        dd.to_parquet(dd.from_pandas(b, npartitions=1), out, custom_metadata={"a": "b"})
+    with pytest.raises(ValueError, match="together"):
+        dd.to_parquet(dd.from_pandas(b, npartitions=1), out, append=True, overwrite=True)
 
 
 # --- text -----------------------------------------------------------------------------

@@ -1362,13 +1362,21 @@ def _write_parquet(
 def to_parquet(
     df: Any,
     path: Any,
-    engine: str = "pyarrow",
     compression: Any = "snappy",
     write_index: bool = True,
+    append: bool = False,
+    overwrite: bool = False,
+    ignore_divisions: bool = False,
     partition_on: Any = None,
-    name_function: Callable[[int], str] | None = None,
+    storage_options: Any = None,
+    custom_metadata: Any = None,
+    write_metadata_file: Any = None,
     compute: bool = True,
-    scheduler: Any = None,
+    compute_kwargs: dict | None = None,
+    schema: Any = "infer",
+    name_function: Callable[[int], str] | None = None,
+    filesystem: Any = None,
+    engine: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Write a directory of Parquet files, one per partition (``part.<i>.parquet``), or
@@ -1378,6 +1386,14 @@ def to_parquet(
     existing file at its path byte for byte as it was (pyarrow alone deletes it) and
     no staging files behind. Files of partitions that succeeded are replaced, as in
     Dask.
+
+    ``overwrite=True`` first removes the Parquet files already in ``path``;
+    ``append=True`` numbers the new files after the existing ``part.<i>.parquet`` ones
+    and needs the same columns (``ignore_divisions`` is accepted: divisions are read
+    back from statistics). Dask's ``storage_options``, ``custom_metadata``,
+    ``write_metadata_file=True``, a ``schema`` other than ``"infer"`` and
+    ``filesystem`` are not implemented: a ValueError names them. ``scheduler=`` may
+    still be passed (it goes to compute, as ``compute_kwargs``).
 
     Returns None (``compute=False``: a list of Delayed that write).
 
@@ -1391,8 +1407,29 @@ def to_parquet(
     """
     from taskloom.base import compute as compute_all
 
+    engine = "pyarrow" if engine is None else engine
     if engine not in ("pyarrow", "auto"):
         raise ValueError(f"engine must be 'pyarrow', got {engine!r}")
+    refused = [
+        name
+        for name, value, default in (
+            ("storage_options", storage_options, None),
+            ("custom_metadata", custom_metadata, None),
+            ("filesystem", filesystem, None),
+            ("schema", schema, "infer"),
+        )
+        if value is not default and value != default
+    ]
+    if write_metadata_file:
+        refused.append("write_metadata_file")
+    if refused:
+        raise ValueError(f"to_parquet: {', '.join(refused)} not supported by taskloom")
+    if append and overwrite:
+        raise ValueError("to_parquet: append=True and overwrite=True cannot go together")
+    scheduler = kwargs.pop("scheduler", None)
+    compute_kwargs = dict(compute_kwargs or {})
+    if scheduler is not None:
+        compute_kwargs["scheduler"] = scheduler
     if isinstance(df, _Frame) and not isinstance(df, DataFrame):
         df = df.to_frame()
     if isinstance(partition_on, str):
@@ -1400,8 +1437,12 @@ def to_parquet(
     if partition_on:
         df._check_columns(partition_on)
     root = os.fspath(path)
+    if overwrite and os.path.isdir(root):
+        for f in _parquet_files_or_none(root):
+            os.remove(f)
     os.makedirs(root, exist_ok=True)
-    fn = name_function or (lambda i: f"part.{i}.parquet")
+    offset = _append_offset(root, df, write_index) if append else 0
+    fn = name_function or (lambda i: f"part.{i + offset}.parquet")
     token = tokenize(df._name, root, compression, write_index, partition_on, kwargs)
     name = f"to-parquet-{token}"
     kw = {**kwargs, "compression": compression}
@@ -1421,5 +1462,37 @@ def to_parquet(
     values = [Delayed(k, dsk) for k in layer]
     if not compute:
         return values
-    compute_all(*values, scheduler=scheduler)
+    compute_all(*values, **compute_kwargs)
     return None
+
+
+def _parquet_files_or_none(root: str) -> list[str]:
+    try:
+        return _parquet_files(root)
+    except FileNotFoundError:
+        return []
+
+
+def _append_offset(root: str, df: Any, write_index: bool) -> int:
+    """The number after the last ``part.<i>.parquet`` in ``root``, once the existing
+    files are known to hold the same columns as ``df``."""
+    import pyarrow.parquet as pq
+
+    existing = _parquet_files_or_none(root)
+    if not existing:
+        return 0
+    names = [n for n in pq.ParquetFile(existing[0]).schema_arrow.names if n != "__index_level_0__"]
+    ours = list(map(str, df.columns))
+    if write_index and df._meta.index.name is not None:
+        ours.append(str(df._meta.index.name))
+    if sorted(names) != sorted(ours):
+        raise ValueError(
+            f"to_parquet(append=True): the existing files hold columns {sorted(names)}, "
+            f"the frame has {sorted(ours)}"
+        )
+    numbers = [
+        int(m.group(1))
+        for f in existing
+        if (m := re.fullmatch(r"part\.(\d+)\.parquet", os.path.basename(f)))
+    ]
+    return max(numbers) + 1 if numbers else len(existing)
