@@ -468,3 +468,31 @@ def test_to_backend_and_from_dict():
     tm.assert_frame_equal(
         rows.compute(), pd.DataFrame.from_dict({"x": [1, 2], "y": [3, 4]}, orient="index")
     )
+
+
+@SETTINGS
+@given(st.integers(1, 30), st.integers(1, 4), st.integers(-3, 3))
+def test_shift_with_freq_moves_index_and_divisions(n, nparts, periods):
+    pdf = pd.DataFrame(
+        {"v": np.arange(n, dtype="f8")}, index=pd.date_range("2021-01-01", periods=n, freq="h")
+    )
+    ddf = dd.from_pandas(pdf, npartitions=nparts)
+    shifted = ddf.shift(periods, freq="h")
+    tm.assert_frame_equal(shifted.compute(), pdf.shift(periods, freq="h"), check_freq=False)
+    expected = tuple(pd.Index(ddf.divisions) + periods * pd.Timedelta("1h"))
+    assert shifted.divisions == expected
+    assert (
+        shifted.loc[pdf.index[-1] :]
+        .compute()
+        .equals(pdf.shift(periods, freq="h").loc[pdf.index[-1] :])
+    )
+
+
+@pytest.mark.parametrize("nparts", [1, 2, 3])
+def test_loc_from_the_last_division(nparts):
+    """``loc[last:]`` selects the last row (the last partition is closed on the right);
+    it used to pick a partition past the end."""
+    pdf = pd.DataFrame({"v": [1.0, 2.0, 3.0]}, index=[5, 6, 7])
+    ddf = dd.from_pandas(pdf, npartitions=nparts)
+    tm.assert_frame_equal(ddf.loc[7:].compute(), pdf.loc[7:])
+    tm.assert_frame_equal(ddf.loc[8:].compute(), pdf.loc[8:])

@@ -1950,6 +1950,8 @@ def _loc_slice(f: _Frame, key: slice, single: bool = False) -> Any:
         start = None if start is None else _as_bound(start, divs[0])
         stop = None if stop is None else _as_bound(stop, divs[0], end=True)
     lo = 0 if start is None else builtins.max(0, int(np.searchsorted(divs, start, "right")) - 1)
+    # start == the last division: that value is in the last partition (closed on the right).
+    lo = builtins.min(lo, n - 1)
     hi = (
         n - 1
         if stop is None

@@ -175,7 +175,11 @@ def shift(frame: Any, periods: int = 1, freq: Any = None, axis: Any = 0) -> Any:
         raise TypeError(f"periods must be an int, got {periods!r}")
     if freq is not None:
         shifted = frame.map_partitions(_shift_part, periods, freq, token="shift")
-        return shifted.clear_divisions()
+        if not frame.known_divisions or isinstance(frame._meta, pd.Index):
+            return shifted.clear_divisions()
+        # Every index value moves by the same offset: so do the divisions.
+        divisions = pd.Index(frame.divisions).shift(periods, freq=freq)
+        return new_collection(shifted._layers, shifted._name, shifted._meta, tuple(divisions))
     before, after = builtins.max(periods, 0), builtins.max(-periods, 0)
     return map_overlap(_shift_part, frame, before, after, periods, None)
 
