@@ -550,6 +550,23 @@ GROUPBY_CALLS = {
     "sum": [((), {})],
     "transform": [(("sum",), {})],
     "var": [((), {})],
+    "bfill": [((), {})],
+    "ffill": [((), {})],
+    "cumcount": [((), {})],
+    "cumprod": [((), {})],
+    "cumsum": [((), {})],
+    "median": [((), {})],
+    "idxmax": [((), {})],
+    "idxmin": [((), {})],
+    "head": [((2,), {})],
+    "tail": [((2,), {})],
+    "shift": [((1,), {})],
+    "get_group": [(("cd",), {})],
+    "corr": [((), {})],
+    "cov": [((), {})],
+    "rolling": [((2,), {})],  # then .sum(): a window object is not a result
+    "value_counts": [((), {})],  # SeriesGroupBy only
+    "unique": [((), {})],  # SeriesGroupBy only
 }
 
 
@@ -574,11 +591,21 @@ def test_groupby_meta(method, args, kwargs, selection):
         lazy_gb, pdf_gb = lazy.groupby("s").x, pdf.groupby("s").x
     else:
         lazy_gb, pdf_gb = lazy.groupby("s"), pdf.groupby("s")
+    if selection == "frame" and method in {"value_counts", "unique"}:
+        lazy_gb, pdf_gb = lazy_gb.x, pdf_gb.x  # only SeriesGroupBy has them
+    if selection == "series" and method in {"corr", "cov"}:
+        # pandas' SeriesGroupBy.corr/cov need another series; taskloom refuses them.
+        with pytest.raises(NotImplementedError):
+            getattr(lazy_gb, method)(*args, **kwargs)
+        return
     result = getattr(lazy_gb, method)(*args, **kwargs)
+    expected = getattr(pdf_gb, method)(*args, **kwargs)
+    if method == "rolling":
+        result, expected = result.sum(), expected.sum()
     computed = result.compute()
     assert_meta_matches(result, computed)
     if method not in {"apply", "transform"}:
-        assert_like_pandas(computed, getattr(pdf_gb, method)(*args, **kwargs))
+        assert_like_pandas(computed, expected)
 
 
 def test_window_meta():
