@@ -66,3 +66,13 @@ def test_missing_dot_program_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("PATH", "")
     with pytest.raises(RuntimeError, match="apt-get install graphviz"):
         delayed(inc)(1).visualize(filename=None)
+
+
+def test_visualize_optimize_graph_draws_the_fused_graph():
+    a = taskloom.delayed(sum)([1, 2])
+    b = (a + 1) * 2
+    plain = taskloom.visualize(b, filename=None)
+    fused = taskloom.visualize(b, filename=None, optimize_graph=True)
+    # Three chained calls are drawn as three functions, fused as one.
+    assert plain.source.count("shape=circle") == 3
+    assert fused.source.count("shape=circle") == 1

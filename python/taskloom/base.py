@@ -414,10 +414,18 @@ def _by_key(keys: Any, results: Any, out: dict) -> None:
         out[keys] = results
 
 
-def visualize(*args: Any, filename: str | None = "mydask", traverse: bool = True, **kwargs):
+def visualize(
+    *args: Any,
+    filename: str | None = "mydask",
+    traverse: bool = True,
+    optimize_graph: bool = False,
+    **kwargs: Any,
+):
     """Draw the task graph of the collections with Graphviz.
 
-    See :func:`taskloom.dot.dot_graph` for the options (``format``, ``rankdir``...).
+    With ``optimize_graph=True`` the graph drawn is the one :func:`taskloom.optimize`
+    makes (culled, linear chains fused), as Dask's. See :func:`taskloom.dot.dot_graph`
+    for the other options (``format``, ``rankdir``...).
 
     Examples
     --------
@@ -429,6 +437,10 @@ def visualize(*args: Any, filename: str | None = "mydask", traverse: bool = True
     found: list = []
     for a in args:
         _find(a, found, traverse)
+    if optimize_graph and found:
+        from taskloom.optimize_graphs import optimize
+
+        found = list(optimize(*found, traverse=False))
     return dot_graph(collections_to_dsk(found), filename=filename, **kwargs)
 
 
