@@ -486,20 +486,10 @@ def to_records(df: Any) -> Any:
     >>> dd.to_records(df).compute().tolist()
     [(0, 1), (1, 2)]
     """
-    from taskloom.array import Array
-
     if not isinstance(df, DataFrame):
         raise TypeError(f"to_records needs a taskloom DataFrame, not {type(df).__name__}")
-    dtype = df._meta.to_records().dtype
-    name = f"to-records-{tokenize(df._name)}"
-    layers = dict(df._layers)
-    layers[name] = {(name, i): (_records, (df._name, i), dtype) for i in range(df.npartitions)}
-    return Array(layers, name, ((float("nan"),) * df.npartitions,), dtype)
-
-
-def _records(part: pd.DataFrame, dtype: np.dtype) -> np.ndarray:
-    # object columns can come out as a different width of string; the meta's dtype holds
-    return part.to_records().astype(dtype)
+    # Dask's module function is pandas' to_records per partition: the index included
+    return df.to_records(index=True)
 
 
 # --- CSV ------------------------------------------------------------------------------

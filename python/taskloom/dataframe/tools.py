@@ -4,29 +4,23 @@
 Policy: a conversion of a collection is lazy and runs per partition (the result's
 dtype comes from running pandas on the partition metadata, so errors in the data only
 show when computed); anything else (scalars, lists, arrays) goes straight to pandas,
-as Dask does. ``map_overlap`` hands each partition the neighbouring rows its function
-needs and trims them off the result.
+as Dask does. ``map_overlap``, ``to_bag`` and ``repartition`` are the collection methods under
+Dask's module-level names.
 """
 
 from __future__ import annotations
 
-import builtins
-import datetime
-from functools import partial
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from taskloom.dataframe._meta import EnforceMeta, emulate, meta_from_user
+from taskloom.dataframe._meta import meta_from_user
 from taskloom.dataframe._primitives import (
     FrameBase,
     map_partitions,
-    merge_layers,
-    new_collection,
     no_default,
 )
-from taskloom.tokenize import tokenize
 
 __all__ = [
     "isna",
@@ -203,19 +197,6 @@ def repartition(df: Any, divisions: Any, force: bool = False) -> Any:
     return df.repartition(divisions=divisions, force=force)
 
 
-def _rows(part: Any, index: bool, format: str) -> list:
-    if isinstance(part, pd.Series | pd.Index):
-        if index and isinstance(part, pd.Series):
-            return list(part.items())
-        return part.tolist()
-    if format == "dict":
-        frame = part.reset_index() if index else part
-        return frame.to_dict(orient="records")
-    if format == "frame":
-        return [part]
-    return list(part.itertuples(index=index, name=None))
-
-
 def to_bag(df: Any, index: bool = False, format: str = "tuple") -> Any:
     """A ``taskloom.bag`` of the rows, one bag partition per partition, as Dask's
     ``to_bag``: tuples (``format="tuple"``, the index first with ``index=True``), dicts
@@ -228,66 +209,12 @@ def to_bag(df: Any, index: bool = False, format: str = "tuple") -> Any:
     >>> dd.to_bag(df).compute()
     [(1, 'a'), (2, 'b')]
     """
-    from taskloom.bag import Bag
-
     if not isinstance(df, FrameBase):
         raise TypeError(f"to_bag needs a taskloom collection, not {type(df).__name__}")
-    if format not in ("tuple", "dict", "frame"):
-        raise ValueError(f"format must be 'tuple', 'dict' or 'frame', got {format!r}")
-    name = f"to-bag-{tokenize(df._name, index, format)}"
-    layers = merge_layers(df)
-    layers[name] = {
-        (name, i): (_rows, (df._name, i), index, format) for i in builtins.range(df.npartitions)
-    }
-    return Bag(layers, name, df.npartitions)
+    return df.to_bag(index=index, format=format)
 
 
 # --- map_overlap ----------------------------------------------------------------------
-
-
-def _is_offset(x: Any) -> bool:
-    return isinstance(x, str | datetime.timedelta | pd.DateOffset)
-
-
-class _Overlap:
-    """Runs ``func`` on a partition with rows of its neighbours attached, then trims
-    the result back to the partition's own rows (by position)."""
-
-    __slots__ = ("after", "before", "func")
-
-    def __init__(self, func: Any, before: Any, after: Any) -> None:
-        self.func, self.before, self.after = func, before, after
-
-    def __call__(self, part: Any, prev: Any, nxt: Any, *args: Any) -> Any:
-        head = self._edge(prev, part, self.before, tail=True)
-        tail = self._edge(nxt, part, self.after, tail=False)
-        pieces = [p for p in (head, part, tail) if p is not None]
-        whole = pd.concat(pieces) if len(pieces) > 1 else part
-        out = self.func(whole, *args)
-        start = 0 if head is None else len(head)
-        stop = start + len(part)
-        return out.iloc[start:stop] if hasattr(out, "iloc") else out
-
-    @staticmethod
-    def _edge(neighbour: Any, part: Any, n: Any, tail: bool) -> Any:
-        if neighbour is None or not n:
-            return None
-        if _is_offset(n):
-            delta = pd.Timedelta(n) if not isinstance(n, pd.DateOffset) else n
-            if not len(part):
-                return neighbour.iloc[:0]
-            if tail:
-                return neighbour[neighbour.index >= part.index[0] - delta]
-            return neighbour[neighbour.index <= part.index[-1] + delta]
-        if len(neighbour) < n:
-            raise ValueError(
-                f"map_overlap: a partition has {len(neighbour)} rows, fewer than the "
-                f"{n} rows of overlap asked for; repartition into larger partitions"
-            )
-        return neighbour.iloc[len(neighbour) - n :] if tail else neighbour.iloc[:n]
-
-    def __dask_tokenize__(self) -> Any:
-        return ("overlap", tokenize(self.func), str(self.before), str(self.after))
 
 
 def map_overlap(
@@ -309,9 +236,8 @@ def map_overlap(
 
     ``before``/``after`` are row counts, or timedeltas (``"2s"``,
     :class:`datetime.timedelta`) reaching back/forward along a sorted index with known
-    divisions. A row count larger than a neighbouring partition is a ValueError, as in
-    Dask. Other collections among ``args`` are not supported (pass them with
-    ``map_partitions``).
+    divisions. This is the collection method :meth:`DataFrame.map_overlap` under
+    Dask's module-level name.
 
     Examples
     --------
@@ -322,30 +248,15 @@ def map_overlap(
     """
     if not isinstance(df, FrameBase):
         raise TypeError(f"map_overlap needs a taskloom collection as df, not {type(df).__name__}")
-    for arg_name, value in (("before", before), ("after", after)):
-        if _is_offset(value):
-            if not df.known_divisions:
-                raise ValueError(f"{arg_name}= as a time span needs known divisions")
-        elif isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise ValueError(f"{arg_name} must be a row count >= 0 or a timedelta, got {value!r}")
-    if any(isinstance(a, FrameBase) for a in args):
-        raise NotImplementedError("map_overlap takes one collection; other args must be plain")
-    call = partial(func, **kwargs) if kwargs else func
-    if meta is no_default:
-        meta = emulate(call, df._meta, *args)
-    else:
-        meta = meta_from_user(meta, index=df._meta.index)
-    overlap: Any = _Overlap(call, before, after)
-    if enforce_metadata and isinstance(meta, pd.DataFrame | pd.Series | pd.Index):
-        overlap = EnforceMeta(overlap, meta)
-    name = f"overlap-{tokenize(df._name, overlap, args, meta, enforce_metadata)}"
-    n = df.npartitions
-    layer = {}
-    for i in builtins.range(n):
-        prev = (df._name, i - 1) if i > 0 and before else None
-        nxt = (df._name, i + 1) if i < n - 1 and after else None
-        layer[(name, i)] = (overlap, (df._name, i), prev, nxt, *args)
-    layers = merge_layers(df)
-    layers[name] = layer
-    divisions = (None,) * (n + 1) if clear_divisions else df.divisions
-    return new_collection(layers, name, meta, divisions)
+    return df.map_overlap(
+        func,
+        before,
+        after,
+        *args,
+        meta=meta,
+        enforce_metadata=enforce_metadata,
+        transform_divisions=transform_divisions,
+        clear_divisions=clear_divisions,
+        align_dataframes=align_dataframes,
+        **kwargs,
+    )
