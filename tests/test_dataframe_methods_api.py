@@ -496,3 +496,23 @@ def test_loc_from_the_last_division(nparts):
     ddf = dd.from_pandas(pdf, npartitions=nparts)
     tm.assert_frame_equal(ddf.loc[7:].compute(), pdf.loc[7:])
     tm.assert_frame_equal(ddf.loc[8:].compute(), pdf.loc[8:])
+
+
+@pytest.mark.parametrize("freq", ["ME", "MS", "W", "B"])
+@pytest.mark.parametrize("periods", [-1, 1, 2])
+def test_shift_with_anchored_freq_forgets_divisions(freq, periods):
+    """An anchored offset moves index values by different amounts and can send two
+    partitions' rows to one value: the divisions become unknown (they used to be shifted,
+    and loc then missed the rows of every partition but one)."""
+    pdf = pd.DataFrame(
+        {"v": np.arange(40.0)}, index=pd.date_range("2020-01-01", periods=40, freq="D")
+    )
+    ddf = dd.from_pandas(pdf, npartitions=4)
+    shifted = ddf.shift(periods, freq=freq)
+    expected = pdf.shift(periods, freq=freq)
+    tm.assert_frame_equal(shifted.compute(), expected, check_freq=False)
+    assert not shifted.known_divisions
+    for key in expected.index.unique():
+        tm.assert_frame_equal(shifted.loc[key].compute(), expected.loc[[key]], check_freq=False)
+    days = ddf.shift(periods, freq="D")
+    assert days.divisions == tuple(pd.Index(ddf.divisions) + periods * pd.Timedelta("1D"))

@@ -175,13 +175,32 @@ def shift(frame: Any, periods: int = 1, freq: Any = None, axis: Any = 0) -> Any:
         raise TypeError(f"periods must be an int, got {periods!r}")
     if freq is not None:
         shifted = frame.map_partitions(_shift_part, periods, freq, token="shift")
-        if not frame.known_divisions or isinstance(frame._meta, pd.Index):
+        if (
+            not frame.known_divisions
+            or isinstance(frame._meta, pd.Index)
+            or not _uniform_offset(freq, frame._meta.index)
+        ):
+            # An anchored or calendar offset (month end, week, business day) moves
+            # values by different amounts and can merge neighbouring divisions: the
+            # divisions are unknown afterwards, as Dask's.
             return shifted.clear_divisions()
         # Every index value moves by the same offset: so do the divisions.
         divisions = pd.Index(frame.divisions).shift(periods, freq=freq)
         return new_collection(shifted._layers, shifted._name, shifted._meta, tuple(divisions))
     before, after = builtins.max(periods, 0), builtins.max(-periods, 0)
     return map_overlap(_shift_part, frame, before, after, periods, None)
+
+
+def _uniform_offset(freq: Any, index: pd.Index) -> bool:
+    """Whether shifting by ``freq`` moves every value of ``index`` by the same amount."""
+    try:
+        offset = pd.tseries.frequencies.to_offset(freq)
+    except (TypeError, ValueError):
+        return False
+    if isinstance(offset, pd.offsets.Tick):
+        return True
+    # A calendar day is 24 hours only without a time zone.
+    return isinstance(offset, pd.offsets.Day) and getattr(index, "tz", None) is None
 
 
 def _shift_part(part: Any, periods: int, freq: Any) -> Any:
