@@ -345,3 +345,15 @@ def test_assert_eq_passes_and_fails(data, nparts):
     lying = df.map_partitions(lambda p: p.astype({"v": "f8"}), meta=pdf.iloc[:0])
     with pytest.raises(AssertionError, match="dtypes"):
         dd.assert_eq(lying, pdf.astype({"v": "f8"}))
+
+
+@pytest.mark.parametrize("dtype", ["int64", "float64", "int32"])
+@pytest.mark.parametrize("unit", [None, "ns"])
+def test_to_datetime_numbers_in_nanoseconds_keep_their_precision(dtype, unit):
+    """pandas gives empty numbers a seconds unit but values nanoseconds: the metadata
+    came from the empty one and every partition was cast to seconds (1ns became 0)."""
+    s = pd.Series([1, 2, 3, 1_600_000_000], dtype=dtype)
+    got = dd.to_datetime(dd.from_pandas(s, npartitions=2), unit=unit)
+    out = got.compute()
+    pd.testing.assert_series_equal(out, pd.to_datetime(s, unit=unit))
+    _check_meta(got, out)

@@ -60,6 +60,14 @@ def _converted(func: Any, arg: Any, kwargs: dict, kind: str, default: Any) -> An
     input already has a datetime/timedelta or numeric dtype, else pandas' unit for
     parsed strings (``default``)."""
     meta = func(arg._meta, **kwargs)
+    if not isinstance(arg._meta, pd.DataFrame) and arg._meta.dtype.kind in "iuf":
+        # pandas gives empty numbers seconds but values nanoseconds (unit=None):
+        # the unit comes from one value, or every partition would be truncated to it.
+        try:
+            dtype = func(pd.Series([0], dtype=arg._meta.dtype), **kwargs).dtype
+        except (TypeError, ValueError, OverflowError):
+            dtype = meta.dtype
+        meta = meta.astype(dtype)
     if not (isinstance(arg._meta, pd.DataFrame) or arg._meta.dtype.kind in kind):
         dtype = pd.Series([], dtype=default).dtype
         if isinstance(meta.dtype, pd.DatetimeTZDtype):
