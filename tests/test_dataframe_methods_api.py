@@ -516,3 +516,17 @@ def test_shift_with_anchored_freq_forgets_divisions(freq, periods):
         tm.assert_frame_equal(shifted.loc[key].compute(), expected.loc[[key]], check_freq=False)
     days = ddf.shift(periods, freq="D")
     assert days.divisions == tuple(pd.Index(ddf.divisions) + periods * pd.Timedelta("1D"))
+
+
+@pytest.mark.parametrize("nparts", [2, 3, 4])
+def test_loc_slice_ending_at_a_division_keeps_its_rows(nparts):
+    """``loc[:d]`` with ``d`` a division: the rows equal to ``d`` open the partition that
+    starts at ``d``, which used to be left out (rows silently lost)."""
+    index = [0, 0, 1, 2, 3, 3, 3, 4, 5, 5, 6, 7, 8, 8, 9, 9]
+    pdf = pd.DataFrame({"v": np.arange(16.0)}, index=index)
+    ddf = dd.from_pandas(pdf, npartitions=nparts)
+    for d in ddf.divisions:
+        tm.assert_frame_equal(ddf.loc[:d].compute(), pdf.loc[:d])
+        tm.assert_frame_equal(ddf.loc[d:].compute(), pdf.loc[d:])
+        tm.assert_frame_equal(ddf.loc[1:d].compute(), pdf.loc[1:d])
+        tm.assert_series_equal(ddf.v.loc[:d].compute(), pdf.v.loc[:d])

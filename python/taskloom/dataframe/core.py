@@ -1952,15 +1952,11 @@ def _loc_slice(f: _Frame, key: slice, single: bool = False) -> Any:
     lo = 0 if start is None else builtins.max(0, int(np.searchsorted(divs, start, "right")) - 1)
     # start == the last division: that value is in the last partition (closed on the right).
     lo = builtins.min(lo, n - 1)
+    # stop == a division: rows with that value start the partition at that division.
     hi = (
         n - 1
         if stop is None
-        else builtins.min(
-            n - 1,
-            builtins.max(
-                0, int(np.searchsorted(divs, stop, "left")) - (0 if stop == divs[-1] else 1)
-            ),
-        )
+        else builtins.min(n - 1, builtins.max(0, int(np.searchsorted(divs, stop, "right")) - 1))
     )
     if (stop is not None and stop < divs[0]) or (start is not None and start > divs[-1]):
         lo, hi = 0, 0
