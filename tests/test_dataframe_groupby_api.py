@@ -308,3 +308,16 @@ def test_matches_dask_where_dask_defines_order(data):
         theirs.groupby("k").y.nunique().compute().sort_index(),
         check_index_type=False,
     )
+
+
+@pytest.mark.parametrize("how", ["head", "tail"])
+def test_head_tail_negative_n_refused(how):
+    """pandas' head(-1) drops each group's last row; a per-partition head cannot know
+    which that is, and gave a different answer without an error: now refused."""
+    pdf = pd.DataFrame({"k": [1, 1, 2, 1, 2, 1], "x": range(6)})
+    gb = dd.from_pandas(pdf, npartitions=2).groupby("k")
+    with pytest.raises(NotImplementedError, match="n < 0"):
+        getattr(gb, how)(-1)
+    with pytest.raises(NotImplementedError, match="n < 0"):
+        getattr(gb.x, how)(-1)
+    tm.assert_frame_equal(getattr(gb, how)(0).compute(), getattr(pdf.groupby("k"), how)(0))

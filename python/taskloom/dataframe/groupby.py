@@ -756,6 +756,10 @@ class _GroupBy:
             raise NotImplementedError(f"{name} of a SeriesGroupBy; select two or more columns")
 
     def _head_tail(self, how: str, n: int, split_every: int | None) -> Any:
+        if n < 0:
+            # pandas drops the other end of each group: that needs the groups' sizes,
+            # which a per-partition head/tail does not know (Dask answers wrongly).
+            raise NotImplementedError(f"groupby {how}(n) with n < 0 is not supported")
         step = _HeadTail(self.keys, self.level, self.dropna, how, n)
         meta = getattr(self._meta_groupby(), how)(n)
         finish = _HeadTailFinish(step, self.selection, self.keys, self.key_names)
