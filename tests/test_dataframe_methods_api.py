@@ -530,3 +530,19 @@ def test_loc_slice_ending_at_a_division_keeps_its_rows(nparts):
         tm.assert_frame_equal(ddf.loc[d:].compute(), pdf.loc[d:])
         tm.assert_frame_equal(ddf.loc[1:d].compute(), pdf.loc[1:d])
         tm.assert_series_equal(ddf.v.loc[:d].compute(), pdf.v.loc[:d])
+
+
+@pytest.mark.parametrize("nparts", [1, 3, 5])
+@pytest.mark.parametrize(("periods", "freq"), [(1, "D"), (2, "2D"), (-1, "D"), (3, "12h")])
+def test_pct_change_with_freq_borrows_a_time_span(nparts, periods, freq):
+    """With ``freq`` the value compared with is ``periods * freq`` earlier: the overlap
+    is that time span, not ``periods`` rows (the first rows of each partition were
+    NaN where pandas has a value)."""
+    index = pd.date_range("2020-01-01", periods=40, freq="12h").delete([3, 4, 9, 20, 21])
+    pdf = pd.DataFrame({"v": np.arange(1.0, len(index) + 1)}, index=index)
+    ddf = dd.from_pandas(pdf, npartitions=nparts)
+    expected = pdf.pct_change(periods=periods, freq=freq)
+    tm.assert_frame_equal(ddf.pct_change(periods=periods, freq=freq).compute(), expected)
+    tm.assert_series_equal(ddf.v.pct_change(periods=periods, freq=freq).compute(), expected.v)
+    with pytest.raises(NotImplementedError, match="anchored"):
+        ddf.pct_change(freq="ME")

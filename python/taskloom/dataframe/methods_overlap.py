@@ -246,6 +246,16 @@ def pct_change(frame: Any, periods: int = 1, fill_method: Any = None, **kwargs: 
     if fill_method is not None:
         raise ValueError("fill_method other than None is not supported (deprecated in pandas)")
     before, after = builtins.max(periods, 0), builtins.max(-periods, 0)
+    if kwargs.get("freq") is not None:
+        # The value compared with is ``periods * freq`` earlier in time, not ``periods``
+        # rows: borrow that time span from the neighbours.
+        if not _uniform_offset(kwargs["freq"], frame._meta.index):
+            raise NotImplementedError(
+                "pct_change(freq=) with an anchored or calendar offset is not supported"
+            )
+        span = abs(periods) * pd.Timedelta(pd.tseries.frequencies.to_offset(kwargs["freq"]))
+        zero = pd.Timedelta(0)
+        before, after = (span, zero) if periods >= 0 else (zero, span)
     return map_overlap(_pct_part, frame, before, after, periods, **kwargs)
 
 
