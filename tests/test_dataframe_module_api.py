@@ -357,3 +357,19 @@ def test_to_datetime_numbers_in_nanoseconds_keep_their_precision(dtype, unit):
     out = got.compute()
     pd.testing.assert_series_equal(out, pd.to_datetime(s, unit=unit))
     _check_meta(got, out)
+
+
+def test_concat_interleaved_partitions_are_sorted_by_the_index():
+    """Interleaved partitions hold rows of several frames: they are sorted by the index
+    as their known divisions promise (``loc`` slices raised KeyError on them)."""
+    a = pd.DataFrame({"x": range(10)}, index=range(0, 20, 2))
+    b = pd.DataFrame({"x": range(10, 18)}, index=range(3, 19, 2))
+    got = dd.concat(
+        [dd.from_pandas(a, npartitions=3), dd.from_pandas(b, npartitions=2)],
+        interleave_partitions=True,
+    )
+    want = pd.concat([a, b]).sort_index(kind="stable")
+    pd.testing.assert_frame_equal(got.compute(), want)
+    for i in range(got.npartitions):
+        assert got.get_partition(i).compute().index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(got.loc[3:9].compute(), want.loc[3:9])

@@ -319,7 +319,9 @@ def concat(
 
 
 def _concat_rows(conform: _Conform, *parts: Any) -> Any:
-    return conform(pd.concat([conform(p) for p in parts]))
+    # Rows of several frames falling in one division: sorted by the index (stable, so
+    # earlier frames first among equal labels), as known divisions promise.
+    return conform(pd.concat([conform(p) for p in parts]).sort_index(kind="stable"))
 
 
 def _concat_columns(join: str, *parts: Any) -> pd.DataFrame:
