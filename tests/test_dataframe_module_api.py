@@ -373,3 +373,17 @@ def test_concat_interleaved_partitions_are_sorted_by_the_index():
     for i in range(got.npartitions):
         assert got.get_partition(i).compute().index.is_monotonic_increasing
     pd.testing.assert_frame_equal(got.loc[3:9].compute(), want.loc[3:9])
+
+
+def test_parsed_nanoseconds_are_not_truncated_to_the_metadata_unit():
+    """Parsed strings get microseconds in the metadata; a partition pandas parses to
+    nanoseconds was cast down silently (1ns became 0): now an error, and values that fit
+    are still cast."""
+    ns = pd.Series(["2020-01-01 00:00:00.000000001", "2020-01-02 00:00:00.000000000"])
+    with pytest.raises(ValueError, match="lose precision"):
+        dd.to_datetime(dd.from_pandas(ns, npartitions=2)).compute()
+    with pytest.raises(ValueError, match="lose precision"):
+        dd.to_timedelta(dd.from_pandas(pd.Series(["1s", "3ns"]), npartitions=2)).compute()
+    fine = pd.Series(["1s", None, "3ms"])
+    got = dd.to_timedelta(dd.from_pandas(fine, npartitions=2)).compute()
+    pd.testing.assert_series_equal(got, pd.to_timedelta(fine), check_dtype=False)

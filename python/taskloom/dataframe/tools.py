@@ -44,7 +44,16 @@ class _Convert:
 
     def __call__(self, part: Any) -> Any:
         out = self.func(part, **self.kwargs)
-        return out if out.dtype == self.dtype else out.astype(self.dtype)
+        if out.dtype == self.dtype:
+            return out
+        cast = out.astype(self.dtype)
+        if out.dtype.kind in "mM" and not (cast.astype(out.dtype) == out)[out.notna()].all():
+            # A coarser unit would truncate these values (e.g. nanosecond strings).
+            raise ValueError(
+                f"{self.func.__name__}: values of dtype {out.dtype} would lose precision as "
+                f"{self.dtype}, the dtype of the metadata"
+            )
+        return cast
 
     def __dask_tokenize__(self) -> Any:
         return (
