@@ -13,6 +13,7 @@ own engines. SQLAlchemy is the optional extra ``taskloom[sql]``.
 from __future__ import annotations
 
 import builtins
+import datetime
 import itertools
 from typing import Any
 
@@ -56,8 +57,16 @@ class _SQLPiece:
             engine.dispose()
         if not len(df):
             return self.meta.copy()
-        wrong = {c: d for c, d in self.meta.dtypes.items() if df[c].dtype != d}
-        return df.astype(wrong) if wrong else df
+        for c, d in self.meta.dtypes.items():
+            if df[c].dtype != d:
+                try:
+                    df[c] = df[c].astype(d)
+                except (TypeError, ValueError) as e:
+                    raise ValueError(
+                        f"read_sql: column {c!r} of a partition cannot be cast to the "
+                        f"metadata's dtype {d} ({e}); pass meta= with a dtype that fits"
+                    ) from e
+        return df
 
     def __dask_tokenize__(self) -> Any:
         return (
@@ -67,6 +76,73 @@ class _SQLPiece:
             str(self.meta.dtypes),
             sorted(self.kwargs.items(), key=str),
         )
+
+
+def _backend(kwargs: dict) -> str:
+    return kwargs.get("dtype_backend") or "numpy"
+
+
+def _sql_dtype(sql_type: Any, backend: str) -> Any:
+    """The dtype pandas gives a whole column of this SQL type that holds NULLs, or None
+    when the type says nothing useful (the head's dtype is kept)."""
+    try:
+        py = sql_type.python_type
+    except (NotImplementedError, AttributeError):
+        return None
+    if py is datetime.datetime:
+        # pandas returns timezone-aware timestamps in UTC, naive ones as they are
+        return "datetime64[us, UTC]" if getattr(sql_type, "timezone", False) else "datetime64[us]"
+    table = {
+        "numpy": {int: "float64", float: "float64", str: "str", bool: object},
+        "numpy_nullable": {int: "Int64", float: "Float64", str: "string", bool: "boolean"},
+        "pyarrow": {
+            int: "int64[pyarrow]",
+            float: "double[pyarrow]",
+            str: "string[pyarrow]",
+            bool: "bool[pyarrow]",
+        },
+    }.get(backend, {})
+    return table.get(py)
+
+
+def _head_meta(head: pd.DataFrame, sub: Any, backend: str) -> pd.DataFrame:
+    """The metadata from the first rows; a column that is all NULL there takes its
+    dtype from the column's SQL type (pandas would make it object or string)."""
+    meta = head.iloc[:0]
+    fixes = {}
+    for c in head.columns:
+        if c in sub.c and head[c].isna().all():
+            d = _sql_dtype(sub.c[c].type, backend)
+            if d is not None:
+                fixes[c] = d
+    return meta.astype(fixes) if fixes else meta
+
+
+def _nullable_checks(meta: pd.DataFrame, sub: Any, index_col: str, backend: str) -> list:
+    """Columns whose head-inferred numpy dtype cannot hold a NULL (int, bool) although
+    the database column may have one: a later NULL would fail the cast (int) or turn
+    into False (bool), so the reader counts their NULLs before settling the dtypes."""
+    if backend != "numpy":
+        return []
+    out = []
+    for c, d in meta.dtypes.items():
+        if (
+            d.kind in "iub"
+            and c != index_col
+            and c in sub.c
+            and getattr(sub.c[c], "nullable", True)
+        ):
+            out.append(c)
+    return out
+
+
+def _timestamp(value: Any, dtype: Any) -> pd.Timestamp:
+    """A bound as a Timestamp in the index's time zone (drivers return the session's)."""
+    ts = pd.Timestamp(value)
+    tz = getattr(dtype, "tz", None)
+    if tz is None:
+        return ts.tz_convert(None) if ts.tzinfo is not None else ts
+    return ts.tz_localize(tz) if ts.tzinfo is None else ts.tz_convert(tz)
 
 
 def _divisions(lo: Any, hi: Any, n: int, dtype: Any) -> list:
@@ -127,6 +203,7 @@ def read_sql_query(
     if index_col not in sub.c:
         raise ValueError(f"index_col={index_col!r} is not a column of the query")
     index = sub.c[index_col]
+    backend = _backend(kwargs)
     engine = sa.create_engine(con, **engine_kwargs)
     try:
         with engine.connect() as conn:
@@ -137,20 +214,55 @@ def read_sql_query(
                         "read_sql_query: the query returned no rows, so the columns' dtypes "
                         "are unknown; pass meta="
                     )
-                meta = head.iloc[:0]
+                meta = _head_meta(head, sub, backend)
+                checks = _nullable_checks(meta, sub, index_col, backend)
             else:
                 meta = meta_from_user(meta)
+                checks = []
+            kind = meta.index.dtype.kind
+            if divisions is None and kind not in "iufM":
+                raise TypeError(
+                    f"index_col={index_col!r} has dtype {meta.index.dtype}: without "
+                    "divisions= it must be numeric or datetime to be split into ranges; "
+                    "pass divisions= explicitly"
+                )
+            if divisions is None or checks:
+                stats = [
+                    sa.func.min(index),
+                    sa.func.max(index),
+                    sa.func.count(),
+                    sa.func.count(index),
+                ]
+                stats += [sa.func.count(sub.c[c]) for c in checks]
+                row = conn.execute(sa.select(*stats).select_from(sub)).one()
+                lo, hi, count, nonnull = row[:4]
+                holes = [c for c, n in zip(checks, row[4:], strict=True) if n < count]
+                # what pandas gives a column with NULLs: ints as float64, bools as object
+                meta = meta.astype(
+                    {c: "float64" if meta[c].dtype.kind in "iu" else object for c in holes}
+                )
             if divisions is None:
-                if limits is None:
-                    lo, hi = conn.execute(sa.select(sa.func.min(index), sa.func.max(index))).one()
-                else:
+                if nonnull < count:
+                    raise ValueError(
+                        f"index_col={index_col!r} is NULL in {count - nonnull} rows, which "
+                        "belong to no range of the index; filter them out in the query (or "
+                        "pass divisions=, which reads only the rows inside them)"
+                    )
+                if limits is not None:
                     lo, hi = limits
                 if lo is None:  # no rows at all
                     lo = hi = 0
-                if meta.index.dtype.kind == "M":
-                    lo, hi = pd.Timestamp(lo), pd.Timestamp(hi)
+                if kind == "M":
+                    lo, hi = _timestamp(lo, meta.index.dtype), _timestamp(hi, meta.index.dtype)
+                elif kind == "f":
+                    lo, hi = float(lo), float(hi)
+                    if np.isnan(lo) or np.isnan(hi):
+                        raise ValueError(
+                            f"index_col={index_col!r} holds NaN values, which belong to no "
+                            "range of the index; filter them out in the query or pass "
+                            "divisions="
+                        )
                 if npartitions is None:
-                    count = conn.execute(sa.select(sa.func.count()).select_from(sub)).scalar()
                     per_row = head.memory_usage(deep=True, index=True).sum() / builtins.max(
                         len(head), 1
                     )
@@ -229,6 +341,12 @@ def read_sql_table(
     engine = sa.create_engine(con, **(engine_kwargs or {}))
     try:
         table = sa.Table(table_name, sa.MetaData(schema=schema), autoload_with=engine)
+    except sa.exc.NoSuchTableError as e:
+        where = f"schema {schema!r}" if schema is not None else "the default schema"
+        url = engine.url.render_as_string(hide_password=True)
+        raise sa.exc.NoSuchTableError(
+            f"read_sql_table: no table {table_name!r} in {where} of {url}"
+        ) from e
     finally:
         engine.dispose()
     names = [c.name for c in table.columns]
