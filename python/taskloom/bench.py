@@ -238,6 +238,9 @@ def _dask() -> Any:
     return dask
 
 
+# The joblib backends' columns (see the joblib section below).
+JOBLIB_SCHEDULERS = ["joblib-loky", "joblib-threading", "joblib-taskloom", "joblib-tl-procs"]
+
 SCHEDULERS = [
     "loop",
     "taskloom-sync",
@@ -247,6 +250,7 @@ SCHEDULERS = [
     "dask-sync",
     "dask-threads",
     "dask-processes",
+    *JOBLIB_SCHEDULERS,
 ]
 
 
@@ -269,6 +273,7 @@ def schedulers() -> dict[str, Callable | None]:
         found["dask-sync"] = dask.local.get_sync
         found["dask-threads"] = dask.threaded.get
         found["dask-processes"] = dask.multiprocessing.get
+    found.update(_joblib_schedulers())
     return found
 
 
@@ -590,6 +595,133 @@ SPECIAL: dict[str, Callable[[int], Case]] = {
     "array-ufunc": _array_ufunc_case,
     "linalg-qr": _linalg_qr_case,
 }
+
+
+# --- joblib: the joblib backends against taskloom's, on the seed articles' loops --------
+#
+# Workloads (size n = calls): ``joblib-map``, the article's ``Parallel(n_jobs=2)
+# (delayed(bar)(x) for x in foo)`` over ``np.arange(n)``; ``joblib-numpy``, its
+# ``calculation()`` (10^7 float64: random, then ten ``sqrt(a) + sin(a)``) n times with
+# ``n_jobs=4`` as in the article (seeded, so every column computes the same means);
+# ``joblib-gridsearch``, scikit-learn's ``GridSearchCV(SVC(), ..., n_jobs=-1)`` of n fits
+# (a grid of n/3 candidates, 3 folds) on 1,500 samples. Columns: ``joblib-loky`` and
+# ``joblib-threading`` (joblib's own backends), ``joblib-taskloom`` (taskloom's backend
+# on threads) and ``joblib-tl-procs`` (on processes), and ``loop``: the calls in a
+# plain loop (``GridSearchCV`` with ``n_jobs=1``). Not in the default run (about two
+# minutes): ``--workloads joblib-map joblib-numpy joblib-gridsearch``. ``joblib-threading``
+# skips the map above 10^5 calls (~50 us a call: ~a minute per run at 10^6).
+
+#: The most calls of ``joblib-map`` each joblib scheduler runs (None: no limit).
+JOBLIB_MAP_LIMIT = {"joblib-threading": 100_000}
+
+
+def _joblib_schedulers() -> dict[str, Callable | None]:
+    try:
+        import joblib  # noqa: F401
+    except ImportError:
+        return {}
+    return {name: partial(_joblib_backend, name) for name in JOBLIB_SCHEDULERS}
+
+
+_JOBLIB_WARM: set[str] = set()
+
+
+def _joblib_backend(name: str) -> Any:
+    """The ``joblib.parallel_backend`` context for a joblib scheduler column.
+
+    The first time in a session, a small ``Parallel`` call starts its workers (loky's
+    reusable executor, taskloom's process pool): the harness measures pools in use, as
+    a notebook's second ``%timeit`` loop does, not their start-up."""
+    import joblib
+
+    import taskloom.joblib  # noqa: F401  (registers "taskloom")
+
+    if name == "joblib-loky":
+        context = joblib.parallel_backend("loky")
+    elif name == "joblib-threading":
+        context = joblib.parallel_backend("threading")
+    else:
+        scheduler = "processes" if name == "joblib-tl-procs" else "threads"
+        context = joblib.parallel_backend("taskloom", scheduler=scheduler)
+    if name not in _JOBLIB_WARM:
+        _JOBLIB_WARM.add(name)
+        with context:
+            joblib.Parallel(n_jobs=4)(joblib.delayed(bar)(i) for i in range(16))
+    return context
+
+
+def bar(x: Any) -> Any:
+    """The article's map function."""
+    return x * x
+
+
+def calculation(size: int = 10_000_000, seed: int = 0) -> float:
+    """The article's ``calculation()``, with a seed so every run computes the same mean."""
+    import numpy as np
+
+    arr = np.random.RandomState(seed).rand(size)
+    for _ in range(10):
+        arr = np.sqrt(arr) + np.sin(arr)
+    return float(np.mean(arr))
+
+
+def _joblib_map_case(n: int) -> Case:
+    import numpy as np
+    from joblib import Parallel, delayed
+
+    foo = np.arange(n)
+
+    def run(name: str) -> Any:
+        if name == "loop":
+            return sum(int(bar(x)) for x in foo)
+        with _joblib_backend(name):
+            return sum(int(r) for r in Parallel(n_jobs=2)(delayed(bar)(x) for x in foo))
+
+    return Case(n, run, sum(i * i for i in range(n)))
+
+
+def _joblib_numpy_case(n: int) -> Case:
+    from joblib import Parallel, delayed
+
+    def run(name: str) -> Any:
+        if name == "loop":
+            return sum([calculation(seed=i) for i in range(n)])
+        with _joblib_backend(name):
+            return sum(Parallel(n_jobs=4)(delayed(calculation)(seed=i) for i in range(n)))
+
+    return Case(n, run, sum(calculation(seed=i) for i in range(n)))
+
+
+def _joblib_gridsearch_case(n: int) -> Case:
+    import numpy as np
+    from sklearn.datasets import make_classification
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.svm import SVC
+
+    X, y = make_classification(n_samples=1500, n_features=20, random_state=0)
+    candidates = max(n // 3, 1)
+    grid = {"C": [float(c) for c in np.logspace(-2, 2, candidates)]}
+
+    def search(n_jobs: int | None) -> float:
+        gs = GridSearchCV(SVC(gamma="scale"), grid, cv=3, n_jobs=n_jobs).fit(X, y)
+        return float(gs.best_score_) + sum(gs.cv_results_["mean_test_score"])
+
+    def run(name: str) -> Any:
+        if name == "loop":
+            return search(None)
+        with _joblib_backend(name):
+            return search(-1)
+
+    return Case(candidates * 3, run, search(None))
+
+
+JOBLIB: dict[str, Callable[[int], Case]] = {
+    "joblib-map": _joblib_map_case,
+    "joblib-numpy": _joblib_numpy_case,
+    "joblib-gridsearch": _joblib_gridsearch_case,
+}
+SPECIAL.update(JOBLIB)
+
 ALL_WORKLOADS = [*GRAPHS, *SPECIAL]
 # Dask's own collections: the workloads that need Dask, and the only ones where
 # ``taskloom-compute`` applies (taskloom.compute has no collection of its own to pick a
@@ -607,6 +739,9 @@ DEFAULT_SIZES = {
     "array-blocks": [1_000, 10_000],
     "array-ufunc": [10**7, 10**8],
     "linalg-qr": [10**6],
+    "joblib-map": [10_000, 100_000, 1_000_000],
+    "joblib-numpy": [4],
+    "joblib-gridsearch": [24],
     **{w: [30] for w in DATAFRAME},  # 30 days: 2.6 million rows, as in the seed articles
 }
 
@@ -788,6 +923,10 @@ def run(
                     continue
                 if name == "taskloom-compute" and workload not in DASK_COLLECTIONS:
                     continue
+                if (workload in JOBLIB) != (name in JOBLIB_SCHEDULERS) and name != "loop":
+                    continue  # joblib's columns run joblib's workloads only, and only they
+                if workload == "joblib-map" and n > JOBLIB_MAP_LIMIT.get(name, n):
+                    continue
                 reps = repeat if n < 1_000_000 else min(repeat, 2)
                 if workload in PROCESS_WORKLOADS:
                     # Seconds per run and steady; best of three for the processes ones, so
@@ -880,7 +1019,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--workloads",
         nargs="+",
-        default=[w for w in ALL_WORKLOADS if w not in DASK_COLLECTIONS or _dask() is not None],
+        default=[
+            w
+            for w in ALL_WORKLOADS
+            if (w not in DASK_COLLECTIONS or _dask() is not None) and w not in JOBLIB
+        ],
         choices=ALL_WORKLOADS,
     )
     parser.add_argument(
@@ -893,7 +1036,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=SCHEDULERS,
         metavar="NAME",
         help=f"{', '.join(SCHEDULERS)} (processes only on the pure-python workload, "
-        "taskloom-compute only on the dask-* ones)",
+        "taskloom-compute only on the dask-* ones, joblib-* only on the joblib-* ones)",
     )
     parser.add_argument(
         "--repeat",
