@@ -392,14 +392,55 @@ def read_sql(sql: Any, con: str, index_col: str, **kwargs: Any) -> DataFrame:
 
 
 def _write_sql(
-    part: pd.DataFrame, name: str, uri: str, kwargs: dict, engine_kwargs: dict, after: Any = None
+    part: pd.DataFrame,
+    name: str,
+    uri: str,
+    kwargs: dict,
+    engine_kwargs: dict,
+    after: Any = None,
+    types: dict | None = None,
 ) -> int | None:
     sa = _sqlalchemy()
+    if types:
+        kwargs = {**kwargs, "dtype": {**types, **(kwargs.get("dtype") or {})}}
     engine = sa.create_engine(uri, **engine_kwargs)
     try:
         return part.to_sql(name, engine, **kwargs)
     finally:
         engine.dispose()
+
+
+def _value_types(part: pd.DataFrame, columns: list) -> dict:
+    """One non-null value of each Python type in each object column: all pandas looks
+    at to choose the column's SQL type."""
+    out = {}
+    for c in columns:
+        seen: dict = {}
+        for v in part[c].dropna():
+            seen.setdefault(type(v), v)
+        out[c] = list(seen.values())
+    return out
+
+
+def _object_sql_types(samples: list) -> dict:
+    """The SQL type pandas' ``to_sql`` gives each object column of the whole frame
+    (``SQLTable._sqlalchemy_type``), from the values' types in every partition."""
+    sa = _sqlalchemy()
+    types = {}
+    for c in samples[0] if samples else []:
+        values = [v for sample in samples for v in sample[c]]
+        kind = pd.api.types.infer_dtype(pd.Series(values, dtype=object), skipna=True)
+        types[c] = {
+            "datetime64": sa.DateTime,
+            "datetime": sa.DateTime,
+            "timedelta64": sa.BigInteger,
+            "floating": sa.Float(precision=53),
+            "integer": sa.BigInteger,
+            "boolean": sa.Boolean,
+            "date": sa.Date,
+            "time": sa.Time,
+        }.get(kind, sa.Text)
+    return types
 
 
 def to_sql(
@@ -449,8 +490,39 @@ def to_sql(
     token = tokenize(df._name, name, uri, if_exists, kw)
     layer_name = f"to-sql-{token}"
     layer: dict = {}
+    # pandas picks an object column's SQL type from its values, a partition's alone
+    # here: one whose values are all None would make the table TEXT where the frame
+    # holds booleans, and a later partition's insert fail. So the types come from all
+    # partitions' values (a small pass), as pandas would choose them for the frame.
+    given = dtype if isinstance(dtype, dict) else ({} if dtype is None else None)
+    objects = (
+        []
+        if given is None
+        else [
+            c
+            for c, d in getattr(df._meta, "dtypes", pd.Series()).items()
+            if isinstance(df._meta, pd.DataFrame) and isinstance(d, np.dtype) and d.kind == "O"
+        ]
+    )
+    objects = [c for c in objects if c not in given]
+    types_key = None
+    if objects:
+        types_key = f"to-sql-types-{token}"
+        samples = [(f"to-sql-values-{token}", i) for i in builtins.range(df.npartitions)]
+        for i, key in enumerate(samples):
+            layer[key] = (_value_types, (df._name, i), objects)
+        layer[types_key] = (_object_sql_types, samples)
     first = (layer_name, 0)
-    layer[first] = (_write_sql, (df._name, 0), name, uri, {**kw, "if_exists": if_exists}, ekw)
+    layer[first] = (
+        _write_sql,
+        (df._name, 0),
+        name,
+        uri,
+        {**kw, "if_exists": if_exists},
+        ekw,
+        None,
+        types_key,
+    )
     prev = first
     for i in builtins.range(1, df.npartitions):
         after = first if parallel else prev
@@ -462,10 +534,11 @@ def to_sql(
             {**kw, "if_exists": "append"},
             ekw,
             after,
+            types_key,
         )
         prev = (layer_name, i)
     final = f"to-sql-done-{token}"
-    layer[final] = (_none, list(layer))
+    layer[final] = (_none, [k for k in layer if isinstance(k, tuple) and k[0] == layer_name])
     value = Delayed(final, {**df.__dask_graph__(), **layer})
     if not compute:
         return value
