@@ -8,6 +8,15 @@ column's minimum and maximum (``limits`` or a ``min``/``max`` query), or as many
 count. Each partition runs its own ``WHERE lo <= col < hi`` query when computed and is
 cast to the metadata's dtypes. Connections are URIs (strings), so tasks can make their
 own engines. SQLAlchemy is the optional extra ``taskloom[sql]``.
+
+Dtypes: the metadata comes from the first ``head_rows`` rows, corrected where those rows
+cannot tell: a column that is NULL there takes the dtype pandas gives its SQL type, and
+an int or bool column that may be NULL has its NULLs counted (in the same query as the
+index's bounds) so that it becomes float64/object as in pandas instead of failing, or
+turning NULL into False, in a later partition; pass ``meta=`` to skip that. NULL or NaN
+index values belong to no range, so they are an error unless ``divisions`` are given
+(then only rows inside them are read, as in Dask). ``to_sql`` chooses an object
+column's SQL type from the values of every partition, as pandas does for the frame.
 """
 
 from __future__ import annotations
