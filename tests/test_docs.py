@@ -166,6 +166,7 @@ API_PAGES = {
     "taskloom.diagnostics": "diagnostics",
     "taskloom.config": "config",
     "taskloom.datasets": "datasets",
+    "taskloom.joblib": "joblib",
 }
 
 
