@@ -464,8 +464,15 @@ def test_groupby_keys_and_options(df):
         df.groupby("nope")
     with pytest.raises(KeyError, match="not found"):
         df.groupby("s")["nope"]
+    # median inside agg: exact, on whole groups after a shuffle (as Dask).
+    assert_eq(df.groupby("s").x.agg("median"), PDF.groupby("s").x.agg("median"))
+    assert_eq(
+        df.groupby("s").agg({"x": ["sum", "median"], "y": "median"}, split_out=2),
+        PDF.groupby("s").agg({"x": ["sum", "median"], "y": "median"}),
+        sort=True,
+    )
     with pytest.raises(ValueError, match="unsupported groupby aggregation"):
-        df.groupby("s").x.agg("median")
+        df.groupby("s").x.agg(lambda v: v.sum())
 
 
 def test_groupby_apply_transform(df):

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from taskloom.base import compute, persist
 from taskloom.dataframe.core import DataFrame, Index, Scalar, Series, map_partitions
+from taskloom.dataframe.groupby import Aggregation
 from taskloom.dataframe.io import (
     from_array,
     from_dask_array,
@@ -61,6 +62,7 @@ from taskloom.dataframe.tools import (
 from taskloom.dataframe.utils import assert_eq, get_collection_type
 
 __all__ = [
+    "Aggregation",
     "DataFrame",
     "Index",
     "Scalar",

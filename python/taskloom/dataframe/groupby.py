@@ -10,6 +10,13 @@ squares). Each partition computes all partials of one request in one pandas grou
 the root turns partials into results and sorts the groups when ``sort=True``. The tree
 bounds fan-in by ``split_every``; with ``split_out=k`` the partials are split by a
 stable hash of the group keys into ``k`` independent trees, one output partition each.
+A user's :class:`Aggregation` is one more partial: its ``chunk`` runs on each
+partition's grouped column, its ``agg`` on the regrouped concatenation at every combine
+and at the root (so ``agg`` always runs at least once, even on one partition), its
+``finalize`` at the root, as in Dask. ``median`` inside ``agg`` makes the whole request
+exact per group, as Dask does: the rows are hash-shuffled by key and every partial of
+the request is computed on whole groups, then gathered (``split_out=1``) or left in
+``split_out`` partitions.
 ``nunique`` merges distinct ``(key, value)`` pairs instead; ``apply``/``transform``
 hash-shuffle the rows so every group is in one partition, then run pandas per partition,
 as do the fills, ``shift``, grouped ``rolling`` and the reductions without a cheap merge
@@ -45,7 +52,14 @@ from taskloom.dataframe.core import (
 )
 from taskloom.tokenize import tokenize
 
-__all__ = ["SUPPORTED", "DataFrameGroupBy", "GroupBy", "RollingGroupby", "SeriesGroupBy"]
+__all__ = [
+    "SUPPORTED",
+    "Aggregation",
+    "DataFrameGroupBy",
+    "GroupBy",
+    "RollingGroupby",
+    "SeriesGroupBy",
+]
 
 # The partial each aggregation is merged by, for those merged by themselves.
 _SELF_MERGED = {
@@ -59,23 +73,171 @@ _SELF_MERGED = {
     "prod": "prod",
 }
 _NEEDS = {"mean": ("sum", "count"), "var": ("count", "sum", "m2"), "std": ("count", "sum", "m2")}
-SUPPORTED = (*_SELF_MERGED, *_NEEDS, "nunique")
+# Reductions without a cheap merge: exact only on whole groups (after a shuffle, or
+# as distinct pairs for nunique), where each group is one row of the partials.
+_WHOLE_GROUP = ("median", "nunique")
+SUPPORTED = (*_SELF_MERGED, *_NEEDS, *_WHOLE_GROUP)
+
+
+class Aggregation:
+    """A user-defined groupby aggregation in three steps, as Dask's ``dd.Aggregation``.
+
+    Parameters
+    ----------
+    name : str
+        The aggregation's name: the label of its result column in lists and dicts;
+        it must differ from the other aggregations of the same column.
+    chunk : callable
+        Called with each partition's grouped column (a pandas ``SeriesGroupBy``);
+        returns a Series indexed by the groups, or a tuple of such Series.
+    agg : callable
+        Called with the regrouped concatenation of ``chunk``'s (or its own) results,
+        one ``SeriesGroupBy`` per Series of the tuple, as positional arguments; returns
+        the same shape. It runs at every combine of the tree and at the root.
+    finalize : callable, optional
+        Called at the root with ``agg``'s Series; returns the result Series. Without it
+        ``agg`` must return a single Series, which is the result.
+
+    Examples
+    --------
+    >>> import pandas as pd, taskloom.dataframe as dd
+    >>> custom_mean = dd.Aggregation(
+    ...     "custom_mean",
+    ...     chunk=lambda s: (s.count(), s.sum()),
+    ...     agg=lambda count, total: (count.sum(), total.sum()),
+    ...     finalize=lambda count, total: total / count,
+    ... )
+    >>> pdf = pd.DataFrame({"k": list("abab"), "x": [1.0, 2.0, 3.0, 5.0]})
+    >>> df = dd.from_pandas(pdf, npartitions=2)
+    >>> df.groupby("k").x.agg(custom_mean).compute().to_dict()
+    {'a': 2.0, 'b': 3.5}
+    """
+
+    def __init__(
+        self, name: str, chunk: Callable, agg: Callable, finalize: Callable | None = None
+    ) -> None:
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Aggregation name must be a non-empty string, got {name!r}")
+        for what, func in (("chunk", chunk), ("agg", agg), ("finalize", finalize)):
+            if func is not None and not callable(func):
+                raise TypeError(
+                    f"Aggregation {name!r}: {what} must be callable, got {type(func).__name__}"
+                )
+            if func is None and what != "finalize":
+                raise TypeError(f"Aggregation {name!r}: {what} must be callable, got None")
+        self.chunk, self.agg, self.finalize = chunk, agg, finalize
+        self.__name__ = name
+
+    def __repr__(self) -> str:
+        return f"Aggregation({self.__name__!r})"
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "groupby-aggregation",
+            self.__name__,
+            tokenize(self.chunk),
+            tokenize(self.agg),
+            tokenize(self.finalize),
+        )
+
+
+def _is_custom(how: Any) -> bool:
+    return isinstance(how, Aggregation)
+
+
+def _as_aggregation(h: Any) -> Any:
+    """Dask's own ``Aggregation`` objects (anything with its four attributes) as ours,
+    so code written for ``dask.dataframe`` runs unchanged; other values as they are."""
+    if isinstance(h, Aggregation) or isinstance(h, str):
+        return h
+    if all(hasattr(h, a) for a in ("chunk", "agg", "finalize", "__name__")):
+        return Aggregation(h.__name__, h.chunk, h.agg, h.finalize)
+    return h
+
+
+def _normalize_arg(arg: Any) -> Any:
+    if isinstance(arg, dict):
+        return {k: _normalize_arg(v) for k, v in arg.items()}
+    if isinstance(arg, list | tuple):
+        return type(arg)(_as_aggregation(h) for h in arg)
+    return _as_aggregation(arg)
+
+
+def _has_custom(arg: Any) -> bool:
+    if isinstance(arg, dict):
+        return any(_has_custom(v) for v in arg.values())
+    if isinstance(arg, list | tuple):
+        return any(_has_custom(v) for v in arg)
+    return _is_custom(arg)
+
+
+class _StepTypeError(TypeError):
+    """A user's step returned something else than Series (reported as it is, also
+    when met while inferring the metadata)."""
+
+
+class _StepValueError(ValueError):
+    """A user's aggregation whose steps do not fit together."""
+
+
+def _custom_call(agg: Aggregation, step: str, *args: Any) -> tuple:
+    """``step`` of a user's aggregation, its result checked: a tuple of Series."""
+    out = getattr(agg, step)(*args)
+    parts = out if isinstance(out, tuple) else (out,)
+    for p in parts:
+        if not isinstance(p, pd.Series):
+            raise _StepTypeError(
+                f"Aggregation {agg.__name__!r}: {step} must return a Series or a tuple of "
+                f"Series indexed by the groups, got {type(p).__name__}"
+            )
+    if not parts:
+        raise _StepTypeError(f"Aggregation {agg.__name__!r}: {step} returned an empty tuple")
+    return parts
+
+
+def _custom_columns(frame: pd.DataFrame, i: int) -> list:
+    """The partial columns of the user's aggregation at position ``i``, in order."""
+    prefix = f"c{i}."
+    found = [c for c in frame.columns if isinstance(c, str) and c.startswith(prefix)]
+    return sorted(found, key=lambda c: int(c[len(prefix) :]))
+
+
+def _put_custom(out: dict, i: int, parts: tuple) -> None:
+    for j, p in enumerate(parts):
+        out[f"c{i}.{j}"] = p
 
 
 class _Plan:
     """The partials of one aggregation request and how to finish them."""
 
     def __init__(
-        self, keys: list, level: Any, specs: list, ddof: int, dropna: bool, observed: bool
+        self,
+        keys: list,
+        level: Any,
+        specs: list,
+        ddof: int,
+        dropna: bool,
+        observed: bool,
+        whole_groups: bool = False,
     ) -> None:
         self.keys, self.level, self.specs = keys, level, specs
         self.ddof, self.dropna, self.observed = ddof, dropna, observed
+        # True when every partition holds whole groups (after a shuffle): then the
+        # reductions of _WHOLE_GROUP are exact per partition.
+        self.whole_groups = whole_groups
         partials: list = []
         for _, col, how in specs:
-            for p in _NEEDS.get(how, (how,)):
-                if (col, p) not in partials:
+            for p in _NEEDS.get(how, (how,)) if isinstance(how, str) else (how,):
+                if not any(_same_partial(c, h, col, p) for c, h in partials):
                     partials.append((col, p))
         self.partials = partials
+        self.custom = any(_is_custom(h) for _, h in partials)
+
+    def _position(self, col: Any, how: Any) -> int:
+        for i, (c, h) in enumerate(self.partials):
+            if _same_partial(c, h, col, how):
+                return i
+        raise KeyError((col, how))
 
     def __dask_tokenize__(self) -> Any:
         return (
@@ -86,6 +248,7 @@ class _Plan:
             self.ddof,
             self.dropna,
             self.observed,
+            self.whole_groups,
         )
 
     def _group(self, part: pd.DataFrame) -> Any:
@@ -99,7 +262,11 @@ class _Plan:
         g = self._group(part)
         out = {}
         for i, (col, how) in enumerate(self.partials):
-            if how == "size":
+            if _is_custom(how):
+                _put_custom(out, i, _custom_call(how, "chunk", g[col]))
+            elif how in _WHOLE_GROUP and not self.whole_groups:
+                raise RuntimeError(f"{how} needs whole groups; this plan's partitions are not")
+            elif how == "size":
                 out[i] = g.size()
             elif how == "m2":
                 out[i] = (g[col].var(ddof=0) * g[col].count()).fillna(0.0)
@@ -114,20 +281,28 @@ class _Plan:
 
     def combine(self, parts: list) -> pd.DataFrame:
         both = concat_partitions(parts)
-        if len(parts) == 1:
+        # A user's agg runs at least once whatever the number of partitions, as in Dask.
+        if len(parts) == 1 and not self.custom:
             return both
         levels = list(builtins.range(both.index.nlevels))
         g = both.groupby(level=levels, sort=False, dropna=False)
         out = {}
         for i, (col, how) in enumerate(self.partials):
-            if how == "m2":
-                n_col = self.partials.index((col, "count"))
-                s_col = self.partials.index((col, "sum"))
+            if _is_custom(how):
+                args = [g[c] for c in _custom_columns(both, i)]
+                _put_custom(out, i, _custom_call(how, "agg", *args))
+            elif how in _WHOLE_GROUP:
+                # Whole groups: each group is one row already (regrouped only because
+                # a user's agg regroups the partials).
+                out[i] = g[i].first()
+            elif how == "m2":
+                n_col = self._position(col, "count")
+                s_col = self._position(col, "sum")
                 n, s = both[n_col].astype(float), both[s_col].astype(float)
                 total_n = g[n_col].transform("sum").astype(float)
                 total_mean = g[s_col].transform("sum") / total_n.where(total_n > 0)
                 spread = (n * (s / n.where(n > 0) - total_mean) ** 2).fillna(0.0)
-                out[i] = (both[i] + spread).groupby(level=levels, sort=False).sum()
+                out[i] = (both[i] + spread).groupby(level=levels, sort=False, dropna=False).sum()
             else:
                 out[i] = getattr(g[i], _SELF_MERGED[how])()
         return self._frame(out, g)
@@ -138,22 +313,52 @@ class _Plan:
         merged = self.combine(parts)
         results = {}
         for label, col, how in self.specs:
-            if how in _NEEDS:
-                n = merged[self.partials.index((col, "count"))]
-                s = merged[self.partials.index((col, "sum"))]
+            if _is_custom(how):
+                value = _finalize_custom(how, merged, self._position(col, how))
+            elif how in _NEEDS:
+                n = merged[self._position(col, "count")]
+                s = merged[self._position(col, "sum")]
                 if how == "mean":
                     value = s / n.where(n > 0)
                 else:
-                    m2 = merged[self.partials.index((col, "m2"))]
+                    m2 = merged[self._position(col, "m2")]
                     value = m2 / (n - self.ddof).where(n - self.ddof > 0)
                     if how == "std":
                         value = np.sqrt(value)
             else:
-                value = merged[self.partials.index((col, how))]
+                value = merged[self._position(col, how)]
             results[label] = value
         out = pd.DataFrame(results, index=merged.index)
         out.index.names = index_names
         return _shape(out, sort, as_series, columns)
+
+
+def _finalize_custom(agg: Aggregation, merged: pd.DataFrame, i: int) -> pd.Series:
+    args = [merged[c] for c in _custom_columns(merged, i)]
+    if agg.finalize is None:
+        if len(args) != 1:
+            raise _StepValueError(
+                f"Aggregation {agg.__name__!r} has no finalize, so its agg must return one "
+                f"Series, not a tuple of {len(args)}"
+            )
+        return args[0]
+    value = agg.finalize(*args)
+    if not isinstance(value, pd.Series):
+        raise _StepTypeError(
+            f"Aggregation {agg.__name__!r}: finalize must return a Series indexed by the "
+            f"groups, got {type(value).__name__}"
+        )
+    return value
+
+
+def _same_partial(col: Any, how: Any, other_col: Any, other_how: Any) -> bool:
+    # A user's aggregation is its own partial (by identity: two of one name are two);
+    # a built-in partial by name.
+    if col != other_col:
+        return False
+    if _is_custom(how) or _is_custom(other_how):
+        return how is other_how
+    return how == other_how
 
 
 def _split_by_key_hash(frame: pd.DataFrame, n: int) -> list:
@@ -250,29 +455,38 @@ class _GroupBy:
     # -- aggregation --
     def _specs(self, arg: Any, named: dict) -> tuple[list, bool, Any]:
         """``(specs, as_series, output columns)`` of an aggregation request."""
-        series = isinstance(self.selection, str | int | float | tuple) and not isinstance(
-            self.selection, list
-        )
+        series = self._is_series()
         if named:
             specs = []
             for label, value in named.items():
+                if series and not isinstance(value, tuple):
+                    # A series groupby's named aggregation: label=function, as pandas.
+                    specs.append((label, self.selection, _how(value)))
+                    continue
                 if not (isinstance(value, tuple) and len(value) == 2):
                     raise TypeError(f"named aggregation {label}= needs (column, function)")
+                if value[0] not in self.obj._meta.columns:
+                    raise KeyError(
+                        f"named aggregation {label}=: column {value[0]!r} is not in the frame"
+                    )
                 specs.append((label, value[0], _how(value[1])))
             return specs, False, pd.Index([s[0] for s in specs])
         if isinstance(arg, dict):
             if series:
                 raise TypeError("a dict of aggregations needs a frame groupby, not a series")
-            specs, labels, nested = [], [], False
+            specs, nested = [], False
             for col, hows in arg.items():
                 if col not in self.obj._meta.columns:
                     raise KeyError(f"column {col!r} to aggregate is not in the frame")
                 if isinstance(hows, list | tuple):
                     nested = True
                     for h in hows:
-                        specs.append(((col, _how(h)), col, _how(h)))
+                        h = _how(h)
+                        specs.append(((col, _label(h)), col, h))
                 else:
-                    specs.append(((col, _how(hows)), col, _how(hows)))
+                    h = _how(hows)
+                    specs.append(((col, _label(h)), col, h))
+            _check_clashes(specs)
             labels = [s[0] for s in specs]
             columns = (
                 pd.MultiIndex.from_tuples(labels)
@@ -283,15 +497,33 @@ class _GroupBy:
         if isinstance(arg, list | tuple):
             hows = [_how(h) for h in arg]
             if series:
-                return [(h, self.selection, h) for h in hows], False, pd.Index(hows)
+                specs = [(_label(h), self.selection, h) for h in hows]
+                _check_clashes([((self.selection, lab), c, h) for lab, c, h in specs])
+                return specs, False, pd.Index([s[0] for s in specs])
             cols = self._value_columns()
-            specs = [((c, h), c, h) for c in cols for h in hows]
+            specs = [((c, _label(h)), c, h) for c in cols for h in hows]
+            _check_clashes(specs)
             return specs, False, pd.MultiIndex.from_tuples([s[0] for s in specs])
         how = _how(arg)
         if series:
             return [(self.selection, self.selection, how)], True, self.selection
         cols = self._value_columns()
         return [(c, c, how) for c in cols], False, pd.Index(cols)
+
+    def _is_series(self) -> bool:
+        return isinstance(self.selection, str | int | float | tuple) and not isinstance(
+            self.selection, list
+        )
+
+    def _plan(self, specs: list, ddof: int, whole_groups: bool = False) -> _Plan:
+        return _Plan(self.keys, self.level, specs, ddof, self.dropna, self.observed, whole_groups)
+
+    def _plan_frame(self, plan: _Plan) -> Any:
+        """The columns a plan reads: the keys and the aggregated columns."""
+        if self.level is not None:
+            return self.obj
+        needed = list(dict.fromkeys([*self.keys, *(c for c, h in plan.partials if h != "size")]))
+        return self.obj[needed]
 
     def _aggregate(
         self,
@@ -303,13 +535,14 @@ class _GroupBy:
         named: dict | None = None,
     ) -> Any:
         specs, as_series, columns = self._specs(arg, named or {})
-        if any(how == "nunique" for _, _, how in specs):
-            return self._with_nunique(specs, as_series, columns, split_every, meta)
-        plan = _Plan(self.keys, self.level, specs, ddof, self.dropna, self.observed)
-        needed = list(dict.fromkeys([*self.keys, *(c for c, h in plan.partials if h != "size")]))
-        frame = self.obj if self.level is not None else self.obj[needed]
+        if any(how == "median" for _, _, how in specs if isinstance(how, str)):
+            return self._whole_groups(specs, as_series, columns, ddof, split_every, split_out, meta)
+        if any(how == "nunique" for _, _, how in specs if isinstance(how, str)):
+            return self._with_nunique(specs, as_series, columns, split_every, ddof, meta)
+        plan = self._plan(specs, ddof)
+        frame = self._plan_frame(plan)
         finish = _Finish(
-            plan, self.sort and split_out == 1, as_series, columns, self._index_names()
+            plan, self.sort and split_out == 1, as_series, columns, self._index_names(), meta
         )
         if split_out == 1:
             return tree_reduction(
@@ -317,11 +550,48 @@ class _GroupBy:
             )
         return _split_out_reduction(frame, plan, finish, meta, split_every, split_out)
 
+    def _whole_groups(
+        self,
+        specs: list,
+        as_series: bool,
+        columns: Any,
+        ddof: int,
+        split_every: int | None,
+        split_out: int,
+        meta: Any,
+    ) -> Any:
+        """The request on whole groups, as Dask does when it holds ``median``: the rows
+        hash-shuffled by key, every partial computed per partition (exact, since each
+        group is in one partition), then gathered into one partition unless
+        ``split_out`` asks for more."""
+        plan = self._plan(specs, ddof, whole_groups=True)
+        frame = self._plan_frame(plan)
+        shuffled = self._shuffled(frame, split_out if split_out > 1 else None)
+        finish = _Finish(plan, False, as_series, columns, self._index_names(), meta)
+        out = map_partitions(_FinishPart(finish), shuffled, meta=meta, token="groupby-agg-whole")
+        if split_out > 1:
+            return out
+        return tree_reduction(
+            out,
+            _identity,
+            concat_partitions,
+            partial(_concat_sorted, self.sort),
+            meta,
+            split_every,
+            token="groupby-agg-gather",
+        )
+
     def _with_nunique(
-        self, specs: list, as_series: bool, columns: Any, split_every: int | None, meta: Any
+        self,
+        specs: list,
+        as_series: bool,
+        columns: Any,
+        split_every: int | None,
+        ddof: int,
+        meta: Any,
     ) -> Any:
         pieces = []
-        for _label, col, how in specs:
+        for _, col, how in specs:
             if how == "nunique":
                 pieces.append(_nunique(self, col, split_every))
             else:
@@ -336,8 +606,27 @@ class _GroupBy:
                     observed=self.observed,
                     level=self.level,
                 )
-                pieces.append(sub._aggregate(how, split_every, 1, 1, None))
+                pieces.append(sub._aggregate(how, split_every, 1, ddof, None))
         return map_scalars(_join_columns, as_series, columns, self.sort, *pieces, meta=meta)
+
+    def _custom_meta(self, arg: Any, named: dict, ddof: int) -> Any:
+        """The metadata of a request holding a user's aggregation: the request run on
+        the fake rows of the metadata (pandas cannot run it), then emptied."""
+        specs, as_series, columns = self._specs(arg, named)
+        plan = self._plan(specs, ddof, whole_groups=True)
+        finish = _Finish(plan, self.sort, as_series, columns, self._index_names())
+        part = meta_nonempty(self._plan_frame(plan)._meta)
+        try:
+            out = finish([plan.chunk(part)])
+        except (_StepTypeError, _StepValueError):
+            raise
+        except Exception as exc:
+            names = sorted({h.__name__ for _, _, h in specs if _is_custom(h)})
+            raise ValueError(
+                f"groupby agg: the aggregation(s) {names} failed on the metadata's fake "
+                f"rows ({type(exc).__name__}: {exc})"
+            ) from exc
+        return self._fix_meta(out)
 
     def agg(
         self,
@@ -348,7 +637,10 @@ class _GroupBy:
         **kwargs: Any,
     ) -> Any:
         """Aggregate with a name, a list of names, a dict column -> name(s), or named
-        aggregations ``label=(column, name)``; names are those of :data:`SUPPORTED`.
+        aggregations ``label=(column, name)`` (``label=name`` on a series groupby);
+        names are those of :data:`SUPPORTED`, and a user's :class:`Aggregation` may
+        stand wherever a name does. ``median`` makes the whole request run on whole
+        groups after a hash shuffle, as in Dask.
 
         Examples
         --------
@@ -357,17 +649,25 @@ class _GroupBy:
         >>> df = dd.from_pandas(pdf, npartitions=2)
         >>> df.groupby("k").agg({"x": "sum", "y": "max"}).compute().to_dict("index")
         {'a': {'x': 4, 'y': 4}, 'b': {'x': 6, 'y': 3}}
+        >>> df.groupby("k").x.agg(["sum", "median"]).compute().to_dict("index")
+        {'a': {'sum': 4, 'median': 2.0}, 'b': {'sum': 6, 'median': 3.0}}
         """
         ddof = kwargs.pop("ddof", 1)
-        named = kwargs if arg is None else {}
+        named = {k: _normalize_arg(v) for k, v in kwargs.items()} if arg is None else {}
         if arg is None and not named:
             raise TypeError("agg needs an aggregation (a name, list, dict or label=(col, how))")
         if arg is not None and kwargs:
             raise TypeError(f"agg got unexpected arguments: {sorted(kwargs)}")
-        g = self._meta_groupby()
-        meta = g.agg(arg, **_meta_kwargs(ddof, arg)) if arg is not None else g.agg(**named)
+        arg = _normalize_arg(arg)
+        if _has_custom(arg) or _has_custom(list(named.values())):
+            meta = self._custom_meta(arg, named, ddof)
+        else:
+            self._specs(arg, named)  # our own checks and messages before pandas'
+            g = self._meta_groupby()
+            meta = g.agg(arg, **_meta_kwargs(ddof, arg)) if arg is not None else g.agg(**named)
+            meta = self._fix_meta(meta)
         split_out = _split_out(split_out, self.obj.npartitions, len(self.keys))
-        return self._aggregate(arg, split_every, split_out, ddof, self._fix_meta(meta), named=named)
+        return self._aggregate(arg, split_every, split_out, ddof, meta, named=named)
 
     aggregate = agg
 
@@ -561,12 +861,13 @@ class _GroupBy:
         return self._cumulative("cumcount")
 
     # -- whole-group functions, after a shuffle --
-    def _shuffled(self) -> Any:
+    def _shuffled(self, frame: Any = None, npartitions: int | None = None) -> Any:
         from taskloom.dataframe.shuffle import hash_shuffle
 
+        frame = self.obj if frame is None else frame
         if self.level is not None:
-            return hash_shuffle(self.obj, None)
-        return hash_shuffle(self.obj, self.keys)
+            return hash_shuffle(frame, None, npartitions)
+        return hash_shuffle(frame, self.keys, npartitions)
 
     def _per_group(
         self,
@@ -1155,16 +1456,28 @@ class _GroupRollingCall:
 
 
 class _Finish:
-    __slots__ = ("as_series", "columns", "index_names", "plan", "sort")
+    __slots__ = ("as_series", "columns", "empty", "index_names", "plan", "sort")
 
     def __init__(
-        self, plan: _Plan, sort: bool, as_series: bool, columns: Any, index_names: list
+        self,
+        plan: _Plan,
+        sort: bool,
+        as_series: bool,
+        columns: Any,
+        index_names: list,
+        meta: Any = None,
     ) -> None:
         self.plan, self.sort, self.as_series = plan, sort, as_series
         self.columns, self.index_names = columns, index_names
+        # A user's functions may give other dtypes on no groups than on some (apply on
+        # an empty SeriesGroupBy gives object); an empty result takes the metadata's.
+        self.empty = meta if plan.custom and isinstance(meta, pd.Series | pd.DataFrame) else None
 
     def __call__(self, parts: list) -> Any:
-        return self.plan.aggregate(self.sort, self.as_series, self.columns, self.index_names, parts)
+        out = self.plan.aggregate(self.sort, self.as_series, self.columns, self.index_names, parts)
+        if self.empty is not None and not len(out):
+            out = _as_meta_dtypes(out, self.empty)
+        return out
 
     def __dask_tokenize__(self) -> Any:
         return (
@@ -1174,7 +1487,35 @@ class _Finish:
             self.as_series,
             list(self.columns) if isinstance(self.columns, pd.Index) else self.columns,
             self.index_names,
+            None if self.empty is None else tokenize(self.empty),
         )
+
+
+def _as_meta_dtypes(out: Any, meta: Any) -> Any:
+    try:
+        if isinstance(out, pd.DataFrame) and isinstance(meta, pd.DataFrame):
+            if list(out.columns) == list(meta.columns):
+                return out.astype(dict(zip(out.columns, meta.dtypes, strict=True)))
+        elif isinstance(out, pd.Series) and isinstance(meta, pd.Series):
+            return out.astype(meta.dtype)
+    except (TypeError, ValueError):  # the data decide; the metadata was a guess
+        pass
+    return out
+
+
+class _FinishPart:
+    """One partition of whole groups aggregated completely (chunk, then the root)."""
+
+    __slots__ = ("finish",)
+
+    def __init__(self, finish: _Finish) -> None:
+        self.finish = finish
+
+    def __call__(self, part: pd.DataFrame) -> Any:
+        return self.finish([self.finish.plan.chunk(part)])
+
+    def __dask_tokenize__(self) -> Any:
+        return ("groupby-finish-part", self.finish)
 
 
 def _split_out_reduction(
@@ -1258,7 +1599,30 @@ def _shape(out: pd.DataFrame, sort: bool, as_series: bool, columns: Any) -> Any:
     return out
 
 
-def _how(h: Any) -> str:
+def _label(how: Any) -> str:
+    """The column label of an aggregation in a list or dict: its name."""
+    return how.__name__ if _is_custom(how) else how
+
+
+def _check_clashes(specs: list) -> None:
+    """Two aggregations of one column under one name would share a result column
+    (Dask: "conflicting aggregation functions"; pandas: names must be unique)."""
+    seen: dict = {}
+    for label, _, how in specs:
+        if label in seen:
+            col, name = label
+            raise ValueError(
+                f"conflicting aggregations of column {col!r}: {seen[label]!r} and {how!r} "
+                f"are both named {name!r}; give each aggregation of a column its own name"
+            )
+        seen[label] = how
+
+
+def _how(h: Any) -> Any:
+    """A built-in aggregation's name, or the user's :class:`Aggregation` itself."""
+    h = _as_aggregation(h)
+    if _is_custom(h):
+        return h
     name = h if isinstance(h, str) else getattr(h, "__name__", None)
     aliases = {
         "amin": "min",
@@ -1273,7 +1637,7 @@ def _how(h: Any) -> str:
     if name not in SUPPORTED:
         raise ValueError(
             f"unsupported groupby aggregation {h!r}; taskloom supports {', '.join(SUPPORTED)} "
-            "(use groupby().apply for anything else)"
+            "or a taskloom.dataframe.Aggregation (use groupby().apply for anything else)"
         )
     return name
 
