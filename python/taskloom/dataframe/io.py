@@ -38,7 +38,8 @@ import glob as globmod
 import itertools
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -499,13 +500,90 @@ _COMPRESSED = (".gz", ".bz2", ".xz", ".zip", ".zst", ".tar")
 _SAMPLE_ROWS = 1000
 
 
-def expand_paths(urlpath: Any, what: str = "files") -> list[str]:
+def _fsspec_fs(path: str, storage_options: dict | None) -> Any:
+    """The fsspec filesystem of the URL ``path`` (its protocol's), with
+    ``storage_options``; a clear ImportError when fsspec is not installed."""
+    try:
+        import fsspec
+    except ImportError as e:
+        raise ImportError(
+            f"{path!r} is not a local path: reading and writing URLs needs fsspec "
+            "(pip install 'taskloom[fsspec]', or fsspec) and the package of its protocol "
+            "(s3fs, gcsfs, ...)"
+        ) from e
+    fs, _ = fsspec.core.url_to_fs(path, **(storage_options or {}))
+    return fs
+
+
+@contextmanager
+def _source(path: str, storage_options: dict | None, kwargs: dict) -> Iterator[tuple]:
+    """What a pandas reader reads for ``path``, and its keyword arguments: the path
+    and ``kwargs`` for a local file; for a URL a binary file opened through fsspec,
+    decompressed as ``kwargs["compression"]`` (or the name) says, and ``kwargs`` with
+    ``compression=None`` (pandas would open ``file://`` with urllib, not fsspec)."""
+    if _files.is_local(path):
+        yield path, kwargs
+        return
+    import fsspec
+
+    _fsspec_fs(path, storage_options)
+    compression = kwargs.get("compression", "infer")
+    if isinstance(compression, dict):
+        compression = compression.get("method", "infer")
+    with fsspec.open(path, "rb", compression=compression, **(storage_options or {})) as f:
+        yield f, {**kwargs, "compression": None}
+
+
+def _open_file(path: str, mode: str = "rb", storage_options: dict | None = None) -> Any:
+    """``open(path, mode)``, through fsspec for a URL."""
+    if _files.is_local(path):
+        return open(path, mode)
+    return _fsspec_fs(path, storage_options).open(path, mode)
+
+
+def _file_size(path: str, storage_options: dict | None = None) -> int:
+    if _files.is_local(path):
+        return os.path.getsize(path)
+    return int(_fsspec_fs(path, storage_options).size(path))
+
+
+def _file_mtime(path: str, storage_options: dict | None = None) -> Any:
+    """What identifies this version of the file in a task name: its modification
+    time, or for a URL whatever its store reports (falling back to the size)."""
+    if _files.is_local(path):
+        return os.path.getmtime(path)
+    info = _fsspec_fs(path, storage_options).info(path)
+    for key in ("mtime", "LastModified", "last_modified", "updated", "created", "ETag"):
+        if info.get(key) is not None:
+            return str(info[key])
+    return info.get("size")
+
+
+def expand_paths(
+    urlpath: Any, what: str = "files", storage_options: dict | None = None
+) -> list[str]:
     """Paths from a path, a glob pattern or a list of them; a pattern that matches
-    nothing is a FileNotFoundError naming it."""
+    nothing is a FileNotFoundError naming it. ``scheme://`` URLs are listed through
+    fsspec with ``storage_options`` (and come back as URLs)."""
     patterns = [urlpath] if isinstance(urlpath, str | os.PathLike) else list(urlpath)
     paths: list[str] = []
     for p in patterns:
         p = os.fspath(p)
+        if not _files.is_local(p):
+            fs = _fsspec_fs(p, storage_options)
+            if globmod.has_magic(p):
+                matched = sorted(
+                    (fs.unstrip_protocol(m) for m in fs.glob(p) if fs.isfile(m)),
+                    key=_natural_key,
+                )
+                if not matched:
+                    raise FileNotFoundError(f"no {what} match the pattern {p!r}")
+                paths.extend(matched)
+            elif not fs.exists(p):
+                raise FileNotFoundError(f"no such file: {p!r}")
+            else:
+                paths.append(p)
+            continue
         if globmod.has_magic(p):
             matched = sorted(globmod.glob(p), key=_natural_key)
             if not matched:
@@ -545,9 +623,11 @@ def _parse_size(size: Any) -> int | None:
     return int(float(m.group(1)) * scale)
 
 
-def _block_bytes(path: str, start: int, end: int | None, header: bytes) -> bytes:
+def _block_bytes(
+    path: str, start: int, end: int | None, header: bytes, storage_options: dict | None = None
+) -> bytes:
     """The lines starting in ``[start, end)``, after the ``header`` line."""
-    with open(path, "rb") as f:
+    with _open_file(path, "rb", storage_options) as f:
         if start > 0:
             f.seek(start - 1)
             if f.read(1) != b"\n":
@@ -565,22 +645,30 @@ def _block_bytes(path: str, start: int, end: int | None, header: bytes) -> bytes
 class _CSVBlock:
     """Reads one block of a CSV file into pandas and casts it to the sampled dtypes."""
 
-    __slots__ = ("dtypes", "kwargs", "path_column", "read")
+    __slots__ = ("dtypes", "kwargs", "path_column", "read", "storage_options")
 
     def __init__(
-        self, kwargs: dict, dtypes: dict, path_column: str | None, read: Callable = pd.read_csv
+        self,
+        kwargs: dict,
+        dtypes: dict,
+        path_column: str | None,
+        read: Callable = pd.read_csv,
+        storage_options: dict | None = None,
     ) -> None:
         self.kwargs, self.dtypes, self.path_column = kwargs, dtypes, path_column
-        self.read = read
+        self.read, self.storage_options = read, storage_options
 
     def __call__(self, path: str, start: int, end: int | None, header: bytes) -> pd.DataFrame:
         import io
 
+        so = self.storage_options
         try:
             if start == 0 and end is None and not header:
-                df = self.read(path, **self.kwargs)
+                with _source(path, so, self.kwargs) as (src, kw):
+                    df = self.read(src, **kw)
             else:
-                df = self.read(io.BytesIO(_block_bytes(path, start, end, header)), **self.kwargs)
+                data = _block_bytes(path, start, end, header, so)
+                df = self.read(io.BytesIO(data), **self.kwargs)
         except Exception as e:
             where = f"{path}" if end is None and start == 0 else f"{path} (bytes {start}-{end})"
             try:
@@ -610,6 +698,7 @@ class _CSVBlock:
             sorted(self.kwargs.items(), key=str),
             sorted(self.dtypes.items(), key=str),
             self.path_column,
+            sorted((self.storage_options or {}).items(), key=str),
         )
 
 
@@ -650,6 +739,9 @@ def read_csv(
     return _assume_missing(df, assume_missing)
 
 
+_STORAGE = "__taskloom_storage_options__"
+
+
 def _text_kwargs(
     what: str,
     lineterminator: str | None,
@@ -657,9 +749,11 @@ def _text_kwargs(
     storage_options: Any,
     kwargs: dict,
 ) -> dict:
-    if storage_options:
-        raise ValueError(f"{what}: storage_options= is not supported (local paths only)")
+    if storage_options is not None and not isinstance(storage_options, dict):
+        raise TypeError(f"{what}: storage_options must be a dict, not {storage_options!r}")
     kwargs = dict(kwargs)
+    if storage_options:
+        kwargs[_STORAGE] = storage_options  # taken out again by _read_text
     if lineterminator is not None:
         kwargs["lineterminator"] = lineterminator
     if compression != "infer":
@@ -742,11 +836,12 @@ def _infer_colspecs(urlpath: Any, sample: int, kwargs: dict) -> list:
 
     from pandas.io.parsers.python_parser import FixedWidthReader
 
-    path = expand_paths(urlpath)[0]
+    so = kwargs.get(_STORAGE)
+    path = expand_paths(urlpath, "files", so)[0]
     compression = kwargs.get("compression", "infer")
     if compression not in (None, "infer") or path.endswith(_COMPRESSED):
         return "infer"  # read whole by pandas, which infers on its own
-    with open(path, "rb") as f:
+    with _open_file(path, "rb", so) as f:
         head = f.read(sample).decode(kwargs.get("encoding") or "utf-8", errors="replace")
     reader = FixedWidthReader(
         io.StringIO(head),
@@ -769,13 +864,15 @@ def _read_text(
 ) -> DataFrame:
     """``read_csv``, ``read_table`` and ``read_fwf``: blocks of lines read by ``read``."""
     what = read.__name__
+    kwargs = dict(kwargs)
+    so = kwargs.pop(_STORAGE, None)
     for bad in ("chunksize", "iterator", "nrows", "index_col"):
         if kwargs.get(bad) is not None and kwargs[bad] is not False:
             raise ValueError(
                 f"{what} does not support {bad}= (each block is read on its own); "
                 + ("use set_index afterwards" if bad == "index_col" else "read then slice")
             )
-    paths = expand_paths(urlpath)
+    paths = expand_paths(urlpath, "files", so)
     size = _DEFAULT_BLOCKSIZE if blocksize == "default" else _parse_size(blocksize)
     compression = kwargs.get("compression", "infer")
     compressed = compression not in (None, "infer") or (
@@ -787,9 +884,10 @@ def _read_text(
 
     try:
         if compressed:
-            meta = read(paths[0], nrows=_SAMPLE_ROWS, **kwargs).iloc[:0]
+            with _source(paths[0], so, kwargs) as (src, kw):
+                meta = read(src, nrows=_SAMPLE_ROWS, **kw).iloc[:0]
         else:
-            with open(paths[0], "rb") as f:
+            with _open_file(paths[0], "rb", so) as f:
                 head = f.read(sample)
             if len(head) == sample:
                 head = head[: head.rfind(b"\n") + 1] or head
@@ -803,20 +901,20 @@ def _read_text(
         meta[path_column] = pd.Series([], dtype="str")
     header_arg = kwargs.get("header", "infer")
     has_header = header_arg == 0 or (header_arg == "infer" and "names" not in kwargs)
-    reader = _CSVBlock(kwargs, dict(meta.dtypes), path_column, read)
-    mtimes = [os.path.getmtime(p) for p in paths]
-    name = f"{what.replace('_', '-')}-{tokenize(paths, mtimes, size, kwargs)}"
+    reader = _CSVBlock(kwargs, dict(meta.dtypes), path_column, read, so)
+    mtimes = [_file_mtime(p, so) for p in paths]
+    name = f"{what.replace('_', '-')}-{tokenize(paths, mtimes, size, kwargs, so)}"
     layer: dict = {}
     i = 0
     for path in paths:
-        total = os.path.getsize(path)
+        total = _file_size(path, so) if size is not None else 0
         if size is None or total <= size:
             layer[(name, i)] = (reader, path, 0, None, b"")
             i += 1
             continue
         header = b""
         if has_header:
-            with open(path, "rb") as f:
+            with _open_file(path, "rb", so) as f:
                 header = f.readline()
         for start in builtins.range(0, total, size):
             end = start + size if start + size < total else None
@@ -835,7 +933,7 @@ def _read_text(
                 blocksize,
                 sample,
                 include_path_column,
-                {**kwargs, "usecols": file_columns},
+                {**kwargs, "usecols": file_columns, **({_STORAGE: so} if so else {})},
             )
             return map_partitions(_select_columns, narrow, columns, token="getitem")
 
@@ -867,9 +965,18 @@ def _write_csv(part: pd.DataFrame, path: str, kwargs: dict) -> str:
     """Write one partition to its own file, whole or not at all (``mode="a"`` appends
     to a copy of the existing file, which then replaces it)."""
     mode = kwargs.get("mode", "w")
+    kwargs = _local_kwargs(path, kwargs)
     with _files.atomic_write(path, mode) as temp:
         part.to_csv(temp, **{**kwargs, "mode": _files.writing_mode(mode)})
     return path
+
+
+def _local_kwargs(path: str, kwargs: dict) -> dict:
+    """A writer's keyword arguments for ``path``: a local file takes no
+    ``storage_options`` (pandas refuses them there)."""
+    if "storage_options" in kwargs and _files.is_local(path):
+        return {k: v for k, v in kwargs.items() if k != "storage_options"}
+    return kwargs
 
 
 def _write_csv_piece(
@@ -885,6 +992,7 @@ def _write_csv_piece(
     file, which the last link moves into place. A link that fails removes the staged
     file, so the target keeps its old content (``after`` only orders the links)."""
     mode = kwargs.get("mode", "w")
+    kwargs = _local_kwargs(path, kwargs)
     if stage_dir is None:  # a URL: written directly
         part.to_csv(path, **{**kwargs, "mode": mode if first else "a"})
         return path
@@ -948,9 +1056,13 @@ def to_csv(
     """
     from taskloom.base import compute as compute_all
 
-    if storage_options:
-        raise ValueError("to_csv: storage_options= is not supported (local paths only)")
+    targets = [filename] if isinstance(filename, str | os.PathLike) else list(filename)
+    for target in targets:
+        if not _files.is_local(os.fspath(target)):
+            _fsspec_fs(os.fspath(target), storage_options)  # fsspec is there, the URL valid
     kwargs = {**kwargs, "encoding": encoding, "mode": mode.replace("t", "")}
+    if storage_options and not all(_files.is_local(os.fspath(t)) for t in targets):
+        kwargs["storage_options"] = storage_options  # pandas writes URLs through fsspec
     if compression is not None:
         kwargs["compression"] = compression
     if header_first_partition_only is None:
@@ -1005,9 +1117,42 @@ def to_csv(
 # --- Parquet --------------------------------------------------------------------------
 
 
-def _parquet_files(path: Any) -> list[str]:
+def _parquet_file(path: str, storage_options: dict | None = None) -> Any:
+    """``pyarrow.parquet.ParquetFile`` of a local path, or of a URL opened through
+    fsspec."""
+    import pyarrow.parquet as pq
+
+    if _files.is_local(path):
+        return pq.ParquetFile(path)
+    return pq.ParquetFile(_fsspec_fs(path, storage_options).open(path, "rb"))
+
+
+def _strip(path: str, storage_options: dict | None) -> str:
+    """A URL's path inside its store (what fsspec's methods return)."""
+    return _fsspec_fs(path, storage_options)._strip_protocol(path)
+
+
+def _parquet_files(path: Any, storage_options: dict | None = None) -> list[str]:
     paths = []
-    for p in expand_paths(path, "parquet files"):
+    for p in expand_paths(path, "parquet files", storage_options):
+        if not _files.is_local(p):
+            fs = _fsspec_fs(p, storage_options)
+            if not fs.isdir(p):
+                paths.append(p)
+                continue
+            base = _strip(p, storage_options).rstrip("/")
+            found = [
+                fs.unstrip_protocol(f)
+                for f in fs.find(p)
+                if not any(
+                    part.startswith(("_", ".")) for part in f[len(base) :].strip("/").split("/")
+                )
+                and not f.endswith(".crc")
+            ]
+            if not found:
+                raise FileNotFoundError(f"no parquet files in the directory {p!r}")
+            paths.extend(sorted(found, key=_natural_key))
+            continue
         if os.path.isdir(p):
             found = []
             for root, dirs, files in os.walk(p):
@@ -1025,13 +1170,21 @@ def _parquet_files(path: Any) -> list[str]:
     return paths
 
 
-def _partition_values(path: str, root: Any) -> dict:
+def _partition_values(path: str, root: Any, storage_options: dict | None = None) -> dict:
     """Hive partition values from ``key=value`` directories between root and file."""
-    if not isinstance(root, str) or not os.path.isdir(root):
+    if not isinstance(root, str):
         return {}
-    rel = os.path.relpath(os.path.dirname(path), root)
+    if not _files.is_local(root):
+        if not _fsspec_fs(root, storage_options).isdir(root):
+            return {}
+        base = _strip(root, storage_options).rstrip("/")
+        rel = _strip(path, storage_options)[len(base) :].strip("/").split("/")[:-1]
+    elif not os.path.isdir(root):
+        return {}
+    else:
+        rel = os.path.relpath(os.path.dirname(path), root).split(os.sep)
     values = {}
-    for piece in rel.split(os.sep):
+    for piece in rel:
         if "=" in piece:
             k, v = piece.split("=", 1)
             values[k] = v
@@ -1042,17 +1195,24 @@ class _ParquetPiece:
     """Reads one file (or some row groups of it): only ``columns``, rows matching
     ``filters``, plus hive partition columns from the directory names."""
 
-    __slots__ = ("columns", "filters", "index", "partition_dtypes")
+    __slots__ = ("columns", "filters", "index", "partition_dtypes", "storage_options")
 
-    def __init__(self, columns: Any, filters: Any, index: Any, partition_dtypes: dict) -> None:
+    def __init__(
+        self,
+        columns: Any,
+        filters: Any,
+        index: Any,
+        partition_dtypes: dict,
+        storage_options: dict | None = None,
+    ) -> None:
         self.columns, self.filters, self.index = columns, filters, index
-        self.partition_dtypes = partition_dtypes
+        self.partition_dtypes, self.storage_options = partition_dtypes, storage_options
 
     def __call__(self, path: str, row_groups: Any, partition_values: dict) -> pd.DataFrame:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        f = pq.ParquetFile(path)
+        f = _parquet_file(path, self.storage_options)
         file_columns = set(f.schema_arrow.names)
         wanted = None
         if self.columns is not None:
@@ -1086,6 +1246,7 @@ class _ParquetPiece:
             repr(self.filters),
             self.index,
             sorted(self.partition_dtypes.items(), key=str),
+            sorted((self.storage_options or {}).items(), key=str),
         )
 
 
@@ -1175,9 +1336,10 @@ def read_parquet(
     Dask's signature); ``ignore_metadata_file``, ``metadata_task_size``, ``blocksize``
     and ``parquet_file_extension`` are accepted and have no effect here (no
     ``_metadata`` file is read; partitions follow files or row groups). The Dask
-    arguments taskloom does not implement (``categories``, ``storage_options``,
-    ``dtype_backend``, ``aggregate_files``, a non-default ``filesystem``,
-    ``arrow_to_pandas``) are a ValueError naming them when given.
+    arguments taskloom does not implement (``categories``, ``dtype_backend``,
+    ``aggregate_files``, a non-default ``filesystem``, ``arrow_to_pandas``) are a
+    ValueError naming them when given. ``scheme://`` paths are read through fsspec with
+    ``storage_options``, as in Dask.
 
     Examples
     --------
@@ -1188,11 +1350,9 @@ def read_parquet(
     >>> dd.read_parquet(d, columns=["x"]).x.sum().compute()
     np.int64(15)
     """
-    import pyarrow.parquet as pq
 
     unsupported = {
         "categories": categories,
-        "storage_options": storage_options,
         "dtype_backend": dtype_backend,
         "aggregate_files": aggregate_files,
         "arrow_to_pandas": arrow_to_pandas,
@@ -1222,11 +1382,14 @@ def read_parquet(
         raise TypeError(f"read_parquet got unsupported arguments: {', '.join(sorted(kwargs))}")
     if isinstance(columns, str):
         columns = [columns]
-    files = _parquet_files(path)
+    if storage_options is not None and not isinstance(storage_options, dict):
+        raise TypeError(f"read_parquet: storage_options must be a dict, not {storage_options!r}")
+    so = storage_options or None
+    files = _parquet_files(path, so)
     root = os.fspath(path) if isinstance(path, str | os.PathLike) else None
-    first = pq.ParquetFile(files[0])
+    first = _parquet_file(files[0], so)
     meta = first.schema_arrow.empty_table().to_pandas()
-    part_values = [_partition_values(f, root) for f in files]
+    part_values = [_partition_values(f, root, so) for f in files]
     partition_dtypes = {}
     for k in dict.fromkeys(k for pv in part_values for k in pv):
         values = [pv.get(k) for pv in part_values]
@@ -1246,13 +1409,13 @@ def read_parquet(
         if index not in meta.columns:
             raise KeyError(f"index column {index!r} is not among the columns read")
         meta = meta.set_index(index)
-    reader = _ParquetPiece(columns, filters, index or None, partition_dtypes)
+    reader = _ParquetPiece(columns, filters, index or None, partition_dtypes, so)
     index_name = meta.index.name
     pieces, bounds = [], []
     for f, pv in zip(files, part_values, strict=False):
         if filters and not _partition_may_match(pv, partition_dtypes, filters):
             continue
-        md = pq.ParquetFile(f).metadata
+        md = _parquet_file(f, so).metadata
         groups = builtins.range(md.num_row_groups)
         stats = [_row_group_stats(md, k) for k in groups]
         keep = [k for k in groups if not filters or _may_match(stats[k], filters)]
@@ -1269,15 +1432,20 @@ def read_parquet(
     if not pieces:
         pieces = [(files[0], [], part_values[0])]
         bounds = [None]
-    mtimes = [os.path.getmtime(f) for f in files]
-    token = tokenize(files, mtimes, columns, repr(filters), index, split_row_groups)
+    mtimes = [_file_mtime(f, so) for f in files]
+    token = tokenize(files, mtimes, columns, repr(filters), index, split_row_groups, so)
     name = f"read-parquet-{token}"
     layer = {(name, i): (reader, f, rg, pv) for i, (f, rg, pv) in enumerate(pieces)}
     df = new_collection({name: layer}, name, meta, _divisions_from_bounds(bounds, meta))
 
     def project(selected: list) -> DataFrame:
         return read_parquet(
-            path, columns=selected, filters=filters, index=index, split_row_groups=split_row_groups
+            path,
+            columns=selected,
+            filters=filters,
+            index=index,
+            split_row_groups=split_row_groups,
+            storage_options=storage_options,
         )
 
     df._source = project
@@ -1317,12 +1485,35 @@ def _divisions_from_bounds(bounds: list, meta: Any) -> list:
 
 
 def _write_parquet(
-    part: pd.DataFrame, path: str, partition_on: Any, write_index: bool, kwargs: dict, i: int
+    part: pd.DataFrame,
+    path: str,
+    partition_on: Any,
+    write_index: bool,
+    kwargs: dict,
+    i: int,
+    storage_options: dict | None = None,
 ) -> str:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     table = pa.Table.from_pandas(part, preserve_index=write_index)
+    if not _files.is_local(path):  # a store's own rules: objects are written whole
+        fs = _fsspec_fs(path, storage_options)
+        if not partition_on:
+            with fs.open(path, "wb") as f:
+                pq.write_table(table, f, **kwargs)
+            return path
+        import pyarrow.fs as pafs
+
+        pq.write_to_dataset(
+            table,
+            _strip(path, storage_options),
+            partition_cols=list(partition_on),
+            basename_template=f"part.{i}.{{i}}.parquet",
+            filesystem=pafs.PyFileSystem(pafs.FSSpecHandler(fs)),
+            **kwargs,
+        )
+        return path
     if not partition_on:
         # pyarrow removes the path it was writing when it fails: give it a staged one.
         with _files.atomic_write(path) as temp:
@@ -1380,9 +1571,10 @@ def to_parquet(
     ``overwrite=True`` first removes the Parquet files already in ``path``;
     ``append=True`` numbers the new files after the existing ``part.<i>.parquet`` ones
     and needs the same columns (``ignore_divisions`` is accepted: divisions are read
-    back from statistics). Dask's ``storage_options``, ``custom_metadata``,
-    ``write_metadata_file=True``, a ``schema`` other than ``"infer"`` and
-    ``filesystem`` are not implemented: a ValueError names them. ``scheduler=`` may
+    back from statistics). ``scheme://`` paths are written through fsspec with
+    ``storage_options`` (each file directly: a store writes an object whole). Dask's
+    ``custom_metadata``, ``write_metadata_file=True``, a ``schema`` other than
+    ``"infer"`` and ``filesystem`` are not implemented: a ValueError names them. ``scheduler=`` may
     still be passed (it goes to compute, as ``compute_kwargs``).
 
     Returns None (``compute=False``: a list of Delayed that write).
@@ -1403,7 +1595,6 @@ def to_parquet(
     refused = [
         name
         for name, value, default in (
-            ("storage_options", storage_options, None),
             ("custom_metadata", custom_metadata, None),
             ("filesystem", filesystem, None),
             ("schema", schema, "infer"),
@@ -1427,24 +1618,33 @@ def to_parquet(
     if partition_on:
         df._check_columns(partition_on)
     root = os.fspath(path)
-    if overwrite and os.path.isdir(root):
-        for f in _parquet_files_or_none(root):
-            os.remove(f)
-    os.makedirs(root, exist_ok=True)
-    offset = _append_offset(root, df, write_index) if append else 0
+    so = storage_options or None
+    if not _files.is_local(root):
+        fs = _fsspec_fs(root, so)
+        if overwrite and fs.isdir(root):
+            for f in _parquet_files_or_none(root, so):
+                fs.rm(f)
+        fs.makedirs(root, exist_ok=True)
+    else:
+        if overwrite and os.path.isdir(root):
+            for f in _parquet_files_or_none(root):
+                os.remove(f)
+        os.makedirs(root, exist_ok=True)
+    offset = _append_offset(root, df, write_index, so) if append else 0
     fn = name_function or (lambda i: f"part.{i + offset}.parquet")
-    token = tokenize(df._name, root, compression, write_index, partition_on, kwargs)
+    token = tokenize(df._name, root, compression, write_index, partition_on, kwargs, so)
     name = f"to-parquet-{token}"
     kw = {**kwargs, "compression": compression}
     layer = {
         (name, i): (
             _write_parquet,
             (df._name, i),
-            root if partition_on else os.path.join(root, fn(i)),
+            root if partition_on else _join(root, fn(i)),
             partition_on,
             write_index,
             kw,
             i,
+            so,
         )
         for i in builtins.range(df.npartitions)
     }
@@ -1456,22 +1656,31 @@ def to_parquet(
     return None
 
 
-def _parquet_files_or_none(root: str) -> list[str]:
+def _join(root: str, name: str) -> str:
+    return os.path.join(root, name) if _files.is_local(root) else f"{root.rstrip('/')}/{name}"
+
+
+def _parquet_files_or_none(root: str, storage_options: dict | None = None) -> list[str]:
     try:
-        return _parquet_files(root)
+        return _parquet_files(root, storage_options)
     except FileNotFoundError:
         return []
 
 
-def _append_offset(root: str, df: Any, write_index: bool) -> int:
+def _append_offset(
+    root: str, df: Any, write_index: bool, storage_options: dict | None = None
+) -> int:
     """The number after the last ``part.<i>.parquet`` in ``root``, once the existing
     files are known to hold the same columns as ``df``."""
-    import pyarrow.parquet as pq
 
-    existing = _parquet_files_or_none(root)
+    existing = _parquet_files_or_none(root, storage_options)
     if not existing:
         return 0
-    names = [n for n in pq.ParquetFile(existing[0]).schema_arrow.names if n != "__index_level_0__"]
+    names = [
+        n
+        for n in _parquet_file(existing[0], storage_options).schema_arrow.names
+        if n != "__index_level_0__"
+    ]
     ours = list(map(str, df.columns))
     if write_index and df._meta.index.name is not None:
         ours.append(str(df._meta.index.name))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import builtins
 import fnmatch
+import functools
 import io
 import itertools
 import os
@@ -30,8 +31,12 @@ from taskloom.dataframe.core import DataFrame, _Frame
 from taskloom.dataframe.io import (
     _COMPRESSED,
     _block_bytes,
+    _file_size,
+    _fsspec_fs,
+    _local_kwargs,
     _output_paths,
     _parse_size,
+    _source,
     expand_paths,
     from_map,
 )
@@ -80,22 +85,49 @@ class _JSONPiece:
     """Reads one JSON file, or the lines starting in one byte range of one."""
 
     def __init__(
-        self, engine: Callable, kwargs: dict, meta: Any, path_column: str | None, converter: Any
+        self,
+        engine: Callable,
+        kwargs: dict,
+        meta: Any,
+        path_column: str | None,
+        converter: Any,
+        columns: list | None = None,
+        storage_options: dict | None = None,
     ) -> None:
         self.engine, self.kwargs, self.meta = engine, kwargs, meta
         self.path_column, self.converter = path_column, converter
+        self.columns, self.storage_options = columns, storage_options
+
+    def project_columns(self, columns: list) -> _JSONPiece:
+        """The same reader keeping only ``columns`` (Dask's column-projection protocol)."""
+        meta = None if self.meta is None else self.meta[list(columns)]
+        return _JSONPiece(
+            self.engine,
+            self.kwargs,
+            meta,
+            self.path_column,
+            self.converter,
+            list(columns),
+            self.storage_options,
+        )
 
     def __call__(self, path: str, start: int | None, end: int | None) -> pd.DataFrame:
         try:
             if start is None:
-                df = self.engine(path, **self.kwargs)
+                with _source(path, self.storage_options, self.kwargs) as (src, kw):
+                    df = self.engine(src, **kw)
             else:
-                data = _block_bytes(path, start, end, b"")
+                data = _block_bytes(path, start, end, b"", self.storage_options)
                 kw = {k: v for k, v in self.kwargs.items() if k != "compression"}
                 df = self.engine(io.BytesIO(data), **kw) if data.strip() else pd.DataFrame()
         except Exception as e:
             raise type(e)(f"error reading {path}: {e}") from e
-        if self.path_column:
+        if self.columns is not None:
+            # pandas' JSON parsers read every field; what was not asked for is dropped
+            # here, before the cast. A field no record of this piece has is all null,
+            # as it is in the rows of a piece that has it elsewhere.
+            df = df.reindex(columns=[c for c in self.columns if c != self.path_column])
+        if self.path_column and (self.columns is None or self.path_column in self.columns):
             df[self.path_column] = self.converter(path) if self.converter else path
             if self.meta is not None:
                 df[self.path_column] = df[self.path_column].astype(
@@ -103,6 +135,8 @@ class _JSONPiece:
                 )
         if self.meta is not None and not len(df):
             return self.meta.copy()
+        if self.columns is not None:
+            df = df[self.columns]
         return _cast(df, self.meta, path)
 
     def __dask_tokenize__(self) -> Any:
@@ -112,6 +146,8 @@ class _JSONPiece:
             sorted(self.kwargs.items(), key=str),
             None if self.meta is None else str(self.meta.dtypes),
             self.path_column,
+            self.columns,
+            sorted((self.storage_options or {}).items(), key=str),
         )
 
 
@@ -138,7 +174,15 @@ def read_json(
     ``lines`` defaults to ``orient == "records"`` (Dask's rule). Without ``meta`` the
     first partition is read to learn the columns and dtypes; every partition is cast
     to them. ``include_path_column`` adds a categorical column of the file each row
-    came from (``path_converter`` maps the path first).
+    came from (``path_converter`` maps the path first). ``engine`` is a callable or the
+    name of a :func:`pandas.read_json` engine (``"ujson"``, ``"pyarrow"``), as in Dask.
+
+    ``columns=`` (a keyword taskloom takes out of ``kwargs``; Dask hands it to pandas,
+    which refuses it) keeps only those columns, in that order; selecting columns of the
+    result later does the same. The JSON text is parsed whole (a parser reads every
+    field to find the next record), so this saves the memory and the casts of the other
+    columns, not the parse.
+    ``storage_options`` open ``scheme://`` paths through fsspec, as in Dask.
 
     Examples
     --------
@@ -149,16 +193,25 @@ def read_json(
     >>> df.npartitions, df.x.sum().compute()
     (3, np.int64(6))
     """
-    if storage_options:
-        raise ValueError("read_json: storage_options= is not supported (local paths only)")
     if lines is None:
         lines = orient == "records"
+    if orient != "records" and lines:
+        raise ValueError("read_json: lines=True needs orient='records' (line-delimited JSON)")
+    if isinstance(engine, str):
+        engine = functools.partial(pd.read_json, engine=engine)
+    elif not callable(engine):
+        raise TypeError(f"read_json: engine must be a callable or a string, not {engine!r}")
+    columns = kwargs.pop("columns", None)
+    if columns is not None:
+        columns = [columns] if isinstance(columns, str) else list(columns)
+        if len(set(columns)) != len(columns):
+            raise ValueError(f"read_json: columns={columns!r} names a column twice")
     size = _parse_size(blocksize)
     if size is not None and (orient != "records" or not lines):
         raise ValueError(
             "read_json: blocksize= needs line-delimited JSON (orient='records', lines=True)"
         )
-    paths = expand_paths(url_path, "JSON files")
+    paths = expand_paths(url_path, "JSON files", storage_options)
     if size is not None and (
         compression not in ("infer", None) or any(p.endswith(_COMPRESSED) for p in paths)
     ):
@@ -175,26 +228,35 @@ def read_json(
     if include_path_column:
         path_column = include_path_column if isinstance(include_path_column, str) else "path"
     pieces: list = []
+    so = storage_options or None
     for p in paths:
-        total = os.path.getsize(p)
+        total = _file_size(p, so) if size is not None else 0
         if size is None or total <= size:
             pieces.append((p, None, None))
         else:
             for start in builtins.range(0, total, size):
                 pieces.append((p, start, start + size if start + size < total else None))
     if meta is None:
-        first = _JSONPiece(engine, kw, None, path_column, path_converter)(*pieces[0])
+        first = _JSONPiece(engine, kw, None, path_column, path_converter, None, so)(*pieces[0])
         meta = first.iloc[:0]
     else:
         meta = meta_from_user(meta)
     if path_column:
         names = [path_converter(p) if path_converter else p for p in paths]
         meta = meta.assign(**{path_column: pd.Categorical([], categories=sorted(set(names)))})
-    reader = _JSONPiece(engine, kw, meta, path_column, path_converter)
+    if columns is not None:
+        missing = [c for c in columns if c not in meta.columns]
+        if missing:
+            raise ValueError(
+                f"read_json: columns {missing} are not in the data ({list(meta.columns)})"
+            )
+        meta = meta[columns]
+    reader = _JSONPiece(engine, kw, meta, path_column, path_converter, columns, so)
     return from_map(reader, *zip(*pieces, strict=True), meta=meta, label="read-json")
 
 
 def _write_json(part: pd.DataFrame, path: str, kwargs: dict) -> str:
+    kwargs = _local_kwargs(path, kwargs)
     with _files.atomic_write(path) as temp:
         part.to_json(temp, **kwargs)
     return path
@@ -218,6 +280,7 @@ def to_json(
     ``name_function(i)``; a directory gets ``0.part``, ``1.part``...), through
     :meth:`pandas.DataFrame.to_json`. ``lines`` defaults to ``orient == "records"``.
     Returns the paths written (``compute=False``: Delayed values writing them).
+    ``scheme://`` paths are written through fsspec with ``storage_options``.
 
     Examples
     --------
@@ -228,8 +291,6 @@ def to_json(
     >>> open(paths[1]).read()
     '{"x":2}\\n{"x":3}\\n'
     """
-    if storage_options:
-        raise ValueError("to_json: storage_options= is not supported (local paths only)")
     if encoding.lower().replace("-", "") != "utf8" or errors != "strict":
         raise ValueError(
             "to_json writes UTF-8 (pandas' encoding); encoding/errors cannot change it"
@@ -240,6 +301,11 @@ def to_json(
         raise TypeError("to_json needs a taskloom DataFrame or Series")
     kw = dict(orient=orient, lines=lines, compression=compression, **kwargs)
     paths = _output_paths(url_path, df.npartitions, name_function, "part")
+    remote = [p for p in paths if not _files.is_local(p)]
+    for p in remote[:1]:
+        _fsspec_fs(p, storage_options)  # fsspec is there, the URL valid
+    if storage_options and remote:
+        kw["storage_options"] = storage_options  # pandas writes URLs through fsspec
     name = f"to-json-{tokenize(df._name, paths, kw)}"
     layer = {(name, i): (_write_json, (df._name, i), p, kw) for i, p in enumerate(paths)}
     return _compute_or_delayed(layer, df, compute, compute_kwargs)
