@@ -309,13 +309,42 @@ def test_level_and_series_keys():
     check(ddf.groupby(ddf.y % 3).x.agg("median"), pdf.groupby(pdf.y % 3).x.median())
 
 
-def test_unsorted_groups_keep_first_appearance_order_on_one_partition():
+@pytest.mark.parametrize("observed", [True, False])
+@pytest.mark.parametrize("keys", ["k", ["k", "j"]])
+def test_categorical_keys_and_observed(keys, observed):
+    # With observed=False each unobserved category is one row, also when the request
+    # runs on whole groups in several shuffled partitions (each would list it).
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(list("ababa"), categories=["a", "b", "z", "w"]),
+            "j": pd.Categorical(list("uuvvu"), categories=["u", "v", "q"]),
+            "x": [1.0, 2.0, 3.0, 4.0, 8.0],
+        }
+    )
+    pg = pdf.groupby(keys, observed=observed)
+    for nparts in (1, 3):
+        g = dd.from_pandas(pdf, npartitions=nparts).groupby(keys, observed=observed)
+        for split_out in (1, 3):
+            expected = pg.x.agg(["median", "mean"]).set_axis(["median", "custom_mean"], axis=1)
+            check(g.x.agg(["median", CUSTOM_MEAN], split_out=split_out), expected, split_out)
+            spec = {"x": ["sum", "median"]}
+            check(g.agg(spec, split_out=split_out), pg.agg(spec), split_out)
+            check(g.x.agg(CUSTOM_MEAN, split_out=split_out), pg.x.mean(), split_out)
+
+
+def test_group_order_follows_sort():
     pdf = pd.DataFrame({"k": ["c", "a", "c", "b"], "x": [1.0, 2.0, 3.0, 4.0]})
-    ddf = dd.from_pandas(pdf, npartitions=1)
-    got = ddf.groupby("k", sort=False).x.agg(["median", CUSTOM_MEAN]).compute()
-    assert sorted(got.index) == ["a", "b", "c"]
-    sorted_got = dd.from_pandas(pdf, npartitions=2).groupby("k").x.agg(CUSTOM_MEAN).compute()
-    assert list(sorted_got.index) == ["a", "b", "c"]
+    one = dd.from_pandas(pdf, npartitions=1)
+    # On one partition, unsorted groups come in order of first appearance, as pandas.
+    expected = list(pdf.groupby("k", sort=False).x.mean().index)
+    assert expected == ["c", "a", "b"]
+    for spec in (CUSTOM_MEAN, ["median", CUSTOM_MEAN], ["sum", CUSTOM_MEAN]):
+        got = one.groupby("k", sort=False).x.agg(spec).compute()
+        assert list(got.index) == expected, spec
+    two = dd.from_pandas(pdf, npartitions=2)
+    for spec in (CUSTOM_MEAN, ["median", CUSTOM_MEAN]):
+        got = two.groupby("k").x.agg(spec).compute()
+        assert list(got.index) == ["a", "b", "c"], spec
 
 
 # --- bad input -----------------------------------------------------------------------

@@ -567,8 +567,12 @@ class _GroupBy:
         plan = self._plan(specs, ddof, whole_groups=True)
         frame = self._plan_frame(plan)
         shuffled = self._shuffled(frame, split_out if split_out > 1 else None)
+        n = shuffled.npartitions
         finish = _Finish(plan, False, as_series, columns, self._index_names(), meta)
-        out = map_partitions(_FinishPart(finish), shuffled, meta=meta, token="groupby-agg-whole")
+        step = _FinishPart(finish, None if self.observed else n)
+        name = f"groupby-agg-whole-{tokenize(shuffled._name, step)}"
+        layer = {(name, j): (step, (shuffled._name, j), j) for j in builtins.range(n)}
+        out = new_collection({**shuffled._layers, name: layer}, name, meta, (None,) * (n + 1))
         if split_out > 1:
             return out
         return tree_reduction(
@@ -1504,18 +1508,27 @@ def _as_meta_dtypes(out: Any, meta: Any) -> Any:
 
 
 class _FinishPart:
-    """One partition of whole groups aggregated completely (chunk, then the root)."""
+    """Partition ``j`` of whole groups aggregated completely (chunk, then the root).
+    With ``observed=False`` every partition would list each unobserved category; only
+    the partition the key hash sends it to keeps it (as it does the observed ones)."""
 
-    __slots__ = ("finish",)
+    __slots__ = ("finish", "npartitions")
 
-    def __init__(self, finish: _Finish) -> None:
-        self.finish = finish
+    def __init__(self, finish: _Finish, npartitions: int | None) -> None:
+        self.finish, self.npartitions = finish, npartitions
 
-    def __call__(self, part: pd.DataFrame) -> Any:
-        return self.finish([self.finish.plan.chunk(part)])
+    def __call__(self, part: pd.DataFrame, j: int) -> Any:
+        out = self.finish([self.finish.plan.chunk(part)])
+        if self.npartitions is None or not len(out):
+            return out
+        keys = out.index.to_frame(index=False)
+        target = pd.util.hash_pandas_object(keys, index=False).to_numpy() % np.uint64(
+            self.npartitions
+        )
+        return out[target == j]
 
     def __dask_tokenize__(self) -> Any:
-        return ("groupby-finish-part", self.finish)
+        return ("groupby-finish-part", self.finish, self.npartitions)
 
 
 def _split_out_reduction(
