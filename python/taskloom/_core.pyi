@@ -58,6 +58,10 @@ class Compiled:
     def keys(self) -> list[Hashable]: ...
     def dependencies(self) -> dict[Hashable, set[Hashable]]: ...
     def chains(self) -> list[list[Hashable]]: ...
+    def pieces(self, target: int) -> list[tuple[list[Hashable], list[Hashable], list[Hashable]]]:
+        """Per piece of about ``target`` tasks (a piece reads only earlier ones): its
+        keys in execution order, the keys of earlier pieces it reads, and its keys that
+        later pieces or the caller read."""
 
 class Dispatcher:
     """The core's ready queue for executors whose tasks run elsewhere (processes).

@@ -6,7 +6,8 @@
 //! once, builds a [`Graph`], asks [`order`] for a priority (which also finds
 //! cycles and culls what the outputs do not need), and drives a
 //! [`Scheduler`] that hands out ready tasks and says when a result may be
-//! released. A caller that cannot vouch for the task ids it finishes (Python
+//! released. For a cluster, [`partition`] cuts the ordered graph into
+//! coarse pieces that run as one cluster task each. A caller that cannot vouch for the task ids it finishes (Python
 //! code driving the binding's dispatcher) wraps it in a [`CheckedScheduler`],
 //! which refuses a wrong `finish` with a [`ScheduleError`] instead.
 //!
@@ -15,6 +16,7 @@
 
 pub mod graph;
 pub mod order;
+pub mod partition;
 pub mod schedule;
 
 #[cfg(test)]
@@ -22,6 +24,7 @@ mod proptests;
 
 pub use graph::{Graph, GraphBuilder, GraphError, TaskId};
 pub use order::{order, Cycle, Order};
+pub use partition::{partition, Pieces};
 pub use schedule::{
     fused_successors, CheckedScheduler, ScheduleError, Scheduler, TaskState, NO_TASK,
 };

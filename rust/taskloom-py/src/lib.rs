@@ -29,7 +29,7 @@ mod pool;
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PySet};
-use taskloom_core::{fused_successors, NO_TASK};
+use taskloom_core::{fused_successors, partition, NO_TASK};
 
 /// Compute `keys` from the dict graph `dsk` (see `taskloom.get`).
 ///
@@ -156,6 +156,35 @@ impl Compiled {
             chains.push(chain);
         }
         Ok(chains)
+    }
+
+    /// The graph cut into pieces of about `target` tasks for a cluster (see
+    /// `taskloom_core::partition`): per piece, in an order where a piece reads
+    /// only earlier ones, its keys in execution order, the keys of earlier
+    /// pieces it reads, and its keys that later pieces or the caller read.
+    #[allow(clippy::type_complexity)]
+    fn pieces(
+        &self,
+        py: Python<'_>,
+        target: u32,
+    ) -> PyResult<Vec<(Vec<Py<PyAny>>, Vec<Py<PyAny>>, Vec<Py<PyAny>>)>> {
+        let (plan, order) = self.get()?;
+        let keys = &plan.program.keys;
+        let pieces = partition(&plan.graph, order, &plan.outputs, target);
+        let named = |ids: &[u32]| -> Vec<Py<PyAny>> {
+            ids.iter()
+                .map(|&t| keys[t as usize].clone_ref(py))
+                .collect()
+        };
+        Ok((0..pieces.len())
+            .map(|p| {
+                (
+                    named(pieces.tasks(p)),
+                    named(pieces.inputs(p)),
+                    named(pieces.exports(p)),
+                )
+            })
+            .collect())
     }
 }
 
