@@ -174,17 +174,17 @@ def no_default_scheduler():
 
 
 def test_closing_in_opening_order_leaves_the_most_recent_open_client(no_default_scheduler):
-    from taskloom.base import get_scheduler
+    from taskloom.base import ClusterGet, get_scheduler
     from taskloom.threaded import get as threads
 
     a = _new_client()
     b = _new_client()
     try:
-        assert get_scheduler() == b.get
+        assert get_scheduler() == ClusterGet(b)
         a.close()
         # Dask agrees here (its most recent open client is B); taskloom used to fall
         # back to the threads while B was still open.
-        assert get_scheduler() == b.get
+        assert get_scheduler() == ClusterGet(b)
         assert taskloom.delayed(_on_a_worker)().compute()
         b.close()
         # Dask (distributed 2026.8) leaves scheduler="dask.distributed" here and its
@@ -198,19 +198,19 @@ def test_closing_in_opening_order_leaves_the_most_recent_open_client(no_default_
 
 
 def test_any_order_of_closes_and_with_blocks(no_default_scheduler):
-    from taskloom.base import get_scheduler
+    from taskloom.base import ClusterGet, get_scheduler
     from taskloom.threaded import get as threads
 
     with _new_client() as a:
         with _new_client() as b:
-            assert get_scheduler() == b.get
-        assert get_scheduler() == a.get
+            assert get_scheduler() == ClusterGet(b)
+        assert get_scheduler() == ClusterGet(a)
         c = _new_client()
         d = _new_client()
         c.close()  # out of order, under d
-        assert get_scheduler() == d.get
+        assert get_scheduler() == ClusterGet(d)
         d.close()
-        assert get_scheduler() == a.get
+        assert get_scheduler() == ClusterGet(a)
         assert taskloom.delayed(_on_a_worker)().compute()
         a.close()  # closed inside its own with block; the block's close is then a no-op
         assert get_scheduler() is threads
@@ -229,7 +229,7 @@ def test_a_scheduler_the_user_sets_while_a_client_is_open(no_default_scheduler):
     client), and a scheduler set globally while the client was open is reset. taskloom
     keeps the user's setting, and a block never brings back a closed client.
     """
-    from taskloom.base import get_scheduler
+    from taskloom.base import ClusterGet, get_scheduler
     from taskloom.local import get_sync
     from taskloom.threaded import get as threads
 
@@ -250,8 +250,8 @@ def test_a_scheduler_the_user_sets_while_a_client_is_open(no_default_scheduler):
 
     with taskloom.config.set(scheduler="sync"):
         a = _new_client()  # opened inside the block, outlives it
-        assert get_scheduler() == a.get
-    assert get_scheduler() == a.get  # still open: still the default
+        assert get_scheduler() == ClusterGet(a)
+    assert get_scheduler() == ClusterGet(a)  # still open: still the default
     a.close()
     assert get_scheduler() is threads  # not the block's "sync", which has ended
 
@@ -259,19 +259,19 @@ def test_a_scheduler_the_user_sets_while_a_client_is_open(no_default_scheduler):
     with taskloom.config.set(scheduler="sync"):
         b.close()
         c = _new_client()
-        assert get_scheduler() == c.get
-    assert get_scheduler() == c.get
+        assert get_scheduler() == ClusterGet(c)
+    assert get_scheduler() == ClusterGet(c)
     c.close()
     assert get_scheduler() is threads
 
 
 def test_set_as_default_false_leaves_the_default_alone(no_default_scheduler):
-    from taskloom.base import get_scheduler
+    from taskloom.base import ClusterGet, get_scheduler
     from taskloom.distributed import Client
     from taskloom.threaded import get as threads
 
     with _new_client() as a:
         with Client(a.scheduler.address, set_as_default=False) as other:
-            assert get_scheduler() == a.get
-        assert other.status == "closed" and get_scheduler() == a.get
+            assert get_scheduler() == ClusterGet(a)
+        assert other.status == "closed" and get_scheduler() == ClusterGet(a)
     assert get_scheduler() is threads

@@ -119,7 +119,9 @@ def get_scheduler(scheduler: Any = None, collections: list | None = None) -> Cal
             f"unknown scheduler {scheduler!r}; expected one of {sorted(SCHEDULER_NAMES)} "
             "or a get function"
         )
-    get = getattr(scheduler, "get", None)  # an object with a get method, like a Client
+    if is_cluster_client(scheduler):
+        return ClusterGet(scheduler)
+    get = getattr(scheduler, "get", None)  # an object with a get method
     if callable(scheduler) and not callable(get):
         return scheduler
     if callable(get):
@@ -156,12 +158,16 @@ def _is_foreign(c: Any) -> bool:
     return type(c).__module__.partition(".")[0] != "taskloom"
 
 
-def _scheduler_for_dask(scheduler: Any, collections: list) -> Any:
+def _scheduler_for_dask(scheduler: Any, collections: list, persist: bool = False) -> Any:
     """What to pass as ``scheduler=`` to Dask's ``compute``/``persist`` for Dask's
     collections: taskloom's ``get`` where Dask would take one of its local schedulers,
-    anything else (a client, an executor) as Dask would take it."""
+    for ``compute`` on a cluster client a :class:`ClusterGet` (the graph runs in
+    pieces; ``persist`` leaves the client to Dask, whose futures stay on the workers),
+    anything else (an executor) as Dask would take it."""
     if scheduler is None:
         scheduler = config.get("scheduler", None)
+    if is_cluster_client(scheduler) and not persist:
+        return ClusterGet(scheduler)
     if scheduler is None:
         import dask.base
 
@@ -186,7 +192,7 @@ def _through_dask(
         *args,
         traverse=traverse,
         optimize_graph=optimize_graph,
-        scheduler=_scheduler_for_dask(scheduler, found),
+        scheduler=_scheduler_for_dask(scheduler, found, post is not _finalized),
         **kwargs,
     )
 
@@ -364,6 +370,30 @@ def is_cluster_client(obj: Any) -> bool:
     )
 
 
+class ClusterGet:
+    """The ``get`` of a Dask cluster client: :func:`taskloom.distributed.get` bound to
+    it, which runs large graphs in pieces (``pieces=`` and ``sync=`` pass through)."""
+
+    __slots__ = ("client",)
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def __call__(self, dsk: Mapping, keys: Any, **kwargs: Any) -> Any:
+        from taskloom._cluster import get
+
+        return get(dsk, keys, self.client, **kwargs)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ClusterGet) and other.client is self.client
+
+    def __hash__(self) -> int:
+        return hash((ClusterGet, id(self.client)))
+
+    def __repr__(self) -> str:
+        return f"ClusterGet({self.client!r})"
+
+
 def _run_and_fill(
     args: tuple,
     traverse: bool,
@@ -383,9 +413,7 @@ def _run_and_fill(
         # rebuilt so that iterators read above are passed as the lists they became.
         args = tuple(_fill(t, found) for t in templates)
         return _through_dask(post, args, traverse, scheduler, optimize_graph, kwargs)
-    if post is _persisted and is_cluster_client(
-        getattr(get_scheduler(scheduler), "__self__", None)
-    ):
+    if post is _persisted and isinstance(get_scheduler(scheduler), ClusterGet):
         # On a Dask cluster the results stay on the workers: the graphs get futures.
         kwargs = {**kwargs, "sync": False}
     results = _run(found, scheduler, optimize_graph, kwargs)

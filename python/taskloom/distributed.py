@@ -1,9 +1,13 @@
 """Running taskloom on a Dask cluster: Dask's distributed scheduler and workers.
 
 taskloom does not have a cluster of its own. Any ``distributed.Client`` works as a
-scheduler: ``taskloom.compute(x, scheduler=client)``, ``x.compute(scheduler=client)``;
-the graph goes to the cluster's scheduler as Dask's own graphs do, and ``persist``
-leaves the results on the workers (the persisted collection's graph holds futures).
+scheduler: ``taskloom.compute(x, scheduler=client)``, ``x.compute(scheduler=client)``,
+or :func:`get` for a dict graph. Dask's engine moves the data and keeps the work alive;
+taskloom's core runs the tasks: a large graph goes to the cluster cut into pieces, one
+Dask task each, that taskloom runs on the workers (see ``taskloom._cluster`` for the
+policy; ``pieces=False``, or the ``distributed.pieces`` setting, sends task by task).
+``persist`` leaves the results on the workers (the persisted collection's graph holds
+futures).
 :class:`Client` is a ``distributed.Client`` that, while it is open, is also
 taskloom's default scheduler, as Dask's client is Dask's.
 
@@ -55,8 +59,9 @@ except ImportError as e:  # pragma: no cover - exercised by a test that hides th
     ) from e
 
 from taskloom import config
+from taskloom._cluster import get
 
-__all__ = ["Client", "LocalCluster"]
+__all__ = ["Client", "LocalCluster", "get"]
 
 LocalCluster = distributed.LocalCluster
 

@@ -1,0 +1,278 @@
+"""Graphs on a Dask cluster, cut into pieces that taskloom runs on the workers.
+
+Dask's distributed scheduler spends about a millisecond on every task it places, so a
+graph of 10^5 small tasks costs minutes there. Here taskloom's core cuts the graph into
+pieces (``taskloom_core::partition``: in-trees cut into subtrees of about ``target``
+tasks, then packed in a topological order) and each piece goes to the cluster as one
+Dask task that runs its sub-graph with taskloom's single-threaded executor on a worker.
+A piece takes as arguments the results of the earlier pieces it reads (Dask moves
+them between workers) and returns a dict of the results that later pieces or the
+caller read. Dask keeps the work alive: a piece lost with its worker is recomputed
+like any Dask task, and an error arrives as Dask delivers it, with its type,
+traceback and taskloom's note naming the key that raised.
+
+Policy (measured on ``LocalCluster(n_workers=2, threads_per_worker=1)``, see the
+README's table): ``pieces="auto"`` (the ``distributed.pieces`` setting's default) cuts
+a graph of at least :data:`AUTO_MIN_TASKS` tasks into about
+:data:`PIECES_PER_THREAD` pieces per worker thread, each of at most
+:data:`MAX_TARGET` tasks (so a million-task graph makes a few hundred pieces, each
+a few milliseconds of work against Dask's millisecond); smaller graphs, whose tasks
+are typically numpy or pandas blocks, go task by task, where Dask places each block
+where its inputs are. ``pieces=False`` always goes task by task (Dask's own
+``client.get``); ``pieces=N`` asks for pieces of about N tasks.
+
+What stays with Dask: values in the graph that are ``distributed`` futures (persisted
+results) are passed to the pieces that read them, and ``sync=False`` (what
+``persist`` asks for) returns futures, one per requested key, each a small task that
+picks the key's value out of its piece's result.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Hashable, Mapping
+from typing import Any
+
+import distributed
+from distributed.protocol import pickle
+
+from taskloom import _core, config
+from taskloom._graph import prepare
+from taskloom.core import quote
+
+__all__ = ["get"]
+
+#: Graphs with fewer tasks go to the cluster task by task under ``pieces="auto"``.
+AUTO_MIN_TASKS = 2_000
+#: Pieces per worker thread that ``pieces="auto"`` aims at, for balance between workers.
+PIECES_PER_THREAD = 8
+#: The most tasks ``pieces="auto"`` puts in one piece.
+MAX_TARGET = 20_000
+
+
+class _Piece:
+    """What one piece runs: a sub-graph, the keys it returns, and where each input
+    comes from; sent to the cluster pickled (see :func:`_pack`)."""
+
+    __slots__ = ("exports", "layout", "tasks")
+
+    def __init__(self, tasks: dict, exports: list, layout: list) -> None:
+        self.tasks = tasks
+        self.exports = exports
+        # Per argument after the piece: a list of keys to take from an earlier
+        # piece's dict of results, or a single key (in a 1-tuple) whose value is
+        # the argument itself (a future's result).
+        self.layout = layout
+
+    def __reduce__(self) -> Any:
+        return (_Piece, (self.tasks, self.exports, self.layout))
+
+
+def _pack(piece: _Piece) -> bytes:
+    """A piece as the bytes its Dask task carries. Pickled once here and unpickled once
+    on the worker: as an object it would be pickled by the client, unpickled and pickled
+    again by Dask's scheduler and unpickled by the worker (and tokenized by pickling,
+    once more), seconds for 10^5 tasks; bytes pass through all of that as a copy, and
+    Dask's graph parser never reads the sub-graph's tasks as its own."""
+    return pickle.dumps(piece, protocol=5)
+
+
+class _Results(dict):
+    """A piece's results by key. A dict subclass, so that Dask sends it as one pickle
+    (a plain dict would be serialized item by item: seconds for 10^4 items)."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> Any:
+        return (_Results, (dict(self),))
+
+
+def _run_piece(packed: bytes, *inputs: Any) -> _Results:
+    """On a worker: run a piece's tasks with taskloom's executor; its exports by key."""
+    from taskloom.local import get_sync
+
+    piece = pickle.loads(packed)
+    dsk = piece.tasks
+    given: list = []
+    for where, value in zip(piece.layout, inputs, strict=True):
+        if isinstance(where, tuple):
+            dsk[where[0]] = value
+            given.append(where[0])
+        else:
+            for k in where:
+                dsk[k] = value[k]
+            given += where
+    # Inputs are results, not tasks: quote those the scheduler could misread (a tuple,
+    # a container, a value equal to a key). Checked after all are in, and only where
+    # needed: quoting every one of 10^5 inputs costs more than the piece's tasks.
+    for k in given:
+        if _misread(dsk[k], dsk):
+            dsk[k] = quote(dsk[k])
+    return _Results(zip(piece.exports, get_sync(dsk, piece.exports), strict=True))
+
+
+_CONTAINERS = (tuple, list, dict, set, frozenset)
+
+
+def _misread(value: Any, dsk: dict) -> bool:
+    """Whether the scheduler would read ``value``, given as a result, as something else."""
+    if isinstance(value, _CONTAINERS):
+        return True
+    try:
+        return value in dsk
+    except TypeError:  # unhashable: an array or a frame, read as data
+        return False
+
+
+class _Pick:
+    """A Dask task's function: one key's value out of a piece's dict of results."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, key: Hashable) -> None:
+        self.key = key
+
+    def __call__(self, results: dict) -> Any:
+        return results[self.key]
+
+    def __reduce__(self) -> Any:
+        return (_Pick, (self.key,))
+
+    def __repr__(self) -> str:
+        return f"pick({self.key!r})"
+
+
+def _flatten(keys: Any, out: list) -> list:
+    if isinstance(keys, list):
+        for k in keys:
+            _flatten(k, out)
+    else:
+        out.append(keys)
+    return out
+
+
+def _nest(keys: Any, values: dict) -> Any:
+    if isinstance(keys, list):
+        return [_nest(k, values) for k in keys]
+    return values[keys]
+
+
+def _target(pieces: Any, ntasks: int, client: Any) -> int | None:
+    """Tasks per piece, or None to go task by task."""
+    if pieces is None:
+        pieces = config.get("distributed.pieces", "auto")
+    if pieces is False:
+        return None
+    if pieces is True or pieces == "auto":
+        if pieces == "auto" and ntasks < AUTO_MIN_TASKS:
+            return None
+        threads = sum(client.nthreads().values()) or 1
+        return max(1, min(MAX_TARGET, ntasks // (PIECES_PER_THREAD * threads)))
+    if isinstance(pieces, int) and pieces >= 1:
+        return pieces
+    raise ValueError(
+        f"pieces must be 'auto', True, False or a number of tasks per piece, got {pieces!r}"
+    )
+
+
+def get(
+    dsk: Mapping,
+    keys: Any,
+    client: Any = None,
+    *,
+    pieces: Any = None,
+    sync: bool = True,
+    **kwargs: Any,
+) -> Any:
+    """Compute ``keys`` of the graph ``dsk`` on a Dask cluster, in pieces.
+
+    Parameters
+    ----------
+    dsk : Mapping
+        A task graph (taskloom's or Dask's format).
+    keys : key or (nested) list of keys
+        What to compute; the result nests the same way.
+    client : distributed.Client, optional
+        The cluster; by default the current default client.
+    pieces : 'auto', bool or int, optional
+        How to cut the graph: see the module's policy. Default: the
+        ``distributed.pieces`` setting, itself ``"auto"`` by default.
+    sync : bool
+        False returns futures (one per key) instead of results, as
+        ``client.get(..., sync=False)`` does.
+    **kwargs
+        Passed to ``client.get`` (``resources=``, ``retries=``, ``priority=``, ...).
+
+    Examples
+    --------
+    >>> from operator import add
+    >>> from taskloom.distributed import Client, get
+    >>> dsk = {("x", i): (add, i, 1) for i in range(3000)}
+    >>> dsk["total"] = (sum, list(dsk))
+    >>> with Client(n_workers=1, processes=False, dashboard_address=":0") as client:
+    ...     get(dsk, "total", client)
+    4501500
+    """
+    if client is None:
+        client = distributed.default_client()
+    # Futures (persisted results) are the cluster's to resolve: found before Dask's
+    # graphs are lowered (which reads a future as a reference to its own key), and
+    # data to taskloom's core.
+    futures = (
+        {k: v for k, v in dsk.items() if isinstance(v, distributed.Future)}
+        if isinstance(dsk, Mapping)
+        else {}
+    )
+    dsk = prepare(dsk, None, {}, "get")
+    compiled = _core.Compiled({**dsk, **dict.fromkeys(futures)} if futures else dsk, keys)
+    target = _target(pieces, len(compiled), client)
+    if target is None:
+        return client.get({**dsk, **futures}, keys, sync=sync, **kwargs)
+
+    name = f"taskloom-piece-{uuid.uuid4().hex}"
+    graph: dict = {}
+    owner: dict = {}  # exported key -> its piece's Dask key
+    for i, (tasks, inputs, exports) in enumerate(compiled.pieces(target)):
+        if futures:
+            sub = {k: dsk[k] for k in tasks if k not in futures}
+            # Futures placed in this piece are read by its tasks: arguments too.
+            inputs = [k for k in tasks if k in futures] + inputs
+        else:
+            sub = {k: dsk[k] for k in tasks}
+        layout: list = []
+        args: list = []
+        by_piece: dict = {}
+        for k in inputs:
+            if k in futures:
+                # By key, with the future as the key's graph entry: Dask reads a key
+                # whose entry is a future as that future's result (given as an
+                # argument, the future itself would arrive as its key).
+                graph[k] = futures[k]
+                layout.append((k,))
+                args.append(k)
+            else:
+                wanted = by_piece.get(owner[k])
+                if wanted is None:
+                    wanted = by_piece[owner[k]] = []
+                    layout.append(wanted)
+                    args.append(owner[k])
+                wanted.append(k)
+        piece = (name, i)
+        graph[piece] = (_run_piece, _pack(_Piece(sub, exports, layout)), *args)
+        for k in exports:
+            owner[k] = piece
+
+    flat = _flatten(keys, [])
+    if not sync:
+        # One future per key: a small task picks each value out of its piece's dict.
+        for k in flat:
+            graph[k] = futures[k] if k in futures else (_Pick(k), owner[k])
+        return client.get(graph, keys, sync=False, **kwargs)
+    wanted = list(dict.fromkeys(owner[k] for k in flat if k not in futures))
+    for k in flat:
+        if k in futures:
+            graph[k] = futures[k]
+            wanted.append(k)
+    got = dict(zip(wanted, client.get(graph, wanted, **kwargs), strict=True))
+    values = {k: got[k] if k in futures else got[owner[k]][k] for k in flat}
+    return _nest(keys, values)
