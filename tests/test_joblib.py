@@ -5,6 +5,7 @@ loops run sequentially (and, for the seed article's code, with plain Python)."""
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -219,6 +220,16 @@ def test_threads_cancel_in_flight_without_waiting_for_the_rest():
             Parallel(n_jobs=2, batch_size=1)(delayed(slow)(x) for x in range(1000))
     assert time.perf_counter() - start < 5  # 1000 x 10 ms on 2 threads would be 5 s
     assert next(calls) < 100
+
+
+def test_timeout_is_honoured():
+    with joblib.parallel_backend("taskloom", scheduler="threads"):
+        start = time.perf_counter()
+        # joblib raises multiprocessing's TimeoutError, whatever the backend.
+        with pytest.raises(multiprocessing.TimeoutError):
+            Parallel(n_jobs=2, timeout=0.2)(delayed(time.sleep)(s) for s in [0.0, 1.5, 0.0])
+        assert time.perf_counter() - start < 1.4
+        assert Parallel(n_jobs=2)(delayed(square)(x) for x in range(4)) == [0, 1, 4, 9]
 
 
 # --- generators ----------------------------------------------------------------------
