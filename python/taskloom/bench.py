@@ -609,10 +609,11 @@ SPECIAL: dict[str, Callable[[int], Case]] = {
 # on threads) and ``joblib-tl-procs`` (on processes), and ``loop``: the calls in a
 # plain loop (``GridSearchCV`` with ``n_jobs=1``). Not in the default run (about two
 # minutes): ``--workloads joblib-map joblib-numpy joblib-gridsearch``. ``joblib-threading``
-# skips the map above 10^5 calls (~50 us a call: ~a minute per run at 10^6).
+# and ``joblib-tl-procs`` skip the map above 10^5 calls (~50 and ~20 us a call: a minute
+# per run at 10^6; the processes pay for pickling every call's arguments in the parent).
 
 #: The most calls of ``joblib-map`` each joblib scheduler runs (None: no limit).
-JOBLIB_MAP_LIMIT = {"joblib-threading": 100_000}
+JOBLIB_MAP_LIMIT = {"joblib-threading": 100_000, "joblib-tl-procs": 100_000}
 
 
 def _joblib_schedulers() -> dict[str, Callable | None]:
