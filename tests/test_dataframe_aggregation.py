@@ -307,6 +307,15 @@ def test_level_and_series_keys():
     ddf = dd.from_pandas(pdf, npartitions=4)
     check(ddf.groupby(ddf.y % 3).x.agg(CUSTOM_MEAN), pdf.groupby(pdf.y % 3).x.mean())
     check(ddf.groupby(ddf.y % 3).x.agg("median"), pdf.groupby(pdf.y % 3).x.median())
+    # A Series grouped by Series.
+    check(ddf.x.groupby(ddf.g).agg(CUSTOM_MEAN), pdf.x.groupby(pdf.g).mean())
+    expected = pdf.x.groupby([pdf.g, pdf.h]).agg(["median", "mean"])
+    check(
+        ddf.x.groupby([ddf.g, ddf.h]).agg(["median", CUSTOM_MEAN], split_out=2),
+        expected.set_axis(["median", "custom_mean"], axis=1),
+        2,
+    )
+    check(ddf.groupby("g").aggregate({"x": CUSTOM_MEAN}), pdf.groupby("g").agg({"x": "mean"}))
 
 
 @pytest.mark.parametrize("observed", [True, False])
