@@ -248,6 +248,43 @@ def test_generator_returns(scheduler):
         assert sorted(unordered) == [x * x for x in xs]
 
 
+def test_abandoned_generator_stops_the_remaining_batches():
+    calls = itertools.count()
+
+    def slow(x):
+        next(calls)
+        time.sleep(0.005)
+        return x
+
+    with joblib.parallel_backend("taskloom", scheduler="threads"):
+        gen = Parallel(n_jobs=2, batch_size=1, return_as="generator")(
+            delayed(slow)(x) for x in range(2000)
+        )
+        assert [next(gen), next(gen)] == [0, 1]
+        with pytest.warns(UserWarning, match="cancelled"):
+            gen.close()
+        time.sleep(0.2)
+        ran = next(calls)
+        time.sleep(0.2)
+        assert next(calls) == ran + 1  # nothing ran meanwhile
+        assert ran < 500
+
+
+def test_exit_with_an_unread_generator_is_prompt():
+    start = time.perf_counter()
+    _run_python(
+        "import time, joblib, taskloom.joblib\n"
+        "def slow(x):\n"
+        "    time.sleep(0.01)\n"
+        "    return x\n"
+        "joblib.parallel_backend('taskloom', scheduler='threads').__enter__()\n"
+        "gen = joblib.Parallel(n_jobs=2, batch_size=1, return_as='generator')(\n"
+        "    joblib.delayed(slow)(x) for x in range(3000))\n"
+        "print(next(gen))\n"
+    )
+    assert time.perf_counter() - start < 10  # the 3000 calls alone take 15 s
+
+
 def test_generator_unordered_yields_in_completion_order():
     def wait(x):
         time.sleep(0.4 if x == 0 else 0.0)

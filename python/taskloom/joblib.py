@@ -55,11 +55,13 @@ Examples
 
 from __future__ import annotations
 
+import atexit
 import collections
 import threading
 import time
 import traceback
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -85,6 +87,21 @@ __all__ = ["TaskloomBackend", "register"]
 _LINGER = 0.05
 # How long the first wave of processes waits for joblib's first dispatches to stop.
 _GATHER = 0.005
+
+# Runners still alive. At exit they stop taking batches: taskloom's own exit handler
+# (registered before this one, so run after it) waits for tasks still running, and a
+# lane would otherwise go on with a generator's remaining batches nobody will read.
+_RUNNERS: weakref.WeakSet = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all() -> None:
+    for runner in list(_RUNNERS):
+        try:
+            runner.abort()
+        except Exception:  # a cluster client closed already: nothing left to cancel
+            pass
+
 
 # Set while a batch runs in this thread (threads, processes, cluster workers alike):
 # a Parallel call made from inside one runs sequentially.
@@ -582,6 +599,10 @@ class TaskloomBackend(AutoBatchingMixin, ParallelBackendBase):
 
     def start_call(self) -> None:
         """Start a ``Parallel`` call: a fresh runner for its batches."""
+        self._new_runner()
+        _RUNNERS.add(self._runner)
+
+    def _new_runner(self) -> None:
         if self.kind == "threads":
             self._runner = _Lanes(self.get, self._n)
         elif self.kind == "processes":
