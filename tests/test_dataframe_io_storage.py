@@ -185,6 +185,8 @@ def test_without_fsspec_urls_are_a_clear_import_error(monkeypatch, tmp_path):
         lambda: ddf.to_csv("s3://bucket/out/*.csv"),
         lambda: dd.to_json(ddf, "s3://bucket/js"),
         lambda: ddf.to_parquet("s3://bucket/pq"),
+        lambda: dd.read_orc("s3://bucket/orc"),
+        lambda: dd.to_orc(ddf, "s3://bucket/orc"),
     ):
         with pytest.raises(ImportError, match=r"needs fsspec .*taskloom\[fsspec\]"):
             call()
@@ -291,3 +293,18 @@ def test_read_json_memory_urls(mem):
     assert df.npartitions > 1
     pd.testing.assert_frame_equal(df.compute().reset_index(drop=True), pdf[["c", "a"]])
     pd.testing.assert_frame_equal(dd.read_json(f"{url}/b.json.gz").compute(), pdf)
+
+
+def test_orc_memory_urls(mem, tmp_path):
+    _, url = mem
+    pdf = _frame(30, 7)
+    ddf = dd.from_pandas(pdf, npartitions=3)
+    paths = dd.to_orc(ddf, f"{url}/orc", write_index=False, storage_options={})
+    assert paths == [f"{url}/orc/part.{i}.orc" for i in range(3)]
+    dd.to_orc(ddf, tmp_path / "orc", write_index=False)
+    got = dd.read_orc(f"{url}/orc", storage_options={})
+    want = dd.read_orc(tmp_path / "orc").compute()
+    pd.testing.assert_frame_equal(got.compute(), want)
+    pd.testing.assert_frame_equal(got[["c"]].compute(), want[["c"]])
+    one = dd.read_orc(f"{url}/orc/part.1.orc", columns=["a"]).compute()
+    assert one["a"].tolist() == pdf["a"].iloc[10:20].tolist()

@@ -317,8 +317,15 @@ def to_json(
 class _ORCPiece:
     """Reads a run of stripes of one ORC file (only ``columns``), optionally indexed."""
 
-    def __init__(self, columns: list | None, index: Any, meta: pd.DataFrame) -> None:
+    def __init__(
+        self,
+        columns: list | None,
+        index: Any,
+        meta: pd.DataFrame,
+        storage_options: dict | None = None,
+    ) -> None:
         self.columns, self.index, self.meta = columns, index, meta
+        self.storage_options = storage_options
 
     @property
     def read_columns(self) -> list | None:
@@ -327,13 +334,12 @@ class _ORCPiece:
         return [*self.columns, self.index]
 
     def project_columns(self, columns: list) -> _ORCPiece:
-        return _ORCPiece(list(columns), self.index, self.meta[list(columns)])
+        return _ORCPiece(list(columns), self.index, self.meta[list(columns)], self.storage_options)
 
     def __call__(self, path: str, first: int, stop: int) -> pd.DataFrame:
         import pyarrow as pa
-        import pyarrow.orc as orc
 
-        f = orc.ORCFile(path)
+        f = _orc_file(path, self.storage_options)
         cols = self.read_columns
         batches = [f.read_stripe(i, columns=cols) for i in builtins.range(first, stop)]
         empty = f.schema.empty_table()
@@ -348,7 +354,22 @@ class _ORCPiece:
         return _cast(df, self.meta, path)
 
     def __dask_tokenize__(self) -> Any:
-        return ("orc", self.columns, self.index, str(self.meta.dtypes))
+        return (
+            "orc",
+            self.columns,
+            self.index,
+            str(self.meta.dtypes),
+            sorted((self.storage_options or {}).items(), key=str),
+        )
+
+
+def _orc_file(path: str, storage_options: dict | None = None) -> Any:
+    """``pyarrow.orc.ORCFile`` of a local path, or of a URL opened through fsspec."""
+    import pyarrow.orc as orc
+
+    if _files.is_local(path):
+        return orc.ORCFile(path)
+    return orc.ORCFile(_fsspec_fs(path, storage_options).open(path, "rb"))
 
 
 def read_orc(
@@ -362,7 +383,8 @@ def read_orc(
 ) -> DataFrame:
     """Read ORC files (a path, glob, list or directory) through pyarrow: one partition
     per ``split_stripes`` stripes of each file, reading only ``columns``; ``index``
-    names a column to use as the index (divisions unknown).
+    names a column to use as the index (divisions unknown). ``scheme://`` paths are
+    read through fsspec with ``storage_options``.
 
     Examples
     --------
@@ -372,19 +394,32 @@ def read_orc(
     >>> dd.read_orc(d).x.sum().compute()
     np.int64(6)
     """
-    import pyarrow.orc as orc
+    import pyarrow.orc  # noqa: F401  (fail now, not in a task)
 
     if engine != "pyarrow":
         raise ValueError(f"read_orc: engine must be 'pyarrow', got {engine!r}")
-    if storage_options:
-        raise ValueError("read_orc: storage_options= is not supported (local paths only)")
     if aggregate_files:
         raise NotImplementedError("read_orc: aggregate_files= is not supported")
     if isinstance(split_stripes, bool) or not isinstance(split_stripes, int) or split_stripes < 1:
         raise ValueError(f"split_stripes must be a positive integer, got {split_stripes!r}")
+    so = storage_options or None
     files: list[str] = []
-    for p in expand_paths(path, "ORC files"):
-        if os.path.isdir(p):
+    for p in expand_paths(path, "ORC files", so):
+        if not _files.is_local(p):
+            fs = _fsspec_fs(p, so)
+            if not fs.isdir(p):
+                files.append(p)
+                continue
+            found = sorted(
+                fs.unstrip_protocol(i["name"])
+                for i in fs.ls(p, detail=True)
+                if i["type"] == "file"
+                and not i["name"].rstrip("/").split("/")[-1].startswith((".", "_"))
+            )
+            if not found:
+                raise FileNotFoundError(f"no ORC files in the directory {p!r}")
+            files.extend(found)
+        elif os.path.isdir(p):
             found = sorted(
                 os.path.join(p, f) for f in os.listdir(p) if not f.startswith((".", "_"))
             )
@@ -393,7 +428,7 @@ def read_orc(
             files.extend(found)
         else:
             files.append(p)
-    first = orc.ORCFile(files[0])
+    first = _orc_file(files[0], so)
     names = first.schema.names
     if columns is not None:
         columns = [columns] if isinstance(columns, str) else list(columns)
@@ -409,19 +444,25 @@ def read_orc(
         meta = meta[[c for c in columns if c != index]]
     pieces = []
     for f in files:
-        n = orc.ORCFile(f).nstripes
+        n = _orc_file(f, so).nstripes
         for s in builtins.range(0, builtins.max(n, 1), split_stripes):
             pieces.append((f, s, builtins.min(s + split_stripes, n)))
     cols = None if columns is None else list(meta.columns)
-    reader = _ORCPiece(cols, index, meta)
+    reader = _ORCPiece(cols, index, meta, so)
     return from_map(reader, *zip(*pieces, strict=True), meta=meta, label="read-orc")
 
 
-def _write_orc(part: pd.DataFrame, path: str, write_index: bool) -> str:
+def _write_orc(
+    part: pd.DataFrame, path: str, write_index: bool, storage_options: dict | None = None
+) -> str:
     import pyarrow as pa
     import pyarrow.orc as orc
 
     table = pa.Table.from_pandas(part.reset_index() if write_index else part, preserve_index=False)
+    if not _files.is_local(path):  # a store writes an object whole
+        with _fsspec_fs(path, storage_options).open(path, "wb") as f:
+            orc.write_table(table, f)
+        return path
     with _files.atomic_write(path) as temp:
         orc.write_table(table, temp)
     return path
@@ -438,7 +479,8 @@ def to_orc(
 ) -> Any:
     """Write one ORC file per partition, ``part.<i>.orc`` in the directory ``path``,
     through pyarrow (the index becomes a column unless ``write_index=False``). Returns
-    the paths written (``compute=False``: Delayed values writing them).
+    the paths written (``compute=False``: Delayed values writing them). ``scheme://``
+    paths are written through fsspec with ``storage_options``.
 
     Examples
     --------
@@ -450,15 +492,21 @@ def to_orc(
     """
     if engine != "pyarrow":
         raise ValueError(f"to_orc: engine must be 'pyarrow', got {engine!r}")
-    if storage_options:
-        raise ValueError("to_orc: storage_options= is not supported (local paths only)")
     import pyarrow.orc  # noqa: F401  (fail now, not in a task)
 
     path = os.fspath(path)
-    os.makedirs(path, exist_ok=True)
-    paths = [os.path.join(path, f"part.{i}.orc") for i in builtins.range(df.npartitions)]
-    name = f"to-orc-{tokenize(df._name, paths, write_index)}"
-    layer = {(name, i): (_write_orc, (df._name, i), p, write_index) for i, p in enumerate(paths)}
+    so = storage_options or None
+    if _files.is_local(path):
+        os.makedirs(path, exist_ok=True)
+        paths = [os.path.join(path, f"part.{i}.orc") for i in builtins.range(df.npartitions)]
+    else:
+        _fsspec_fs(path, so).makedirs(path, exist_ok=True)
+        root = path.rstrip("/")
+        paths = [f"{root}/part.{i}.orc" for i in builtins.range(df.npartitions)]
+    name = f"to-orc-{tokenize(df._name, paths, write_index, so)}"
+    layer = {
+        (name, i): (_write_orc, (df._name, i), p, write_index, so) for i, p in enumerate(paths)
+    }
     return _compute_or_delayed(layer, df, compute, compute_kwargs)
 
 
