@@ -436,7 +436,7 @@ def test_seed_article_square_over_a_million():
 
 @pytest.mark.parametrize("scheduler", PARALLEL_LOCAL)
 def test_seed_article_image_flipper(scheduler, tmp_path):
-    from PIL import Image
+    Image = pytest.importorskip("PIL.Image")
 
     rng = np.random.default_rng(0)
     for i in range(4):
@@ -523,6 +523,21 @@ def test_cluster_scatters_a_shared_argument_once(client):
     # One copy per worker at most (2), not one per task (24).
     assert len({(pid, i) for pid, i, _ in out}) <= 2
     assert TaskloomBackend(client).effective_n_jobs(-1) == 2
+
+    # scatter=[...]: sent to every worker up front, once, and never again per call.
+    scattered.clear()
+    client.scatter = spy
+    try:
+        backend = TaskloomBackend(client, scatter=[big])
+        assert len(scattered) == 1
+        for _ in range(2):
+            out = Parallel(n_jobs=-1, batch_size=1, backend=backend)(
+                delayed(keep_and_describe)(x, big) for x in range(8)
+            )
+            assert [v for _, _, v in out] == [float(x) for x in range(8)]
+    finally:
+        del client.scatter
+    assert len(scattered) == 1
 
 
 def test_cluster_errors_and_cancellation(client):

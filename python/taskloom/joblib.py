@@ -630,6 +630,9 @@ class TaskloomBackend(AutoBatchingMixin, ParallelBackendBase):
         self._runner.submit(func, callback or (lambda out: None))
         return func
 
+    # joblib before 1.5 calls apply_async where later versions call submit.
+    apply_async = submit
+
     def retrieve_result_callback(self, out: Any) -> list:
         """A batch's results, or its error raised (traceback text as the cause)."""
         if isinstance(out, _Failure):
