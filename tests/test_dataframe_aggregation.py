@@ -160,6 +160,13 @@ def _custom_aggregations(data, sort, dropna, split_out, split_every):
     )
     lazy = g.agg({"x": [CUSTOM_MEAN, "var"], "y": [CUSTOM_SUM, NUNIQUE_ALL_KEYS]}, **opts)
     check(lazy, expected, split_out)
+    # With the built-in nunique (its own tree of distinct pairs; one partition).
+    expected = pg.agg({"x": ["mean", "max"], "y": "nunique"})
+    expected.columns = pd.MultiIndex.from_tuples(
+        [("x", "custom_mean"), ("x", "max"), ("y", "nunique")]
+    )
+    lazy = g.agg({"x": [CUSTOM_MEAN, "max"], "y": "nunique"}, split_every=split_every)
+    check(lazy, expected)
     # Named aggregation, frame and series.
     expected = pg.agg(m=("x", "mean"), s=("y", "sum"), lo=("x", "min"))
     check(g.agg(m=("x", CUSTOM_MEAN), s=("y", CUSTOM_SUM), lo=("x", "min"), **opts), expected)
