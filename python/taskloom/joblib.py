@@ -42,7 +42,9 @@ Policy:
   setting, else the CPU count; a cluster: its worker threads), ``-2`` one fewer, and so
   on; a positive number is taken as given, except that processes never outnumber
   taskloom's pool (``num_workers=``): growing the shared pool for one call would start
-  new interpreters. The default is ``-1``, as for Dask's backend.
+  new interpreters (fewer jobs than the pool has workers shrink it, as
+  ``taskloom.multiprocessing.get(num_workers=)`` does). The default is ``-1``, as for
+  Dask's backend.
 
 Examples
 --------
