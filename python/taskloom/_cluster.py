@@ -175,6 +175,30 @@ def _target(pieces: Any, ntasks: int, client: Any) -> int | None:
     )
 
 
+def _take_futures(
+    tasks: list, groups: list, exports: list, futures: dict, layout: list, args: list
+) -> tuple[list, list, list]:
+    """A piece's tasks, input groups and exports without the keys whose values are
+    futures; those it reads go to ``args`` by key (Dask reads a key whose entry is a
+    future as that future's result; a future given as an argument would arrive as
+    its key), with their place in ``layout``."""
+    direct = [k for k in tasks if k in futures]  # placed here, read by its tasks
+    kept = []
+    for p, ks in groups:
+        direct += [k for k in ks if k in futures]
+        ks = [k for k in ks if k not in futures]
+        if ks:
+            kept.append((p, ks))
+    for k in direct:
+        layout.append((k,))
+        args.append(k)
+    return (
+        [k for k in tasks if k not in futures],
+        kept,
+        [k for k in exports if k not in futures],
+    )
+
+
 def get(
     dsk: Mapping,
     keys: Any,
@@ -229,38 +253,23 @@ def get(
     if target is None:
         return client.get({**dsk, **futures}, keys, sync=sync, **kwargs)
 
+    rows, outputs = compiled.pieces(target)
+    del compiled
     name = f"taskloom-piece-{uuid.uuid4().hex}"
     graph: dict = {}
-    owner: dict = {}  # exported key -> its piece's Dask key
-    for i, (tasks, inputs, exports) in enumerate(compiled.pieces(target)):
-        if futures:
-            sub = {k: dsk[k] for k in tasks if k not in futures}
-            # Futures placed in this piece are read by its tasks: arguments too.
-            inputs = [k for k in tasks if k in futures] + inputs
-        else:
-            sub = {k: dsk[k] for k in tasks}
+    for i, (tasks, groups, exports) in enumerate(rows):
         layout: list = []
         args: list = []
-        by_piece: dict = {}
-        for k in inputs:
-            if k in futures:
-                # By key, with the future as the key's graph entry: Dask reads a key
-                # whose entry is a future as that future's result (given as an
-                # argument, the future itself would arrive as its key).
+        if futures:
+            tasks, groups, exports = _take_futures(tasks, groups, exports, futures, layout, args)
+            for k in args:
                 graph[k] = futures[k]
-                layout.append((k,))
-                args.append(k)
-            else:
-                wanted = by_piece.get(owner[k])
-                if wanted is None:
-                    wanted = by_piece[owner[k]] = []
-                    layout.append(wanted)
-                    args.append(owner[k])
-                wanted.append(k)
-        piece = (name, i)
-        graph[piece] = (_run_piece, _pack(_Piece(sub, exports, layout)), *args)
-        for k in exports:
-            owner[k] = piece
+        for p, ks in groups:
+            layout.append(ks)
+            args.append((name, p))
+        sub = {k: dsk[k] for k in tasks}
+        graph[(name, i)] = (_run_piece, _pack(_Piece(sub, exports, layout)), *args)
+    owner = {k: (name, p) for k, p in outputs if k not in futures}
 
     flat = _flatten(keys, [])
     if not sync:

@@ -47,8 +47,9 @@ pub struct Pieces {
     /// `tasks[task_offsets[p]..task_offsets[p + 1]]`.
     pub task_offsets: Vec<u32>,
     pub tasks: Vec<TaskId>,
-    /// Tasks of other pieces that piece `p` reads (each once), in the order its
-    /// tasks first read them: `inputs[input_offsets[p]..input_offsets[p + 1]]`.
+    /// Tasks of other pieces that piece `p` reads (each once), grouped by the
+    /// piece that makes them, earliest first, and within a group in the order
+    /// `p`'s tasks first read them: `inputs[input_offsets[p]..input_offsets[p + 1]]`.
     pub input_offsets: Vec<u32>,
     pub inputs: Vec<TaskId>,
     /// Tasks of piece `p` that another piece reads or that are outputs, in
@@ -246,6 +247,8 @@ pub fn partition(graph: &Graph, order: &Order, outputs: &[TaskId], target: u32) 
                 }
             }
         }
+        let start = *input_offsets.last().unwrap() as usize;
+        inputs[start..].sort_by_key(|&d| piece_of[d as usize]); // stable
         input_offsets.push(inputs.len() as u32);
     }
     let mut export_offsets = Vec::with_capacity(count + 1);
@@ -294,6 +297,12 @@ mod tests {
                     assert!(pd <= q, "piece {q} reads later piece {pd}");
                     if pd != q {
                         assert!(p.inputs(q).contains(&d));
+                        let producers: Vec<u32> = p
+                            .inputs(q)
+                            .iter()
+                            .map(|&i| p.piece_of[i as usize])
+                            .collect();
+                        assert!(producers.windows(2).all(|w| w[0] <= w[1]));
                         assert!(p.exports(pd).contains(&d));
                     }
                 }

@@ -159,32 +159,41 @@ impl Compiled {
     }
 
     /// The graph cut into pieces of about `target` tasks for a cluster (see
-    /// `taskloom_core::partition`): per piece, in an order where a piece reads
-    /// only earlier ones, its keys in execution order, the keys of earlier
-    /// pieces it reads, and its keys that later pieces or the caller read.
+    /// `taskloom_core::partition`). Returns the pieces, in an order where a
+    /// piece reads only earlier ones, each as its keys in execution order, the
+    /// keys it reads from earlier pieces as `(piece, keys)` groups, and its keys
+    /// that later pieces or the caller read; and `(key, piece)` for each
+    /// requested key.
     #[allow(clippy::type_complexity)]
     fn pieces(
         &self,
         py: Python<'_>,
         target: u32,
-    ) -> PyResult<Vec<(Vec<Py<PyAny>>, Vec<Py<PyAny>>, Vec<Py<PyAny>>)>> {
+    ) -> PyResult<(
+        Vec<(Vec<Py<PyAny>>, Vec<(u32, Vec<Py<PyAny>>)>, Vec<Py<PyAny>>)>,
+        Vec<(Py<PyAny>, u32)>,
+    )> {
         let (plan, order) = self.get()?;
         let keys = &plan.program.keys;
+        let key = |t: u32| keys[t as usize].clone_ref(py);
         let pieces = partition(&plan.graph, order, &plan.outputs, target);
-        let named = |ids: &[u32]| -> Vec<Py<PyAny>> {
-            ids.iter()
-                .map(|&t| keys[t as usize].clone_ref(py))
-                .collect()
-        };
-        Ok((0..pieces.len())
+        let named = |ids: &[u32]| -> Vec<Py<PyAny>> { ids.iter().map(|&t| key(t)).collect() };
+        let rows = (0..pieces.len())
             .map(|p| {
-                (
-                    named(pieces.tasks(p)),
-                    named(pieces.inputs(p)),
-                    named(pieces.exports(p)),
-                )
+                let inputs = pieces.inputs(p);
+                let groups = inputs
+                    .chunk_by(|&a, &b| pieces.piece_of[a as usize] == pieces.piece_of[b as usize])
+                    .map(|g| (pieces.piece_of[g[0] as usize], named(g)))
+                    .collect();
+                (named(pieces.tasks(p)), groups, named(pieces.exports(p)))
             })
-            .collect())
+            .collect();
+        let outputs = plan
+            .outputs
+            .iter()
+            .map(|&t| (key(t), pieces.piece_of[t as usize]))
+            .collect();
+        Ok((rows, outputs))
     }
 }
 
