@@ -721,7 +721,9 @@ def read_csv(
     for one partition per file; compressed files are read whole); keyword arguments
     go to :func:`pandas.read_csv`. ``assume_missing=True`` reads integer columns as
     float64 (Dask's); ``sample_rows`` and ``enforce`` are accepted for Dask's
-    signature (every block is cast to the sampled dtypes anyway).
+    signature (every block is cast to the sampled dtypes anyway). ``scheme://`` paths
+    and patterns (``s3://``, ``memory://``, ``file://``...) are read through fsspec
+    with ``storage_options``, as in Dask; local paths need no fsspec.
 
     Examples
     --------
@@ -1039,7 +1041,9 @@ def to_csv(
     it once the write succeeds; ``single_file=True`` replaces the file only after the
     last partition is written. With ``compute=False`` a partition that fails before
     its write starts can leave a hidden ``.<name>.<random>.tmp`` staging directory
-    beside a single file (the target itself is intact).
+    beside a single file (the target itself is intact). A ``scheme://`` path is
+    written directly through fsspec with ``storage_options`` (a store replaces an
+    object whole; there is no staging there).
 
     Returns the paths written (``compute=False``: a list of Delayed writing them).
 
