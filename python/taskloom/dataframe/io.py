@@ -28,6 +28,12 @@ both built on ``from_map``).
   (:mod:`taskloom._files`), so each target holds either its old bytes or the whole new
   content. A failed ``to_csv``/``to_parquet`` can still have replaced the files of the
   partitions that did succeed, as in Dask.
+- Paths: local paths go through the os module and need nothing else. A ``scheme://``
+  URL (``s3://``, ``gs://``, ``memory://``, ``file://``...) is listed, opened and
+  written through fsspec with the reader's or writer's ``storage_options`` (Dask's
+  library and argument), in every file reader and writer here and in ``io_formats``;
+  without fsspec such a path is an ImportError naming the ``fsspec`` extra. URLs are
+  written directly, not staged: object stores replace an object whole.
 """
 
 from __future__ import annotations
