@@ -31,7 +31,8 @@ both built on ``from_map``).
 - Paths: local paths go through the os module and need nothing else. A ``scheme://``
   URL (``s3://``, ``gs://``, ``memory://``, ``file://``...) is listed, opened and
   written through fsspec with the reader's or writer's ``storage_options`` (Dask's
-  library and argument), in every file reader and writer here and in ``io_formats``;
+  library and argument), in every file reader and writer here and in ``io_formats``
+  but HDF5 (PyTables opens local files only);
   without fsspec such a path is an ImportError naming the ``fsspec`` extra. URLs are
   written directly, not staged: object stores replace an object whole.
 """
