@@ -424,10 +424,9 @@ def _value_types(part: pd.DataFrame, columns: list) -> dict:
     at to choose the column's SQL type."""
     out = {}
     for c in columns:
-        seen: dict = {}
-        for v in part[c].dropna():
-            seen.setdefault(type(v), v)
-        out[c] = list(seen.values())
+        values = part[c].dropna()
+        first = ~values.map(type).duplicated()
+        out[c] = values[first.to_numpy()].tolist()
     return out
 
 
