@@ -33,6 +33,8 @@ import uuid
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+import dask
+import dask.utils
 import distributed
 from distributed.protocol import pickle
 
@@ -48,6 +50,9 @@ AUTO_MIN_TASKS = 2_000
 PIECES_PER_THREAD = 8
 #: The most tasks ``pieces="auto"`` puts in one piece.
 MAX_TARGET = 20_000
+#: Bytes per task of a pickled graph of small tasks, more or less (see ``get``).
+_TASK_BYTES = 64
+_LARGE_GRAPH = "distributed.admin.large-graph-warning-threshold"
 
 
 class _Piece:
@@ -68,13 +73,30 @@ class _Piece:
         return (_Piece, (self.tasks, self.exports, self.layout))
 
 
-def _pack(piece: _Piece) -> bytes:
-    """A piece as the bytes its Dask task carries. Pickled once here and unpickled once
-    on the worker: as an object it would be pickled by the client, unpickled and pickled
-    again by Dask's scheduler and unpickled by the worker (and tokenized by pickling,
-    once more), seconds for 10^5 tasks; bytes pass through all of that as a copy, and
-    Dask's graph parser never reads the sub-graph's tasks as its own."""
-    return pickle.dumps(piece, protocol=5)
+class _Packed:
+    """A pickled piece. Bytes pass through Dask's client, scheduler and worker as
+    copies; the wrapper spares Dask hashing them to tokenize the graph (Dask reads a
+    ``bytes`` subclass as bytes; the pieces' keys make the graph's token unique)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def __reduce__(self) -> Any:
+        return (_Packed, (self.data,))
+
+    def __dask_tokenize__(self) -> int:
+        return len(self.data)
+
+
+def _pack(piece: _Piece) -> _Packed:
+    """A piece as its Dask task carries it: pickled once here, unpickled once on the
+    worker. As an object it would be pickled by the client, unpickled and pickled
+    again by Dask's scheduler, unpickled by the worker (and tokenized by pickling,
+    once more): seconds for 10^5 tasks; and Dask's graph parser would read the
+    sub-graph's tasks as its own."""
+    return _Packed(pickle.dumps(piece, protocol=5))
 
 
 class _Results(dict):
@@ -87,11 +109,11 @@ class _Results(dict):
         return (_Results, (dict(self),))
 
 
-def _run_piece(packed: bytes, *inputs: Any) -> _Results:
+def _run_piece(packed: _Packed, *inputs: Any) -> _Results:
     """On a worker: run a piece's tasks with taskloom's executor; its exports by key."""
     from taskloom.local import get_sync
 
-    piece = pickle.loads(packed)
+    piece = pickle.loads(packed.data)
     dsk = piece.tasks
     given: list = []
     for where, value in zip(piece.layout, inputs, strict=True):
@@ -272,6 +294,26 @@ def get(
     owner = {k: (name, p) for k, p in outputs if k not in futures}
 
     flat = _flatten(keys, [])
+    # Dask warns of graphs over 10 MB, meaning data embedded in them; a piece's bytes
+    # are its tasks, so warn only past what tasks take (data in the graph beyond that
+    # still warns).
+    default = dask.utils.parse_bytes(dask.config.get(_LARGE_GRAPH))
+    size = max(default, _TASK_BYTES * len(dsk))
+    with dask.config.set({_LARGE_GRAPH: size}):
+        return _submit(client, graph, keys, flat, futures, owner, sync, kwargs)
+
+
+def _submit(
+    client: Any,
+    graph: dict,
+    keys: Any,
+    flat: list,
+    futures: dict,
+    owner: dict,
+    sync: bool,
+    kwargs: dict,
+) -> Any:
+    """Send the pieces' graph; the requested keys' values (or futures, with ``sync=False``)."""
     if not sync:
         # One future per key: a small task picks each value out of its piece's dict.
         for k in flat:
