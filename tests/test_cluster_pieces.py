@@ -65,11 +65,12 @@ def test_pieces_off_sends_task_by_task(client):
     with taskloom.config.set({"distributed.pieces": False}):
         got, ran = _dask_tasks_run(client, lambda: get(dsk, key, client, pieces=None))
     assert (got, ran) == (loop(), len(dsk))
-    # Below AUTO_MIN_TASKS "auto" goes task by task too; True cuts whatever the size.
-    assert _dask_tasks_run(client, lambda: get(dsk, key, client))[1] == len(dsk)
-    with taskloom.config.set({"distributed.pieces": True}):
-        got, ran = _dask_tasks_run(client, lambda: get(dsk, key, client))
+    # By default even a small graph goes in pieces (8 per worker thread here).
+    got, ran = _dask_tasks_run(client, lambda: get(dsk, key, client))
     assert got == loop() and ran < len(dsk) / 10
+    # A graph of fewer tasks than that: pieces of one task, as Dask's tasks.
+    small = {"a": 1, "b": (_same, "a"), "c": (add, "a", "b")}
+    assert _dask_tasks_run(client, lambda: get(small, "c", client)) == (2, 3)
 
 
 def _random_graph(rng: random.Random, n: int) -> tuple[dict, list]:
@@ -154,7 +155,7 @@ def test_persist_leaves_futures_and_later_graphs_read_them(client):
     values = list(kept.__dask_graph__().values())
     assert len(values) == 2_500 and all(isinstance(v, distributed.Future) for v in values)
     client.gather(values)  # (so the task stream below sees only the next graph's tasks)
-    # A graph of >= AUTO_MIN_TASKS that reads the futures runs in pieces.
+    # The graph that reads the futures runs in pieces.
     total, ran = _dask_tasks_run(client, lambda: kept.sum().compute(scheduler=client))
     assert total == 3 * sum(range(10_000))
     assert ran < 500
@@ -207,3 +208,23 @@ def test_a_worker_killed_mid_run_is_recovered_from():
     finally:
         client.close()
         cluster.close()
+
+
+def test_dask_shuffles_run_by_tasks_in_pieces_unless_p2p_is_asked_for(client):
+    # With a default client Dask would shuffle peer to peer through its scheduler's
+    # extension, which tasks inside pieces cannot reach.
+    dask_dataframe = pytest.importorskip("dask.dataframe")
+    import dask
+    import pandas as pd
+
+    pdf = pd.DataFrame({"k": np.arange(400) % 13, "v": np.arange(400.0)})
+    ddf = dask_dataframe.from_pandas(pdf, npartitions=8)
+    expected = pdf.groupby("k").v.std()
+    with client.as_current():
+        (got,) = taskloom.compute(ddf.groupby("k").v.std(split_out=4), scheduler=client)
+        pd.testing.assert_series_equal(got.sort_index(), expected)
+        (got,) = taskloom.compute(ddf.shuffle("k").v.sum(), scheduler=client)
+        assert got == pdf.v.sum()
+        with dask.config.set({"dataframe.shuffle.method": "p2p"}):
+            (got,) = taskloom.compute(ddf.shuffle("k").v.sum(), scheduler=client)
+        assert got == pdf.v.sum()

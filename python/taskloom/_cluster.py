@@ -12,14 +12,15 @@ like any Dask task, and an error arrives as Dask delivers it, with its type,
 traceback and taskloom's note naming the key that raised.
 
 Policy (measured on ``LocalCluster(n_workers=2, threads_per_worker=1)``, see the
-README's table): ``pieces="auto"`` (the ``distributed.pieces`` setting's default) cuts
-a graph of at least :data:`AUTO_MIN_TASKS` tasks into about
-:data:`PIECES_PER_THREAD` pieces per worker thread, each of at most
-:data:`MAX_TARGET` tasks (so a million-task graph makes a few hundred pieces, each
-a few milliseconds of work against Dask's millisecond); smaller graphs, whose tasks
-are typically numpy or pandas blocks, go task by task, where Dask places each block
-where its inputs are. ``pieces=False`` always goes task by task (Dask's own
-``client.get``); ``pieces=N`` asks for pieces of about N tasks.
+README's table): ``pieces=True`` (the ``distributed.pieces`` setting's default) cuts a
+graph into about :data:`PIECES_PER_THREAD` pieces per worker thread, each of at most
+:data:`MAX_TARGET` tasks, so a million-task graph makes a few hundred pieces of a few
+milliseconds of work each against Dask's millisecond per task, and a graph of a few
+hundred pandas blocks makes pieces of a dozen blocks, which run about twice as fast as
+Dask's task-by-task placement (the ``timeseries()`` groupby of the seeds). A graph of
+fewer tasks than that makes pieces of one task each, as Dask would. ``pieces=False``
+always goes task by task (Dask's own ``client.get``); ``pieces=N`` asks for pieces of
+about N tasks.
 
 What stays with Dask: values in the graph that are ``distributed`` futures (persisted
 results) are passed to the pieces that read them, and ``sync=False`` (what
@@ -44,11 +45,9 @@ from taskloom.core import quote
 
 __all__ = ["get"]
 
-#: Graphs with fewer tasks go to the cluster task by task under ``pieces="auto"``.
-AUTO_MIN_TASKS = 2_000
-#: Pieces per worker thread that ``pieces="auto"`` aims at, for balance between workers.
+#: Pieces per worker thread that ``pieces=True`` aims at, for balance between workers.
 PIECES_PER_THREAD = 8
-#: The most tasks ``pieces="auto"`` puts in one piece.
+#: The most tasks ``pieces=True`` puts in one piece.
 MAX_TARGET = 20_000
 #: Bytes per task of a pickled graph of small tasks, more or less (see ``get``).
 _TASK_BYTES = 64
@@ -182,19 +181,15 @@ def _nest(keys: Any, values: dict) -> Any:
 def _target(pieces: Any, ntasks: int, client: Any) -> int | None:
     """Tasks per piece, or None to go task by task."""
     if pieces is None:
-        pieces = config.get("distributed.pieces", "auto")
+        pieces = config.get("distributed.pieces", True)
     if pieces is False:
         return None
-    if pieces is True or pieces == "auto":
-        if pieces == "auto" and ntasks < AUTO_MIN_TASKS:
-            return None
+    if pieces is True:
         threads = sum(client.nthreads().values()) or 1
         return max(1, min(MAX_TARGET, ntasks // (PIECES_PER_THREAD * threads)))
     if isinstance(pieces, int) and pieces >= 1:
         return pieces
-    raise ValueError(
-        f"pieces must be 'auto', True, False or a number of tasks per piece, got {pieces!r}"
-    )
+    raise ValueError(f"pieces must be True, False or a number of tasks per piece, got {pieces!r}")
 
 
 def _take_futures(
@@ -240,9 +235,9 @@ def get(
         What to compute; the result nests the same way.
     client : distributed.Client, optional
         The cluster; by default the current default client.
-    pieces : 'auto', bool or int, optional
+    pieces : bool or int, optional
         How to cut the graph: see the module's policy. Default: the
-        ``distributed.pieces`` setting, itself ``"auto"`` by default.
+        ``distributed.pieces`` setting, itself True by default.
     sync : bool
         False returns futures (one per key) instead of results, as
         ``client.get(..., sync=False)`` does.

@@ -188,13 +188,24 @@ def _through_dask(
     found: list = []
     for a in args:
         _find(a, found, traverse)
-    return (dask.compute if post is _finalized else dask.persist)(
-        *args,
-        traverse=traverse,
-        optimize_graph=optimize_graph,
-        scheduler=_scheduler_for_dask(scheduler, found, post is not _finalized),
-        **kwargs,
-    )
+    chosen = _scheduler_for_dask(scheduler, found, post is not _finalized)
+    settings: dict = {}
+    if isinstance(chosen, ClusterGet):
+        # With a client, Dask would shuffle and rechunk peer to peer, through its
+        # scheduler's extension, which tasks run in taskloom's pieces cannot reach; so
+        # by tasks, unless the user asked for p2p, whom Dask's own client then serves.
+        asked = [dask.config.get(k, None) for k in _P2P_SETTINGS]
+        if "p2p" in asked:
+            chosen = chosen.client
+        else:
+            settings = {k: "tasks" for k, v in zip(_P2P_SETTINGS, asked, strict=True) if not v}
+    with dask.config.set(settings):
+        return (dask.compute if post is _finalized else dask.persist)(
+            *args, traverse=traverse, optimize_graph=optimize_graph, scheduler=chosen, **kwargs
+        )
+
+
+_P2P_SETTINGS = ("dataframe.shuffle.method", "array.rechunk.method")
 
 
 # --- gathering collections from arguments -----------------------------------------------
