@@ -348,6 +348,32 @@ def test_categorical_keys_and_observed(keys, observed):
             check(g.x.agg(CUSTOM_MEAN, split_out=split_out), pg.x.mean(), split_out)
 
 
+@pytest.mark.parametrize("nparts", [1, 3, 6])
+def test_observed_false_with_a_plain_key_lists_every_combination(nparts):
+    # A categorical key beside a plain one: a shuffled partition lists only the
+    # combinations of the plain values it holds, so an unobserved combination could be
+    # missing from the one partition its hash picks (it was dropped from the result).
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(list("ababab"), categories=["a", "b", "c", "d"]),
+            "j": [1, 1, 2, 2, 1, 1],
+            "x": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+        }
+    )
+    g = dd.from_pandas(pdf, npartitions=nparts).groupby(["k", "j"], observed=False)
+    pg = pdf.groupby(["k", "j"], observed=False)
+    spec = {"x": ["median", "count", CUSTOM_MEAN]}
+    expected = pg.agg({"x": ["median", "count", "mean"]}).set_axis(
+        pd.MultiIndex.from_tuples([("x", "median"), ("x", "count"), ("x", "custom_mean")]),
+        axis=1,
+    )
+    assert len(expected) == 8
+    check(g.agg(spec), expected)
+    # Split outputs cannot place those combinations without a gather: refused.
+    with pytest.raises(NotImplementedError, match="observed=False, split_out > 1"):
+        g.agg(spec, split_out=2)
+
+
 def test_group_order_follows_sort():
     pdf = pd.DataFrame({"k": ["c", "a", "c", "b"], "x": [1.0, 2.0, 3.0, 4.0]})
     one = dd.from_pandas(pdf, npartitions=1)

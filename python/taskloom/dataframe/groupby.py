@@ -569,12 +569,33 @@ class _GroupBy:
         shuffled = self._shuffled(frame, split_out if split_out > 1 else None)
         n = shuffled.npartitions
         finish = _Finish(plan, False, as_series, columns, self._index_names(), meta)
-        step = _FinishPart(finish, None if self.observed else n)
+        # With observed=False and a key that is not categorical, a partition lists only
+        # the combinations of the values it holds: an unobserved combination may be
+        # missing from the partition its hash picks, so the partitions' listings are
+        # kept apart and merged at the root (split_out=1 only).
+        merge_unobserved = not self.observed and split_out == 1
+        step = _FinishPart(finish, None if self.observed else n, merge_unobserved)
         name = f"groupby-agg-whole-{tokenize(shuffled._name, step)}"
         layer = {(name, j): (step, (shuffled._name, j), j) for j in builtins.range(n)}
         out = new_collection({**shuffled._layers, name: layer}, name, meta, (None,) * (n + 1))
         if split_out > 1:
+            if not self.observed and not self._all_keys_categorical():
+                raise NotImplementedError(
+                    "groupby agg with median, observed=False, split_out > 1 and a key that "
+                    "is not categorical: the unobserved combinations cannot be placed "
+                    "without a gather; use split_out=1 or observed=True"
+                )
             return out
+        if merge_unobserved:
+            return tree_reduction(
+                out,
+                _identity,
+                _merge_listings,
+                partial(_finish_listings, self.sort),
+                meta,
+                split_every,
+                token="groupby-agg-gather",
+            )
         return tree_reduction(
             out,
             _identity,
@@ -584,6 +605,16 @@ class _GroupBy:
             split_every,
             token="groupby-agg-gather",
         )
+
+    def _all_keys_categorical(self) -> bool:
+        meta = self.obj._meta
+        if self.level is not None:
+            levels = self.level if isinstance(self.level, list) else [self.level]
+            return all(
+                isinstance(meta.index.get_level_values(lv).dtype, pd.CategoricalDtype)
+                for lv in levels
+            )
+        return all(isinstance(meta[k].dtype, pd.CategoricalDtype) for k in self.keys)
 
     def _with_nunique(
         self,
@@ -1512,23 +1543,43 @@ class _FinishPart:
     With ``observed=False`` every partition would list each unobserved category; only
     the partition the key hash sends it to keeps it (as it does the observed ones)."""
 
-    __slots__ = ("finish", "npartitions")
+    __slots__ = ("finish", "listings", "npartitions")
 
-    def __init__(self, finish: _Finish, npartitions: int | None) -> None:
-        self.finish, self.npartitions = finish, npartitions
+    def __init__(self, finish: _Finish, npartitions: int | None, listings: bool = False) -> None:
+        self.finish, self.npartitions, self.listings = finish, npartitions, listings
 
     def __call__(self, part: pd.DataFrame, j: int) -> Any:
         out = self.finish([self.finish.plan.chunk(part)])
-        if self.npartitions is None or not len(out):
+        if self.npartitions is None:
             return out
+        if not len(out):
+            return (out, out) if self.listings else out
         keys = out.index.to_frame(index=False)
         target = pd.util.hash_pandas_object(keys, index=False).to_numpy() % np.uint64(
             self.npartitions
         )
-        return out[target == j]
+        mine = target == j
+        if self.listings:
+            # (the groups this partition owns, the unobserved ones it merely lists)
+            return out[mine], out[~mine]
+        return out[mine]
 
     def __dask_tokenize__(self) -> Any:
-        return ("groupby-finish-part", self.finish, self.npartitions)
+        return ("groupby-finish-part", self.finish, self.npartitions, self.listings)
+
+
+def _merge_listings(parts: list) -> tuple:
+    owned = concat_partitions([p[0] for p in parts])
+    listed = concat_partitions([p[1] for p in parts])
+    return owned, listed[~listed.index.duplicated()]
+
+
+def _finish_listings(sort: bool, parts: list) -> Any:
+    """Each group once: from the partition owning it, else (a combination no
+    partition owns: unobserved) from any partition listing it."""
+    owned, listed = _merge_listings(parts)
+    listed = listed[~listed.index.isin(owned.index)]
+    return _concat_sorted(sort, [owned, listed])
 
 
 def _split_out_reduction(
