@@ -14,11 +14,11 @@ Policy:
   at least ``MIN_IDEAL_BATCH_DURATION`` (threads 20 ms: handing a batch to a thread
   costs tens of microseconds; processes and clusters 200 ms, as joblib's ``loky`` and
   ``dask`` backends: a round trip costs milliseconds). A fixed ``batch_size`` is kept.
-- Threads: one taskloom computation per burst of work, of ``n_jobs`` tasks ("lanes")
-  on taskloom's worker threads; each lane takes the next batch joblib dispatched, runs
-  it and hands its result back at once (joblib then dispatches the next), so no lane
-  waits for another. Lanes end when the ``Parallel`` call does, or after 50 ms with
-  nothing dispatched and nothing running.
+- Threads: up to ``n_jobs`` "lanes", each a one-task taskloom computation on a thread
+  of its own (started when a batch finds no lane waiting); each lane takes the next
+  batch joblib dispatched, runs it and hands its result back at once (joblib then
+  dispatches the next), so no lane waits for another. Lanes end when the ``Parallel``
+  call does, or after 50 ms with nothing dispatched and nothing running.
 - Processes: taskloom's process pool runs one computation at a time, so batches go in
   waves: all batches dispatched so far are one computation of independent tasks; its
   results come back when it ends, and the batches joblib dispatched meanwhile form the
@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import atexit
 import collections
+import functools
 import threading
 import time
 import traceback
@@ -198,7 +199,13 @@ def _run_items(items: list, nested: Any) -> list | _Failure:
 
 
 class _Lanes:
-    """Threads: ``n`` lane tasks in one taskloom computation pull batches from a queue."""
+    """Threads: up to ``n`` lanes, each a one-task taskloom computation on a thread of its
+    own, pull batches from a queue.
+
+    Each lane is its own ``get`` with one worker (run on its calling thread) rather than
+    one task of a shared computation: the threads scheduler runs a task it has timed as
+    quick inline on the caller, and a lane that found nothing to do is quick, so lanes
+    of one computation could end up running one after another."""
 
     def __init__(self, get: Callable, n: int) -> None:
         self.get = get
@@ -206,7 +213,8 @@ class _Lanes:
         self.cond = threading.Condition()
         self.queue: collections.deque = collections.deque()
         self.in_flight = 0
-        self.lanes = 0
+        self.lanes = 0  # lanes started and not yet ended (ending is decided under cond)
+        self.waiting = 0  # lanes waiting for a batch
         self.idle_since = time.monotonic()
         self.stopped = False
 
@@ -216,38 +224,49 @@ class _Lanes:
                 return
             self.queue.append((batch, callback))
             self.cond.notify()
-            start = self.lanes == 0
+            start = self.lanes < self.n and self.waiting < len(self.queue)
             if start:
-                self.lanes = self.n
+                self.lanes += 1
         if start:
-            threading.Thread(target=self._drive, name="taskloom-joblib", daemon=True).start()
+            threading.Thread(target=self._run_lane, name="taskloom-joblib", daemon=True).start()
 
-    def _drive(self) -> None:
-        name = f"joblib-lane-{_core.unique_token()}"
-        dsk = {(name, i): (self._lane,) for i in range(self.n)}
+    def _run_lane(self) -> None:
+        key = f"joblib-lane-{_core.unique_token()}"
+        ran = []
         try:
-            self.get(dsk, list(dsk), num_workers=self.n)
-        except BaseException as e:  # a lane never raises; this is taskloom failing
+            # (a partial: taskloom would copy a list argument)
+            self.get({key: (functools.partial(self._lane, ran),)}, key, num_workers=1)
+        except BaseException as e:  # taskloom failing, or joblib's callback raising
+            with self.cond:
+                if not ran or ran[-1] != "ended":
+                    self.lanes -= 1
             self._fail_all(e)
 
     def _fail_all(self, error: BaseException) -> None:
         with self.cond:
             pending = list(self.queue)
-            self.queue.clear()
-            self.lanes = 0
+        self.abort()
         for _, callback in pending[:1]:
             callback(_failure(error))
 
-    def _lane(self) -> None:
+    def _lane(self, ran: list) -> None:
+        ran.append("started")
         cond = self.cond
         while True:
             with cond:
-                while not self.queue:
-                    idle = self.in_flight == 0
-                    if self.stopped or (idle and time.monotonic() - self.idle_since > _LINGER):
-                        self.lanes -= 1
-                        return
-                    cond.wait(_LINGER)
+                self.waiting += 1
+                try:
+                    while not self.queue:
+                        idle = self.in_flight == 0
+                        if self.stopped or (idle and time.monotonic() - self.idle_since > _LINGER):
+                            # Decided under the lock that submit() takes: a batch queued
+                            # after this starts a new lane.
+                            self.lanes -= 1
+                            ran.append("ended")
+                            return
+                        cond.wait(_LINGER)
+                finally:
+                    self.waiting -= 1
                 batch, callback = self.queue.popleft()
                 self.in_flight += 1
             try:
