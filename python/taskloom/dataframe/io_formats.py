@@ -31,6 +31,7 @@ from taskloom.dataframe.core import DataFrame, _Frame
 from taskloom.dataframe.io import (
     _COMPRESSED,
     _block_bytes,
+    _file_mtime,
     _file_size,
     _fsspec_fs,
     _local_kwargs,
@@ -93,10 +94,14 @@ class _JSONPiece:
         converter: Any,
         columns: list | None = None,
         storage_options: dict | None = None,
+        versions: tuple = (),
     ) -> None:
         self.engine, self.kwargs, self.meta = engine, kwargs, meta
         self.path_column, self.converter = path_column, converter
         self.columns, self.storage_options = columns, storage_options
+        # The files' modification times: a rewritten file gives other task names, so
+        # a persisted read of the old contents is never taken for a new read.
+        self.versions = versions
 
     def project_columns(self, columns: list) -> _JSONPiece:
         """The same reader keeping only ``columns`` (Dask's column-projection protocol)."""
@@ -109,6 +114,7 @@ class _JSONPiece:
             self.converter,
             list(columns),
             self.storage_options,
+            self.versions,
         )
 
     def __call__(self, path: str, start: int | None, end: int | None) -> pd.DataFrame:
@@ -148,6 +154,7 @@ class _JSONPiece:
             self.path_column,
             self.columns,
             sorted((self.storage_options or {}).items(), key=str),
+            self.versions,
         )
 
 
@@ -251,7 +258,8 @@ def read_json(
                 f"read_json: columns {missing} are not in the data ({list(meta.columns)})"
             )
         meta = meta[columns]
-    reader = _JSONPiece(engine, kw, meta, path_column, path_converter, columns, so)
+    versions = tuple(_file_mtime(p, so) for p in paths)
+    reader = _JSONPiece(engine, kw, meta, path_column, path_converter, columns, so, versions)
     return from_map(reader, *zip(*pieces, strict=True), meta=meta, label="read-json")
 
 
@@ -323,9 +331,11 @@ class _ORCPiece:
         index: Any,
         meta: pd.DataFrame,
         storage_options: dict | None = None,
+        versions: tuple = (),
     ) -> None:
         self.columns, self.index, self.meta = columns, index, meta
         self.storage_options = storage_options
+        self.versions = versions  # as _JSONPiece's
 
     @property
     def read_columns(self) -> list | None:
@@ -334,7 +344,13 @@ class _ORCPiece:
         return [*self.columns, self.index]
 
     def project_columns(self, columns: list) -> _ORCPiece:
-        return _ORCPiece(list(columns), self.index, self.meta[list(columns)], self.storage_options)
+        return _ORCPiece(
+            list(columns),
+            self.index,
+            self.meta[list(columns)],
+            self.storage_options,
+            self.versions,
+        )
 
     def __call__(self, path: str, first: int, stop: int) -> pd.DataFrame:
         import pyarrow as pa
@@ -360,6 +376,7 @@ class _ORCPiece:
             self.index,
             str(self.meta.dtypes),
             sorted((self.storage_options or {}).items(), key=str),
+            self.versions,
         )
 
 
@@ -448,7 +465,7 @@ def read_orc(
         for s in builtins.range(0, builtins.max(n, 1), split_stripes):
             pieces.append((f, s, builtins.min(s + split_stripes, n)))
     cols = None if columns is None else list(meta.columns)
-    reader = _ORCPiece(cols, index, meta, so)
+    reader = _ORCPiece(cols, index, meta, so, tuple(_file_mtime(f, so) for f in files))
     return from_map(reader, *zip(*pieces, strict=True), meta=meta, label="read-orc")
 
 
@@ -527,11 +544,16 @@ def _tables() -> Any:
 
 
 class _HDFPiece:
-    def __init__(self, columns: list | None, meta: Any, mode: str, lock: bool) -> None:
+    def __init__(
+        self, columns: list | None, meta: Any, mode: str, lock: bool, versions: tuple = ()
+    ) -> None:
         self.columns, self.meta, self.mode, self.lock = columns, meta, mode, lock
+        self.versions = versions  # as _JSONPiece's
 
     def project_columns(self, columns: list) -> _HDFPiece:
-        return _HDFPiece(list(columns), self.meta[list(columns)], self.mode, self.lock)
+        return _HDFPiece(
+            list(columns), self.meta[list(columns)], self.mode, self.lock, self.versions
+        )
 
     def __call__(self, path: str, key: str, start: int, stop: int) -> Any:
         if self.lock:
@@ -549,7 +571,7 @@ class _HDFPiece:
 
     def __dask_tokenize__(self) -> Any:
         dtypes = self.meta.dtypes if isinstance(self.meta, pd.DataFrame) else self.meta.dtype
-        return ("hdf", self.columns, str(dtypes), self.mode)
+        return ("hdf", self.columns, str(dtypes), self.mode, self.versions)
 
 
 def read_hdf(
@@ -617,7 +639,8 @@ def read_hdf(
         divisions = [b[0] for b in bounds] + [bounds[-1][1]]
         if any(a > b for a, b in itertools.pairwise(divisions)):
             raise ValueError("read_hdf(sorted_index=True): the index is not sorted across chunks")
-    reader = _HDFPiece(columns, meta, mode, lock)
+    versions = tuple(_file_mtime(p) for p in dict.fromkeys(piece[0] for piece in pieces))
+    reader = _HDFPiece(columns, meta, mode, lock, versions)
     return from_map(
         reader, *zip(*pieces, strict=True), meta=meta, divisions=divisions, label="read-hdf"
     )
