@@ -372,6 +372,23 @@ def test_observed_false_with_a_plain_key_lists_every_combination(nparts):
     # Split outputs cannot place those combinations without a gather: refused.
     with pytest.raises(NotImplementedError, match="observed=False, split_out > 1"):
         g.agg(spec, split_out=2)
+    # A NaN key kept by dropna=False: pandas may hold it as a level value in one
+    # partition's result and as a missing code in another's; it is still one group.
+    rng = np.random.default_rng(3)
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(rng.choice(list("ab"), 60), categories=list("abcde")),
+            "j": rng.integers(0, 6, 60).astype(float),
+            "x": rng.normal(size=60),
+        }
+    )
+    pdf.loc[pdf.index[::5], "j"] = np.nan
+    g = dd.from_pandas(pdf, npartitions=5).groupby(["k", "j"], observed=False, dropna=False)
+    pg = pdf.groupby(["k", "j"], observed=False, dropna=False)
+    assert len(pg.x.median()) == 35
+    check(g.agg({"x": ["median", "count"]}), pg.agg({"x": ["median", "count"]}))
+    expected = pg.agg({"x": ["median", "count", "mean"]}).set_axis(expected.columns, axis=1)
+    check(g.agg(spec), expected)
 
 
 def test_group_order_follows_sort():

@@ -1569,9 +1569,18 @@ class _FinishPart:
 
 
 def _merge_listings(parts: list) -> tuple:
-    owned = concat_partitions([p[0] for p in parts])
-    listed = concat_partitions([p[1] for p in parts])
+    owned = _plain_nan_codes(concat_partitions([p[0] for p in parts]))
+    listed = _plain_nan_codes(concat_partitions([p[1] for p in parts]))
     return owned, listed[~listed.index.duplicated()]
+
+
+def _plain_nan_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with its MultiIndex rebuilt from its values: pandas' groupby with
+    ``observed=False, dropna=False`` may keep a NaN key as a level value rather than as
+    code -1, and ``duplicated``/``isin`` then take the two for different keys."""
+    if isinstance(frame.index, pd.MultiIndex) and len(frame):
+        frame = frame.set_axis(pd.MultiIndex.from_frame(frame.index.to_frame(index=False)))
+    return frame
 
 
 def _finish_listings(sort: bool, parts: list) -> Any:
