@@ -1541,7 +1541,10 @@ def _as_meta_dtypes(out: Any, meta: Any) -> Any:
 class _FinishPart:
     """Partition ``j`` of whole groups aggregated completely (chunk, then the root).
     With ``observed=False`` every partition would list each unobserved category; only
-    the partition the key hash sends it to keeps it (as it does the observed ones)."""
+    the partition the key hash sends it to keeps it (as it does the observed ones).
+    With ``listings`` (a gather follows) the other rows are returned apart instead, for
+    :func:`_finish_listings`: beside a plain key, the partition the hash picks may not
+    list an unobserved combination at all."""
 
     __slots__ = ("finish", "listings", "npartitions")
 
