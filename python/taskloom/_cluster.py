@@ -40,6 +40,7 @@ import distributed
 from distributed.protocol import pickle
 
 from taskloom import _core, config
+from taskloom._gc import gc_paused
 from taskloom._graph import prepare
 from taskloom.core import quote
 
@@ -112,7 +113,8 @@ def _run_piece(packed: _Packed, *inputs: Any) -> _Results:
     """On a worker: run a piece's tasks with taskloom's executor; its exports by key."""
     from taskloom.local import get_sync
 
-    piece = pickle.loads(packed.data)
+    with gc_paused():
+        piece = pickle.loads(packed.data)
     dsk = piece.tasks
     given: list = []
     for where, value in zip(piece.layout, inputs, strict=True):
@@ -256,6 +258,24 @@ def get(
     """
     if client is None:
         client = distributed.default_client()
+    with gc_paused():
+        graph, owner, futures, ntasks = _build(dsk, keys, client, pieces)
+    if graph is None:
+        return client.get({**owner, **futures}, keys, sync=sync, **kwargs)
+    flat = _flatten(keys, [])
+    # Dask warns of graphs over 10 MB, meaning data embedded in them; a piece's bytes
+    # are its tasks, so warn only past what tasks take (data in the graph beyond that
+    # still warns).
+    default = dask.utils.parse_bytes(dask.config.get(_LARGE_GRAPH))
+    size = max(default, _TASK_BYTES * ntasks)
+    with dask.config.set({_LARGE_GRAPH: size}):
+        return _submit(client, graph, keys, flat, futures, owner, sync, kwargs)
+
+
+def _build(dsk: Any, keys: Any, client: Any, pieces: Any) -> tuple[Any, dict, dict, int]:
+    """The pieces' Dask graph, the Dask key of each requested key's piece, the futures
+    in ``dsk`` and its number of needed tasks; or None and the graph as a dict instead
+    of the first two, to go task by task."""
     # Futures (persisted results) are the cluster's to resolve: found before Dask's
     # graphs are lowered (which reads a future as a reference to its own key), and
     # data to taskloom's core.
@@ -266,9 +286,10 @@ def get(
     )
     dsk = prepare(dsk, None, {}, "get")
     compiled = _core.Compiled({**dsk, **dict.fromkeys(futures)} if futures else dsk, keys)
-    target = _target(pieces, len(compiled), client)
+    ntasks = len(compiled)
+    target = _target(pieces, ntasks, client)
     if target is None:
-        return client.get({**dsk, **futures}, keys, sync=sync, **kwargs)
+        return None, dsk, futures, ntasks
 
     rows, outputs = compiled.pieces(target)
     del compiled
@@ -287,15 +308,7 @@ def get(
         sub = {k: dsk[k] for k in tasks}
         graph[(name, i)] = (_run_piece, _pack(_Piece(sub, exports, layout)), *args)
     owner = {k: (name, p) for k, p in outputs if k not in futures}
-
-    flat = _flatten(keys, [])
-    # Dask warns of graphs over 10 MB, meaning data embedded in them; a piece's bytes
-    # are its tasks, so warn only past what tasks take (data in the graph beyond that
-    # still warns).
-    default = dask.utils.parse_bytes(dask.config.get(_LARGE_GRAPH))
-    size = max(default, _TASK_BYTES * len(dsk))
-    with dask.config.set({_LARGE_GRAPH: size}):
-        return _submit(client, graph, keys, flat, futures, owner, sync, kwargs)
+    return graph, owner, futures, ntasks
 
 
 def _submit(

@@ -53,14 +53,12 @@ graph holds its objects).
 
 from __future__ import annotations
 
-import gc
 import sys
-import threading
-from collections.abc import Collection, Hashable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Collection, Hashable, Mapping
 from functools import partial
 from typing import Any
 
+from taskloom._gc import gc_paused
 from taskloom.core import data_task, literal
 
 # Literals the tuple format could read as something else: a key (str, numbers,
@@ -447,7 +445,7 @@ def as_graph(dsk: Any, known: Collection = ()) -> Any:
     {'a': 1}
     """
     if not isinstance(dsk, Mapping) and hasattr(dsk, "__dask_graph__"):
-        with _gc_paused():
+        with gc_paused():
             dsk = lower(dsk)
     spec = _task_spec()
     if spec is None or not isinstance(dsk, Mapping):
@@ -457,34 +455,5 @@ def as_graph(dsk: Any, known: Collection = ()) -> Any:
     # per type: 2.4x faster than isinstance per value (29 vs 70 ms at 10^6 tasks).
     if not any(issubclass(t, kinds) for t in set(map(type, dsk.values()))):
         return dsk
-    with _gc_paused():
+    with gc_paused():
         return _Converter(spec, dsk, known).run()
-
-
-_gc_lock = threading.Lock()
-_gc_pauses = 0
-_gc_was_enabled = False
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """The cyclic garbage collector off while a graph is lowered and converted.
-
-    Both make objects by the hundred thousand and free none, so every collection the
-    allocations trigger finds nothing, and each full one walks the whole heap: with it
-    on, Dask's optimizer and the conversion took 1.3-2x as long at 10^4-10^5 tasks.
-    Pauses nest across threads: the collector is enabled again (if it was) when the
-    last one ends."""
-    global _gc_pauses, _gc_was_enabled
-    with _gc_lock:
-        if _gc_pauses == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_pauses += 1
-    try:
-        yield
-    finally:
-        with _gc_lock:
-            _gc_pauses -= 1
-            if _gc_pauses == 0 and _gc_was_enabled:
-                gc.enable()
