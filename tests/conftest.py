@@ -23,3 +23,21 @@ GETS = {
 def get(request):
     """Each ``get`` function taskloom offers, with the same signature."""
     return GETS[request.param]
+
+
+@pytest.fixture(scope="session")
+def cluster_client():
+    """A client of a real ``distributed.LocalCluster`` (2 worker processes, a thread
+    each), shared by the session's cluster tests; not taskloom's default scheduler."""
+    distributed = pytest.importorskip("distributed")
+    cluster = distributed.LocalCluster(
+        n_workers=2,
+        threads_per_worker=1,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",
+    )
+    client = distributed.Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()

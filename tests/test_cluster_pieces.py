@@ -24,19 +24,9 @@ distributed = pytest.importorskip("distributed")
 from taskloom.distributed import get  # noqa: E402
 
 
-@pytest.fixture(scope="module")
-def client():
-    cluster = distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-    )
-    c = distributed.Client(cluster, set_as_default=False)
-    yield c
-    c.close()
-    cluster.close()
+@pytest.fixture
+def client(cluster_client):
+    return cluster_client
 
 
 def _dask_tasks_run(client, fn):

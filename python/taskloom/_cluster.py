@@ -42,7 +42,7 @@ from distributed.protocol import pickle
 from taskloom import _core, config
 from taskloom._gc import gc_paused
 from taskloom._graph import prepare
-from taskloom.core import quote
+from taskloom.core import flatten_keys, quote
 
 __all__ = ["get"]
 
@@ -165,15 +165,6 @@ class _Pick:
         return f"pick({self.key!r})"
 
 
-def _flatten(keys: Any, out: list) -> list:
-    if isinstance(keys, list):
-        for k in keys:
-            _flatten(k, out)
-    else:
-        out.append(keys)
-    return out
-
-
 def _nest(keys: Any, values: dict) -> Any:
     if isinstance(keys, list):
         return [_nest(k, values) for k in keys]
@@ -262,7 +253,7 @@ def get(
         graph, owner, futures, ntasks = _build(dsk, keys, client, pieces)
     if graph is None:
         return client.get({**owner, **futures}, keys, sync=sync, **kwargs)
-    flat = _flatten(keys, [])
+    flat = flatten_keys(keys)
     # Dask warns of graphs over 10 MB, meaning data embedded in them; a piece's bytes
     # are its tasks, so warn only past what tasks take (data in the graph beyond that
     # still warns).

@@ -24,6 +24,7 @@ __all__ = [
     "bind_kwargs",
     "combine_tree",
     "data_task",
+    "flatten_keys",
     "iskey",
     "istask",
     "literal",
@@ -43,6 +44,28 @@ def iskey(x: Any, dsk: Mapping) -> bool:
         return isinstance(x, int | float | str | tuple) and x in dsk
     except TypeError:  # an unhashable tuple
         return False
+
+
+def flatten_keys(keys: Any) -> list:
+    """The keys of ``keys`` as a ``get`` function takes them (a key, or lists of keys
+    nested to any depth), in order, in one list.
+
+    Examples
+    --------
+    >>> flatten_keys([["a", ("b", 0)], [["c"]]])
+    ['a', ('b', 0), 'c']
+    >>> flatten_keys(("b", 0))
+    [('b', 0)]
+    """
+    out: list = []
+    stack = [keys]
+    while stack:
+        k = stack.pop()
+        if isinstance(k, list):
+            stack.extend(reversed(k))
+        else:
+            out.append(k)
+    return out
 
 
 def bind_kwargs(func: Callable, kwargs: dict) -> Callable:

@@ -18,15 +18,6 @@ from typing import Any
 __all__ = ["optimize"]
 
 
-def _flat_keys(keys: Any, out: list) -> list:
-    if isinstance(keys, list):
-        for k in keys:
-            _flat_keys(k, out)
-    else:
-        out.append(keys)
-    return out
-
-
 def _with_graph(c: Any, dsk: dict) -> Any:
     """Collection ``c`` with ``dsk`` as its whole graph."""
     from taskloom.delayed import Delayed
@@ -83,6 +74,7 @@ def optimize(*args: Any, traverse: bool = True, **kwargs: Any) -> tuple:
     True
     """
     from taskloom.base import _fill, _find, _is_foreign, collections_to_dsk
+    from taskloom.core import flatten_keys
     from taskloom.optimization import fuse
 
     found: list = []
@@ -93,9 +85,6 @@ def optimize(*args: Any, traverse: bool = True, **kwargs: Any) -> tuple:
         import dask
 
         return dask.optimize(*args, traverse=traverse, **kwargs)
-    keys: list = []
-    for c in found:
-        _flat_keys(c.__dask_keys__(), keys)
-    keys = list(dict.fromkeys(keys))
+    keys = list(dict.fromkeys(flatten_keys([c.__dask_keys__() for c in found])))
     dsk, _ = fuse(dict(collections_to_dsk(found)), keys, rename_keys=False)
     return tuple(_fill(t, [_with_graph(c, dsk) for c in found]) for t in templates)
