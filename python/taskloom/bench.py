@@ -31,6 +31,14 @@ scheduler=taskloom.get_sync or taskloom.get)`` (Dask's optimization, taskloom's
 execution); ``taskloom-compute``, on these workloads only, is ``taskloom.compute(x)``
 with no scheduler named, so taskloom picks its own.
 
+On a Dask cluster (not in the default run; needs ``distributed``): ``taskloom-cluster``
+runs graphs with :func:`taskloom.distributed.get` (in pieces, see
+``taskloom._cluster``) and collections with ``scheduler=client``; ``dask-cluster`` with
+Dask's own ``client.get`` and ``dask.compute(x, scheduler=client)``. Both share one
+``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` started in a child
+process; ``sched MiB`` is its scheduler's resident memory after the run, and ``vs
+dask-clu`` how many times less time taskloom's path takes on the same cluster.
+
 Examples
 --------
 >>> from taskloom.bench import run_case
@@ -60,7 +68,8 @@ from operator import add
 from typing import Any
 
 import taskloom
-from taskloom import _core
+from taskloom import _bench_cluster, _core
+from taskloom._bench_cluster import CLUSTER_SCHEDULERS
 from taskloom._graph import num_workers as resolve_num_workers
 
 
@@ -251,7 +260,11 @@ SCHEDULERS = [
     "dask-threads",
     "dask-processes",
     *JOBLIB_SCHEDULERS,
+    *CLUSTER_SCHEDULERS,
 ]
+# What runs without --schedulers: all but the cluster's columns (a cluster of its own,
+# and Dask's millisecond per task there, are for a run that asks for them).
+DEFAULT_SCHEDULERS = [s for s in SCHEDULERS if s not in CLUSTER_SCHEDULERS]
 
 
 def schedulers() -> dict[str, Callable | None]:
@@ -274,6 +287,8 @@ def schedulers() -> dict[str, Callable | None]:
         found["dask-threads"] = dask.threaded.get
         found["dask-processes"] = dask.multiprocessing.get
     found.update(_joblib_schedulers())
+    if _bench_cluster.available():
+        found.update({name: _bench_cluster.get(name) for name in CLUSTER_SCHEDULERS})
     return found
 
 
@@ -305,6 +320,13 @@ def _graph_case(workload: str, n: int) -> Case:
     return Case(len(dsk), run, loop(), lambda: _core.Compiled(dsk, keys))
 
 
+def _collection_scheduler(column: str) -> Any:
+    """``scheduler=`` for a column's suffix: sync, the cluster's client, else threads."""
+    if column == "cluster":
+        return _bench_cluster.client()
+    return "sync" if column == "sync" else "threads"
+
+
 def _delayed_case(n: int) -> Case:
     """Build n delayed calls, fan them into one ``delayed(sum)``, compute."""
     dask = _dask()
@@ -313,9 +335,8 @@ def _delayed_case(n: int) -> Case:
         if name == "loop":
             return sum([inc(i) for i in range(n)])
         lib = taskloom if name.startswith("taskloom") else dask
-        scheduler = "sync" if name.endswith("sync") else "threads"
         total = lib.delayed(sum)([lib.delayed(inc)(i) for i in range(n)])
-        return lib.compute(total, scheduler=scheduler)[0]
+        return lib.compute(total, scheduler=_collection_scheduler(name.split("-")[1]))[0]
 
     return Case(n + 1, run, sum(range(1, n + 1)))
 
@@ -366,6 +387,10 @@ def _dask_collection_case(
             return value(loop())
         if name == "taskloom-compute":
             return value(taskloom.compute(x)[0])
+        if name == "taskloom-cluster":
+            return value(taskloom.compute(x, scheduler=_bench_cluster.client())[0])
+        if name == "dask-cluster":
+            return value(dask.compute(x, scheduler=_bench_cluster.client())[0])
         return value(dask.compute(x, scheduler=schedulers_[name])[0])
 
     return Case(len(x.__dask_graph__()), run, expected, agree=agree)
@@ -450,9 +475,8 @@ def _array_case(
         if name == "loop":
             return numpy_value(n)
         lib, scheduler = name.split("-")
-        scheduler = "sync" if scheduler == "sync" else "threads"
         expr = expression(libs[lib], n)
-        return float(expr.compute(scheduler=scheduler))
+        return float(expr.compute(scheduler=_collection_scheduler(scheduler)))
 
     tasks = len(expression(ta, n).__dask_graph__())
     return Case(tasks, run, numpy_value(n))
@@ -562,8 +586,9 @@ def _dataframe_case(n: int, expression: Callable[[Any], Any], csv: bool = False)
         if name == "loop":
             return _checksum(expression(loop_frame()))
         lib, scheduler = name.split("-")
-        scheduler = "sync" if scheduler == "sync" else "threads"
-        return _checksum(expression(frames(lib)).compute(scheduler=scheduler))
+        return _checksum(
+            expression(frames(lib)).compute(scheduler=_collection_scheduler(scheduler))
+        )
 
     tasks = len(expression(frames("taskloom")).__dask_graph__())
     return Case(tasks, run, None, agree={"loop": "taskloom", "taskloom": "taskloom"})
@@ -867,6 +892,8 @@ def _row(
         "seconds": best,
         "us_per_task": best / case.tasks * 1e6,
     }
+    if scheduler in CLUSTER_SCHEDULERS:
+        row["scheduler_mib"] = _bench_cluster.scheduler_mib()
     if (
         case.compiled is not None
         and scheduler in ("taskloom-sync", "taskloom-threads")
@@ -962,6 +989,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         f"{'exec':>7} {'B/task':>7} {'vs dask-sync':>13} {'vs dask-thr':>12} "
         f"{'vs dask-proc':>13}"
     )
+    cluster = any(r["scheduler"] in CLUSTER_SCHEDULERS for r in rows)
+    if cluster:
+        header += f" {'vs dask-clu':>12} {'sched MiB':>10}"
     lines = [header, "-" * len(header)]
     for r in rows:
         w, n, s, us = r["workload"], r["tasks"], r["scheduler"], r["us_per_task"]
@@ -976,11 +1006,17 @@ def table(rows: list[dict[str, Any]]) -> str:
                 return ""
             return f"{other / us:.0f}x" if other / us >= 10 else f"{other / us:.1f}x"
 
-        lines.append(
+        line = (
             f"{w:<{wide}} {n:>9} {s:<17} {us:>9.3f} {ratio} {exec_us} {mem} "
             f"{speedup('dask-sync'):>13} {speedup('dask-threads'):>12} "
             f"{speedup('dask-processes'):>13}"
         )
+        if cluster:
+            mib = r.get("scheduler_mib")
+            line += f" {speedup('dask-cluster'):>12} " + (
+                f"{mib:>10.0f}" if mib is not None else f"{'':>10}"
+            )
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -1033,11 +1069,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--schedulers",
         nargs="+",
-        default=SCHEDULERS,
+        default=DEFAULT_SCHEDULERS,
         choices=SCHEDULERS,
         metavar="NAME",
         help=f"{', '.join(SCHEDULERS)} (processes only on the pure-python workload, "
-        "taskloom-compute only on the dask-* ones, joblib-* only on the joblib-* ones)",
+        "taskloom-compute only on the dask-* ones, joblib-* only on the joblib-* ones; "
+        "the *-cluster ones only when asked for)",
     )
     parser.add_argument(
         "--repeat",
