@@ -25,7 +25,7 @@ import atexit
 import os
 from importlib.metadata import PackageNotFoundError, version
 
-from taskloom import _core, config, local, multiprocessing, optimization, threaded
+from taskloom import _core, _joblib_register, config, local, multiprocessing, optimization, threaded
 from taskloom._core import CycleError
 from taskloom.annotations import annotate, get_annotations
 from taskloom.base import compute, is_dask_collection, persist, visualize
@@ -47,6 +47,8 @@ except PackageNotFoundError:  # running from a source tree without installing
 atexit.register(_core._shutdown)
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_core._after_fork_in_child)
+# joblib finds the "taskloom" backend by name, without taskloom importing joblib.
+_joblib_register.install()
 
 _SUBMODULES = ("array", "bag", "dataframe", "datasets", "diagnostics", "utils")
 
