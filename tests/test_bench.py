@@ -164,3 +164,23 @@ def test_the_default_workloads_include_dask_collections(monkeypatch):
     monkeypatch.setattr(bench, "run", fake_run)
     assert bench.main(["--no-memory"]) == 0
     assert bench.DASK_COLLECTIONS <= set(seen["workloads"])
+
+
+def test_the_cluster_columns_run_beside_each_other_on_one_cluster(capsys):
+    pytest.importorskip("distributed")
+    assert "taskloom-cluster" not in bench.DEFAULT_SCHEDULERS  # asked for by name only
+    assert bench.main(
+        ["--workloads", "tree", "--sizes", "300", "--schedulers", "loop", "taskloom-cluster",
+         "dask-cluster", "--repeat", "1", "--no-memory", "--json", "/dev/null"]
+    ) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    header, _, *lines = out.strip().splitlines()
+    assert "vs dask-clu" in header and "sched MiB" in header
+    row = next(line for line in lines if "taskloom-cluster" in line).split()
+    # The results were checked against the loop's; the scheduler's memory is reported
+    # and so is the ratio to Dask's client.get on the same cluster.
+    assert row[-2].endswith("x") and float(row[-1]) > 10
+    # The cluster stays up for the session's later cases (stopped at exit).
+    from taskloom import _bench_cluster
+
+    assert _bench_cluster._state["client"].scheduler_info()["workers"]

@@ -940,6 +940,9 @@ def run(
     for name in names:
         if name not in available:
             _progress(f"skipping {name}: not installed (pip install 'taskloom[bench]')")
+    if any(name in available for name in CLUSTER_SCHEDULERS if name in names):
+        _progress("starting the cluster")
+        _bench_cluster.warm()
     for workload in workloads:
         dask_cost: dict[str, float] = {}
         for n in sizes or DEFAULT_SIZES.get(workload, [10_000, 100_000, 1_000_000]):
