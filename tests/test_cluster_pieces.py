@@ -231,3 +231,27 @@ def test_dask_shuffles_run_by_tasks_in_pieces_unless_p2p_is_asked_for(client):
         with dask.config.set({"dataframe.shuffle.method": "p2p"}):
             (got,) = taskloom.compute(ddf.shuffle("k").v.sum(), scheduler=client)
         assert got == pdf.v.sum()
+
+
+def test_futures_inside_tasks_arrive_as_their_results(client):
+    scattered = client.scatter(41)
+    submitted = client.submit(_same, [1, 2], pure=False)
+    one = taskloom.delayed(_same)(scattered) + 1
+    both = taskloom.delayed(sum)([scattered, taskloom.delayed(len)(submitted)])
+    nested = taskloom.delayed(_same)({"deep": [(scattered,)]})
+    assert taskloom.compute(one, both, nested, scheduler=client, pieces=1) == (
+        42,
+        43,
+        {"deep": [(41,)]},
+    )
+    # The same future in many pieces is sent to each as one argument.
+    dsk = {("x", i): (add, scattered, i) for i in range(200)}
+    dsk["total"] = (sum, list(dsk))
+    assert get(dsk, "total", client, pieces=7) == 200 * 41 + sum(range(200))
+
+
+def test_lambdas_and_closures_travel_by_value(client):
+    offset = 5
+    dsk = {("x", i): (lambda i: i + offset, i) for i in range(100)}
+    dsk["total"] = (sum, list(dsk))
+    assert get(dsk, "total", client, pieces=10) == get_sync(dsk, "total")

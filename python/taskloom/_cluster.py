@@ -30,14 +30,20 @@ picks the key's value out of its piece's result.
 
 from __future__ import annotations
 
+import copyreg
+import io
+import pickle
+import threading
 import uuid
+from collections import ChainMap
 from collections.abc import Hashable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
+import cloudpickle
 import dask
 import dask.utils
 import distributed
-from distributed.protocol import pickle
+from distributed.protocol import pickle as dpickle
 
 from taskloom import _core, config
 from taskloom._gc import gc_paused
@@ -56,12 +62,13 @@ _LARGE_GRAPH = "distributed.admin.large-graph-warning-threshold"
 
 
 class _Piece:
-    """What one piece runs: a sub-graph, the keys it returns, and where each input
-    comes from; sent to the cluster pickled (see :func:`_pack`)."""
+    """What one piece runs: its tasks (pickled, see :func:`_pickle_tasks`), the keys it
+    returns, and where each input comes from. Pickled again as a whole (the tasks'
+    bytes as a copy) into the :class:`_Packed` its Dask task carries."""
 
     __slots__ = ("exports", "layout", "tasks")
 
-    def __init__(self, tasks: dict, exports: list, layout: list) -> None:
+    def __init__(self, tasks: bytes, exports: list, layout: list) -> None:
         self.tasks = tasks
         self.exports = exports
         # Per argument after the piece: a list of keys to take from an earlier
@@ -75,8 +82,11 @@ class _Piece:
 
 class _Packed:
     """A pickled piece. Bytes pass through Dask's client, scheduler and worker as
-    copies; the wrapper spares Dask hashing them to tokenize the graph (Dask reads a
-    ``bytes`` subclass as bytes; the pieces' keys make the graph's token unique)."""
+    copies (as an object, a piece would be pickled by the client, unpickled and
+    pickled again by Dask's scheduler, unpickled by the worker, and tokenized by
+    pickling once more: seconds for 10^5 tasks; and Dask's graph parser would read its
+    tasks as its own). The wrapper spares Dask hashing the bytes to tokenize the graph
+    (a ``bytes`` subclass is read as bytes); the pieces' keys make the token unique."""
 
     __slots__ = ("data",)
 
@@ -90,13 +100,58 @@ class _Packed:
         return len(self.data)
 
 
+# Futures inside tasks' arguments (``delayed(f)(future)``) are the cluster's to
+# resolve: pickling notes each one and leaves a placeholder that the worker fills with
+# the future's result, which Dask hands the piece as an argument.
+_pickling = threading.local()
+
+
+def _note_future(future: distributed.Future) -> tuple:
+    _pickling.futures[future.key] = future
+    return (_input_value, (future.key,))
+
+
+def _input_value(key: Hashable) -> Any:
+    return _pickling.values[key]
+
+
+_NOTE_FUTURES = {distributed.Future: _note_future}
+
+
+class _TaskPickler(pickle.Pickler):
+    # A class attribute: the C pickler reads its dispatch table when it is made.
+    dispatch_table: ClassVar[Mapping] = ChainMap(_NOTE_FUTURES, copyreg.dispatch_table)
+
+
+class _TaskCloudPickler(cloudpickle.Pickler):
+    dispatch_table: ClassVar[Mapping] = ChainMap(_NOTE_FUTURES, cloudpickle.Pickler.dispatch_table)
+
+
+def _pickle_tasks(tasks: dict) -> tuple[bytes, dict]:
+    """``tasks`` pickled, and the futures found in them by key. As distributed does:
+    pickle, and cloudpickle for what pickle cannot take or what refers to
+    ``__main__`` (a script's functions, which a worker's ``__main__`` lacks)."""
+    _pickling.futures = found = {}
+    try:
+        try:
+            buf = io.BytesIO()
+            _TaskPickler(buf, protocol=5).dump(tasks)
+            by_value = b"__main__" in buf.getbuffer()
+        except Exception:
+            by_value = True
+        if by_value:
+            found.clear()
+            buf = io.BytesIO()
+            _TaskCloudPickler(buf, protocol=5).dump(tasks)
+    finally:
+        del _pickling.futures
+    return buf.getvalue(), found
+
+
 def _pack(piece: _Piece) -> _Packed:
-    """A piece as its Dask task carries it: pickled once here, unpickled once on the
-    worker. As an object it would be pickled by the client, unpickled and pickled
-    again by Dask's scheduler, unpickled by the worker (and tokenized by pickling,
-    once more): seconds for 10^5 tasks; and Dask's graph parser would read the
-    sub-graph's tasks as its own."""
-    return _Packed(pickle.dumps(piece, protocol=5))
+    """A piece as its Dask task carries it (keys may be a script's objects: pickled
+    as distributed pickles them)."""
+    return _Packed(dpickle.dumps(piece, protocol=5))
 
 
 class _Results(dict):
@@ -113,9 +168,18 @@ def _run_piece(packed: _Packed, *inputs: Any) -> _Results:
     """On a worker: run a piece's tasks with taskloom's executor; its exports by key."""
     from taskloom.local import get_sync
 
-    with gc_paused():
-        piece = pickle.loads(packed.data)
-    dsk = piece.tasks
+    piece = dpickle.loads(packed.data)
+    direct = {
+        where[0]: value
+        for where, value in zip(piece.layout, inputs, strict=True)
+        if isinstance(where, tuple)
+    }
+    _pickling.values = direct
+    try:
+        with gc_paused():
+            dsk = pickle.loads(piece.tasks)
+    finally:
+        del _pickling.values
     given: list = []
     for where, value in zip(piece.layout, inputs, strict=True):
         if isinstance(where, tuple):
@@ -291,13 +355,22 @@ def _build(dsk: Any, keys: Any, client: Any, pieces: Any) -> tuple[Any, dict, di
         args: list = []
         if futures:
             tasks, groups, exports = _take_futures(tasks, groups, exports, futures, layout, args)
-            for k in args:
-                graph[k] = futures[k]
         for p, ks in groups:
             layout.append(ks)
             args.append((name, p))
-        sub = {k: dsk[k] for k in tasks}
-        graph[(name, i)] = (_run_piece, _pack(_Piece(sub, exports, layout)), *args)
+        data, inner = _pickle_tasks({k: dsk[k] for k in tasks})
+        for k, future in inner.items():
+            if k not in futures:
+                futures[k] = future
+            layout.append((k,))
+            args.append(k)
+        for k in args:
+            if k in futures:
+                # By key, with the future as the key's graph entry: Dask reads a key
+                # whose entry is a future as that future's result (given as an
+                # argument, the future itself would arrive as its key).
+                graph[k] = futures[k]
+        graph[(name, i)] = (_run_piece, _pack(_Piece(data, exports, layout)), *args)
     owner = {k: (name, p) for k, p in outputs if k not in futures}
     return graph, owner, futures, ntasks
 
