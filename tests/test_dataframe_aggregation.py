@@ -369,9 +369,11 @@ def test_observed_false_with_a_plain_key_lists_every_combination(nparts):
     )
     assert len(expected) == 8
     check(g.agg(spec), expected)
-    # Split outputs cannot place those combinations without a gather: refused.
-    with pytest.raises(NotImplementedError, match="observed=False, split_out > 1"):
-        g.agg(spec, split_out=2)
+    # Split outputs: each unobserved combination goes, once, to the partition its hash
+    # picks (from whichever partition lists it).
+    split = g.agg(spec, split_out=2)
+    assert split.npartitions == 2
+    check(split, expected)
     # A NaN key kept by dropna=False: pandas may hold it as a level value in one
     # partition's result and as a missing code in another's; it is still one group.
     rng = np.random.default_rng(3)

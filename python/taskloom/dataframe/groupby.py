@@ -24,7 +24,10 @@ as do the fills, ``shift``, grouped ``rolling`` and the reductions without a che
 gathered into one sorted partition unless ``split_out`` keeps the shuffle's). The running
 ``cumsum``/``cumprod``/``cumcount`` keep the partitions: each gets the groups' totals of
 the partitions before it along a chain of small tasks. ``head``/``tail`` are tree
-reductions of whole rows, so row order is kept.
+reductions of whole rows, so row order is kept. With ``observed=False`` and a
+categorical key, the results of whole groups list the groups without rows once each
+(see :func:`_split_listed`); a combination pandas lists that no partition can list is
+a clear NotImplementedError, never a missing row.
 """
 
 from __future__ import annotations
@@ -569,33 +572,23 @@ class _GroupBy:
         shuffled = self._shuffled(frame, split_out if split_out > 1 else None)
         n = shuffled.npartitions
         finish = _Finish(plan, False, as_series, columns, self._index_names(), meta)
-        # With observed=False and a key that is not categorical, a partition lists only
-        # the combinations of the values it holds: an unobserved combination may be
-        # missing from the partition its hash picks, so the partitions' listings are
-        # kept apart and merged at the root (split_out=1 only).
-        merge_unobserved = not self.observed and split_out == 1
-        step = _FinishPart(finish, None if self.observed else n, merge_unobserved)
+        listed = self._lists_unobserved()
+        step = _FinishPart(finish, listed, self.keys, self.level)
         name = f"groupby-agg-whole-{tokenize(shuffled._name, step)}"
-        layer = {(name, j): (step, (shuffled._name, j), j) for j in builtins.range(n)}
+        layer = {(name, j): (step, (shuffled._name, j)) for j in builtins.range(n)}
         out = new_collection({**shuffled._layers, name: layer}, name, meta, (None,) * (n + 1))
-        if split_out > 1:
-            if not self.observed and not self._all_keys_categorical():
-                raise NotImplementedError(
-                    "groupby agg with median, observed=False, split_out > 1 and a key that "
-                    "is not categorical: the unobserved combinations cannot be placed "
-                    "without a gather; use split_out=1 or observed=True"
-                )
-            return out
-        if merge_unobserved:
-            return tree_reduction(
+        if listed:
+            return _place_listed_groups(
                 out,
-                _identity,
-                _merge_listings,
-                partial(_finish_listings, self.sort),
                 meta,
+                self.sort,
                 split_every,
-                token="groupby-agg-gather",
+                split_out == 1,
+                "groupby-agg",
+                self._check_keys(),
             )
+        if split_out > 1:
+            return out
         return tree_reduction(
             out,
             _identity,
@@ -606,15 +599,32 @@ class _GroupBy:
             token="groupby-agg-gather",
         )
 
-    def _all_keys_categorical(self) -> bool:
+    def _lists_unobserved(self) -> bool:
+        """Whether pandas lists groups without rows: ``observed=False`` and a
+        categorical key."""
+        if self.observed:
+            return False
         meta = self.obj._meta
         if self.level is not None:
             levels = self.level if isinstance(self.level, list) else [self.level]
-            return all(
-                isinstance(meta.index.get_level_values(lv).dtype, pd.CategoricalDtype)
-                for lv in levels
-            )
-        return all(isinstance(meta[k].dtype, pd.CategoricalDtype) for k in self.keys)
+            dtypes = [meta.index.get_level_values(lv).dtype for lv in levels]
+        else:
+            dtypes = [meta[k].dtype for k in self.keys]
+        return any(isinstance(d, pd.CategoricalDtype) for d in dtypes)
+
+    def _check_keys(self) -> int:
+        """The number of keys when two or more of them list values known only from
+        the data (a plain key's values; a categorical key's NaN with
+        ``dropna=False``): pandas' ``observed=False`` then lists combinations no
+        single partition may hold (see :func:`_check_product`); else 0."""
+        meta = self.obj._meta
+        if self.level is not None:
+            levels = self.level if isinstance(self.level, list) else [self.level]
+            dtypes = [meta.index.get_level_values(lv).dtype for lv in levels]
+        else:
+            dtypes = [meta[k].dtype for k in self.keys]
+        plain = sum(not isinstance(d, pd.CategoricalDtype) for d in dtypes)
+        return len(dtypes) if (plain if self.dropna else len(dtypes)) > 1 else 0
 
     def _with_nunique(
         self,
@@ -913,7 +923,36 @@ class _GroupBy:
         keyed: bool = False,
     ) -> Any:
         call = _GroupApply(self, method, args, kwargs or {}, keyed)
-        return map_partitions(call, self._shuffled(), meta=meta, token=f"groupby-{method}")
+        out = map_partitions(call, self._shuffled(), meta=meta, token=f"groupby-{method}")
+        if call.keyed and self._lists_unobserved():
+            return self._listed(call, out._meta, False, None)
+        return out
+
+    def _listed(self, call: _GroupApply, meta: Any, gather: bool, split_every: int | None) -> Any:
+        """``call``'s per-group results with the groups pandas lists without rows
+        (``observed=False``) each once: gathered or kept in the shuffle's partitions."""
+        shuffled = self._shuffled()
+        step = _ListedApply(call)
+        name = f"groupby-{call.method}-listed-{tokenize(shuffled._name, step)}"
+        n = shuffled.npartitions
+        layer = {(name, j): (step, (shuffled._name, j)) for j in builtins.range(n)}
+        listings = new_collection({**shuffled._layers, name: layer}, name, meta, (None,) * (n + 1))
+        error = None
+        if call.method in _EMPTY_GROUP_ERRORS:
+            error = (
+                f"Can't get {call.method} of an empty group due to unobserved categories. "
+                "Specify observed=True in groupby instead."
+            )
+        return _place_listed_groups(
+            listings,
+            meta,
+            self.sort,
+            split_every,
+            gather,
+            f"groupby-{call.method}",
+            self._check_keys(),
+            error,
+        )
 
     def _per_group_reduction(
         self, method: str, split_out: Any, split_every: int | None = None, **kwargs: Any
@@ -921,8 +960,24 @@ class _GroupBy:
         """A result with one row per group, from whole groups after a shuffle: in
         ``split_out`` partitions when it is ``True`` or above 1 (groups unsorted, as in
         Dask), else gathered into one partition (sorted when ``sort=True``)."""
-        out = self._per_group(method, (), kwargs, keyed=True)
-        if split_out is True or (isinstance(split_out, int) and split_out > 1):
+        gather = not (split_out is True or (isinstance(split_out, int) and split_out > 1))
+        listed = self._lists_unobserved()
+        if listed and method == "value_counts":
+            # pandas lists every value seen anywhere for every group; a partition
+            # knows only its own values.
+            raise NotImplementedError(
+                "groupby value_counts with observed=False and a categorical key is not "
+                "supported; use observed=True"
+            )
+        # idxmin/idxmax of an unobserved group is pandas' error: each partition runs
+        # with observed=True (its other listed groups would raise there) and the groups
+        # without rows anywhere raise at the end.
+        observed = True if method in _EMPTY_GROUP_ERRORS else None
+        call = _GroupApply(self, method, (), kwargs, keyed=True, observed=observed)
+        out = map_partitions(call, self._shuffled(), token=f"groupby-{method}")
+        if listed:
+            return self._listed(call, out._meta, gather, split_every)
+        if not gather:
             return out
         return tree_reduction(
             out,
@@ -944,8 +999,7 @@ class _GroupBy:
     ) -> Any:
         """``func`` of each group's rows (as pandas' ``apply``), after a hash shuffle
         that puts every group in one partition."""
-        call = _GroupApply(self, "apply", (func, *args), kwargs)
-        return map_partitions(call, self._shuffled(), meta=meta, token="groupby-apply")
+        return self._per_group("apply", (func, *args), kwargs, meta=meta)
 
     def transform(
         self,
@@ -1181,20 +1235,28 @@ class _GroupApply:
         "kwargs",
         "level",
         "method",
+        "observed",
         "selection",
         "sort",
     )
 
     def __init__(
-        self, gb: _GroupBy, method: str, args: tuple, kwargs: dict, keyed: bool = False
+        self,
+        gb: _GroupBy,
+        method: str,
+        args: tuple,
+        kwargs: dict,
+        keyed: bool = False,
+        observed: bool | None = None,
     ) -> None:
         self.keys, self.level, self.selection = gb.keys, gb.level, gb.selection
         self.key_names, self.sort, self.dropna = gb.key_names, gb.sort, gb.dropna
+        self.observed = gb.observed if observed is None else observed
         self.method, self.args, self.kwargs = method, args, kwargs
         self.keyed = keyed or method == "apply"
 
     def __call__(self, part: pd.DataFrame) -> Any:
-        g = _group_part(part, self.keys, self.level, self.sort, self.dropna)
+        g = _group_part(part, self.keys, self.level, self.sort, self.dropna, self.observed)
         if self.selection is not None:
             g = g[self.selection]
         elif self.method == "apply" and self.level is None:
@@ -1217,14 +1279,48 @@ class _GroupApply:
             self.kwargs,
             self.sort,
             self.dropna,
+            self.observed,
             self.keyed,
         )
 
 
-def _group_part(part: pd.DataFrame, keys: list, level: Any, sort: bool, dropna: bool) -> Any:
+class _ListedApply:
+    """Per partition of a shuffled frame: ``call``'s result split by
+    :func:`_split_listed`. For idxmin/idxmax ``call`` runs with ``observed=True`` and
+    the listed rows are the sizes of the groups pandas lists without rows."""
+
+    __slots__ = ("call",)
+
+    def __init__(self, call: _GroupApply) -> None:
+        self.call = call
+
+    def __call__(self, part: pd.DataFrame) -> tuple:
+        c = self.call
+        state = _split_listed(c(part), part, c.keys, c.level)
+        if c.method not in _EMPTY_GROUP_ERRORS:
+            return state
+        sizes = _group_part(part, c.keys, c.level, False, c.dropna, False).size()
+        _, _, listed, h = _split_listed(sizes, part, c.keys, c.level)
+        return state[0], state[1], listed, h
+
+    def __dask_tokenize__(self) -> Any:
+        return ("group-apply-listed", self.call)
+
+
+# Per-group methods that pandas refuses on a group without rows.
+_EMPTY_GROUP_ERRORS = ("idxmin", "idxmax")
+
+
+def _group_part(
+    part: pd.DataFrame, keys: list, level: Any, sort: bool, dropna: bool, observed: bool = True
+) -> Any:
+    # observed only matters to results listing groups (the callers that list them
+    # pass the user's); row-shaped results are the same either way.
     if level is not None:
-        return part.groupby(level=level, sort=sort, dropna=dropna, group_keys=True)
-    return part.groupby(keys, sort=sort, dropna=dropna, group_keys=True)
+        return part.groupby(
+            level=level, sort=sort, dropna=dropna, group_keys=True, observed=observed
+        )
+    return part.groupby(keys, sort=sort, dropna=dropna, group_keys=True, observed=observed)
 
 
 def _split_out(split_out: Any, npartitions: int, nkeys: int = 1) -> int:
@@ -1540,58 +1636,172 @@ def _as_meta_dtypes(out: Any, meta: Any) -> Any:
 
 class _FinishPart:
     """Partition ``j`` of whole groups aggregated completely (chunk, then the root).
-    With ``observed=False`` every partition would list each unobserved category; only
-    the partition the key hash sends it to keeps it (as it does the observed ones).
-    With ``listings`` (a gather follows) the other rows are returned apart instead, for
-    :func:`_finish_listings`: beside a plain key, the partition the hash picks may not
-    list an unobserved combination at all."""
+    With ``listed`` (``observed=False`` beside a categorical key) the result goes apart
+    as :func:`_split_listed` does, for :func:`_place_listed_groups`."""
 
-    __slots__ = ("finish", "listings", "npartitions")
+    __slots__ = ("finish", "keys", "level", "listed")
 
-    def __init__(self, finish: _Finish, npartitions: int | None, listings: bool = False) -> None:
-        self.finish, self.npartitions, self.listings = finish, npartitions, listings
+    def __init__(self, finish: _Finish, listed: bool, keys: list, level: Any) -> None:
+        self.finish, self.listed, self.keys, self.level = finish, listed, keys, level
 
-    def __call__(self, part: pd.DataFrame, j: int) -> Any:
+    def __call__(self, part: pd.DataFrame) -> Any:
         out = self.finish([self.finish.plan.chunk(part)])
-        if self.npartitions is None:
+        if not self.listed:
             return out
-        if not len(out):
-            return (out, out) if self.listings else out
-        keys = out.index.to_frame(index=False)
-        target = pd.util.hash_pandas_object(keys, index=False).to_numpy() % np.uint64(
-            self.npartitions
-        )
-        mine = target == j
-        if self.listings:
-            # (the groups this partition owns, the unobserved ones it merely lists)
-            return out[mine], out[~mine]
-        return out[mine]
+        return _split_listed(out, part, self.keys, self.level)
 
     def __dask_tokenize__(self) -> Any:
-        return ("groupby-finish-part", self.finish, self.npartitions, self.listings)
+        return ("groupby-finish-part", self.finish, self.listed, self.keys, self.level)
 
 
-def _merge_listings(parts: list) -> tuple:
-    owned = _plain_nan_codes(concat_partitions([p[0] for p in parts]))
-    listed = _plain_nan_codes(concat_partitions([p[1] for p in parts]))
-    return owned, listed[~listed.index.duplicated()]
+# -- unobserved categories on whole groups ------------------------------------------
+# With observed=False pandas lists every category (beside a plain key: every category
+# with each plain value present) even where no row has it. After a shuffle each
+# partition lists the combinations of the values *it* holds, so a group observed in one
+# partition is listed as empty by the others, and an unobserved combination may be
+# listed by several partitions or by none but one. Each partition's result is therefore
+# split into the rows of the groups it holds (owned: exact, each group in exactly one
+# partition) and the rows of the groups it merely lists; the listed rows of a group that
+# no partition owns come out once (from the first partition listing it), the others are
+# dropped. Groups are compared by a hash of their key values, which treats a NaN key
+# alike wherever pandas keeps it (level value or missing code).
 
 
-def _plain_nan_codes(frame: pd.DataFrame) -> pd.DataFrame:
-    """``frame`` with its MultiIndex rebuilt from its values: pandas' groupby with
-    ``observed=False, dropna=False`` may keep a NaN key as a level value rather than as
-    code -1, and ``duplicated``/``isin`` then take the two for different keys."""
-    if isinstance(frame.index, pd.MultiIndex) and len(frame):
-        frame = frame.set_axis(pd.MultiIndex.from_frame(frame.index.to_frame(index=False)))
-    return frame
+def _key_hashes(index: pd.Index, nkeys: int) -> np.ndarray:
+    """A hash of each row's group key: the first ``nkeys`` levels of ``index``."""
+    if nkeys < index.nlevels:
+        index = index.droplevel(list(builtins.range(nkeys, index.nlevels)))
+    return pd.util.hash_pandas_object(index.to_frame(index=False), index=False).to_numpy()
 
 
-def _finish_listings(sort: bool, parts: list) -> Any:
+def _split_listed(out: Any, part: pd.DataFrame, keys: list, level: Any) -> tuple:
+    """``(owned, owned hashes, listed, listed hashes)`` of a partition's per-group
+    result ``out``: owned are the rows of the groups that have rows in ``part``."""
+    held = _row_keys(part, keys, level)
+    nkeys = held.nlevels
+    if not isinstance(out, pd.Series | pd.DataFrame) or out.index.nlevels < nkeys:
+        raise TypeError(
+            "groupby with observed=False: the function must return a Series or DataFrame "
+            f"indexed by the group keys, got {type(out).__name__}"
+        )
+    h = _key_hashes(out.index, nkeys)
+    mine = np.isin(h, _key_hashes(held, nkeys))
+    rows, others = np.flatnonzero(mine), np.flatnonzero(~mine)
+    return out.iloc[rows], h[rows], out.iloc[others], h[others]
+
+
+def _merge_listed(parts: list) -> tuple:
+    """The listings of several partitions as one: owned rows all kept, each listed
+    group once (from the first listing it) unless owned."""
+    owned = concat_partitions([p[0] for p in parts])
+    owned_h = np.concatenate([p[1] for p in parts])
+    taken, frames, hashes = owned_h, [], []
+    for _, _, listed, h in parts:
+        keep = np.flatnonzero(~np.isin(h, taken))
+        if len(keep):
+            frames.append(listed.iloc[keep])
+            hashes.append(h[keep])
+        taken = np.concatenate([taken, h])
+    if not frames:
+        return owned, owned_h, parts[0][2].iloc[:0], parts[0][3][:0]
+    return owned, owned_h, concat_partitions(frames), np.concatenate(hashes)
+
+
+def _finish_listed(sort: bool, empty_error: str | None, check_keys: int, parts: list) -> Any:
     """Each group once: from the partition owning it, else (a combination no
-    partition owns: unobserved) from any partition listing it."""
-    owned, listed = _merge_listings(parts)
-    listed = listed[~listed.index.isin(owned.index)]
-    return _concat_sorted(sort, [owned, listed])
+    partition owns: unobserved) from the first partition listing it. With
+    ``empty_error`` an unobserved group is that error (pandas' idxmin/idxmax). With
+    ``check_keys`` (two keys or more whose values are not all known from the
+    metadata), a combination of the keys' values that no partition listed is refused."""
+    owned, owned_h, listed, h = _merge_listed(parts)
+    listed = listed.iloc[np.flatnonzero(~np.isin(h, owned_h))]
+    if len(listed) and empty_error is not None:
+        raise ValueError(empty_error)
+    out = _concat_sorted(sort, [owned, listed] if len(listed) else [owned])
+    if check_keys and len(out):
+        _check_product(out.index, check_keys)
+    return out
+
+
+def _check_product(index: pd.Index, nkeys: int) -> None:
+    # pandas lists every combination of the keys' values; a partition lists those of
+    # the values it holds, so a combination of two values held by different
+    # partitions only (e.g. a NaN category kept by dropna=False and a plain value) is
+    # listed by none, and its row cannot be made here.
+    keys = index.droplevel(list(builtins.range(nkeys, index.nlevels)))
+    size = math.prod(keys.get_level_values(i).nunique(dropna=False) for i in builtins.range(nkeys))
+    if len(np.unique(_key_hashes(keys, nkeys))) < size:
+        raise NotImplementedError(
+            "groupby with observed=False: a combination of the keys' values that no "
+            "partition holds (two plain keys, or a NaN category kept by dropna=False "
+            "beside another key) cannot be listed; use observed=True or dropna=True"
+        )
+
+
+def _route_listed(n: int, state: tuple) -> list:
+    """A partition's owned keys and listed rows in ``n`` pieces by key hash, for
+    :func:`_place_listed`."""
+    _, owned_h, listed, h = state
+    owned_to, listed_to = owned_h % np.uint64(n), h % np.uint64(n)
+    pieces = []
+    for k in builtins.range(n):
+        rows = np.flatnonzero(listed_to == k)
+        pieces.append((owned_h[owned_to == k], listed.iloc[rows], h[rows]))
+    return pieces
+
+
+def _place_listed(empty_error: str | None, state: tuple, routes: list, k: int) -> Any:
+    """Output partition ``k``: the groups partition ``k`` owns, and the unobserved
+    groups whose hash picks ``k`` (once, and only if no partition owns them)."""
+    pieces = [r[k] for r in routes]
+    owned_h = np.concatenate([p[0] for p in pieces])
+    parts = [(state[0].iloc[:0], owned_h, listed, h) for _, listed, h in pieces]
+    _, _, listed, h = _merge_listed(parts)
+    listed = listed.iloc[np.flatnonzero(~np.isin(h, owned_h))]
+    if not len(listed):
+        return state[0]
+    if empty_error is not None:
+        raise ValueError(empty_error)
+    return concat_partitions([state[0], listed])
+
+
+def _place_listed_groups(
+    listings: _Frame,
+    meta: Any,
+    sort: bool,
+    split_every: int | None,
+    gather: bool,
+    token: str,
+    check_keys: int,
+    empty_error: str | None = None,
+) -> Any:
+    """The partitions' listings (each partition's :func:`_split_listed`) as the
+    result: gathered into one partition, else kept in as many partitions.
+    ``check_keys`` (the number of keys, or 0) asks for :func:`_check_product`."""
+    if gather:
+        return tree_reduction(
+            listings,
+            _identity,
+            _merge_listed,
+            partial(_finish_listed, sort, empty_error, check_keys),
+            meta,
+            split_every,
+            token=f"{token}-gather",
+        )
+    if check_keys:
+        raise NotImplementedError(
+            "groupby with observed=False beside two plain keys (or beside a plain key "
+            "with dropna=False) needs the groups gathered to list every combination; "
+            "use split_out=1, observed=True or dropna=True"
+        )
+    n = listings.npartitions
+    tok = tokenize(listings._name, empty_error)
+    route, name = f"{token}-route-{tok}", f"{token}-place-{tok}"
+    layer: dict = {(route, j): (_route_listed, n, (listings._name, j)) for j in builtins.range(n)}
+    routes = [(route, j) for j in builtins.range(n)]
+    for k in builtins.range(n):
+        layer[(name, k)] = (_place_listed, empty_error, (listings._name, k), routes, k)
+    return new_collection({**listings._layers, name: layer}, name, meta, (None,) * (n + 1))
 
 
 def _split_out_reduction(

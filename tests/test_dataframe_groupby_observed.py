@@ -1,0 +1,182 @@
+"""groupby with ``observed=False`` on whole groups (after a shuffle), against pandas:
+every category pandas lists without rows comes out exactly once, beside plain keys,
+with NaN keys kept by ``dropna=False``, over several and empty partitions."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pandas.testing as tm
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import taskloom.dataframe as dd
+
+KEYSETS = [["k"], ["k", "p"], ["p", "k"], ["k", "c"]]
+
+
+def _rows(frame: pd.Series | pd.DataFrame) -> pd.DataFrame:
+    """The result as rows in a canonical order (pandas may hold a NaN key as a level
+    value or as a missing code; the values are what counts)."""
+    out = frame.to_frame() if isinstance(frame, pd.Series) else frame
+    out = out.reset_index()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
+            out[col] = out[col].astype(object)
+    out.columns = [str(c) for c in out.columns]
+    return out.sort_values(list(out.columns), na_position="last").reset_index(drop=True)
+
+
+def same(got: pd.Series | pd.DataFrame, expected: pd.Series | pd.DataFrame) -> None:
+    tm.assert_frame_equal(_rows(got), _rows(expected), check_dtype=False)
+
+
+frames = st.builds(
+    lambda k, p, c, x, cut: (k, p, c, x, cut),
+    k=st.lists(st.sampled_from(["a", "b", None]), min_size=0, max_size=24),
+    p=st.lists(st.sampled_from([0.0, 1.0, 2.0, np.nan]), min_size=24, max_size=24),
+    c=st.lists(st.sampled_from(["x", "y"]), min_size=24, max_size=24),
+    x=st.lists(st.integers(0, 9), min_size=24, max_size=24),
+    cut=st.integers(-1, 9),
+)
+
+
+def _make(data: tuple, nparts: int) -> tuple[pd.DataFrame, dd.DataFrame]:
+    k, p, c, x, cut = data
+    n = len(k)
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(k, categories=["a", "b", "d"]),
+            "p": p[:n],
+            "c": pd.Categorical(c[:n], categories=["x", "y", "z"]),
+            "x": np.asarray(x[:n], dtype=float),
+        }
+    )
+    ddf = dd.from_pandas(pdf, npartitions=nparts)
+    # Rows dropped after partitioning: some partitions end up empty.
+    return pdf[pdf.x > cut], ddf[ddf.x > cut]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=frames,
+    nparts=st.integers(1, 4),
+    keys=st.sampled_from(KEYSETS),
+    dropna=st.booleans(),
+    split=st.booleans(),
+)
+def test_whole_group_reductions_list_unobserved_once(data, nparts, keys, dropna, split):
+    pdf, ddf = _make(data, nparts)
+    g = ddf.groupby(keys, observed=False, dropna=dropna)
+    pg = pdf.groupby(keys, observed=False, dropna=dropna)
+    # Two keys with values known only from the data (a plain key, a NaN category kept
+    # by dropna=False): a combination no partition holds cannot be listed, refused.
+    may_refuse = not dropna and len(keys) > 1
+    split_out = True if split else 1
+
+    def agree(lazy, expected, prepare=lambda x: x):
+        try:
+            got = lazy().compute()
+        except NotImplementedError as exc:
+            assert may_refuse, exc
+            assert "observed=False" in str(exc)
+            return
+        same(prepare(got), prepare(expected))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        agree(lambda: g.x.median(split_out=split_out), pg.x.median())
+        spec = {"x": ["median", "sum"]}
+        agree(lambda: g.agg(spec, split_out=2 if split else 1), pg.agg(spec))
+        agree(lambda: g.apply(lambda d: d.x.sum()), pg.apply(lambda d: d.x.sum()))
+        agree(lambda: g.x.unique(), pg.x.unique(), lambda r: r.map(lambda a: tuple(sorted(a))))
+        if keys == ["k"]:
+            agree(lambda: g[["x", "p"]].cov(), pg[["x", "p"]].cov())
+        try:
+            expected = pg.x.idxmin()
+        except ValueError as exc:
+            assert "unobserved categories" in str(exc)
+            with pytest.raises((ValueError, NotImplementedError), match="observed"):
+                g.x.idxmin(split_out=split_out).compute()
+        else:
+            agree(lambda: g.x.idxmin(split_out=split_out), expected)
+
+
+def test_two_open_keys_list_every_combination_or_refuse():
+    # dropna=False, a NaN category and a plain key: pandas lists (NaN, every p); the
+    # partitions holding the NaN category and those holding p=NaN differ.
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(["a", None, "a", "a"], categories=["a", "b"]),
+            "p": [0.0, 0.0, np.nan, 1.0],
+            "x": [1.0, 2.0, 3.0, 4.0],
+        }
+    )
+    g = dd.from_pandas(pdf, 4).groupby(["k", "p"], observed=False, dropna=False)
+    with pytest.raises(NotImplementedError, match="observed=True or dropna=True"):
+        g.x.median(split_out=1).compute()
+    with pytest.raises(NotImplementedError, match="use split_out=1"):
+        g.x.median(split_out=True)
+    # One partition holds every combination: no refusal, pandas' answer.
+    g = dd.from_pandas(pdf, 1).groupby(["k", "p"], observed=False, dropna=False)
+    expected = pdf.groupby(["k", "p"], observed=False, dropna=False).x.median()
+    same(g.x.median(split_out=1).compute(), expected)
+
+
+def test_the_review_reproducer():
+    pdf = pd.DataFrame(
+        {"k": pd.Categorical(list("abab"), categories=list("abc")), "x": [1.0, 2, 3, 4]}
+    )
+    ddf = dd.from_pandas(pdf, 2)
+    got = ddf.groupby("k", observed=False).x.median().compute()
+    expected = pdf.groupby("k", observed=False).x.median()
+    assert len(got) == 3 and np.isnan(got["c"])
+    same(got, expected)
+    # observed=True (pandas 3's default) leaves the unobserved category out.
+    assert sorted(ddf.groupby("k").x.median().compute().index) == ["a", "b"]
+
+
+def test_split_out_keeps_partitions_and_each_group_once():
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(list("abababab"), categories=list("abcdef")),
+            "p": [1, 2, 1, 3, 1, 2, 1, 3],
+            "x": np.arange(8.0),
+        }
+    )
+    ddf = dd.from_pandas(pdf, 4)
+    got = ddf.groupby(["k", "p"], observed=False).x.median(split_out=True)
+    assert got.npartitions == 4
+    parts = [got.partitions[i].compute() for i in range(4)]
+    both = pd.concat(parts)
+    assert not both.index.duplicated().any()
+    same(both, pdf.groupby(["k", "p"], observed=False).x.median())
+
+
+def test_idxmin_of_an_unobserved_category_is_pandas_error():
+    pdf = pd.DataFrame(
+        {"k": pd.Categorical(list("abab"), categories=list("abc")), "x": [1.0, 2, 3, 4]}
+    )
+    g = dd.from_pandas(pdf, 2).groupby("k", observed=False)
+    with pytest.raises(ValueError, match="idxmax of an empty group"):
+        g.x.idxmax().compute()
+    # Every category observed somewhere: no error, though each partition alone lacks one.
+    pdf["k"] = pdf.k.cat.remove_unused_categories()
+    g = dd.from_pandas(pdf.sort_values("k"), 2).groupby("k", observed=False)
+    same(g.x.idxmin().compute(), pdf.groupby("k", observed=False).x.idxmin())
+
+
+def test_value_counts_observed_false_is_refused():
+    pdf = pd.DataFrame(
+        {"k": pd.Categorical(list("abab"), categories=list("abc")), "x": [1.0, 2, 3, 4]}
+    )
+    g = dd.from_pandas(pdf, 2).groupby("k", observed=False)
+    with pytest.raises(NotImplementedError, match="value_counts with observed=False"):
+        g.x.value_counts()
+    # A plain key: observed changes nothing, so it runs.
+    pdf["j"] = [1, 2, 1, 2]
+    got = dd.from_pandas(pdf, 2).groupby("j", observed=False).x.value_counts().compute()
+    same(got, pdf.groupby("j", observed=False).x.value_counts())
