@@ -14,6 +14,8 @@ class Progress:
     def total(self) -> int: ...
     @property
     def finished(self) -> int: ...
+    def __repr__(self) -> str:
+        """``Progress(finished=..., total=...)``."""
 
 class DelayedBase:
     """The fields of a Delayed value (see taskloom.delayed)."""
