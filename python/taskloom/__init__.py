@@ -24,6 +24,7 @@ from __future__ import annotations
 import atexit
 import os
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from taskloom import _core, _joblib_register, config, local, multiprocessing, optimization, threaded
 from taskloom._core import CycleError
@@ -51,6 +52,14 @@ if hasattr(os, "register_at_fork"):
 _joblib_register.install()
 
 _SUBMODULES = ("array", "bag", "dataframe", "datasets", "diagnostics", "utils")
+
+if TYPE_CHECKING:  # type checkers see the lazily imported submodules as attributes
+    from taskloom import array as array
+    from taskloom import bag as bag
+    from taskloom import dataframe as dataframe
+    from taskloom import datasets as datasets
+    from taskloom import diagnostics as diagnostics
+    from taskloom import utils as utils
 
 
 def __getattr__(name: str) -> object:

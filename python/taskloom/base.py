@@ -308,7 +308,7 @@ _OWN_GETS = (local.get_sync, threaded.get, multiprocessing.get)
 
 def compute(
     *args: Any, traverse: bool = True, scheduler: Any = None, optimize_graph: bool = True, **kwargs
-) -> tuple:
+) -> tuple[Any, ...]:
     """Compute several collections at once, sharing their common work.
 
     Parameters
@@ -355,7 +355,7 @@ def _legacy_get(scheduler: Any, kwargs: dict) -> tuple[Any, dict]:
 
 def persist(
     *args: Any, traverse: bool = True, scheduler: Any = None, optimize_graph: bool = True, **kwargs
-) -> tuple:
+) -> tuple[Any, ...]:
     """Compute collections now and return equivalent collections holding the results.
 
     The returned collections' graphs contain the computed parts as data, so computing

@@ -40,7 +40,7 @@ import dataclasses
 import functools
 import operator
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any
+from typing import Any, overload
 
 from taskloom import _core, config, threaded
 from taskloom._dask_compat import as_graph
@@ -461,6 +461,25 @@ class DelayedAttr(Delayed):
 _LEAVES: dict[Callable, DelayedLeaf] = {}
 
 
+# Typed for checkers: a decorator with options returns a decorator, anything else a
+# Delayed. Calls are `Callable[..., Delayed]` (not the function's own parameters): they
+# take Delayed arguments in place of values, and `dask_key_name=`/`pure=`.
+@overload
+def delayed(
+    *,
+    name: str | None = None,
+    pure: bool | None = None,
+    nout: int | None = None,
+    traverse: bool = True,
+) -> Callable[[Any], Delayed]: ...
+@overload
+def delayed(
+    obj: Any,
+    name: str | None = None,
+    pure: bool | None = None,
+    nout: int | None = None,
+    traverse: bool = True,
+) -> Delayed: ...
 def delayed(
     obj: Any = _MISSING,
     name: str | None = None,
