@@ -180,3 +180,86 @@ def test_value_counts_observed_false_is_refused():
     pdf["j"] = [1, 2, 1, 2]
     got = dd.from_pandas(pdf, 2).groupby("j", observed=False).x.value_counts().compute()
     same(got, pdf.groupby("j", observed=False).x.value_counts())
+
+
+# -- a frame's own column given as a Series: a key, not an aggregated column ----------
+
+
+def _own_column_frames():
+    import dask.dataframe as dask_dd
+
+    pdf = pd.DataFrame(
+        {
+            "k": list("abcabcab"),
+            "j": [1, 1, 2, 2, 1, 1, 2, 2],
+            "x": np.arange(8.0),
+            "y": np.arange(8) % 3,
+        }
+    )
+    return pdf, dd.from_pandas(pdf, 3), dask_dd.from_pandas(pdf, npartitions=3)
+
+
+@pytest.mark.parametrize(
+    "how",
+    [
+        lambda df: df.groupby(df.k).sum(),
+        lambda df: df.groupby(df["k"]).agg("median"),
+        lambda df: df.groupby(df.k).mean(),
+        lambda df: df.groupby([df.k, "j"]).sum(),
+        lambda df: df.groupby([df.k, df.j]).max(),
+    ],
+)
+def test_own_column_series_key_is_not_aggregated(how):
+    pdf, ddf, dask_df = _own_column_frames()
+    got, expected = how(ddf).compute(), how(dask_df).compute()
+    assert list(got.columns) == list(expected.columns)
+    assert "k" not in got.columns
+    tm.assert_frame_equal(
+        got.sort_index(), expected.sort_index(), check_dtype=False, check_index_type=False
+    )
+    tm.assert_frame_equal(got.sort_index(), how(pdf).sort_index(), check_dtype=False)
+
+
+def test_other_series_keys_stay_temporary_columns():
+    pdf, ddf, dask_df = _own_column_frames()
+    # A derived or renamed series, or another frame's column of the same name, is not
+    # the frame's own column: the frame's k stays an aggregated column.
+    other = dd.from_pandas(pdf.assign(k=pdf.k.str.upper()), 3)
+    for key, pkey in [
+        (ddf.k + "z", pdf.k + "z"),
+        (ddf.j.rename("k"), pdf.j.rename("k")),
+        (other.k, pdf.k.str.upper()),
+    ]:
+        got = ddf.groupby(key).agg({"x": "sum", "k": "max"}).compute()
+        expected = pdf.groupby(pkey).agg({"x": "sum", "k": "max"})
+        tm.assert_frame_equal(
+            got.sort_index(), expected.sort_index(), check_dtype=False, check_index_type=False
+        )
+    got = ddf.groupby(ddf.j.rename("k")).sum().compute()
+    assert "k" in got.columns
+    expected = dask_df.groupby(dask_df.j.rename("k")).sum().compute()
+    tm.assert_frame_equal(
+        got.sort_index(), expected.sort_index(), check_dtype=False, check_index_type=False
+    )
+
+
+def test_column_selection_names_are_deterministic_and_distinct():
+    pdf = pd.DataFrame({"a": [1, 2], "b": [3, 4], 1: [5, 6], ("t", "u"): [7, 8], "1": [0, 0]})
+    ddf = dd.from_pandas(pdf, 2)
+    keys = ["a", "b", 1, "1", ("t", "u"), ["a"], ["b", "a"], ["a", "b"]]
+    names = [ddf[k]._name for k in keys]
+    assert names == [ddf[k]._name for k in keys]
+    assert len(set(names)) == len(keys)
+    assert ddf.a._name == ddf["a"]._name
+    other = dd.from_pandas(pdf + 1, 2)
+    assert other["a"]._name != ddf["a"]._name
+    for k in keys:
+        got, expected = ddf[k].compute(), pdf[k]
+        if isinstance(expected, pd.DataFrame):
+            tm.assert_frame_equal(got, expected)
+        else:
+            tm.assert_series_equal(got, expected)
+    # Identical selections share their tasks.
+    both = ddf.a + ddf.a
+    assert len([k for k in both.__dask_graph__() if k[0].startswith("getitem")]) == 2
+    tm.assert_series_equal(both.compute(), pdf.a + pdf.a)

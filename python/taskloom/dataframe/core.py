@@ -864,7 +864,13 @@ class DataFrame(_Frame):
             self._check_columns(key)
             if self._source is not None and list(key) != list(self.columns):
                 return self._source(list(key))
-            return map_partitions(_select_columns, self, list(key), token="getitem")
+            # The metadata given, so the name is a token of the parent and the key
+            # only: the same selection is the same collection (shared tasks, and a
+            # groupby knows its frame's own column given as a Series).
+            cols = list(key)
+            return map_partitions(
+                _select_columns, self, cols, meta=self._meta[cols], token="getitem"
+            )
         if isinstance(key, slice):
             return self.loc[key]
         if isinstance(key, Hashable):
@@ -872,7 +878,9 @@ class DataFrame(_Frame):
             frame = self
             if self._source is not None and len(self.columns) > 1:
                 frame = self._source([key])
-            return map_partitions(operator.getitem, frame, key, token="getitem")
+            return map_partitions(
+                operator.getitem, frame, key, meta=frame._meta[key], token="getitem"
+            )
         raise TypeError(f"cannot index a taskloom DataFrame with {type(key).__name__}")
 
     def __setitem__(self, key: Any, value: Any) -> None:

@@ -404,7 +404,12 @@ class _GroupBy:
         )
         keys, key_names = [], []
         for i, b in enumerate(by if isinstance(by, list) else ([] if by is None else [by])):
-            if isinstance(b, Series):
+            if isinstance(b, Series) and _own_column(frame, b):
+                # The frame's own column given as a Series (``df.groupby(df.k)``): a
+                # key like ``groupby("k")``, so it is not aggregated, as in pandas.
+                keys.append(b.name)
+                key_names.append(b.name)
+            elif isinstance(b, Series):
                 temp = f"__groupby_key_{i}"
                 frame = frame.assign(**{temp: b})
                 keys.append(temp)
@@ -1321,6 +1326,18 @@ def _group_part(
             level=level, sort=sort, dropna=dropna, group_keys=True, observed=observed
         )
     return part.groupby(keys, sort=sort, dropna=dropna, group_keys=True, observed=observed)
+
+
+def _own_column(frame: _Frame, key: Series) -> bool:
+    """Whether ``key`` is ``frame[key.name]`` itself (column selections are named by
+    their parent and column, so the same selection has the same name)."""
+    name = key.name
+    try:
+        if name not in frame._meta.columns or not frame._meta.columns.is_unique:
+            return False
+    except TypeError:  # an unhashable name
+        return False
+    return frame[name]._name == key._name
 
 
 def _split_out(split_out: Any, npartitions: int, nkeys: int = 1) -> int:
