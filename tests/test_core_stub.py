@@ -55,9 +55,18 @@ def _stub_names(tree: ast.Module) -> tuple[set[str], dict[str, set[str]]]:
             names.add(node.name)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             names.add(node.target.id)
-        elif isinstance(node, ast.Assign):
+        elif isinstance(node, ast.Assign) and not _is_type_variable(node.value):
             names.update(t.id for t in node.targets if isinstance(t, ast.Name))
     return names, members
+
+
+def _is_type_variable(value: ast.expr) -> bool:
+    """``TypeVar("T")`` and kin: names the stub needs for its signatures only."""
+    if not isinstance(value, ast.Call):
+        return False
+    func = value.func
+    name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+    return name in {"TypeVar", "ParamSpec", "TypeVarTuple"}
 
 
 def _module_names(module: types.ModuleType) -> set[str]:
@@ -133,6 +142,8 @@ def _fake_module() -> types.ModuleType:
 
 
 FULL_STUB = """
+from typing import TypeVar
+_T = TypeVar("_T")
 class Thing:
     def __init__(self) -> None: ...
     def run(self) -> None: ...

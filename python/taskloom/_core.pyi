@@ -1,7 +1,9 @@
 """Type stubs for the compiled extension (rust/taskloom-py)."""
 
 from collections.abc import Callable, Hashable, Iterable
-from typing import Any
+from typing import Any, TypeVar
+
+_T = TypeVar("_T")
 
 class CycleError(RuntimeError):
     """The task graph has a cycle: a task depends, through other tasks, on itself."""
@@ -26,10 +28,10 @@ class DelayedBase:
         task: Any,
         deps: Iterable[DelayedBase],
         length: int | None = None,
-        graph: dict | None = None,
+        graph: dict[Hashable, Any] | None = None,
         unique: bool = False,
-        func: Callable | None = None,
-        args: tuple | None = None,
+        func: Callable[..., Any] | None = None,
+        args: tuple[Any, ...] | None = None,
     ) -> Any: ...
     @property
     def _key(self) -> Hashable: ...
@@ -40,7 +42,7 @@ class DelayedBase:
     @property
     def _length(self) -> int | None: ...
     @property
-    def _graph(self) -> dict | None: ...
+    def _graph(self) -> dict[Hashable, Any] | None: ...
 
 def get(
     dsk: dict[Hashable, Any],
@@ -87,16 +89,16 @@ class Dispatcher:
         """The requested results, shaped like the keys, from task id -> result."""
 
 def delayed_call(
-    cls: type,
-    func: Callable,
+    cls: type[_T],
+    func: Callable[..., Any],
     name: str,
-    args: tuple,
+    args: tuple[Any, ...],
     nout: int | None,
-    fallback: Callable[[Any, list], Any],
-) -> Any:
+    fallback: Callable[[Any, list[Any]], Any],
+) -> _T:
     """An impure call ``func(*args)`` as an instance of ``cls``."""
 
-def graph_of(roots: Iterable[DelayedBase]) -> dict:
+def graph_of(roots: Iterable[DelayedBase]) -> dict[Hashable, Any]:
     """The task graph of the given Delayed values."""
 
 def unique_token() -> str:
