@@ -255,3 +255,34 @@ def test_lambdas_and_closures_travel_by_value(client):
     dsk = {("x", i): (lambda i: i + offset, i) for i in range(100)}
     dsk["total"] = (sum, list(dsk))
     assert get(dsk, "total", client, pieces=10) == get_sync(dsk, "total")
+
+
+SCRIPT = """
+import distributed
+from taskloom.distributed import get
+
+
+def triple(x):  # defined in the script: its workers' __main__ lacks it
+    return 3 * x
+
+
+if __name__ == "__main__":
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
+        dashboard_address=":0",
+    ) as cluster, distributed.Client(cluster) as client:
+        dsk = {("x", i): (triple, i) for i in range(50)}
+        dsk["total"] = (sum, list(dsk))
+        print(get(dsk, "total", client, pieces=5))
+"""
+
+
+def test_a_scripts_own_functions_travel_by_value(tmp_path):
+    import subprocess
+    import sys
+
+    script = tmp_path / "script.py"
+    script.write_text(SCRIPT)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split()[-1] == str(3 * sum(range(50)))

@@ -136,7 +136,7 @@ def _pickle_tasks(tasks: dict) -> tuple[bytes, dict]:
         try:
             buf = io.BytesIO()
             _TaskPickler(buf, protocol=5).dump(tasks)
-            by_value = b"__main__" in buf.getbuffer()
+            by_value = b"__main__" in buf.getvalue()
         except Exception:
             by_value = True
         if by_value:
