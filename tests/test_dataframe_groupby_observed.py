@@ -1,4 +1,5 @@
-"""groupby with ``observed=False`` on whole groups (after a shuffle), against pandas:
+"""groupby with ``observed=False`` on whole groups (after a shuffle, or nunique's
+distinct pairs), against pandas:
 every category pandas lists without rows comes out exactly once, beside plain keys,
 with NaN keys kept by ``dropna=False``, over several and empty partitions."""
 
@@ -93,6 +94,9 @@ def test_whole_group_reductions_list_unobserved_once(data, nparts, keys, dropna,
         agree(lambda: g.agg(spec, split_out=2 if split else 1), pg.agg(spec))
         agree(lambda: g.apply(lambda d: d.x.sum()), pg.apply(lambda d: d.x.sum()))
         agree(lambda: g.x.unique(), pg.x.unique(), lambda r: r.map(lambda a: tuple(sorted(a))))
+        # nunique merges distinct pairs (no shuffle), alone or beside other aggregations.
+        agree(lambda: g.x.nunique(), pg.x.nunique())
+        agree(lambda: g.agg({"x": ["nunique", "sum"]}), pg.agg({"x": ["nunique", "sum"]}))
         if keys == ["k"]:
             agree(lambda: g[["x", "p"]].cov(), pg[["x", "p"]].cov())
         try:

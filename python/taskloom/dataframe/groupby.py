@@ -1853,9 +1853,13 @@ def _nunique(gb: _GroupBy, column: Any, split_every: int | None) -> Series:
     if gb.level is not None:
         raise NotImplementedError("nunique of a groupby on index levels")
     pairs = gb.obj[[*keys, column]]
-    g = meta_nonempty(gb.obj._meta).groupby(keys, sort=gb.sort, dropna=gb.dropna)
+    g = meta_nonempty(gb.obj._meta).groupby(
+        keys, sort=gb.sort, dropna=gb.dropna, observed=gb.observed
+    )
     meta = gb._fix_meta(g[column].nunique())
-    finish = _NuniqueFinish(keys, column, gb.sort, gb.dropna, gb.key_names)
+    # All the distinct pairs meet at the root: pandas' observed=False there lists
+    # every group it would list on the whole frame.
+    finish = _NuniqueFinish(keys, column, gb.sort, gb.dropna, gb.key_names, gb.observed)
     return tree_reduction(
         pairs, _drop_dup_rows, _concat_drop_dup, finish, meta, split_every, token="groupby-nunique"
     )
@@ -1870,23 +1874,48 @@ def _concat_drop_dup(parts: list) -> pd.DataFrame:
 
 
 class _NuniqueFinish:
-    __slots__ = ("column", "dropna", "key_names", "keys", "sort")
+    __slots__ = ("column", "dropna", "key_names", "keys", "observed", "sort")
 
-    def __init__(self, keys: list, column: Any, sort: bool, dropna: bool, key_names: list) -> None:
+    def __init__(
+        self,
+        keys: list,
+        column: Any,
+        sort: bool,
+        dropna: bool,
+        key_names: list,
+        observed: bool = True,
+    ) -> None:
         self.keys, self.column, self.sort, self.dropna = keys, column, sort, dropna
-        self.key_names = key_names
+        self.key_names, self.observed = key_names, observed
 
     def __call__(self, parts: list) -> pd.Series:
         pairs = _concat_drop_dup(parts)
-        out = pairs.groupby(self.keys, sort=self.sort, dropna=self.dropna)[self.column].nunique()
+        g = pairs.groupby(self.keys, sort=self.sort, dropna=self.dropna, observed=self.observed)
+        out = g[self.column].nunique()
         out.index.names = self.key_names
         return out
 
     def __dask_tokenize__(self) -> Any:
-        return ("nunique-finish", self.keys, self.column, self.sort, self.dropna, self.key_names)
+        return (
+            "nunique-finish",
+            self.keys,
+            self.column,
+            self.sort,
+            self.dropna,
+            self.key_names,
+            self.observed,
+        )
 
 
 def _join_columns(as_series: bool, columns: Any, sort: bool, *pieces: pd.Series) -> Any:
+    # pandas may hold a NaN key as a level value in one piece and as a missing code in
+    # another (observed=False, dropna=False); rebuilt from the values, they align.
+    pieces = tuple(
+        p.set_axis(pd.MultiIndex.from_frame(p.index.to_frame(index=False)))
+        if isinstance(p.index, pd.MultiIndex) and len(p)
+        else p
+        for p in pieces
+    )
     return _shape(pd.concat(pieces, axis=1), sort, as_series, columns)
 
 
