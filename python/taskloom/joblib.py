@@ -198,7 +198,27 @@ def _run_items(items: list, nested: Any) -> list | _Failure:
 # --- runners: one per Parallel call ---------------------------------------------------
 
 
-class _Lanes:
+class _QueuedRunner:
+    """What the threads and processes runners share: a queue of batches under a
+    condition, and stopping, which drops the batches not yet started."""
+
+    def __init__(self, get: Callable, n: int) -> None:
+        self.get = get
+        self.n = n
+        self.cond = threading.Condition()
+        self.queue: collections.deque = collections.deque()
+        self.stopped = False
+
+    def abort(self) -> None:
+        with self.cond:
+            self.stopped = True
+            self.queue.clear()
+            self.cond.notify_all()
+
+    stop = abort
+
+
+class _Lanes(_QueuedRunner):
     """Threads: up to ``n`` lanes, each a one-task taskloom computation on a thread of its
     own, pull batches from a queue.
 
@@ -208,15 +228,11 @@ class _Lanes:
     of one computation could end up running one after another."""
 
     def __init__(self, get: Callable, n: int) -> None:
-        self.get = get
-        self.n = n
-        self.cond = threading.Condition()
-        self.queue: collections.deque = collections.deque()
+        super().__init__(get, n)
         self.in_flight = 0
         self.lanes = 0  # lanes started and not yet ended (ending is decided under cond)
         self.waiting = 0  # lanes waiting for a batch
         self.idle_since = time.monotonic()
-        self.stopped = False
 
     def submit(self, batch: Callable, callback: Callable) -> None:
         with self.cond:
@@ -284,25 +300,13 @@ class _Lanes:
     def start_retrieval(self) -> None:
         pass
 
-    def abort(self) -> None:
-        with self.cond:
-            self.stopped = True
-            self.queue.clear()
-            self.cond.notify_all()
 
-    stop = abort
-
-
-class _Waves:
+class _Waves(_QueuedRunner):
     """Processes: the batches dispatched so far run as one computation at a time."""
 
     def __init__(self, get: Callable, n: int) -> None:
-        self.get = get
-        self.n = n
-        self.cond = threading.Condition()
-        self.queue: collections.deque = collections.deque()
+        super().__init__(get, n)
         self.running = False
-        self.stopped = False
         self.first = True
         self.retrieving = False
         self.last_submit = time.monotonic()
@@ -368,14 +372,6 @@ class _Waves:
                 continue
             for (_, callback), out in zip(wave, results, strict=True):
                 callback(out)  # joblib dispatches the next wave's batches from here
-
-    def abort(self) -> None:
-        with self.cond:
-            self.stopped = True
-            self.queue.clear()
-            self.cond.notify_all()
-
-    stop = abort
 
 
 class _Cluster:

@@ -594,14 +594,19 @@ class _GroupBy:
             )
         if split_out > 1:
             return out
+        return self._gathered(out, split_every, "groupby-agg-gather")
+
+    def _gathered(self, out: Any, split_every: int | None, token: str) -> Any:
+        """Whole groups spread over partitions, gathered into one by a tree of concats
+        (index-sorted when the groupby sorts)."""
         return tree_reduction(
             out,
             _identity,
             concat_partitions,
             partial(_concat_sorted, self.sort),
-            meta,
+            out._meta,
             split_every,
-            token="groupby-agg-gather",
+            token=token,
         )
 
     def _lists_unobserved(self) -> bool:
@@ -984,15 +989,7 @@ class _GroupBy:
             return self._listed(call, out._meta, gather, split_every)
         if not gather:
             return out
-        return tree_reduction(
-            out,
-            _identity,
-            concat_partitions,
-            partial(_concat_sorted, self.sort),
-            out._meta,
-            split_every,
-            token=f"groupby-{method}-gather",
-        )
+        return self._gathered(out, split_every, f"groupby-{method}-gather")
 
     def apply(
         self,
