@@ -25,10 +25,12 @@ def get(request):
     return GETS[request.param]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def cluster_client():
     """A client of a real ``distributed.LocalCluster`` (2 worker processes, a thread
-    each), shared by the session's cluster tests; not taskloom's default scheduler."""
+    each), shared by a module's cluster tests; not taskloom's default scheduler.
+    Closed after the module: an idle cluster's processes keep a third of a core busy
+    (heartbeats), which slowed the rest of the run by minutes."""
     distributed = pytest.importorskip("distributed")
     cluster = distributed.LocalCluster(
         n_workers=2,

@@ -180,7 +180,8 @@ def test_the_cluster_columns_run_beside_each_other_on_one_cluster(capsys):
     # The results were checked against the loop's; the scheduler's memory is reported
     # and so is the ratio to Dask's client.get on the same cluster.
     assert row[-2].endswith("x") and float(row[-1]) > 10
-    # The cluster stays up for the session's later cases (stopped at exit).
     from taskloom import _bench_cluster
 
     assert _bench_cluster._state["client"].scheduler_info()["workers"]
+    _bench_cluster._stop()  # (as at the harness's exit; an idle cluster costs CPU)
+    assert "client" not in _bench_cluster._state
