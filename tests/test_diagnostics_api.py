@@ -40,9 +40,15 @@ def test_resource_profiler_sees_memory_grow():
 
 def test_resource_profiler_sees_cpu_use():
     def spin():
-        end = time.perf_counter() + 1.0
+        # Busy for 1.5 s, handing the GIL over every 10 ms so the sampling thread gets
+        # its turns even when other threads (a Dask client's event loop left by an
+        # earlier test) also want it.
+        end = time.perf_counter() + 1.5
         while time.perf_counter() < end:
-            pass
+            step = time.perf_counter() + 0.01
+            while time.perf_counter() < step:
+                pass
+            time.sleep(0)
 
     with ResourceProfiler(dt=0.1) as idle_prof:
         time.sleep(0.5)
