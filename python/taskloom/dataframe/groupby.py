@@ -609,17 +609,20 @@ class _GroupBy:
             token=token,
         )
 
+    def _key_dtypes(self) -> list:
+        """The dtypes of the grouping keys (index levels or columns)."""
+        meta = self.obj._meta
+        if self.level is not None:
+            levels = self.level if isinstance(self.level, list) else [self.level]
+            return [meta.index.get_level_values(lv).dtype for lv in levels]
+        return [meta[k].dtype for k in self.keys]
+
     def _lists_unobserved(self) -> bool:
         """Whether pandas lists groups without rows: ``observed=False`` and a
         categorical key."""
         if self.observed:
             return False
-        meta = self.obj._meta
-        if self.level is not None:
-            levels = self.level if isinstance(self.level, list) else [self.level]
-            dtypes = [meta.index.get_level_values(lv).dtype for lv in levels]
-        else:
-            dtypes = [meta[k].dtype for k in self.keys]
+        dtypes = self._key_dtypes()
         return any(isinstance(d, pd.CategoricalDtype) for d in dtypes)
 
     def _check_keys(self) -> int:
@@ -627,12 +630,7 @@ class _GroupBy:
         the data (a plain key's values; a categorical key's NaN with
         ``dropna=False``): pandas' ``observed=False`` then lists combinations no
         single partition may hold (see :func:`_check_product`); else 0."""
-        meta = self.obj._meta
-        if self.level is not None:
-            levels = self.level if isinstance(self.level, list) else [self.level]
-            dtypes = [meta.index.get_level_values(lv).dtype for lv in levels]
-        else:
-            dtypes = [meta[k].dtype for k in self.keys]
+        dtypes = self._key_dtypes()
         plain = sum(not isinstance(d, pd.CategoricalDtype) for d in dtypes)
         return len(dtypes) if (plain if self.dropna else len(dtypes)) > 1 else 0
 
