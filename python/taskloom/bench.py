@@ -58,18 +58,26 @@ import math
 import os
 import random
 import shutil
+import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from operator import add
-from typing import Any
+from typing import Any, TextIO
 
 import taskloom
 from taskloom import _bench_cluster, _core
 from taskloom._bench_cluster import CLUSTER_SCHEDULERS
+from taskloom._bench_extras import (
+    UserExtras,
+    compare,
+    scheduler_spec,
+    workload_names,
+    workload_spec,
+)
 from taskloom._graph import num_workers as resolve_num_workers
 
 
@@ -101,6 +109,16 @@ def chain(n: int) -> tuple[dict, Any, Callable[[], Any]]:
         return x
 
     return dsk, f"chain-{n - 1}", loop
+
+
+def shuffled(n: int) -> tuple[dict, Any, Callable[[], Any]]:
+    """:func:`chain`'s graph with its entries inserted in a seeded random order, so the
+    graph's dict order is not its execution order (as in graphs merged from several
+    collections); the issue's aim is at most 1.3 times ``chain``'s time."""
+    dsk, key, loop = chain(n)
+    items = list(dsk.items())
+    random.Random(42).shuffle(items)
+    return dict(items), key, loop
 
 
 def tree(n: int) -> tuple[dict, Any, Callable[[], Any]]:
@@ -223,6 +241,7 @@ def pure_python(n: int) -> tuple[dict, Any, Callable[[], Any]]:
 GRAPHS: dict[str, Callable[[int], tuple[dict, Any, Callable[[], Any]]]] = {
     "fanin": fanin,
     "chain": chain,
+    "shuffled": shuffled,
     "tree": tree,
     "random": random_dag,
     "mapreduce": mapreduce,
@@ -307,17 +326,32 @@ class Case:
     # results must agree with each other; libraries not listed are not checked.
     agree: dict[str, str] | None = None
     seen: dict[str, Any] = field(default_factory=dict)
+    has_loop: bool = True  # False: a user's workload with no loop, so no loop row
 
 
-def _graph_case(workload: str, n: int) -> Case:
-    dsk, keys, loop = GRAPHS[workload](n)
-    getters = schedulers()
+def _graph_case(workload: str, n: int, user: UserExtras) -> Case:
+    """A dict-graph workload, built-in or the user's; checked against its loop, or
+    against taskloom's synchronous scheduler when a user's workload has no loop."""
+    build = user.workloads.get(workload) or GRAPHS[workload]
+    built = build(n)
+    if not (isinstance(built, tuple) and len(built) in (2, 3) and isinstance(built[0], dict)):
+        raise TypeError(
+            f"workload {workload} returned {type(built).__name__}, not (dsk, keys[, loop])"
+        )
+    dsk, keys, loop = built if len(built) == 3 else (*built, None)
+    getters = {**schedulers(), **user.schedulers}
 
     def run(name: str) -> Any:
         get = getters[name]
-        return loop() if get is None else get(dsk, keys)
+        if get is not None:
+            return get(dsk, keys)
+        if loop is None:
+            raise ValueError(f"workload {workload} has no loop")
+        return loop()
 
-    return Case(len(dsk), run, loop(), lambda: _core.Compiled(dsk, keys))
+    expected = taskloom.get_sync(dsk, keys) if loop is None else loop()
+    compiled = partial(_core.Compiled, dsk, keys)
+    return Case(len(dsk), run, expected, compiled, has_loop=loop is not None)
 
 
 def _collection_scheduler(column: str) -> Any:
@@ -774,12 +808,14 @@ DEFAULT_SIZES = {
 _CASES: dict[tuple[str, int], Case] = {}
 
 
-def _case(workload: str, n: int) -> Case:
+def _case(workload: str, n: int, user: UserExtras | None = None) -> Case:
     if (workload, n) not in _CASES:
         _CASES.clear()  # one graph alive at a time: 10^6 tasks is ~200 MB of dict
         gc.collect()
         _CASES[(workload, n)] = (
-            SPECIAL[workload](n) if workload in SPECIAL else _graph_case(workload, n)
+            SPECIAL[workload](n)
+            if workload in SPECIAL
+            else _graph_case(workload, n, user or UserExtras())
         )
     return _CASES[(workload, n)]
 
@@ -816,15 +852,20 @@ def run_case(
 ) -> dict[str, Any]:
     """Time one (workload, size, scheduler) case; best of ``repeat`` runs.
 
-    Returns a row with ``us_per_task``, the raw ``seconds`` and, for taskloom on dict
-    graphs, ``exec_us_per_task`` (execution alone) and, with ``memory``,
-    ``bytes_per_task``.
+    Returns a row with ``us_per_task``, the raw ``seconds`` (the best run), every run's
+    seconds in ``runs`` and their :func:`spread`; for taskloom on dict graphs,
+    ``exec_us_per_task`` (execution alone) and, with ``memory``, ``bytes_per_task``.
     """
     return run_cases(workload, n, {scheduler: repeat}, memory)[0]
 
 
 def run_cases(
-    workload: str, n: int, repeats: dict[str, int], memory: bool = False
+    workload: str,
+    n: int,
+    repeats: dict[str, int],
+    memory: bool = False,
+    progress: Progress | None = None,
+    user: UserExtras | None = None,
 ) -> list[dict[str, Any]]:
     """Time one (workload, size) on several schedulers, best of ``repeats[scheduler]``
     runs each, as :func:`run_case` does for one.
@@ -834,37 +875,77 @@ def run_cases(
     the ratios between them are what the harness reports. Short cases get extra rounds
     (up to :data:`MAX_ROUNDS`, while the case has taken under
     :data:`SHORT_CASE_SECONDS`) for the schedulers asked to repeat at all, so one slow
-    moment does not decide a case that takes milliseconds.
+    moment does not decide a case that takes milliseconds. ``progress`` hears of each
+    run; ``user`` holds the command line's own schedulers and workloads. A user's
+    workload without a loop gets no ``loop`` row.
     """
     if "taskloom-compute" in repeats and workload not in DASK_COLLECTIONS:
         raise ValueError(f"taskloom-compute runs only Dask's collections, not {workload}")
-    case = _case(workload, n)
-    best = dict.fromkeys(repeats, float("inf"))
-    spent = 0.0
+
+    def step(scheduler: str, what: str) -> None:
+        if progress is not None:
+            progress.step(workload, n, scheduler, what)
+
+    start = time.perf_counter()
+    case = _case(workload, n, user)
+    repeats = dict(repeats)
+    if not case.has_loop and repeats.pop("loop", None) is not None and progress is not None:
+        progress.drop(workload, n, "loop")
+    # Seconds each scheduler's part of the case took, for the progress's estimates; the
+    # graph's building is shared alike.
+    spent = dict.fromkeys(repeats, (time.perf_counter() - start) / max(len(repeats), 1))
+    runs: dict[str, list[float]] = {s: [] for s in repeats}
+    total = 0.0
     round_ = 0
     while True:
         extra = round_ >= max(repeats.values(), default=0)
-        if extra and (spent >= SHORT_CASE_SECONDS or round_ >= MAX_ROUNDS):
+        if extra and (total >= SHORT_CASE_SECONDS or round_ >= MAX_ROUNDS):
             break
         ran = False
         for scheduler, reps in repeats.items():
             if round_ >= reps and not (extra and reps > 1):
                 continue
-            _progress(f"{workload:>14} n={n:<8} {scheduler} (run {round_ + 1})")
+            step(scheduler, f"run {round_ + 1}")
             seconds = _time_once(case, workload, scheduler)
-            best[scheduler] = min(best[scheduler], seconds)
-            spent += seconds
+            runs[scheduler].append(seconds)
+            spent[scheduler] += seconds
+            total += seconds
             ran = True
         if not ran:
             break
         round_ += 1
-    return [_row(case, workload, s, best[s], repeats[s], memory) for s in repeats]
+    rows = []
+    for s, reps in repeats.items():
+        start = time.perf_counter()
+        rows.append(_row(case, workload, s, runs[s], reps, memory, partial(step, s)))
+        spent[s] += time.perf_counter() - start
+    if progress is not None:
+        progress.finished(workload, n, spent)
+    return rows
 
 
 #: Cases whose rounds so far took less than this many seconds get more rounds...
 SHORT_CASE_SECONDS = 1.0
 #: ...up to this many in all.
 MAX_ROUNDS = 10
+
+
+def spread(runs: list[float]) -> float:
+    """How far a typical run sits above the best: ``(median - best) / best``.
+
+    The best is what a row reports; the median says how much above it the runs
+    usually land. Not ``(max - min) / min``: on a shared machine one run caught by
+    another process's burst would set it, making every row's allowance in
+    ``--compare`` wide enough to hide a real regression. One run: 0 (nothing measured;
+    the comparison's floor applies).
+
+    Examples
+    --------
+    >>> round(spread([1.0, 1.2, 1.1, 3.0]), 6)
+    0.15
+    """
+    best = min(runs)
+    return (statistics.median(runs) - best) / best
 
 
 def _time_once(case: Case, workload: str, scheduler: str) -> float:
@@ -883,14 +964,23 @@ def _time_once(case: Case, workload: str, scheduler: str) -> float:
 
 
 def _row(
-    case: Case, workload: str, scheduler: str, best: float, repeat: int, memory: bool
+    case: Case,
+    workload: str,
+    scheduler: str,
+    runs: list[float],
+    repeat: int,
+    memory: bool,
+    step: Callable[[str], None],
 ) -> dict[str, Any]:
+    best = min(runs)
     row: dict[str, Any] = {
         "workload": workload,
         "tasks": case.tasks,
         "scheduler": scheduler,
         "seconds": best,
         "us_per_task": best / case.tasks * 1e6,
+        "runs": runs,
+        "spread": spread(runs),
     }
     if scheduler in CLUSTER_SCHEDULERS:
         row["scheduler_mib"] = _bench_cluster.scheduler_mib()
@@ -899,7 +989,7 @@ def _row(
         and scheduler in ("taskloom-sync", "taskloom-threads")
         and workload not in PROCESS_WORKLOADS
     ):
-        _progress(f"{workload:>14} n={case.tasks:<8} {scheduler} (execution alone)")
+        step("execution alone")
         workers = 0 if scheduler.endswith("sync") else resolve_num_workers(None)
         compiled = case.compiled()
         exec_best = float("inf")
@@ -911,6 +1001,7 @@ def _row(
         row["exec_us_per_task"] = exec_best / case.tasks * 1e6
         del compiled
         if memory:
+            step("peak memory")
             gc.collect()
             delta = _peak_rss_delta(lambda: case.run(scheduler))
             if delta is not None:
@@ -918,37 +1009,144 @@ def _row(
     return row
 
 
-def _progress(message: str) -> None:
-    if sys.stderr.isatty():
-        sys.stderr.write("\r\x1b[K" + message)
-    else:
-        sys.stderr.write(message + "\n")
-    sys.stderr.flush()
+def progress_line(
+    done: int, total: int, current: str, eta: float | None, width: int | None = None
+) -> str:
+    """One line of progress: a bar, cases done of planned, the time left, the case now.
+
+    The ETA comes before the case so a narrow terminal cuts the case's name, not it.
+
+    Examples
+    --------
+    >>> progress_line(3, 12, "chain n=10000 taskloom-sync run 2", 75.0)
+    '[#####---------------] 3/12 ETA 1m15s  chain n=10000 taskloom-sync run 2'
+    """
+    filled = round(20 * done / total) if total else 20
+    text = f"[{'#' * filled}{'-' * (20 - filled)}] {done}/{total} ETA {_duration(eta)}"
+    text += f"  {current}"
+    return text if width is None else text[: max(width - 1, 0)]
 
 
-def run(
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    return f"{s // 3600}h{s // 60 % 60:02d}m"
+
+
+class Progress:
+    """What the harness reports on stderr while it runs: on a terminal, one live line
+    (:func:`progress_line`) redrawn at every run; elsewhere (a log, CI) one line per
+    (workload, size) finished, so a long run stays a short log.
+
+    The estimate of the time left adds up, for every planned case not yet run, the
+    seconds per unit of size its workload and scheduler took at the last size
+    measured, else the average of its workload's schedulers, else the mean seconds of
+    a case so far: costs grow with the size, and differ across workloads by orders of
+    magnitude. Cases the harness drops as it goes (Dask past its budget) leave the plan.
+    """
+
+    def __init__(self, planned: Iterable[tuple[str, int, str]], stream: TextIO | None = None):
+        self.stream = sys.stderr if stream is None else stream
+        self.tty = self.stream.isatty()
+        self.left = dict.fromkeys(planned)  # (workload, size, scheduler), as an ordered set
+        self.total = len(self.left)
+        self.done = 0
+        self.seconds = 0.0
+        self.rates: dict[tuple[str, str], float] = {}  # seconds per unit of size
+        self.width = shutil.get_terminal_size().columns
+
+    def eta(self) -> float | None:
+        """Seconds the cases left should take, None before the first is done."""
+        if not self.done:
+            return None
+        by_workload: dict[str, list[float]] = {}
+        for (w, _), rate in self.rates.items():
+            by_workload.setdefault(w, []).append(rate)
+        left = 0.0
+        for w, n, s in self.left:
+            rate = self.rates.get((w, s))
+            if rate is None and w in by_workload:
+                rate = statistics.mean(by_workload[w])
+            left += self.seconds / self.done if rate is None else rate * n
+        return left
+
+    def step(self, workload: str, n: int, scheduler: str, what: str) -> None:
+        """A run (or other timed part) of one case starts."""
+        if self.tty:
+            current = f"{workload} n={n} {scheduler} {what}"
+            line = progress_line(self.done, self.total, current, self.eta(), self.width)
+            self._write("\r\x1b[K" + line)
+
+    def finished(self, workload: str, n: int, spent: dict[str, float]) -> None:
+        """One (workload, size) is done; ``spent``: seconds per scheduler."""
+        for scheduler, seconds in spent.items():
+            self.left.pop((workload, n, scheduler), None)
+            self.rates[(workload, scheduler)] = seconds / n
+        self.done += len(spent)
+        self.seconds += sum(spent.values())
+        if not self.tty:
+            current = f"{workload} n={n}: {len(spent)} schedulers, {sum(spent.values()):.1f} s"
+            self._write(progress_line(self.done, self.total, current, self.eta()) + "\n")
+
+    def drop(self, workload: str, n: int, scheduler: str) -> None:
+        """A planned case will not run."""
+        if (workload, n, scheduler) in self.left:
+            del self.left[(workload, n, scheduler)]
+            self.total -= 1
+
+    def note(self, message: str) -> None:
+        """A message on a line of its own."""
+        self._write(("\r\x1b[K" if self.tty else "") + message + "\n")
+
+    def close(self) -> None:
+        """Clear the live line, so the table starts on a clean terminal."""
+        if self.tty:
+            self._write("\r\x1b[K")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+
+def plan(
     workloads: list[str],
     sizes: list[int] | None,
     names: list[str],
     repeat: int,
-    dask_budget: float,
-    memory: bool = True,
-) -> list[dict[str, Any]]:
-    """Run every case; Dask stops growing a workload once its estimate passes the budget."""
-    rows = []
-    available = schedulers()
-    for name in names:
-        if name not in available:
-            _progress(f"skipping {name}: not installed (pip install 'taskloom[bench]')")
-    if any(name in available for name in CLUSTER_SCHEDULERS if name in names):
-        _progress("starting the cluster")
-        _bench_cluster.warm()
+    user: UserExtras | None = None,
+) -> list[tuple[str, int, dict[str, int]]]:
+    """Every (workload, size) to run, each with its schedulers' numbers of runs, before
+    anything runs (so the progress knows the total).
+
+    Examples
+    --------
+    >>> plan(["chain", "pure-python"], None, ["loop", "taskloom-processes"], 3)[-1]
+    ('pure-python', 8, {'loop': 1, 'taskloom-processes': 3})
+    """
+    user = user or UserExtras()
+    available = {**schedulers(), **user.schedulers}
+    graphs = {*GRAPHS, *user.workloads}
+    planned = []
     for workload in workloads:
-        dask_cost: dict[str, float] = {}
-        for n in sizes or DEFAULT_SIZES.get(workload, [10_000, 100_000, 1_000_000]):
+        default = DEFAULT_SIZES.get(workload, [10_000, 100_000, 1_000_000])
+        for n in sizes or (USER_SIZES if workload in user.workloads else default):
             repeats: dict[str, int] = {}
-            for name in names:
+            for name in [*names, *user.schedulers]:
                 if name not in available:
+                    continue
+                reps = repeat if n < 1_000_000 else min(repeat, 2)
+                if workload in PROCESS_WORKLOADS:
+                    # Seconds per run and steady; best of three for the processes ones, so
+                    # taskloom's pool, started once per session, is warm in one.
+                    reps = 3 if name.endswith("processes") else 1
+                if name in user.schedulers:
+                    if workload in graphs:  # a get function runs dict graphs only
+                        repeats[name] = reps
                     continue
                 if name.endswith("processes") and workload not in PROCESS_WORKLOADS:
                     continue
@@ -958,28 +1156,65 @@ def run(
                     continue  # joblib's columns run joblib's workloads only, and only they
                 if workload == "joblib-map" and n > JOBLIB_MAP_LIMIT.get(name, n):
                     continue
-                reps = repeat if n < 1_000_000 else min(repeat, 2)
-                if workload in PROCESS_WORKLOADS:
-                    # Seconds per run and steady; best of three for the processes ones, so
-                    # taskloom's pool, started once per session, is warm in one.
-                    reps = 3 if name.endswith("processes") else 1
-                if name.startswith("dask") and workload not in DATAFRAME:
-                    if n * dask_cost.get(name, 0.0) > dask_budget:
-                        continue
-                    if workload not in DASK_COLLECTIONS:
-                        # One run: Dask's times are 100x ours, so its run-to-run noise
-                        # does not move the ratios, and repeats would dominate the wall
-                        # time. On Dask's own collections the times are close (the
-                        # tasks call back into Dask), so Dask gets as many as taskloom.
-                        reps = 1
+                if (
+                    name.startswith("dask")
+                    and workload not in DATAFRAME
+                    and workload not in DASK_COLLECTIONS
+                ):
+                    # One run: Dask's times are 100x ours, so its run-to-run noise does
+                    # not move the ratios, and repeats would dominate the wall time. On
+                    # Dask's own collections the times are close (the tasks call back
+                    # into Dask), so Dask gets as many as taskloom.
+                    reps = 1
                 repeats[name] = reps
-            for row in run_cases(workload, n, repeats, memory):
+            if repeats:
+                planned.append((workload, n, repeats))
+    return planned
+
+
+#: Sizes of a user's workload when --sizes is not given.
+USER_SIZES = [10_000, 100_000]
+
+
+def run(
+    workloads: list[str],
+    sizes: list[int] | None,
+    names: list[str],
+    repeat: int,
+    dask_budget: float,
+    memory: bool = True,
+    user: UserExtras | None = None,
+    stream: TextIO | None = None,
+) -> list[dict[str, Any]]:
+    """Run every planned case (:func:`plan`), reporting progress on ``stream`` (stderr);
+    Dask stops growing a workload once its estimate passes the budget."""
+    user = user or UserExtras()
+    planned = plan(workloads, sizes, names, repeat, user)
+    progress = Progress([(w, n, s) for w, n, repeats in planned for s in repeats], stream)
+    available = schedulers()
+    for name in names:
+        if name not in available:
+            progress.note(f"skipping {name}: not installed (pip install 'taskloom[bench]')")
+    if any(name in available for name in CLUSTER_SCHEDULERS if name in names):
+        progress.note("starting the cluster")
+        _bench_cluster.warm()
+    rows = []
+    dask_cost: dict[tuple[str, str], float] = {}  # seconds per unit of size, any workload
+    try:
+        for workload, n, repeats in planned:
+            for name in [s for s in repeats if (workload, s) in dask_cost]:
+                if workload not in DATAFRAME and n * dask_cost[(workload, name)] > dask_budget:
+                    del repeats[name]
+                    progress.drop(workload, n, name)
+            if not repeats:
+                continue
+            for row in run_cases(workload, n, repeats, memory, progress, user):
                 rows.append(row)
-                if row["scheduler"].startswith("dask"):
-                    # per unit of size, any workload
-                    dask_cost[row["scheduler"]] = row["seconds"] / n
-    _CASES.clear()
-    _progress("")
+                if row["scheduler"].startswith("dask") and row["scheduler"] in SCHEDULERS:
+                    dask_cost[(workload, row["scheduler"])] = row["seconds"] / n
+    finally:
+        _CASES.clear()
+        progress.close()
     return rows
 
 
@@ -987,8 +1222,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     """Format rows as the harness prints them (see the module documentation)."""
     by = {(r["workload"], r["tasks"], r["scheduler"]): r["us_per_task"] for r in rows}
     wide = max([10, *(len(r["workload"]) for r in rows)])
+    scheds = max([17, *(len(r["scheduler"]) for r in rows)])  # user columns' names too
     header = (
-        f"{'workload':<{wide}} {'tasks':>9} {'scheduler':<17} {'us/task':>9} {'x loop':>7} "
+        f"{'workload':<{wide}} {'tasks':>9} {'scheduler':<{scheds}} {'us/task':>9} {'x loop':>7} "
         f"{'exec':>7} {'B/task':>7} {'vs dask-sync':>13} {'vs dask-thr':>12} "
         f"{'vs dask-proc':>13}"
     )
@@ -1010,7 +1246,7 @@ def table(rows: list[dict[str, Any]]) -> str:
             return f"{other / us:.0f}x" if other / us >= 10 else f"{other / us:.1f}x"
 
         line = (
-            f"{w:<{wide}} {n:>9} {s:<17} {us:>9.3f} {ratio} {exec_us} {mem} "
+            f"{w:<{wide}} {n:>9} {s:<{scheds}} {us:>9.3f} {ratio} {exec_us} {mem} "
             f"{speedup('dask-sync'):>13} {speedup('dask-threads'):>12} "
             f"{speedup('dask-processes'):>13}"
         )
@@ -1054,17 +1290,24 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point (``taskloom-bench``)."""
+    """Command-line entry point (``taskloom-bench``); 1 only for ``--fail-on-regression``
+    with a regression."""
     parser = argparse.ArgumentParser(prog="taskloom-bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--workloads",
         nargs="+",
-        default=[
-            w
-            for w in ALL_WORKLOADS
-            if (w not in DASK_COLLECTIONS or _dask() is not None) and w not in JOBLIB
-        ],
         choices=ALL_WORKLOADS,
+        help="default: all but the joblib-* ones (and the dask-* ones without Dask); "
+        "with --workload and no --workloads, only the user's",
+    )
+    parser.add_argument(
+        "--workload",
+        action="append",
+        default=[],
+        type=workload_spec,
+        metavar="MODULE:FUNCTION",
+        help="also run function(size) -> (dsk, keys[, loop]) (repeatable; default sizes "
+        f"{', '.join(map(str, USER_SIZES))})",
     )
     parser.add_argument(
         "--sizes", nargs="+", type=int, metavar="N", help="task counts (default per workload)"
@@ -1078,6 +1321,15 @@ def main(argv: list[str] | None = None) -> int:
         help=f"{', '.join(SCHEDULERS)} (processes only on the pure-python workload, "
         "taskloom-compute only on the dask-* ones, joblib-* only on the joblib-* ones; "
         "the *-cluster ones only when asked for)",
+    )
+    parser.add_argument(
+        "--scheduler",
+        action="append",
+        default=[],
+        type=partial(scheduler_spec, reserved=SCHEDULERS),
+        metavar="NAME=MODULE:ATTR|NAME=tcp://HOST:PORT",
+        help="also run a Dask-style get(dsk, keys), or a distributed scheduler's "
+        "Client(address).get, as column NAME on the dict-graph workloads (repeatable)",
     )
     parser.add_argument(
         "--repeat",
@@ -1097,16 +1349,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     parser.add_argument("--plot", metavar="FILE.png", help="draw us/task against size")
+    parser.add_argument(
+        "--compare",
+        metavar="BASELINE.json",
+        help="print each row's change against a run saved with --json, flagging "
+        "regressions beyond the runs' spread",
+    )
+    parser.add_argument(
+        "--fail-on-regression",
+        action="store_true",
+        help="with --compare, exit with status 1 when a row regressed",
+    )
     args = parser.parse_args(argv)
     if args.repeat < 1 or any(n < 2 for n in args.sizes or []):
         parser.error("--repeat must be >= 1 and every size >= 2")
+    user = UserExtras(dict(args.scheduler), workload_names(args.workload, ALL_WORKLOADS))
+    if len(user.schedulers) < len(args.scheduler):
+        parser.error("--scheduler: two columns have the same NAME")
+    if args.fail_on_regression and not args.compare:
+        parser.error("--fail-on-regression needs --compare")
+    baseline = _baseline(parser, args.compare) if args.compare else None
+    workloads = args.workloads
+    if workloads is None:
+        workloads = [] if user.workloads else default_workloads()
     rows = run(
-        args.workloads,
+        [*workloads, *user.workloads],
         args.sizes,
         args.schedulers,
         args.repeat,
         args.dask_budget,
         memory=not args.no_memory,
+        user=user,
     )
     print(table(rows))
     if args.json:
@@ -1114,7 +1387,38 @@ def main(argv: list[str] | None = None) -> int:
             json.dump(rows, f, indent=2)
     if args.plot:
         plot(rows, args.plot)
+    if baseline is not None:
+        text, regressions = compare(rows, baseline)
+        print()
+        print(text)
+        if regressions and args.fail_on_regression:
+            return 1
     return 0
+
+
+def default_workloads() -> list[str]:
+    """What runs without --workloads: all but joblib's (about two minutes more), and
+    Dask's collections only where Dask is installed."""
+    return [
+        w
+        for w in ALL_WORKLOADS
+        if (w not in DASK_COLLECTIONS or _dask() is not None) and w not in JOBLIB
+    ]
+
+
+def _baseline(parser: argparse.ArgumentParser, path: str) -> list[dict[str, Any]]:
+    """The rows of a run saved with --json, read before this run starts (so a wrong
+    path fails now, not after minutes of measuring)."""
+    try:
+        with open(path) as f:
+            rows = json.load(f)
+    except (OSError, ValueError) as e:
+        parser.error(f"--compare {path}: {e}")
+    if not (
+        isinstance(rows, list) and all(isinstance(r, dict) and "us_per_task" in r for r in rows)
+    ):
+        parser.error(f"--compare {path}: not the rows of a --json file")
+    return rows
 
 
 if __name__ == "__main__":
