@@ -4,6 +4,7 @@ case take turns, and the command line prints, saves and refuses what it should."
 from __future__ import annotations
 
 import json
+from typing import ClassVar
 
 import pytest
 
@@ -185,3 +186,315 @@ def test_the_cluster_columns_run_beside_each_other_on_one_cluster(capsys):
     assert _bench_cluster._state["client"].scheduler_info()["workers"]
     _bench_cluster._stop()  # (as at the harness's exit; an idle cluster costs CPU)
     assert "client" not in _bench_cluster._state
+
+
+# --- the command line's own schedulers and workloads ---------------------------------
+
+
+def wrong_get(dsk, keys):
+    """A get function that computes the wrong thing."""
+    return -1
+
+
+def ring(n):
+    """A user's workload without a loop: n tasks, each adding its index to the last."""
+    dsk = {("ring", 0): 0}
+    dsk.update({("ring", i): (sum, [("ring", i - 1), i]) for i in range(1, n)})
+    return dsk, ("ring", n - 1)
+
+
+def ring_with_loop(n):
+    dsk, key = ring(n)
+    return dsk, key, lambda: sum(range(n))
+
+
+def ring_with_a_wrong_loop(n):
+    dsk, key = ring(n)
+    return dsk, key, lambda: -1
+
+
+def not_a_graph(n):
+    return [n]
+
+
+def _main_rows(tmp_path, argv):
+    """Run the command line with a --json file; the rows written."""
+    out = tmp_path / "rows.json"
+    assert bench.main([*argv, "--repeat", "1", "--no-memory", "--json", str(out)]) == 0
+    return json.loads(out.read_text())
+
+
+def test_a_user_scheduler_is_a_column_of_the_dict_graph_workloads(tmp_path, capsys):
+    long_name = "my-threaded-get-column"  # longer than the built-in columns' names
+    rows = _main_rows(
+        tmp_path,
+        ["--workloads", "chain", "delayed", "--sizes", "50", "--schedulers", "loop",
+         "--scheduler", f"{long_name}=taskloom.threaded:get"],
+    )  # fmt: skip
+    ran = {(r["workload"], r["scheduler"]) for r in rows}
+    assert ran == {("chain", "loop"), ("chain", long_name), ("delayed", "loop")}
+    line = _row_of(capsys.readouterr().out.splitlines(), "chain", 50, long_name)
+    ours = next(r for r in rows if r["scheduler"] == long_name)
+    assert float(line[3]) == pytest.approx(ours["us_per_task"], abs=1e-3)
+
+
+def test_every_row_keeps_its_runs_and_their_spread():
+    import statistics
+
+    row = bench.run_case("tree", 50, "loop", repeat=3)
+    assert len(row["runs"]) >= 3
+    best = min(row["runs"])
+    assert row["seconds"] == best
+    assert row["spread"] == pytest.approx((statistics.median(row["runs"]) - best) / best)
+
+
+def test_a_user_scheduler_computing_a_wrong_result_stops_the_harness():
+    argv = ["--workloads", "fanin", "--sizes", "50", "--schedulers", "loop", "--no-memory"]
+    with pytest.raises(AssertionError, match=r"wrong computed -1 for fanin"):
+        bench.main([*argv, "--scheduler", "wrong=test_bench:wrong_get"])
+
+
+class _FakeClient:
+    """Stands in for distributed.Client: runs graphs with taskloom's sync scheduler."""
+
+    addresses: ClassVar[list] = []
+
+    def __init__(self, address, set_as_default=True):
+        self.addresses.append(address)
+
+    def get(self, dsk, keys):
+        import taskloom
+
+        return taskloom.get_sync(dsk, keys)
+
+    def close(self):
+        pass
+
+
+def test_a_scheduler_address_runs_graphs_with_that_clusters_client(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    monkeypatch.setattr(distributed, "Client", _FakeClient)
+    monkeypatch.setattr(_FakeClient, "addresses", [])
+    rows = _main_rows(
+        tmp_path,
+        ["--workloads", "tree", "--sizes", "50", "--schedulers", "loop",
+         "--scheduler", "remote=tcp://10.0.0.1:8786"],
+    )  # fmt: skip
+    assert [r["scheduler"] for r in rows] == ["loop", "remote"]
+    assert _FakeClient.addresses == ["tcp://10.0.0.1:8786"], "one client, made on first use"
+
+
+def test_a_scheduler_address_without_distributed_is_refused(monkeypatch, capsys):
+    import importlib.util
+
+    find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "distributed" else find_spec(name, *a),
+    )
+    with pytest.raises(SystemExit):
+        bench.main(["--scheduler", "remote=tcp://10.0.0.1:8786"])
+    assert "needs distributed" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--scheduler", "taskloom.threaded:get"], "is not NAME=module:attr"),
+        (["--scheduler", "x=no_such_module:get"], "cannot import 'no_such_module'"),
+        (["--scheduler", "x=taskloom.threaded:nope"], "has no attribute 'nope'"),
+        (["--scheduler", "x=taskloom.bench:SCHEDULERS"], "is a list, not callable"),
+        (["--scheduler", "dask-sync=taskloom.threaded:get"], "'dask-sync' is a built-in"),
+        (["--scheduler", "x=taskloom:get", "--scheduler", "x=taskloom:get_sync"], "same NAME"),
+        (["--workload", "test_bench.ring"], "is not module:attr"),
+        (["--workload", "test_bench:no_such_workload"], "has no attribute"),
+        (["--fail-on-regression"], "needs --compare"),
+        (["--compare", "/nonexistent/baseline.json"], "--compare /nonexistent/baseline.json"),
+    ],
+)
+def test_bad_user_specs_are_named(argv, message, capsys):
+    with pytest.raises(SystemExit):
+        bench.main(argv)
+    assert message in capsys.readouterr().err
+
+
+def test_a_user_workload_without_a_loop_is_checked_against_taskloom(tmp_path):
+    rows = _main_rows(
+        tmp_path,
+        ["--workload", "test_bench:ring", "--sizes", "50", "100", "--schedulers", "loop",
+         "taskloom-threads", "--scheduler", "threads=taskloom.threaded:get"],
+    )  # fmt: skip
+    # Only the user's workload runs (no --workloads), and without a loop, no loop row.
+    assert [(r["workload"], r["tasks"], r["scheduler"]) for r in rows] == [
+        ("ring", n, s) for n in (50, 100) for s in ("taskloom-threads", "threads")
+    ]
+    case = bench._case("ring", 40, bench.UserExtras(workloads={"ring": ring}))
+    assert case.expected == sum(range(40))
+
+
+def test_a_user_workload_with_a_loop_has_a_loop_row_and_is_checked_against_it(tmp_path):
+    argv = ["--workload", "test_bench:ring_with_loop", "--workloads", "chain", "--sizes", "50"]
+    rows = _main_rows(tmp_path, [*argv, "--schedulers", "loop", "taskloom-sync"])
+    assert {(r["workload"], r["scheduler"]) for r in rows} == {
+        (w, s) for w in ("chain", "ring_with_loop") for s in ("loop", "taskloom-sync")
+    }
+    with pytest.raises(AssertionError, match="taskloom-sync computed 1225 for ring_with_a_wrong"):
+        bench.main(["--workload", "test_bench:ring_with_a_wrong_loop", "--sizes", "50",
+                    "--schedulers", "taskloom-sync", "--no-memory"])  # fmt: skip
+
+
+def test_a_user_workload_returning_no_graph_is_named():
+    with pytest.raises(TypeError, match="workload not_a_graph returned list"):
+        bench.main(["--workload", "test_bench:not_a_graph", "--sizes", "5", "--no-memory"])
+
+
+def test_user_workloads_default_sizes_and_names():
+    user = bench.UserExtras(
+        workloads=bench.workload_names([("a:ring", ring), ("b:chain", bench.chain)], bench.GRAPHS)
+    )
+    assert list(user.workloads) == ["ring", "b:chain"], "a built-in's name is not reused"
+    planned = bench.plan(list(user.workloads), None, ["taskloom-sync"], 3, user)
+    assert [(w, n) for w, n, _ in planned] == [
+        (w, n) for w in ("ring", "b:chain") for n in bench.USER_SIZES
+    ]
+
+
+# --- progress -------------------------------------------------------------------------
+
+
+def test_without_a_terminal_progress_is_a_line_per_workload_and_size(capsys, monkeypatch):
+    calls = _record_runs(monkeypatch, 0.001)
+    argv = ["--workloads", "chain", "tree", "--sizes", "50", "100", "--repeat", "3"]
+    assert bench.main([*argv, "--schedulers", "loop", "taskloom-sync", "--no-memory"]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert len(calls) > 4 * 2 * 3, "every case ran several times..."
+    assert len(lines) == 4, "...and each (workload, size) printed one line"
+    assert [line.split()[1] for line in lines] == ["2/8", "4/8", "6/8", "8/8"]
+
+
+class _Terminal:
+    """A stream that says it is a terminal, keeping what is written."""
+
+    def __init__(self):
+        self.written = []
+
+    def isatty(self):
+        return True
+
+    def write(self, text):
+        self.written.append(text)
+
+    def flush(self):
+        pass
+
+
+def test_on_a_terminal_progress_redraws_one_line_per_run(monkeypatch):
+    calls = _record_runs(monkeypatch, 0.001)
+    terminal = _Terminal()
+    bench.run(["chain"], [50], ["loop", "taskloom-sync"], 1, 1.0, False, stream=terminal)
+    draws = [w for w in terminal.written if "run " in w]
+    assert len(draws) == len(calls)
+    assert all(w.startswith("\r\x1b[K") and "\n" not in w for w in terminal.written[:-1])
+    assert "chain n=50 taskloom-sync run 1" in draws[1]
+    assert terminal.written[-1] == "\r\x1b[K", "the line is cleared before the table"
+
+
+def test_the_progress_line_shows_counts_bar_and_time_left_first():
+    line = bench.progress_line(5, 20, "tree n=1000 dask-sync run 1", 3725.0)
+    assert line == "[#####---------------] 5/20 ETA 1h02m  tree n=1000 dask-sync run 1"
+    narrow = bench.progress_line(5, 20, "x" * 200, 42.0, width=40)
+    assert narrow == "[#####---------------] 5/20 ETA 42s  xx", "the case is cut, not the ETA"
+    assert bench.progress_line(0, 3, "chain", None).startswith("[--------------------] 0/3 ETA ?")
+
+
+def test_the_estimate_scales_each_cases_rate_by_size_and_adapts_to_drops():
+    planned = [("chain", n, s) for n in (10, 20, 40) for s in ("loop", "dask-sync")]
+    progress = bench.Progress(planned, stream=_Terminal())
+    assert progress.eta() is None
+    progress.finished("chain", 10, {"loop": 1.0, "dask-sync": 3.0})
+    assert progress.eta() == pytest.approx((1.0 + 3.0) / 10 * (20 + 40))
+    progress.drop("chain", 40, "dask-sync")
+    assert progress.total == 5
+    assert progress.eta() == pytest.approx(0.1 * (20 + 40) + 0.3 * 20)
+
+
+def test_dask_past_its_budget_leaves_the_plan(capsys, monkeypatch):
+    pytest.importorskip("dask")
+    calls = _record_runs(monkeypatch, 1.0)
+    # 1 s at 30 tasks: 2 s estimated at 60, past a budget of 1.5 s.
+    rows = bench.run(["fanin"], [30, 60], ["loop", "dask-sync"], 1, dask_budget=1.5)
+    assert [(r["tasks"], r["scheduler"]) for r in rows] == [
+        (30, "loop"), (30, "dask-sync"), (60, "loop")
+    ]  # fmt: skip
+    assert calls.count("dask-sync") == 1
+    assert capsys.readouterr().err.splitlines()[-1].split()[1] == "3/3"
+
+
+# --- comparing with a saved run -------------------------------------------------------
+
+
+def _rows(*specs):
+    return [
+        {"workload": w, "tasks": n, "scheduler": s, "us_per_task": us, "spread": spread}
+        for w, n, s, us, spread in specs
+    ]
+
+
+def test_compare_flags_only_changes_beyond_both_runs_spread():
+    now = _rows(
+        ("chain", 100, "loop", 1.0, 0.02),
+        ("chain", 100, "taskloom-sync", 2.0, 0.30),  # +25%: within this run's spread
+        ("chain", 100, "mine", 3.0, 0.02),  # +50%: beyond every spread
+        ("tree", 100, "loop", 1.0, 0.0),  # only in this run
+    )
+    baseline = _rows(
+        ("chain", 100, "loop", 0.99, 0.01),  # +1%: under the floor
+        ("chain", 100, "taskloom-sync", 1.6, 0.01),
+        ("chain", 100, "mine", 2.0, 0.01),
+        ("fanin", 100, "loop", 1.0, 0.0),  # only in the baseline
+    )
+    text, regressions = bench.compare(now, baseline)
+    assert regressions == 1
+    lines = text.splitlines()
+    flagged = [line.split()[2] for line in lines if line.endswith("REGRESSION")]
+    assert flagged == ["mine"]
+    assert _row_of(lines, "chain", 100, "taskloom-sync")[-1] == f"{2.0 / 1.6 - 1:+.0%}"
+    assert "only in this run: tree 100 loop" in lines
+    assert "only in the baseline: fanin 100 loop" in lines
+
+
+def test_compare_on_the_command_line(tmp_path, capsys):
+    argv = ["--workloads", "chain", "--sizes", "50", "100", "--schedulers", "loop"]
+    rows = _main_rows(tmp_path, argv)
+    capsys.readouterr()
+    baseline = [
+        {**rows[0], "us_per_task": rows[0]["us_per_task"] / 1000},  # 1000x faster then
+        {**rows[0], "scheduler": "gone"},
+    ]
+    path = tmp_path / "baseline.json"
+    path.write_text(json.dumps(baseline))
+    argv += ["--repeat", "1", "--no-memory", "--compare", str(path)]
+    assert bench.main(argv) == 0, "a regression alone does not fail the run"
+    out = capsys.readouterr().out.split("\n\n")[1]  # the comparison, after the table
+    assert _row_of(out.splitlines(), "chain", rows[0]["tasks"], "loop")[-1] == "REGRESSION"
+    assert f"only in this run: chain {rows[1]['tasks']} loop" in out
+    assert f"only in the baseline: chain {rows[0]['tasks']} gone" in out
+    assert bench.main([*argv, "--fail-on-regression"]) == 1
+
+
+# --- the shuffled workload ------------------------------------------------------------
+
+
+def test_shuffled_is_chains_graph_in_an_order_that_is_not_execution_order():
+    import taskloom
+
+    dsk, key, loop = bench.shuffled(200)
+    in_order, chain_key, chain_loop = bench.chain(200)
+    assert dsk == in_order and key == chain_key
+    assert taskloom.get_sync(dsk, key) == chain_loop() == loop()
+    position = {k: i for i, k in enumerate(dsk)}
+    late = [k for k, v in dsk.items() if isinstance(v, tuple) and position[v[1]] > position[k]]
+    assert late, "some task comes before the task it depends on"
+    assert list(in_order) == sorted(in_order, key=lambda k: int(k.split("-")[1]))
+    assert "shuffled" in bench.default_workloads()
