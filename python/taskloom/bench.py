@@ -3,7 +3,10 @@
 Run ``python -m taskloom.bench`` (or ``taskloom-bench``). Most workloads are task graphs
 of trivial functions (``inc``, ``add``), so what is measured is the scheduler: the time
 of one computation, graph conversion included, divided by the number of tasks. The floor
-is a plain Python loop making the same calls. Other workloads measure parallel speed-up
+is a plain Python loop making the same calls. ``shuffled`` is ``chain``'s graph with
+its dict entries in a seeded random order, so what a graph whose dict order is not its
+execution order costs shows beside ``chain`` (the aim: at most 1.3 times as long).
+Other workloads measure parallel speed-up
 (numpy tasks that release the GIL), graph building (``delayed``), Dask's own
 collections (``dask-array``: n chunks of 100 float64, summed; ``dask-bag``: n partitions
 of 100 integers, ``map``, ``filter``, ``sum``; ``dask-dataframe``: Dask's
@@ -38,6 +41,22 @@ Dask's own ``client.get`` and ``dask.compute(x, scheduler=client)``. Both share 
 ``LocalCluster(n_workers=2, threads_per_worker=1, processes=True)`` started in a child
 process; ``sched MiB`` is its scheduler's resident memory after the run, and ``vs
 dask-clu`` how many times less time taskloom's path takes on the same cluster.
+
+Your own (``taskloom._bench_extras``): ``--scheduler NAME=module:attr`` adds any
+Dask-style ``get(dsk, keys)`` as a column NAME, and ``--scheduler NAME=tcp://host:port``
+a running ``distributed`` scheduler's ``Client(address).get``; they run the dict-graph
+workloads, results checked as the others'. ``--workload module:function`` adds
+``function(size) -> (dsk, keys)`` or ``(dsk, keys, loop)``, named by the function (its
+spec where that name is taken), at 10^4 and 10^5 tasks unless ``--sizes``; without a
+loop there is no loop row and taskloom's synchronous scheduler gives the expected
+result. With ``--workload`` and no ``--workloads``, only the user's workloads run.
+
+The cases are planned before any runs, so the progress on stderr counts cases done of
+planned with an estimate of the time left: one line redrawn at every run on a terminal,
+else one line per (workload, size). Rows keep every run's seconds (``runs``) and their
+:func:`spread`; ``--compare BASELINE.json`` (a run saved with ``--json``) prints each
+row's change in us/task and flags a regression only beyond both runs' spread and 5%
+(``--fail-on-regression``: exit status 1 then).
 
 Examples
 --------
