@@ -408,15 +408,28 @@ def test_the_progress_line_shows_counts_bar_and_time_left_first():
     assert bench.progress_line(0, 3, "chain", None).startswith("[--------------------] 0/3 ETA ?")
 
 
-def test_the_estimate_scales_each_cases_rate_by_size_and_adapts_to_drops():
-    planned = [("chain", n, s) for n in (10, 20, 40) for s in ("loop", "dask-sync")]
+def test_the_estimate_scales_runs_by_size_and_planned_runs_and_adapts_to_drops():
+    planned = [("chain", n, s, 3) for n in (10, 20, 40) for s in ("loop", "dask-sync")]
+    planned.append(("tree", 10, "loop", 1))
     progress = bench.Progress(planned, stream=_Terminal())
     assert progress.eta() is None
-    progress.finished("chain", 10, {"loop": 1.0, "dask-sync": 3.0})
-    assert progress.eta() == pytest.approx((1.0 + 3.0) / 10 * (20 + 40))
+    # loop: ten runs of 0.1 s (extra rounds) and 0.5 s more; dask-sync: one run of 2 s.
+    runs = {"loop": [0.1] * 10, "dask-sync": [2.0]}
+    progress.finished("chain", 10, {"loop": 1.5, "dask-sync": 2.0}, runs)
+
+    def loop_at(n):  # three runs of 0.1 s per 10, and the 0.5 s more per 10
+        return (0.1 * 3 + 0.5) * n / 10
+
+    def dask_at(n):
+        return 2.0 * 3 * n / 10
+
+    tree_guess = (1.5 + 2.0) / 2  # an unknown workload: the mean case so far
+    assert progress.eta() == pytest.approx(
+        loop_at(20) + loop_at(40) + dask_at(20) + dask_at(40) + tree_guess
+    )
     progress.drop("chain", 40, "dask-sync")
-    assert progress.total == 5
-    assert progress.eta() == pytest.approx(0.1 * (20 + 40) + 0.3 * 20)
+    assert progress.total == 6
+    assert progress.eta() == pytest.approx(loop_at(20) + loop_at(40) + dask_at(20) + tree_guess)
 
 
 def test_dask_past_its_budget_leaves_the_plan(capsys, monkeypatch):

@@ -939,7 +939,7 @@ def run_cases(
         rows.append(_row(case, workload, s, runs[s], reps, memory, partial(step, s)))
         spent[s] += time.perf_counter() - start
     if progress is not None:
-        progress.finished(workload, n, spent)
+        progress.finished(workload, n, spent, runs)
     return rows
 
 
@@ -1062,36 +1062,44 @@ class Progress:
     (:func:`progress_line`) redrawn at every run; elsewhere (a log, CI) one line per
     (workload, size) finished, so a long run stays a short log.
 
-    The estimate of the time left adds up, for every planned case not yet run, the
-    seconds per unit of size its workload and scheduler took at the last size
-    measured, else the average of its workload's schedulers, else the mean seconds of
-    a case so far: costs grow with the size, and differ across workloads by orders of
-    magnitude. Cases the harness drops as it goes (Dask past its budget) leave the plan.
+    The estimate of the time left adds up the planned cases not yet run. A case whose
+    workload and scheduler ran at a smaller size is its mean run there scaled by the
+    size, times its planned runs, plus the rest of its time there (graph building,
+    execution alone, memory) scaled alike; scaling the whole time instead would count
+    a millisecond case's extra rounds (:data:`MAX_ROUNDS`) a hundred times at a size a
+    hundred times larger. A case of a workload that ran with other schedulers only is
+    their estimates' mean; any other, the mean time of a case so far. Cases the
+    harness drops as it goes (Dask past its budget) leave the plan.
     """
 
-    def __init__(self, planned: Iterable[tuple[str, int, str]], stream: TextIO | None = None):
+    def __init__(
+        self, planned: Iterable[tuple[str, int, str, int]], stream: TextIO | None = None
+    ) -> None:
         self.stream = sys.stderr if stream is None else stream
         self.tty = self.stream.isatty()
-        self.left = dict.fromkeys(planned)  # (workload, size, scheduler), as an ordered set
+        # (workload, size, scheduler) -> planned runs, for the cases not yet done
+        self.left = {(w, n, s): reps for w, n, s, reps in planned}
         self.total = len(self.left)
         self.done = 0
         self.seconds = 0.0
-        self.rates: dict[tuple[str, str], float] = {}  # seconds per unit of size
+        # (workload, scheduler) -> seconds per unit of size: of a run, of the rest
+        self.rates: dict[tuple[str, str], tuple[float, float]] = {}
         self.width = shutil.get_terminal_size().columns
 
     def eta(self) -> float | None:
         """Seconds the cases left should take, None before the first is done."""
         if not self.done:
             return None
-        by_workload: dict[str, list[float]] = {}
-        for (w, _), rate in self.rates.items():
-            by_workload.setdefault(w, []).append(rate)
+        measured: dict[str, list[tuple[float, float]]] = {}
+        for (w, _), rates in self.rates.items():
+            measured.setdefault(w, []).append(rates)
         left = 0.0
-        for w, n, s in self.left:
-            rate = self.rates.get((w, s))
-            if rate is None and w in by_workload:
-                rate = statistics.mean(by_workload[w])
-            left += self.seconds / self.done if rate is None else rate * n
+        for (w, n, s), reps in self.left.items():
+            known = [self.rates[(w, s)]] if (w, s) in self.rates else measured.get(w)
+            if known:
+                left += statistics.mean((run * reps + rest) * n for run, rest in known)
+            else:
+                left += self.seconds / self.done
         return left
 
     def step(self, workload: str, n: int, scheduler: str, what: str) -> None:
@@ -1101,11 +1109,16 @@ class Progress:
             line = progress_line(self.done, self.total, current, self.eta(), self.width)
             self._write("\r\x1b[K" + line)
 
-    def finished(self, workload: str, n: int, spent: dict[str, float]) -> None:
-        """One (workload, size) is done; ``spent``: seconds per scheduler."""
+    def finished(
+        self, workload: str, n: int, spent: dict[str, float], runs: dict[str, list[float]]
+    ) -> None:
+        """One (workload, size) is done: ``spent``, each scheduler's seconds in all;
+        ``runs``, the seconds of each of its runs."""
         for scheduler, seconds in spent.items():
             self.left.pop((workload, n, scheduler), None)
-            self.rates[(workload, scheduler)] = seconds / n
+            timed = runs[scheduler]
+            rest = max(seconds - sum(timed), 0.0)
+            self.rates[(workload, scheduler)] = (statistics.mean(timed) / n, rest / n)
         self.done += len(spent)
         self.seconds += sum(spent.values())
         if not self.tty:
@@ -1209,7 +1222,9 @@ def run(
     Dask stops growing a workload once its estimate passes the budget."""
     user = user or UserExtras()
     planned = plan(workloads, sizes, names, repeat, user)
-    progress = Progress([(w, n, s) for w, n, repeats in planned for s in repeats], stream)
+    progress = Progress(
+        [(w, n, s, reps) for w, n, repeats in planned for s, reps in repeats.items()], stream
+    )
     available = schedulers()
     for name in names:
         if name not in available:
