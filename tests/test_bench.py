@@ -432,6 +432,21 @@ def test_the_estimate_scales_runs_by_size_and_planned_runs_and_adapts_to_drops()
     assert progress.eta() == pytest.approx(loop_at(20) + loop_at(40) + dask_at(20) + tree_guess)
 
 
+def test_on_a_terminal_the_estimate_counts_down_during_a_case(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock[0])
+    terminal = _Terminal()
+    progress = bench.Progress([("chain", 10, "loop", 1), ("chain", 20, "loop", 1)], terminal)
+    progress.finished("chain", 10, {"loop": 4.0}, {"loop": [4.0]})  # 8 s left at 20
+    progress.step("chain", 20, "loop", "run 1")
+    clock[0] += 3.0
+    progress.step("chain", 20, "loop", "run 2")
+    clock[0] += 30.0
+    progress.step("chain", 20, "loop", "run 3")
+    etas = [w.split("ETA ")[1].split()[0] for w in terminal.written]
+    assert etas == ["8s", "5s", "0s"]
+
+
 def test_dask_past_its_budget_leaves_the_plan(capsys, monkeypatch):
     pytest.importorskip("dask")
     calls = _record_runs(monkeypatch, 1.0)

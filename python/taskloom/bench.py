@@ -1085,6 +1085,7 @@ class Progress:
         # (workload, scheduler) -> seconds per unit of size: of a run, of the rest
         self.rates: dict[tuple[str, str], tuple[float, float]] = {}
         self.width = shutil.get_terminal_size().columns
+        self.current: tuple[tuple[str, int] | None, float] = (None, 0.0)  # case, its start
 
     def eta(self) -> float | None:
         """Seconds the cases left should take, None before the first is done."""
@@ -1104,10 +1105,17 @@ class Progress:
 
     def step(self, workload: str, n: int, scheduler: str, what: str) -> None:
         """A run (or other timed part) of one case starts."""
-        if self.tty:
-            current = f"{workload} n={n} {scheduler} {what}"
-            line = progress_line(self.done, self.total, current, self.eta(), self.width)
-            self._write("\r\x1b[K" + line)
+        if not self.tty:
+            return
+        now = time.perf_counter()
+        if self.current[0] != (workload, n):
+            self.current = ((workload, n), now)
+        eta = self.eta()
+        if eta is not None:
+            # Counts down while a long (workload, size) runs, rather than standing still.
+            eta = max(eta - (now - self.current[1]), 0.0)
+        current = f"{workload} n={n} {scheduler} {what}"
+        self._write("\r\x1b[K" + progress_line(self.done, self.total, current, eta, self.width))
 
     def finished(
         self, workload: str, n: int, spent: dict[str, float], runs: dict[str, list[float]]
