@@ -50,8 +50,10 @@ def get(
     num_workers: int = 0,
     hooks: Any = None,
     fuse: bool = True,
+    priorities: dict[Hashable, float] | None = None,
 ) -> Any:
-    """Compute ``keys`` from ``dsk``; ``num_workers <= 1`` runs on the calling thread."""
+    """Compute ``keys`` from ``dsk``; ``num_workers <= 1`` runs on the calling thread;
+    ``priorities`` pick among ready tasks, highest first."""
 
 class Compiled:
     """A graph converted and ordered once, to run many times."""
@@ -70,11 +72,18 @@ class Compiled:
 class Dispatcher:
     """The core's ready queue for executors whose tasks run elsewhere (processes).
 
-    Tasks are ids ``0 .. n-1``; ``pop`` gives the next in depth-first priority order,
-    ``finish`` records one and returns ``(fused successor or None, released ids)``.
+    Tasks are ids ``0 .. n-1``; ``pop`` gives the next in depth-first priority order
+    (highest user ``priorities`` first, if given), ``finish`` records one and returns
+    ``(fused successor or None, released ids)``.
     """
 
-    def __init__(self, dsk: dict[Hashable, Any], keys: Any, fuse: bool = True) -> None: ...
+    def __init__(
+        self,
+        dsk: dict[Hashable, Any],
+        keys: Any,
+        fuse: bool = True,
+        priorities: dict[Hashable, float] | None = None,
+    ) -> None: ...
     def __len__(self) -> int: ...
     def outputs(self) -> list[int]: ...
     def key(self, t: int) -> Hashable: ...

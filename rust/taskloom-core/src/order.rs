@@ -23,6 +23,10 @@ pub struct Order {
     pub priority: Vec<u32>,
     /// The needed tasks, dependencies before consumers, subtree by subtree.
     pub sequence: Vec<TaskId>,
+    /// Per task: the user's priority (Dask's `priority` annotation; higher runs
+    /// first among ready tasks), or empty when the user gave none. See
+    /// [`Order::with_user_priority`].
+    pub user: Vec<f64>,
 }
 
 impl Order {
@@ -30,6 +34,20 @@ impl Order {
     #[inline]
     pub fn is_needed(&self, t: TaskId) -> bool {
         self.priority[t as usize] != NOT_NEEDED
+    }
+
+    /// This order with the user's priorities, one per task (0 where none was
+    /// given): the [`Scheduler`](crate::Scheduler) then hands out the ready task
+    /// of highest user priority first, and the depth-first order decides only
+    /// among equals.
+    ///
+    /// Panics if `user` does not hold one number per task, or holds a NaN (the
+    /// binding checks both first).
+    pub fn with_user_priority(mut self, user: Vec<f64>) -> Self {
+        assert_eq!(user.len(), self.priority.len(), "one priority per task");
+        assert!(user.iter().all(|p| !p.is_nan()), "a NaN priority");
+        self.user = user;
+        self
     }
 }
 
@@ -94,7 +112,11 @@ pub fn order(graph: &Graph, outputs: &[TaskId]) -> Result<Order, Cycle> {
             }
         }
     }
-    Ok(Order { priority, sequence })
+    Ok(Order {
+        priority,
+        sequence,
+        user: Vec::new(),
+    })
 }
 
 #[cfg(test)]

@@ -418,6 +418,35 @@ proptest! {
         drive(&mut s, &mut oracle, fuse, &mut Rng(seed), |_, _, _| Ok(()))?;
     }
 
+    /// With user priorities the run is as correct (fusion turns itself off),
+    /// and, run one task at a time, every pop is a ready task of the highest
+    /// user priority among the ready ones.
+    #[test]
+    fn user_priorities_pick_the_highest_ready_task(
+        dag in any_dag(),
+        seed in any::<u64>(),
+    ) {
+        let graph = dag.graph();
+        let mut rng = Rng(seed);
+        let user: Vec<f64> = (0..graph.len()).map(|_| rng.below(4) as f64).collect();
+        let prioritized = || order(&graph, &dag.outputs).unwrap().with_user_priority(user.clone());
+        let mut oracle = Oracle::new(&graph, &dag.outputs);
+        let mut s = Scheduler::new(&graph, prioritized(), &dag.outputs, true);
+        drive(&mut s, &mut oracle, false, &mut rng, |_, _, _| Ok(()))?;
+
+        let mut s = CheckedScheduler::new(&graph, prioritized(), &dag.outputs, true);
+        loop {
+            let best = (0..graph.len() as TaskId)
+                .filter(|&t| s.state(t) == Some(TaskState::Ready))
+                .map(|t| user[t as usize])
+                .fold(f64::NEG_INFINITY, f64::max);
+            let Some(t) = s.pop() else { break };
+            prop_assert_eq!(user[t as usize], best, "popped {} below the best ready", t);
+            prop_assert_eq!(s.finish(t, |_| {}), Ok(None));
+        }
+        prop_assert!(s.is_done());
+    }
+
     /// Random wrong `finish` and `push_back` calls between the steps of a
     /// correct drive are refused with the right error, change nothing (same
     /// states, counts and queue length, no release), and the run still

@@ -15,6 +15,13 @@
 //! holds about log2(10^6) intermediate results). Push and pop are O(1); there
 //! is no heap.
 //!
+//! User priorities (Dask's `priority` annotation, see
+//! [`Order::with_user_priority`]): the ready set becomes a binary heap keyed
+//! by (user priority, push count), so the ready task of highest user priority
+//! runs first and, among equals, the most recently pushed one, which is the
+//! stack's order. Fusion is then off: a fused consumer would run before a
+//! ready task of higher priority. Graphs without priorities never see the heap.
+//!
 //! Linear-chain fusion (optional): a task whose only needed consumer reads
 //! nothing else, and which is not an output, is fused with that consumer.
 //! [`Scheduler::finish`] then hands the consumer straight back instead of
@@ -37,8 +44,111 @@
 
 use crate::graph::{Graph, TaskId};
 use crate::order::{Order, NOT_NEEDED};
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 use std::fmt;
 use std::ops::Deref;
+
+/// The ready set: a LIFO stack, or a heap when the user gave priorities.
+#[derive(Debug)]
+enum Ready {
+    Stack(Vec<TaskId>),
+    Heap {
+        heap: BinaryHeap<Entry>,
+        /// Per task: the user's priority.
+        user: Vec<f64>,
+        pushes: u64,
+    },
+}
+
+/// A heap entry: greater runs first.
+#[derive(Debug)]
+struct Entry {
+    user: f64,
+    push: u64,
+    task: TaskId,
+}
+
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.user
+            .total_cmp(&other.user)
+            .then(self.push.cmp(&other.push))
+    }
+}
+
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Entry {}
+
+impl Ready {
+    #[inline]
+    fn push(&mut self, t: TaskId) {
+        match self {
+            Ready::Stack(stack) => stack.push(t),
+            Ready::Heap { heap, user, pushes } => {
+                *pushes += 1;
+                heap.push(Entry {
+                    user: user[t as usize],
+                    push: *pushes,
+                    task: t,
+                });
+            }
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<TaskId> {
+        match self {
+            Ready::Stack(stack) => stack.pop(),
+            Ready::Heap { heap, .. } => heap.pop().map(|e| e.task),
+        }
+    }
+
+    #[inline]
+    fn len(&self) -> usize {
+        match self {
+            Ready::Stack(stack) => stack.len(),
+            Ready::Heap { heap, .. } => heap.len(),
+        }
+    }
+
+    /// The ready tasks, in the order they would be popped (last first).
+    #[cfg(test)]
+    fn contents(&self) -> Vec<TaskId> {
+        match self {
+            Ready::Stack(stack) => stack.clone(),
+            Ready::Heap { heap, .. } => {
+                let mut entries: Vec<&Entry> = heap.iter().collect();
+                entries.sort();
+                entries.iter().map(|e| e.task).collect()
+            }
+        }
+    }
+
+    /// Push `tasks` in order, leaving it empty.
+    #[inline]
+    fn append(&mut self, tasks: &mut Vec<TaskId>) {
+        match self {
+            Ready::Stack(stack) => stack.append(tasks),
+            _ => {
+                for t in tasks.drain(..) {
+                    self.push(t);
+                }
+            }
+        }
+    }
+}
 
 /// Execution state for one run of a graph, which it borrows (`&Graph`) or owns
 /// (`Box<Graph>`, for a driver that outlives the caller's stack frame).
@@ -48,7 +158,7 @@ pub struct Scheduler<G: Deref<Target = Graph>> {
     priority: Vec<u32>,
     waiting: Vec<u32>,
     remaining: Vec<u32>,
-    ready: Vec<TaskId>,
+    ready: Ready,
     unfinished: usize,
     scratch: Vec<TaskId>,
     /// Per task: the consumer fused after it, or [`NO_TASK`]; empty without fusion.
@@ -60,10 +170,16 @@ pub const NO_TASK: TaskId = u32::MAX;
 
 impl<G: Deref<Target = Graph>> Scheduler<G> {
     /// Start a run of the tasks `order` marks as needed; `outputs` are never released.
-    /// With `fuse`, linear chains run as units (see the module documentation).
+    /// With `fuse`, linear chains run as units (see the module documentation),
+    /// unless `order` carries user priorities.
     pub fn new(graph: G, order: Order, outputs: &[TaskId], fuse: bool) -> Self {
         let n = graph.len();
-        let Order { priority, sequence } = order;
+        let Order {
+            priority,
+            sequence,
+            user,
+        } = order;
+        let fuse = fuse && user.is_empty();
         let mut waiting = vec![0u32; n];
         let mut remaining = vec![0u32; n];
         for &t in &sequence {
@@ -80,12 +196,23 @@ impl<G: Deref<Target = Graph>> Scheduler<G> {
                 remaining[o as usize] += u32::MAX / 2;
             }
         }
-        let ready = sequence
+        let mut initial: Vec<TaskId> = sequence
             .iter()
             .rev()
             .copied()
             .filter(|&t| waiting[t as usize] == 0)
             .collect();
+        let ready = if user.is_empty() {
+            Ready::Stack(initial)
+        } else {
+            let mut ready = Ready::Heap {
+                heap: BinaryHeap::with_capacity(initial.len()),
+                user,
+                pushes: 0,
+            };
+            ready.append(&mut initial);
+            ready
+        };
         let next = if fuse {
             fusion(&graph, &sequence, &priority, &remaining)
         } else {
@@ -134,6 +261,25 @@ impl<G: Deref<Target = Graph>> Scheduler<G> {
     #[inline]
     pub fn priority(&self, t: TaskId) -> u32 {
         self.priority[t as usize]
+    }
+
+    /// The task's user priority as a key that orders like it (greater runs
+    /// first), for an executor keeping tasks aside; the same for every task
+    /// when the user gave no priorities.
+    #[inline]
+    pub fn user_rank(&self, t: TaskId) -> u64 {
+        match &self.ready {
+            Ready::Stack(_) => 0,
+            Ready::Heap { user, .. } => {
+                // IEEE 754's bits, flipped so that unsigned order is numeric order.
+                let bits = user[t as usize].to_bits();
+                if bits >> 63 == 1 {
+                    !bits
+                } else {
+                    bits | 1 << 63
+                }
+            }
+        }
     }
 
     /// Number of tasks ready to run.
@@ -501,6 +647,65 @@ mod tests {
         (ran, released, peak)
     }
 
+    fn run_prioritized(graph: &Graph, outputs: &[TaskId], user: Vec<f64>) -> Vec<TaskId> {
+        let o = order(graph, outputs).unwrap().with_user_priority(user);
+        let mut s = Scheduler::new(graph, o, outputs, true);
+        let mut ran = vec![];
+        while let Some(t) = s.pop() {
+            ran.push(t);
+            assert_eq!(s.finish(t, |_| {}), None, "fusion is off with priorities");
+        }
+        assert!(s.is_done());
+        ran
+    }
+
+    #[test]
+    fn user_priority_picks_among_ready_tasks() {
+        // Five independent outputs; equal priorities keep the depth-first order.
+        let g = Graph::from_deps([vec![], vec![], vec![], vec![], vec![]]).unwrap();
+        let ran = run_prioritized(&g, &[0, 1, 2, 3, 4], vec![1.0, 5.0, 3.0, 5.0, 0.0]);
+        assert_eq!(ran, vec![1, 3, 2, 0, 4]);
+    }
+
+    #[test]
+    fn user_priority_waits_for_dependencies() {
+        // 2 (high) reads 0 (low); 1 is in between and ready from the start.
+        let g = Graph::from_deps([vec![], vec![], vec![0]]).unwrap();
+        let ran = run_prioritized(&g, &[2, 1], vec![0.0, 1.0, 9.0]);
+        assert_eq!(ran, vec![1, 0, 2]);
+        // A chain is not fused past a ready task of higher priority.
+        let g = Graph::from_deps([vec![], vec![0], vec![]]).unwrap();
+        let ran = run_prioritized(&g, &[1, 2], vec![0.0, 0.0, 1.0]);
+        assert_eq!(ran, vec![2, 0, 1]);
+        let ran = run_prioritized(&g, &[1, 2], vec![0.0, 2.0, 1.0]);
+        assert_eq!(ran, vec![2, 0, 1]);
+        let ran = run_prioritized(&g, &[1, 2], vec![3.0, 2.0, 1.0]);
+        assert_eq!(ran, vec![0, 1, 2]);
+    }
+
+    #[test]
+    fn user_rank_orders_like_the_priorities() {
+        let values = [
+            f64::NEG_INFINITY,
+            -2.5,
+            -0.0,
+            0.0,
+            1e-300,
+            1.0,
+            7.5,
+            f64::INFINITY,
+        ];
+        let g = Graph::from_deps(values.iter().map(|_| vec![])).unwrap();
+        let outputs: Vec<TaskId> = (0..values.len() as TaskId).collect();
+        let o = order(&g, &outputs)
+            .unwrap()
+            .with_user_priority(values.to_vec());
+        let s = Scheduler::new(&g, o, &outputs, false);
+        let ranks: Vec<u64> = outputs.iter().map(|&t| s.user_rank(t)).collect();
+        assert!(ranks.windows(2).all(|w| w[0] <= w[1]), "{ranks:?}");
+        assert!(ranks[0] < ranks[1] && ranks[4] < ranks[5] && ranks[6] < ranks[7]);
+    }
+
     #[test]
     fn results_are_released_after_their_last_consumer() {
         // 0 and 1 leaves; 2 = f(0, 1); 3 = g(0, 2)
@@ -628,7 +833,7 @@ mod tests {
             s.state.clone(),
             i.waiting.clone(),
             i.remaining.clone(),
-            i.ready.clone(),
+            i.ready.contents(),
             i.unfinished,
         )
     }

@@ -115,6 +115,26 @@ pub enum Shape {
     Key(TaskId),
 }
 
+/// Per task, the number `priorities` gives its key (0 for keys it does not
+/// name; keys that are not in the graph are ignored, as culled ones are).
+pub fn user_priorities(program: &Program, priorities: &Bound<'_, PyDict>) -> PyResult<Vec<f64>> {
+    let py = priorities.py();
+    program
+        .keys
+        .iter()
+        .map(|key| {
+            let key = key.bind(py);
+            let Some(value) = priorities.get_item(key)? else {
+                return Ok(0.0);
+            };
+            match value.extract::<f64>() {
+                Ok(p) if !p.is_nan() => Ok(p),
+                _ => Err(errors::bad_priority(key, &value)),
+            }
+        })
+        .collect()
+}
+
 pub struct Converted {
     pub program: Program,
     pub graph: Graph,

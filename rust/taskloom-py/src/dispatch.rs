@@ -45,16 +45,18 @@ impl Dispatcher {
 
 #[pymethods]
 impl Dispatcher {
-    /// Convert and order `dsk` for computing `keys`; `fuse` reports linear chains.
+    /// Convert and order `dsk` for computing `keys`; `fuse` reports linear
+    /// chains; `priorities` (key -> number) picks among ready tasks, highest first.
     #[new]
-    #[pyo3(signature = (dsk, keys, fuse = true))]
+    #[pyo3(signature = (dsk, keys, fuse = true, priorities = None))]
     fn new(
         py: Python<'_>,
         dsk: &Bound<'_, PyAny>,
         keys: &Bound<'_, PyAny>,
         fuse: bool,
+        priorities: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let (plan, order) = plan(py, convert(dsk, keys)?)?;
+        let (plan, order) = plan(py, convert(dsk, keys)?, priorities.as_ref())?;
         let Plan {
             program,
             graph,

@@ -39,6 +39,14 @@ pub fn graph(err: GraphError) -> PyErr {
     PyRuntimeError::new_err(format!("taskloom internal error: {err}"))
 }
 
+pub fn bad_priority(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "the priority of key {} must be a number (not NaN), got {}",
+        repr(key),
+        repr(value)
+    ))
+}
+
 pub fn missing_key(key: &Bound<'_, PyAny>) -> PyErr {
     PyKeyError::new_err(key.clone().unbind())
 }

@@ -40,7 +40,7 @@
 //! running jobs are abandoned (a fused chain stops before its next task), their
 //! results dropped, and exit waits for them ([`crate::lifecycle`]).
 
-use crate::convert::{shape_results, Converted, Program, Shape, NO_FUNCTION};
+use crate::convert::{shape_results, user_priorities, Converted, Program, Shape, NO_FUNCTION};
 use crate::errors;
 use crate::eval::{eval_task, Deps};
 use crate::hooks::Hooks;
@@ -49,7 +49,7 @@ use crate::pool::{self, Done, Job, Sink};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyString, PyType};
+use pyo3::types::{PyDict, PyString, PyType};
 use std::cmp::Reverse;
 // hashbrown's default hasher: a timing lookup per distinct callable (a million for
 // a graph of one `functools.partial` per task) should not pay for SipHash.
@@ -85,15 +85,23 @@ pub struct Plan {
     pub shape: Vec<Shape>,
 }
 
-/// Order `conv` (finding cycles before anything runs).
-pub fn plan(py: Python<'_>, conv: Converted) -> PyResult<(Plan, Order)> {
+/// Order `conv` (finding cycles before anything runs), with the user's
+/// `priorities` (key -> number) if any.
+pub fn plan(
+    py: Python<'_>,
+    conv: Converted,
+    priorities: Option<&Bound<'_, PyDict>>,
+) -> PyResult<(Plan, Order)> {
     let Converted {
         program,
         graph,
         outputs,
         shape,
     } = conv;
-    let order = order(&graph, &outputs).map_err(|c| errors::cycle(py, &program.keys, &c))?;
+    let mut order = order(&graph, &outputs).map_err(|c| errors::cycle(py, &program.keys, &c))?;
+    if let Some(priorities) = priorities.filter(|p| !p.is_empty()) {
+        order = order.with_user_priority(user_priorities(&program, priorities)?);
+    }
     let plan = Plan {
         program: Arc::new(program),
         graph,
@@ -486,8 +494,9 @@ struct Threaded<'a, 'g, 'py> {
     sink: Arc<Sink>,
     pool: Arc<pool::Pool>,
     placements: Placements,
-    /// Tasks to offload that wait for a free worker, lowest order priority first.
-    parked: BinaryHeap<Reverse<(u32, TaskId)>>,
+    /// Tasks to offload that wait for a free worker: highest user priority
+    /// first, then lowest order priority.
+    parked: BinaryHeap<Reverse<(Reverse<u64>, u32, TaskId)>>,
     in_flight: usize,
     num_workers: usize,
 }
@@ -587,7 +596,7 @@ impl Threaded<'_, '_, '_> {
             // Parked tasks whose callable turned out cheap go back to run inline,
             // in order: the lowest priority ends on top of the ready stack.
             let mut inline = Vec::new();
-            self.parked.retain(|&Reverse((p, t))| {
+            self.parked.retain(|&Reverse((_, p, t))| {
                 let f = self.run.program.root_function[t as usize];
                 let keep = self.placements.of(f) != Placement::Inline;
                 if !keep {
@@ -612,7 +621,7 @@ impl Threaded<'_, '_, '_> {
                 self.collect(py, &mut buf)?;
             }
             while self.in_flight < queue_limit {
-                let Some(Reverse((_, t))) = self.parked.pop() else {
+                let Some(Reverse((_, _, t))) = self.parked.pop() else {
                     break;
                 };
                 self.dispatch(py, t)?;
@@ -626,8 +635,9 @@ impl Threaded<'_, '_, '_> {
                     Placement::Unknown if free => self.dispatch(py, t)?,
                     Placement::Offload if queue => self.dispatch(py, t)?,
                     Placement::Offload => {
+                        let rank = Reverse(self.sched.user_rank(t));
                         let p = self.sched.priority(t);
-                        self.parked.push(Reverse((p, t)));
+                        self.parked.push(Reverse((rank, p, t)));
                     }
                     // Inline, or unknown with every worker busy: run it here and
                     // time it, so the next call of this callable is placed well.

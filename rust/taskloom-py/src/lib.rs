@@ -34,9 +34,10 @@ use taskloom_core::{fused_successors, partition, NO_TASK};
 /// Compute `keys` from the dict graph `dsk` (see `taskloom.get`).
 ///
 /// `num_workers <= 1` runs every task on the calling thread; `hooks` is
-/// described in `hooks.rs`; `fuse` runs linear chains as units.
+/// described in `hooks.rs`; `fuse` runs linear chains as units; `priorities`
+/// (key -> number) picks among ready tasks, highest first.
 #[pyfunction]
-#[pyo3(signature = (dsk, keys, num_workers = 0, hooks = None, fuse = true))]
+#[pyo3(signature = (dsk, keys, num_workers = 0, hooks = None, fuse = true, priorities = None))]
 fn get<'py>(
     py: Python<'py>,
     dsk: &Bound<'py, PyAny>,
@@ -44,9 +45,10 @@ fn get<'py>(
     num_workers: usize,
     hooks: Option<Bound<'py, PyAny>>,
     fuse: bool,
+    priorities: Option<Bound<'py, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
     let hooks = hooks::Hooks::from_py(hooks)?;
-    let (plan, order) = exec::plan(py, convert::convert(dsk, keys)?)?;
+    let (plan, order) = exec::plan(py, convert::convert(dsk, keys)?, priorities.as_ref())?;
     exec::execute(py, &plan, order, num_workers, hooks, fuse)
 }
 
@@ -74,7 +76,7 @@ impl Compiled {
 impl Compiled {
     #[new]
     fn new(py: Python<'_>, dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let inner = Some(exec::plan(py, convert::convert(dsk, keys)?)?);
+        let inner = Some(exec::plan(py, convert::convert(dsk, keys)?, None)?);
         Ok(Compiled { inner })
     }
 
