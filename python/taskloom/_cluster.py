@@ -25,7 +25,9 @@ about N tasks.
 What stays with Dask: values in the graph that are ``distributed`` futures (persisted
 results) are passed to the pieces that read them, and ``sync=False`` (what
 ``persist`` asks for) returns futures, one per requested key, each a small task that
-picks the key's value out of its piece's result.
+picks the key's value out of its piece's result. Tasks annotated when they were built
+(``annotations=``, see :mod:`taskloom.annotations`) go task by task, each with its own
+annotations, since Dask's scheduler places, retries and orders tasks one by one.
 """
 
 from __future__ import annotations
@@ -280,6 +282,7 @@ def get(
     *,
     pieces: Any = None,
     sync: bool = True,
+    annotations: Mapping | None = None,
     **kwargs: Any,
 ) -> Any:
     """Compute ``keys`` of the graph ``dsk`` on a Dask cluster, in pieces.
@@ -298,6 +301,10 @@ def get(
     sync : bool
         False returns futures (one per key) instead of results, as
         ``client.get(..., sync=False)`` does.
+    annotations : mapping, optional
+        Dask annotations by key (``priority``, ``retries``, ``resources``,
+        ``workers``, ...), as ``compute`` collects them: the graph then goes task by
+        task, each task with its own.
     **kwargs
         Passed to ``client.get`` (``resources=``, ``retries=``, ``priority=``, ...).
 
@@ -313,10 +320,15 @@ def get(
     """
     if client is None:
         client = distributed.default_client()
+    if annotations:
+        pieces = False
     with gc_paused():
         graph, owner, futures, ntasks = _build(dsk, keys, client, pieces)
     if graph is None:
-        return client.get({**owner, **futures}, keys, sync=sync, **kwargs)
+        whole = {**owner, **futures}
+        if annotations:
+            whole = _annotated(whole, annotations)
+        return client.get(whole, keys, sync=sync, **kwargs)
     flat = flatten_keys(keys)
     # Dask warns of graphs over 10 MB, meaning data embedded in them; a piece's bytes
     # are its tasks, so warn only past what tasks take (data in the graph beyond that
@@ -325,6 +337,25 @@ def get(
     size = max(default, _TASK_BYTES * ntasks)
     with dask.config.set({_LARGE_GRAPH: size}):
         return _submit(client, graph, keys, flat, futures, owner, sync, kwargs)
+
+
+def _annotated(dsk: dict, annotations: Mapping) -> Any:
+    """``dsk`` as a Dask high-level graph with a layer per distinct annotations,
+    which is how Dask's scheduler learns them."""
+    from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
+
+    groups: dict[int, tuple[Any, dict]] = {}
+    plain: dict = {}
+    for key, task in dsk.items():
+        a = annotations.get(key)
+        if a:
+            groups.setdefault(id(a), (a, {}))[1][key] = task
+        else:
+            plain[key] = task
+    layers = {"taskloom-plain": MaterializedLayer(plain)}
+    for i, (a, layer) in enumerate(groups.values()):
+        layers[f"taskloom-annotated-{i}"] = MaterializedLayer(layer, annotations=dict(a))
+    return HighLevelGraph(layers, dict.fromkeys(layers, set()))
 
 
 def _build(dsk: Any, keys: Any, client: Any, pieces: Any) -> tuple[Any, dict, dict, int]:

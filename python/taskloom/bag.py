@@ -50,6 +50,7 @@ from functools import partial, reduce
 from typing import Any
 
 from taskloom import _files
+from taskloom.annotations import record as record_annotations
 from taskloom.base import DaskMethodsMixin, is_dask_collection
 from taskloom.core import bind_kwargs, data_task, partition_tree
 from taskloom.delayed import Delayed, unpack
@@ -113,7 +114,7 @@ class Item(DaskMethodsMixin):
     __slots__ = ("_layers", "key")
 
     def __init__(self, layers: dict, key: Hashable) -> None:
-        self._layers = layers
+        self._layers = record_annotations(layers, key)
         self.key = key
 
     def __dask_graph__(self) -> dict:
@@ -205,7 +206,7 @@ class Bag(DaskMethodsMixin):
     __slots__ = ("_layers", "name", "npartitions")
 
     def __init__(self, layers: dict, name: str, npartitions: int) -> None:
-        self._layers = layers
+        self._layers = record_annotations(layers, name)
         self.name = name
         self.npartitions = npartitions
 

@@ -40,6 +40,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from taskloom import _core, config, local, multiprocessing, threaded
+from taskloom.annotations import collect as collect_annotations
 
 __all__ = [
     "DaskMethodsMixin",
@@ -296,6 +297,12 @@ def _run(collections: list, scheduler: Any, optimize_graph: bool, kwargs: dict) 
     get = get_scheduler(scheduler, collections)
     dsk = collections_to_dsk(collections)
     keys = [c.__dask_keys__() for c in collections]
+    if get in _OWN_GETS or isinstance(get, ClusterGet):
+        # The annotations recorded when the collections were built (see
+        # taskloom.annotations); other schedulers' get functions have no use for them.
+        annotations = collect_annotations(collections)
+        if annotations:
+            kwargs = {**kwargs, "annotations": annotations}
     if get in _OWN_GETS:
         kwargs = {**kwargs, "optimize_graph": optimize_graph}
     elif not isinstance(dsk, dict):

@@ -218,8 +218,10 @@ def run(
     num_workers: int,
     callbacks: Iterable[Callback] | None,
     optimize_graph: bool = True,
+    priorities: dict | None = None,
 ) -> Any:
-    """Run ``_core.get`` with the active callbacks wired in (the ``get`` functions' core)."""
+    """Run ``_core.get`` with the active callbacks wired in (the ``get`` functions' core);
+    ``priorities`` (key -> number) decide among ready tasks, highest first."""
     active: list = [*Callback.active, *_dask_active()]
     if callbacks:
         active += [
@@ -228,7 +230,7 @@ def run(
             if c not in Callback.active
         ]
     if not active:
-        return _core.get(dsk, keys, num_workers, None, optimize_graph)
+        return _core.get(dsk, keys, num_workers, None, optimize_graph, priorities)
     hooks = _Hooks()
     state = hooks.progress
     for cb in active:
@@ -262,7 +264,7 @@ def run(
     hooks.profile = bool(profilers)
     errored = True
     try:
-        result = _core.get(dsk, keys, num_workers, hooks, optimize_graph)
+        result = _core.get(dsk, keys, num_workers, hooks, optimize_graph, priorities)
         errored = False
         return result
     finally:

@@ -44,6 +44,8 @@ from typing import Any, overload
 
 from taskloom import _core, config, threaded
 from taskloom._dask_compat import as_graph
+from taskloom.annotations import _annotations
+from taskloom.annotations import mark as annotation_mark
 from taskloom.base import DaskMethodsMixin, is_dask_collection
 from taskloom.core import data_task, literal
 from taskloom.tokenize import tokenize
@@ -51,6 +53,7 @@ from taskloom.tokenize import tokenize
 __all__ = ["Delayed", "DelayedAttr", "DelayedLeaf", "delayed", "graph_of", "literal", "unpack"]
 
 _MISSING = object()
+_in_annotate_block = _annotations.get
 _settings = config.config
 _base_new = _core.DelayedBase.__new__
 _delayed_call = _core.delayed_call
@@ -238,8 +241,9 @@ def call_function(
         if pure:
             key = f"{name}-{tokenize(func, args, kwargs)}"
         else:
-            return _base_new(Delayed, _core.unique_key(name), task, deps or (), nout, None, True)
-    return _base_new(Delayed, key, task, deps or (), nout)
+            key = _core.unique_key(name)
+            return _base_new(Delayed, key, task, deps or (), nout, annotation_mark(), True)
+    return _base_new(Delayed, key, task, deps or (), nout, annotation_mark())
 
 
 def _unpickle(
@@ -420,7 +424,12 @@ class DelayedLeaf(Delayed):
         return (DelayedLeaf, (self._obj, self._key, self._pure, self._nout))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Delayed:
-        if kwargs or self._pure or (self._pure is None and _settings.get("delayed_pure")):
+        if (
+            kwargs
+            or self._pure
+            or (self._pure is None and _settings.get("delayed_pure"))
+            or _in_annotate_block()
+        ):
             return call_function(self._obj, self._name, args, kwargs, self._pure, self._nout)
         # The common case, `delayed(f)(x, y)`, built natively.
         return _delayed_call(Delayed, self._obj, self._name, args, self._nout, _arg)
@@ -445,7 +454,7 @@ class DelayedAttr(Delayed):
 
     def __new__(cls, obj: Delayed, attr: str) -> DelayedAttr:
         key = f"getattr-{tokenize(obj, attr)}"
-        self = _base_new(cls, key, (getattr, obj._key, attr), (obj,))
+        self = _base_new(cls, key, (getattr, obj._key, attr), (obj,), None, annotation_mark())
         object.__setattr__(self, "_obj", obj)
         object.__setattr__(self, "_attr", attr)
         return self
@@ -557,4 +566,4 @@ def delayed(
         name = f"{tname}-{tokenize(obj)}" if effective else _core.unique_key(tname)
     if not deps and task is obj:  # (an iterator was read into a list: keep that)
         task = data_task(obj)
-    return _base_new(Delayed, name, task, deps or (), nout)
+    return _base_new(Delayed, name, task, deps or (), nout, annotation_mark())

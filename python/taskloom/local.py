@@ -10,6 +10,7 @@ from collections.abc import Hashable, Mapping
 from typing import Any
 
 from taskloom._graph import prepare
+from taskloom.annotations import priorities
 from taskloom.callbacks import Callback, run
 
 
@@ -20,13 +21,15 @@ def get_sync(
     num_workers: int | None = None,
     callbacks: list[Callback] | None = None,
     optimize_graph: bool = True,
+    annotations: Mapping | None = None,
     **kwargs: Any,
 ) -> Any:
     """Compute ``keys`` from the task graph ``dsk`` on the calling thread.
 
     Same graph format, arguments and errors as :func:`taskloom.threaded.get`;
     ``num_workers`` is accepted (so ``compute(..., num_workers=)`` works with any
-    scheduler) and ignored.
+    scheduler) and ignored. ``annotations``: their ``priority`` orders the tasks
+    that are ready, highest first.
 
     Examples
     --------
@@ -36,7 +39,7 @@ def get_sync(
     9
     """
     dsk = prepare(dsk, cache, kwargs, "get_sync")
-    return run(dsk, keys, 0, callbacks, optimize_graph)
+    return run(dsk, keys, 0, callbacks, optimize_graph, priorities(annotations))
 
 
 get = get_sync

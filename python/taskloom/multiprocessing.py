@@ -107,6 +107,7 @@ from taskloom._errors import add_note
 from taskloom._graph import num_workers as resolve_num_workers
 from taskloom._graph import prepare
 from taskloom._worker import KEY_TYPES, Ref, _define, _lookup, execute, frame, read_message
+from taskloom.annotations import priorities
 from taskloom.callbacks import Callback
 
 __all__ = ["RemoteError", "WorkerDied", "get"]
@@ -566,10 +567,11 @@ class _Run:
         hooks: dict,
         memo: bool = True,
         chunksize: int | None = None,
+        priorities: dict | None = None,
     ) -> None:
         self.dsk, self.pool, self.procs, self.setup = dsk, pool, procs, setup
         self.dumps, self.loads = dumps, loads
-        self.disp = _core.Dispatcher(dsk, keys, fuse)
+        self.disp = _core.Dispatcher(dsk, keys, fuse, priorities)
         self.outputs = set(self.disp.outputs())
         self.here: dict[int, Any] = {}  # results the parent holds, by task id
         self.holders: dict[int, set[int]] = defaultdict(set)  # task id -> workers
@@ -940,6 +942,7 @@ def get(
     chunksize: int | None = None,
     cache: Mapping | None = None,
     callbacks: list[Callback] | None = None,
+    annotations: Mapping | None = None,
     **kwargs: Any,
 ) -> Any:
     """Compute ``keys`` from the task graph ``dsk`` in worker processes.
@@ -971,6 +974,9 @@ def get(
     callbacks : list of taskloom.callbacks.Callback, optional
         Callbacks for this computation; ``posttask`` gets the result only when it came
         back to the parent (else None: results stay in the workers).
+    annotations : mapping, optional
+        Annotations by key (see :func:`taskloom.threaded.get`): ``priority`` orders
+        the tasks that are ready, highest first.
 
     Returns
     -------
@@ -1020,8 +1026,8 @@ def get(
     memo = func_dumps is None  # callables sent once per worker: with cloudpickle only
     dumps, loads = func_dumps or dumps, func_loads or loads
     active = list(Callback.active) + [c for c in callbacks or () if c not in Callback.active]
-    batching = (memo, chunksize)
-    args = (num_workers, initializer, dsk, keys, optimize_graph, dumps, loads, active, batching)
+    options = (memo, chunksize, priorities(annotations))  # batching, priorities
+    args = (num_workers, initializer, dsk, keys, optimize_graph, dumps, loads, active, options)
     me = threading.get_ident()
     if _POOL.owner == me:
         # Nested in a computation on this thread (a callback called ``get``): the shared
@@ -1069,7 +1075,7 @@ def _run(
     dumps: Callable,
     loads: Callable,
     active: list[Callback],
-    batching: tuple[bool, int | None],
+    options: tuple[bool, int | None, dict | None],
 ) -> Any:
     """One computation on ``pool``: the shared pool with its lock held by the caller, or
     a temporary pool only the caller knows."""
@@ -1084,7 +1090,7 @@ def _run(
             except (OSError, ValueError):  # died since ensure(): nothing of ours lost
                 procs[i] = pool.replace(p)
                 procs[i].send(message)
-    return _compute(pool, dsk, keys, procs, setup, fuse, dumps, loads, active, batching)
+    return _compute(pool, dsk, keys, procs, setup, fuse, dumps, loads, active, options)
 
 
 def _compute(
@@ -1097,7 +1103,7 @@ def _compute(
     dumps: Callable,
     loads: Callable,
     active: list[Callback],
-    batching: tuple[bool, int | None],
+    options: tuple[bool, int | None, dict | None],
 ) -> Any:
     for cb in active:
         if getattr(cb, "_start", None):
@@ -1106,7 +1112,7 @@ def _compute(
     run = None
     errored = True
     try:
-        run = _Run(dsk, keys, pool, procs, setup, fuse, dumps, loads, hooks, *batching)
+        run = _Run(dsk, keys, pool, procs, setup, fuse, dumps, loads, hooks, *options)
         state = run.state
         for cb in active:
             if getattr(cb, "_start_state", None):

@@ -13,6 +13,7 @@ from typing import Any
 
 from taskloom._graph import num_workers as resolve_num_workers
 from taskloom._graph import prepare
+from taskloom.annotations import priorities
 from taskloom.callbacks import Callback, run
 
 
@@ -24,6 +25,7 @@ def get(
     pool: Any = None,
     callbacks: list[Callback] | None = None,
     optimize_graph: bool = True,
+    annotations: Mapping | None = None,
     **kwargs: Any,
 ) -> Any:
     """Compute ``keys`` from the task graph ``dsk`` with threads.
@@ -52,6 +54,10 @@ def get(
         Run linear chains of tasks as units (default): a chain of GIL-releasing
         tasks goes to one worker as one job. ``False`` schedules every task on its
         own. Culling, running only what ``keys`` need, always happens.
+    annotations : mapping, optional
+        Annotations by key, as ``compute`` collects them from the collections (see
+        :mod:`taskloom.annotations`); of these, ``priority`` is honoured: of the
+        tasks ready to run, the one of highest priority goes first.
 
     Returns
     -------
@@ -80,4 +86,4 @@ def get(
         )
     num_workers = resolve_num_workers(num_workers)
     dsk = prepare(dsk, cache, kwargs, "get")
-    return run(dsk, keys, num_workers, callbacks, optimize_graph)
+    return run(dsk, keys, num_workers, callbacks, optimize_graph, priorities(annotations))

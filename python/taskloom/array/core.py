@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from taskloom.annotations import record as record_annotations
 from taskloom.array.chunks import (
     AUTO_BYTES,
     UNKNOWN_CHUNK_MESSAGE,
@@ -78,7 +79,7 @@ class Array(DaskMethodsMixin):
     def __init__(
         self, layers: dict, name: str, chunks: tuple, dtype: Any, expr: Any = None
     ) -> None:
-        self._layers = layers
+        self._layers = record_annotations(layers, name)
         self.name = name
         self.chunks = _clean_chunks(chunks)
         self.dtype = np.dtype(dtype)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from taskloom.annotations import record as record_annotations
 from taskloom.base import DaskMethodsMixin
 from taskloom.core import data_task, partition_tree
 from taskloom.dataframe._meta import EnforceMeta, emulate, meta_from_user, meta_nonempty
@@ -112,7 +113,7 @@ class FrameBase(_Collection):
     __slots__ = ("divisions",)
 
     def __init__(self, layers: dict, name: str, meta: Any, divisions: Sequence) -> None:
-        self._layers, self._name, self._meta = layers, name, meta
+        self._layers, self._name, self._meta = record_annotations(layers, name), name, meta
         self.divisions = tuple(divisions)
 
     def __dask_keys__(self) -> list:
@@ -147,7 +148,7 @@ class Scalar(_Collection):
     """
 
     def __init__(self, layers: dict, name: str, meta: Any) -> None:
-        self._layers, self._name, self._meta = layers, name, meta
+        self._layers, self._name, self._meta = record_annotations(layers, name), name, meta
 
     @property
     def key(self) -> str:
