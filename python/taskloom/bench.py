@@ -238,7 +238,7 @@ def numpy_sort(n: int) -> tuple[dict, Any, Callable[[], Any]]:
 
 
 def spin(i: int) -> int:
-    """About half a second of pure-Python arithmetic (on this project's machine),
+    """About a tenth of a second of pure-Python arithmetic (on this project's machine),
     holding the GIL the whole time."""
     total = 0
     for k in range(SPIN_STEPS):
@@ -246,7 +246,7 @@ def spin(i: int) -> int:
     return total
 
 
-SPIN_STEPS = 12_000_000
+SPIN_STEPS = 2_000_000
 
 
 def pure_python(n: int) -> tuple[dict, Any, Callable[[], Any]]:
@@ -802,6 +802,9 @@ JOBLIB: dict[str, Callable[[int], Case]] = {
 SPECIAL.update(JOBLIB)
 
 ALL_WORKLOADS = [*GRAPHS, *SPECIAL]
+# Run only when named, so the default run stays near five minutes: they measure numpy,
+# pandas and joblib more than scheduling (linalg-qr alone took four minutes).
+OPT_IN = {"numpy", "linalg-qr", "df-groupby-agg", "df-resample", "df-read-csv", *JOBLIB}
 # Dask's own collections: the workloads that need Dask, and the only ones where
 # ``taskloom-compute`` applies (taskloom.compute has no collection of its own to pick a
 # scheduler for in the others, and on a dict graph it is not a get function).
@@ -809,9 +812,9 @@ DASK_COLLECTIONS = {"dask-array", "dask-bag", "dask-dataframe"}
 # Sizes that make sense when --sizes is not given.
 DEFAULT_SIZES = {
     "numpy": [64, 256],
-    "pure-python": [8],  # 8 tasks of ~0.5 s
+    "pure-python": [8],  # 8 tasks of ~0.1 s
     "dask-array": [1_000, 10_000],
-    "dask-bag": [1_000, 2_000, 10_000],
+    "dask-bag": [1_000, 3_000],
     "dask-dataframe": [30],
     # From 10^3, where Dask's superlinear graph building starts to show.
     "delayed": [1_000, 10_000, 100_000, 1_000_000],
@@ -1339,7 +1342,8 @@ def main(argv: list[str] | None = None) -> int:
         "--workloads",
         nargs="+",
         choices=ALL_WORKLOADS,
-        help="default: all but the joblib-* ones (and the dask-* ones without Dask); "
+        help=f"default: all but {', '.join(sorted(OPT_IN))} (and the dask-* ones without "
+        "Dask); "
         "with --workload and no --workloads, only the user's",
     )
     parser.add_argument(
@@ -1382,11 +1386,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--dask-budget",
         type=float,
-        # Enough for Dask's sync scheduler on every dict shape at 10^5 tasks (~9 s for
-        # the random DAG here), where the harness compares it with taskloom.
-        default=12.0,
+        # Dask at 10^4 tasks on every dict shape, and its collections at their smaller
+        # sizes; 12 reaches 10^5 on the dict shapes (~9 s each for Dask's sync
+        # scheduler here) at a minute or two more.
+        default=5.0,
         metavar="SECONDS",
-        help="skip Dask on sizes whose estimated time exceeds this (default: 12)",
+        help="skip Dask on sizes whose estimated time exceeds this (default: 5)",
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory runs")
     parser.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
@@ -1439,12 +1444,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def default_workloads() -> list[str]:
-    """What runs without --workloads: all but joblib's (about two minutes more), and
-    Dask's collections only where Dask is installed."""
+    """What runs without --workloads: all but :data:`OPT_IN`, and Dask's collections
+    only where Dask is installed."""
     return [
         w
         for w in ALL_WORKLOADS
-        if (w not in DASK_COLLECTIONS or _dask() is not None) and w not in JOBLIB
+        if (w not in DASK_COLLECTIONS or _dask() is not None) and w not in OPT_IN
     ]
 
 
