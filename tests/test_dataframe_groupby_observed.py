@@ -173,17 +173,82 @@ def test_idxmin_of_an_unobserved_category_is_pandas_error():
     same(g.x.idxmin().compute(), pdf.groupby("k", observed=False).x.idxmin())
 
 
-def test_value_counts_observed_false_is_refused():
-    pdf = pd.DataFrame(
-        {"k": pd.Categorical(list("abab"), categories=list("abc")), "x": [1.0, 2, 3, 4]}
+def _python_counts(pdf: pd.DataFrame, keys: list, col: str, dropna: bool) -> dict:
+    """Rows per ``(keys, value)``, counted in plain Python (NaN as None)."""
+    counts: dict = {}
+    for row in pdf[[*keys, col]].itertuples(index=False):
+        row = tuple(None if pd.isna(v) else v for v in row)
+        if dropna and row[-1] is None:
+            continue
+        counts[row] = counts.get(row, 0) + 1
+    return counts
+
+
+def _tuples(index: pd.Index) -> list:
+    return [tuple(None if pd.isna(v) else v for v in row) for row in index]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=frames,
+    nparts=st.integers(1, 4),
+    keys=st.sampled_from(KEYSETS),
+    col=st.sampled_from(["x", "c"]),
+    sort=st.booleans(),
+    dropna=st.booleans(),
+    vc=st.fixed_dictionaries(
+        {
+            "sort": st.booleans(),
+            "ascending": st.booleans(),
+            "dropna": st.booleans(),
+            "normalize": st.booleans(),
+        }
+    ),
+    split_every=st.sampled_from([2, None]),
+)
+def test_value_counts_lists_every_group_and_value(
+    data, nparts, keys, col, sort, dropna, vc, split_every
+):
+    if col in keys:
+        col = "x"
+    pdf, ddf = _make(data, nparts)
+    lazy = ddf.groupby(keys, observed=False, sort=sort, dropna=dropna)[col].value_counts(
+        split_every=split_every, **vc
     )
-    g = dd.from_pandas(pdf, 2).groupby("k", observed=False)
-    with pytest.raises(NotImplementedError, match="value_counts with observed=False"):
-        g.x.value_counts()
-    # A plain key: observed changes nothing, so it runs.
-    pdf["j"] = [1, 2, 1, 2]
-    got = dd.from_pandas(pdf, 2).groupby("j", observed=False).x.value_counts().compute()
-    same(got, pdf.groupby("j", observed=False).x.value_counts())
+    got = lazy.compute()
+    expected = pdf.groupby(keys, observed=False, sort=sort, dropna=dropna)[col].value_counts(**vc)
+    assert lazy.npartitions == 1
+    assert got.name == lazy._meta.name == expected.name
+    assert got.dtype == lazy._meta.dtype == expected.dtype
+    assert list(got.index.names) == list(lazy._meta.index.names) == [*keys, col]
+    # pandas lists these rows; its counts beside a NaN key kept by dropna=False may be
+    # wrong (a missing code read as the last category), so the counts are Python's.
+    assert _tuples(got.index) == _tuples(expected.index) or not sort or not dropna
+    assert sorted(_tuples(got.index), key=repr) == sorted(_tuples(expected.index), key=repr)
+    counts = _python_counts(pdf, keys, col, vc["dropna"])
+    want = pd.Series(
+        [counts.get(row, 0) for row in _tuples(got.index)], index=got.index, dtype=float
+    )
+    if vc["normalize"]:
+        groups = np.array([repr(row[: len(keys)]) for row in _tuples(got.index)])
+        totals = want.groupby(groups).transform("sum")
+        want = (want / totals.where(totals > 0)).fillna(0.0)
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy())
+    if dropna:
+        # No NaN key: pandas' own answer, in its order.
+        tm.assert_series_equal(got, expected)
+
+
+def test_value_counts_of_a_categorical_column_lists_all_its_categories():
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(list("aab"), categories=list("abc")),
+            "v": pd.Categorical(list("uvu"), categories=list("wvu")),
+        }
+    )
+    got = dd.from_pandas(pdf, 2).groupby("k", observed=False).v.value_counts().compute()
+    assert len(got) == 9 and got[("c", "w")] == 0 and got[("a", "u")] == 1
+    tm.assert_series_equal(got, pdf.groupby("k", observed=False).v.value_counts())
 
 
 # -- a frame's own column given as a Series: a key, not an aggregated column ----------

@@ -25,9 +25,14 @@ gathered into one sorted partition unless ``split_out`` keeps the shuffle's). Th
 ``cumsum``/``cumprod``/``cumcount`` keep the partitions: each gets the groups' totals of
 the partitions before it along a chain of small tasks. ``head``/``tail`` are tree
 reductions of whole rows, so row order is kept. With ``observed=False`` and a
-categorical key, the results of whole groups list the groups without rows once each
-(see :func:`_split_listed`); a combination pandas lists that no partition can list is
-a clear NotImplementedError, never a missing row.
+categorical key, pandas lists every category (NaN too when ``dropna=False`` keeps it)
+beside each combination of the plain keys' values that occurs: the merged partials are
+regrouped with ``observed=False``, so they list the combinations of every value seen;
+the results of whole groups list the groups without rows once each (see
+:func:`_split_listed`), and ``value_counts`` counts the distinct ``(keys, value)`` rows
+in a tree reduction so pandas lists groups and values at the root. A combination
+pandas lists that no partition can list is a clear NotImplementedError, never a missing
+row.
 """
 
 from __future__ import annotations
@@ -288,7 +293,10 @@ class _Plan:
         if len(parts) == 1 and not self.custom:
             return both
         levels = list(builtins.range(both.index.nlevels))
-        g = both.groupby(level=levels, sort=False, dropna=False)
+        # observed=False: each partition lists the combinations of the values it
+        # holds; regrouped, the partials list those of all values held so far (a NaN
+        # category of one partition beside a plain value of another).
+        g = both.groupby(level=levels, sort=False, dropna=False, observed=self.observed)
         out = {}
         for i, (col, how) in enumerate(self.partials):
             if _is_custom(how):
@@ -305,7 +313,11 @@ class _Plan:
                 total_n = g[n_col].transform("sum").astype(float)
                 total_mean = g[s_col].transform("sum") / total_n.where(total_n > 0)
                 spread = (n * (s / n.where(n > 0) - total_mean) ** 2).fillna(0.0)
-                out[i] = (both[i] + spread).groupby(level=levels, sort=False, dropna=False).sum()
+                out[i] = (
+                    (both[i] + spread)
+                    .groupby(level=levels, sort=False, dropna=False, observed=self.observed)
+                    .sum()
+                )
             else:
                 out[i] = getattr(g[i], _SELF_MERGED[how])()
         return self._frame(out, g)
@@ -971,12 +983,7 @@ class _GroupBy:
         gather = not (split_out is True or (isinstance(split_out, int) and split_out > 1))
         listed = self._lists_unobserved()
         if listed and method == "value_counts":
-            # pandas lists every value seen anywhere for every group; a partition
-            # knows only its own values.
-            raise NotImplementedError(
-                "groupby value_counts with observed=False and a categorical key is not "
-                "supported; use observed=True"
-            )
+            return self._value_counts_listed(split_every, kwargs)
         # idxmin/idxmax of an unobserved group is pandas' error: each partition runs
         # with observed=True (its other listed groups would raise there) and the groups
         # without rows anywhere raise at the end.
@@ -988,6 +995,29 @@ class _GroupBy:
         if not gather:
             return out
         return self._gathered(out, split_every, f"groupby-{method}-gather")
+
+    def _value_counts_listed(self, split_every: int | None, kwargs: dict) -> Any:
+        """``value_counts`` with ``observed=False`` beside a categorical key: a tree
+        reduction of the counts of each distinct ``(keys, value)`` row, all of which
+        meet at the root, where pandas lists the groups and values (see
+        :class:`_ValueCountsFinish`); one output partition whatever ``split_out``."""
+        if self.level is not None or kwargs.get("bins") is not None:
+            raise NotImplementedError(
+                "groupby value_counts with observed=False and a categorical key: index "
+                "levels or bins are not supported; use observed=True"
+            )
+        call = _GroupApply(self, "value_counts", (), kwargs, keyed=True)
+        meta = make_meta(call(meta_nonempty(self.obj._meta)))
+        finish = _ValueCountsFinish(self, kwargs)
+        return tree_reduction(
+            self.obj[[*self.keys, self.selection]],
+            partial(_row_counts, [*self.keys, self.selection]),
+            _merge_row_counts,
+            finish,
+            meta,
+            split_every,
+            token="groupby-value_counts",
+        )
 
     def apply(
         self,
@@ -1281,6 +1311,90 @@ class _GroupApply:
             self.dropna,
             self.observed,
             self.keyed,
+        )
+
+
+def _row_counts(columns: list, part: pd.DataFrame) -> pd.Series:
+    """How many rows of ``part`` hold each distinct combination of ``columns``' values
+    (NaN included), in order of first appearance."""
+    return part.groupby(columns, sort=False, dropna=False, observed=True).size()
+
+
+def _merge_row_counts(parts: list) -> pd.Series:
+    counts = concat_partitions(parts)
+    levels = list(builtins.range(counts.index.nlevels))
+    return counts.groupby(level=levels, sort=False, dropna=False, observed=True).sum()
+
+
+class _ValueCountsFinish:
+    """pandas' ``value_counts`` of whole groups from the counts of the distinct
+    ``(keys, value)`` rows in order of first appearance: pandas, run on one row per
+    distinct combination, lists the groups and values it would list on all rows (a
+    listing depends only on which combinations occur, and their first appearances keep
+    its order); the counts then replace its ones and zeros, and the sorts and the
+    normalisation are pandas' own steps."""
+
+    __slots__ = (
+        "ascending",
+        "column",
+        "dropna",
+        "key_names",
+        "keys",
+        "normalize",
+        "sort",
+        "vc_dropna",
+        "vc_sort",
+    )
+
+    def __init__(self, gb: _GroupBy, kwargs: dict) -> None:
+        self.keys, self.key_names, self.column = gb.keys, gb.key_names, gb.selection
+        self.sort, self.dropna = gb.sort, gb.dropna
+        self.normalize = kwargs.get("normalize", False)
+        self.vc_sort = kwargs.get("sort", True)
+        self.ascending = kwargs.get("ascending", False)
+        self.vc_dropna = kwargs.get("dropna", True)
+
+    def __call__(self, parts: list) -> pd.Series:
+        counts = _merge_row_counts(parts)
+        rows = counts.index.to_frame(index=False)
+        listing = rows.groupby(self.keys, sort=self.sort, dropna=self.dropna, observed=False)[
+            self.column
+        ].value_counts(sort=False, dropna=self.vc_dropna)
+        nlevels = listing.index.nlevels
+        found = pd.Index(_key_hashes(counts.index, nlevels)).get_indexer(
+            _key_hashes(listing.index, nlevels)
+        )
+        # found is -1 for a listed combination without rows: the 0 appended last.
+        values = np.append(counts.to_numpy(), 0)[found].astype("int64")
+        out = pd.Series(values, index=listing.index, name="count")
+        if self.vc_sort:
+            out = out.sort_values(ascending=self.ascending, kind="stable")
+        nkeys = len(self.keys)
+        names = [*self.key_names, *out.index.names[nkeys:]]
+        if self.sort:
+            # Positions as names: pandas' own workaround for integer level names.
+            out.index.names = list(builtins.range(nlevels))
+            out = out.sort_index(level=list(builtins.range(nkeys)), sort_remaining=False)
+        out.index.names = names
+        if self.normalize:
+            groups = out.index.droplevel(list(builtins.range(nkeys, nlevels)))
+            sizes = out.groupby(groups, sort=self.sort, dropna=self.dropna, observed=False)
+            out = (out / sizes.transform("sum")).fillna(0.0)
+            out.name = "proportion"
+        return out
+
+    def __dask_tokenize__(self) -> Any:
+        return (
+            "groupby-value-counts-finish",
+            self.keys,
+            self.key_names,
+            self.column,
+            self.sort,
+            self.dropna,
+            self.normalize,
+            self.vc_sort,
+            self.ascending,
+            self.vc_dropna,
         )
 
 
@@ -1835,8 +1949,17 @@ def _split_out_reduction(
             split_every,
             lambda depth, j=j: f"groupby-combine-{depth}-{j}-{token}",
         )
+        if not plan.observed:
+            # The regrouped partials list the combinations of every value the tree
+            # holds; those another tree owns are its to list.
+            level = [(_rows_hashed_to, split_out, j, (plan.combine, level))]
         layer[(name, j)] = (finish, level)
     return new_collection({**frame._layers, name: layer}, name, meta, (None,) * (split_out + 1))
+
+
+def _rows_hashed_to(n: int, j: int, frame: pd.DataFrame) -> pd.DataFrame:
+    """The rows of ``frame`` that :func:`_split_by_key_hash` sends to piece ``j``."""
+    return _split_by_key_hash(frame, n)[j]
 
 
 def _pick(parts: list, j: int) -> Any:
@@ -2024,8 +2147,8 @@ class SeriesGroupBy(_GroupBy):
         >>> dd.from_pandas(pdf, npartitions=2).groupby("k").x.value_counts().compute().tolist()
         [2, 1]
         """
-        split_out = kwargs.pop("split_out", None)
-        return self._per_group_reduction("value_counts", split_out, None, **kwargs)
+        split_out, split_every = kwargs.pop("split_out", None), kwargs.pop("split_every", None)
+        return self._per_group_reduction("value_counts", split_out, split_every, **kwargs)
 
     def unique(self, **kwargs: Any) -> Series:
         """The distinct values of each group, as arrays in order of appearance."""
