@@ -73,19 +73,13 @@ def test_whole_group_reductions_list_unobserved_once(data, nparts, keys, dropna,
     pdf, ddf = _make(data, nparts)
     g = ddf.groupby(keys, observed=False, dropna=dropna)
     pg = pdf.groupby(keys, observed=False, dropna=dropna)
-    # Two keys with values known only from the data (a plain key, a NaN category kept
-    # by dropna=False): a combination no partition holds cannot be listed, refused.
-    may_refuse = not dropna and len(keys) > 1
     split_out = True if split else 1
 
+    # Category "d" has no rows: every partition with rows lists a group without rows,
+    # whose result stands for the combinations no partition lists (a NaN category
+    # beside a value another partition holds), so nothing is refused.
     def agree(lazy, expected, prepare=lambda x: x):
-        try:
-            got = lazy().compute()
-        except NotImplementedError as exc:
-            assert may_refuse, exc
-            assert "observed=False" in str(exc)
-            return
-        same(prepare(got), prepare(expected))
+        same(prepare(lazy().compute()), prepare(expected))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -94,6 +88,9 @@ def test_whole_group_reductions_list_unobserved_once(data, nparts, keys, dropna,
         agree(lambda: g.agg(spec, split_out=2 if split else 1), pg.agg(spec))
         agree(lambda: g.apply(lambda d: d.x.sum()), pg.apply(lambda d: d.x.sum()))
         agree(lambda: g.x.unique(), pg.x.unique(), lambda r: r.map(lambda a: tuple(sorted(a))))
+        # Plain tree reductions: the merged partials list what no partition lists.
+        agree(lambda: g.x.sum(split_out=2 if split else 1), pg.x.sum())
+        agree(lambda: g.x.count(split_out=split_out), pg.x.count())
         # nunique merges distinct pairs (no shuffle), alone or beside other aggregations.
         agree(lambda: g.x.nunique(), pg.x.nunique())
         agree(lambda: g.agg({"x": ["nunique", "sum"]}), pg.agg({"x": ["nunique", "sum"]}))
@@ -103,13 +100,15 @@ def test_whole_group_reductions_list_unobserved_once(data, nparts, keys, dropna,
             expected = pg.x.idxmin()
         except ValueError as exc:
             assert "unobserved categories" in str(exc)
-            with pytest.raises((ValueError, NotImplementedError), match="observed"):
+            with pytest.raises(ValueError, match="unobserved categories"):
                 g.x.idxmin(split_out=split_out).compute()
         else:
             agree(lambda: g.x.idxmin(split_out=split_out), expected)
 
 
-def test_two_open_keys_list_every_combination_or_refuse():
+@pytest.mark.parametrize("nparts", [1, 2, 4])
+@pytest.mark.parametrize("split_out", [1, True])
+def test_nan_category_beside_a_plain_key_lists_every_combination(nparts, split_out):
     # dropna=False, a NaN category and a plain key: pandas lists (NaN, every p); the
     # partitions holding the NaN category and those holding p=NaN differ.
     pdf = pd.DataFrame(
@@ -119,15 +118,46 @@ def test_two_open_keys_list_every_combination_or_refuse():
             "x": [1.0, 2.0, 3.0, 4.0],
         }
     )
-    g = dd.from_pandas(pdf, 4).groupby(["k", "p"], observed=False, dropna=False)
-    with pytest.raises(NotImplementedError, match="observed=True or dropna=True"):
-        g.x.median(split_out=1).compute()
-    with pytest.raises(NotImplementedError, match="use split_out=1"):
-        g.x.median(split_out=True)
-    # One partition holds every combination: no refusal, pandas' answer.
-    g = dd.from_pandas(pdf, 1).groupby(["k", "p"], observed=False, dropna=False)
+    g = dd.from_pandas(pdf, nparts).groupby(["k", "p"], observed=False, dropna=False)
+    got = g.x.median(split_out=split_out)
+    both = pd.concat([got.partitions[i].compute() for i in range(got.npartitions)])
+    assert not both.index.to_frame().duplicated().any()
     expected = pdf.groupby(["k", "p"], observed=False, dropna=False).x.median()
-    same(g.x.median(split_out=1).compute(), expected)
+    assert len(both) == len(expected) == 9
+    same(both, expected)
+    same(got.compute(), expected)
+
+
+def test_nan_categories_of_two_keys_held_apart():
+    # (NaN, NaN): each NaN is held by another partition; the empty group's result comes
+    # from a group another partition lists.
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(["a", None, "a"], categories=["a", "b"]),
+            "c": pd.Categorical(["x", "x", None], categories=["x"]),
+            "x": [1.0, 2.0, 3.0],
+        }
+    )
+    g = dd.from_pandas(pdf, 3).groupby(["k", "c"], observed=False, dropna=False)
+    expected = pdf.groupby(["k", "c"], observed=False, dropna=False)
+    same(g.x.median().compute(), expected.x.median())
+    same(g.x.median(split_out=3).compute(), expected.x.median())
+    same(g.apply(lambda d: d.x.sum()).compute(), expected.apply(lambda d: d.x.sum()))
+
+
+def test_two_plain_keys_list_only_the_combinations_that_occur():
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(list("aaaa"), categories=list("ab")),
+            "p": [0, 0, 1, 1],
+            "q": [0, 1, 0, 2],
+            "x": np.arange(4.0),
+        }
+    )
+    expected = pdf.groupby(["k", "p", "q"], observed=False).x.median()
+    for split_out in (1, True):
+        got = dd.from_pandas(pdf, 2).groupby(["k", "p", "q"], observed=False)
+        same(got.x.median(split_out=split_out).compute(), expected)
 
 
 def test_the_review_reproducer():

@@ -638,13 +638,14 @@ class _GroupBy:
         return any(isinstance(d, pd.CategoricalDtype) for d in dtypes)
 
     def _check_keys(self) -> int:
-        """The number of keys when two or more of them list values known only from
-        the data (a plain key's values; a categorical key's NaN with
-        ``dropna=False``): pandas' ``observed=False`` then lists combinations no
-        single partition may hold (see :func:`_check_product`); else 0."""
-        dtypes = self._key_dtypes()
-        plain = sum(not isinstance(d, pd.CategoricalDtype) for d in dtypes)
-        return len(dtypes) if (plain if self.dropna else len(dtypes)) > 1 else 0
+        """The number of keys when there are two or more and ``dropna=False``: a
+        categorical key's NaN is then listed beside the other keys' values only by the
+        partitions holding it, so pandas' ``observed=False`` may list combinations no
+        single partition lists (see :func:`_fill_product`); else 0. (Plain keys list
+        only the combinations of their values that occur, each in the partition
+        holding its rows, beside every category.)"""
+        nkeys = len(self._key_dtypes())
+        return nkeys if not self.dropna and nkeys > 1 else 0
 
     def _with_nunique(
         self,
@@ -1414,8 +1415,8 @@ class _ListedApply:
         if c.method not in _EMPTY_GROUP_ERRORS:
             return state
         sizes = _group_part(part, c.keys, c.level, False, c.dropna, False).size()
-        _, _, listed, h = _split_listed(sizes, part, c.keys, c.level)
-        return state[0], state[1], listed, h
+        _, _, listed, h, _ = _split_listed(sizes, part, c.keys, c.level)
+        return state[0], state[1], listed, h, None
 
     def __dask_tokenize__(self) -> Any:
         return ("group-apply-listed", self.call)
@@ -1801,8 +1802,10 @@ def _key_hashes(index: pd.Index, nkeys: int) -> np.ndarray:
 
 
 def _split_listed(out: Any, part: pd.DataFrame, keys: list, level: Any) -> tuple:
-    """``(owned, owned hashes, listed, listed hashes)`` of a partition's per-group
-    result ``out``: owned are the rows of the groups that have rows in ``part``."""
+    """``(owned, owned hashes, listed, listed hashes, template)`` of a partition's
+    per-group result ``out``: owned are the rows of the groups that have rows in
+    ``part``; the template is the rows of one listed group (a group without rows, for
+    :func:`_fill_product`), or None."""
     held = _row_keys(part, keys, level)
     nkeys = held.nlevels
     if not isinstance(out, pd.Series | pd.DataFrame) or out.index.nlevels < nkeys:
@@ -1813,7 +1816,8 @@ def _split_listed(out: Any, part: pd.DataFrame, keys: list, level: Any) -> tuple
     h = _key_hashes(out.index, nkeys)
     mine = np.isin(h, _key_hashes(held, nkeys))
     rows, others = np.flatnonzero(mine), np.flatnonzero(~mine)
-    return out.iloc[rows], h[rows], out.iloc[others], h[others]
+    template = out.iloc[others[h[others] == h[others[0]]]] if len(others) else None
+    return out.iloc[rows], h[rows], out.iloc[others], h[others], template
 
 
 def _merge_listed(parts: list) -> tuple:
@@ -1822,52 +1826,112 @@ def _merge_listed(parts: list) -> tuple:
     owned = concat_partitions([p[0] for p in parts])
     owned_h = np.concatenate([p[1] for p in parts])
     taken, frames, hashes = owned_h, [], []
-    for _, _, listed, h in parts:
+    template = next((p[4] for p in parts if p[4] is not None), None)
+    for _, _, listed, h, _ in parts:
         keep = np.flatnonzero(~np.isin(h, taken))
         if len(keep):
             frames.append(listed.iloc[keep])
             hashes.append(h[keep])
         taken = np.concatenate([taken, h])
     if not frames:
-        return owned, owned_h, parts[0][2].iloc[:0], parts[0][3][:0]
-    return owned, owned_h, concat_partitions(frames), np.concatenate(hashes)
+        return owned, owned_h, parts[0][2].iloc[:0], parts[0][3][:0], template
+    return owned, owned_h, concat_partitions(frames), np.concatenate(hashes), template
 
 
 def _finish_listed(sort: bool, empty_error: str | None, check_keys: int, parts: list) -> Any:
     """Each group once: from the partition owning it, else (a combination no
     partition owns: unobserved) from the first partition listing it. With
     ``empty_error`` an unobserved group is that error (pandas' idxmin/idxmax). With
-    ``check_keys`` (two keys or more whose values are not all known from the
-    metadata), a combination of the keys' values that no partition listed is refused."""
-    owned, owned_h, listed, h = _merge_listed(parts)
+    ``check_keys`` (two keys or more, a NaN category kept by ``dropna=False``), the
+    combinations no partition listed are added (:func:`_fill_product`)."""
+    owned, owned_h, listed, h, template = _merge_listed(parts)
     listed = listed.iloc[np.flatnonzero(~np.isin(h, owned_h))]
     if len(listed) and empty_error is not None:
         raise ValueError(empty_error)
-    out = _concat_sorted(sort, [owned, listed] if len(listed) else [owned])
+    out = concat_partitions([owned, listed] if len(listed) else [owned])
     if check_keys and len(out):
-        _check_product(out.index, check_keys)
-    return out
+        out = _fill_product(out, check_keys, template, empty_error)
+    return _concat_sorted(sort, [out])
 
 
-def _check_product(index: pd.Index, nkeys: int) -> None:
-    # pandas lists every combination of the keys' values; a partition lists those of
-    # the values it holds, so a combination of two values held by different
-    # partitions only (e.g. a NaN category kept by dropna=False and a plain value) is
-    # listed by none, and its row cannot be made here.
+def _fill_product(out: Any, nkeys: int, template: Any, empty_error: str | None) -> Any:
+    """``out`` with the rows pandas lists that no partition listed
+    (:func:`_missing_rows`)."""
+    added = _missing_rows(_key_frame(out.index, nkeys), template, empty_error)
+    return out if added is None else concat_partitions([out, added])
+
+
+def _key_frame(index: pd.Index, nkeys: int) -> pd.DataFrame:
+    """The first ``nkeys`` levels of ``index`` as columns ``0..nkeys-1``, each
+    combination once."""
     keys = index.droplevel(list(builtins.range(nkeys, index.nlevels)))
-    size = math.prod(keys.get_level_values(i).nunique(dropna=False) for i in builtins.range(nkeys))
-    if len(np.unique(_key_hashes(keys, nkeys))) < size:
+    frame = keys.to_frame(index=False).set_axis(list(builtins.range(nkeys)), axis=1)
+    return frame.drop_duplicates()
+
+
+def _missing_rows(frame: pd.DataFrame, template: Any, empty_error: str | None) -> Any:
+    """The rows pandas lists for the key combinations absent from ``frame`` (the
+    listed ones), or None. pandas lists every value of the categorical keys (their
+    categories, and NaN where ``dropna=False`` keeps it) beside each combination of
+    the plain keys' values that occurs; a partition lists those of the values it
+    holds, so a NaN category and a plain value (or another NaN category) held apart
+    are listed by none. Their rows are an empty group's result, the ``template``,
+    under their keys."""
+    nkeys = frame.shape[1]
+    cats = [i for i in frame if isinstance(frame[i].dtype, pd.CategoricalDtype)]
+    plain = [i for i in frame if i not in cats]
+    every = frame[plain].drop_duplicates() if plain else pd.DataFrame(index=[0])
+    for i in cats:
+        every = every.merge(frame[[i]].drop_duplicates(), how="cross")
+    every = every[list(builtins.range(nkeys))]
+    missing = every.iloc[np.flatnonzero(~np.isin(_frame_hashes(every), _frame_hashes(frame)))]
+    if not len(missing):
+        return None
+    if empty_error is not None:
+        raise ValueError(empty_error)
+    if template is None:
         raise NotImplementedError(
             "groupby with observed=False: a combination of the keys' values that no "
-            "partition holds (two plain keys, or a NaN category kept by dropna=False "
-            "beside another key) cannot be listed; use observed=True or dropna=True"
+            "partition holds (a NaN category kept by dropna=False beside another key) "
+            "cannot be listed here; use observed=True or dropna=True"
         )
+    index = template.index
+    t, m = len(template), len(missing)
+    rows = np.tile(np.arange(t), m)
+    arrays = [missing[i].repeat(t).array for i in builtins.range(nkeys)]
+    inner = [index.get_level_values(i)[rows] for i in builtins.range(nkeys, index.nlevels)]
+    return template.iloc[rows].set_axis(
+        pd.MultiIndex.from_arrays([*arrays, *inner], names=index.names)
+    )
+
+
+def _listed_keys(nkeys: int, state: tuple) -> tuple:
+    """A partition's listed key combinations (owned or not) and its template, for
+    :func:`_missing_rows` on the whole frame."""
+    owned, _, listed, _, template = state
+    frames = [_key_frame(x.index, nkeys) for x in (owned, listed) if len(x)]
+    return (pd.concat(frames).drop_duplicates() if frames else None), template
+
+
+def _merge_listed_keys(parts: list) -> tuple:
+    frames = [p[0] for p in parts if p[0] is not None]
+    template = next((p[1] for p in parts if p[1] is not None), None)
+    return (pd.concat(frames).drop_duplicates() if frames else None), template
+
+
+def _missing_of_all(empty_error: str | None, parts: list) -> Any:
+    frame, template = _merge_listed_keys(parts)
+    return None if frame is None else _missing_rows(frame, template, empty_error)
+
+
+def _frame_hashes(frame: pd.DataFrame) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame, index=False).to_numpy()
 
 
 def _route_listed(n: int, state: tuple) -> list:
     """A partition's owned keys and listed rows in ``n`` pieces by key hash, for
     :func:`_place_listed`."""
-    _, owned_h, listed, h = state
+    _, owned_h, listed, h, _ = state
     owned_to, listed_to = owned_h % np.uint64(n), h % np.uint64(n)
     pieces = []
     for k in builtins.range(n):
@@ -1876,19 +1940,31 @@ def _route_listed(n: int, state: tuple) -> list:
     return pieces
 
 
-def _place_listed(empty_error: str | None, state: tuple, routes: list, k: int) -> Any:
+def _place_listed(
+    empty_error: str | None,
+    state: tuple,
+    routes: list,
+    k: int,
+    nkeys: int = 0,
+    missing: Any = None,
+) -> Any:
     """Output partition ``k``: the groups partition ``k`` owns, and the unobserved
-    groups whose hash picks ``k`` (once, and only if no partition owns them)."""
+    groups whose hash picks ``k`` (once, and only if no partition owns them), with
+    those of ``missing`` (:func:`_missing_of_all`: listed by no partition)."""
     pieces = [r[k] for r in routes]
     owned_h = np.concatenate([p[0] for p in pieces])
-    parts = [(state[0].iloc[:0], owned_h, listed, h) for _, listed, h in pieces]
-    _, _, listed, h = _merge_listed(parts)
-    listed = listed.iloc[np.flatnonzero(~np.isin(h, owned_h))]
-    if not len(listed):
+    parts = [(state[0].iloc[:0], owned_h, listed, h, None) for _, listed, h in pieces]
+    _, _, listed, h, _ = _merge_listed(parts)
+    frames = [state[0], listed.iloc[np.flatnonzero(~np.isin(h, owned_h))]]
+    if missing is not None:
+        to = _key_hashes(missing.index, nkeys) % np.uint64(len(routes))
+        frames.append(missing.iloc[np.flatnonzero(to == k)])
+    frames = [f for f in frames[1:] if len(f)]
+    if not frames:
         return state[0]
     if empty_error is not None:
         raise ValueError(empty_error)
-    return concat_partitions([state[0], listed])
+    return concat_partitions([state[0], *frames])
 
 
 def _place_listed_groups(
@@ -1903,7 +1979,7 @@ def _place_listed_groups(
 ) -> Any:
     """The partitions' listings (each partition's :func:`_split_listed`) as the
     result: gathered into one partition, else kept in as many partitions.
-    ``check_keys`` (the number of keys, or 0) asks for :func:`_check_product`."""
+    ``check_keys`` (the number of keys, or 0) asks for :func:`_fill_product`."""
     if gather:
         return tree_reduction(
             listings,
@@ -1914,20 +1990,37 @@ def _place_listed_groups(
             split_every,
             token=f"{token}-gather",
         )
-    if check_keys:
-        raise NotImplementedError(
-            "groupby with observed=False beside two plain keys (or beside a plain key "
-            "with dropna=False) needs the groups gathered to list every combination; "
-            "use split_out=1, observed=True or dropna=True"
-        )
     n = listings.npartitions
-    tok = tokenize(listings._name, empty_error)
+    layers = dict(listings._layers)
+    missing = None
+    if check_keys:
+        # The combinations no partition lists, found where every listed key meets.
+        found = tree_reduction(
+            listings,
+            partial(_listed_keys, check_keys),
+            _merge_listed_keys,
+            partial(_missing_of_all, empty_error),
+            None,
+            split_every,
+            token=f"{token}-missing",
+        )
+        layers.update(found._layers)
+        missing = found._name
+    tok = tokenize(listings._name, empty_error, missing)
     route, name = f"{token}-route-{tok}", f"{token}-place-{tok}"
     layer: dict = {(route, j): (_route_listed, n, (listings._name, j)) for j in builtins.range(n)}
     routes = [(route, j) for j in builtins.range(n)]
     for k in builtins.range(n):
-        layer[(name, k)] = (_place_listed, empty_error, (listings._name, k), routes, k)
-    return new_collection({**listings._layers, name: layer}, name, meta, (None,) * (n + 1))
+        layer[(name, k)] = (
+            _place_listed,
+            empty_error,
+            (listings._name, k),
+            routes,
+            k,
+            check_keys,
+            missing,
+        )
+    return new_collection({**layers, name: layer}, name, meta, (None,) * (n + 1))
 
 
 def _split_out_reduction(
