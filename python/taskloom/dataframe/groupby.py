@@ -2042,16 +2042,17 @@ def _split_out_reduction(
             split_every,
             lambda depth, j=j: f"groupby-combine-{depth}-{j}-{token}",
         )
+        layer[(name, j)] = (finish, level)
         if not plan.observed:
             # The regrouped partials list the combinations of every value the tree
             # holds; those another tree owns are its to list.
-            level = [(_rows_hashed_to, split_out, j, (plan.combine, level))]
-        layer[(name, j)] = (finish, level)
+            layer[(name, j)] = (_rows_hashed_to, split_out, j, layer[(name, j)])
     return new_collection({**frame._layers, name: layer}, name, meta, (None,) * (split_out + 1))
 
 
 def _rows_hashed_to(n: int, j: int, frame: pd.DataFrame) -> pd.DataFrame:
-    """The rows of ``frame`` that :func:`_split_by_key_hash` sends to piece ``j``."""
+    """The rows of ``frame`` (a result indexed by the group keys) that
+    :func:`_split_by_key_hash` sends to piece ``j``."""
     return _split_by_key_hash(frame, n)[j]
 
 
