@@ -128,6 +128,28 @@ def test_nan_category_beside_a_plain_key_lists_every_combination(nparts, split_o
     same(got.compute(), expected)
 
 
+@pytest.mark.parametrize("how", ["sum", "count", "mean", "min", "var", "size", "prod"])
+def test_tree_reductions_in_split_out_trees_list_nan_category_combinations(how):
+    # Each split_out tree holds the partials hashed to it: (NaN, 0.0) needs the NaN
+    # category and p=0.0, which no single tree may hold.
+    pdf = pd.DataFrame(
+        {
+            "k": pd.Categorical(["a", "b", "b", None, None], categories=["a", "b", "d"]),
+            "p": [0.0, 2.0, np.nan, 1.0, 1.0],
+            "x": [4, 2, 2, 3, 2],
+        }
+    )
+    g = dd.from_pandas(pdf, 4).groupby(["k", "p"], observed=False, dropna=False)
+    pg = pdf.groupby(["k", "p"], observed=False, dropna=False)
+    for split_out in (1, 4):
+        lazy = getattr(g if how == "size" else g.x, how)(split_out=split_out)
+        got = pd.concat([lazy.partitions[i].compute() for i in range(lazy.npartitions)])
+        expected = getattr(pg if how == "size" else pg.x, how)()
+        assert len(got) == len(expected) == 16
+        same(got, expected)
+        assert got.dtype == lazy._meta.dtype == expected.dtype
+
+
 def test_nan_categories_of_two_keys_held_apart():
     # (NaN, NaN): each NaN is held by another partition; the empty group's result comes
     # from a group another partition lists.

@@ -1878,13 +1878,7 @@ def _missing_rows(frame: pd.DataFrame, template: Any, empty_error: str | None) -
     are listed by none. Their rows are an empty group's result, the ``template``,
     under their keys."""
     nkeys = frame.shape[1]
-    cats = [i for i in frame if isinstance(frame[i].dtype, pd.CategoricalDtype)]
-    plain = [i for i in frame if i not in cats]
-    every = frame[plain].drop_duplicates() if plain else pd.DataFrame(index=[0])
-    for i in cats:
-        every = every.merge(frame[[i]].drop_duplicates(), how="cross")
-    every = every[list(builtins.range(nkeys))]
-    missing = every.iloc[np.flatnonzero(~np.isin(_frame_hashes(every), _frame_hashes(frame)))]
+    missing = _missing_keys(frame)
     if not len(missing):
         return None
     if empty_error is not None:
@@ -1903,6 +1897,18 @@ def _missing_rows(frame: pd.DataFrame, template: Any, empty_error: str | None) -
     return template.iloc[rows].set_axis(
         pd.MultiIndex.from_arrays([*arrays, *inner], names=index.names)
     )
+
+
+def _missing_keys(frame: pd.DataFrame) -> pd.DataFrame:
+    """The key combinations pandas lists (see :func:`_missing_rows`) that ``frame``
+    (one column per key, numbered from 0) lacks."""
+    cats = [i for i in frame if isinstance(frame[i].dtype, pd.CategoricalDtype)]
+    plain = [i for i in frame if i not in cats]
+    every = frame[plain].drop_duplicates() if plain else pd.DataFrame(index=[0])
+    for i in cats:
+        every = every.merge(frame[[i]].drop_duplicates(), how="cross")
+    every = every[list(frame.columns)]
+    return every.iloc[np.flatnonzero(~np.isin(_frame_hashes(every), _frame_hashes(frame)))]
 
 
 def _listed_keys(nkeys: int, state: tuple) -> tuple:
@@ -2033,6 +2039,16 @@ def _split_out_reduction(
         (chunk, i): (_split_by_key_hash, (plan.chunk, (frame._name, i)), split_out)
         for i in builtins.range(frame.npartitions)
     }
+    missing = None
+    levels = plan.level if isinstance(plan.level, list) else [plan.level]
+    nkeys = len(plan.keys) if plan.level is None else len(levels)
+    if not plan.observed and not plan.dropna and nkeys > 1:
+        # A NaN category kept by dropna=False meets the other keys' values only in the
+        # trees holding it: the combinations no tree lists are found where every
+        # partition's keys meet.
+        missing = f"groupby-missing-{token}"
+        keys = [(_pieces_keys, (chunk, i)) for i in builtins.range(frame.npartitions)]
+        layer[missing] = (_missing_of_keys, keys)
     for j in builtins.range(split_out):
         level = [(_pick, (chunk, i), j) for i in builtins.range(frame.npartitions)]
         level = combine_tree(
@@ -2042,12 +2058,48 @@ def _split_out_reduction(
             split_every,
             lambda depth, j=j: f"groupby-combine-{depth}-{j}-{token}",
         )
+        if missing is not None:
+            level = (_with_missing, plan, split_out, j, missing, level)
         layer[(name, j)] = (finish, level)
         if not plan.observed:
             # The regrouped partials list the combinations of every value the tree
             # holds; those another tree owns are its to list.
             layer[(name, j)] = (_rows_hashed_to, split_out, j, layer[(name, j)])
     return new_collection({**frame._layers, name: layer}, name, meta, (None,) * (split_out + 1))
+
+
+def _pieces_keys(pieces: list) -> pd.DataFrame:
+    """The key combinations of a partition's partials (all its pieces)."""
+    frames = [_key_frame(p.index, p.index.nlevels) for p in pieces]
+    return pd.concat(frames).drop_duplicates()
+
+
+def _missing_of_keys(frames: list) -> pd.DataFrame:
+    return _missing_keys(pd.concat(frames).drop_duplicates())
+
+
+# The partial of a group without rows, where 0 (or 1) is not NaN.
+_EMPTY_PARTIAL = {"sum": 0, "count": 0, "size": 0, "m2": 0.0, "prod": 1}
+
+
+def _with_missing(plan: _Plan, n: int, j: int, missing: pd.DataFrame, parts: list) -> list:
+    """Tree ``j``'s partials and the partials of the groups without rows that no
+    tree lists (``missing``) whose hash picks ``j``."""
+    if not len(missing):
+        return parts
+    index = pd.MultiIndex.from_frame(missing, names=parts[0].index.names)
+    to = _key_hashes(index, index.nlevels) % np.uint64(n)
+    index = index[to == j]
+    if not len(index):
+        return parts
+    columns = {}
+    for c in parts[0].columns:
+        how = plan.partials[c][1] if isinstance(c, int) else None
+        fill = _EMPTY_PARTIAL.get(how, np.nan) if isinstance(how, str) else np.nan
+        columns[c] = pd.Series(fill, index=index)
+        if fill is not np.nan:
+            columns[c] = columns[c].astype(parts[0][c].dtype)
+    return [*parts, pd.DataFrame(columns, index=index)]
 
 
 def _rows_hashed_to(n: int, j: int, frame: pd.DataFrame) -> pd.DataFrame:
