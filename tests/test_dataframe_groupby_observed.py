@@ -61,7 +61,18 @@ def _make(data: tuple, nparts: int) -> tuple[pd.DataFrame, dd.DataFrame]:
     return pdf[pdf.x > cut], ddf[ddf.x > cut]
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# Each example computes a dozen graphs (a third of a second): a fixed sequence of
+# examples, no example database, so a CI run takes what a local one does.
+SETTINGS = settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+
+
+@SETTINGS
 @given(
     data=frames,
     nparts=st.integers(1, 4),
@@ -240,7 +251,7 @@ def _tuples(index: pd.Index) -> list:
     return [tuple(None if pd.isna(v) else v for v in row) for row in index]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(SETTINGS, max_examples=40)
 @given(
     data=frames,
     nparts=st.integers(1, 4),

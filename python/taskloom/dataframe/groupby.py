@@ -30,9 +30,12 @@ beside each combination of the plain keys' values that occurs: the merged partia
 regrouped with ``observed=False``, so they list the combinations of every value seen;
 the results of whole groups list the groups without rows once each (see
 :func:`_split_listed`), and ``value_counts`` counts the distinct ``(keys, value)`` rows
-in a tree reduction so pandas lists groups and values at the root. A combination
-pandas lists that no partition can list is a clear NotImplementedError, never a missing
-row.
+in a tree reduction so pandas lists groups and values at the root. A NaN category kept
+by ``dropna=False`` meets the other keys' values only where it is held: the
+combinations no partition (or no ``split_out`` tree) lists are found from every
+partition's keys and get an empty group's result (:func:`_missing_rows`). Where no
+partition computed an empty group's result to copy, that is a clear
+NotImplementedError, never a missing row.
 """
 
 from __future__ import annotations
@@ -2284,7 +2287,10 @@ class SeriesGroupBy(_GroupBy):
 
     def value_counts(self, **kwargs: Any) -> Series:
         """Count of each distinct value per group (index: keys, value), of whole
-        groups after a shuffle.
+        groups after a shuffle. With ``observed=False`` beside a categorical key, a
+        tree reduction of the counts of the distinct ``(keys, value)`` rows instead,
+        in one partition: pandas' listing (every group beside every value seen with
+        its plain keys' values) and pandas' order.
 
         Examples
         --------
