@@ -355,7 +355,7 @@ def _annotated(dsk: dict, annotations: Mapping) -> Any:
     layers = {"taskloom-plain": MaterializedLayer(plain)}
     for i, (a, layer) in enumerate(groups.values()):
         layers[f"taskloom-annotated-{i}"] = MaterializedLayer(layer, annotations=dict(a))
-    return HighLevelGraph(layers, dict.fromkeys(layers, set()))
+    return HighLevelGraph(layers, {name: set() for name in layers})
 
 
 def _build(dsk: Any, keys: Any, client: Any, pieces: Any) -> tuple[Any, dict, dict, int]:
