@@ -5,12 +5,16 @@ from __future__ import annotations
 import gc
 import itertools
 import operator
+import threading
+import time
 import weakref
 from operator import add, mul
 
 import pytest
 
 import taskloom
+from taskloom import local
+from taskloom._graph import num_workers as resolve_num_workers
 
 from reference import reference_get, seed_pipeline
 
@@ -151,21 +155,31 @@ def test_mapping_that_is_not_a_dict(get):
 
 
 class Tracked:
-    """Counts live instances, to see when the scheduler drops results."""
+    """Counts live instances, to see when the scheduler drops results. The counts
+    are taken under a lock: worker threads create and drop results while the
+    calling thread does, and ``+=`` on an attribute is not atomic."""
 
     alive = 0
     peak = 0
+    lock = threading.RLock()  # re-entrant: a collection inside the lock runs __del__
 
     def __init__(self, value):
         self.value = value
-        Tracked.alive += 1
+        with Tracked.lock:
+            Tracked.alive += 1
 
     def __del__(self):
-        Tracked.alive -= 1
+        with Tracked.lock:
+            Tracked.alive -= 1
+
+    @staticmethod
+    def note_peak():
+        with Tracked.lock:
+            Tracked.peak = max(Tracked.peak, Tracked.alive)
 
 
 def tracked_step(prev=None):
-    Tracked.peak = max(Tracked.peak, Tracked.alive)
+    Tracked.note_peak()
     return Tracked(0 if prev is None else prev.value + 1)
 
 
@@ -185,27 +199,55 @@ def test_results_are_released_after_their_last_consumer(get):
 
 
 def pair(a, b):
-    Tracked.peak = max(Tracked.peak, Tracked.alive)
+    Tracked.note_peak()
     return Tracked(a.value + b.value)
 
 
-def test_reduction_tree_holds_few_intermediates(get):
-    gc.collect()
-    Tracked.alive = Tracked.peak = 0
-    leaves = 1 << 12
-    dsk = {("leaf", i): (tracked_step,) for i in range(leaves)}
-    level = [("leaf", i) for i in range(leaves)]
+def slow_pair(a, b):
+    """A combine slow enough (0.5 ms, releasing the GIL) to go to a worker thread."""
+    Tracked.note_peak()
+    time.sleep(0.0005)
+    return Tracked(a.value + b.value)
+
+
+def reduction_tree(depth, combine):
+    dsk = {("leaf", i): (tracked_step,) for i in range(1 << depth)}
+    level = [("leaf", i) for i in range(1 << depth)]
     counter = itertools.count()
     while len(level) > 1:
         nxt = []
         for a, b in zip(level[::2], level[1::2], strict=True):
             k = ("node", next(counter))
-            dsk[k] = (pair, a, b)
+            dsk[k] = (combine, a, b)
             nxt.append(k)
         level = nxt
-    out = get(dsk, level[0])
+    return dsk, level[0]
+
+
+def places_at_once(get):
+    """Where one run can be at once: the calling thread, and each job a worker
+    thread holds (one running, one queued behind it). A stalled job holds back
+    one result per tree level while the others go on."""
+    base = getattr(get, "func", get)
+    if base is local.get_sync:
+        return 1
+    workers = getattr(get, "keywords", {}).get("num_workers")
+    return 1 + 2 * resolve_num_workers(workers)
+
+
+@pytest.mark.parametrize("combine", [pair, slow_pair], ids=["inline", "offloaded"])
+def test_reduction_tree_holds_few_intermediates(get, combine):
+    # Depth-first, a run holds about one result per level for each place it is at.
+    # Breadth-first would hold half the leaves; running the cheap leaves ahead of
+    # combines waiting for a worker held them all (1,026 of 1,024 here, before).
+    depth = 12 if combine is pair else 10
+    gc.collect()
+    Tracked.alive = Tracked.peak = 0
+    dsk, root = reduction_tree(depth, combine)
+    out = get(dsk, root)
     assert out.value == 0
-    assert Tracked.peak <= 2 * 13 + 4, f"{Tracked.peak} results alive at once"
+    bound = (places_at_once(get) + 1) * depth + 4
+    assert Tracked.peak <= bound, f"{Tracked.peak} results alive at once"
 
 
 def test_outputs_are_kept_even_when_consumed(get):

@@ -11,7 +11,9 @@
 //! nothing. Tasks whose callable has been seen to take longer than
 //! [`OFFLOAD_NS`] (numpy, pandas, I/O, `time.sleep`: work that usually releases
 //! the GIL) go to the worker pool, `num_workers` running and as many queued
-//! behind them ([`QUEUED_AHEAD`]); the rest wait here, in order priority. A
+//! behind them ([`QUEUED_AHEAD`]); the rest wait here, in order priority, and
+//! the caller never runs a task that comes after one of them: it runs that one
+//! itself (else cheap tasks would run ahead and their results pile up). A
 //! callable never seen before goes to a free worker (or, if none is free, runs
 //! inline and is timed), so slow tasks overlap from the start, and its
 //! measured duration decides from then on. Timings are kept across calls per
@@ -612,6 +614,25 @@ impl Threaded<'_, '_, '_> {
         first_error.map_or(Ok(()), Err)
     }
 
+    /// The task to run inline instead of `t`: the first parked task if it comes
+    /// before `t` (user priority, then order), else `t`. Running `t` would run
+    /// ahead of the order, and without bound: with a reduction's combines
+    /// offloaded (slow) and its leaves inline (fast), every leaf would be computed
+    /// and held while the combines wait for a worker. So the caller runs the
+    /// parked task itself, as one more worker, and `t` stays next.
+    fn not_ahead_of_parked(&mut self, t: TaskId) -> TaskId {
+        let Some(&Reverse((rank, p, first))) = self.parked.peek() else {
+            return t;
+        };
+        if (rank, p) < (Reverse(self.sched.user_rank(t)), self.sched.priority(t)) {
+            self.parked.pop();
+            self.sched.push_back(t);
+            first
+        } else {
+            t
+        }
+    }
+
     fn run(&mut self, py: Python<'_>) -> PyResult<()> {
         let mut buf = Vec::new();
         let mut tick = 0u32;
@@ -642,6 +663,9 @@ impl Threaded<'_, '_, '_> {
                     // Inline, or unknown with every worker busy: run it here and
                     // time it, so the next call of this callable is placed well.
                     Placement::Inline | Placement::Unknown => {
+                        let t = self.not_ahead_of_parked(t);
+                        let f = self.run.program.root_function[t as usize];
+                        let placement = self.placements.of(f);
                         if self.pool.wants_gil() {
                             self.pool.yield_gil(py);
                         }
