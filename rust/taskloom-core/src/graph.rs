@@ -93,6 +93,36 @@ impl Graph {
         self.deps.len()
     }
 
+    /// The tasks `sequence` lists, task `sequence[i]` renumbered `i`, each with its
+    /// dependencies in the same order (so local dependency indices still hold).
+    /// `sequence` must list every dependency of the tasks it lists, each task
+    /// once, as an [`Order`](crate::Order)'s sequence does. Also returns, per
+    /// task of `self`, its new id, or [`NO_TASK`](crate::NO_TASK) if left out.
+    pub fn renumbered(&self, sequence: &[TaskId]) -> (Graph, Vec<TaskId>) {
+        let mut new_id = vec![crate::NO_TASK; self.len()];
+        for (i, &t) in sequence.iter().enumerate() {
+            new_id[t as usize] = i as TaskId;
+        }
+        let mut dep_offsets = Vec::with_capacity(sequence.len() + 1);
+        dep_offsets.push(0);
+        let mut deps = Vec::with_capacity(self.deps.len());
+        for &t in sequence {
+            deps.extend(self.deps(t).iter().map(|&d| new_id[d as usize]));
+            dep_offsets.push(deps.len() as u32);
+        }
+        let builder = GraphBuilder {
+            dep_offsets,
+            deps,
+            seen_by: Vec::new(),
+            local_index: Vec::new(),
+        };
+        // A dependency left out of `sequence` is NO_TASK, past every id: refused.
+        let graph = builder
+            .build()
+            .expect("a sequence lists every dependency of its tasks");
+        (graph, new_id)
+    }
+
     /// Build a graph from one dependency list per task (convenient in tests).
     pub fn from_deps<I, D>(tasks: I) -> Result<Graph, GraphError>
     where

@@ -23,7 +23,7 @@ pub mod schedule;
 mod proptests;
 
 pub use graph::{Graph, GraphBuilder, GraphError, TaskId};
-pub use order::{order, Cycle, Order};
+pub use order::{order, renumber, renumbering_pays, Cycle, Order};
 pub use partition::{partition, Pieces};
 pub use schedule::{
     fused_successors, CheckedScheduler, ScheduleError, Scheduler, TaskState, NO_TASK,

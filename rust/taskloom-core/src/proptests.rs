@@ -17,7 +17,7 @@
 //! seconds; raise them with `PROPTEST_CASES` for a longer hunt.
 
 use crate::graph::{Graph, TaskId};
-use crate::order::order;
+use crate::order::{order, renumber};
 use crate::schedule::{CheckedScheduler, ScheduleError, Scheduler, TaskState, NO_TASK};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -445,6 +445,31 @@ proptest! {
             prop_assert_eq!(s.finish(t, |_| {}), Ok(None));
         }
         prop_assert!(s.is_done());
+    }
+
+    /// Renumbering keeps exactly the needed tasks, each with its dependencies
+    /// in the same order under their new ids, all earlier than the task; the
+    /// renumbered run is as correct as the original's.
+    #[test]
+    fn renumbering_keeps_the_needed_graph(dag in any_dag(), seed in any::<u64>()) {
+        let graph = dag.graph();
+        let o = order(&graph, &dag.outputs).unwrap();
+        let (g, o2, new_id) = renumber(&graph, &o);
+        prop_assert_eq!(g.len(), o.sequence.len());
+        prop_assert_eq!(&o2.sequence, &(0..g.len() as TaskId).collect::<Vec<_>>());
+        for (i, &t) in o.sequence.iter().enumerate() {
+            prop_assert_eq!(new_id[t as usize], i as TaskId);
+            let mapped: Vec<TaskId> = graph.deps(t).iter().map(|&d| new_id[d as usize]).collect();
+            prop_assert_eq!(g.deps(i as TaskId), &mapped[..]);
+            prop_assert!(mapped.iter().all(|&d| d < i as TaskId));
+        }
+        for t in 0..graph.len() as TaskId {
+            prop_assert_eq!(new_id[t as usize] == NO_TASK, !o.is_needed(t));
+        }
+        let outputs: Vec<TaskId> = dag.outputs.iter().map(|&t| new_id[t as usize]).collect();
+        let mut oracle = Oracle::new(&g, &outputs);
+        let mut s = Scheduler::new(&g, o2, &outputs, true);
+        drive(&mut s, &mut oracle, true, &mut Rng(seed), |_, _, _| Ok(()))?;
     }
 
     /// Random wrong `finish` and `push_back` calls between the steps of a

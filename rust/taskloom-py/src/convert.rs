@@ -101,6 +101,41 @@ impl Program {
         &self.code[self.code_start[t] as usize..self.code_start[t + 1] as usize]
     }
 
+    /// The tasks `sequence` lists, task `sequence[i]` becoming task `i` (see
+    /// `taskloom_core::renumber`); constants and functions are shared. Keys
+    /// move to their new places: no reference count is touched (each would be
+    /// a cache miss at a scattered address), except to drop unneeded keys.
+    pub fn renumbered(self, sequence: &[TaskId]) -> Program {
+        let mut code = Vec::with_capacity(self.code.len());
+        let mut code_start = Vec::with_capacity(sequence.len() + 1);
+        code_start.push(0);
+        for &t in sequence {
+            code.extend_from_slice(self.code(t));
+            code_start.push(code.len() as u32);
+        }
+        let root_function = sequence
+            .iter()
+            .map(|&t| self.root_function[t as usize])
+            .collect();
+        let mut keys: Vec<Option<Py<PyAny>>> = self.keys.into_iter().map(Some).collect();
+        let keys = sequence
+            .iter()
+            .map(|&t| {
+                keys[t as usize]
+                    .take()
+                    .expect("a sequence lists each task once")
+            })
+            .collect();
+        Program {
+            keys,
+            code,
+            code_start,
+            root_function,
+            consts: self.consts,
+            functions: self.functions,
+        }
+    }
+
     /// Whether task `t` is a literal or an alias: one instruction, no call.
     #[inline]
     pub fn is_trivial(&self, t: TaskId) -> bool {

@@ -62,6 +62,7 @@ impl Dispatcher {
             graph,
             outputs,
             shape,
+            ..
         } = plan;
         let needed = order.sequence.len();
         let keys = program.keys.iter().map(|k| k.clone_ref(py)).collect();

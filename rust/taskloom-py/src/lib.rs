@@ -94,6 +94,13 @@ impl Compiled {
         exec::execute(py, plan, order.clone(), num_workers, hooks, fuse)
     }
 
+    /// Whether the tasks were renumbered into execution order (the dict's order
+    /// was scattered; see `exec::plan`).
+    #[getter]
+    fn renumbered(&self) -> PyResult<bool> {
+        Ok(self.get()?.0.renumbered)
+    }
+
     /// Number of tasks a run executes (after culling).
     fn __len__(&self) -> PyResult<usize> {
         Ok(self.get()?.1.sequence.len())

@@ -1,0 +1,122 @@
+"""Graphs whose dict order is not their execution order (the core renumbers their tasks
+into execution order, see ``taskloom_core::renumber``) compute what the same graph in
+order computes: results, errors naming their key, callbacks' keys, priorities."""
+
+from __future__ import annotations
+
+import random
+from operator import add
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import taskloom
+from taskloom import _core
+from taskloom.callbacks import Callback
+
+
+def _shuffled(dsk: dict, seed: int) -> dict:
+    items = list(dsk.items())
+    random.Random(seed).shuffle(items)
+    return dict(items)
+
+
+def _random_graph(n: int, seed: int) -> dict:
+    """Each task reads the one before it and up to two more of the few before that
+    (so that, once shuffled, the graph is renumbered), now and then one far back."""
+    rng = random.Random(seed)
+    dsk: dict = {("x", 0): 1}
+    for i in range(1, n):
+        deps = [("x", i - 1)] + [
+            ("x", rng.randrange(i) if rng.random() < 0.05 else rng.randrange(max(0, i - 4), i))
+            for _ in range(rng.randint(0, 2))
+        ]
+        rng.shuffle(deps)
+        dsk[("x", i)] = (sum, deps) if rng.random() < 0.5 else (add, ("x", i - 1), i)
+    return dsk
+
+
+def _reference(dsk: dict, n: int) -> list:
+    """The values of ``("x", 0) .. ("x", n - 1)``, each computed after the ones it reads."""
+    values: list = []
+    for i in range(n):
+        task = dsk[("x", i)]
+        if isinstance(task, tuple):
+            f, *args = task
+            args = [[values[k[1]] for k in a] if isinstance(a, list) else a for a in args]
+            args = [values[a[1]] if isinstance(a, tuple) else a for a in args]
+            values.append(f(*args))
+        else:
+            values.append(task)
+    return values
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(20_000, 30_000), st.integers(0, 2**32), st.integers(0, 2**32))
+def test_shuffled_graphs_compute_the_same(n, seed, shuffle_seed):
+    # Renumbering starts at 2**14 tasks (taskloom_core::order::MIN_TASKS).
+    dsk = _random_graph(n, seed)
+    wanted = [("x", n - 1), [("x", n // 2), ("x", 0)], ("x", n - 1)]
+    shuffled = _shuffled(dsk, shuffle_seed)
+    values = _reference(dsk, n)
+    expected = (values[n - 1], (values[n // 2], values[0]), values[n - 1])
+    for get in (taskloom.get_sync, taskloom.get):
+        assert get(shuffled, wanted) == expected
+    compiled = _core.Compiled(shuffled, wanted)
+    assert compiled.renumbered and not _core.Compiled(dsk, wanted).renumbered
+    keys = compiled.keys()
+    position = {k: i for i, k in enumerate(keys)}
+    deps = compiled.dependencies()
+    assert all(position[d] < position[k] for k, ds in deps.items() for d in ds)
+    assert compiled.run(0) == expected
+
+
+def test_errors_and_callbacks_name_the_right_keys_after_renumbering():
+    n = 20_000
+    dsk = {("c", 0): 0, **{("c", i): (add, ("c", i - 1), 1) for i in range(1, n)}}
+
+    def boom(x):
+        raise ValueError(f"bad {x}")
+
+    dsk[("c", 1234)] = (boom, ("c", 1233))
+    shuffled = _shuffled(dsk, 7)
+    assert _core.Compiled(shuffled, ("c", n - 1)).renumbered
+    with pytest.raises(ValueError, match="bad 1233") as info:
+        taskloom.get_sync(shuffled, ("c", n - 1))
+    assert "('c', 1234)" in "".join(getattr(info.value, "__notes__", []))
+
+    del shuffled[("c", 1234)]
+    shuffled[("c", 1234)] = (add, ("c", 1233), 1)
+    seen: list = []
+    with Callback(posttask=lambda key, result, dsk, state, worker: seen.append((key, result))):
+        assert taskloom.get_sync(shuffled, ("c", n - 1)) == n - 1
+    assert seen == [(("c", i), i) for i in range(n)]
+
+
+def test_priorities_follow_renumbered_tasks():
+    n = 20_000
+    ran: list = []
+
+    def log(i):
+        ran.append(i)
+        return i
+
+    dsk = {**{("a", i): i for i in range(n)}, **{("t", i): (log, ("a", i)) for i in range(n)}}
+    shuffled = _shuffled(dsk, 3)
+    wanted = [("t", i) for i in range(n)]
+    assert _core.Compiled(shuffled, wanted).renumbered
+    # ascending i first: ("a", 0), then ("t", 0), which outranks ("a", 1)
+    annotations = {k: {"priority": -k[1]} for k in dsk}
+    taskloom.get_sync(shuffled, wanted, annotations=annotations)
+    assert ran == list(range(n))
+
+
+def test_processes_run_renumbered_graphs():
+    from taskloom import multiprocessing
+
+    n = 20_000
+    dsk = _random_graph(n, 11)
+    shuffled = _shuffled(dsk, 12)
+    assert _core.Compiled(shuffled, ("x", n - 1)).renumbered
+    assert multiprocessing.get(shuffled, ("x", n - 1), num_workers=2) == _reference(dsk, n)[-1]
