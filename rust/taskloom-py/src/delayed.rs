@@ -14,8 +14,8 @@
 //! by clearing that object).
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple, PyType};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -137,13 +137,24 @@ pub fn unique_token() -> String {
     unique_key("").split_off(1)
 }
 
-/// `"{name}-{process prefix}{counter}"`: the key of an impure call, formatted once
-/// (this is on the hot path of building delayed calls).
+/// `"{name}-{process prefix}{counter}"`: the key of an impure call. On the hot
+/// path of building delayed calls, so written without `format!` machinery.
 #[pyfunction]
 pub fn unique_key(name: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let prefix = PREFIX.lock().unwrap_or_else(|e| e.into_inner());
-    format!("{name}-{prefix}{n:08x}")
+    let mut key = String::with_capacity(name.len() + 1 + prefix.len() + 16);
+    key.push_str(name);
+    key.push('-');
+    key.push_str(&prefix);
+    // At least 8 hex digits, as `{n:08x}` would write.
+    let digits = ((64 - n.leading_zeros() as usize).div_ceil(4)).max(8);
+    for i in (0..digits).rev() {
+        key.push(char::from(
+            b"0123456789abcdef"[(n >> (4 * i)) as usize & 15],
+        ));
+    }
+    key
 }
 
 /// Whether `obj` is passed to tasks as it is (never read as a key, task or container).
@@ -176,39 +187,71 @@ pub fn delayed_call<'py>(
     fallback: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = cls.py();
+    if !cls.is_subclass_of::<DelayedBase>()? {
+        return Err(PyTypeError::new_err(format!(
+            "delayed_call builds DelayedBase subclasses, not {cls}"
+        )));
+    }
     let mut items = Vec::with_capacity(args.len());
-    let deps = PyList::empty(py);
+    // Made on the first argument that needs it: most calls read no Delayed value.
+    let mut deps: Option<Bound<'py, PyList>> = None;
+    // Whether every argument is an atom the cyclic GC never tracks (see below).
+    let mut atoms = true;
     for a in args.iter() {
         if passes_as_is(&a) {
             items.push(a);
         } else if let Ok(d) = a.cast::<DelayedBase>() {
-            deps.append(d)?;
-            items.push(d.get().key.bind(py).clone());
+            let key = d.get().key.bind(py).clone();
+            atoms &= !may_be_tracked(&key);
+            deps.get_or_insert_with(|| PyList::empty(py)).append(d)?;
+            items.push(key);
         } else {
-            items.push(fallback.call1((a, &deps))?);
+            let deps = deps.get_or_insert_with(|| PyList::empty(py));
+            let item = fallback.call1((a, &*deps))?;
+            atoms &= !may_be_tracked(&item);
+            items.push(item);
         }
     }
     let args = PyTuple::new(py, items)?;
+    if atoms {
+        // What CPython's next collection would do (a tuple of untracked items
+        // is untracked), done now: a million calls alive then add a million
+        // objects fewer to every collection until then.
+        // SAFETY: `args` is a live tuple just made, tracked by PyTuple_New.
+        unsafe { ffi::PyObject_GC_UnTrack(args.as_ptr().cast()) };
+    }
     let key = PyString::new(py, &unique_key(name));
-    let deps: Bound<'py, PyAny> = if deps.is_empty() {
-        PyTuple::empty(py).into_any()
-    } else {
-        deps.into_any()
+    let deps = match deps {
+        Some(list) if !list.is_empty() => list.into_any(),
+        _ => PyTuple::empty(py).into_any(),
     };
     let none = py.None();
-    base_new(py)?.call1((cls, key, &none, deps, nout, &none, true, func, args))
+    let new_args = (key, &none, deps, nout, &none, true, func, args).into_pyobject(py)?;
+    // `DelayedBase`'s own tp_new, which makes an instance of the subclass `cls`
+    // without running the subclass's `__new__` (whose signature is Dask's public
+    // one), called directly: `DelayedBase.__new__(cls, ...)` would go through
+    // the attribute's wrapper, which copies the arguments once more. `cls` was
+    // checked above, as that wrapper would.
+    // SAFETY: a type's tp_new with a live type and argument tuple returns a new
+    // reference or NULL with an exception set.
+    unsafe {
+        let base = py.get_type::<DelayedBase>();
+        let new = (*base.as_type_ptr())
+            .tp_new
+            .expect("a pyclass with #[new] has tp_new");
+        let made = new(cls.as_type_ptr(), new_args.as_ptr(), std::ptr::null_mut());
+        Bound::from_owned_ptr_or_err(py, made)
+    }
 }
 
-/// `DelayedBase.__new__`: creates an instance of a subclass without running the
-/// subclass's own `__new__` (whose signature is Dask's public one).
-fn base_new(py: Python<'_>) -> PyResult<&Bound<'_, PyAny>> {
-    static NEW: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-    NEW.get_or_try_init(py, || {
-        py.get_type::<DelayedBase>()
-            .getattr("__new__")
-            .map(Bound::unbind)
-    })
-    .map(|f| f.bind(py))
+/// Whether the cyclic GC may track `obj`: CPython's own test when it untracks
+/// a tuple (`_PyObject_GC_MAY_BE_TRACKED`).
+#[inline]
+fn may_be_tracked(obj: &Bound<'_, PyAny>) -> bool {
+    // SAFETY: flag reads on a live object.
+    unsafe {
+        ffi::PyObject_IS_GC(obj.as_ptr()) != 0 && ffi::PyObject_GC_IsTracked(obj.as_ptr()) != 0
+    }
 }
 
 /// Keys, and their tasks in the same order.
