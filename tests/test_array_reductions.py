@@ -605,3 +605,42 @@ def test_min_max_after_a_mask_skip_blocks_found_empty(values, chunk, threshold):
         else:
             with pytest.raises(ValueError, match="zero-size array"):
                 lazy.compute()
+
+
+PLAIN = ["sum", "prod", "min", "max", "any", "all"]
+DTYPES = ["i1", "u1", "i8", "?", "f4", "c16", "O"]
+
+
+@SETTINGS
+@given(data=st.data(), name=st.sampled_from(PLAIN), dtype=st.sampled_from(DTYPES))
+def test_plain_reductions_keep_numpys_dtypes(data, name, dtype):
+    # Exact ndarray blocks are reduced by the ufunc directly (numpy's wrapper skipped):
+    # small ints still widen in sum/prod, any/all still give bools, objects stay objects.
+    x, chunks = data.draw(chunked(min_side=1, empty_blocks=False))
+    x = x.astype(dtype)
+    axis = axes_for(data.draw, x.ndim)
+    expected, error = numpy_result(getattr(np, name), x, axis=axis)
+    lazy = getattr(da, name)(da.from_array(x, chunks=chunks), axis=axis)
+    if error is not None:
+        raises_lazily_or_now(error, lambda: lazy)
+        return
+    if dtype == "O":  # numpy gives a Python scalar for a whole sum, min... of objects
+        got = lazy.compute()
+        numpy_typed = isinstance(expected, np.ndarray | np.generic)
+        assert lazy.dtype == (expected.dtype if numpy_typed else object)
+        assert type(got) is type(expected)
+        np.testing.assert_array_equal(got, expected)
+        return
+    got = check(lazy, expected, exact=True)
+    assert np.asarray(got).dtype == np.asarray(expected).dtype
+
+
+def test_filled_blocks_are_read_only_broadcasts_of_any_dtype():
+    for fill, dtype in [(7, "i2"), (1.5, "f4"), (True, "?"), (1 + 2j, "c8"), ("ab", "U2"),
+                        (np.datetime64("2020-01-01"), "M8[D]"), (None, "O")]:  # fmt: skip
+        x = da.full((5, 4), fill, dtype=dtype, chunks=(2, 3))
+        expected = np.full((5, 4), fill, dtype=dtype)
+        blocks = [b.compute() for b in x.to_delayed().ravel()]  # as the tasks made them
+        assert all(b.dtype == expected.dtype and not b.flags.writeable for b in blocks)
+        assert all(b.strides == (0, 0) for b in blocks)  # one element, broadcast
+        np.testing.assert_array_equal(x.compute(), expected)

@@ -34,7 +34,13 @@ def _shape_of(shape: Any) -> tuple[int, ...]:
 def _filled(fill: Any, dtype: Any, block_shape: tuple) -> np.ndarray:
     # One element broadcast to the block's shape, as Dask does: no memory is filled
     # until an operation makes a real array out of it (blocks are read-only views).
-    return np.broadcast_to(np.full((), fill, dtype=dtype), block_shape)
+    one = np.full((), fill, dtype=dtype)
+    if one.dtype.kind not in "biufc":  # no plain buffer (objects, datetimes, records)
+        return np.broadcast_to(one, block_shape)
+    # broadcast_to's view made directly: its Python layers cost as much as the rest.
+    block = np.ndarray(block_shape, one.dtype, one, strides=(0,) * len(block_shape))
+    block.flags.writeable = False
+    return block
 
 
 def full(

@@ -332,11 +332,33 @@ def reduction(
 # -- simple reductions: chunk and combine are the same numpy function ------------------
 
 
-def _quiet(func: Callable, block: np.ndarray, **kwargs: Any) -> np.ndarray:
-    """``func`` without numpy's all-NaN warning: a partial of NaNs is not an answer."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
-        return func(block, **kwargs)
+#: What these numpy reductions do to an exact ``ndarray``: ``ufunc.reduce`` with this
+#: dtype (numpy's ``_wrapreduction``), called here without the wrapper's Python layers
+#: (4x the reduce's own time on a block of 1,000). Other block types (masked, sparse)
+#: keep their own methods, through ``func``.
+_UFUNC_REDUCE: dict[Callable, tuple[np.ufunc, Any]] = {
+    np.sum: (np.add, None),
+    np.prod: (np.multiply, None),
+    np.min: (np.minimum, None),
+    np.max: (np.maximum, None),
+    np.any: (np.logical_or, bool),
+    np.all: (np.logical_and, bool),
+}
+
+#: Reductions that warn on an all-NaN slice: a partial of NaNs is not an answer.
+_ALL_NAN_WARNS = (np.nanmin, np.nanmax)
+
+
+def _reduce(func: Callable, block: np.ndarray, axes: tuple) -> np.ndarray:
+    """``func(block, axis=axes, keepdims=True)``, as numpy computes it."""
+    if type(block) is np.ndarray and func in _UFUNC_REDUCE:
+        ufunc, dtype = _UFUNC_REDUCE[func]
+        return ufunc.reduce(block, axes, dtype, None, keepdims=True)
+    if func in _ALL_NAN_WARNS:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
+            return func(block, axis=axes, keepdims=True)
+    return func(block, axis=axes, keepdims=True)
 
 
 _NO_IDENTITY = (np.min, np.max, np.nanmin, np.nanmax)
@@ -348,14 +370,14 @@ def _simple_chunk(func: Callable, block: np.ndarray, axes: tuple) -> np.ndarray:
         # partial, as Dask's chunk_max; the combine concatenates past it.
         empty = tuple(slice(0, 0) if a in axes else slice(None) for a in builtins.range(block.ndim))
         return block[empty]
-    return _quiet(func, block, axis=axes, keepdims=True)
+    return _reduce(func, block, axes)
 
 
 def _simple_combine(func: Callable, parts: Any, axes: tuple) -> np.ndarray:
     joined = _concat_nested(parts)
     if func in _NO_IDENTITY and builtins.any(joined.shape[a] == 0 for a in axes):
         return joined  # every block of this group was found empty: still no partial
-    return _quiet(func, joined, axis=axes, keepdims=True)
+    return _reduce(func, joined, axes)
 
 
 def _simple_finish(block: np.ndarray, axes: tuple, keepdims: bool) -> Any:
@@ -389,7 +411,9 @@ def _accumulating(
     func: Callable, x: Array, axis: Any, keepdims: bool, dtype: Any, split_every: Any
 ) -> Array:
     """Sum or product: accumulate in ``dtype`` (numpy's default: ints widen to int64)."""
-    dtype = np.dtype(dtype) if dtype is not None else func(np.ones(1, dtype=x.dtype)).dtype
+    if dtype is None:  # keepdims: an array, also where the sum of objects is a scalar
+        dtype = func(np.ones(1, dtype=x.dtype), keepdims=True).dtype
+    dtype = np.dtype(dtype)
     return _simple(func, x.astype(dtype), axis, keepdims, dtype, split_every)
 
 
