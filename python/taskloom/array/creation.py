@@ -31,10 +31,9 @@ def _shape_of(shape: Any) -> tuple[int, ...]:
     return tuple(int(s) for s in shape)
 
 
-def _filled(fill: Any, dtype: Any, block_shape: tuple) -> np.ndarray:
+def _broadcast(one: np.ndarray, block_shape: tuple) -> np.ndarray:
     # One element broadcast to the block's shape, as Dask does: no memory is filled
     # until an operation makes a real array out of it (blocks are read-only views).
-    one = np.full((), fill, dtype=dtype)
     if one.dtype.kind not in "biufc":  # no plain buffer (objects, datetimes, records)
         return np.broadcast_to(one, block_shape)
     # broadcast_to's view made directly: its Python layers cost as much as the rest.
@@ -57,8 +56,11 @@ def full(
     dtype = np.dtype(dtype) if dtype is not None else np.asarray(fill_value).dtype
     chunks = normalize_chunks(chunks, shape, dtype)
     name = name or f"full-{tokenize(shape, fill_value, dtype, chunks)}"
+    # The element every block shows, made once (read-only: blocks share it).
+    one = np.full((), fill_value, dtype=dtype)
+    one.flags.writeable = False
     layer = {
-        (name, *idx): (_filled, fill_value, dtype, tuple(s.stop - s.start for s in slc))
+        (name, *idx): (_broadcast, one, tuple(s.stop - s.start for s in slc))
         for idx, slc in _block_slices(chunks)
     }
     return Array({name: layer}, name, chunks, dtype)
