@@ -32,7 +32,10 @@ class DelayedBase:
         unique: bool = False,
         func: Callable[..., Any] | None = None,
         args: tuple[Any, ...] | None = None,
+        leaf: tuple[Callable[..., Any], str, bool | None, int | None] | None = None,
     ) -> Any: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """A call of a ``delayed(func)`` leaf (made with ``leaf=``)."""
     @property
     def _key(self) -> Hashable: ...
     @property
@@ -43,6 +46,15 @@ class DelayedBase:
     def _length(self) -> int | None: ...
     @property
     def _graph(self) -> dict[Hashable, Any] | None: ...
+
+def _leaf_setup(
+    delayed: type,
+    fallback: Callable[[Any, list[Any]], Any],
+    slow_call: Callable[..., Any],
+    settings: dict[str, Any],
+    annotations: Any,
+) -> None:
+    """Register what native leaf calls need (once, from ``taskloom.delayed``)."""
 
 def get(
     dsk: dict[Hashable, Any],

@@ -53,10 +53,8 @@ from taskloom.tokenize import tokenize
 __all__ = ["Delayed", "DelayedAttr", "DelayedLeaf", "delayed", "graph_of", "literal", "unpack"]
 
 _MISSING = object()
-_in_annotate_block = _annotations.get
 _settings = config.config
 _base_new = _core.DelayedBase.__new__
-_delayed_call = _core.delayed_call
 graph_of = _core.graph_of
 
 
@@ -414,25 +412,19 @@ class DelayedLeaf(Delayed):
     __slots__ = ("_name", "_nout", "_obj", "_pure")
 
     def __new__(cls, obj: Callable, key: str, pure: bool | None, nout: int | None) -> DelayedLeaf:
-        self = _base_new(cls, key, (literal(obj),), ())
-        for attr, value in [("_obj", obj), ("_name", funcname(obj)), ("_pure", pure),
-                            ("_nout", nout)]:  # fmt: skip
+        name = funcname(obj)
+        self = _base_new(cls, key, (literal(obj),), (), leaf=(obj, name, pure, nout))
+        for attr, value in [("_obj", obj), ("_name", name), ("_pure", pure), ("_nout", nout)]:
             object.__setattr__(self, attr, value)
         return self
 
     def __reduce__(self) -> tuple:
         return (DelayedLeaf, (self._obj, self._key, self._pure, self._nout))
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Delayed:
-        if (
-            kwargs
-            or self._pure
-            or (self._pure is None and _settings.get("delayed_pure"))
-            or _in_annotate_block()
-        ):
-            return call_function(self._obj, self._name, args, kwargs, self._pure, self._nout)
-        # The common case, `delayed(f)(x, y)`, built natively.
-        return _delayed_call(Delayed, self._obj, self._name, args, self._nout, _arg)
+    # Calls are built natively (`DelayedBase.__call__`): the common case, an impure
+    # call without keywords outside an annotate block, without a Python frame; the
+    # rest through `_leaf_call`.
+    __call__ = _core.DelayedBase.__call__
 
     @property
     def __name__(self) -> str:
@@ -445,6 +437,11 @@ class DelayedLeaf(Delayed):
     @property
     def __wrapped__(self) -> Callable:
         return self._obj
+
+
+def _leaf_call(leaf: DelayedLeaf, args: tuple, kwargs: dict | None) -> Delayed:
+    """A call of ``leaf`` that is pure, takes keywords or is made in an annotate block."""
+    return call_function(leaf._obj, leaf._name, args, kwargs or {}, leaf._pure, leaf._nout)
 
 
 class DelayedAttr(Delayed):
@@ -567,3 +564,6 @@ def delayed(
     if not deps and task is obj:  # (an iterator was read into a list: keep that)
         task = data_task(obj)
     return _base_new(Delayed, name, task, deps or (), nout, annotation_mark())
+
+
+_core._leaf_setup(Delayed, _arg, _leaf_call, _settings, _annotations)

@@ -13,9 +13,10 @@
 //! the cyclic GC can free a cycle closed through a user object (which it breaks
 //! by clearing that object).
 
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple, PyType};
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -37,13 +38,27 @@ pub struct DelayedBase {
     /// The key is unique by construction (an impure call's counter token), so
     /// collecting a graph need not check it against other keys.
     unique: bool,
+    /// For `delayed(func)` (a `DelayedLeaf`): what its calls are built from.
+    leaf: Option<Leaf>,
+}
+
+/// `leaf=` of `DelayedBase.__new__`: (func, name, pure, nout).
+type LeafArgs = (Py<PyAny>, String, Option<bool>, Option<usize>);
+
+/// `delayed(func, pure=, nout=)`: the function, its name (the prefix of its
+/// calls' keys) and the options every call takes.
+struct Leaf {
+    func: Py<PyAny>,
+    name: String,
+    pure: Option<bool>,
+    nout: Option<usize>,
 }
 
 #[pymethods]
 impl DelayedBase {
     #[new]
     #[allow(clippy::too_many_arguments)]
-    #[pyo3(signature = (key, task, deps, length = None, graph = None, unique = false, func = None, args = None))]
+    #[pyo3(signature = (key, task, deps, length = None, graph = None, unique = false, func = None, args = None, leaf = None))]
     fn new(
         key: Py<PyAny>,
         task: Option<Py<PyAny>>,
@@ -53,6 +68,7 @@ impl DelayedBase {
         unique: bool,
         func: Option<Py<PyAny>>,
         args: Option<Py<PyTuple>>,
+        leaf: Option<LeafArgs>,
     ) -> Self {
         DelayedBase {
             key,
@@ -62,7 +78,60 @@ impl DelayedBase {
             length,
             graph,
             unique,
+            leaf: leaf.map(|(func, name, pure, nout)| Leaf {
+                func,
+                name,
+                pure,
+                nout,
+            }),
         }
+    }
+
+    /// A call of a `delayed(func)` leaf (`DelayedLeaf.__call__` is this slot):
+    /// the common case, an impure call without keywords outside an `annotate`
+    /// block, is built here without a Python frame; every other goes to the
+    /// Python half's `call_function` (see [`leaf_hooks`]).
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__<'py>(
+        slf: &Bound<'py, Self>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let py = slf.py();
+        let Some(leaf) = &slf.get().leaf else {
+            return Err(PyTypeError::new_err(format!(
+                "'{}' object is not callable",
+                slf.get_type().name()?
+            )));
+        };
+        let hooks = leaf_hooks(py)?;
+        let slow = kwargs.is_some_and(|k| !k.is_empty())
+            || match leaf.pure {
+                Some(pure) => pure,
+                None => match hooks
+                    .settings
+                    .bind(py)
+                    .cast::<PyDict>()?
+                    .get_item("delayed_pure")?
+                {
+                    Some(v) => v.is_truthy()?,
+                    None => false,
+                },
+            }
+            || context_var_is_set(hooks.annotations.bind(py))?;
+        if slow {
+            return hooks.slow_call.bind(py).call1((slf, args, kwargs));
+        }
+        let func = leaf.func.bind(py);
+        let cls = hooks.delayed.bind(py).cast::<PyType>()?;
+        delayed_call(
+            cls,
+            func,
+            &leaf.name,
+            args,
+            leaf.nout,
+            hooks.fallback.bind(py),
+        )
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
@@ -118,6 +187,70 @@ impl DelayedBase {
         self.call
             .as_ref()
             .map(|(f, a)| (f.bind(py).clone(), a.bind(py).clone()))
+    }
+}
+
+/// What a leaf's native call needs of the Python half, registered by
+/// `taskloom.delayed` at import ([`_leaf_setup`]).
+struct LeafHooks {
+    /// The class of the calls built (`taskloom.delayed.Delayed`).
+    delayed: Py<PyAny>,
+    /// `_arg(value, deps)`: an argument that is neither plain nor Delayed.
+    fallback: Py<PyAny>,
+    /// `slow_call(leaf, args, kwargs)`: every call not built natively.
+    slow_call: Py<PyAny>,
+    /// The settings dict whose `delayed_pure` is the default purity.
+    settings: Py<PyAny>,
+    /// The context variable an `annotate` block sets.
+    annotations: Py<PyAny>,
+}
+
+static LEAF_HOOKS: PyOnceLock<LeafHooks> = PyOnceLock::new();
+
+/// Register what native leaf calls need (called once, when `taskloom.delayed` is
+/// imported; a second registration, from a reloaded module, is refused).
+#[pyfunction]
+pub fn _leaf_setup(
+    py: Python<'_>,
+    delayed: Py<PyAny>,
+    fallback: Py<PyAny>,
+    slow_call: Py<PyAny>,
+    settings: Py<PyDict>,
+    annotations: Py<PyAny>,
+) -> PyResult<()> {
+    let hooks = LeafHooks {
+        delayed,
+        fallback,
+        slow_call,
+        settings: settings.into_any(),
+        annotations,
+    };
+    LEAF_HOOKS
+        .set(py, hooks)
+        .map_err(|_| PyRuntimeError::new_err("taskloom.delayed was set up already"))
+}
+
+fn leaf_hooks(py: Python<'_>) -> PyResult<&LeafHooks> {
+    LEAF_HOOKS
+        .get(py)
+        .ok_or_else(|| PyRuntimeError::new_err("taskloom.delayed is not imported"))
+}
+
+/// Whether the context variable `var` holds a true value in the current context.
+fn context_var_is_set(var: &Bound<'_, PyAny>) -> PyResult<bool> {
+    let py = var.py();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: `var` is live (PyContextVar_Get raises a TypeError for anything
+    // but a ContextVar); on success `value` is a new reference, or NULL when
+    // the variable has neither a value nor a default.
+    unsafe {
+        if ffi::PyContextVar_Get(var.as_ptr(), std::ptr::null_mut(), &mut value) != 0 {
+            return Err(PyErr::fetch(py));
+        }
+        match Bound::from_owned_ptr_or_opt(py, value) {
+            Some(v) => v.is_truthy(),
+            None => Ok(false),
+        }
     }
 }
 

@@ -231,6 +231,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<dispatch::Dispatcher>()?;
     m.add_class::<delayed::DelayedBase>()?;
     m.add_function(wrap_pyfunction!(delayed::delayed_call, m)?)?;
+    m.add_function(wrap_pyfunction!(delayed::_leaf_setup, m)?)?;
     m.add_function(wrap_pyfunction!(delayed::graph_of, m)?)?;
     m.add_function(wrap_pyfunction!(delayed::unique_key, m)?)?;
     m.add_function(wrap_pyfunction!(delayed::unique_token, m)?)?;
