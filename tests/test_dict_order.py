@@ -120,3 +120,12 @@ def test_processes_run_renumbered_graphs():
     shuffled = _shuffled(dsk, 12)
     assert _core.Compiled(shuffled, ("x", n - 1)).renumbered
     assert multiprocessing.get(shuffled, ("x", n - 1), num_workers=2) == _reference(dsk, n)[-1]
+
+
+def test_a_bad_priority_raises_whatever_the_dict_order():
+    # Priorities are checked before culling and renumbering: also an unneeded key's.
+    n = 20_000
+    dsk = {("c", 0): 0, **{("c", i): (add, ("c", i - 1), 1) for i in range(1, n)}, "spare": 1}
+    for graph in (dsk, _shuffled(dsk, 5)):
+        with pytest.raises(TypeError, match="spare"):
+            _core.get(graph, ("c", n - 1), priorities={"spare": "high"})

@@ -451,10 +451,21 @@ proptest! {
     /// in the same order under their new ids, all earlier than the task; the
     /// renumbered run is as correct as the original's.
     #[test]
-    fn renumbering_keeps_the_needed_graph(dag in any_dag(), seed in any::<u64>()) {
+    fn renumbering_keeps_the_needed_graph(
+        dag in any_dag(),
+        seed in any::<u64>(),
+        user in prop::option::of(prop::collection::vec(-3i8..3, 1..200)),
+    ) {
         let graph = dag.graph();
-        let o = order(&graph, &dag.outputs).unwrap();
+        let mut o = order(&graph, &dag.outputs).unwrap();
+        if let Some(user) = &user {
+            let n = graph.len();
+            o = o.with_user_priority((0..n).map(|t| f64::from(user[t % user.len()])).collect());
+        }
         let (g, o2, new_id) = renumber(&graph, &o);
+        // User priorities follow their tasks.
+        let moved: Vec<f64> = o.sequence.iter().filter_map(|&t| o.user.get(t as usize).copied()).collect();
+        prop_assert_eq!(&o2.user, &moved);
         prop_assert_eq!(g.len(), o.sequence.len());
         prop_assert_eq!(&o2.sequence, &(0..g.len() as TaskId).collect::<Vec<_>>());
         for (i, &t) in o.sequence.iter().enumerate() {

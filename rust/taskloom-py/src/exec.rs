@@ -106,6 +106,10 @@ pub fn plan(
         shape,
     } = conv;
     let mut order = order(&graph, &outputs).map_err(|c| errors::cycle(py, &program.keys, &c))?;
+    // Before renumbering: every given priority is checked, also of culled keys.
+    if let Some(priorities) = priorities.filter(|p| !p.is_empty()) {
+        order = order.with_user_priority(user_priorities(&program, priorities)?);
+    }
     let (mut program, mut graph, mut outputs, mut shape) = (program, graph, outputs, shape);
     let renumbered = renumbering_pays(&graph, &order);
     if renumbered {
@@ -120,9 +124,6 @@ pub fn plan(
             }
         }
         (graph, order) = (g, o);
-    }
-    if let Some(priorities) = priorities.filter(|p| !p.is_empty()) {
-        order = order.with_user_priority(user_priorities(&program, priorities)?);
     }
     let plan = Plan {
         program: Arc::new(program),
@@ -636,22 +637,20 @@ impl Threaded<'_, '_, '_> {
         first_error.map_or(Ok(()), Err)
     }
 
-    /// The task to run inline instead of `t`: the first parked task if it comes
-    /// before `t` (user priority, then order), else `t`. Running `t` would run
+    /// The task to run inline instead of `t`, if any: the first parked task,
+    /// if it comes before `t` (user priority, then order). Running `t` would run
     /// ahead of the order, and without bound: with a reduction's combines
     /// offloaded (slow) and its leaves inline (fast), every leaf would be computed
     /// and held while the combines wait for a worker. So the caller runs the
     /// parked task itself, as one more worker, and `t` stays next.
-    fn not_ahead_of_parked(&mut self, t: TaskId) -> TaskId {
-        let Some(&Reverse((rank, p, first))) = self.parked.peek() else {
-            return t;
-        };
+    fn parked_before(&mut self, t: TaskId) -> Option<TaskId> {
+        let &Reverse((rank, p, first)) = self.parked.peek()?;
         if (rank, p) < (Reverse(self.sched.user_rank(t)), self.sched.priority(t)) {
             self.parked.pop();
             self.sched.push_back(t);
-            first
+            Some(first)
         } else {
-            t
+            None
         }
     }
 
@@ -685,9 +684,13 @@ impl Threaded<'_, '_, '_> {
                     // Inline, or unknown with every worker busy: run it here and
                     // time it, so the next call of this callable is placed well.
                     Placement::Inline | Placement::Unknown => {
-                        let t = self.not_ahead_of_parked(t);
-                        let f = self.run.program.root_function[t as usize];
-                        let placement = self.placements.of(f);
+                        let (t, f, placement) = match self.parked_before(t) {
+                            Some(first) => {
+                                let f = self.run.program.root_function[first as usize];
+                                (first, f, self.placements.of(f))
+                            }
+                            None => (t, f, placement),
+                        };
                         if self.pool.wants_gil() {
                             self.pool.yield_gil(py);
                         }
