@@ -332,6 +332,9 @@ def reduction(
 # -- simple reductions: chunk and combine are the same numpy function ------------------
 
 
+#: numpy 2's np.any/np.all reduce in bool; numpy 1's in the input's type.
+_ANY_ALL_DTYPE = bool if np.lib.NumpyVersion(np.__version__) >= "2.0.0" else None
+
 #: What these numpy reductions do to an exact ``ndarray``: ``ufunc.reduce`` with this
 #: dtype (numpy's ``_wrapreduction``), called here without the wrapper's Python layers
 #: (4x the reduce's own time on a block of 1,000). Other block types (masked, sparse)
@@ -341,8 +344,8 @@ _UFUNC_REDUCE: dict[Callable, tuple[np.ufunc, Any]] = {
     np.prod: (np.multiply, None),
     np.min: (np.minimum, None),
     np.max: (np.maximum, None),
-    np.any: (np.logical_or, bool),
-    np.all: (np.logical_and, bool),
+    np.any: (np.logical_or, _ANY_ALL_DTYPE),
+    np.all: (np.logical_and, _ANY_ALL_DTYPE),
 }
 
 #: Reductions that warn on an all-NaN slice: a partial of NaNs is not an answer.
@@ -354,11 +357,11 @@ def _reduce(func: Callable, block: np.ndarray, axes: tuple) -> np.ndarray:
     if type(block) is np.ndarray and func in _UFUNC_REDUCE:
         ufunc, dtype = _UFUNC_REDUCE[func]
         return ufunc.reduce(block, axes, dtype, None, keepdims=True)
-    if func in _ALL_NAN_WARNS:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
-            return func(block, axis=axes, keepdims=True)
-    return func(block, axis=axes, keepdims=True)
+    if func not in _ALL_NAN_WARNS:
+        return func(block, axis=axes, keepdims=True)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN", RuntimeWarning)
+        return func(block, axis=axes, keepdims=True)
 
 
 _NO_IDENTITY = (np.min, np.max, np.nanmin, np.nanmax)
