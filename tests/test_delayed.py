@@ -599,3 +599,62 @@ def test_dataclass_with_init_false_fields_is_refused_by_name():
     with pytest.raises(ValueError, match=r"Partly.*init=False"):
         delayed(lambda x: x)(Partly(delayed(abs)(-1)))
     assert delayed(lambda x: x)(Partly(1)).compute() == Partly(1)
+
+
+def test_cycles_through_a_call_are_collected():
+    import gc
+    import weakref
+
+    class Box:
+        pass
+
+    def f(*args):
+        return args
+
+    # Through an argument: the box holds the call that holds the box.
+    box = Box()
+    box.call = taskloom.delayed(f)(1, box)
+    ref = weakref.ref(box)
+    del box
+    gc.collect()
+    assert ref() is None
+
+    # Through the function: a closure whose cell holds its own call.
+    def make():
+        cell: list = []
+
+        def g(x):
+            return cell
+
+        cell.append(taskloom.delayed(g)(1))
+        return weakref.ref(g)
+
+    ref = make()
+    gc.collect()
+    assert ref() is None
+
+
+def test_delayed_keeps_no_user_data_alive_after_its_calls_are_gone():
+    import functools
+    import gc
+    import weakref
+
+    class Model:
+        def predict(self, x):
+            return x
+
+    def closure_over(data):
+        return lambda x: (data, x)
+
+    makers = [
+        lambda m: m.predict,  # a bound method
+        closure_over,
+        lambda m: functools.partial(print, m),
+    ]
+    for make in makers:
+        model = Model()
+        ref = weakref.ref(model)
+        call = taskloom.delayed(make(model))(1)
+        del model, call
+        gc.collect()
+        assert ref() is None, make

@@ -39,6 +39,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import operator
+import types
 from collections.abc import Callable, Hashable, Iterator
 from typing import Any, overload
 
@@ -467,6 +468,19 @@ class DelayedAttr(Delayed):
 _LEAVES: dict[Callable, DelayedLeaf] = {}
 
 
+def _holds_nothing_of_the_users(func: Callable) -> bool:
+    """Whether ``_LEAVES`` may keep ``func`` alive: a function with no closure or
+    defaults, or a builtin of a module, holds nothing that would not stay alive anyway.
+    A closure, a bound method or a partial may hold the user's data (a model, an
+    array), which the cache would keep for as long as 4,096 other functions take."""
+    kind = type(func)
+    if kind is types.FunctionType:
+        return func.__closure__ is None and func.__defaults__ is None and not func.__kwdefaults__
+    if kind is types.BuiltinFunctionType:
+        return func.__self__ is None or isinstance(func.__self__, types.ModuleType)
+    return False
+
+
 # Typed for checkers: a decorator with options returns a decorator, anything else a
 # Delayed. Calls are `Callable[..., Delayed]` (not the function's own parameters): they
 # take Delayed arguments in place of values, and `dask_key_name=`/`pure=`.
@@ -550,7 +564,12 @@ def delayed(
             fname = funcname(obj)
             name = f"{fname}-{tokenize(obj, nout)}" if effective else _core.unique_key(fname)
         leaf = DelayedLeaf(obj, name, pure, nout)
-        if pure is None and nout is None and not _settings.get("delayed_pure", False):
+        if (
+            pure is None
+            and nout is None
+            and not _settings.get("delayed_pure", False)
+            and _holds_nothing_of_the_users(obj)
+        ):
             if len(_LEAVES) >= 4096:
                 _LEAVES.clear()
             _LEAVES[obj] = leaf

@@ -40,6 +40,11 @@ pub struct DelayedBase {
     unique: bool,
     /// For `delayed(func)` (a `DelayedLeaf`): what its calls are built from.
     leaf: Option<Leaf>,
+    /// The key (a counter token's `str`) and the call's arguments (a tuple the
+    /// GC no longer tracks) hold nothing the GC tracks: `__traverse__` leaves
+    /// them out. Each would cost a full collection a cache miss per value at
+    /// 10^6 values alive, for nothing.
+    atoms: bool,
 }
 
 /// `leaf=` of `DelayedBase.__new__`: (func, name, pure, nout).
@@ -70,10 +75,19 @@ impl DelayedBase {
         args: Option<Py<PyTuple>>,
         leaf: Option<LeafArgs>,
     ) -> Self {
+        // SAFETY: a flag read on a live tuple.
+        let untracked = |a: &Py<PyTuple>| unsafe { ffi::PyObject_GC_IsTracked(a.as_ptr()) == 0 };
+        // SAFETY: a type check on a live object.
+        let atoms = unsafe { ffi::PyUnicode_CheckExact(key.as_ptr()) != 0 }
+            && match (&func, &args) {
+                (Some(_), Some(a)) => untracked(a),
+                _ => false,
+            };
         DelayedBase {
             key,
             task,
             call: func.zip(args),
+            atoms,
             deps,
             length,
             graph,
@@ -135,12 +149,16 @@ impl DelayedBase {
     }
 
     fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
-        visit.call(&self.key)?;
-        visit.call(&self.task)?;
         if let Some((f, a)) = &self.call {
             visit.call(f)?;
-            visit.call(a)?;
+            if !self.atoms {
+                visit.call(a)?;
+            }
         }
+        if !self.atoms {
+            visit.call(&self.key)?;
+        }
+        visit.call(&self.task)?;
         visit.call(&self.deps)?;
         visit.call(&self.graph)
     }
@@ -364,7 +382,8 @@ pub fn delayed_call<'py>(
     // without running the subclass's `__new__` (whose signature is Dask's public
     // one), called directly: `DelayedBase.__new__(cls, ...)` would go through
     // the attribute's wrapper, which copies the arguments once more. `cls` was
-    // checked above, as that wrapper would.
+    // checked above, as that wrapper would; its other check, that no static
+    // (C) type sits between `cls` and DelayedBase, holds: none exists.
     // SAFETY: a type's tp_new with a live type and argument tuple returns a new
     // reference or NULL with an exception set.
     unsafe {
@@ -377,13 +396,17 @@ pub fn delayed_call<'py>(
     }
 }
 
-/// Whether the cyclic GC may track `obj`: CPython's own test when it untracks
-/// a tuple (`_PyObject_GC_MAY_BE_TRACKED`).
+/// Whether the cyclic GC may track `obj`, now or later: CPython's own test when
+/// it untracks a tuple (`_PyObject_GC_MAY_BE_TRACKED`): any GC object but an
+/// untracked tuple (an untracked dict is tracked again when it takes a
+/// tracked value).
 #[inline]
 fn may_be_tracked(obj: &Bound<'_, PyAny>) -> bool {
-    // SAFETY: flag reads on a live object.
+    let p = obj.as_ptr();
+    // SAFETY: type and flag reads on a live object.
     unsafe {
-        ffi::PyObject_IS_GC(obj.as_ptr()) != 0 && ffi::PyObject_GC_IsTracked(obj.as_ptr()) != 0
+        ffi::PyObject_IS_GC(p) != 0
+            && (ffi::PyTuple_CheckExact(p) == 0 || ffi::PyObject_GC_IsTracked(p) != 0)
     }
 }
 
