@@ -18,7 +18,9 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple, PyType};
-use std::collections::HashSet;
+// hashbrown's default hasher: one insert per value of a graph of 10^6 calls
+// should not pay for SipHash (the addresses hashed are not the user's input).
+use hashbrown::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
