@@ -75,6 +75,32 @@ def test_read_csv_memory_urls_match_pandas(mem, n, files, blocksize):
     pd.testing.assert_frame_equal(df[["b"]].compute().reset_index(drop=True), pdf[["b"]])
 
 
+def test_each_reader_of_a_memory_url_has_its_own_position(mem):
+    # fsspec's memory filesystem hands every reader the same file object: a second
+    # open moved the first reader's position (threads reading blocks got wrong bytes).
+    from taskloom.dataframe.io import _read_url
+
+    fs, url = mem
+    data = bytes(range(256)) * 4
+    _put(fs, f"{url}/raw.bin", data)
+    first = _read_url(f"{url}/raw.bin", {})
+    assert first.read(10) == data[:10]
+    second = _read_url(f"{url}/raw.bin", {})
+    assert first.read(10) == data[10:20]
+    assert second.read(10) == data[:10]
+
+
+def test_read_csv_of_a_memory_url_on_threads_reads_every_block_right(mem):
+    fs, url = mem
+    pdf = _frame(3000, 7)
+    _put(fs, f"{url}/t.csv", pdf.to_csv(index=False).encode())
+    df = dd.read_csv(f"{url}/t.csv", blocksize=2000)
+    assert df.npartitions > 20
+    for _ in range(5):
+        got = df.compute(scheduler="threads", num_workers=4).reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, pdf)
+
+
 def test_read_csv_compressed_path_column_and_dask(mem, tmp_path):
     import dask.dataframe as ddask
 

@@ -42,6 +42,7 @@ from __future__ import annotations
 import bisect
 import builtins
 import glob as globmod
+import io
 import itertools
 import os
 import re
@@ -522,6 +523,19 @@ def _fsspec_fs(path: str, storage_options: dict | None) -> Any:
     return fs
 
 
+def _read_url(path: str, storage_options: dict | None) -> Any:
+    """The URL ``path`` opened for reading through fsspec, as a file object of this
+    call's own. fsspec's memory filesystem hands every reader of a file the same object,
+    whose one position tasks reading blocks of the file on several threads at once moved
+    under each other: wrong bytes, read as wrong values. Such a file is copied."""
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    fs = _fsspec_fs(path, storage_options)
+    if isinstance(fs, MemoryFileSystem):
+        return io.BytesIO(fs.cat_file(path))
+    return fs.open(path, "rb")
+
+
 @contextmanager
 def _source(path: str, storage_options: dict | None, kwargs: dict) -> Iterator[tuple]:
     """What a pandas reader reads for ``path``, and its keyword arguments: the path
@@ -531,20 +545,25 @@ def _source(path: str, storage_options: dict | None, kwargs: dict) -> Iterator[t
     if _files.is_local(path):
         yield path, kwargs
         return
-    import fsspec
+    from fsspec.compression import compr
+    from fsspec.core import get_compression
 
-    _fsspec_fs(path, storage_options)
     compression = kwargs.get("compression", "infer")
     if isinstance(compression, dict):
         compression = compression.get("method", "infer")
-    with fsspec.open(path, "rb", compression=compression, **(storage_options or {})) as f:
-        yield f, {**kwargs, "compression": None}
+    compression = get_compression(path, compression)
+    with _read_url(path, storage_options) as raw:
+        f = compr[compression](raw, mode="rb") if compression else raw
+        with f:
+            yield f, {**kwargs, "compression": None}
 
 
 def _open_file(path: str, mode: str = "rb", storage_options: dict | None = None) -> Any:
     """``open(path, mode)``, through fsspec for a URL."""
     if _files.is_local(path):
         return open(path, mode)
+    if mode == "rb":
+        return _read_url(path, storage_options)
     return _fsspec_fs(path, storage_options).open(path, mode)
 
 
@@ -1135,7 +1154,7 @@ def _parquet_file(path: str, storage_options: dict | None = None) -> Any:
 
     if _files.is_local(path):
         return pq.ParquetFile(path)
-    return pq.ParquetFile(_fsspec_fs(path, storage_options).open(path, "rb"))
+    return pq.ParquetFile(_read_url(path, storage_options))
 
 
 def _strip(path: str, storage_options: dict | None) -> str:

@@ -37,6 +37,7 @@ from taskloom.dataframe.io import (
     _local_kwargs,
     _output_paths,
     _parse_size,
+    _read_url,
     _source,
     expand_paths,
     from_map,
@@ -386,7 +387,7 @@ def _orc_file(path: str, storage_options: dict | None = None) -> Any:
 
     if _files.is_local(path):
         return orc.ORCFile(path)
-    return orc.ORCFile(_fsspec_fs(path, storage_options).open(path, "rb"))
+    return orc.ORCFile(_read_url(path, storage_options))
 
 
 def read_orc(
