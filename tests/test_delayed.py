@@ -633,6 +633,20 @@ def test_cycles_through_a_call_are_collected():
     gc.collect()
     assert ref() is None
 
+    # Through a leaf: a closure whose cell holds delayed(itself).
+    def make_leaf():
+        cell: list = []
+
+        def h(x):
+            return cell
+
+        cell.append(taskloom.delayed(h))
+        return weakref.ref(h)
+
+    ref = make_leaf()
+    gc.collect()
+    assert ref() is None
+
 
 def test_delayed_keeps_no_user_data_alive_after_its_calls_are_gone():
     import functools

@@ -160,6 +160,9 @@ impl DelayedBase {
         if !self.atoms {
             visit.call(&self.key)?;
         }
+        if let Some(leaf) = &self.leaf {
+            visit.call(&leaf.func)?;
+        }
         visit.call(&self.task)?;
         visit.call(&self.deps)?;
         visit.call(&self.graph)
