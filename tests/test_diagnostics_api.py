@@ -39,12 +39,14 @@ def test_resource_profiler_sees_memory_grow():
 
 
 def test_resource_profiler_sees_cpu_use():
-    def spin():
-        # Busy for 1.5 s, handing the GIL over every 10 ms so the sampling thread gets
-        # its turns even when other threads (a Dask client's event loop left by an
-        # earlier test) also want it.
-        end = time.perf_counter() + 1.5
-        while time.perf_counter() < end:
+    def spin(samples):
+        # Busy until the sampler has taken 5 samples during the spin (at most 20 s: on
+        # a loaded machine its thread may get few turns), handing the GIL over every
+        # 10 ms so that it gets them even when other threads (a Dask client's event
+        # loop left by an earlier test) also want it.
+        first = len(samples)
+        end = time.perf_counter() + 20
+        while len(samples) < first + 5 and time.perf_counter() < end:
             step = time.perf_counter() + 0.01
             while time.perf_counter() < step:
                 pass
@@ -54,7 +56,7 @@ def test_resource_profiler_sees_cpu_use():
         time.sleep(0.5)
     idle = max(r.cpu for r in idle_prof.results)
     with ResourceProfiler(dt=0.1) as prof:
-        taskloom.get({"x": (spin,)}, "x", num_workers=1)
+        taskloom.get({"x": (spin, prof._tracker.data)}, "x", num_workers=1)
     # Busy: a good share of a CPU (the machine is shared, so not all of one).
     assert max(r.cpu for r in prof.results) > max(idle, 5) + 15
 

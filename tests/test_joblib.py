@@ -458,13 +458,21 @@ distributed = pytest.importorskip("distributed")
 
 @pytest.fixture(scope="module")
 def cluster():
-    with distributed.LocalCluster(
-        n_workers=2,
-        threads_per_worker=1,
-        processes=True,
-        host="127.0.0.1",
-        dashboard_address=":0",
-    ) as c:
+    import dask
+
+    # No active memory manager: it drops a scattered value's extra replica every 2 s,
+    # and a worker that needs it again fetches a new copy, which the test counting
+    # copies per worker would take for a second scatter (seen on a slow CI run).
+    with (
+        dask.config.set({"distributed.scheduler.active-memory-manager.start": False}),
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=":0",
+        ) as c,
+    ):
         yield c
 
 
