@@ -619,33 +619,21 @@ def test_cycles_through_a_call_are_collected():
     gc.collect()
     assert ref() is None
 
-    # Through the function: a closure whose cell holds its own call.
-    def make():
+    def closure_holding(wrap):
+        """A closure whose cell holds ``wrap(closure)``; a weak reference to it."""
         cell: list = []
 
         def g(x):
             return cell
 
-        cell.append(taskloom.delayed(g)(1))
+        cell.append(wrap(g))
         return weakref.ref(g)
 
-    ref = make()
-    gc.collect()
-    assert ref() is None
-
-    # Through a leaf: a closure whose cell holds delayed(itself).
-    def make_leaf():
-        cell: list = []
-
-        def h(x):
-            return cell
-
-        cell.append(taskloom.delayed(h))
-        return weakref.ref(h)
-
-    ref = make_leaf()
-    gc.collect()
-    assert ref() is None
+    # Through the function (a call holds it), and through a leaf (delayed(itself)).
+    for wrap in (lambda g: taskloom.delayed(g)(1), taskloom.delayed):
+        ref = closure_holding(wrap)
+        gc.collect()
+        assert ref() is None, wrap
 
 
 def test_delayed_keeps_no_user_data_alive_after_its_calls_are_gone():
