@@ -72,6 +72,26 @@ def test_shuffled_graphs_compute_the_same(n, seed, shuffle_seed):
     assert compiled.run(0) == expected
 
 
+@settings(max_examples=5, deadline=None)
+@given(st.integers(20_000, 30_000), st.integers(0, 2**32), st.sampled_from(["str", "int"]))
+def test_shuffled_chains_find_every_key(n, shuffle_seed, kind):
+    # Keys and the references to them are distinct objects (made apart), so every
+    # lookup compares; int keys differing only above bit 40 have hashes equal in
+    # their low bits, which the converter's key table must still spread out.
+    def key(i):
+        return f"link-{i}" if kind == "str" else (i + 1) << 40
+
+    dsk: dict = {key(0): 0}
+    for i in range(1, n):
+        dsk[key(i)] = (add, key(i - 1), i)
+    shuffled = _shuffled(dsk, shuffle_seed)
+    assert _core.Compiled(shuffled, key(n - 1)).renumbered
+    assert taskloom.get_sync(shuffled, [key(n - 1), key(n // 2)]) == (
+        sum(range(n)),
+        sum(range(n // 2 + 1)),
+    )
+
+
 def test_errors_and_callbacks_name_the_right_keys_after_renumbering():
     n = 20_000
     dsk = {("c", 0): 0, **{("c", i): (add, ("c", i - 1), 1) for i in range(1, n)}}

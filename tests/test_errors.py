@@ -140,6 +140,55 @@ def test_graph_changed_while_read_is_an_error(get):
         get(dsk, "b")
 
 
+class HashMeddler:
+    """A key whose ``__hash__``, from its second call on, removes a key from the graph."""
+
+    def __init__(self, dsk):
+        self.dsk, self.calls = dsk, 0
+
+    def __hash__(self):
+        self.calls += 1
+        if self.calls > 1:
+            self.dsk.pop("victim", None)
+        return 7
+
+
+def test_graph_changed_by_a_keys_hash_is_an_error(get):
+    dsk: dict = {}
+    dsk[HashMeddler(dsk)] = 1
+    dsk["victim"] = 2
+    dsk["b"] = (inc, "victim")
+    with pytest.raises(RuntimeError, match="changed while taskloom was reading it"):
+        get(dsk, "b")
+
+
+class ValueSwapper:
+    """A key part whose ``==`` replaces a value of the graph being read (keys unchanged)."""
+
+    def __init__(self, dsk):
+        self.dsk = dsk
+
+    def __hash__(self):
+        return 1
+
+    def __eq__(self, other):
+        self.dsk["victim"] = "swapped"
+        return self is other
+
+
+def test_values_are_read_as_the_graph_was_when_called(get):
+    # A key's `==` runs while the graph is parsed; what is computed is the graph as
+    # it was when the get began (read in one walk), not a mix of before and after.
+    dsk: dict = {}
+    dsk[("m", ValueSwapper(dsk))] = 1
+    # Compared with the key above (equal hashes), found unequal: a literal tuple.
+    dsk["a"] = (len, ("m", ValueSwapper(dsk)))
+    dsk["victim"] = 2
+    dsk["b"] = (inc, "victim")
+    assert get(dsk, ["a", "b"]) == (2, 3)
+    assert dsk["victim"] == "swapped"
+
+
 def test_graph_must_be_a_mapping(get):
     with pytest.raises(TypeError, match="list"):
         get([("a", 1)], "a")

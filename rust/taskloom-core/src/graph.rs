@@ -11,6 +11,7 @@
 //! way to make a [`Graph`] or a [`GraphBuilder`], `Default` included, starts
 //! from `[0]`; nothing here checks for an empty offset array later.
 
+use crate::mem::{prefetch, AHEAD};
 use std::fmt;
 
 /// Dense task identifier: the index of a task in every per-task array.
@@ -106,7 +107,24 @@ impl Graph {
         let mut dep_offsets = Vec::with_capacity(sequence.len() + 1);
         dep_offsets.push(0);
         let mut deps = Vec::with_capacity(self.deps.len());
-        for &t in sequence {
+        for (i, &t) in sequence.iter().enumerate() {
+            // The sequence reads the arrays at random: fetch ahead, in steps
+            // (a task's offsets, then its dependency list, then their new ids).
+            if let Some(&ahead) = sequence.get(i + AHEAD) {
+                prefetch(&self.dep_offsets[ahead as usize]);
+            }
+            if let Some(&ahead) = sequence.get(i + AHEAD / 2) {
+                prefetch(
+                    self.deps
+                        .as_ptr()
+                        .wrapping_add(self.dep_offsets[ahead as usize] as usize),
+                );
+            }
+            if let Some(&ahead) = sequence.get(i + AHEAD / 4) {
+                for &d in self.deps(ahead).iter().take(4) {
+                    prefetch(&new_id[d as usize]);
+                }
+            }
             deps.extend(self.deps(t).iter().map(|&d| new_id[d as usize]));
             dep_offsets.push(deps.len() as u32);
         }

@@ -15,6 +15,7 @@
 //! recurse, and no step may grow faster than the graph.
 
 pub mod graph;
+pub mod mem;
 pub mod order;
 pub mod partition;
 pub mod schedule;

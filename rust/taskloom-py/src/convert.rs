@@ -1,13 +1,19 @@
 //! Python dict graph -> integer program: the only place that reads the user's graph.
 //!
-//! Two passes, both linear. First every key gets its Python hash (cached on
-//! `str`) and a task id, its position in the dict, so no key is hashed twice
-//! and execution never hashes at all. Then every value is parsed in the dict's
-//! insertion order and encoded as a few [`Op`]s: argument references become
-//! indices into the task's dependency list, everything else a constant.
-//! References resolve by insertion-order guesses first (the key after the last
-//! one found, the key before the task's own), then through a hash table built
-//! on the first miss.
+//! Two passes, both linear. First one walk over the dict, running no Python
+//! code, owns every key and value (a snapshot: a key's `__eq__` run later may
+//! change the dict, not what is converted; a change of its length is reported)
+//! and gives each key its Python hash (cached on `str`) and a task id, its
+//! position in the dict, so no key is hashed twice and execution never hashes
+//! at all. Then every value is parsed in the dict's insertion order and
+//! encoded as a few [`Op`]s: argument references become indices into the
+//! task's dependency list, everything else a constant. References resolve by
+//! insertion-order guesses first (the key after the last one found, the key
+//! before the task's own), then through the [`KeyTable`] built on the first
+//! miss. While parsing, the converter fetches ahead what the next tasks will
+//! read (values, arguments, table slots, keys): in a dict whose objects were
+//! made in another order than it lists them, each is otherwise a cache miss
+//! waited for alone.
 //!
 //! Why insertion order, not a walk from the requested keys: the user's objects
 //! sit in memory in the order they were made, so reading them in that order is
@@ -41,13 +47,14 @@
 //! looked up. The answer is the same as the dict's; the work is skipped.
 
 use crate::errors;
+use crate::keytable::KeyTable;
 use hashbrown::HashMap;
-use hashbrown::HashTable;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
+use taskloom_core::mem::{prefetch, AHEAD};
 use taskloom_core::{Graph, GraphBuilder, TaskId};
 
 /// How deep task values may nest (tasks inside arguments, lists in lists).
@@ -106,33 +113,49 @@ impl Program {
     /// move to their new places: no reference count is touched (each would be
     /// a cache miss at a scattered address), except to drop unneeded keys.
     pub fn renumbered(self, sequence: &[TaskId]) -> Program {
-        let mut code = Vec::with_capacity(self.code.len());
+        let Program {
+            keys,
+            code: old_code,
+            code_start: old_start,
+            root_function: old_root,
+            consts,
+            functions,
+        } = self;
+        let mut code = Vec::with_capacity(old_code.len());
         let mut code_start = Vec::with_capacity(sequence.len() + 1);
         code_start.push(0);
-        for &t in sequence {
-            code.extend_from_slice(self.code(t));
+        let mut root_function = Vec::with_capacity(sequence.len());
+        let mut keys: Vec<Option<Py<PyAny>>> = keys.into_iter().map(Some).collect();
+        let mut new_keys = Vec::with_capacity(sequence.len());
+        for (i, &t) in sequence.iter().enumerate() {
+            // Read at random: fetch a task's entries ahead, its code once its
+            // start is fetched.
+            if let Some(&ahead) = sequence.get(i + AHEAD) {
+                let ahead = ahead as usize;
+                prefetch(&old_start[ahead]);
+                prefetch(&old_root[ahead]);
+                prefetch(&keys[ahead]);
+            }
+            if let Some(&ahead) = sequence.get(i + AHEAD / 2) {
+                prefetch(
+                    old_code
+                        .as_ptr()
+                        .wrapping_add(old_start[ahead as usize] as usize),
+                );
+            }
+            let t = t as usize;
+            code.extend_from_slice(&old_code[old_start[t] as usize..old_start[t + 1] as usize]);
             code_start.push(code.len() as u32);
+            root_function.push(old_root[t]);
+            new_keys.push(keys[t].take().expect("a sequence lists each task once"));
         }
-        let root_function = sequence
-            .iter()
-            .map(|&t| self.root_function[t as usize])
-            .collect();
-        let mut keys: Vec<Option<Py<PyAny>>> = self.keys.into_iter().map(Some).collect();
-        let keys = sequence
-            .iter()
-            .map(|&t| {
-                keys[t as usize]
-                    .take()
-                    .expect("a sequence lists each task once")
-            })
-            .collect();
         Program {
-            keys,
+            keys: new_keys,
             code,
             code_start,
             root_function,
-            consts: self.consts,
-            functions: self.functions,
+            consts,
+            functions,
         }
     }
 
@@ -238,13 +261,41 @@ fn may_equal(obj: &Bound<'_, PyAny>) -> u8 {
     }
 }
 
+/// Whether hashing `obj` surely runs no Python code: `str`, `int`, `float`,
+/// and tuples of them (Dask's keys), whose hashes are builtin.
+#[inline]
+fn hash_runs_no_python(obj: &Bound<'_, PyAny>) -> bool {
+    /// # Safety
+    /// `p` must be a live object.
+    unsafe fn builtin(p: *mut ffi::PyObject) -> bool {
+        // SAFETY: type checks on a live object.
+        unsafe {
+            ffi::PyUnicode_CheckExact(p) != 0
+                || ffi::PyLong_CheckExact(p) != 0
+                || ffi::PyFloat_CheckExact(p) != 0
+        }
+    }
+    let p = obj.as_ptr();
+    // SAFETY: `p` is live, and a tuple owns its items.
+    unsafe {
+        builtin(p)
+            || (ffi::PyTuple_CheckExact(p) != 0
+                && (0..ffi::PyTuple_GET_SIZE(p)).all(|i| builtin(ffi::PyTuple_GET_ITEM(p, i))))
+    }
+}
+
 struct Converter<'py> {
     // Built on the first reference the locality guesses miss; see `lookup_reference`.
-    table: Option<HashTable<u32>>,
+    table: Option<KeyTable>,
     key_objs: Vec<Bound<'py, PyAny>>,
     // Python's hash of each key: a failed locality guess costs one integer compare.
     key_hashes: Vec<u64>,
-    values: Values<'py>,
+    // Each task's value until it is parsed (then released: its memory was just read).
+    values: Vec<Option<Bound<'py, PyAny>>>,
+    // The values are Delayed values, not a dict graph's.
+    delayed: bool,
+    // The dict read, and its length then: checked again at the end.
+    dict: Option<(Bound<'py, PyDict>, usize)>,
     key_types: u8,
     builder: GraphBuilder,
     code: Vec<Op>,
@@ -259,25 +310,39 @@ struct Converter<'py> {
     // Key ids of the last two references resolved; see `lookup_reference`.
     last_found: u32,
     found_before: u32,
+    // Lookups left to make without trying the guesses (they keep missing in a
+    // graph whose dict order is not its build order), and misses in a row.
+    skip_guesses: u32,
+    guess_misses: u32,
     // The keys parsed most recently, by hash (empty for small graphs): see `find`.
-    recent: Vec<u32>,
+    recent: Vec<Recent>,
     // `taskloom.core.literal`: `(literal(x),)` is encoded as the constant `x`.
     literal_type: Option<Bound<'py, PyAny>>,
 }
 
-/// Where task values are read from, in key order.
-enum Values<'py> {
-    /// Read from the dict as each task is parsed: holding a reference to every
-    /// value for the whole conversion would touch each value twice more (take
-    /// and release), a cache miss each at 10^6 tasks.
-    Dict {
-        dict: Bound<'py, PyDict>,
-        pos: ffi::Py_ssize_t,
-    },
-    Given(Vec<Bound<'py, PyAny>>),
+/// Lookups in a row whose guesses all missed before they are skipped, and for
+/// how many lookups then.
+const GUESS_MISSES: u32 = 64;
+const GUESS_PAUSE: u32 = 4096;
+
+/// An entry of the recent-keys cache: all a hit reads, in one place.
+#[derive(Clone, Copy)]
+struct Recent {
+    hash: u64,
+    // One of the converter's keys (owned by it).
+    key: *mut ffi::PyObject,
+    id: u32,
 }
 
-/// Slots of the recent-keys cache (a power of two): 64 KiB, cache resident.
+impl Recent {
+    const EMPTY: Recent = Recent {
+        hash: 0,
+        key: std::ptr::null_mut(),
+        id: u32::MAX,
+    };
+}
+
+/// Slots of the recent-keys cache (a power of two): 384 KiB, cache resident.
 const RECENT: usize = 1 << 14;
 /// Below this many keys the whole table stays in cache: no recent-keys cache.
 const RECENT_FROM: usize = 1 << 14;
@@ -315,11 +380,12 @@ fn py_hash(obj: &Bound<'_, PyAny>) -> PyResult<Option<u64>> {
 }
 
 /// The dict's key comparison: `key is obj or key == obj`; exceptions propagate.
+///
+/// # Safety
+/// Both pointers must be live objects.
 #[inline]
-fn py_eq(key: &Bound<'_, PyAny>, obj: &Bound<'_, PyAny>) -> PyResult<bool> {
-    let py = key.py();
-    let (a, b) = (key.as_ptr(), obj.as_ptr());
-    // SAFETY: both are live objects; the tuples' items live as long as the tuples.
+unsafe fn py_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> PyResult<bool> {
+    // SAFETY: the tuples' items live as long as the tuples.
     unsafe {
         if a == b {
             return Ok(true);
@@ -375,51 +441,80 @@ unsafe fn rich_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) 
 }
 
 impl<'py> Converter<'py> {
+    /// From a dict graph, read in one walk that runs no Python code: the
+    /// graph as it is now, every key and value owned (a key's `__eq__` or
+    /// `__hash__`, run later, may change the dict but not what is converted),
+    /// each read once. `PyDict_Next` reads each key (for its cached hash), so
+    /// this is the only walk: in a dict whose objects were made in another
+    /// order than it lists them, every read is a cache miss.
     fn new(dsk: &Bound<'py, PyDict>) -> PyResult<Self> {
-        let mut keys = Vec::with_capacity(dsk.len());
+        let py = dsk.py();
+        let n = dsk.len();
+        let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let (mut hashes, mut key_types) = (Vec::with_capacity(n), 0);
+        // Keys whose hash may run Python code: hashed after the walk.
+        let mut hash_later = Vec::new();
         let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: no Python code runs during the walk; each key is owned as it is read.
+        // SAFETY: no Python code runs during the walk (see `hash_runs_no_python`);
+        // each key and value is owned as it is read.
         while unsafe { ffi::PyDict_Next(dsk.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
-            // SAFETY: `k` is borrowed from the live dict and owned from here on.
-            keys.push(unsafe { Bound::from_borrowed_ptr(dsk.py(), k) });
+            // SAFETY: `k` and `v` are borrowed from the live dict.
+            let key = unsafe { Bound::from_borrowed_ptr(py, k) };
+            key_types |= key_kind(&key);
+            if hash_runs_no_python(&key) {
+                hashes.push(py_hash(&key)?.unwrap_or(0));
+            } else {
+                hash_later.push(keys.len());
+                hashes.push(0);
+            }
+            keys.push(key);
+            // SAFETY: as above.
+            values.push(Some(unsafe { Bound::from_borrowed_ptr(py, v) }));
         }
-        let values = Values::Dict {
-            dict: dsk.clone(),
-            pos: 0,
-        };
-        Self::with_keys(dsk.py(), keys, values)
+        for i in hash_later {
+            // Dict keys are hashable; a `__hash__` that raises now is the user's error.
+            hashes[i] = py_hash(&keys[i])?.unwrap_or(0);
+        }
+        let mut c = Self::with_keys(py, keys, hashes, key_types, values, false)?;
+        c.dict = Some((dsk.clone(), n));
+        Ok(c)
     }
 
-    /// From keys and their values, in insertion order (keys must be distinct).
+    /// From the keys and values of Delayed values, in insertion order (keys
+    /// must be distinct).
     fn from_entries(
         py: Python<'py>,
         key_objs: Vec<Bound<'py, PyAny>>,
         values: Vec<Bound<'py, PyAny>>,
     ) -> PyResult<Self> {
-        Self::with_keys(py, key_objs, Values::Given(values))
+        let mut key_types = 0;
+        let hashes = key_objs
+            .iter()
+            .map(|k| {
+                key_types |= key_kind(k);
+                Ok(py_hash(k)?.unwrap_or(0))
+            })
+            .collect::<PyResult<_>>()?;
+        let values = values.into_iter().map(Some).collect();
+        Self::with_keys(py, key_objs, hashes, key_types, values, true)
     }
 
     fn with_keys(
         py: Python<'py>,
         key_objs: Vec<Bound<'py, PyAny>>,
-        values: Values<'py>,
+        key_hashes: Vec<u64>,
+        key_types: u8,
+        values: Vec<Option<Bound<'py, PyAny>>>,
+        delayed: bool,
     ) -> PyResult<Self> {
         let n = key_objs.len();
-        let mut key_types = 0;
-        let key_hashes = key_objs
-            .iter()
-            .map(|k| {
-                key_types |= key_kind(k);
-                // Keys are hashable (dict keys, or Delayed keys), and str hashes
-                // are cached; a `__hash__` that raises now is the user's error.
-                Ok(py_hash(k)?.unwrap_or(0))
-            })
-            .collect::<PyResult<_>>()?;
         Ok(Converter {
             table: None,
             key_objs,
             key_hashes,
             values,
+            delayed,
+            dict: None,
             key_types,
             builder: GraphBuilder::with_capacity(n, n),
             code: Vec::with_capacity(3 * n),
@@ -432,8 +527,10 @@ impl<'py> Converter<'py> {
             last_function: (std::ptr::null_mut(), 0),
             last_found: u32::MAX,
             found_before: u32::MAX,
+            skip_guesses: 0,
+            guess_misses: 0,
             recent: if n >= RECENT_FROM {
-                vec![u32::MAX; RECENT]
+                vec![Recent::EMPTY; RECENT]
             } else {
                 Vec::new()
             },
@@ -441,33 +538,18 @@ impl<'py> Converter<'py> {
         })
     }
 
-    fn build_table(hashes: &[u64]) -> HashTable<u32> {
-        let mut table = HashTable::with_capacity(hashes.len());
-        for (id, &h) in hashes.iter().enumerate() {
-            table.insert_unique(h, id as u32, |&i| hashes[i as usize]);
-        }
-        table
-    }
-
     /// The key id equal to `obj` (whose hash is `h`), if `obj` is a key.
     #[inline]
     fn lookup(&mut self, obj: &Bound<'py, PyAny>, h: u64) -> PyResult<Option<u32>> {
         let (keys, hashes) = (&self.key_objs, &self.key_hashes);
-        let mut error = None;
-        let found = self
-            .table
-            .get_or_insert_with(|| Self::build_table(hashes))
-            .find(h, |&i| {
-                // The table matches a few bits of the hash; the dict compares
-                // only keys of equal hash, and so must this.
-                hashes[i as usize] == h
-                    && py_eq(&keys[i as usize], obj).unwrap_or_else(|e| {
-                        error = Some(e);
-                        true // stop probing
-                    })
+        self.table
+            .get_or_insert_with(|| KeyTable::new(hashes))
+            .find(h, |id| {
+                // The dict compares only keys of equal hash, and so must this.
+                Ok(hashes[id as usize] == h
+                    // SAFETY: both are owned, live objects.
+                    && unsafe { py_eq(obj.py(), keys[id as usize].as_ptr(), obj.as_ptr()) }?)
             })
-            .copied();
-        error.map_or(Ok(found), Err)
     }
 
     /// Like [`lookup`], skipping arguments that cannot equal any key (see
@@ -517,24 +599,37 @@ impl<'py> Converter<'py> {
         let Some(h) = py_hash(obj)? else {
             return Ok(None); // unhashable: not a key
         };
-        for guess in guesses {
-            if self.key_hashes.get(guess as usize) == Some(&h)
-                && py_eq(&self.key_objs[guess as usize], obj)?
-            {
-                self.found(guess);
-                return Ok(Some(guess));
+        let py = obj.py();
+        if self.skip_guesses > 0 {
+            self.skip_guesses -= 1;
+        } else {
+            for guess in guesses {
+                if self.key_hashes.get(guess as usize) == Some(&h)
+                    // SAFETY: both are owned, live objects.
+                    && unsafe { py_eq(py, self.key_objs[guess as usize].as_ptr(), obj.as_ptr()) }?
+                {
+                    self.found(guess);
+                    self.guess_misses = 0;
+                    return Ok(Some(guess));
+                }
+            }
+            // Each failed guess is a cache miss in a large graph: after a run
+            // of them, go straight to the table for a while, then try again.
+            self.guess_misses += 1;
+            if self.guess_misses == GUESS_MISSES {
+                self.guess_misses = 0;
+                self.skip_guesses = GUESS_PAUSE;
             }
         }
         // Loops reference keys made shortly before: a direct-mapped cache of the
         // keys parsed last answers most references without probing the full
-        // table (two cache misses at 10^6 keys). A collision only falls through.
-        if let Some(&r) = self.recent.get(h as usize & (RECENT - 1)) {
-            if r != u32::MAX
-                && self.key_hashes[r as usize] == h
-                && py_eq(&self.key_objs[r as usize], obj)?
-            {
-                self.found(r);
-                return Ok(Some(r));
+        // table (a cache miss at 10^6 keys). A collision only falls through.
+        if let Some(r) = self.recent.get(h as usize & (RECENT - 1)) {
+            // SAFETY: the slot's key is one of the converter's own.
+            if !r.key.is_null() && r.hash == h && unsafe { py_eq(py, r.key, obj.as_ptr()) }? {
+                let id = r.id;
+                self.found(id);
+                return Ok(Some(id));
             }
         }
         let found = self.lookup(obj, h)?;
@@ -715,41 +810,79 @@ impl<'py> Converter<'py> {
         Ok(fi)
     }
 
-    /// The value of key `key_id`, read in order.
-    fn value(&mut self, key_id: u32) -> PyResult<Bound<'py, PyAny>> {
-        let key = &self.key_objs[key_id as usize];
-        match &mut self.values {
-            Values::Given(values) => Ok(values[key_id as usize].clone()),
-            Values::Dict { dict, pos } => {
-                let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-                // SAFETY: PyDict_Next bounds-checks `pos` against the dict as it
-                // is now, and the value is borrowed from the live dict and owned
-                // (incref'd) before any Python code can run.
-                let more = unsafe { ffi::PyDict_Next(dict.as_ptr(), pos, &mut k, &mut v) };
-                // A key's `__eq__` or `__hash__` (run while parsing) may have
-                // changed the dict: positions would no longer be task ids.
-                if more == 0 || k != key.as_ptr() {
-                    return Err(errors::graph_changed());
+    /// Start fetching what the tasks ahead will read: the value `AHEAD` tasks
+    /// ahead, and the arguments of the one `AHEAD / 2` ahead (its tuple fetched
+    /// by then). In a dict whose objects were made in another order than it
+    /// lists them, each is a cache miss, otherwise waited for one at a time.
+    #[inline]
+    fn fetch_ahead(&self, key_id: u32) {
+        let at = key_id as usize;
+        if let Some(Some(v)) = self.values.get(at + AHEAD) {
+            prefetch(v.as_ptr());
+        }
+        if let Some(Some(v)) = self.values.get(at + AHEAD / 2) {
+            let v = v.as_ptr();
+            // SAFETY: `v` is owned, and a tuple owns its items.
+            unsafe {
+                if ffi::PyTuple_CheckExact(v) != 0 {
+                    for i in 1..ffi::PyTuple_GET_SIZE(v).min(4) {
+                        prefetch(ffi::PyTuple_GET_ITEM(v, i));
+                    }
                 }
-                // SAFETY: `v` is borrowed from the live dict (checked above to
-                // be the value of this key) and owned from here on.
-                Ok(unsafe { Bound::from_borrowed_ptr(dict.py(), v) })
+            }
+        }
+        // Then, for the `str` arguments (whose hash is cached: no Python code
+        // runs), what a lookup in the table reads, in the order it reads it:
+        // the first slot, the hash and key of the id there, the key's object.
+        if let Some(table) = &self.table {
+            for (ahead, stage) in [(AHEAD / 4, 0), (AHEAD / 8, 1), (AHEAD / 16, 2)] {
+                let Some(Some(v)) = self.values.get(at + ahead) else {
+                    continue;
+                };
+                let v = v.as_ptr();
+                // SAFETY: as above; the tuple and its items were fetched already.
+                unsafe {
+                    if ffi::PyTuple_CheckExact(v) != 0 {
+                        for i in 1..ffi::PyTuple_GET_SIZE(v).min(4) {
+                            let arg = ffi::PyTuple_GET_ITEM(v, i);
+                            if ffi::PyUnicode_CheckExact(arg) == 0 {
+                                continue;
+                            }
+                            let hash = ffi::PyObject_Hash(arg) as u64;
+                            if stage == 0 {
+                                table.prefetch(hash);
+                            } else if let Some(id) = table.likely(hash) {
+                                let id = id as usize;
+                                if stage == 1 {
+                                    prefetch(&self.key_hashes[id]);
+                                    prefetch(&self.key_objs[id]);
+                                } else {
+                                    prefetch(self.key_objs[id].as_ptr());
+                                }
+                            }
+                        }
+                    }
+                }
             }
         }
     }
 
     /// Encode the value of the task of key `key_id` (the next task in order).
     fn emit_task(&mut self, key_id: u32) -> PyResult<()> {
-        let value = self.value(key_id)?;
+        self.fetch_ahead(key_id);
+        let value = self.values[key_id as usize]
+            .take()
+            .expect("each task is parsed once");
         self.code_start.push(self.code.len() as u32);
         // Delayed values handed over by `collect` keep their call in parts; in a
         // user's dict graph a Delayed value is a literal, as in Dask.
-        let call = match self.values {
-            Values::Given(_) => value
+        let call = if self.delayed {
+            value
                 .cast::<crate::delayed::DelayedBase>()
                 .ok()
-                .and_then(|node| node.get().call(value.py())),
-            Values::Dict { .. } => None,
+                .and_then(|node| node.get().call(value.py()))
+        } else {
+            None
         };
         let root = if let Some((f, args)) = call {
             // A Delayed call kept in parts (see delayed.rs), read directly.
@@ -771,9 +904,13 @@ impl<'py> Converter<'py> {
         };
         self.root_function.push(root);
         self.builder.end_task();
-        let h = self.key_hashes[key_id as usize] as usize;
-        if let Some(slot) = self.recent.get_mut(h & (RECENT - 1)) {
-            *slot = key_id;
+        let hash = self.key_hashes[key_id as usize];
+        if let Some(slot) = self.recent.get_mut(hash as usize & (RECENT - 1)) {
+            *slot = Recent {
+                hash,
+                key: self.key_objs[key_id as usize].as_ptr(),
+                id: key_id,
+            };
         }
         Ok(())
     }
@@ -830,6 +967,11 @@ pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Conv
     // Every value, in insertion order (see the module documentation).
     for key_id in 0..c.key_objs.len() as u32 {
         c.emit_task(key_id)?;
+    }
+    if let Some((dict, n)) = &c.dict {
+        if dict.len() != *n {
+            return Err(errors::graph_changed());
+        }
     }
     c.code_start.push(c.code.len() as u32);
     let graph = c.builder.build().map_err(errors::graph)?;

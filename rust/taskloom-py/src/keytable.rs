@@ -1,0 +1,102 @@
+//! The converter's table from a key's Python hash to its task id.
+//!
+//! Small on purpose: a slot is the id and 32 bits of the hash (8 bytes), so
+//! the table of 10^6 keys (16 MB at most half full) is built in the cache
+//! hierarchy's reach. Graphs whose dict order is their build order look up
+//! only a few keys here (most references are found by locality guesses), and
+//! for them the table's size is its whole cost. A lookup checks the slot's
+//! hash bits, then the key's full hash and `==` as the dict does, through the
+//! caller (which owns the keys). Open addressing with linear probing; the
+//! start slot is the hash's top bits after a multiplicative mix, so Python's
+//! identity hashes of integers (`hash(k) == k`) spread out too.
+
+use taskloom_core::mem::{prefetch, AHEAD};
+
+#[derive(Clone, Copy)]
+struct Slot {
+    /// The low 32 bits of the key's hash: most probes of other keys stop here.
+    tag: u32,
+    id: u32,
+}
+
+const EMPTY: Slot = Slot {
+    tag: 0,
+    id: u32::MAX,
+};
+
+/// Hash -> key id, for keys given once, in id order.
+pub struct KeyTable {
+    slots: Vec<Slot>,
+    shift: u32,
+}
+
+impl KeyTable {
+    /// The table of the keys whose hashes are `hashes` (id = position).
+    pub fn new(hashes: &[u64]) -> Self {
+        let bits = (2 * hashes.len())
+            .max(16)
+            .next_power_of_two()
+            .trailing_zeros();
+        let mut table = KeyTable {
+            slots: vec![EMPTY; 1 << bits],
+            shift: 64 - bits,
+        };
+        let mask = table.slots.len() - 1;
+        for (id, &hash) in hashes.iter().enumerate() {
+            // Slots are written at random: fetch a few ahead to wait for them together.
+            if let Some(&next) = hashes.get(id + AHEAD) {
+                prefetch(&table.slots[table.start(next)]);
+            }
+            let mut i = table.start(hash);
+            while table.slots[i].id != EMPTY.id {
+                i = (i + 1) & mask;
+            }
+            table.slots[i] = Slot {
+                tag: hash as u32,
+                id: id as u32,
+            };
+        }
+        table
+    }
+
+    #[inline]
+    fn start(&self, hash: u64) -> usize {
+        (hash.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    /// The first key id, in probe order, whose hash bits match `hash` and for
+    /// which `is_key` (full hash equal, then `==`) holds.
+    #[inline]
+    pub fn find<E>(
+        &self,
+        hash: u64,
+        mut is_key: impl FnMut(u32) -> Result<bool, E>,
+    ) -> Result<Option<u32>, E> {
+        let mask = self.slots.len() - 1;
+        let mut i = self.start(hash);
+        loop {
+            let slot = self.slots[i];
+            if slot.id == EMPTY.id {
+                return Ok(None);
+            }
+            if slot.tag == hash as u32 && is_key(slot.id)? {
+                return Ok(Some(slot.id));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    /// Start fetching the slot a lookup of `hash` reads first.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        prefetch(&self.slots[self.start(hash)]);
+    }
+
+    /// The id in the slot a lookup of `hash` reads first, if its hash bits
+    /// match: what the lookup will most likely read next, to fetch ahead.
+    #[inline]
+    pub fn likely(&self, hash: u64) -> Option<u32> {
+        let slot = self.slots[self.start(hash)];
+        (slot.id != EMPTY.id && slot.tag == hash as u32).then_some(slot.id)
+    }
+}
