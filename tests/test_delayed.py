@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import taskloom
-from taskloom import Delayed, delayed
+from taskloom import Delayed, _core, delayed
 
 
 def inc(x):
@@ -660,3 +660,23 @@ def test_delayed_keeps_no_user_data_alive_after_its_calls_are_gone():
         del model, call
         gc.collect()
         assert ref() is None, make
+
+
+@pytest.mark.parametrize("name", ["inc", "\u00e9t\u00e9", "f" * 300])
+def test_impure_call_keys_are_the_function_name_and_a_fresh_token(name):
+    # The keys are written straight into a str (ASCII names) or through a Rust string
+    # (others): both give "{name}-{process prefix}{counter in hex}".
+    def f(x):
+        return x
+
+    f.__name__ = name
+    keys = [taskloom.delayed(f)(i)._key for i in range(3)]
+    reference = _core.unique_key(name)
+    assert len(set(keys)) == 3
+    for key in keys:
+        head, _, token = key.rpartition("-")
+        assert head == name
+        assert all(c in "0123456789abcdef" for c in token)
+        assert token[:-8] == reference.rpartition("-")[2][:-8]  # the process prefix
+    counters = [int(k.rpartition("-")[2][-8:], 16) for k in [*keys, reference]]
+    assert counters == sorted(counters)

@@ -41,7 +41,9 @@ pub struct DelayedBase {
     /// collecting a graph need not check it against other keys.
     unique: bool,
     /// For `delayed(func)` (a `DelayedLeaf`): what its calls are built from.
-    leaf: Option<Leaf>,
+    // Boxed: only `delayed(func)` values have one, and every call's value
+    // would otherwise carry its size (more memory for the GC to walk).
+    leaf: Option<Box<Leaf>>,
     /// The key (a counter token's `str`) and the call's arguments (a tuple the
     /// GC no longer tracks) hold nothing the GC tracks: `__traverse__` leaves
     /// them out. Each would cost a full collection a cache miss per value at
@@ -94,11 +96,13 @@ impl DelayedBase {
             length,
             graph,
             unique,
-            leaf: leaf.map(|(func, name, pure, nout)| Leaf {
-                func,
-                name,
-                pure,
-                nout,
+            leaf: leaf.map(|(func, name, pure, nout)| {
+                Box::new(Leaf {
+                    func,
+                    name,
+                    pure,
+                    nout,
+                })
             }),
         }
     }
@@ -128,7 +132,7 @@ impl DelayedBase {
                     .settings
                     .bind(py)
                     .cast::<PyDict>()?
-                    .get_item("delayed_pure")?
+                    .get_item(pyo3::intern!(py, "delayed_pure"))?
                 {
                     Some(v) => v.is_truthy()?,
                     None => false,
@@ -293,24 +297,65 @@ pub fn unique_token() -> String {
     unique_key("").split_off(1)
 }
 
-/// `"{name}-{process prefix}{counter}"`: the key of an impure call. On the hot
-/// path of building delayed calls, so written without `format!` machinery.
+/// `"{name}-{process prefix}{counter}"`: the key of an impure call.
 #[pyfunction]
 pub fn unique_key(name: &str) -> String {
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let prefix = PREFIX.lock().unwrap_or_else(|e| e.into_inner());
-    let mut key = String::with_capacity(name.len() + 1 + prefix.len() + 16);
-    key.push_str(name);
-    key.push('-');
-    key.push_str(&prefix);
-    // At least 8 hex digits, as `{n:08x}` would write.
-    let digits = ((64 - n.leading_zeros() as usize).div_ceil(4)).max(8);
-    for i in (0..digits).rev() {
-        key.push(char::from(
-            b"0123456789abcdef"[(n >> (4 * i)) as usize & 15],
-        ));
+    let (n, prefix) = next_unique();
+    let mut key = vec![0; unique_len(name, &prefix, n)];
+    write_unique(&mut key, name, &prefix, n);
+    String::from_utf8(key).expect("a name, '-', and ASCII hex digits")
+}
+
+/// [`unique_key`] as a Python `str`, written in place: on the hot path of
+/// building delayed calls, where a Rust string on the way (an allocation, a
+/// UTF-8 decode) was a tenth of a call's cost.
+fn unique_key_str<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyString>> {
+    let (n, prefix) = next_unique();
+    if !name.is_ascii() || !prefix.is_ascii() {
+        drop(prefix);
+        return Ok(PyString::new(py, &unique_key(name)));
     }
-    key
+    let len = unique_len(name, &prefix, n);
+    // SAFETY: PyUnicode_New(len, 127) makes a compact ASCII str of `len`
+    // one-byte characters (or NULL with an exception set); all `len` bytes are
+    // written before the str is seen by anything, with ASCII only.
+    unsafe {
+        let s = ffi::PyUnicode_New(len as ffi::Py_ssize_t, 127);
+        if s.is_null() {
+            return Err(PyErr::fetch(py));
+        }
+        let data = std::slice::from_raw_parts_mut(ffi::PyUnicode_DATA(s).cast::<u8>(), len);
+        write_unique(data, name, &prefix, n);
+        Ok(Bound::from_owned_ptr(py, s).cast_into_unchecked())
+    }
+}
+
+/// The next counter value, and the process's prefix.
+fn next_unique() -> (u64, std::sync::MutexGuard<'static, String>) {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    (n, PREFIX.lock().unwrap_or_else(|e| e.into_inner()))
+}
+
+/// Hex digits of the counter: at least 8, as `{n:08x}` would write.
+fn counter_digits(n: u64) -> usize {
+    ((64 - n.leading_zeros() as usize).div_ceil(4)).max(8)
+}
+
+fn unique_len(name: &str, prefix: &str, n: u64) -> usize {
+    name.len() + 1 + prefix.len() + counter_digits(n)
+}
+
+/// Write the key into `out`, exactly [`unique_len`] bytes.
+fn write_unique(out: &mut [u8], name: &str, prefix: &str, n: u64) {
+    let (head, rest) = out.split_at_mut(name.len());
+    head.copy_from_slice(name.as_bytes());
+    rest[0] = b'-';
+    let (mid, counter) = rest[1..].split_at_mut(prefix.len());
+    mid.copy_from_slice(prefix.as_bytes());
+    let digits = counter.len();
+    for (i, c) in counter.iter_mut().enumerate() {
+        *c = b"0123456789abcdef"[(n >> (4 * (digits - 1 - i))) as usize & 15];
+    }
 }
 
 /// Whether `obj` is passed to tasks as it is (never read as a key, task or container).
@@ -376,7 +421,7 @@ pub fn delayed_call<'py>(
         // SAFETY: `args` is a live tuple just made, tracked by PyTuple_New.
         unsafe { ffi::PyObject_GC_UnTrack(args.as_ptr().cast()) };
     }
-    let key = PyString::new(py, &unique_key(name));
+    let key = unique_key_str(py, name)?;
     let deps = match deps {
         Some(list) if !list.is_empty() => list.into_any(),
         _ => PyTuple::empty(py).into_any(),
