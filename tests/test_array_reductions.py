@@ -643,4 +643,5 @@ def test_filled_blocks_are_read_only_broadcasts_of_any_dtype():
         blocks = [b.compute() for b in x.to_delayed().ravel()]  # as the tasks made them
         assert all(b.dtype == expected.dtype and not b.flags.writeable for b in blocks)
         assert all(b.strides == (0, 0) for b in blocks)  # one element, broadcast
+        assert [b.shape for b in blocks] == [(2, 3), (2, 1), (2, 3), (2, 1), (1, 3), (1, 1)]
         np.testing.assert_array_equal(x.compute(), expected)

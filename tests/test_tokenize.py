@@ -25,6 +25,30 @@ def test_builtin_values():
     assert tokenize(x=1) != tokenize(x=2)
 
 
+def test_long_runs_of_ints_are_told_apart_from_every_near_value():
+    # Runs of 16+ plain ints (an array's chunks) are fed as one block of 64-bit values;
+    # nothing that differs from them may share their token.
+    run = tuple(range(20))
+    near = [
+        run[:-1],
+        (*run, 20),
+        list(run),
+        (*run[:3], True, *run[4:]),  # a bool where the int 3 was (not 1 == True: 3)
+        (True, *run[1:]),
+        (*run[:3], 3.0, *run[4:]),
+        (*run[:5], 2**70, *run[6:]),  # too large for 64 bits: item by item
+        tuple(-i for i in run),
+        (run,),
+        tuple(range(15)),  # below the run length
+    ]
+    tokens = [tokenize(x) for x in (run, *near)]
+    assert len(set(tokens)) == len(tokens)
+    assert tokenize(tuple(range(20))) == tokens[0]
+    big = (*run[:5], 2**70, *run[6:])
+    assert tokenize(big) == tokenize(tuple(list(big)))  # the same value, a new tuple
+    assert tokenize((1,) * 16) != tokenize((True,) * 16)
+
+
 def test_numpy_arrays_hash_contents_dtype_and_shape():
     a = np.arange(12)
     assert tokenize(a) == tokenize(np.arange(12))

