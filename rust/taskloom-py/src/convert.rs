@@ -584,6 +584,27 @@ impl<'py> Converter<'py> {
 
     #[inline]
     fn found(&mut self, key_id: u32) {
+        // References a fixed stride apart (a shuffle's reduce reads one part of
+        // every map) are far apart in memory: fetch what the stride guess
+        // will read next, the hash and key two strides on and the key object
+        // one stride on (its pointer fetched the step before).
+        let stride = key_id.wrapping_sub(self.last_found);
+        if stride == key_id.wrapping_sub(self.found_before).wrapping_sub(stride)
+            && stride > 1
+            && stride != u32::MAX
+        {
+            let (next, after) = (
+                key_id.wrapping_add(stride) as usize,
+                key_id.wrapping_add(stride.wrapping_mul(2)) as usize,
+            );
+            if let Some(h) = self.key_hashes.get(after) {
+                prefetch(h);
+                prefetch(&self.key_objs[after]);
+            }
+            if let Some(k) = self.key_objs.get(next) {
+                prefetch(k.as_ptr());
+            }
+        }
         self.found_before = self.last_found;
         self.last_found = key_id;
     }
