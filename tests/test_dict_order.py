@@ -92,6 +92,41 @@ def test_shuffled_chains_find_every_key(n, shuffle_seed, kind):
     )
 
 
+class Colliding:
+    """A key whose hash it shares with every other (equal by value): found only by `==`."""
+
+    def __init__(self, i):
+        self.i = i
+
+    def __hash__(self):
+        return 7
+
+    def __eq__(self, other):
+        return isinstance(other, Colliding) and other.i == self.i
+
+    def __repr__(self):
+        return f"Colliding({self.i})"
+
+
+@pytest.mark.parametrize("n", [5, 40])
+def test_references_far_from_their_keys_are_found_by_equality(n):
+    # References in an order unrelated to the keys' miss the converter's guesses: the
+    # first few are found by a scan of the hashes, the rest through its table; among
+    # equal hashes, only `==` decides. References are equal objects, not the keys
+    # (tuples, so that they are read as references).
+    def key(i):
+        return ("c", Colliding(i))
+
+    order = random.Random(n).sample(range(n), n)
+    dsk: dict = {key(i): i * 10 for i in range(n)}
+    dsk["total"] = (sum, [key(i) for i in order])
+    dsk["pairs"] = (list, [(add, key(i), key(order[i])) for i in range(n)])
+    assert taskloom.get_sync(dsk, ["total", "pairs"]) == (
+        sum(i * 10 for i in range(n)),
+        [i * 10 + order[i] * 10 for i in range(n)],
+    )
+
+
 def test_errors_and_callbacks_name_the_right_keys_after_renumbering():
     n = 20_000
     dsk = {("c", 0): 0, **{("c", i): (add, ("c", i - 1), 1) for i in range(1, n)}}

@@ -9,11 +9,11 @@
 //! encoded as a few [`Op`]s: argument references become indices into the
 //! task's dependency list, everything else a constant. References resolve by
 //! insertion-order guesses first (the key after the last one found, the key
-//! before the task's own), then through the [`KeyTable`] built on the first
-//! miss. While parsing, the converter fetches ahead what the next tasks will
-//! read (values, arguments, table slots, keys): in a dict whose objects were
-//! made in another order than it lists them, each is otherwise a cache miss
-//! waited for alone.
+//! before the task's own), then by scanning the keys' hashes for the first
+//! few misses, then through the [`KeyTable`] built after them. While parsing,
+//! the converter fetches ahead what the next tasks will read (values,
+//! arguments, table slots, keys): in a dict whose objects were made in another
+//! order than it lists them, each is otherwise a cache miss waited for alone.
 //!
 //! Why insertion order, not a walk from the requested keys: the user's objects
 //! sit in memory in the order they were made, so reading them in that order is
@@ -285,8 +285,9 @@ fn hash_runs_no_python(obj: &Bound<'_, PyAny>) -> bool {
 }
 
 struct Converter<'py> {
-    // Built on the first reference the locality guesses miss; see `lookup_reference`.
+    // Built once the locality guesses have missed `SCANS` times; see `lookup`.
     table: Option<KeyTable>,
+    scans: u32,
     key_objs: Vec<Bound<'py, PyAny>>,
     // Python's hash of each key: a failed locality guess costs one integer compare.
     key_hashes: Vec<u64>,
@@ -319,6 +320,9 @@ struct Converter<'py> {
     // `taskloom.core.literal`: `(literal(x),)` is encoded as the constant `x`.
     literal_type: Option<Bound<'py, PyAny>>,
 }
+
+/// Lookups answered by scanning the keys' hashes before the table is built.
+const SCANS: u32 = 8;
 
 /// Lookups in a row whose guesses all missed before they are skipped, and for
 /// how many lookups then.
@@ -510,6 +514,7 @@ impl<'py> Converter<'py> {
         let n = key_objs.len();
         Ok(Converter {
             table: None,
+            scans: 0,
             key_objs,
             key_hashes,
             values,
@@ -542,13 +547,27 @@ impl<'py> Converter<'py> {
     #[inline]
     fn lookup(&mut self, obj: &Bound<'py, PyAny>, h: u64) -> PyResult<Option<u32>> {
         let (keys, hashes) = (&self.key_objs, &self.key_hashes);
+        // SAFETY: both are owned, live objects.
+        let is = |id: usize| unsafe { py_eq(obj.py(), keys[id].as_ptr(), obj.as_ptr()) };
+        if self.table.is_none() && self.scans < SCANS {
+            // A graph built in order misses its guesses a few times at most: a
+            // scan of the hashes (sequential, a millisecond at 10^6 keys) is
+            // cheaper than the table (random writes, tens of milliseconds).
+            self.scans += 1;
+            let mut from = 0;
+            while let Some(i) = hashes[from..].iter().position(|&x| x == h) {
+                if is(from + i)? {
+                    return Ok(Some((from + i) as u32));
+                }
+                from += i + 1;
+            }
+            return Ok(None);
+        }
         self.table
             .get_or_insert_with(|| KeyTable::new(hashes))
             .find(h, |id| {
                 // The dict compares only keys of equal hash, and so must this.
-                Ok(hashes[id as usize] == h
-                    // SAFETY: both are owned, live objects.
-                    && unsafe { py_eq(obj.py(), keys[id as usize].as_ptr(), obj.as_ptr()) }?)
+                Ok(hashes[id as usize] == h && is(id as usize)?)
             })
     }
 
