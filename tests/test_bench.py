@@ -3,6 +3,7 @@ case take turns, and the command line prints, saves and refuses what it should."
 
 from __future__ import annotations
 
+import gc
 import json
 from typing import ClassVar
 
@@ -58,6 +59,20 @@ def test_short_cases_get_extra_rounds_for_repeated_schedulers(monkeypatch):
     bench.run_cases("chain", 30, {"loop": 3, "dask-sync": 1})
     assert calls.count("loop") == bench.MAX_ROUNDS
     assert calls.count("dask-sync") == 1, "a scheduler asked for one run gets one"
+
+
+def test_schedulers_whose_runs_take_seconds_get_two(monkeypatch):
+    calls = _record_runs(monkeypatch, bench.LONG_RUN_SECONDS + 0.5)
+    bench.run_cases("chain", 30, {"loop": 3, "taskloom-sync": 1})
+    assert calls == ["loop", "taskloom-sync", "loop"]
+
+
+def test_a_cases_graph_is_set_aside_from_the_collector_while_it_runs():
+    bench._case("chain", 3000)
+    # The collection before each timed run walks what was made since, not the graph.
+    assert gc.get_freeze_count() > 3000
+    bench.run(["chain"], [50], ["loop"], 1, 1.0, False)
+    assert gc.get_freeze_count() == 0, "and the harness leaves nothing frozen"
 
 
 def test_command_line_prints_the_table_and_writes_json(tmp_path, capsys):
