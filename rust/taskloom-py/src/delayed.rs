@@ -301,9 +301,13 @@ pub fn unique_token() -> String {
 #[pyfunction]
 pub fn unique_key(name: &str) -> String {
     let (n, prefix) = next_unique();
-    let mut key = vec![0; unique_len(name, &prefix, n)];
-    write_unique(&mut key, name, &prefix, n);
-    String::from_utf8(key).expect("a name, '-', and ASCII hex digits")
+    render_unique(name, &prefix, n)
+}
+
+fn render_unique(name: &str, prefix: &str, n: u64) -> String {
+    let mut key = vec![0; unique_len(name, prefix, n)];
+    write_unique(&mut key, name, prefix, n);
+    String::from_utf8(key).expect("a name, '-', a prefix and ASCII hex digits")
 }
 
 /// [`unique_key`] as a Python `str`, written in place: on the hot path of
@@ -312,8 +316,7 @@ pub fn unique_key(name: &str) -> String {
 fn unique_key_str<'py>(py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyString>> {
     let (n, prefix) = next_unique();
     if !name.is_ascii() || !prefix.is_ascii() {
-        drop(prefix);
-        return Ok(PyString::new(py, &unique_key(name)));
+        return Ok(PyString::new(py, &render_unique(name, &prefix, n)));
     }
     let len = unique_len(name, &prefix, n);
     // SAFETY: PyUnicode_New(len, 127) makes a compact ASCII str of `len`
