@@ -116,16 +116,16 @@ def test_unhashable_requested_key_is_a_type_error(get):
 
 
 class Meddler:
-    """A key part whose ``==`` removes a key from the graph being read."""
+    """A key part whose ``==`` changes the graph being read: ``change(dsk)``."""
 
-    def __init__(self, dsk):
-        self.dsk = dsk
+    def __init__(self, dsk, change=lambda dsk: dsk.pop("victim", None)):
+        self.dsk, self.change = dsk, change
 
     def __hash__(self):
         return 1
 
     def __eq__(self, other):
-        self.dsk.pop("victim", None)
+        self.change(self.dsk)
         return self is other
 
 
@@ -162,27 +162,17 @@ def test_graph_changed_by_a_keys_hash_is_an_error(get):
         get(dsk, "b")
 
 
-class ValueSwapper:
-    """A key part whose ``==`` replaces a value of the graph being read (keys unchanged)."""
-
-    def __init__(self, dsk):
-        self.dsk = dsk
-
-    def __hash__(self):
-        return 1
-
-    def __eq__(self, other):
-        self.dsk["victim"] = "swapped"
-        return self is other
+def _swap_victim(dsk: dict) -> None:
+    dsk["victim"] = "swapped"  # a value replaced, the keys unchanged
 
 
 def test_values_are_read_as_the_graph_was_when_called(get):
     # A key's `==` runs while the graph is parsed; what is computed is the graph as
     # it was when the get began (read in one walk), not a mix of before and after.
     dsk: dict = {}
-    dsk[("m", ValueSwapper(dsk))] = 1
+    dsk[("m", Meddler(dsk, _swap_victim))] = 1
     # Compared with the key above (equal hashes), found unequal: a literal tuple.
-    dsk["a"] = (len, ("m", ValueSwapper(dsk)))
+    dsk["a"] = (len, ("m", Meddler(dsk, _swap_victim)))
     dsk["victim"] = 2
     dsk["b"] = (inc, "victim")
     assert get(dsk, ["a", "b"]) == (2, 3)
