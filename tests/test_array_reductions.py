@@ -5,6 +5,7 @@ Each check also compares the lazy metadata (shape, dtype) with the computed resu
 
 from __future__ import annotations
 
+import pickle
 import warnings
 
 import numpy as np
@@ -645,3 +646,13 @@ def test_filled_blocks_are_read_only_broadcasts_of_any_dtype():
         assert all(b.strides == (0, 0) for b in blocks)  # one element, broadcast
         assert [b.shape for b in blocks] == [(2, 3), (2, 1), (2, 3), (2, 1), (1, 3), (1, 1)]
         np.testing.assert_array_equal(x.compute(), expected)
+
+
+def test_a_filled_blocks_task_pickles_small():
+    # Sent to worker processes or a cluster one piece at a time, a block's task must
+    # not carry the block: a broadcast view pickles as a copy of all of its elements.
+    x = da.ones((2000, 2000), chunks=(1000, 1000))
+    graph = dict(x.__dask_graph__())
+    block_bytes = 1000 * 1000 * 8
+    assert all(len(pickle.dumps(task)) < block_bytes / 1000 for task in graph.values())
+    np.testing.assert_array_equal(x.compute(scheduler="processes"), np.ones((2000, 2000)))

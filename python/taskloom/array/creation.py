@@ -16,7 +16,6 @@ import numpy as np
 
 from taskloom.array.chunks import require_known
 from taskloom.array.core import Array, _block_slices, _offsets, asarray, normalize_chunks
-from taskloom.core import data_task
 from taskloom.tokenize import tokenize
 
 __all__ = [
@@ -61,19 +60,15 @@ def full(
     # The element every block shows, made once (read-only: blocks share it).
     one = np.full((), fill_value, dtype=dtype)
     one.flags.writeable = False
-    # Blocks of one shape are one read-only view, made here and quoted into the
-    # graph: a block costs no call when run, and 10^6 blocks share a few values
-    # (no task tuple each for the cyclic GC to walk while the graph is built).
-    views: dict = {}
-
-    def view(shape: tuple) -> Any:
-        views[shape] = data_task(_broadcast(one, shape))
-        return views[shape]
-
+    # Blocks of one shape share one task (10^6 blocks: a few tuples, not one each for
+    # the cyclic GC to walk while the graph is built). A task, not the view itself
+    # quoted as data: pickled for processes or a cluster, a broadcast view is a copy
+    # of the whole block, where the task is a hundred bytes.
+    tasks: dict = {}
     # Block shapes are the product of the chunk sizes, both in C order.
     indices = itertools.product(*[range(len(c)) for c in chunks])
     layer = {
-        (name, *idx): views[shape] if shape in views else view(shape)
+        (name, *idx): tasks.get(shape) or tasks.setdefault(shape, (_broadcast, one, shape))
         for idx, shape in zip(indices, itertools.product(*chunks), strict=True)
     }
     return Array({name: layer}, name, chunks, dtype)
