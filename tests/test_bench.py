@@ -67,12 +67,25 @@ def test_schedulers_whose_runs_take_seconds_get_two(monkeypatch):
     assert calls == ["loop", "taskloom-sync", "loop"]
 
 
-def test_a_cases_graph_is_set_aside_from_the_collector_while_it_runs():
-    bench._case("chain", 3000)
-    # The collection before each timed run walks what was made since, not the graph.
-    assert gc.get_freeze_count() > 3000
-    bench.run(["chain"], [50], ["loop"], 1, 1.0, False)
-    assert gc.get_freeze_count() == 0, "and the harness leaves nothing frozen"
+def test_a_cases_graph_is_set_aside_from_the_collector_while_it_runs(monkeypatch):
+    frozen = []
+
+    def fake_time_once(case, workload, scheduler):
+        frozen.append(gc.get_freeze_count())
+        return 1.0
+
+    monkeypatch.setattr(bench, "_time_once", fake_time_once)
+    bench.run_cases("chain", 3000, {"loop": 1})
+    # The collection before each timed run walks what was made since, not the graph...
+    assert frozen[0] > 3000
+    assert gc.get_freeze_count() == 0, "...and nothing stays frozen after"
+    gc.freeze()  # unless the caller froze objects itself: then they stay as they are
+    try:
+        count = gc.get_freeze_count()
+        bench.run_cases("chain", 3000, {"loop": 1})
+        assert gc.get_freeze_count() == count
+    finally:
+        gc.unfreeze()
 
 
 def test_command_line_prints_the_table_and_writes_json(tmp_path, capsys):

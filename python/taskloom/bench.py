@@ -81,7 +81,8 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, partial
 from operator import add
@@ -841,7 +842,6 @@ _CASES: dict[tuple[str, int], Case] = {}
 def _case(workload: str, n: int, user: UserExtras | None = None) -> Case:
     if (workload, n) not in _CASES:
         _CASES.clear()  # one graph alive at a time: 10^6 tasks is ~200 MB of dict
-        gc.unfreeze()
         gc.collect()
         with gc_paused():  # millions of objects made and none freed: nothing to find
             _CASES[(workload, n)] = (
@@ -849,11 +849,23 @@ def _case(workload: str, n: int, user: UserExtras | None = None) -> Case:
                 if workload in SPECIAL
                 else _graph_case(workload, n, user or UserExtras())
             )
-        # The case's objects (a graph of 10^6 tasks: millions) are set aside from the
-        # collector: the collection before each timed run then takes milliseconds,
-        # not a second, and runs are timed without walking the harness's own graph.
-        gc.freeze()
     return _CASES[(workload, n)]
+
+
+@contextmanager
+def _set_aside() -> Iterator[None]:
+    """Freeze what is alive (a case's graph of 10^6 tasks: millions of objects) out of
+    the collector's sight for the block: the collection before each timed run then
+    takes milliseconds, not a second, and no run pays for walking the harness's own
+    graph. Left alone if the caller froze objects itself (unfreezing would thaw them)."""
+    if gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def _close(a: Any, b: Any) -> bool:
@@ -918,13 +930,27 @@ def run_cases(
     """
     if "taskloom-compute" in repeats and workload not in DASK_COLLECTIONS:
         raise ValueError(f"taskloom-compute runs only Dask's collections, not {workload}")
+    start = time.perf_counter()
+    case = _case(workload, n, user)
+    with _set_aside():
+        return _run_rounds(case, workload, n, repeats, memory, progress, start)
+
+
+def _run_rounds(
+    case: Case,
+    workload: str,
+    n: int,
+    repeats: dict[str, int],
+    memory: bool,
+    progress: Progress | None,
+    start: float,
+) -> list[dict[str, Any]]:
+    """The rounds of :func:`run_cases` on a prepared case."""
 
     def step(scheduler: str, what: str) -> None:
         if progress is not None:
             progress.step(workload, n, scheduler, what)
 
-    start = time.perf_counter()
-    case = _case(workload, n, user)
     repeats = dict(repeats)
     if not case.has_loop and repeats.pop("loop", None) is not None and progress is not None:
         progress.drop(workload, n, "loop")
@@ -1040,7 +1066,6 @@ def _row(
             compiled.run(workers)
             exec_best = min(exec_best, time.perf_counter() - start)
         row["exec_us_per_task"] = exec_best / case.tasks * 1e6
-        del compiled
         if memory:
             step("peak memory")
             gc.collect()
@@ -1278,7 +1303,6 @@ def run(
                     dask_cost[(workload, row["scheduler"])] = row["seconds"] / n
     finally:
         _CASES.clear()
-        gc.unfreeze()  # see _case
         progress.close()
     return rows
 
