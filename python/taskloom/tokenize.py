@@ -184,11 +184,13 @@ def _feed_ints(h: Any, items: tuple | list) -> bool:
     if len(items) < 16 or set(map(type, items)) != {int}:
         return False
     try:
-        data = array.array("q", items).tobytes()
+        values = array.array("q", items)
     except OverflowError:
         return False
+    if sys.byteorder == "big":
+        values.byteswap()  # little-endian everywhere: tokens agree across machines
     h.update(b"q%d:" % len(items))
-    h.update(data)
+    h.update(values.tobytes())
     return True
 
 
