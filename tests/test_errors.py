@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 import traceback
@@ -160,6 +161,50 @@ def test_graph_changed_by_a_keys_hash_is_an_error(get):
     dsk["b"] = (inc, "victim")
     with pytest.raises(RuntimeError, match="changed while taskloom was reading it"):
         get(dsk, "b")
+
+
+class Fickle:
+    """A key part hashable when put in the graph, refusing (``exc``) from then on."""
+
+    def __init__(self, exc):
+        self.exc, self.calls = exc, 0
+
+    def __hash__(self):
+        self.calls += 1
+        if self.calls > 1:
+            raise self.exc("not today")
+        return 3
+
+    def __eq__(self, other):
+        raise self.exc("no comparing either")
+
+
+@pytest.mark.parametrize("exc", [TypeError, ValueError])
+def test_a_graph_key_whose_hash_then_fails_is_an_error_naming_it(get, exc):
+    key = Fickle(exc)
+    dsk = {key: 1, "b": (inc, 1)}
+    with pytest.raises(exc, match="Fickle" if exc is TypeError else "not today"):
+        get(dsk, "b")
+
+
+def test_an_error_comparing_keys_propagates_from_every_kind_of_lookup(get):
+    # Tuple references out of order miss the guesses: the first few are found by a
+    # scan of the hashes, later ones through the table; a key's `==` raising reaches
+    # the caller from both, as from Python's dict.
+    class Raising:
+        def __hash__(self):
+            return 5
+
+        def __eq__(self, other):
+            raise ValueError("cannot compare")
+
+    for misses in (1, 20):
+        dsk: dict = {("bad", Raising()): 0}  # far from the references to it
+        dsk.update({("k", i): i for i in range(30)})
+        refs = [("k", j) for j in random.Random(misses).sample(range(30), misses)]
+        dsk["total"] = (len, [*refs, ("bad", Raising())])
+        with pytest.raises(ValueError, match="cannot compare"):
+            get(dsk, "total")
 
 
 def _swap_victim(dsk: dict) -> None:

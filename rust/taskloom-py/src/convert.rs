@@ -1,8 +1,10 @@
 //! Python dict graph -> integer program: the only place that reads the user's graph.
 //!
 //! Two passes, both linear. First one walk over the dict, running no Python
-//! code, owns every key and value (a snapshot: a key's `__eq__` run later may
-//! change the dict, not what is converted; a change of its length is reported)
+//! code, owns every key and value: the graph is read as it was when the call
+//! began (a key's `__eq__` run later may replace a value of the dict, not what
+//! is converted; a change of the dict's length is reported as an error, when
+//! seen at the end; objects inside the values are read when parsed)
 //! and gives each key its Python hash (cached on `str`) and a task id, its
 //! position in the dict, so no key is hashed twice and execution never hashes
 //! at all. Then every value is parsed in the dict's insertion order and
@@ -285,7 +287,8 @@ fn hash_runs_no_python(obj: &Bound<'_, PyAny>) -> bool {
 }
 
 struct Converter<'py> {
-    // Built once the locality guesses have missed `SCANS` times; see `lookup`.
+    // Built on the first lookup past `SCANS` that neither the guesses nor the
+    // recent-keys cache answered; see `lookup`.
     table: Option<KeyTable>,
     scans: u32,
     key_objs: Vec<Bound<'py, PyAny>>,
@@ -477,7 +480,7 @@ impl<'py> Converter<'py> {
         }
         for i in hash_later {
             // Dict keys are hashable; a `__hash__` that raises now is the user's error.
-            hashes[i] = py_hash(&keys[i])?.unwrap_or(0);
+            hashes[i] = py_hash(&keys[i])?.ok_or_else(|| errors::unhashable_graph_key(&keys[i]))?;
         }
         let mut c = Self::with_keys(py, keys, hashes, key_types, values, false)?;
         c.dict = Some((dsk.clone(), n));
@@ -576,9 +579,10 @@ impl<'py> Converter<'py> {
     ///
     /// Graphs built by loops reference keys inserted next to each other: a
     /// chain's task reads the key inserted just before its own, a reduction
-    /// reads keys in insertion order. So before hashing (which, for a graph of
-    /// 10^6 keys, costs a cache miss into the table), try the key after the
-    /// last one found and the key before the task's own.
+    /// reads keys in insertion order, a shuffle's reduce one key a fixed
+    /// stride on. So before the table (a cache miss into it for a graph of
+    /// 10^6 keys), try the key after the last one found, the key before the
+    /// task's own and the key one stride past the last (see [`find`]).
     ///
     /// A `TypeError` from hashing or comparing means "not a key", as Dask's
     /// `try: arg in keys except TypeError` reads it.
@@ -628,7 +632,8 @@ impl<'py> Converter<'py> {
         self.last_found = key_id;
     }
 
-    /// The key id equal to `obj`, trying the `guesses` before the hash table.
+    /// The key id equal to `obj`: the `guesses` first (skipped for a while
+    /// after a run of misses), then the recent-keys cache, then [`lookup`].
     /// Equal hash and `==` is exactly how the dict itself finds a key.
     #[inline]
     fn find<const G: usize>(
@@ -860,51 +865,58 @@ impl<'py> Converter<'py> {
         if let Some(Some(v)) = self.values.get(at + AHEAD) {
             prefetch(v.as_ptr());
         }
-        if let Some(Some(v)) = self.values.get(at + AHEAD / 2) {
-            let v = v.as_ptr();
-            // SAFETY: `v` is owned, and a tuple owns its items.
-            unsafe {
-                if ffi::PyTuple_CheckExact(v) != 0 {
-                    for i in 1..ffi::PyTuple_GET_SIZE(v).min(4) {
-                        prefetch(ffi::PyTuple_GET_ITEM(v, i));
-                    }
-                }
-            }
+        for arg in self.first_args(at + AHEAD / 2) {
+            prefetch(arg);
         }
-        // Then, for the `str` arguments (whose hash is cached: no Python code
-        // runs), what a lookup in the table reads, in the order it reads it:
-        // the first slot, the hash and key of the id there, the key's object.
-        if let Some(table) = &self.table {
-            for (ahead, stage) in [(AHEAD / 4, 0), (AHEAD / 8, 1), (AHEAD / 16, 2)] {
-                let Some(Some(v)) = self.values.get(at + ahead) else {
-                    continue;
+        // Then, for the `str` arguments that may be keys (hashing a `str` runs no
+        // Python code, and its hash is cached for the lookup), what a lookup in
+        // the table reads, in the order it reads it: the first slot, the hash
+        // and key of the id there, the key's object.
+        let Some(table) = &self.table else { return };
+        if self.key_types & (KEY_STR | KEY_OTHER) == 0 {
+            return;
+        }
+        for (ahead, stage) in [(AHEAD / 4, 0), (AHEAD / 8, 1), (AHEAD / 16, 2)] {
+            for arg in self.first_args(at + ahead) {
+                // SAFETY: `arg` is owned by a value the converter owns.
+                let hash = unsafe {
+                    if ffi::PyUnicode_CheckExact(arg) == 0 {
+                        continue;
+                    }
+                    ffi::PyObject_Hash(arg) as u64
                 };
-                let v = v.as_ptr();
-                // SAFETY: as above; the tuple and its items were fetched already.
-                unsafe {
-                    if ffi::PyTuple_CheckExact(v) != 0 {
-                        for i in 1..ffi::PyTuple_GET_SIZE(v).min(4) {
-                            let arg = ffi::PyTuple_GET_ITEM(v, i);
-                            if ffi::PyUnicode_CheckExact(arg) == 0 {
-                                continue;
-                            }
-                            let hash = ffi::PyObject_Hash(arg) as u64;
-                            if stage == 0 {
-                                table.prefetch(hash);
-                            } else if let Some(id) = table.likely(hash) {
-                                let id = id as usize;
-                                if stage == 1 {
-                                    prefetch(&self.key_hashes[id]);
-                                    prefetch(&self.key_objs[id]);
-                                } else {
-                                    prefetch(self.key_objs[id].as_ptr());
-                                }
-                            }
-                        }
+                if stage == 0 {
+                    table.prefetch(hash);
+                } else if let Some(id) = table.likely(hash) {
+                    let id = id as usize;
+                    if stage == 1 {
+                        prefetch(&self.key_hashes[id]);
+                        prefetch(&self.key_objs[id]);
+                    } else {
+                        prefetch(self.key_objs[id].as_ptr());
                     }
                 }
             }
         }
+    }
+
+    /// The first few arguments of the value at `at`, if it is a task-like tuple
+    /// (items 1 to 3; none otherwise), to fetch ahead.
+    #[inline]
+    fn first_args(&self, at: usize) -> impl Iterator<Item = *mut ffi::PyObject> + '_ {
+        let v = match self.values.get(at) {
+            Some(Some(v)) => v.as_ptr(),
+            _ => std::ptr::null_mut(),
+        };
+        // SAFETY: `v` is null or owned by the converter: a type check on it.
+        let n = if !v.is_null() && unsafe { ffi::PyTuple_CheckExact(v) } != 0 {
+            // SAFETY: `v` is an exact tuple.
+            unsafe { ffi::PyTuple_GET_SIZE(v) }.min(4)
+        } else {
+            1
+        };
+        // SAFETY: `i` is below the tuple's size, and the tuple owns its items.
+        (1..n).map(move |i| unsafe { ffi::PyTuple_GET_ITEM(v, i) })
     }
 
     /// Encode the value of the task of key `key_id` (the next task in order).

@@ -51,6 +51,13 @@ pub fn missing_key(key: &Bound<'_, PyAny>) -> PyErr {
     PyKeyError::new_err(key.clone().unbind())
 }
 
+pub fn unhashable_graph_key(key: &Bound<'_, PyAny>) -> PyErr {
+    PyTypeError::new_err(format!(
+        "key {} of the graph is not hashable now: its __hash__ raised TypeError",
+        repr(key)
+    ))
+}
+
 pub fn unhashable_key(key: &Bound<'_, PyAny>) -> PyErr {
     PyTypeError::new_err(format!(
         "requested key {} is not hashable: keys are str, int, float or tuples of them",

@@ -100,3 +100,46 @@ impl KeyTable {
         (slot.id != EMPTY.id && slot.tag == hash as u32).then_some(slot.id)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key found by its id, as the converter's `==` would: full hash first.
+    fn find_each(hashes: &[u64]) {
+        let table = KeyTable::new(hashes);
+        for (want, &h) in hashes.iter().enumerate() {
+            let found = table.find(h, |id| {
+                Ok::<_, ()>(hashes[id as usize] == h && id as usize == want)
+            });
+            assert_eq!(found, Ok(Some(want as u32)));
+        }
+    }
+
+    #[test]
+    fn keys_of_one_hash_are_probed_past_each_other_and_around_the_end() {
+        // 8 keys in 16 slots, all starting at one slot: probing wraps past the
+        // last slot for some start; try every start the mix can give.
+        for h in 0..64u64 {
+            find_each(&[h; 8]);
+        }
+    }
+
+    #[test]
+    fn hashes_alike_in_their_low_bits_spread_out_and_misses_end() {
+        // Python hashes an int as itself: keys 2^40 apart agree in every tag bit.
+        let hashes: Vec<u64> = (0..1000u64).map(|i| i << 40).collect();
+        find_each(&hashes);
+        let table = KeyTable::new(&hashes);
+        let missing = 1000u64 << 40;
+        let found = table.find(missing, |id| Ok::<_, ()>(hashes[id as usize] == missing));
+        assert_eq!(found, Ok(None));
+        // A tag match with another full hash is not a key: the caller's check says so.
+        let other_full = (1u64 << 40) | (7u64 << 32);
+        assert_eq!(other_full as u32, (1u64 << 40) as u32);
+        let found = table.find(other_full, |id| {
+            Ok::<_, ()>(hashes[id as usize] == other_full)
+        });
+        assert_eq!(found, Ok(None));
+    }
+}
