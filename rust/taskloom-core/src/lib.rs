@@ -7,7 +7,9 @@
 //! cycles and culls what the outputs do not need), and drives a
 //! [`Scheduler`] that hands out ready tasks and says when a result may be
 //! released. For a cluster, [`partition`] cuts the ordered graph into
-//! coarse pieces that run as one cluster task each. A caller that cannot vouch for the task ids it finishes (Python
+//! coarse pieces that run as one cluster task each. [`keytable`] maps the
+//! binding's keys, by their hashes, to ids while it converts a graph. A
+//! caller that cannot vouch for the task ids it finishes (Python
 //! code driving the binding's dispatcher) wraps it in a [`CheckedScheduler`],
 //! which refuses a wrong `finish` with a [`ScheduleError`] instead.
 //!
@@ -15,6 +17,7 @@
 //! recurse, and no step may grow faster than the graph.
 
 pub mod graph;
+pub mod keytable;
 pub mod mem;
 pub mod order;
 pub mod partition;

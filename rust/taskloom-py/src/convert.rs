@@ -49,13 +49,13 @@
 //! looked up. The answer is the same as the dict's; the work is skipped.
 
 use crate::errors;
-use crate::keytable::KeyTable;
 use hashbrown::HashMap;
 use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyTuple};
+use taskloom_core::keytable::KeyTable;
 use taskloom_core::mem::{prefetch, AHEAD};
 use taskloom_core::{Graph, GraphBuilder, TaskId};
 

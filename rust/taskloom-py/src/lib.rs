@@ -1,8 +1,8 @@
 //! `taskloom._core`: the thin pyo3 layer over `taskloom-core`.
 //!
 //! Layout: [`convert`] turns the user's dict graph into integer ids and flat
-//! arrays (all Python -> Rust conversion happens there; [`keytable`] is its
-//! key lookup), [`eval`] calls user
+//! arrays (all Python -> Rust conversion happens there; the core's `KeyTable`
+//! is its key lookup), [`eval`] calls user
 //! functions, [`exec`] drives the core scheduler on the calling thread and
 //! [`pool`]'s worker threads, [`dispatch`] hands the core's ready queue to
 //! executors written in Python (worker processes), and [`errors`] builds every
@@ -25,7 +25,6 @@ mod errors;
 mod eval;
 mod exec;
 mod hooks;
-mod keytable;
 mod lifecycle;
 mod pool;
 

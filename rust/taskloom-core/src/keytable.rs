@@ -1,4 +1,5 @@
-//! The converter's table from a key's Python hash to its task id.
+//! A table from a key's hash to its task id, for the binding's converter (which
+//! owns the keys and compares them: the table knows only hashes and ids).
 //!
 //! Small on purpose: a slot is the id and 32 bits of the hash (8 bytes), so
 //! the table of 10^6 keys (16 MB at most half full) is built in the cache
@@ -10,7 +11,7 @@
 //! start slot is the hash's top bits after a multiplicative mix, so Python's
 //! identity hashes of integers (`hash(k) == k`) spread out too.
 
-use taskloom_core::mem::{prefetch, AHEAD};
+use crate::mem::{prefetch, AHEAD};
 
 #[derive(Clone, Copy)]
 struct Slot {
