@@ -141,48 +141,38 @@ def test_graph_changed_while_read_is_an_error(get):
         get(dsk, "b")
 
 
-class HashMeddler:
-    """A key whose ``__hash__``, from its second call on, removes a key from the graph."""
+class Fickle:
+    """A key part hashable when put in the graph; from its second hash on it calls
+    ``then()`` first (which may raise or change the graph). Its ``==`` raises ``exc``."""
 
-    def __init__(self, dsk):
-        self.dsk, self.calls = dsk, 0
+    def __init__(self, then, exc=ValueError):
+        self.then, self.exc, self.calls = then, exc, 0
 
     def __hash__(self):
         self.calls += 1
         if self.calls > 1:
-            self.dsk.pop("victim", None)
+            self.then()
         return 7
+
+    def __eq__(self, other):
+        raise self.exc("no comparing either")
 
 
 def test_graph_changed_by_a_keys_hash_is_an_error(get):
     dsk: dict = {}
-    dsk[HashMeddler(dsk)] = 1
+    dsk[Fickle(lambda: dsk.pop("victim", None))] = 1
     dsk["victim"] = 2
     dsk["b"] = (inc, "victim")
     with pytest.raises(RuntimeError, match="changed while taskloom was reading it"):
         get(dsk, "b")
 
 
-class Fickle:
-    """A key part hashable when put in the graph, refusing (``exc``) from then on."""
-
-    def __init__(self, exc):
-        self.exc, self.calls = exc, 0
-
-    def __hash__(self):
-        self.calls += 1
-        if self.calls > 1:
-            raise self.exc("not today")
-        return 3
-
-    def __eq__(self, other):
-        raise self.exc("no comparing either")
-
-
 @pytest.mark.parametrize("exc", [TypeError, ValueError])
 def test_a_graph_key_whose_hash_then_fails_is_an_error_naming_it(get, exc):
-    key = Fickle(exc)
-    dsk = {key: 1, "b": (inc, 1)}
+    def refuse():
+        raise exc("not today")
+
+    dsk = {Fickle(refuse, exc): 1, "b": (inc, 1)}
     with pytest.raises(exc, match="Fickle" if exc is TypeError else "not today"):
         get(dsk, "b")
 
