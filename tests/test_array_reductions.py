@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+import taskloom
 import taskloom.array as da
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -646,6 +647,21 @@ def test_filled_blocks_are_read_only_broadcasts_of_any_dtype():
         assert all(b.strides == (0, 0) for b in blocks)  # one element, broadcast
         assert [b.shape for b in blocks] == [(2, 3), (2, 1), (2, 3), (2, 1), (1, 3), (1, 1)]
         np.testing.assert_array_equal(x.compute(), expected)
+
+
+def test_filled_blocks_of_one_shape_share_a_view_never_a_result():
+    # The view is made once per block shape (a view costs as much as a task), which is
+    # safe only because it is read-only and every result is the user's own copy.
+    x = da.full((5,), 2.0, chunks=2)
+    graph = dict(x.__dask_graph__())
+    first, second, last = taskloom.get(graph, sorted(graph))
+    assert first is second and last.shape == (1,)
+    with pytest.raises(ValueError, match="read-only"):
+        first[0] = 0.0
+    out = x.compute()
+    out[:] = 0.0
+    np.testing.assert_array_equal(x.compute(), np.full(5, 2.0))
+    np.testing.assert_array_equal(x.compute(scheduler="processes"), np.full(5, 2.0))
 
 
 def test_a_filled_blocks_task_pickles_small():

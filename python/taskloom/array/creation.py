@@ -43,6 +43,31 @@ def _broadcast(one: np.ndarray, block_shape: tuple) -> np.ndarray:
     return block
 
 
+class _Filled:
+    """The blocks of one :func:`full` array: one read-only broadcast view per block
+    shape, made at its first block and then handed to every block of that shape (a
+    view costs a microsecond to make, as much as a task). Pickled, it is the element
+    alone: a view pickles as a copy of the whole block."""
+
+    __slots__ = ("one", "views")
+
+    def __init__(self, one: np.ndarray) -> None:
+        self.one = one
+        self.views: dict[tuple, np.ndarray] = {}
+
+    def __call__(self, block_shape: tuple) -> np.ndarray:
+        view = self.views.get(block_shape)
+        if view is None:
+            view = self.views.setdefault(block_shape, _broadcast(self.one, block_shape))
+        return view
+
+    def __reduce__(self) -> tuple:
+        return (_Filled, (self.one,))
+
+    def __repr__(self) -> str:
+        return f"_Filled({self.one!r})"
+
+
 def full(
     shape: Any, fill_value: Any, dtype: Any = None, chunks: Any = "auto", name: str | None = None
 ) -> Array:
@@ -60,6 +85,7 @@ def full(
     # The element every block shows, made once (read-only: blocks share it).
     one = np.full((), fill_value, dtype=dtype)
     one.flags.writeable = False
+    filled = _Filled(one)
     # Blocks of one shape share one task (10^6 blocks: a few tuples, not one each for
     # the cyclic GC to walk while the graph is built). A task, not the view itself
     # quoted as data: pickled for processes or a cluster, a broadcast view is a copy
@@ -68,7 +94,7 @@ def full(
     # Block shapes are the product of the chunk sizes, both in C order.
     indices = itertools.product(*[range(len(c)) for c in chunks])
     layer = {
-        (name, *idx): tasks.get(shape) or tasks.setdefault(shape, (_broadcast, one, shape))
+        (name, *idx): tasks.get(shape) or tasks.setdefault(shape, (filled, shape))
         for idx, shape in zip(indices, itertools.product(*chunks), strict=True)
     }
     return Array({name: layer}, name, chunks, dtype)

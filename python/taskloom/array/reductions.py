@@ -408,9 +408,11 @@ def _simple(
             raise ValueError(
                 f"zero-size array to reduction operation {func.__name__} which has no identity"
             )
+    # Only a reduction with no identity has to look at a block's size first.
+    chunk = _simple_chunk if func in _NO_IDENTITY else _reduce
     return _tree(
         x,
-        partial(_simple_chunk, func),
+        partial(chunk, func),
         partial(_simple_combine, func),
         _simple_finish,
         axis,
