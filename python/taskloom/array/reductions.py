@@ -195,7 +195,8 @@ def _concat_nested(parts: Any, depth: int = 0) -> Any:
     """Concatenate nested lists of partials (arrays, or tuples of arrays) along each axis."""
     if not isinstance(parts, list):
         return parts
-    items = [_concat_nested(p, depth + 1) for p in parts]
+    # Recursing only into lists: a combine joins thousands of leaves in a reduction.
+    items = [_concat_nested(p, depth + 1) if isinstance(p, list) else p for p in parts]
     if isinstance(items[0], tuple):
         return tuple(
             concatenate_blocks([it[k] for it in items], depth)
