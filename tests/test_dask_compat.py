@@ -161,6 +161,30 @@ def test_missing_dependency_of_a_node_is_an_error_naming_it(get):
     assert get(dsk, "a", cache={"b": 3}) == -3
 
 
+@pytest.mark.parametrize("get", GETS, ids=["threaded", "sync"])
+@pytest.mark.parametrize("with_callback", [False, True])
+def test_a_node_found_late_in_a_dict_of_tuples_is_lowered_before_any_task_runs(get, with_callback):
+    # Without callbacks the native converter finds Dask's nodes as it reads the values
+    # (no pass over them first): here only the last of 2,000 values is one.
+    calls = []
+    lock = threading.Lock()
+
+    def count(x):
+        with lock:
+            calls.append(x)
+        return x + 1
+
+    dsk = {("t", i): (count, ("t", i - 1) if i else 0) for i in range(2000)}
+    dsk["end"] = spec.Task("end", operator.neg, spec.TaskRef(("t", 1999)))
+    dsk["alias"] = spec.Alias("alias", "end")
+    expected = dask_local.get_sync(dict(dsk), ["alias", ("t", 5)])
+    calls.clear()
+    callbacks = [taskloom.callbacks.Callback(pretask=lambda *a: None)] if with_callback else None
+    assert get(dsk, ["alias", ("t", 5)], callbacks=callbacks) == expected
+    assert sorted(calls) == list(range(2000))  # each task ran once: none before the stop
+    assert isinstance(dsk["end"], spec.Task)  # the user's graph is not changed
+
+
 def _dask_computations():
     """Dask collections whose results Dask computes through graph nodes of every kind."""
     rng = np.random.default_rng(7)

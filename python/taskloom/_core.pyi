@@ -8,6 +8,10 @@ _T = TypeVar("_T")
 class CycleError(RuntimeError):
     """The task graph has a cycle: a task depends, through other tasks, on itself."""
 
+class ForeignGraph(Exception):
+    """The graph holds another library's graph nodes (Dask's): the caller lowers it and
+    converts again. A signal between taskloom's layers, never shown to users."""
+
 class Progress:
     """Live counters of one computation, readable from any thread."""
 
@@ -63,9 +67,11 @@ def get(
     hooks: Any = None,
     fuse: bool = True,
     priorities: dict[Hashable, float] | None = None,
+    foreign: tuple[type, ...] | None = None,
 ) -> Any:
     """Compute ``keys`` from ``dsk``; ``num_workers <= 1`` runs on the calling thread;
-    ``priorities`` pick among ready tasks, highest first."""
+    ``priorities`` pick among ready tasks, highest first; a task value of one of the
+    ``foreign`` types raises :class:`ForeignGraph` before any task runs."""
 
 class Compiled:
     """A graph converted and ordered once, to run many times."""

@@ -45,8 +45,14 @@ class DelayedGraph(Mapping):
         return len(self._materialize())
 
 
-def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str) -> dict:
+def prepare(
+    dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str, scan: bool = True
+) -> dict:
     """Return ``dsk`` as a dict, with ``cache`` entries taking the place of tasks.
+
+    ``scan=False`` leaves Dask's graph nodes among a dict's values for the caller to
+    lower (see :func:`taskloom._dask_compat.as_graph`), unless there is a ``cache``:
+    its results join the graph after the nodes are lowered, never as nodes.
 
     ``extra`` holds the keyword arguments the ``get`` function does not know: they are
     accepted and ignored, as Dask's ``get`` functions do (``dask.local.get_async``
@@ -65,7 +71,7 @@ def prepare(dsk: Any, cache: Mapping | None, extra: dict[str, Any], caller: str)
         raise TypeError(f"cache must be a mapping of precomputed results, got {type(cache)}")
     if isinstance(dsk, DelayedGraph):
         return {**dsk, **cache} if cache else dsk
-    dsk = as_graph(dsk, cache or ())  # graphs from Dask's own collections
+    dsk = as_graph(dsk, cache or (), scan or bool(cache))  # Dask's collections' graphs
     if not isinstance(dsk, dict):
         if not isinstance(dsk, Mapping):
             raise TypeError(

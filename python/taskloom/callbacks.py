@@ -42,6 +42,7 @@ from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from typing import Any, ClassVar
 
 from taskloom import _core
+from taskloom._dask_compat import as_graph, node_types
 
 __all__ = ["Callback", "run"]
 
@@ -221,7 +222,9 @@ def run(
     priorities: dict | None = None,
 ) -> Any:
     """Run ``_core.get`` with the active callbacks wired in (the ``get`` functions' core);
-    ``priorities`` (key -> number) decide among ready tasks, highest first."""
+    ``priorities`` (key -> number) decide among ready tasks, highest first. Dask's graph
+    nodes among ``dsk``'s values are lowered here: found by the native converter, which
+    stops before any task runs, or first when callbacks are to see the graph."""
     active: list = [*Callback.active, *_dask_active()]
     if callbacks:
         active += [
@@ -229,8 +232,16 @@ def run(
             for c in callbacks
             if c not in Callback.active
         ]
+    # A dict from ``prepare(..., scan=False)``; a Delayed graph holds no Dask nodes.
+    nodes = node_types() if isinstance(dsk, dict) else None
     if not active:
+        try:
+            return _core.get(dsk, keys, num_workers, None, optimize_graph, priorities, nodes)
+        except _core.ForeignGraph:
+            dsk = as_graph(dsk)
         return _core.get(dsk, keys, num_workers, None, optimize_graph, priorities)
+    if nodes is not None:
+        dsk = as_graph(dsk)
     hooks = _Hooks()
     state = hooks.progress
     for cb in active:

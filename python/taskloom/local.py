@@ -38,7 +38,7 @@ def get_sync(
     >>> get_sync({"x": 3, "y": (mul, "x", "x")}, "y")
     9
     """
-    dsk = prepare(dsk, cache, kwargs, "get_sync")
+    dsk = prepare(dsk, cache, kwargs, "get_sync", scan=False)  # run() lowers Dask's nodes
     return run(dsk, keys, 0, callbacks, optimize_graph, priorities(annotations))
 
 

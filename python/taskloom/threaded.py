@@ -85,5 +85,5 @@ def get(
             "taskloom runs tasks on its own native thread pool; pass num_workers= instead of pool="
         )
     num_workers = resolve_num_workers(num_workers)
-    dsk = prepare(dsk, cache, kwargs, "get")
+    dsk = prepare(dsk, cache, kwargs, "get", scan=False)  # run() lowers Dask's nodes
     return run(dsk, keys, num_workers, callbacks, optimize_graph, priorities(annotations))

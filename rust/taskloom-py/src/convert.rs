@@ -322,6 +322,10 @@ struct Converter<'py> {
     recent: Vec<Recent>,
     // `taskloom.core.literal`: `(literal(x),)` is encoded as the constant `x`.
     literal_type: Option<Bound<'py, PyAny>>,
+    // Another library's graph node types (Dask's), and the last value type
+    // found not to be one: see `check_foreign`.
+    foreign: Option<Bound<'py, PyTuple>>,
+    not_foreign: *mut ffi::PyTypeObject,
 }
 
 /// Lookups answered by scanning the keys' hashes before the table is built.
@@ -543,6 +547,8 @@ impl<'py> Converter<'py> {
                 Vec::new()
             },
             literal_type: literal_type(py)?.map(|t| t.bind(py).clone()),
+            foreign: None,
+            not_foreign: std::ptr::null_mut(),
         })
     }
 
@@ -919,6 +925,36 @@ impl<'py> Converter<'py> {
         (1..n).map(move |i| unsafe { ffi::PyTuple_GET_ITEM(v, i) })
     }
 
+    /// Stop with `ForeignGraph` at a task value that is one of `foreign`'s
+    /// types (by its type, as the caller's own check reads values): the caller
+    /// lowers the graph to tuple tasks and converts again. Checked here, in the
+    /// one read of every value, rather than by a pass of the caller's over the
+    /// dict first: that pass cost 0.05 us a task in order, 0.26 shuffled.
+    #[inline]
+    fn check_foreign(&mut self, value: &Bound<'py, PyAny>) -> PyResult<()> {
+        let Some(kinds) = &self.foreign else {
+            return Ok(());
+        };
+        // SAFETY: the type of a live object; type objects outlive their instances.
+        let ty = unsafe { ffi::Py_TYPE(value.as_ptr()) };
+        if ty == self.not_foreign {
+            return Ok(());
+        }
+        for kind in kinds.iter() {
+            // SAFETY: `PyType_IsSubtype` reads the MRO of two live types and
+            // runs no Python code; `kind` is checked to be a type first.
+            let sub = unsafe {
+                ffi::PyType_Check(kind.as_ptr()) != 0
+                    && ffi::PyType_IsSubtype(ty, kind.as_ptr().cast()) != 0
+            };
+            if sub {
+                return Err(errors::ForeignGraph::new_err(()));
+            }
+        }
+        self.not_foreign = ty;
+        Ok(())
+    }
+
     /// Encode the value of the task of key `key_id` (the next task in order).
     fn emit_task(&mut self, key_id: u32) -> PyResult<()> {
         self.fetch_ahead(key_id);
@@ -949,6 +985,7 @@ impl<'py> Converter<'py> {
                     None => self.emit_call(&task, &f, 0, key_id)?,
                 },
                 None => {
+                    self.check_foreign(&value)?;
                     self.emit(&value, 0, key_id)?;
                     NO_FUNCTION
                 }
@@ -1002,7 +1039,13 @@ impl<'py> Converter<'py> {
 ///
 /// Besides a dict, `dsk` may be a `taskloom._graph.DelayedGraph`: the graph of
 /// Delayed values, read straight from them (no dict is built).
-pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Converted> {
+/// Convert `dsk` for computing `keys`; `foreign` (a tuple of types) stops the
+/// conversion with `ForeignGraph` at a task value of one of them.
+pub fn convert<'py>(
+    dsk: &Bound<'py, PyAny>,
+    keys: &Bound<'py, PyAny>,
+    foreign: Option<Bound<'py, PyTuple>>,
+) -> PyResult<Converted> {
     let mut c = if let Ok(dict) = dsk.cast::<PyDict>() {
         Converter::new(dict)?
     } else if let Some(roots) = dsk.getattr_opt("_delayed_roots")? {
@@ -1013,6 +1056,7 @@ pub fn convert(dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Conv
     } else {
         return Err(errors::not_a_dict(dsk));
     };
+    c.foreign = foreign;
     let mut outputs = Vec::new();
     let mut shape = Vec::new();
     c.emit_keys(keys, 0, &mut outputs, &mut shape)?;

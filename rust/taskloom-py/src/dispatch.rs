@@ -56,7 +56,7 @@ impl Dispatcher {
         fuse: bool,
         priorities: Option<Bound<'_, PyDict>>,
     ) -> PyResult<Self> {
-        let (plan, order) = plan(py, convert(dsk, keys)?, priorities.as_ref())?;
+        let (plan, order) = plan(py, convert(dsk, keys, None)?, priorities.as_ref())?;
         let Plan {
             program,
             graph,

@@ -15,6 +15,14 @@ pyo3::create_exception!(
     "The task graph has a cycle: a task depends, through other tasks, on itself."
 );
 
+pyo3::create_exception!(
+    taskloom,
+    ForeignGraph,
+    pyo3::exceptions::PyException,
+    "The graph holds another library's graph nodes (Dask's): the caller lowers it and \
+     converts again. A signal between taskloom's layers, never shown to users."
+);
+
 fn repr(obj: &Bound<'_, PyAny>) -> String {
     obj.repr()
         .map(|r| r.to_string())

@@ -29,16 +29,18 @@ mod lifecycle;
 mod pool;
 
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PySet};
+use pyo3::types::{PyDict, PySet, PyTuple};
 use taskloom_core::{fused_successors, partition, NO_TASK};
 
 /// Compute `keys` from the dict graph `dsk` (see `taskloom.get`).
 ///
 /// `num_workers <= 1` runs every task on the calling thread; `hooks` is
 /// described in `hooks.rs`; `fuse` runs linear chains as units; `priorities`
-/// (key -> number) picks among ready tasks, highest first.
+/// (key -> number) picks among ready tasks, highest first; a task value of
+/// one of the `foreign` types raises `ForeignGraph` before any task runs.
 #[pyfunction]
-#[pyo3(signature = (dsk, keys, num_workers = 0, hooks = None, fuse = true, priorities = None))]
+#[pyo3(signature = (dsk, keys, num_workers = 0, hooks = None, fuse = true, priorities = None, foreign = None))]
+#[allow(clippy::too_many_arguments)]
 fn get<'py>(
     py: Python<'py>,
     dsk: &Bound<'py, PyAny>,
@@ -47,9 +49,11 @@ fn get<'py>(
     hooks: Option<Bound<'py, PyAny>>,
     fuse: bool,
     priorities: Option<Bound<'py, PyDict>>,
+    foreign: Option<Bound<'py, PyTuple>>,
 ) -> PyResult<Py<PyAny>> {
     let hooks = hooks::Hooks::from_py(hooks)?;
-    let (plan, order) = exec::plan(py, convert::convert(dsk, keys)?, priorities.as_ref())?;
+    let converted = convert::convert(dsk, keys, foreign)?;
+    let (plan, order) = exec::plan(py, converted, priorities.as_ref())?;
     exec::execute(py, &plan, order, num_workers, hooks, fuse)
 }
 
@@ -77,7 +81,7 @@ impl Compiled {
 impl Compiled {
     #[new]
     fn new(py: Python<'_>, dsk: &Bound<'_, PyAny>, keys: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let inner = Some(exec::plan(py, convert::convert(dsk, keys)?, None)?);
+        let inner = Some(exec::plan(py, convert::convert(dsk, keys, None)?, None)?);
         Ok(Compiled { inner })
     }
 
@@ -238,5 +242,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(delayed::unique_token, m)?)?;
     m.add_function(wrap_pyfunction!(delayed::_seed_unique, m)?)?;
     m.add("CycleError", m.py().get_type::<errors::CycleError>())?;
+    m.add("ForeignGraph", m.py().get_type::<errors::ForeignGraph>())?;
     Ok(())
 }
