@@ -59,7 +59,14 @@ def _offsets(sizes: Sequence[int]) -> list[int]:
 def _clean_chunks(chunks: Any) -> tuple:
     # Every unknown size is the one math.nan object: tuples compare by identity first,
     # so equal unknown chunks compare equal (NaN != NaN otherwise).
-    return tuple(tuple(math.nan if s != s else int(s) for s in c) for c in chunks)
+    return tuple(_clean_axis(c) for c in chunks)
+
+
+def _clean_axis(sizes: Any) -> tuple:
+    sizes = tuple(sizes)  # the same tuple if it is one; read twice below
+    if set(map(type, sizes)) <= {int}:  # the common case, read at C speed
+        return sizes
+    return tuple(math.nan if s != s else int(s) for s in sizes)
 
 
 # -- the collection -----------------------------------------------------------------
@@ -538,6 +545,21 @@ def _block_keys(name: str, numblocks: tuple, prefix: tuple) -> list:
     if axis == len(numblocks) - 1:
         return [(name, *prefix, i) for i in builtins.range(numblocks[axis])]
     return [_block_keys(name, numblocks, (*prefix, i)) for i in builtins.range(numblocks[axis])]
+
+
+def block_keys(name: str, numblocks: Sequence[int]) -> list[tuple]:
+    """The keys ``(name, i, j, ...)`` of every block, flat, in C order: what a layer's
+    dict comprehension zips its tasks with (a 1-d array's without a tuple per block
+    unpacked: half the time of a layer of 10^4 blocks).
+
+    Examples
+    --------
+    >>> block_keys("x", (2, 2))
+    [('x', 0, 0), ('x', 0, 1), ('x', 1, 0), ('x', 1, 1)]
+    """
+    if len(numblocks) == 1:
+        return [(name, i) for i in builtins.range(numblocks[0])]
+    return [(name, *idx) for idx in itertools.product(*map(builtins.range, numblocks))]
 
 
 def _bytes(n: int) -> str:

@@ -15,7 +15,14 @@ from typing import Any
 import numpy as np
 
 from taskloom.array.chunks import require_known
-from taskloom.array.core import Array, _block_slices, _offsets, asarray, normalize_chunks
+from taskloom.array.core import (
+    Array,
+    _block_slices,
+    _offsets,
+    asarray,
+    block_keys,
+    normalize_chunks,
+)
 from taskloom.tokenize import tokenize
 
 __all__ = [
@@ -90,13 +97,13 @@ def full(
     # the cyclic GC to walk while the graph is built). A task, not the view itself
     # quoted as data: pickled for processes or a cluster, a broadcast view is a copy
     # of the whole block, where the task is a hundred bytes.
-    tasks: dict = {}
-    # Block shapes are the product of the chunk sizes, both in C order.
-    indices = itertools.product(*[range(len(c)) for c in chunks])
-    layer = {
-        (name, *idx): tasks.get(shape) or tasks.setdefault(shape, (filled, shape))
-        for idx, shape in zip(indices, itertools.product(*chunks), strict=True)
-    }
+    tasks = {shape: (filled, shape) for shape in itertools.product(*map(set, chunks))}
+    if len(chunks) == 1:  # by block size: no shape tuple made per block
+        of_size = {size: tasks[(size,)] for size in set(chunks[0])}
+        per_block = map(of_size.__getitem__, chunks[0])
+    else:  # block shapes are the product of the chunk sizes, in C order as the keys
+        per_block = map(tasks.__getitem__, itertools.product(*chunks))
+    layer = dict(zip(block_keys(name, [len(c) for c in chunks]), per_block, strict=True))
     return Array({name: layer}, name, chunks, dtype)
 
 

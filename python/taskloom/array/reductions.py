@@ -38,6 +38,7 @@ from taskloom.array.core import (
     _derive,
     _offsets,
     asarray,
+    block_keys,
     concatenate_blocks,
     elemwise,
     unify_chunks,
@@ -138,7 +139,9 @@ def _tree(
             extra = [(o.name, *idx) for o in others]
             layer[(level_name, *idx)] = (chunk, (x.name, *idx), *extra, axes)
     else:  # the common case, as one comprehension: 10^6 blocks take a second less
-        layer = {(level_name, *idx): (chunk, (x.name, *idx), axes) for idx in blocks}
+        keys = block_keys(level_name, x.numblocks)
+        refs = block_keys(x.name, x.numblocks)
+        layer = {k: (chunk, ref, axes) for k, ref in zip(keys, refs, strict=True)}
     numblocks = list(x.numblocks)
     depth = 0
     # With finish_nested the last group (at most split_every) goes to finish unmerged.
