@@ -662,6 +662,12 @@ def test_filled_blocks_of_one_shape_share_a_view_never_a_result():
     out[:] = 0.0
     np.testing.assert_array_equal(x.compute(), np.full(5, 2.0))
     np.testing.assert_array_equal(x.compute(scheduler="processes"), np.full(5, 2.0))
+    # Unpickled in a worker process, the element is read-only again: no task there can
+    # make the view it shares with every block of its shape writeable.
+    filled, shape = graph[(x.name, 0)]
+    view = pickle.loads(pickle.dumps(filled))(shape)
+    with pytest.raises(ValueError):
+        view.flags.writeable = True
 
 
 def test_a_filled_blocks_task_pickles_small():

@@ -185,6 +185,21 @@ def test_a_node_found_late_in_a_dict_of_tuples_is_lowered_before_any_task_runs(g
     assert isinstance(dsk["end"], spec.Task)  # the user's graph is not changed
 
 
+@pytest.mark.parametrize("get", GETS, ids=["threaded", "sync"])
+def test_an_error_lowering_a_graph_is_not_chained_to_the_native_signal(get):
+    with pytest.raises(ValueError, match="depends on key 'nowhere'") as info:
+        get({"x": 1, "a": spec.Alias("a", "nowhere")}, "a")
+    assert info.value.__context__ is None and info.value.__cause__ is None
+
+
+@pytest.mark.parametrize("get", GETS, ids=["threaded", "sync"])
+def test_a_cached_result_is_a_result_even_when_it_is_a_dask_node(get):
+    ref = spec.TaskRef("elsewhere")
+    dsk = {"a": (_pair, "b"), "b": (operator.neg, 1)}
+    # (Dask's own get_sync raises KeyError on a cache here: its result is the reference.)
+    assert get(dsk, "a", cache={"b": ref}) == _pair(ref)
+
+
 def _dask_computations():
     """Dask collections whose results Dask computes through graph nodes of every kind."""
     rng = np.random.default_rng(7)

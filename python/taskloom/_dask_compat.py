@@ -444,7 +444,8 @@ def as_graph(dsk: Any, known: Collection = (), scan: bool = True) -> Any:
 
     Returns
     -------
-    ``dsk`` itself if it holds no Dask graph objects, else a new dict.
+    ``dsk`` itself if it holds no Dask graph objects (or ``scan`` is false and ``dsk``
+    is a mapping), else a new dict.
 
     Raises
     ------

@@ -220,11 +220,13 @@ def run(
     callbacks: Iterable[Callback] | None,
     optimize_graph: bool = True,
     priorities: dict | None = None,
+    lowered: bool = False,
 ) -> Any:
     """Run ``_core.get`` with the active callbacks wired in (the ``get`` functions' core);
-    ``priorities`` (key -> number) decide among ready tasks, highest first. Dask's graph
-    nodes among ``dsk``'s values are lowered here: found by the native converter, which
-    stops before any task runs, or first when callbacks are to see the graph."""
+    ``priorities`` (key -> number) decide among ready tasks, highest first. Unless
+    ``lowered`` (``prepare`` did it: see its ``scan``), Dask's graph nodes among
+    ``dsk``'s values are lowered here: found by the native converter, which stops before
+    any task runs, or first when callbacks are to see the graph."""
     active: list = [*Callback.active, *_dask_active()]
     if callbacks:
         active += [
@@ -233,12 +235,13 @@ def run(
             if c not in Callback.active
         ]
     # A dict from ``prepare(..., scan=False)``; a Delayed graph holds no Dask nodes.
-    nodes = node_types() if isinstance(dsk, dict) else None
+    nodes = None if lowered or not isinstance(dsk, dict) else node_types()
     if not active:
         try:
             return _core.get(dsk, keys, num_workers, None, optimize_graph, priorities, nodes)
         except _core.ForeignGraph:
-            dsk = as_graph(dsk)
+            pass  # lowered outside the handler: its errors are not chained to the signal
+        dsk = as_graph(dsk)
         return _core.get(dsk, keys, num_workers, None, optimize_graph, priorities)
     if nodes is not None:
         dsk = as_graph(dsk)

@@ -39,7 +39,8 @@ def get_sync(
     9
     """
     dsk = prepare(dsk, cache, kwargs, "get_sync", scan=False)  # run() lowers Dask's nodes
-    return run(dsk, keys, 0, callbacks, optimize_graph, priorities(annotations))
+    lowered = bool(cache)  # prepare lowers a graph with a cache itself
+    return run(dsk, keys, 0, callbacks, optimize_graph, priorities(annotations), lowered)
 
 
 get = get_sync

@@ -86,4 +86,5 @@ def get(
         )
     num_workers = resolve_num_workers(num_workers)
     dsk = prepare(dsk, cache, kwargs, "get", scan=False)  # run() lowers Dask's nodes
-    return run(dsk, keys, num_workers, callbacks, optimize_graph, priorities(annotations))
+    lowered = bool(cache)  # prepare lowers a graph with a cache itself
+    return run(dsk, keys, num_workers, callbacks, optimize_graph, priorities(annotations), lowered)

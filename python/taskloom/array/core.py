@@ -24,7 +24,7 @@ import builtins
 import itertools
 import math
 import operator
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import reduce
 from operator import mul
 from typing import Any
@@ -625,11 +625,15 @@ def _leaves(nested: Any) -> Any:
         yield nested
 
 
+def _any_masked(blocks: Iterable[Any]) -> bool:
+    # A check per distinct type, not per block: a reduction's combine joins thousands.
+    return any(issubclass(t, np.ma.MaskedArray) for t in set(map(type, blocks)))
+
+
 def concatenate_blocks(blocks: Sequence[Any], axis: int) -> np.ndarray:
     """``np.concatenate`` of blocks, keeping the masks of ``numpy.ma`` blocks (which
     ``np.concatenate`` and ``np.block`` drop)."""
-    # A check per distinct type, not per block: reductions' combines join thousands.
-    if any(issubclass(t, np.ma.MaskedArray) for t in set(map(type, blocks))):
+    if _any_masked(blocks):
         return np.ma.concatenate(blocks, axis=axis)
     return np.concatenate(blocks, axis=axis)
 
@@ -638,7 +642,7 @@ def join_blocks(nested: Any) -> np.ndarray:
     """``np.block`` of nested lists of blocks (one list level per axis), keeping masks."""
     if not isinstance(nested, list):
         return nested
-    if not any(isinstance(b, np.ma.MaskedArray) for b in _leaves(nested)):
+    if not _any_masked(_leaves(nested)):
         return np.block(nested)
 
     def join(x: Any, depth: int) -> Any:

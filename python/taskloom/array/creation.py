@@ -59,6 +59,9 @@ class _Filled:
     __slots__ = ("one", "views")
 
     def __init__(self, one: np.ndarray) -> None:
+        # Read-only also once unpickled (in a worker process, where the views are
+        # shared by every task): no block can be made writeable through its base.
+        one.flags.writeable = False
         self.one = one
         self.views: dict[tuple, np.ndarray] = {}
 
@@ -90,14 +93,12 @@ def full(
     chunks = normalize_chunks(chunks, shape, dtype)
     name = name or f"full-{tokenize(shape, fill_value, dtype, chunks)}"
     # The element every block shows, made once (read-only: blocks share it).
-    one = np.full((), fill_value, dtype=dtype)
-    one.flags.writeable = False
-    filled = _Filled(one)
+    filled = _Filled(np.full((), fill_value, dtype=dtype))
     # Blocks of one shape share one task (10^6 blocks: a few tuples, not one each for
     # the cyclic GC to walk while the graph is built). A task, not the view itself
     # quoted as data: pickled for processes or a cluster, a broadcast view is a copy
     # of the whole block, where the task is a hundred bytes.
-    tasks = {shape: (filled, shape) for shape in itertools.product(*map(set, chunks))}
+    tasks = {block: (filled, block) for block in itertools.product(*map(set, chunks))}
     if len(chunks) == 1:  # by block size: no shape tuple made per block
         of_size = {size: tasks[(size,)] for size in set(chunks[0])}
         per_block = map(of_size.__getitem__, chunks[0])

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from taskloom.array.core import Array, _block_slices, from_array, normalize_chunks
+from taskloom.array.core import Array, _block_slices, block_keys, from_array, normalize_chunks
 from taskloom.core import data_task
 from taskloom.tokenize import tokenize
 
@@ -233,7 +233,7 @@ def store(
     dsk: dict = {}
     for w in writes:
         dsk.update(w.__dask_graph__())
-    keys = [k for w in writes for k in _flat_keys(w)]
+    keys = [k for w in writes for k in block_keys(w.name, w.numblocks)]
     done = f"store-done-{tokenize(keys)}"
     dsk[done] = (_done, *keys)
     written = Delayed(done, dsk)
@@ -250,10 +250,6 @@ def store(
             layer[(name, *idx)] = (_load_chunk, tkey, slc, r, lock_key)
         loaded.append(Array({name: layer}, name, w.chunks, w.dtype))
     return loaded[0] if len(loaded) == 1 else tuple(loaded)
-
-
-def _flat_keys(x: Array) -> list:
-    return [(x.name, *idx) for idx in np.ndindex(*x.numblocks)]
 
 
 # -- zarr -------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def _tree(
                      finish, output_size, finish_nested, [o.name for o in others])  # fmt: skip
     level_name = f"{name}-chunk-{token}"
     layer: dict = {}
-    blocks = itertools.product(*[builtins.range(n) for n in x.numblocks])
+    blocks = itertools.product(*map(builtins.range, x.numblocks))  # C order, as block_keys
     if index_aware:
         offsets = [_offsets(c) for c in x.chunks]
         for idx in blocks:

@@ -54,7 +54,7 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyTuple};
+use pyo3::types::{PyDict, PyList, PyTuple, PyType};
 use taskloom_core::keytable::KeyTable;
 use taskloom_core::mem::{prefetch, AHEAD};
 use taskloom_core::{Graph, GraphBuilder, TaskId};
@@ -323,9 +323,10 @@ struct Converter<'py> {
     // `taskloom.core.literal`: `(literal(x),)` is encoded as the constant `x`.
     literal_type: Option<Bound<'py, PyAny>>,
     // Another library's graph node types (Dask's), and the last value type
-    // found not to be one: see `check_foreign`.
+    // found not to be one (held: a type freed with its last value could see
+    // its address reused by another): see `check_foreign`.
     foreign: Option<Bound<'py, PyTuple>>,
-    not_foreign: *mut ffi::PyTypeObject,
+    not_foreign: Option<Bound<'py, PyType>>,
 }
 
 /// Lookups answered by scanning the keys' hashes before the table is built.
@@ -548,7 +549,7 @@ impl<'py> Converter<'py> {
             },
             literal_type: literal_type(py)?.map(|t| t.bind(py).clone()),
             foreign: None,
-            not_foreign: std::ptr::null_mut(),
+            not_foreign: None,
         })
     }
 
@@ -935,23 +936,23 @@ impl<'py> Converter<'py> {
         let Some(kinds) = &self.foreign else {
             return Ok(());
         };
-        // SAFETY: the type of a live object; type objects outlive their instances.
-        let ty = unsafe { ffi::Py_TYPE(value.as_ptr()) };
-        if ty == self.not_foreign {
+        let ty = value.get_type();
+        if self.not_foreign.as_ref().is_some_and(|t| t.is(&ty)) {
             return Ok(());
         }
         for kind in kinds.iter() {
             // SAFETY: `PyType_IsSubtype` reads the MRO of two live types and
-            // runs no Python code; `kind` is checked to be a type first.
+            // runs no Python code (unlike `issubclass`'s hooks, which Dask's
+            // plain classes do not define); `kind` is checked to be a type first.
             let sub = unsafe {
                 ffi::PyType_Check(kind.as_ptr()) != 0
-                    && ffi::PyType_IsSubtype(ty, kind.as_ptr().cast()) != 0
+                    && ffi::PyType_IsSubtype(ty.as_type_ptr(), kind.as_ptr().cast()) != 0
             };
             if sub {
                 return Err(errors::ForeignGraph::new_err(()));
             }
         }
-        self.not_foreign = ty;
+        self.not_foreign = Some(ty);
         Ok(())
     }
 
@@ -1038,9 +1039,9 @@ impl<'py> Converter<'py> {
 /// Convert `dsk` for computing `keys` (one key or nested lists of keys).
 ///
 /// Besides a dict, `dsk` may be a `taskloom._graph.DelayedGraph`: the graph of
-/// Delayed values, read straight from them (no dict is built).
-/// Convert `dsk` for computing `keys`; `foreign` (a tuple of types) stops the
-/// conversion with `ForeignGraph` at a task value of one of them.
+/// Delayed values, read straight from them (no dict is built). `foreign` (a
+/// tuple of types) stops the conversion with `ForeignGraph` at a task value of
+/// one of them (see `Converter::check_foreign`).
 pub fn convert<'py>(
     dsk: &Bound<'py, PyAny>,
     keys: &Bound<'py, PyAny>,
