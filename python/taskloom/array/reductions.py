@@ -128,18 +128,18 @@ def _tree(
                      finish, output_size, finish_nested, [o.name for o in others])  # fmt: skip
     level_name = f"{name}-chunk-{token}"
     layer: dict = {}
+    keys = block_keys(level_name, x.numblocks)
     blocks = itertools.product(*map(builtins.range, x.numblocks))  # C order, as block_keys
     if index_aware:
         offsets = [_offsets(c) for c in x.chunks]
-        for idx in blocks:
+        for key, idx in zip(keys, blocks, strict=True):
             start = tuple(offsets[a][i] for a, i in enumerate(idx))
-            layer[(level_name, *idx)] = (chunk, (x.name, *idx), axes, start, x.shape)
+            layer[key] = (chunk, (x.name, *idx), axes, start, x.shape)
     elif others:
-        for idx in blocks:
+        for key, idx in zip(keys, blocks, strict=True):
             extra = [(o.name, *idx) for o in others]
-            layer[(level_name, *idx)] = (chunk, (x.name, *idx), *extra, axes)
+            layer[key] = (chunk, (x.name, *idx), *extra, axes)
     else:  # the common case, as one comprehension: 10^6 blocks take a second less
-        keys = block_keys(level_name, x.numblocks)
         refs = block_keys(x.name, x.numblocks)
         layer = {k: (chunk, ref, axes) for k, ref in zip(keys, refs, strict=True)}
     numblocks = list(x.numblocks)
@@ -149,6 +149,15 @@ def _tree(
         depth += 1
         nxt_name = f"{name}-combine{depth}-{token}"
         new_numblocks = [-(-n // splits[a]) if a in axes else n for a, n in enumerate(numblocks)]
+        if len(numblocks) == 1:
+            # One axis: a group is a slice of the level's keys, the very objects its
+            # layer holds (the converter finds them by identity), with no call each.
+            split = splits[0]
+            groups = [keys[j : j + split] for j in builtins.range(0, numblocks[0], split)]
+            keys = block_keys(nxt_name, new_numblocks)
+            layer.update(zip(keys, [(combine, group, axes) for group in groups], strict=True))
+            level_name, numblocks = nxt_name, new_numblocks
+            continue
         for idx in np.ndindex(*new_numblocks):
             ranges = [
                 builtins.range(i * splits[a], builtins.min((i + 1) * splits[a], numblocks[a]))
