@@ -40,6 +40,18 @@ UNKNOWN_CHUNK_MESSAGE = (
 )
 
 
+def all_ints(sizes: Sequence[Any]) -> bool:
+    """Whether every item is an exact ``int``, read at C speed (one type check per
+    distinct type, not a Python step per block).
+
+    Examples
+    --------
+    >>> all_ints((2, 2, 1)), all_ints((2, math.nan)), all_ints((True,))
+    (True, False, False)
+    """
+    return set(map(type, sizes)) <= {int}
+
+
 def has_unknown(chunks: Sequence[Any]) -> bool:
     """Whether block sizes (one axis's, or a tuple of axes') hold an unknown (NaN) size.
 
@@ -48,7 +60,7 @@ def has_unknown(chunks: Sequence[Any]) -> bool:
     >>> has_unknown(((2, 2), (math.nan,))), has_unknown((3, 1))
     (True, False)
     """
-    if set(map(type, chunks)) <= {int}:  # block sizes all known: read at C speed
+    if all_ints(chunks):  # block sizes all known
         return False
     return any(has_unknown(c) if isinstance(c, tuple) else c != c for c in chunks)
 

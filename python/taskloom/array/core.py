@@ -35,6 +35,7 @@ from taskloom.annotations import record as record_annotations
 from taskloom.array.chunks import (
     AUTO_BYTES,
     UNKNOWN_CHUNK_MESSAGE,
+    all_ints,
     balance_chunks,
     has_unknown,
     normalize_chunks,
@@ -64,7 +65,7 @@ def _clean_chunks(chunks: Any) -> tuple:
 
 def _clean_axis(sizes: Any) -> tuple:
     sizes = tuple(sizes)  # the same tuple if it is one; read twice below
-    if set(map(type, sizes)) <= {int}:  # the common case, read at C speed
+    if all_ints(sizes):  # the common case
         return sizes
     return tuple(math.nan if s != s else int(s) for s in sizes)
 

@@ -149,25 +149,17 @@ def _tree(
         depth += 1
         nxt_name = f"{name}-combine{depth}-{token}"
         new_numblocks = [-(-n // splits[a]) if a in axes else n for a, n in enumerate(numblocks)]
-        if len(numblocks) == 1:
-            # One axis: a group is a slice of the level's keys, the very objects its
-            # layer holds (the converter finds them by identity), with no call each.
-            split = splits[0]
-            groups = [keys[j : j + split] for j in builtins.range(0, numblocks[0], split)]
-            keys = block_keys(nxt_name, new_numblocks)
-            layer.update(zip(keys, [(combine, group, axes) for group in groups], strict=True))
-            level_name, numblocks = nxt_name, new_numblocks
-            continue
-        for idx in np.ndindex(*new_numblocks):
+        strides = _strides(numblocks)
+        nxt_keys = block_keys(nxt_name, new_numblocks)
+        for key, idx in zip(nxt_keys, np.ndindex(*new_numblocks), strict=True):
             ranges = [
                 builtins.range(i * splits[a], builtins.min((i + 1) * splits[a], numblocks[a]))
                 if a in axes
-                else [i]
+                else builtins.range(i, i + 1)
                 for a, i in enumerate(idx)
             ]
-            parts = _nested(level_name, ranges)
-            layer[(nxt_name, *idx)] = (combine, parts, axes)
-        level_name, numblocks = nxt_name, new_numblocks
+            layer[key] = (combine, _grouped(keys, strides, ranges), axes)
+        level_name, numblocks, keys = nxt_name, new_numblocks, nxt_keys
     out_name = f"{name}-{token}"
     out_chunks = []
     for a, c in enumerate(x.chunks):
@@ -180,27 +172,34 @@ def _tree(
     for idx in np.ndindex(*final):
         out_idx = tuple(i for a, i in enumerate(idx) if a not in axes or keepdims)
         if finish_nested:
-            ranges = [builtins.range(numblocks[a]) if a in axes else [i] for a, i in enumerate(idx)]
-            arg: Any = _nested(level_name, ranges)
+            ranges = [
+                builtins.range(numblocks[a]) if a in axes else builtins.range(i, i + 1)
+                for a, i in enumerate(idx)
+            ]
+            arg: Any = _grouped(keys, _strides(numblocks), ranges)
         else:
             arg = (level_name, *idx)
         layer[(out_name, *out_idx)] = (finish, arg, axes, keepdims)
     return _derive(x, out_name, layer, tuple(out_chunks), dtype, *others)
 
 
-def _nested(name: str, ranges: list) -> Any:
-    """Keys ``(name, i, j, ...)`` for ``i`` in ``ranges[0]``, ``j`` in ``ranges[1]``...
-    as nested lists, one level per range."""
+def _strides(numblocks: list) -> list[int]:
+    """How far apart, in a level's flat C-order keys, neighbours along each axis are."""
+    return [math.prod(numblocks[a + 1 :]) for a in builtins.range(len(numblocks))]
+
+
+def _grouped(keys: list, strides: list, ranges: list, axis: int = 0, offset: int = 0) -> Any:
+    """The level's keys (flat, C order, from ``block_keys``) at ``ranges[0]`` x
+    ``ranges[1]`` x ... (step-1 ranges), as nested lists, one level per range: the very
+    key objects the level's layer holds, which the converter finds by identity. A 0-d
+    level's one key itself. (Module-level, not a closure: a recursive closure would be a
+    reference cycle holding the keys.)"""
     if not ranges:
-        return (name,)
-    last = len(ranges) - 1
-
-    def build(axis: int, prefix: tuple) -> Any:
-        if axis == last:  # the innermost keys in one comprehension, not a call each
-            return [(name, *prefix, i) for i in ranges[axis]]
-        return [build(axis + 1, (*prefix, i)) for i in ranges[axis]]
-
-    return build(0, ())
+        return keys[0]
+    r = ranges[axis]
+    if axis == len(ranges) - 1:  # the innermost keys: one slice, not a key each
+        return keys[offset + r.start : offset + r.stop]
+    return [_grouped(keys, strides, ranges, axis + 1, offset + i * strides[axis]) for i in r]
 
 
 def _concat_nested(parts: Any, depth: int = 0) -> Any:
