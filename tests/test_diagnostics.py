@@ -82,7 +82,9 @@ def test_posttask_worker_ids_show_offloaded_tasks():
     with cb:
         taskloom.get(graph(), "total", num_workers=2)
     assert 0 in workers or len(workers) >= 2
-    assert workers & {1, 2, 3}, "sleeping tasks should run on pool workers"
+    # Pool workers are numbered from 1 as the pool starts them (Dask gives thread
+    # idents): which ones run depends on the threads earlier tests left busy.
+    assert workers - {0}, "sleeping tasks should run on pool workers"
 
 
 def test_progress_bar_draws_counts_and_completes():

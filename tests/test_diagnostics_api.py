@@ -63,9 +63,16 @@ def test_resource_profiler_sees_cpu_use():
 
 def test_resource_profiler_registered_samples_only_during_computations():
     prof = ResourceProfiler(dt=0.01)
+
+    def until_sampled(times):
+        # Waits for the samples rather than a fixed time: CI's machine can stall.
+        deadline = time.monotonic() + 30
+        while len(prof._tracker.data) < times and time.monotonic() < deadline:
+            time.sleep(0.01)
+
     prof.register()
     try:
-        taskloom.get({"x": (time.sleep, 0.1)}, "x")
+        taskloom.get({"x": (until_sampled, 3)}, "x")
         n = len(prof.results)
         assert n >= 3
         time.sleep(0.1)

@@ -58,7 +58,9 @@ pub fn closing() -> bool {
     CLOSING.load(Ordering::Relaxed)
 }
 
-fn on_main_thread() -> bool {
+/// Whether the calling thread is the interpreter's main thread, the only one
+/// on which CPython runs signal handlers.
+pub fn on_main_thread() -> bool {
     // SAFETY: reads the calling thread's id; needs no interpreter state.
     let ident = unsafe { ffi::PyThread_get_thread_ident() } as u64;
     ident == MAIN_THREAD.load(Ordering::Relaxed)
