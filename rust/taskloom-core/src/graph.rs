@@ -4,12 +4,18 @@
 //! task first mentions them (so a task's "local dependency index" is stable and
 //! the binding can encode argument references as small integers). The reverse
 //! adjacency, `consumers(t)`, is derived once in [`GraphBuilder::build`] by a
-//! counting sort. About 8 bytes per task plus 8 per edge.
+//! counting sort. About 12 bytes per task plus 8 per edge.
+//!
+//! A task's entry in the dependency index holds its first dependency next to
+//! its offset ([`Span`]): a walk that follows dependencies through tasks
+//! numbered in another order than they run (a dict inserted in any order) then
+//! waits for one cache miss per task, not two in a row (offset, then list):
+//! [`order`](crate::order) on a shuffled chain of 10^6 tasks took half the time.
 //!
 //! Invariant: both offset arrays hold one entry more than there are tasks (a
-//! leading 0), so `len()` is `dep_offsets.len() - 1` without a branch. Every
+//! leading 0), so `len()` is `dep_spans.len() - 1` without a branch. Every
 //! way to make a [`Graph`] or a [`GraphBuilder`], `Default` included, starts
-//! from `[0]`; nothing here checks for an empty offset array later.
+//! from one entry at offset 0; nothing here checks for an empty offset array later.
 
 use crate::mem::{prefetch, AHEAD};
 use std::fmt;
@@ -17,10 +23,27 @@ use std::fmt;
 /// Dense task identifier: the index of a task in every per-task array.
 pub type TaskId = u32;
 
+/// Where a task's dependencies start in the list of all of them, and the first
+/// of them (`NO_FIRST` if it has none; the entry past the last task too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    first: TaskId,
+}
+
+const NO_FIRST: TaskId = TaskId::MAX;
+
+impl Span {
+    const EMPTY: Span = Span {
+        start: 0,
+        first: NO_FIRST,
+    };
+}
+
 /// A built, immutable task graph.
 #[derive(Debug, Clone)]
 pub struct Graph {
-    dep_offsets: Vec<u32>,
+    dep_spans: Vec<Span>,
     deps: Vec<TaskId>,
     consumer_offsets: Vec<u32>,
     consumers: Vec<TaskId>,
@@ -54,7 +77,7 @@ impl Default for Graph {
         // Not derived: a derived Default would leave the offset arrays empty
         // and `len()` would underflow (issue #12).
         Graph {
-            dep_offsets: vec![0],
+            dep_spans: vec![Span::EMPTY],
             deps: Vec::new(),
             consumer_offsets: vec![0],
             consumers: Vec::new(),
@@ -66,7 +89,7 @@ impl Graph {
     /// Number of tasks.
     #[inline]
     pub fn len(&self) -> usize {
-        self.dep_offsets.len() - 1
+        self.dep_spans.len() - 1
     }
 
     /// True when the graph has no tasks.
@@ -79,7 +102,16 @@ impl Graph {
     #[inline]
     pub fn deps(&self, t: TaskId) -> &[TaskId] {
         let t = t as usize;
-        &self.deps[self.dep_offsets[t] as usize..self.dep_offsets[t + 1] as usize]
+        &self.deps[self.dep_spans[t].start as usize..self.dep_spans[t + 1].start as usize]
+    }
+
+    /// How many dependencies `t` has, and the first of them (meaningless when
+    /// none): read from one place, where [`deps`](Self::deps) reads two.
+    #[inline]
+    pub fn dep_head(&self, t: TaskId) -> (u32, TaskId) {
+        let t = t as usize;
+        let span = self.dep_spans[t];
+        (self.dep_spans[t + 1].start - span.start, span.first)
     }
 
     /// The tasks that read the result of `t`.
@@ -104,36 +136,29 @@ impl Graph {
         for (i, &t) in sequence.iter().enumerate() {
             new_id[t as usize] = i as TaskId;
         }
-        let mut dep_offsets = Vec::with_capacity(sequence.len() + 1);
-        dep_offsets.push(0);
-        let mut deps = Vec::with_capacity(self.deps.len());
+        let mut builder = GraphBuilder::with_capacity(sequence.len(), self.deps.len());
         for (i, &t) in sequence.iter().enumerate() {
             // The sequence reads the arrays at random: fetch ahead, in steps
-            // (a task's offsets, then its dependency list, then their new ids).
+            // (a task's span, then its dependency list, then their new ids).
             if let Some(&ahead) = sequence.get(i + AHEAD) {
-                prefetch(&self.dep_offsets[ahead as usize]);
+                prefetch(&self.dep_spans[ahead as usize]);
             }
             if let Some(&ahead) = sequence.get(i + AHEAD / 2) {
-                prefetch(
-                    self.deps
-                        .as_ptr()
-                        .wrapping_add(self.dep_offsets[ahead as usize] as usize),
-                );
+                let span = self.dep_spans[ahead as usize];
+                prefetch(self.deps.as_ptr().wrapping_add(span.start as usize));
+                prefetch(new_id.as_ptr().wrapping_add(span.first as usize));
             }
             if let Some(&ahead) = sequence.get(i + AHEAD / 4) {
-                for &d in self.deps(ahead).iter().take(4) {
+                for &d in self.deps(ahead).iter().skip(1).take(3) {
                     prefetch(&new_id[d as usize]);
                 }
             }
-            deps.extend(self.deps(t).iter().map(|&d| new_id[d as usize]));
-            dep_offsets.push(deps.len() as u32);
+            // Dependencies are distinct already: no folding needed.
+            builder
+                .deps
+                .extend(self.deps(t).iter().map(|&d| new_id[d as usize]));
+            builder.end_task();
         }
-        let builder = GraphBuilder {
-            dep_offsets,
-            deps,
-            seen_by: Vec::new(),
-            local_index: Vec::new(),
-        };
         // A dependency left out of `sequence` is NO_TASK, past every id: refused.
         let graph = builder
             .build()
@@ -167,7 +192,7 @@ impl Graph {
 /// in [`build`](Self::build).
 #[derive(Debug)]
 pub struct GraphBuilder {
-    dep_offsets: Vec<u32>,
+    dep_spans: Vec<Span>,
     deps: Vec<TaskId>,
     // For dedup without scanning: `seen_by[d] == current + 1` means the current
     // task already lists `d`, at local index `local_index[d]`. O(1) per edge,
@@ -187,10 +212,10 @@ impl Default for GraphBuilder {
 impl GraphBuilder {
     /// A builder with room for `tasks` tasks and `edges` edges.
     pub fn with_capacity(tasks: usize, edges: usize) -> Self {
-        let mut dep_offsets = Vec::with_capacity(tasks + 1);
-        dep_offsets.push(0);
+        let mut dep_spans = Vec::with_capacity(tasks + 1);
+        dep_spans.push(Span::EMPTY);
         GraphBuilder {
-            dep_offsets,
+            dep_spans,
             deps: Vec::with_capacity(edges),
             seen_by: Vec::with_capacity(tasks),
             local_index: Vec::with_capacity(tasks),
@@ -200,7 +225,7 @@ impl GraphBuilder {
     /// Id the next [`end_task`](Self::end_task) will close.
     #[inline]
     pub fn current(&self) -> TaskId {
-        (self.dep_offsets.len() - 1) as TaskId
+        (self.dep_spans.len() - 1) as TaskId
     }
 
     /// Record that the current task reads `dep`; returns its local index.
@@ -216,7 +241,7 @@ impl GraphBuilder {
         if self.seen_by[d] == stamp {
             return self.local_index[d];
         }
-        let start = *self.dep_offsets.last().unwrap() as usize;
+        let start = self.dep_spans.last().unwrap().start as usize;
         let local = (self.deps.len() - start) as u32;
         self.seen_by[d] = stamp;
         self.local_index[d] = local;
@@ -228,19 +253,29 @@ impl GraphBuilder {
     #[inline]
     pub fn end_task(&mut self) -> TaskId {
         let id = self.current();
-        self.dep_offsets.push(self.deps.len() as u32);
+        let end = self.deps.len() as u32;
+        let span = self.dep_spans.last_mut().unwrap();
+        if end > span.start {
+            span.first = self.deps[span.start as usize];
+        }
+        self.dep_spans.push(Span {
+            start: end,
+            first: NO_FIRST,
+        });
         id
     }
 
     /// Validate ids and derive the consumer adjacency.
     pub fn build(self) -> Result<Graph, GraphError> {
-        let n = self.dep_offsets.len() - 1;
+        let n = self.dep_spans.len() - 1;
         if n >= u32::MAX as usize || self.deps.len() >= u32::MAX as usize {
             return Err(GraphError::TooLarge);
         }
         let mut counts = vec![0u32; n + 1];
         for t in 0..n {
-            for &d in &self.deps[self.dep_offsets[t] as usize..self.dep_offsets[t + 1] as usize] {
+            for &d in
+                &self.deps[self.dep_spans[t].start as usize..self.dep_spans[t + 1].start as usize]
+            {
                 if d as usize >= n {
                     return Err(GraphError::UnknownDependency {
                         task: t as TaskId,
@@ -257,14 +292,16 @@ impl GraphBuilder {
         let mut fill = counts;
         let mut consumers = vec![0; self.deps.len()];
         for t in 0..n {
-            for &d in &self.deps[self.dep_offsets[t] as usize..self.dep_offsets[t + 1] as usize] {
+            for &d in
+                &self.deps[self.dep_spans[t].start as usize..self.dep_spans[t + 1].start as usize]
+            {
                 let slot = &mut fill[d as usize];
                 consumers[*slot as usize] = t as TaskId;
                 *slot += 1;
             }
         }
         Ok(Graph {
-            dep_offsets: self.dep_offsets,
+            dep_spans: self.dep_spans,
             deps: self.deps,
             consumer_offsets,
             consumers,
@@ -320,7 +357,7 @@ mod tests {
             assert_eq!(g.len(), 0);
             assert!(g.is_empty());
             assert_eq!(g.edge_count(), 0);
-            assert_eq!(g.dep_offsets, [0]);
+            assert_eq!(g.dep_spans, [Span::EMPTY]);
             assert_eq!(g.consumer_offsets, [0]);
             assert!(g.deps.is_empty() && g.consumers.is_empty());
         }

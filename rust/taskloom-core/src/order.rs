@@ -161,10 +161,16 @@ pub fn order(graph: &Graph, outputs: &[TaskId]) -> Result<Order, Cycle> {
         stack.push((root, 0));
         while let Some(top) = stack.last_mut() {
             let (t, next) = *top;
-            let deps = graph.deps(t);
-            if (next as usize) < deps.len() {
+            // The first dependency comes with the count (one cache miss per
+            // task where tasks are not numbered in the order they run).
+            let (count, first) = graph.dep_head(t);
+            if next < count {
                 top.1 += 1;
-                let d = deps[next as usize];
+                let d = if next == 0 {
+                    first
+                } else {
+                    graph.deps(t)[next as usize]
+                };
                 match state[d as usize] {
                     WHITE => {
                         state[d as usize] = ON_PATH;

@@ -390,6 +390,19 @@ fn check_order(dag: &Dag, graph: &Graph, oracle: &Oracle) -> Result<(), TestCase
 
 /// 192 cases per property (about 0.2 s each in debug, so `cargo test` stays
 /// quick), unless `PROPTEST_CASES` asks for more or fewer.
+/// `dep_head` (count and first dependency, read from one place) agrees with `deps`.
+fn check_heads(graph: &Graph) -> Result<(), TestCaseError> {
+    for t in 0..graph.len() as TaskId {
+        let (count, first) = graph.dep_head(t);
+        let deps = graph.deps(t);
+        prop_assert_eq!(count as usize, deps.len());
+        if let Some(&d) = deps.first() {
+            prop_assert_eq!(first, d);
+        }
+    }
+    Ok(())
+}
+
 fn config() -> ProptestConfig {
     let mut config = ProptestConfig::default();
     if std::env::var_os("PROPTEST_CASES").is_none() {
@@ -449,7 +462,8 @@ proptest! {
 
     /// Renumbering keeps exactly the needed tasks, each with its dependencies
     /// in the same order under their new ids, all earlier than the task; the
-    /// renumbered run is as correct as the original's.
+    /// renumbered run is as correct as the original's. Both graphs' spans
+    /// (made by the builder and by renumbering) agree with their lists.
     #[test]
     fn renumbering_keeps_the_needed_graph(
         dag in any_dag(),
@@ -463,6 +477,8 @@ proptest! {
             o = o.with_user_priority((0..n).map(|t| f64::from(user[t % user.len()])).collect());
         }
         let (g, o2, new_id) = renumber(&graph, &o);
+        check_heads(&graph)?;
+        check_heads(&g)?;
         // User priorities follow their tasks.
         let moved: Vec<f64> = o.sequence.iter().filter_map(|&t| o.user.get(t as usize).copied()).collect();
         prop_assert_eq!(&o2.user, &moved);
