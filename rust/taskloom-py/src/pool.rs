@@ -191,15 +191,12 @@ impl Sink {
     /// Block until a job finishes (or is handed back) or `timeout` passes;
     /// whether one has. Call detached.
     pub fn wait(&self, timeout: Duration) -> bool {
-        let state = lock(&self.state);
-        if !state.done.is_empty() || !state.bounced.is_empty() {
-            return true;
-        }
-        let (state, _) = self
+        let news = |s: &mut SinkState| !s.done.is_empty() || !s.bounced.is_empty();
+        let (mut state, _) = self
             .ready
-            .wait_timeout(state, timeout)
+            .wait_timeout_while(lock(&self.state), timeout, |s| !news(s))
             .unwrap_or_else(|e| e.into_inner());
-        !state.done.is_empty() || !state.bounced.is_empty()
+        news(&mut state)
     }
 
     /// The `get` has given up: queued jobs are skipped, a running chain stops
