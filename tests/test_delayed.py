@@ -636,6 +636,88 @@ def test_cycles_through_a_call_are_collected():
         assert ref() is None, wrap
 
 
+def test_every_full_collection_frees_cycles_through_calls_made_since_the_last():
+    # Calls are kept out of young collections and shown to each full one (gcpark.rs):
+    # after a full collection they must be shown to the next one again.
+    import gc
+    import weakref
+
+    class Box:
+        pass
+
+    def f(*args):
+        return args
+
+    kept = taskloom.delayed(f)(1, 2)
+    for _ in range(3):
+        box = Box()
+        box.call = taskloom.delayed(f)(box)
+        ref = weakref.ref(box)
+        del box
+        for generation in (0, 1):  # young collections may keep it, never break it
+            gc.collect(generation)
+            assert ref() is None or ref().call.compute()[0] is ref()
+        gc.collect()
+        assert ref() is None
+    assert kept.compute() == (1, 2)
+
+
+def test_a_young_collection_keeps_what_only_a_call_refers_to():
+    import gc
+    import weakref
+
+    class Box:
+        pass
+
+    def f(*args):
+        return args
+
+    box = Box()
+    ref = weakref.ref(box)
+    call = taskloom.delayed(f)([box])  # a list: its tuple of arguments stays tracked
+    del box
+    gc.collect(0)
+    gc.collect(1)
+    assert ref() is not None
+    assert call.compute()[0][0] is ref()
+
+
+def test_the_gc_callback_comes_back_if_removed():
+    import gc
+
+    taskloom.delayed(abs)(1)
+    (ours,) = [c for c in gc.callbacks if getattr(c, "__name__", "") == "_gc_callback"]
+    gc.callbacks.remove(ours)
+    try:
+        calls = [taskloom.delayed(abs)(i) for i in range(1 << 16)]
+        assert ours in gc.callbacks
+        assert sum(taskloom.compute(*calls[:10])) == sum(range(10))
+    finally:
+        if ours not in gc.callbacks:
+            gc.callbacks.append(ours)
+
+
+def test_a_collection_run_while_a_call_is_freed_leaves_it_alone():
+    # A weak reference's callback runs while the object is being deallocated; a
+    # full collection started there must not track (and so free again) the dying
+    # call. Only a subclass with weak reference support can show it.
+    import gc
+    import weakref
+
+    from taskloom.delayed import Delayed
+
+    class Weak(Delayed):
+        __slots__ = ("__weakref__",)
+
+    collected = []
+    for i in range(20):
+        call = _core.delayed_call(Weak, abs, "abs", (-i,), None, lambda a, deps: a)
+        ref = weakref.ref(call, lambda r: collected.append(gc.collect()))
+        del call
+        assert ref() is None
+    assert len(collected) == 20
+
+
 def test_delayed_keeps_no_user_data_alive_after_its_calls_are_gone():
     import functools
     import gc

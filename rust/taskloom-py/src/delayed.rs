@@ -13,6 +13,7 @@
 //! the cyclic GC can free a cycle closed through a user object (which it breaks
 //! by clearing that object).
 
+use crate::gcpark;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -21,7 +22,7 @@ use pyo3::types::{PyDict, PyList, PySet, PyString, PyTuple, PyType};
 // hashbrown's default hasher: one insert per value of a graph of 10^6 calls
 // should not pay for SipHash (the addresses hashed are not the user's input).
 use hashbrown::HashSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 
 #[pyclass(subclass, frozen, module = "taskloom._core")]
@@ -49,6 +50,14 @@ pub struct DelayedBase {
     /// them out. Each would cost a full collection a cache miss per value at
     /// 10^6 values alive, for nothing.
     atoms: bool,
+    /// Its slot among the values kept out of young collections (see `gcpark`).
+    parked: AtomicU32,
+}
+
+impl Drop for DelayedBase {
+    fn drop(&mut self) {
+        gcpark::unpark(&self.parked);
+    }
 }
 
 /// `leaf=` of `DelayedBase.__new__`: (func, name, pure, nout).
@@ -96,6 +105,7 @@ impl DelayedBase {
             length,
             graph,
             unique,
+            parked: AtomicU32::new(gcpark::NOT_PARKED),
             leaf: leaf.map(|(func, name, pure, nout)| {
                 Box::new(Leaf {
                     func,
@@ -445,7 +455,9 @@ pub fn delayed_call<'py>(
             .tp_new
             .expect("a pyclass with #[new] has tp_new");
         let made = new(cls.as_type_ptr(), new_args.as_ptr(), std::ptr::null_mut());
-        Bound::from_owned_ptr_or_err(py, made)
+        let made = Bound::from_owned_ptr_or_err(py, made)?;
+        gcpark::park(&made, &made.cast_unchecked::<DelayedBase>().get().parked);
+        Ok(made)
     }
 }
 

@@ -7,7 +7,8 @@
 //! [`pool`]'s worker threads, [`dispatch`] hands the core's ready queue to
 //! executors written in Python (worker processes), and [`errors`] builds every
 //! exception raised; [`lifecycle`] keeps threads safe across exit,
-//! finalization and fork. The Python package wraps these functions with
+//! finalization and fork; [`delayed`] is the native half of Delayed values,
+//! which [`gcpark`] keeps out of the cyclic GC's young collections. The Python package wraps these functions with
 //! defaults and documentation.
 //!
 //! What relies on the GIL (the module declares `gil_used = true`, so a
@@ -24,6 +25,7 @@ mod dispatch;
 mod errors;
 mod eval;
 mod exec;
+mod gcpark;
 mod hooks;
 mod lifecycle;
 mod pool;
