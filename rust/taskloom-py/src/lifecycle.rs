@@ -20,6 +20,8 @@
 //! - Every wait that detaches from the interpreter goes through [`detach`],
 //!   which never re-attaches a thread other than the main one once
 //!   finalization has begun: it parks the thread, as CPython 3.14 does.
+//! - Delayed values kept out of young collections are all tracked again at
+//!   exit (see `gcpark`): shutdown's collections run no `gc.callbacks`.
 //! - Fork: the child has only the forking thread, so the count of running
 //!   `get`s becomes that thread's own.
 //!
@@ -143,6 +145,7 @@ pub fn detach<T: Send, F: Send + FnOnce() -> T>(py: Python<'_>, f: F) -> T {
 /// The `atexit` handler: see the module documentation.
 pub fn shutdown(py: Python<'_>) -> PyResult<()> {
     CLOSING.store(true, Ordering::SeqCst);
+    crate::gcpark::unpark_all();
     let pool = crate::pool::close();
     let own = ON_THIS_THREAD.with(Cell::get);
     loop {
