@@ -143,3 +143,5 @@ def _shutdown() -> None:
     """The atexit handler: close the pool, wait for running tasks (Ctrl-C: exit 130)."""
 
 def _after_fork_in_child() -> None: ...
+def _trim_memory() -> None:
+    """Return to the kernel the memory the allocator keeps for reuse."""

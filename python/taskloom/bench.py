@@ -886,6 +886,8 @@ def _peak_rss_delta(fn: Callable[[], Any]) -> int | None:
         raise KeyError(name)
 
     try:
+        # Memory the allocator kept from earlier runs would be reused unseen.
+        _core._trim_memory()
         with open("/proc/self/clear_refs", "w") as f:
             f.write("5")  # reset the peak to the current RSS
         before = field("VmRSS:")
