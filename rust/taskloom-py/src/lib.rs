@@ -8,8 +8,9 @@
 //! executors written in Python (worker processes), and [`errors`] builds every
 //! exception raised; [`lifecycle`] keeps threads safe across exit,
 //! finalization and fork; [`delayed`] is the native half of Delayed values,
-//! which [`gcpark`] keeps out of the cyclic GC's young collections. The Python package wraps these functions with
-//! defaults and documentation.
+//! which [`gcpark`] keeps out of the cyclic GC's young collections. The
+//! binding's memory comes from mimalloc (see [`ALLOCATOR`]). The Python
+//! package wraps these functions with defaults and documentation.
 //!
 //! What relies on the GIL (the module declares `gil_used = true`, so a
 //! free-threaded Python keeps the GIL on while it is imported, until these are
