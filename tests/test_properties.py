@@ -165,6 +165,9 @@ def _key_and_spellings(kind: str, i: int, taken: set) -> tuple:
         return f"k{i}", [f"k{i}", Name(f"k{i}")]
     if kind == "str-subclass":
         return Name(f"k{i}"), [f"k{i}", Name(f"k{i}")]
+    if kind == "wide-str":  # 1-, 2- and 4-byte characters; each spelling another object
+        key = f"k{i}" + "\u00e9\u4e2d\U0001f600"[i % 3]
+        return key, [key[:-1] + key[-1], Name(key)]
     if kind == "tuple":
         return ("k", n), [("k", n), Slot("k", n), ("k", float(n))]
     return Slot("k", n), [Slot("k", n), ("k", n)]  # namedtuple
@@ -178,6 +181,7 @@ KEY_KINDS = [
     "zero",
     "str",
     "str-subclass",
+    "wide-str",
     "tuple",
     "namedtuple",
 ]

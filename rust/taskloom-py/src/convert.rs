@@ -417,7 +417,42 @@ unsafe fn py_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) ->
             }
             return Ok(true);
         }
-        rich_eq(py, a, b)
+        match str_eq(a, b) {
+            Some(eq) => Ok(eq),
+            None => rich_eq(py, a, b),
+        }
+    }
+}
+
+/// `==` of two exact `str`s as `str` itself decides it (length, width, then the
+/// characters; a string is always stored in its narrowest width), without the
+/// rich comparison's dispatch: keys such as `"chain-41"` are compared with a
+/// reference made as another object once per task. None for anything else.
+///
+/// # Safety
+/// Both pointers must be live objects.
+#[inline]
+unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> Option<bool> {
+    // SAFETY: type checks, then reads of two live, ready strs' own buffers.
+    unsafe {
+        if ffi::PyUnicode_CheckExact(a) == 0
+            || ffi::PyUnicode_CheckExact(b) == 0
+            || ffi::PyUnicode_IS_READY(a) == 0
+            || ffi::PyUnicode_IS_READY(b) == 0
+        {
+            return None;
+        }
+        let n = ffi::PyUnicode_GET_LENGTH(a);
+        let kind = ffi::PyUnicode_KIND(a);
+        if n != ffi::PyUnicode_GET_LENGTH(b) || kind != ffi::PyUnicode_KIND(b) {
+            return Some(false);
+        }
+        let bytes = n as usize * kind as usize;
+        let (x, y) = (ffi::PyUnicode_DATA(a), ffi::PyUnicode_DATA(b));
+        Some(
+            std::slice::from_raw_parts(x.cast::<u8>(), bytes)
+                == std::slice::from_raw_parts(y.cast::<u8>(), bytes),
+        )
     }
 }
 
