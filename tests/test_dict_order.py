@@ -15,6 +15,8 @@ import taskloom
 from taskloom import _core
 from taskloom.callbacks import Callback
 
+from reference import reference_get
+
 
 def _shuffled(dsk: dict, seed: int) -> dict:
     items = list(dsk.items())
@@ -125,6 +127,32 @@ def test_references_far_from_their_keys_are_found_by_equality(n):
         sum(i * 10 for i in range(n)),
         [i * 10 + order[i] * 10 for i in range(n)],
     )
+
+
+class Liar:
+    """Equal to anything, hashed by identity: no dict finds it by an equal object."""
+
+    def __eq__(self, other):
+        return True
+
+    __hash__ = object.__hash__
+
+
+def test_a_key_equal_to_a_reference_only_by_its_own_eq_is_not_found():
+    # A reference of builtin types is checked with `==` alone, without its hash,
+    # against the key the guess that hit last points at: sound only when that key is
+    # of builtin types too. Here the guess points at a key whose `==` lies.
+    liar = ("k", Liar())
+    dsk = {
+        ("a", 0): 1,
+        ("a", 1): (add, ("a", 0), 1),  # found as the key after the last one found
+        liar: (add, ("a", 1), 7),  # so is this one: the next guess is the liar
+        "x": (list, [("k", 5)]),
+    }
+    expected = reference_get(dsk, ["x", liar])
+    assert expected == ([("k", 5)], 9)
+    assert taskloom.get_sync(dsk, ["x", liar]) == expected
+    assert tuple(_core.get(dsk, ["x", liar])) == expected
 
 
 def test_errors_and_callbacks_name_the_right_keys_after_renumbering():

@@ -318,6 +318,8 @@ struct Converter<'py> {
     // graph whose dict order is not its build order), and misses in a row.
     skip_guesses: u32,
     guess_misses: u32,
+    // Which guess found the last reference, if one did (see `find`).
+    hit_guess: u8,
     // The keys parsed most recently, by hash (empty for small graphs): see `find`.
     recent: Vec<Recent>,
     // `taskloom.core.literal`: `(literal(x),)` is encoded as the constant `x`.
@@ -328,6 +330,9 @@ struct Converter<'py> {
     foreign: Option<Bound<'py, PyTuple>>,
     not_foreign: Option<Bound<'py, PyType>>,
 }
+
+/// `Converter::hit_guess` when the last lookup's guesses all missed.
+const NO_GUESS: u8 = u8::MAX;
 
 /// Lookups answered by scanning the keys' hashes before the table is built.
 const SCANS: u32 = 8;
@@ -577,6 +582,7 @@ impl<'py> Converter<'py> {
             found_before: u32::MAX,
             skip_guesses: 0,
             guess_misses: 0,
+            hit_guess: NO_GUESS,
             recent: if n >= RECENT_FROM {
                 vec![Recent::EMPTY; RECENT]
             } else {
@@ -683,25 +689,51 @@ impl<'py> Converter<'py> {
         obj: &Bound<'py, PyAny>,
         guesses: [u32; G],
     ) -> PyResult<Option<u32>> {
+        let py = obj.py();
+        let guessing = self.skip_guesses == 0;
+        if !guessing {
+            self.skip_guesses -= 1;
+        } else {
+            // A reference of the builtin kinds (`str`, numbers, tuples of them)
+            // equals a key of those kinds exactly when the dict would find it,
+            // equal hashes included: it is checked against the guess that hit
+            // last with `==` alone, and hashed only if that misses (a fan-in's
+            // 10^6 references to tuple keys were hashed for nothing). Only that
+            // guess, and only after a hit: the others, compared this way, would
+            // each read a key that may be far from any read lately (a shuffle's
+            // reduce), and a graph whose guesses miss would pay a `==` more.
+            if let Some(&guess) = guesses.get(self.hit_guess as usize) {
+                if let Some(key) = self.key_objs.get(guess as usize) {
+                    if hash_runs_no_python(obj)
+                        && hash_runs_no_python(key)
+                        // SAFETY: both are owned, live objects.
+                        && unsafe { py_eq(py, key.as_ptr(), obj.as_ptr()) }?
+                    {
+                        self.found(guess);
+                        self.guess_misses = 0;
+                        return Ok(Some(guess));
+                    }
+                }
+            }
+        }
         let Some(h) = py_hash(obj)? else {
             return Ok(None); // unhashable: not a key
         };
-        let py = obj.py();
-        if self.skip_guesses > 0 {
-            self.skip_guesses -= 1;
-        } else {
-            for guess in guesses {
+        if guessing {
+            for (i, &guess) in guesses.iter().enumerate() {
                 if self.key_hashes.get(guess as usize) == Some(&h)
                     // SAFETY: both are owned, live objects.
                     && unsafe { py_eq(py, self.key_objs[guess as usize].as_ptr(), obj.as_ptr()) }?
                 {
                     self.found(guess);
                     self.guess_misses = 0;
+                    self.hit_guess = i as u8;
                     return Ok(Some(guess));
                 }
             }
             // Each failed guess is a cache miss in a large graph: after a run
             // of them, go straight to the table for a while, then try again.
+            self.hit_guess = NO_GUESS;
             self.guess_misses += 1;
             if self.guess_misses == GUESS_MISSES {
                 self.guess_misses = 0;
