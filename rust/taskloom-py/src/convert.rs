@@ -416,16 +416,13 @@ unsafe fn py_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) ->
                 return Ok(false);
             }
             for i in 0..n {
-                if !item_eq(py, ffi::PyTuple_GET_ITEM(a, i), ffi::PyTuple_GET_ITEM(b, i))? {
+                if !scalar_eq(py, ffi::PyTuple_GET_ITEM(a, i), ffi::PyTuple_GET_ITEM(b, i))? {
                     return Ok(false);
                 }
             }
             return Ok(true);
         }
-        match str_eq(a, b) {
-            Some(eq) => Ok(eq),
-            None => rich_eq(py, a, b),
-        }
+        scalar_eq(py, a, b)
     }
 }
 
@@ -461,12 +458,20 @@ unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> Option<bool> {
     }
 }
 
-/// `==` of two tuple items, with exact `int`s compared by value.
+/// `==` of two objects other than a pair of tuples (a key or argument, or a
+/// tuple's items): identity first, exact `int`s by value, exact `str`s by
+/// their characters, anything else through the rich comparison. Always
+/// inlined: left to the compiler, the tuple loop called it and compile took
+/// 12% longer on chain, map-reduce and random.
 ///
 /// # Safety
 /// Both pointers must be live objects.
-#[inline]
-unsafe fn item_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> PyResult<bool> {
+#[inline(always)]
+unsafe fn scalar_eq(
+    py: Python<'_>,
+    a: *mut ffi::PyObject,
+    b: *mut ffi::PyObject,
+) -> PyResult<bool> {
     if a == b {
         return Ok(true);
     }
@@ -478,7 +483,10 @@ unsafe fn item_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) 
             return Ok(x == y);
         }
     }
-    rich_eq(py, a, b)
+    match str_eq(a, b) {
+        Some(eq) => Ok(eq),
+        None => rich_eq(py, a, b),
+    }
 }
 
 /// # Safety
