@@ -24,3 +24,87 @@ pub fn prefetch<T>(p: *const T) {
 /// enough to cover a miss (about 100 ns) with a step of 10-50 ns, few enough
 /// that the lines are still cached when used.
 pub const AHEAD: usize = 16;
+
+/// Sort `items` by `key` (ascending, stable): a least-significant-digit radix
+/// sort over only the bits in which the keys differ, so 10^6 addresses
+/// spread over a few hundred megabytes take three passes of 11 bits (about
+/// 10 ms), where a comparison sort takes several times that. For putting
+/// scattered objects in the order they lie in memory.
+pub fn sort_by_address<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
+    let Some(first) = items.first() else { return };
+    let (mut lo, mut hi) = (key(first), key(first));
+    for item in items.iter() {
+        let k = key(item);
+        lo = lo.min(k);
+        hi = hi.max(k);
+    }
+    // Bits below the lowest that ever differs from `lo` (alignment) are skipped too.
+    let varying = items.iter().fold(0, |acc, item| acc | (key(item) - lo));
+    if varying == 0 {
+        return;
+    }
+    let low = varying.trailing_zeros();
+    let bits = 64 - (hi - lo).leading_zeros() - low;
+    let passes = bits.div_ceil(MAX_DIGIT);
+    let digit = bits.div_ceil(passes);
+    let mask = (1u64 << digit) - 1;
+    let mut from = std::mem::take(items);
+    let mut to: Vec<T> = Vec::with_capacity(from.len());
+    let mut counts = vec![0usize; 1 << digit];
+    for pass in 0..passes {
+        let shift = low + pass * digit;
+        let bucket = |item: &T| (((key(item) - lo) >> shift) & mask) as usize;
+        counts.fill(0);
+        for item in &from {
+            counts[bucket(item)] += 1;
+        }
+        let mut start = 0;
+        for c in counts.iter_mut() {
+            (*c, start) = (start, start + *c);
+        }
+        to.clear();
+        let out: *mut T = to.as_mut_ptr();
+        for item in &from {
+            let b = bucket(item);
+            // SAFETY: `to` has room for `from.len()` items, and the prefix sums
+            // hand each item its own slot below that.
+            unsafe { out.add(counts[b]).write(*item) };
+            counts[b] += 1;
+        }
+        // SAFETY: every slot below `from.len()` was written just above.
+        unsafe { to.set_len(from.len()) };
+        std::mem::swap(&mut from, &mut to);
+    }
+    *items = from;
+}
+
+/// The widest digit of [`sort_by_address`]: 2,048 counters (16 KB) stay in L1.
+const MAX_DIGIT: u32 = 11;
+
+#[cfg(test)]
+mod tests {
+    use super::sort_by_address;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// As a stable comparison sort would: keys that look like addresses
+        /// (a base, aligned offsets within a spread, repeats), of any width.
+        #[test]
+        fn sorts_like_a_stable_sort(
+            base in any::<u64>(),
+            shift in 0u32..64,
+            align in 0u32..6,
+            offsets in proptest::collection::vec(any::<u64>(), 0..3000),
+        ) {
+            let mut v: Vec<(u64, usize)> = offsets
+                .iter()
+                .enumerate()
+                .map(|(i, &o)| (base.wrapping_add(((o >> shift) >> align) << align), i))
+                .collect();
+            let mut expected = v.clone();
+            expected.sort_by_key(|&(k, _)| k);
+            sort_by_address(&mut v, |&(k, _)| k);
+            prop_assert_eq!(v, expected);
+        }
+    }
+}
