@@ -1,6 +1,8 @@
-"""Graphs whose dict order is not their execution order (the core renumbers their tasks
-into execution order, see ``taskloom_core::renumber``) compute what the same graph in
-order computes: results, errors naming their key, callbacks' keys, priorities."""
+"""Graphs whose dict order is not their execution order compute what the same graph in
+order computes: results, errors naming their key, callbacks' keys, priorities. A dict
+whose keys lie in memory in the order they were made is read in that order (the
+converter sorts its entries by address); one whose keys were made in another order than
+they run is renumbered into execution order (``taskloom_core::renumber``)."""
 
 from __future__ import annotations
 
@@ -18,9 +20,23 @@ from taskloom.callbacks import Callback
 from reference import reference_get
 
 
+def _fresh(key):
+    """An equal key, made now: another object, at another place in memory."""
+    if isinstance(key, tuple):
+        return tuple(list(key))
+    if isinstance(key, str):
+        return key[:1] + key[1:]
+    return (key + 1) - 1  # an int too large to be cached
+
+
 def _shuffled(dsk: dict, seed: int) -> dict:
+    """``dsk`` with its keys made again in a random order, and listed in another: neither
+    the dict's order nor the keys' memory order is the execution order."""
+    rng = random.Random(seed)
     items = list(dsk.items())
-    random.Random(seed).shuffle(items)
+    rng.shuffle(items)
+    items = [(_fresh(k), v) for k, v in items]
+    rng.shuffle(items)
     return dict(items)
 
 
@@ -72,6 +88,20 @@ def test_shuffled_graphs_compute_the_same(n, seed, shuffle_seed):
     deps = compiled.dependencies()
     assert all(position[d] < position[k] for k, ds in deps.items() for d in ds)
     assert compiled.run(0) == expected
+
+
+def test_a_dict_listed_out_of_order_is_read_in_the_order_its_keys_were_made():
+    # The same chain listed at random: its keys, made in execution order, are read
+    # in that order (sorted by address), so nothing needs renumbering.
+    n = 40_000
+    dsk = {("c", 0): 0, **{("c", i): (add, ("c", i - 1), 1) for i in range(1, n)}}
+    items = list(dsk.items())
+    random.Random(1).shuffle(items)
+    listed = dict(items)
+    compiled = _core.Compiled(listed, ("c", n - 1))
+    assert not compiled.renumbered
+    assert compiled.run(0) == n - 1
+    assert taskloom.get_sync(listed, [("c", n - 1), ("c", 7)]) == (n - 1, 7)
 
 
 @settings(max_examples=5, deadline=None)

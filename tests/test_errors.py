@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import sys
 import threading
 import time
 import traceback
@@ -158,11 +159,21 @@ class Fickle:
         raise self.exc("no comparing either")
 
 
+# Up to Python 3.12 the converter reads the hash the dict stored with each key, and runs
+# no key's `__hash__`; from 3.13 (whose C API no longer gives it) it hashes them again.
+STORED_HASHES = sys.version_info < (3, 13)
+
+
 def test_graph_changed_by_a_keys_hash_is_an_error(get):
     dsk: dict = {}
-    dsk[Fickle(lambda: dsk.pop("victim", None))] = 1
+    fickle = Fickle(lambda: dsk.pop("victim", None))
+    dsk[fickle] = 1
     dsk["victim"] = 2
     dsk["b"] = (inc, "victim")
+    if STORED_HASHES:
+        assert get(dsk, "b") == 3
+        assert fickle.calls == 1 and dsk["victim"] == 2
+        return
     with pytest.raises(RuntimeError, match="changed while taskloom was reading it"):
         get(dsk, "b")
 
@@ -172,7 +183,12 @@ def test_a_graph_key_whose_hash_then_fails_is_an_error_naming_it(get, exc):
     def refuse():
         raise exc("not today")
 
-    dsk = {Fickle(refuse, exc): 1, "b": (inc, 1)}
+    fickle = Fickle(refuse, exc)
+    dsk = {fickle: 1, "b": (inc, 1)}
+    if STORED_HASHES:
+        assert get(dsk, "b") == 2
+        assert fickle.calls == 1
+        return
     with pytest.raises(exc, match="Fickle" if exc is TypeError else "not today"):
         get(dsk, "b")
 

@@ -245,6 +245,47 @@ def mixed_key_graphs(draw, allow_failure=True):
     return dsk, requested
 
 
+@pytest.mark.parametrize("listed", ["shuffled", "reversed", "made"])
+@pytest.mark.parametrize("kinds", [["str"], ["tuple"], KEY_KINDS], ids=["str", "tuple", "mixed"])
+def test_large_graphs_in_any_dict_order_match_the_reference(kinds, listed):
+    """Past 2^14 keys a dict that lists its keys far from the order they were made in
+    is read in the keys' memory order instead: the same graph listed shuffled,
+    reversed or as made, with references in every spelling, near (found by the
+    locality guesses) and far (by the table), gives the reference's results."""
+    rng = random.Random(len(kinds) * 3 + len(listed))
+    n = 30_000
+    taken: set = set()
+    made = [_key_and_spellings(rng.choice(kinds), i, taken) for i in range(n)]
+    keys = [k for k, _ in made]
+
+    def ref(i):
+        return rng.choice(made[i][1])
+
+    # The plain evaluation, in making order (the recursive reference would nest 10^4 deep).
+    values, result = [rng.choice(LITERALS)], [None] * n
+    result[0] = values[0]
+    for i in range(1, n):
+        picks = [i - 1 - rng.randrange(min(i, 3)) for _ in range(rng.randint(1, 2))]
+        if rng.random() < 0.2:
+            picks.append(rng.randrange(i))
+        if rng.random() < 0.8:
+            values.append((_sum_mod, [ref(p) for p in picks]))
+            result[i] = _sum_mod([result[p] for p in picks])
+        else:
+            values.append(ref(picks[0]))  # an alias
+            result[i] = result[picks[0]]
+    order = list(range(n))
+    if listed == "shuffled":
+        rng.shuffle(order)
+    elif listed == "reversed":
+        order.reverse()
+    dsk = {keys[i]: values[i] for i in order}
+    wanted = [n - 1, n // 2, rng.randrange(n)]
+    expected = tuple(result[i] for i in wanted)
+    for name, get in GETS.items():
+        assert get(dsk, [keys[wanted[0]], ref(wanted[1]), keys[wanted[2]]]) == expected, name
+
+
 def _check_reference_against_dask(dsk, keys):
     dask_local = pytest.importorskip("dask.local")
     expected = outcome(reference_get, dsk, keys)

@@ -5,26 +5,30 @@
 //! began (a key's `__eq__` run later may replace a value of the dict, not what
 //! is converted; a change of the dict's length is reported as an error, when
 //! seen at the end; objects inside the values are read when parsed)
-//! and gives each key its Python hash (cached on `str`) and a task id, its
-//! position in the dict, so no key is hashed twice and execution never hashes
-//! at all. Then every value is parsed in the dict's insertion order and
-//! encoded as a few [`Op`]s: argument references become indices into the
-//! task's dependency list, everything else a constant. References resolve by
-//! insertion-order guesses first (the key after the last one found, the key
-//! before the task's own), then by scanning the keys' hashes for the first
+//! and gives each key its Python hash (the one the dict stored, where the C
+//! API gives it) and a task id, its position in the reading order (see
+//! below), so no key is hashed twice and execution never hashes at all. Then
+//! every value is parsed in that order and encoded as a few [`Op`]s: argument
+//! references become indices into the task's dependency list, everything
+//! else a constant. References resolve by locality guesses first (the key
+//! after the last one found, the key before the task's own), then by a cache
+//! of the keys parsed last, then by scanning the keys' hashes for the first
 //! few misses, then through the [`KeyTable`] built after them. While parsing,
 //! the converter fetches ahead what the next tasks will read (values,
-//! arguments, table slots, keys): in a dict whose objects were made in another
-//! order than it lists them, each is otherwise a cache miss waited for alone.
+//! arguments and, while lookups reach the table, table slots and keys).
 //!
-//! Why insertion order, not a walk from the requested keys: the user's objects
-//! sit in memory in the order they were made, so reading them in that order is
-//! sequential, where a walk visits them at random (a cache miss per task at
-//! 10^6 entries; a random DAG converted 35% faster this way). Culling happens
-//! after, in the core's ordering: only what the requested keys need runs, but a
-//! request for a small part of a large dict pays for parsing all of it (about
-//! what building the dict cost). Graphs of Delayed values come from the
-//! requested values only, so they hold nothing to cull.
+//! The reading order is the order the user's objects lie in memory, which is
+//! the order a loop made them: the dict's own order when it lists them about
+//! so (a graph built in one loop, layers merged one after another), else the
+//! keys sorted by address (a dict whose entries were shuffled). Read in that
+//! order the objects are read sequentially, and a reference to a key made
+//! just before is found by the guesses. Not a walk from the requested keys:
+//! that visits objects at random (a cache miss per task at 10^6 entries; a
+//! random DAG converted 35% faster in dict order). Culling happens after, in
+//! the core's ordering: only what the requested keys need runs, but a request
+//! for a small part of a large dict pays for parsing all of it (about what
+//! building the dict cost). Graphs of Delayed values come from the requested
+//! values only, so they hold nothing to cull.
 //!
 //! Value semantics follow Dask's task spec, as `dask._task_spec.convert_legacy_task`
 //! reads it: a tuple whose first element is callable is a task; any other value
@@ -320,6 +324,13 @@ struct Converter<'py> {
     guess_misses: u32,
     // Which guess found the last reference, if one did (see `find`).
     hit_guess: u8,
+    // Per task of the last 64 parsed (a bit each), whether the guesses missed one
+    // of its references: only then are the keys parsed entered in the
+    // recent-keys cache (a random write each); and whether one was looked up
+    // past that cache: only then is fetching ahead what a lookup in the table
+    // reads worth its hashing (see `fetch_ahead`).
+    misses_lately: u64,
+    lookups_lately: u64,
     // The keys parsed most recently, by hash (empty for small graphs): see `find`.
     recent: Vec<Recent>,
     // `taskloom.core.literal`: `(literal(x),)` is encoded as the constant `x`.
@@ -500,28 +511,115 @@ unsafe fn rich_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) 
     }
 }
 
+/// One entry of a dict graph, borrowed.
+#[derive(Clone, Copy)]
+struct Entry {
+    key: *mut ffi::PyObject,
+    value: *mut ffi::PyObject,
+    /// The hash the dict stored with the key, if [`STORED_HASHES`].
+    hash: u64,
+}
+
+/// Whether the C API gives the hash a dict stored with each key (up to 3.12).
+const STORED_HASHES: bool = cfg!(not(Py_3_13));
+
+/// Below this many keys the converter's reads stay in cache in any order.
+const SORT_FROM: usize = 1 << 14;
+
+/// The dict's entries, borrowed: in the dict's order, or sorted by the keys'
+/// addresses when the dict lists its keys far from the order they lie in
+/// memory (more than a quarter of neighbours in descending order; a dict
+/// built in one loop has a few, at the allocator's arena boundaries).
+///
+/// Why: the keys, values and arguments a loop made lie in memory in the order
+/// it made them; a dict whose entries were shuffled (graphs merged in another
+/// order, a dict rebuilt from a set) lists them at random, so reading them in
+/// its order is a cache miss per object, and a reference to the key made just
+/// before its own is far away in the dict's numbering, where the converter's
+/// locality guesses miss. Sorted (15-35 ms at 10^6 keys), the reads are
+/// sequential and task ids follow the making order, but for the allocator's
+/// arenas (a few hundred references at their boundaries reach the table): a
+/// shuffled chain of 10^6 tasks converted in 0.16 us a task instead of 0.42.
+/// Task ids are otherwise arbitrary: order, culling and results do not
+/// depend on them.
+///
+/// No Python code runs here, and nothing is read but the dict (and, for a
+/// dict of `str` keys, their cached hashes): the pointers stay valid until
+/// the caller, holding the GIL, owns them.
+fn entries(dsk: &Bound<'_, PyDict>) -> Vec<Entry> {
+    let mut entries = Vec::with_capacity(dsk.len());
+    let mut descents = 0usize;
+    let mut last = std::ptr::null_mut();
+    let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+    loop {
+        #[cfg(not(Py_3_13))]
+        let hash = {
+            let mut h: ffi::Py_hash_t = 0;
+            // SAFETY: a walk over a live dict; fills borrowed pointers.
+            if unsafe { _PyDict_Next(dsk.as_ptr(), &mut pos, &mut key, &mut value, &mut h) } == 0 {
+                break;
+            }
+            h as u64
+        };
+        #[cfg(Py_3_13)]
+        let hash = {
+            // SAFETY: a walk over a live dict; fills borrowed pointers.
+            if unsafe { ffi::PyDict_Next(dsk.as_ptr(), &mut pos, &mut key, &mut value) } == 0 {
+                break;
+            }
+            0
+        };
+        descents += usize::from(key < last);
+        last = key;
+        entries.push(Entry { key, value, hash });
+    }
+    if entries.len() >= SORT_FROM && descents * 4 > entries.len() {
+        taskloom_core::mem::sort_by_address(&mut entries, |e| e.key as u64);
+    }
+    entries
+}
+
+#[cfg(not(Py_3_13))]
+extern "C" {
+    /// `PyDict_Next` that also gives the hash stored with the key (exported by
+    /// CPython up to 3.12; 3.13 made it internal). The dict's own hash is the
+    /// one its lookups use, and reading it spares hashing a tuple key (its
+    /// items read at random in a shuffled dict, its hash computed again).
+    fn _PyDict_Next(
+        mp: *mut ffi::PyObject,
+        pos: *mut ffi::Py_ssize_t,
+        key: *mut *mut ffi::PyObject,
+        value: *mut *mut ffi::PyObject,
+        hash: *mut ffi::Py_hash_t,
+    ) -> std::os::raw::c_int;
+}
+
 impl<'py> Converter<'py> {
-    /// From a dict graph, read in one walk that runs no Python code: the
-    /// graph as it is now, every key and value owned (a key's `__eq__` or
-    /// `__hash__`, run later, may change the dict but not what is converted),
-    /// each read once. `PyDict_Next` reads each key (for its cached hash), so
-    /// this is the only walk: in a dict whose objects were made in another
-    /// order than it lists them, every read is a cache miss.
+    /// From a dict graph, read as it is now: every key and value owned (a
+    /// key's `__eq__` or `__hash__`, run later, may change the dict but not
+    /// what is converted), each read once, in the order of the keys in
+    /// memory when the dict lists them far from it (see [`entries`]).
     fn new(dsk: &Bound<'py, PyDict>) -> PyResult<Self> {
         let py = dsk.py();
-        let n = dsk.len();
+        let entries = entries(dsk);
+        let n = entries.len();
         let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut hashes, mut key_types) = (Vec::with_capacity(n), 0);
         // Keys whose hash may run Python code: hashed after the walk.
         let mut hash_later = Vec::new();
-        let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-        // SAFETY: no Python code runs during the walk (see `hash_runs_no_python`);
-        // each key and value is owned as it is read.
-        while unsafe { ffi::PyDict_Next(dsk.as_ptr(), &mut pos, &mut k, &mut v) } != 0 {
-            // SAFETY: `k` and `v` are borrowed from the live dict.
-            let key = unsafe { Bound::from_borrowed_ptr(py, k) };
+        for (i, e) in entries.iter().enumerate() {
+            if let Some(ahead) = entries.get(i + AHEAD) {
+                prefetch(ahead.key);
+                prefetch(ahead.value);
+            }
+            // SAFETY: the dict owns `e.key` and `e.value`, and no Python code has
+            // run since they were read (see `entries`), nor runs before they
+            // are owned here.
+            let key = unsafe { Bound::from_borrowed_ptr(py, e.key) };
             key_types |= key_kind(&key);
-            if hash_runs_no_python(&key) {
+            if STORED_HASHES {
+                hashes.push(e.hash);
+            } else if hash_runs_no_python(&key) {
                 hashes.push(py_hash(&key)?.unwrap_or(0));
             } else {
                 hash_later.push(keys.len());
@@ -529,7 +627,7 @@ impl<'py> Converter<'py> {
             }
             keys.push(key);
             // SAFETY: as above.
-            values.push(Some(unsafe { Bound::from_borrowed_ptr(py, v) }));
+            values.push(Some(unsafe { Bound::from_borrowed_ptr(py, e.value) }));
         }
         for i in hash_later {
             // Dict keys are hashable; a `__hash__` that raises now is the user's error.
@@ -591,6 +689,8 @@ impl<'py> Converter<'py> {
             skip_guesses: 0,
             guess_misses: 0,
             hit_guess: NO_GUESS,
+            misses_lately: 0,
+            lookups_lately: 0,
             recent: if n >= RECENT_FROM {
                 vec![Recent::EMPTY; RECENT]
             } else {
@@ -748,6 +848,7 @@ impl<'py> Converter<'py> {
                 self.skip_guesses = GUESS_PAUSE;
             }
         }
+        self.misses_lately |= 1;
         // Loops reference keys made shortly before: a direct-mapped cache of the
         // keys parsed last answers most references without probing the full
         // table (a cache miss at 10^6 keys). A collision only falls through.
@@ -759,6 +860,7 @@ impl<'py> Converter<'py> {
                 return Ok(Some(id));
             }
         }
+        self.lookups_lately |= 1;
         let found = self.lookup(obj, h)?;
         if let Some(found) = found {
             self.found(found);
@@ -847,7 +949,7 @@ impl<'py> Converter<'py> {
             return Ok(false);
         }
         if let Some(key_id) = self.lookup_reference(obj, owner)? {
-            // A key's task id is its position in the dict.
+            // A key's task id is its position in the reading order.
             let local = self.builder.add_dep(key_id);
             self.code.push(Op::Dep(local));
             return Ok(false);
@@ -955,6 +1057,9 @@ impl<'py> Converter<'py> {
         // the table reads, in the order it reads it: the first slot, the hash
         // and key of the id there, the key's object.
         let Some(table) = &self.table else { return };
+        if self.lookups_lately == 0 {
+            return;
+        }
         if self.key_types & (KEY_STR | KEY_OTHER) == 0 {
             return;
         }
@@ -1034,6 +1139,8 @@ impl<'py> Converter<'py> {
     /// Encode the value of the task of key `key_id` (the next task in order).
     fn emit_task(&mut self, key_id: u32) -> PyResult<()> {
         self.fetch_ahead(key_id);
+        self.misses_lately <<= 1;
+        self.lookups_lately <<= 1;
         let value = self.values[key_id as usize]
             .take()
             .expect("each task is parsed once");
@@ -1069,13 +1176,16 @@ impl<'py> Converter<'py> {
         };
         self.root_function.push(root);
         self.builder.end_task();
-        let hash = self.key_hashes[key_id as usize];
-        if let Some(slot) = self.recent.get_mut(hash as usize & (RECENT - 1)) {
-            *slot = Recent {
-                hash,
-                key: self.key_objs[key_id as usize].as_ptr(),
-                id: key_id,
-            };
+        // Cached only while the guesses miss (see `misses_lately`).
+        if self.misses_lately != 0 {
+            let hash = self.key_hashes[key_id as usize];
+            if let Some(slot) = self.recent.get_mut(hash as usize & (RECENT - 1)) {
+                *slot = Recent {
+                    hash,
+                    key: self.key_objs[key_id as usize].as_ptr(),
+                    id: key_id,
+                };
+            }
         }
         Ok(())
     }
@@ -1136,7 +1246,7 @@ pub fn convert<'py>(
     let mut outputs = Vec::new();
     let mut shape = Vec::new();
     c.emit_keys(keys, 0, &mut outputs, &mut shape)?;
-    // Every value, in insertion order (see the module documentation).
+    // Every value, in the reading order (see the module documentation).
     for key_id in 0..c.key_objs.len() as u32 {
         c.emit_task(key_id)?;
     }
