@@ -182,7 +182,9 @@ impl<G: Deref<Target = Graph>> Scheduler<G> {
         let fuse = fuse && user.is_empty();
         let mut waiting = vec![0u32; n];
         let mut remaining = vec![0u32; n];
-        for &t in &sequence {
+        // By id, not in sequence order: the per-task arrays are then read front
+        // to back whatever the order (a shuffle's sequence jumps about the ids).
+        for t in (0..n as TaskId).filter(|&t| priority[t as usize] != NOT_NEEDED) {
             let deps = graph.deps(t);
             waiting[t as usize] = deps.len() as u32;
             for &d in deps {
@@ -214,7 +216,7 @@ impl<G: Deref<Target = Graph>> Scheduler<G> {
             ready
         };
         let next = if fuse {
-            fusion(&graph, &sequence, &priority, &remaining)
+            fusion(&graph, &priority, &remaining)
         } else {
             Vec::new()
         };
@@ -580,15 +582,17 @@ pub fn fused_successors(graph: &Graph, order: &Order, outputs: &[TaskId]) -> Vec
     for &o in outputs {
         remaining[o as usize] = u32::MAX / 2;
     }
-    fusion(graph, &order.sequence, &order.priority, &remaining)
+    fusion(graph, &order.priority, &remaining)
 }
 
 /// `next[t]` = the consumer fused after `t`: `t` is needed, not an output, has
 /// exactly one needed consumer `c`, and `c` reads nothing but `t`.
-fn fusion(graph: &Graph, sequence: &[TaskId], priority: &[u32], remaining: &[u32]) -> Vec<TaskId> {
+fn fusion(graph: &Graph, priority: &[u32], remaining: &[u32]) -> Vec<TaskId> {
     let mut next = vec![NO_TASK; graph.len()];
-    for &t in sequence {
-        // `remaining` counts needed consumers, plus a large pin for outputs.
+    // By id, for the reason given in `Scheduler::new`.
+    for t in 0..graph.len() as TaskId {
+        // `remaining` counts needed consumers, plus a large pin for outputs:
+        // one means a needed task (culled ones have no needed consumer).
         if remaining[t as usize] != 1 {
             continue;
         }
