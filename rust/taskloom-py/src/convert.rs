@@ -676,9 +676,11 @@ impl<'py> Converter<'py> {
             dict: None,
             key_types,
             builder: GraphBuilder::with_capacity(n, n),
-            code: Vec::with_capacity(3 * n),
+            // Room for a call of two arguments a task (and a constant each):
+            // pages never written cost nothing, a regrown array is copied whole.
+            code: Vec::with_capacity(4 * n + 16),
             code_start: Vec::with_capacity(n + 1),
-            consts: Vec::with_capacity(n),
+            consts: Vec::with_capacity(2 * n + 16),
             root_function: Vec::with_capacity(n),
             functions: Vec::new(),
             function_const: Vec::new(),
@@ -906,9 +908,10 @@ impl<'py> Converter<'py> {
         if t.is_empty() {
             return Ok(None);
         }
-        let f = t.get_item(0)?;
-        // SAFETY: `f` is a live object.
-        if unsafe { ffi::PyCallable_Check(f.as_ptr()) } == 0 {
+        // SAFETY: `t` is not empty.
+        let f = unsafe { t.get_borrowed_item_unchecked(0) }.to_owned();
+        // SAFETY: `f` is a live object; this is `PyCallable_Check`, inlined.
+        if unsafe { (*ffi::Py_TYPE(f.as_ptr())).tp_call.is_none() } {
             return Ok(None);
         }
         Ok(Some((t.clone(), f)))
@@ -981,7 +984,10 @@ impl<'py> Converter<'py> {
         if let Ok(list) = obj.cast::<PyList>() {
             // Indexed, not iterated: no iterator object per container.
             while (n as usize) < list.len() {
-                all_const &= self.emit(&list.get_item(n as usize)?, depth + 1, owner)?;
+                // SAFETY: `n` is below the length just read, and no Python code
+                // has run since.
+                let item = unsafe { list.get_item_unchecked(n as usize) };
+                all_const &= self.emit(&item, depth + 1, owner)?;
                 n += 1;
             }
         } else if let Ok(tuple) = obj.cast::<PyTuple>() {
