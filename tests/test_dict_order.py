@@ -7,6 +7,9 @@ they run is renumbered into execution order (``taskloom_core::renumber``)."""
 from __future__ import annotations
 
 import random
+import subprocess
+import sys
+import textwrap
 from operator import add
 
 import pytest
@@ -90,18 +93,103 @@ def test_shuffled_graphs_compute_the_same(n, seed, shuffle_seed):
     assert compiled.run(0) == expected
 
 
+def _in_a_fresh_interpreter(code: str) -> None:
+    """Run ``code`` in a new interpreter: where objects are placed in memory (what the
+    converter's reading order follows) depends on what the process freed before."""
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr
+
+
 def test_a_dict_listed_out_of_order_is_read_in_the_order_its_keys_were_made():
-    # The same chain listed at random: its keys, made in execution order, are read
-    # in that order (sorted by address), so nothing needs renumbering.
-    n = 40_000
-    dsk = {("c", 0): 0, **{("c", i): (add, ("c", i - 1), 1) for i in range(1, n)}}
-    items = list(dsk.items())
-    random.Random(1).shuffle(items)
-    listed = dict(items)
-    compiled = _core.Compiled(listed, ("c", n - 1))
-    assert not compiled.renumbered
-    assert compiled.run(0) == n - 1
-    assert taskloom.get_sync(listed, [("c", n - 1), ("c", 7)]) == (n - 1, 7)
+    # The same chain listed at random: its keys and values, made in execution order,
+    # are read in that order (sorted by address), so nothing needs renumbering.
+    _in_a_fresh_interpreter(
+        """
+        import random
+        from operator import add
+        import taskloom
+        from taskloom import _core
+
+        n = 40_000
+        dsk = {("c", 0): 0, **{("c", i): (add, ("c", i - 1), 1) for i in range(1, n)}}
+        items = list(dsk.items())
+        random.Random(1).shuffle(items)
+        listed = dict(items)
+        compiled = _core.Compiled(listed, ("c", n - 1))
+        assert not compiled.renumbered
+        assert compiled.run(0) == n - 1
+        assert taskloom.get_sync(listed, [("c", n - 1), ("c", 7)]) == (n - 1, 7)
+        """
+    )
+
+
+def test_values_made_in_dict_order_keep_the_dict_order():
+    # Keys made long before, listed at random, each value made as it is inserted and
+    # reading the key listed before it: the values lie in the dict's order, so that
+    # order is kept (sorted by the keys' addresses, the chain would be read at random
+    # and renumbered).
+    _in_a_fresh_interpreter(
+        """
+        import random
+        from operator import add
+        from taskloom import _core
+
+        n = 30_000
+        keys = [("x", i) for i in range(n)]
+        order = random.Random(2).sample(range(n), n)
+        dsk = {keys[order[0]]: 1}
+        for i in range(1, n):
+            dsk[keys[order[i]]] = (add, ("x", order[i - 1]), 1)
+        compiled = _core.Compiled(dsk, keys[order[-1]])
+        assert not compiled.renumbered
+        assert compiled.run(0) == n
+        """
+    )
+
+
+def _nested(depth):
+    x = 1
+    for _ in range(depth):
+        x = [x]
+    return x
+
+
+class _Unhashable(tuple):
+    def __hash__(self):
+        raise RuntimeError(f"no hash for {self[0]}")
+
+
+@pytest.mark.parametrize("bad", ["hash", "nesting", "priority"])
+def test_of_two_bad_values_the_first_in_the_dict_is_named(bad):
+    # A large shuffled dict is read in its keys' memory order, which changes from run to
+    # run; an error must not: of two bad entries, the one the dict lists first is named
+    # even when the other's key lies lower in memory.
+    n = 30_000
+    chain = [(("c", 0), 0)] + [(("c", i), (add, ("c", i - 1), 1)) for i in range(1, n)]
+    random.Random(4).shuffle(chain)
+    for _ in range(100):  # make B's key at a lower address than A's
+        second = "".join(["bad-", "B"])
+        first = "".join(["bad-", "A"])
+        if id(second) < id(first):
+            break
+    assert id(second) < id(first)
+    dsk = dict(chain)
+    annotations = None
+    for key, name in ((first, "A"), (second, "B")):
+        if bad == "hash":
+            dsk[key] = (add, _Unhashable((name,)), 1)
+        elif bad == "nesting":
+            dsk[key] = (len, _nested(600))
+        else:
+            dsk[key] = 1
+    if bad == "priority":
+        annotations = {first: {"priority": "high"}, second: {"priority": "low"}}
+    expected = {"hash": "no hash for A", "nesting": "bad-A", "priority": "bad-A"}[bad]
+    for _ in range(3):
+        with pytest.raises(Exception, match=expected):
+            taskloom.get_sync(dsk, ("c", n - 1), annotations=annotations)
 
 
 @settings(max_examples=5, deadline=None)

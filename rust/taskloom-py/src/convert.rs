@@ -6,7 +6,9 @@
 //! is converted; a change of the dict's length is reported as an error, when
 //! seen at the end; objects inside the values are read when parsed)
 //! and gives each key its Python hash (the one the dict stored, where the C
-//! API gives it) and a task id, its position in the reading order (see
+//! API gives it: up to 3.12 no key's `__hash__` runs again, and a key whose
+//! hash changed after it was put in the dict is found as the dict finds it)
+//! and a task id, its position in the reading order (see
 //! below), so no key is hashed twice and execution never hashes at all. Then
 //! every value is parsed in that order and encoded as a few [`Op`]s: argument
 //! references become indices into the task's dependency list, everything
@@ -54,11 +56,11 @@
 
 use crate::errors;
 use hashbrown::HashMap;
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyException, PyTypeError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyTuple, PyType};
+use pyo3::types::{PyDict, PyList, PySet, PyTuple, PyType};
 use taskloom_core::keytable::KeyTable;
 use taskloom_core::mem::{prefetch, AHEAD};
 use taskloom_core::{Graph, GraphBuilder, TaskId};
@@ -181,22 +183,42 @@ pub enum Shape {
 
 /// Per task, the number `priorities` gives its key (0 for keys it does not
 /// name; keys that are not in the graph are ignored, as culled ones are).
+///
+/// Of several bad priorities, the error names the one `priorities` lists
+/// first: task ids follow the keys' places in memory for a shuffled dict (see
+/// [`entries`]), which change from run to run.
 pub fn user_priorities(program: &Program, priorities: &Bound<'_, PyDict>) -> PyResult<Vec<f64>> {
     let py = priorities.py();
-    program
-        .keys
-        .iter()
-        .map(|key| {
-            let key = key.bind(py);
-            let Some(value) = priorities.get_item(key)? else {
-                return Ok(0.0);
-            };
-            match value.extract::<f64>() {
-                Ok(p) if !p.is_nan() => Ok(p),
-                _ => Err(errors::bad_priority(key, &value)),
-            }
-        })
-        .collect()
+    let mut bad = Vec::new();
+    let mut user = Vec::with_capacity(program.keys.len());
+    for key in &program.keys {
+        let key = key.bind(py);
+        let p = match priorities.get_item(key)? {
+            None => 0.0,
+            Some(value) => match value.extract::<f64>() {
+                Ok(p) if !p.is_nan() => p,
+                _ => {
+                    bad.push(key.clone());
+                    0.0
+                }
+            },
+        };
+        user.push(p);
+    }
+    let Some(first) = bad.first() else {
+        return Ok(user);
+    };
+    let bad = PySet::new(py, &bad)?;
+    for (key, value) in priorities.iter() {
+        if bad.contains(&key)? {
+            return Err(errors::bad_priority(&key, &value));
+        }
+    }
+    // Unreachable unless a key's `==` lies: name the one found.
+    let value = priorities
+        .get_item(first)?
+        .unwrap_or_else(|| py.None().into_bound(py));
+    Err(errors::bad_priority(first, &value))
 }
 
 pub struct Converted {
@@ -304,6 +326,8 @@ struct Converter<'py> {
     delayed: bool,
     // The dict read, and its length then: checked again at the end.
     dict: Option<(Bound<'py, PyDict>, usize)>,
+    // Read in its keys' memory order, not the dict's (see `entries`).
+    sorted: bool,
     key_types: u8,
     builder: GraphBuilder,
     code: Vec<Op>,
@@ -527,9 +551,12 @@ const STORED_HASHES: bool = cfg!(not(Py_3_13));
 const SORT_FROM: usize = 1 << 14;
 
 /// The dict's entries, borrowed: in the dict's order, or sorted by the keys'
-/// addresses when the dict lists its keys far from the order they lie in
-/// memory (more than a quarter of neighbours in descending order; a dict
-/// built in one loop has a few, at the allocator's arena boundaries).
+/// addresses when the dict lists both its keys and its values far from the
+/// order they lie in memory (more than a quarter of neighbours in descending
+/// order; a dict built in one loop has a few, at the allocator's arena
+/// boundaries). Values made in the dict's order (keys made long before, each
+/// value as it is inserted) are read in that order: sorted by their keys,
+/// they would be read at random.
 ///
 /// Why: the keys, values and arguments a loop made lie in memory in the order
 /// it made them; a dict whose entries were shuffled (graphs merged in another
@@ -541,15 +568,16 @@ const SORT_FROM: usize = 1 << 14;
 /// arenas (a few hundred references at their boundaries reach the table): a
 /// shuffled chain of 10^6 tasks converted in 0.16 us a task instead of 0.42.
 /// Task ids are otherwise arbitrary: order, culling and results do not
-/// depend on them.
+/// depend on them, and errors are reported as in the dict's order (see
+/// `convert_dict` and `user_priorities`).
 ///
 /// No Python code runs here, and nothing is read but the dict (and, for a
 /// dict of `str` keys, their cached hashes): the pointers stay valid until
 /// the caller, holding the GIL, owns them.
-fn entries(dsk: &Bound<'_, PyDict>) -> Vec<Entry> {
+fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool) {
     let mut entries = Vec::with_capacity(dsk.len());
-    let mut descents = 0usize;
-    let mut last = std::ptr::null_mut();
+    let (mut descents, mut value_descents) = (0usize, 0usize);
+    let (mut last, mut last_value) = (std::ptr::null_mut(), std::ptr::null_mut());
     let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
     loop {
         #[cfg(not(Py_3_13))]
@@ -570,13 +598,19 @@ fn entries(dsk: &Bound<'_, PyDict>) -> Vec<Entry> {
             0
         };
         descents += usize::from(key < last);
-        last = key;
+        value_descents += usize::from(value < last_value);
+        (last, last_value) = (key, value);
         entries.push(Entry { key, value, hash });
     }
-    if entries.len() >= SORT_FROM && descents * 4 > entries.len() {
+    let scattered = |d: usize| d * 4 > entries.len();
+    let sort = memory_order
+        && entries.len() >= SORT_FROM
+        && scattered(descents)
+        && scattered(value_descents);
+    if sort {
         taskloom_core::mem::sort_by_address(&mut entries, |e| e.key as u64);
     }
-    entries
+    (entries, sort)
 }
 
 #[cfg(not(Py_3_13))]
@@ -599,9 +633,9 @@ impl<'py> Converter<'py> {
     /// key's `__eq__` or `__hash__`, run later, may change the dict but not
     /// what is converted), each read once, in the order of the keys in
     /// memory when the dict lists them far from it (see [`entries`]).
-    fn new(dsk: &Bound<'py, PyDict>) -> PyResult<Self> {
+    fn new(dsk: &Bound<'py, PyDict>, memory_order: bool) -> PyResult<Self> {
         let py = dsk.py();
-        let entries = entries(dsk);
+        let (entries, sorted) = entries(dsk, memory_order);
         let n = entries.len();
         let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let (mut hashes, mut key_types) = (Vec::with_capacity(n), 0);
@@ -635,6 +669,7 @@ impl<'py> Converter<'py> {
         }
         let mut c = Self::with_keys(py, keys, hashes, key_types, values, false)?;
         c.dict = Some((dsk.clone(), n));
+        c.sorted = sorted;
         Ok(c)
     }
 
@@ -674,6 +709,7 @@ impl<'py> Converter<'py> {
             values,
             delayed,
             dict: None,
+            sorted: false,
             key_types,
             builder: GraphBuilder::with_capacity(n, n),
             // Room for a call of two arguments a task (and a constant each):
@@ -1238,46 +1274,102 @@ pub fn convert<'py>(
     keys: &Bound<'py, PyAny>,
     foreign: Option<Bound<'py, PyTuple>>,
 ) -> PyResult<Converted> {
-    let mut c = if let Ok(dict) = dsk.cast::<PyDict>() {
-        Converter::new(dict)?
-    } else if let Some(roots) = dsk.getattr_opt("_delayed_roots")? {
-        match crate::delayed::collect(&roots)? {
-            Some((k, v)) => Converter::from_entries(dsk.py(), k, v)?,
-            None => Converter::new(&crate::delayed::graph_of(&roots)?)?,
-        }
-    } else {
+    if let Ok(dict) = dsk.cast::<PyDict>() {
+        return convert_dict(dict, keys, foreign);
+    }
+    let Some(roots) = dsk.getattr_opt("_delayed_roots")? else {
         return Err(errors::not_a_dict(dsk));
     };
-    c.foreign = foreign;
-    let mut outputs = Vec::new();
-    let mut shape = Vec::new();
-    c.emit_keys(keys, 0, &mut outputs, &mut shape)?;
-    // Every value, in the reading order (see the module documentation).
-    for key_id in 0..c.key_objs.len() as u32 {
-        c.emit_task(key_id)?;
+    match crate::delayed::collect(&roots)? {
+        Some((k, v)) => Converter::from_entries(dsk.py(), k, v)?
+            .finish(keys, foreign)
+            .map_err(Failed::into_err),
+        None => convert_dict(&crate::delayed::graph_of(&roots)?, keys, foreign),
     }
-    if let Some((dict, n)) = &c.dict {
-        if dict.len() != *n {
-            return Err(errors::graph_changed());
+}
+
+/// A dict graph, read in its keys' memory order where that pays (see
+/// [`entries`]). A value that cannot be converted then is looked for again in
+/// the dict's own order: the error reported is the first in the dict, as for
+/// any other dict, not the first in memory (which changes from run to run).
+fn convert_dict<'py>(
+    dict: &Bound<'py, PyDict>,
+    keys: &Bound<'py, PyAny>,
+    foreign: Option<Bound<'py, PyTuple>>,
+) -> PyResult<Converted> {
+    let c = Converter::new(dict, true)?;
+    let sorted = c.sorted;
+    match c.finish(keys, foreign.clone()) {
+        // Not a signal to lower the graph (`ForeignGraph`), nor Ctrl-C.
+        Err(Failed::Value(e))
+            if sorted
+                && e.is_instance_of::<PyException>(dict.py())
+                && !e.is_instance_of::<errors::ForeignGraph>(dict.py()) =>
+        {
+            Converter::new(dict, false)?.finish(keys, foreign)
+        }
+        r => r,
+    }
+    .map_err(Failed::into_err)
+}
+
+/// Why [`Converter::finish`] failed: a task's value could not be converted,
+/// or something else (a requested key, the dict changed while read).
+enum Failed {
+    Value(PyErr),
+    Other(PyErr),
+}
+
+impl Failed {
+    fn into_err(self) -> PyErr {
+        match self {
+            Failed::Value(e) | Failed::Other(e) => e,
         }
     }
-    c.code_start.push(c.code.len() as u32);
-    let graph = c.builder.build().map_err(errors::graph)?;
-    // Moved, not copied: a reference count touched again at 10^6 keys is a cache miss.
-    let keys = c.key_objs.into_iter().map(Bound::unbind).collect();
-    Ok(Converted {
-        program: Program {
-            keys,
-            code: c.code,
-            code_start: c.code_start,
-            consts: c.consts,
-            root_function: c.root_function,
-            functions: c.functions,
-        },
-        graph,
-        outputs,
-        shape,
-    })
+}
+
+impl<'py> Converter<'py> {
+    /// Resolve the requested `keys` and encode every value.
+    fn finish(
+        mut self,
+        keys: &Bound<'py, PyAny>,
+        foreign: Option<Bound<'py, PyTuple>>,
+    ) -> Result<Converted, Failed> {
+        self.foreign = foreign;
+        let mut outputs = Vec::new();
+        let mut shape = Vec::new();
+        self.emit_keys(keys, 0, &mut outputs, &mut shape)
+            .map_err(Failed::Other)?;
+        // Every value, in the reading order (see the module documentation).
+        for key_id in 0..self.key_objs.len() as u32 {
+            self.emit_task(key_id).map_err(Failed::Value)?;
+        }
+        if let Some((dict, n)) = &self.dict {
+            if dict.len() != *n {
+                return Err(Failed::Other(errors::graph_changed()));
+            }
+        }
+        self.code_start.push(self.code.len() as u32);
+        let graph = self
+            .builder
+            .build()
+            .map_err(|e| Failed::Other(errors::graph(e)))?;
+        // Moved, not copied: a reference count touched again at 10^6 keys is a cache miss.
+        let keys = self.key_objs.into_iter().map(Bound::unbind).collect();
+        Ok(Converted {
+            program: Program {
+                keys,
+                code: self.code,
+                code_start: self.code_start,
+                consts: self.consts,
+                root_function: self.root_function,
+                functions: self.functions,
+            },
+            graph,
+            outputs,
+            shape,
+        })
+    }
 }
 
 /// Assemble the results in the shape the keys were requested in, lists as tuples.
