@@ -774,9 +774,10 @@ impl<'py> Converter<'py> {
     /// Graphs built by loops reference keys inserted next to each other: a
     /// chain's task reads the key inserted just before its own, a reduction
     /// reads keys in insertion order, a shuffle's reduce one key a fixed
-    /// stride on. So before the table (a cache miss into it for a graph of
-    /// 10^6 keys), try the key after the last one found, the key before the
-    /// task's own and the key one stride past the last (see [`find`]).
+    /// stride on, its getitems one map each. So before the table (a cache miss
+    /// into it for a graph of 10^6 keys), try the key after the last one
+    /// found, the key before the task's own, the key one stride past the last
+    /// and the last itself (see [`find`]).
     ///
     /// A `TypeError` from hashing or comparing means "not a key", as Dask's
     /// `try: arg in keys except TypeError` reads it.
@@ -786,12 +787,14 @@ impl<'py> Converter<'py> {
             return Ok(None);
         }
         // Also the key as far past the last one found as that was past the one
-        // before: a shuffle's reduce reads one part of every map, a fixed stride apart.
+        // before (a shuffle's reduce reads one part of every map, a fixed stride
+        // apart), and that key again (a shuffle's getitems all read one map).
         let stride = self.last_found.wrapping_sub(self.found_before);
         let guesses = [
             self.last_found.wrapping_add(1),
             owner.wrapping_sub(1),
             self.last_found.wrapping_add(stride),
+            self.last_found,
         ];
         match self.find(obj, guesses) {
             Err(e) if e.is_instance_of::<PyTypeError>(obj.py()) => Ok(None),
@@ -801,29 +804,44 @@ impl<'py> Converter<'py> {
 
     #[inline]
     fn found(&mut self, key_id: u32) {
-        // References a fixed stride apart (a shuffle's reduce reads one part of
-        // every map) are far apart in memory: fetch what the stride guess
-        // will read next, the hash and key two strides on and the key object
-        // one stride on (its pointer fetched the step before).
         let stride = key_id.wrapping_sub(self.last_found);
         if stride == key_id.wrapping_sub(self.found_before).wrapping_sub(stride)
             && stride > 1
             && stride != u32::MAX
         {
-            let (next, after) = (
-                key_id.wrapping_add(stride) as usize,
-                key_id.wrapping_add(stride.wrapping_mul(2)) as usize,
-            );
-            if let Some(h) = self.key_hashes.get(after) {
-                prefetch(h);
-                prefetch(&self.key_objs[after]);
-            }
-            if let Some(k) = self.key_objs.get(next) {
-                prefetch(k.as_ptr());
-            }
+            self.fetch_strides(key_id, stride);
         }
         self.found_before = self.last_found;
         self.last_found = key_id;
+    }
+
+    /// References a fixed stride apart (a shuffle's reduce reads one part of
+    /// every map) are far apart in memory: fetch what the stride guess will
+    /// read, each a step after what it is found through: the hash and key
+    /// pointer three strides on, the key two on, its items (a tuple key's `str`
+    /// and `int`s, compared one by one) one on. Kept out of line: most
+    /// lookups never come here, and `found` stays small.
+    #[inline(never)]
+    fn fetch_strides(&self, key_id: u32, stride: u32) {
+        let on = |strides: u32| key_id.wrapping_add(stride.wrapping_mul(strides)) as usize;
+        if let Some(h) = self.key_hashes.get(on(3)) {
+            prefetch(h);
+            prefetch(&self.key_objs[on(3)]);
+        }
+        if let Some(k) = self.key_objs.get(on(2)) {
+            prefetch(k.as_ptr());
+        }
+        if let Some(k) = self.key_objs.get(on(1)) {
+            let k = k.as_ptr();
+            // SAFETY: a type check, then reads of a live tuple's own items.
+            unsafe {
+                if ffi::PyTuple_CheckExact(k) != 0 {
+                    for i in 0..ffi::PyTuple_GET_SIZE(k).min(4) {
+                        prefetch(ffi::PyTuple_GET_ITEM(k, i));
+                    }
+                }
+            }
+        }
     }
 
     /// The key id equal to `obj`: the `guesses` first (skipped for a while
