@@ -43,9 +43,14 @@ impl Order {
     ///
     /// Panics if `user` does not hold one number per task, or holds a NaN (the
     /// binding checks both first).
-    pub fn with_user_priority(mut self, user: Vec<f64>) -> Self {
+    pub fn with_user_priority(mut self, mut user: Vec<f64>) -> Self {
         assert_eq!(user.len(), self.priority.len(), "one priority per task");
         assert!(user.iter().all(|p| !p.is_nan()), "a NaN priority");
+        // -0.0 is the priority 0 (the scheduler's heap orders by `total_cmp`,
+        // which puts -0.0 below 0.0): `-0.0 + 0.0` is `0.0`.
+        for p in &mut user {
+            *p += 0.0;
+        }
         self.user = user;
         self
     }

@@ -669,6 +669,9 @@ mod tests {
         let g = Graph::from_deps([vec![], vec![], vec![], vec![], vec![]]).unwrap();
         let ran = run_prioritized(&g, &[0, 1, 2, 3, 4], vec![1.0, 5.0, 3.0, 5.0, 0.0]);
         assert_eq!(ran, vec![1, 3, 2, 0, 4]);
+        // -0.0 is 0: a tie, not a lower priority.
+        let ran = run_prioritized(&g, &[0, 1, 2, 3, 4], vec![-0.0, 0.0, -0.0, 0.0, -0.0]);
+        assert_eq!(ran, vec![0, 1, 2, 3, 4]);
     }
 
     #[test]
