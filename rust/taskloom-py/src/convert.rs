@@ -326,8 +326,6 @@ struct Converter<'py> {
     delayed: bool,
     // The dict read, and its length then: checked again at the end.
     dict: Option<(Bound<'py, PyDict>, usize)>,
-    // Read in its keys' memory order, not the dict's (see `entries`).
-    sorted: bool,
     key_types: u8,
     builder: GraphBuilder,
     code: Vec<Op>,
@@ -634,8 +632,9 @@ impl<'py> Converter<'py> {
     /// From a dict graph, read as it is now: every key and value owned (a
     /// key's `__eq__` or `__hash__`, run later, may change the dict but not
     /// what is converted), each read once, in the order of the keys in
-    /// memory when the dict lists them far from it (see [`entries`]).
-    fn new(dsk: &Bound<'py, PyDict>, memory_order: bool) -> PyResult<Self> {
+    /// memory when the dict lists them far from it and `memory_order` allows
+    /// (see [`entries`]); with whether it was read so.
+    fn new(dsk: &Bound<'py, PyDict>, memory_order: bool) -> PyResult<(Self, bool)> {
         let py = dsk.py();
         let (entries, sorted) = entries(dsk, memory_order);
         let n = entries.len();
@@ -671,8 +670,7 @@ impl<'py> Converter<'py> {
         }
         let mut c = Self::with_keys(py, keys, hashes, key_types, values, false)?;
         c.dict = Some((dsk.clone(), n));
-        c.sorted = sorted;
-        Ok(c)
+        Ok((c, sorted))
     }
 
     /// From the keys and values of Delayed values, in insertion order (keys
@@ -711,7 +709,6 @@ impl<'py> Converter<'py> {
             values,
             delayed,
             dict: None,
-            sorted: false,
             key_types,
             builder: GraphBuilder::with_capacity(n, n),
             // Room for a call of two arguments a task (and a constant each):
@@ -1317,8 +1314,7 @@ fn convert_dict<'py>(
     keys: &Bound<'py, PyAny>,
     foreign: Option<Bound<'py, PyTuple>>,
 ) -> PyResult<Converted> {
-    let c = Converter::new(dict, true)?;
-    let sorted = c.sorted;
+    let (c, sorted) = Converter::new(dict, true)?;
     match c.finish(keys, foreign.clone()) {
         // Not a signal to lower the graph (`ForeignGraph`), nor Ctrl-C.
         Err(Failed::Value(e))
@@ -1326,7 +1322,7 @@ fn convert_dict<'py>(
                 && e.is_instance_of::<PyException>(dict.py())
                 && !e.is_instance_of::<errors::ForeignGraph>(dict.py()) =>
         {
-            Converter::new(dict, false)?.finish(keys, foreign)
+            Converter::new(dict, false)?.0.finish(keys, foreign)
         }
         r => r,
     }

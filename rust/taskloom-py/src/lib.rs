@@ -226,8 +226,8 @@ fn _shutdown(py: Python<'_>) -> PyResult<()> {
 /// at its end; the system allocator hands blocks that large back to the kernel
 /// at once, so the next get faulted them in again page by page (2 us a page on
 /// this project's VM, a fifth of a get's time on the fan-in shape). mimalloc
-/// keeps freed memory for reuse and returns what stays unused to the kernel
-/// the next time it runs after 10 ms. Built not to ask for transparent huge
+/// keeps freed memory for reuse and returns what stays unused for a second
+/// (mimalloc 3's purge delay) to the kernel the next time it runs. Built not to ask for transparent huge
 /// pages: where the kernel grants them on request, a fresh process's first
 /// gets then stalled at random while it compacted memory for them (a 10^6-task
 /// fan-in took 0.45-0.6 us a task instead of 0.25 in one process of three).
