@@ -583,3 +583,18 @@ def test_sixteen_python_threads_share_the_pool():
     )
     assert_no_crash(out.returncode, out.stderr)
     assert (out.returncode, out.stdout) == (0, "32\n"), out.stderr
+
+
+@pytest.mark.parametrize(("env", "expected"), [(None, 60_000), ("250", 250), ("-1", -1)])
+def test_freed_memory_is_kept_a_minute_unless_the_user_set_mimallocs_delay(env, expected):
+    # The binding sets mimalloc's purge delay by the option's index, which the crate
+    # does not name: this fails if a mimalloc release renumbers its options (the
+    # binding then leaves the default of a second) or if a user's setting is overridden.
+    environ = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    if env is not None:
+        environ["MIMALLOC_PURGE_DELAY"] = env
+    src = "from taskloom import _core; print(_core._purge_delay_ms())"
+    out = subprocess.run(
+        [sys.executable, "-c", src], capture_output=True, text=True, timeout=TIMEOUT, env=environ
+    )
+    assert (out.returncode, out.stdout) == (0, f"{expected}\n"), out.stderr

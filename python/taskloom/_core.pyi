@@ -145,3 +145,6 @@ def _shutdown() -> None:
 def _after_fork_in_child() -> None: ...
 def _trim_memory() -> None:
     """Return to the kernel the memory the allocator keeps for reuse."""
+
+def _purge_delay_ms() -> int:
+    """How long (ms) the allocator keeps freed memory for reuse; -1: until trimmed."""

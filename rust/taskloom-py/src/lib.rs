@@ -226,13 +226,52 @@ fn _shutdown(py: Python<'_>) -> PyResult<()> {
 /// at its end; the system allocator hands blocks that large back to the kernel
 /// at once, so the next get faulted them in again page by page (2 us a page on
 /// this project's VM, a fifth of a get's time on the fan-in shape). mimalloc
-/// keeps freed memory for reuse and returns what stays unused for a second
-/// (mimalloc 3's purge delay) to the kernel the next time it runs. Built not to ask for transparent huge
+/// keeps freed memory for reuse and returns what stays unused for
+/// [`PURGE_DELAY_MS`] to the kernel the next time it runs. Built not to ask for transparent huge
 /// pages: where the kernel grants them on request, a fresh process's first
 /// gets then stalled at random while it compacted memory for them (a 10^6-task
 /// fan-in took 0.45-0.6 us a task instead of 0.25 in one process of three).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// How long memory freed by a get stays ready for the next one: a minute, not
+/// mimalloc 3's default of a second. mimalloc purges at most once a delay,
+/// everything then free, also what was freed a moment before: with a second,
+/// gets of 10^6 tasks about a second apart (a random DAG's, a loop between
+/// them) each found the previous get's memory returned to the kernel and
+/// faulted it in again (40,000 page faults a get instead of 4,000; 0.81 us a
+/// task instead of 0.76). With a minute, one get a minute does. Memory is
+/// purged only when mimalloc runs, that is when the binding allocates: after
+/// a process's last get it is kept whatever the delay (`_trim_memory` returns
+/// it). A user's own `MIMALLOC_PURGE_DELAY` is left as it is.
+const PURGE_DELAY_MS: std::os::raw::c_long = 60_000;
+
+/// `mi_option_purge_delay`'s index in mimalloc 3's `mi_option_e` (the crate
+/// names only some options), and its default there: the option is changed
+/// only while it holds that default, so a renumbering in another mimalloc
+/// release leaves the allocator untouched rather than changing another option.
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+const MIMALLOC_PURGE_DELAY_MS: std::os::raw::c_long = 1_000;
+
+fn keep_freed_memory() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
+    // SAFETY: option reads and writes of mimalloc's own table, at import, before
+    // the binding starts any thread that allocates.
+    unsafe {
+        if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == MIMALLOC_PURGE_DELAY_MS {
+            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+        }
+    }
+}
+
+/// The allocator's purge delay in milliseconds (tests check it was set).
+#[pyfunction]
+fn _purge_delay_ms() -> i64 {
+    // SAFETY: an option read.
+    unsafe { libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) as i64 }
+}
 
 /// Return to the kernel the memory the allocator keeps for reuse (the
 /// benchmark harness does before it measures a run's peak memory).
@@ -252,10 +291,12 @@ fn _after_fork_in_child() {
 #[pymodule(gil_used = true)]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     lifecycle::init(m.py())?;
+    keep_freed_memory();
     m.add_function(wrap_pyfunction!(get, m)?)?;
     m.add_function(wrap_pyfunction!(_shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(_after_fork_in_child, m)?)?;
     m.add_function(wrap_pyfunction!(_trim_memory, m)?)?;
+    m.add_function(wrap_pyfunction!(_purge_delay_ms, m)?)?;
     m.add_class::<hooks::Progress>()?;
     m.add_class::<Compiled>()?;
     m.add_class::<dispatch::Dispatcher>()?;
