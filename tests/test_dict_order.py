@@ -330,3 +330,79 @@ def test_a_bad_priority_raises_whatever_the_dict_order():
     for graph in (dsk, _shuffled(dsk, 5)):
         with pytest.raises(TypeError, match="spare"):
             _core.get(graph, ("c", n - 1), priorities={"spare": "high"})
+
+
+class _Bag:
+    """An object whose instance dict, with many attributes, is a split-table dict."""
+
+
+def _str_chain(n: int, prefix: str = "s") -> dict:
+    dsk: dict = {f"{prefix}0": 0}
+    for i in range(1, n):
+        dsk[f"{prefix}{i}"] = (add, f"{prefix}{i - 1}", i)
+    return dsk
+
+
+def _with_holes(n: int) -> dict:
+    # Every third entry deleted, and then as many added: the entries the dict walks
+    # include holes, and more of them than it has keys.
+    dsk = _str_chain(n)
+    for i in range(2, n, 3):
+        dsk[f"gone{i}"] = i
+    for i in range(2, n, 3):
+        del dsk[f"gone{i}"]
+    return dsk
+
+
+def _cleared_and_refilled(n: int) -> dict:
+    dsk = _str_chain(3 * n)
+    dsk.clear()
+    dsk.update(_str_chain(n))
+    return dsk
+
+
+def _split_table(n: int) -> dict:
+    bag = _Bag()
+    for k, v in _str_chain(n).items():
+        setattr(bag, k, v)
+    return vars(bag)
+
+
+class _DictSub(dict):
+    pass
+
+
+def _growing_values(n: int) -> dict:
+    # Keys of every width of str (the entries hold pointers; the keys' hashes are read
+    # from the str objects), some non-ASCII.
+    dsk: dict = {"é0": 0}
+    for i in range(1, n):
+        dsk[f"{'éa漢'[i % 3]}{i}"] = (add, f"{'éa漢'[(i - 1) % 3]}{i - 1}", i)
+    return dsk
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _str_chain,
+        _with_holes,
+        _cleared_and_refilled,
+        _split_table,
+        lambda n: _DictSub(_str_chain(n)),
+        lambda n: _shuffled(_str_chain(n), 3),
+        _growing_values,
+    ],
+    ids=["plain", "holes", "cleared", "split-table", "subclass", "shuffled", "wide-str"],
+)
+@pytest.mark.parametrize("n", [1, 5, 33, 20_000])
+def test_dicts_of_str_keys_of_every_layout_compute_as_plain_python(make, n):
+    # On CPython 3.11 and 3.12 the converter reads ahead in the entries of a dict of str
+    # keys, past the C API, to fetch the keys before the walk reaches them: every
+    # layout a dict of str keys can have is read here, at sizes below and above that
+    # look-ahead, and checked against the chain's values: task i holds 0 + 1 + ... + i.
+    dsk = make(n)
+    assert len(dsk) == n
+    keys = [k for k in dsk if k.endswith(str(n - 1)) or k.endswith(str(n // 2))]
+    expected = tuple(sum(range(int(k.lstrip("séa漢") or 0) + 1)) for k in keys)
+    assert taskloom.get_sync(dsk, keys) == expected
+    assert taskloom.get(dsk, keys, num_workers=2) == expected

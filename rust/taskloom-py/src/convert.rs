@@ -62,7 +62,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet, PyTuple, PyType};
 use taskloom_core::keytable::KeyTable;
-use taskloom_core::mem::{prefetch, AHEAD};
+use taskloom_core::mem::{prefetch, prefetch_span, AHEAD};
 use taskloom_core::{Graph, GraphBuilder, TaskId};
 
 /// How deep task values may nest (tasks inside arguments, lists in lists).
@@ -533,6 +533,17 @@ unsafe fn rich_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) 
     }
 }
 
+/// Fetch what the converter reads of a Python object: its header and the
+/// fields after it (a tuple's first items, a `str`'s length, hash and first
+/// characters, an `int`'s digit). Python's allocator places small objects at
+/// 16-byte steps after a pool's header, so those fields often lie in the line
+/// after the header's: fetching only that line left the walk's read of each
+/// `str` key's hash a miss (a chain's walk was 13% of its conversion).
+#[inline(always)]
+fn fetch_object(p: *mut ffi::PyObject) {
+    prefetch_span(p, 48);
+}
+
 /// One entry of a dict graph, borrowed.
 #[derive(Clone, Copy)]
 struct Entry {
@@ -579,7 +590,13 @@ fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool) {
     let (mut descents, mut value_descents) = (0usize, 0usize);
     let (mut last, mut last_value) = (std::ptr::null_mut(), std::ptr::null_mut());
     let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+    #[cfg(all(Py_3_11, not(Py_3_13)))]
+    let keys_ahead = str_keys_ahead(dsk);
     loop {
+        #[cfg(all(Py_3_11, not(Py_3_13)))]
+        if let Some(ahead) = &keys_ahead {
+            ahead.fetch(pos as usize + WALK_AHEAD);
+        }
         #[cfg(not(Py_3_13))]
         let hash = {
             let mut h: ffi::Py_hash_t = 0;
@@ -613,6 +630,89 @@ fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool) {
     (entries, sort)
 }
 
+/// How many entries ahead of the walk a `str` key is fetched.
+#[cfg(all(Py_3_11, not(Py_3_13)))]
+const WALK_AHEAD: usize = 32;
+
+/// The keys of a dict whose keys are all `str`, in its entry order, read only
+/// to fetch them ahead of the walk: `_PyDict_Next` reads each `str` key's
+/// cached hash (such a dict stores none), a cache miss per key that the walk
+/// otherwise waits for (its objects' pages hold a few dozen keys each, and the
+/// hardware's prefetcher stops at a page's end; in a shuffled dict every key
+/// is elsewhere). With the keys fetched ahead (and [`fetch_object`]'s second
+/// line), a 10^6-task chain converted 4-9% faster, a shuffled one 8-13%.
+///
+/// CPython 3.11 and 3.12 lay a dict's keys out as `pycore_dict.h` declares
+/// (the header of [`DictKeys`], then the index table of
+/// `1 << dk_log2_index_bytes` bytes, then the entries, of key and value
+/// for `str` keys). The layout is checked against what it implies before use;
+/// a dict it does not fit is walked without fetching ahead. Only prefetches
+/// read the pointers found: a wrong one is never dereferenced.
+#[cfg(all(Py_3_11, not(Py_3_13)))]
+struct StrKeysAhead {
+    entries: *const [*mut ffi::PyObject; 2],
+    len: usize,
+}
+
+/// `struct _dictkeysobject`'s header in CPython 3.11 and 3.12.
+#[cfg(all(Py_3_11, not(Py_3_13)))]
+#[repr(C)]
+struct DictKeys {
+    dk_refcnt: ffi::Py_ssize_t,
+    dk_log2_size: u8,
+    dk_log2_index_bytes: u8,
+    dk_kind: u8,
+    dk_version: u32,
+    dk_usable: ffi::Py_ssize_t,
+    dk_nentries: ffi::Py_ssize_t,
+}
+
+#[cfg(all(Py_3_11, not(Py_3_13)))]
+impl StrKeysAhead {
+    #[inline]
+    fn fetch(&self, at: usize) {
+        if at < self.len {
+            // SAFETY: `at` is below the entry count the dict declared.
+            fetch_object(unsafe { (*self.entries.add(at))[0] });
+        }
+    }
+}
+
+#[cfg(all(Py_3_11, not(Py_3_13)))]
+fn str_keys_ahead(dsk: &Bound<'_, PyDict>) -> Option<StrKeysAhead> {
+    /// `DICT_KEYS_UNICODE`: a combined table of `str` keys.
+    const UNICODE: u8 = 1;
+    // SAFETY: reads of a live dict's header and its keys object's header, whose
+    // layout is then checked against what it implies.
+    unsafe {
+        let d = dsk.as_ptr().cast::<ffi::PyDictObject>();
+        let keys = (*d).ma_keys.cast::<DictKeys>();
+        if !(*d).ma_values.is_null() || keys.is_null() {
+            return None;
+        }
+        let k = &*keys;
+        let (size_log2, index_log2) = (k.dk_log2_size as u32, k.dk_log2_index_bytes as u32);
+        // Index entries of 1, 2, 4 or 8 bytes; at most two thirds of the slots used.
+        let fits = k.dk_kind == UNICODE
+            && (3..=40).contains(&size_log2)
+            && (size_log2..=size_log2 + 3).contains(&index_log2)
+            && k.dk_nentries >= (*d).ma_used
+            && k.dk_nentries as u64 <= (1u64 << size_log2) * 2 / 3
+            && k.dk_usable >= 0;
+        if !fits {
+            return None;
+        }
+        let entries = keys
+            .cast::<u8>()
+            .add(std::mem::size_of::<DictKeys>() + (1usize << index_log2))
+            .cast::<[*mut ffi::PyObject; 2]>();
+        Some(StrKeysAhead {
+            entries,
+            len: k.dk_nentries as usize,
+        })
+    }
+}
+
 #[cfg(not(Py_3_13))]
 extern "C" {
     /// `PyDict_Next` that also gives the hash stored with the key (exported by
@@ -644,8 +744,8 @@ impl<'py> Converter<'py> {
         let mut hash_later = Vec::new();
         for (i, e) in entries.iter().enumerate() {
             if let Some(ahead) = entries.get(i + AHEAD) {
-                prefetch(ahead.key);
-                prefetch(ahead.value);
+                fetch_object(ahead.key);
+                fetch_object(ahead.value);
             }
             // SAFETY: the dict owns `e.key` and `e.value`, and no Python code has
             // run since they were read (see `entries`), nor runs before they
@@ -828,7 +928,7 @@ impl<'py> Converter<'py> {
             prefetch(&self.key_objs[on(3)]);
         }
         if let Some(k) = self.key_objs.get(on(2)) {
-            prefetch(k.as_ptr());
+            fetch_object(k.as_ptr());
         }
         if let Some(k) = self.key_objs.get(on(1)) {
             let k = k.as_ptr();
@@ -836,7 +936,7 @@ impl<'py> Converter<'py> {
             unsafe {
                 if ffi::PyTuple_CheckExact(k) != 0 {
                     for i in 0..ffi::PyTuple_GET_SIZE(k).min(4) {
-                        prefetch(ffi::PyTuple_GET_ITEM(k, i));
+                        fetch_object(ffi::PyTuple_GET_ITEM(k, i));
                     }
                 }
             }
@@ -1106,10 +1206,10 @@ impl<'py> Converter<'py> {
     fn fetch_ahead(&self, key_id: u32) {
         let at = key_id as usize;
         if let Some(Some(v)) = self.values.get(at + AHEAD) {
-            prefetch(v.as_ptr());
+            fetch_object(v.as_ptr());
         }
         for arg in self.first_args(at + AHEAD / 2) {
-            prefetch(arg);
+            fetch_object(arg);
         }
         // Then, for the `str` arguments that may be keys (hashing a `str` runs no
         // Python code, and its hash is cached for the lookup), what a lookup in
@@ -1139,7 +1239,7 @@ impl<'py> Converter<'py> {
                         prefetch(&self.key_hashes[id]);
                         prefetch(&self.key_objs[id]);
                     } else {
-                        prefetch(self.key_objs[id].as_ptr());
+                        fetch_object(self.key_objs[id].as_ptr());
                     }
                 }
             }
