@@ -27,6 +27,23 @@ def dict_size(d):
     return len(d)
 
 
+def total(*args):
+    """A sum of its arguments weighted by position, of a list's items twice, of a
+    tuple's three times: an argument out of place or rebuilt as another container
+    changes it."""
+
+    def weigh(a):
+        if isinstance(a, list):
+            return 2 * total(*a)
+        return 3 * total(*a) if isinstance(a, tuple) else a
+
+    return sum((i + 1) * weigh(a) for i, a in enumerate(args))
+
+
+def seven():
+    return 7
+
+
 class Planted(Exception):
     pass
 
@@ -46,7 +63,7 @@ def graphs(draw, allow_failure=True):
     for i in range(n):
         earlier = keys[:i]
         dep = st.sampled_from(earlier) if earlier else None
-        kind = draw(st.integers(0, 9)) if earlier else 0
+        kind = draw(st.integers(0, 13)) if earlier else draw(st.sampled_from([0, 12]))
         small = draw(st.integers(-5, 5))
         if kind == 0:
             value = small
@@ -66,8 +83,16 @@ def graphs(draw, allow_failure=True):
             value = (dict_size, {"a": draw(dep), "b": small})  # a literal dict
         elif kind == 8:
             value = (sum, frozenset(draw(st.lists(dep, min_size=1, max_size=4))))
-        else:
+        elif kind == 9:
             value = (max, draw(dep), (operator.mul, draw(dep), small), small)
+        elif kind == 10:  # results, constants, a list and a tuple of them: one call
+            value = (total, draw(dep), [draw(dep), small], (small, draw(dep)), small)
+        elif kind == 11:  # more arguments than the executor's flat calls take
+            value = (total, *draw(st.lists(st.one_of(dep, st.integers(-5, 5)), min_size=5)))
+        elif kind == 12:  # no arguments
+            value = (seven,)
+        else:  # a list inside a list, a task inside a tuple
+            value = (total, [draw(dep), [draw(dep), small]], (small, (inc, draw(dep))))
         if i == failing:
             value = (fail, value)
         values.append(value)
