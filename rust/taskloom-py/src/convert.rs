@@ -572,7 +572,8 @@ fn fetch_object(p: *mut ffi::PyObject) {
     prefetch_span(p, 48);
 }
 
-/// One entry of a dict graph, borrowed.
+/// One entry of a dict graph: its key and value, each holding a reference
+/// the walk took (see [`entries`]).
 #[derive(Clone, Copy)]
 struct Entry {
     key: *mut ffi::PyObject,
@@ -587,7 +588,7 @@ const STORED_HASHES: bool = cfg!(not(Py_3_13));
 /// Below this many keys the converter's reads stay in cache in any order.
 const SORT_FROM: usize = 1 << 14;
 
-/// The dict's entries, borrowed: in the dict's order, or sorted by the keys'
+/// The dict's entries, owned: in the dict's order, or sorted by the keys'
 /// addresses when the dict lists both its keys and its values far from the
 /// order they lie in memory (more than a quarter of neighbours in descending
 /// order; a dict built in one loop has a few, at the allocator's arena
@@ -610,19 +611,24 @@ const SORT_FROM: usize = 1 << 14;
 /// depend on them, and errors are reported as in the dict's order (see
 /// `convert_dict` and `user_priorities`).
 ///
-/// No Python code runs here, and nothing is read but the dict (and, for a
-/// dict of `str` keys, their cached hashes): the pointers stay valid until
-/// the caller, holding the GIL, owns them.
-fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool) {
+/// The walk owns what it reads as it reads it: a reference to each key and
+/// value, and the key's kind, so each object is touched once here rather than
+/// again in a second pass (where, at 10^6 keys, it was a cache miss again).
+/// No Python code runs here: nothing can change the dict between reading a
+/// pointer and taking the reference. Returns the entries, whether they were
+/// sorted, and the kinds of key seen.
+fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool, u8) {
+    let py = dsk.py();
     let mut entries = Vec::with_capacity(dsk.len());
+    let mut key_types = 0;
     let (mut descents, mut value_descents) = (0usize, 0usize);
     let (mut last, mut last_value) = (std::ptr::null_mut(), std::ptr::null_mut());
     let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
     #[cfg(all(Py_3_11, not(Py_3_13)))]
-    let keys_ahead = str_keys_ahead(dsk);
+    let ahead = EntriesAhead::of(dsk);
     loop {
         #[cfg(all(Py_3_11, not(Py_3_13)))]
-        if let Some(ahead) = &keys_ahead {
+        if let Some(ahead) = &ahead {
             ahead.fetch(pos as usize + WALK_AHEAD);
         }
         #[cfg(not(Py_3_13))]
@@ -642,6 +648,13 @@ fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool) {
             }
             0
         };
+        // SAFETY: the dict holds both, and no Python code has run since they
+        // were read; the references taken are the entry's.
+        unsafe {
+            ffi::Py_INCREF(key);
+            ffi::Py_INCREF(value);
+            key_types |= key_kind(&Borrowed::from_ptr(py, key));
+        }
         descents += usize::from(key < last);
         value_descents += usize::from(value < last_value);
         (last, last_value) = (key, value);
@@ -655,30 +668,32 @@ fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool) {
     if sort {
         taskloom_core::mem::sort_by_address(&mut entries, |e| e.key as u64);
     }
-    (entries, sort)
+    (entries, sort, key_types)
 }
 
-/// How many entries ahead of the walk a `str` key is fetched.
+/// How many entries ahead of the walk their keys and values are fetched.
 #[cfg(all(Py_3_11, not(Py_3_13)))]
 const WALK_AHEAD: usize = 32;
 
-/// The keys of a dict whose keys are all `str`, in its entry order, read only
-/// to fetch them ahead of the walk: `_PyDict_Next` reads each `str` key's
-/// cached hash (such a dict stores none), a cache miss per key that the walk
-/// otherwise waits for (its objects' pages hold a few dozen keys each, and the
-/// hardware's prefetcher stops at a page's end; in a shuffled dict every key
-/// is elsewhere). With the keys fetched ahead (and [`fetch_object`]'s second
-/// line), a 10^6-task chain converted 4-9% faster, a shuffled one 8-13%.
+/// A dict's entries, read only to fetch their keys and values ahead of the
+/// walk, which waits for each otherwise: the objects' pages hold a few dozen
+/// each and the hardware's prefetcher stops at a page's end; in a shuffled
+/// dict every one is elsewhere. (`_PyDict_Next` itself reads a `str` key's
+/// cached hash, as a dict of `str` keys stores none.)
 ///
 /// CPython 3.11 and 3.12 lay a dict's keys out as `pycore_dict.h` declares
 /// (the header of [`DictKeys`], then the index table of
-/// `1 << dk_log2_index_bytes` bytes, then the entries, of key and value
-/// for `str` keys). The layout is checked against what it implies before use;
-/// a dict it does not fit is walked without fetching ahead. Only prefetches
-/// read the pointers found: a wrong one is never dereferenced.
+/// `1 << dk_log2_index_bytes` bytes, then the entries: hash, key and value,
+/// or key and value for `str` keys). The layout is checked against what it
+/// implies before use; a dict it does not fit is walked without fetching
+/// ahead. Only prefetches read the pointers found: a wrong one is never
+/// dereferenced.
 #[cfg(all(Py_3_11, not(Py_3_13)))]
-struct StrKeysAhead {
-    entries: *const [*mut ffi::PyObject; 2],
+struct EntriesAhead {
+    /// The first entry's key.
+    keys: *const *mut ffi::PyObject,
+    /// Pointers per entry: 2 (key, value) or 3 (hash, key, value).
+    words: usize,
     len: usize,
 }
 
@@ -696,48 +711,55 @@ struct DictKeys {
 }
 
 #[cfg(all(Py_3_11, not(Py_3_13)))]
-impl StrKeysAhead {
+impl EntriesAhead {
+    fn of(dsk: &Bound<'_, PyDict>) -> Option<Self> {
+        /// `DICT_KEYS_GENERAL` and `DICT_KEYS_UNICODE`: combined tables.
+        const GENERAL: u8 = 0;
+        const UNICODE: u8 = 1;
+        // SAFETY: reads of a live dict's header and its keys object's header,
+        // whose layout is then checked against what it implies.
+        unsafe {
+            let d = dsk.as_ptr().cast::<ffi::PyDictObject>();
+            let keys = (*d).ma_keys.cast::<DictKeys>();
+            if !(*d).ma_values.is_null() || keys.is_null() {
+                return None;
+            }
+            let k = &*keys;
+            let (size_log2, index_log2) = (k.dk_log2_size as u32, k.dk_log2_index_bytes as u32);
+            // Index entries of 1, 2, 4 or 8 bytes; at most two thirds of the slots used.
+            let fits = matches!(k.dk_kind, GENERAL | UNICODE)
+                && (3..=40).contains(&size_log2)
+                && (size_log2..=size_log2 + 3).contains(&index_log2)
+                && k.dk_nentries >= (*d).ma_used
+                && k.dk_nentries as u64 <= (1u64 << size_log2) * 2 / 3
+                && k.dk_usable >= 0;
+            if !fits {
+                return None;
+            }
+            let general = k.dk_kind == GENERAL;
+            let entries = keys
+                .cast::<u8>()
+                .add(std::mem::size_of::<DictKeys>() + (1usize << index_log2))
+                .cast::<*mut ffi::PyObject>();
+            Some(EntriesAhead {
+                keys: entries.add(usize::from(general)),
+                words: if general { 3 } else { 2 },
+                len: k.dk_nentries as usize,
+            })
+        }
+    }
+
     #[inline]
     fn fetch(&self, at: usize) {
         if at < self.len {
-            // SAFETY: `at` is below the entry count the dict declared.
-            fetch_object(unsafe { (*self.entries.add(at))[0] });
+            // SAFETY: `at` is below the entry count the dict declared; key and
+            // value are the entry's last two words.
+            unsafe {
+                let key = self.keys.add(at * self.words);
+                fetch_object(*key);
+                fetch_object(*key.add(1));
+            }
         }
-    }
-}
-
-#[cfg(all(Py_3_11, not(Py_3_13)))]
-fn str_keys_ahead(dsk: &Bound<'_, PyDict>) -> Option<StrKeysAhead> {
-    /// `DICT_KEYS_UNICODE`: a combined table of `str` keys.
-    const UNICODE: u8 = 1;
-    // SAFETY: reads of a live dict's header and its keys object's header, whose
-    // layout is then checked against what it implies.
-    unsafe {
-        let d = dsk.as_ptr().cast::<ffi::PyDictObject>();
-        let keys = (*d).ma_keys.cast::<DictKeys>();
-        if !(*d).ma_values.is_null() || keys.is_null() {
-            return None;
-        }
-        let k = &*keys;
-        let (size_log2, index_log2) = (k.dk_log2_size as u32, k.dk_log2_index_bytes as u32);
-        // Index entries of 1, 2, 4 or 8 bytes; at most two thirds of the slots used.
-        let fits = k.dk_kind == UNICODE
-            && (3..=40).contains(&size_log2)
-            && (size_log2..=size_log2 + 3).contains(&index_log2)
-            && k.dk_nentries >= (*d).ma_used
-            && k.dk_nentries as u64 <= (1u64 << size_log2) * 2 / 3
-            && k.dk_usable >= 0;
-        if !fits {
-            return None;
-        }
-        let entries = keys
-            .cast::<u8>()
-            .add(std::mem::size_of::<DictKeys>() + (1usize << index_log2))
-            .cast::<[*mut ffi::PyObject; 2]>();
-        Some(StrKeysAhead {
-            entries,
-            len: k.dk_nentries as usize,
-        })
     }
 }
 
@@ -764,37 +786,37 @@ impl<'py> Converter<'py> {
     /// (see [`entries`]); with whether it was read so.
     fn new(dsk: &Bound<'py, PyDict>, memory_order: bool) -> PyResult<(Self, bool)> {
         let py = dsk.py();
-        let (entries, sorted) = entries(dsk, memory_order);
+        let (entries, sorted, key_types) = entries(dsk, memory_order);
         let n = entries.len();
         let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
-        let (mut hashes, mut key_types) = (Vec::with_capacity(n), 0);
-        // Keys whose hash may run Python code: hashed after the walk.
-        let mut hash_later = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            if let Some(ahead) = entries.get(i + AHEAD) {
-                fetch_object(ahead.key);
-                fetch_object(ahead.value);
+        let mut hashes = Vec::with_capacity(n);
+        for e in &entries {
+            // SAFETY: each entry holds a reference to its key and its value.
+            unsafe {
+                keys.push(Bound::from_owned_ptr(py, e.key));
+                values.push(Some(Bound::from_owned_ptr(py, e.value)));
             }
-            // SAFETY: the dict owns `e.key` and `e.value`, and no Python code has
-            // run since they were read (see `entries`), nor runs before they
-            // are owned here.
-            let key = unsafe { Bound::from_borrowed_ptr(py, e.key) };
-            key_types |= key_kind(&key);
             if STORED_HASHES {
                 hashes.push(e.hash);
-            } else if hash_runs_no_python(&key) {
-                hashes.push(py_hash(&key)?.unwrap_or(0));
-            } else {
-                hash_later.push(keys.len());
-                hashes.push(0);
             }
-            keys.push(key);
-            // SAFETY: as above.
-            values.push(Some(unsafe { Bound::from_borrowed_ptr(py, e.value) }));
         }
-        for i in hash_later {
-            // Dict keys are hashable; a `__hash__` that raises now is the user's error.
-            hashes[i] = py_hash(&keys[i])?.ok_or_else(|| errors::unhashable_graph_key(&keys[i]))?;
+        drop(entries);
+        if !STORED_HASHES {
+            // Keys whose hash may run Python code are hashed after the others.
+            let mut hash_later = Vec::new();
+            for (i, key) in keys.iter().enumerate() {
+                if hash_runs_no_python(key) {
+                    hashes.push(py_hash(key)?.unwrap_or(0));
+                } else {
+                    hash_later.push(i);
+                    hashes.push(0);
+                }
+            }
+            for i in hash_later {
+                // Dict keys are hashable; a `__hash__` that raises now is the user's error.
+                hashes[i] =
+                    py_hash(&keys[i])?.ok_or_else(|| errors::unhashable_graph_key(&keys[i]))?;
+            }
         }
         let mut c = Self::with_keys(py, keys, hashes, key_types, values, false)?;
         c.dict = Some((dsk.clone(), n));
