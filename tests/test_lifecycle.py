@@ -585,14 +585,25 @@ def test_sixteen_python_threads_share_the_pool():
     assert (out.returncode, out.stdout) == (0, "32\n"), out.stderr
 
 
-@pytest.mark.parametrize(("env", "expected"), [(None, 60_000), ("250", 250), ("-1", -1)])
-def test_freed_memory_is_kept_a_minute_unless_the_user_set_mimallocs_delay(env, expected):
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        (None, None, 60_000),
+        ("MIMALLOC_PURGE_DELAY", "250", 250),
+        ("MIMALLOC_PURGE_DELAY", "-1", -1),
+        # mimalloc's own default, given by the user: kept, in every spelling it reads.
+        ("MIMALLOC_PURGE_DELAY", "1000", 1000),
+        ("mimalloc_purge_delay", "1000", 1000),
+        ("MIMALLOC_RESET_DELAY", "1000", 1000),
+    ],
+)
+def test_freed_memory_is_kept_a_minute_unless_the_user_set_mimallocs_delay(name, value, expected):
     # The binding sets mimalloc's purge delay by the option's index, which the crate
     # does not name: this fails if a mimalloc release renumbers its options (the
     # binding then leaves the default of a second) or if a user's setting is overridden.
-    environ = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
-    if env is not None:
-        environ["MIMALLOC_PURGE_DELAY"] = env
+    environ = {k: v for k, v in os.environ.items() if "DELAY" not in k.upper()}
+    if name is not None:
+        environ[name] = value
     src = "from taskloom import _core; print(_core._purge_delay_ms())"
     out = subprocess.run(
         [sys.executable, "-c", src], capture_output=True, text=True, timeout=TIMEOUT, env=environ

@@ -243,7 +243,10 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// task instead of 0.76). With a minute, one get a minute does. Memory is
 /// purged only when mimalloc runs, that is when the binding allocates: after
 /// a process's last get it is kept whatever the delay (`_trim_memory` returns
-/// it). A user's own `MIMALLOC_PURGE_DELAY` is left as it is.
+/// it). A delay the user gave mimalloc is left as it is (`MIMALLOC_PURGE_DELAY`,
+/// in any spelling mimalloc reads, its old name `MIMALLOC_RESET_DELAY`
+/// included: mimalloc marks an option read from the environment as set, and
+/// a default given after does not change it).
 const PURGE_DELAY_MS: std::os::raw::c_long = 60_000;
 
 /// `mi_option_purge_delay`'s index in mimalloc 3's `mi_option_e` (the crate
@@ -254,14 +257,12 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 const MIMALLOC_PURGE_DELAY_MS: std::os::raw::c_long = 1_000;
 
 fn keep_freed_memory() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-        return;
-    }
     // SAFETY: option reads and writes of mimalloc's own table, at import, before
-    // the binding starts any thread that allocates.
+    // the binding starts any thread that allocates. The read first takes the
+    // environment's value, if any, which the default then leaves alone.
     unsafe {
         if libmimalloc_sys::mi_option_get(MI_OPTION_PURGE_DELAY) == MIMALLOC_PURGE_DELAY_MS {
-            libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
+            libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, PURGE_DELAY_MS);
         }
     }
 }
