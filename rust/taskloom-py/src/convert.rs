@@ -470,11 +470,12 @@ unsafe fn py_eq(py: Python<'_>, a: *mut ffi::PyObject, b: *mut ffi::PyObject) ->
 unsafe fn str_eq(a: *mut ffi::PyObject, b: *mut ffi::PyObject) -> Option<bool> {
     // SAFETY: type checks, then reads of two live, ready strs' own buffers.
     unsafe {
-        if ffi::PyUnicode_CheckExact(a) == 0
-            || ffi::PyUnicode_CheckExact(b) == 0
-            || ffi::PyUnicode_IS_READY(a) == 0
-            || ffi::PyUnicode_IS_READY(b) == 0
-        {
+        if ffi::PyUnicode_CheckExact(a) == 0 || ffi::PyUnicode_CheckExact(b) == 0 {
+            return None;
+        }
+        // Every `str` is ready from 3.12 on (where the check is deprecated).
+        #[cfg(not(Py_3_12))]
+        if ffi::PyUnicode_IS_READY(a) == 0 || ffi::PyUnicode_IS_READY(b) == 0 {
             return None;
         }
         let n = ffi::PyUnicode_GET_LENGTH(a);
