@@ -192,21 +192,35 @@ def test_of_two_bad_values_the_first_in_the_dict_is_named(bad):
             taskloom.get_sync(dsk, ("c", n - 1), annotations=annotations)
 
 
+def _key(kind: str, i: int):
+    # Kinds of dict: of ASCII str keys, of keys of every str width (both stored with
+    # key and value per entry), of tuple keys (hash, key and value per entry), of int
+    # keys differing only above bit 40 (hashes equal in their low bits).
+    if kind == "str":
+        return f"s{i}"
+    if kind == "wide-str":
+        return f"{'éa漢'[i % 3]}{i}"
+    if kind == "int":
+        return (i + 1) << 40
+    return ("s", i)
+
+
+def _chain_of(kind: str, n: int) -> dict:
+    dsk: dict = {_key(kind, 0): 0}
+    for i in range(1, n):
+        dsk[_key(kind, i)] = (add, _key(kind, i - 1), i)
+    return dsk
+
+
 @settings(max_examples=5, deadline=None)
 @given(st.integers(20_000, 30_000), st.integers(0, 2**32), st.sampled_from(["str", "int"]))
 def test_shuffled_chains_find_every_key(n, shuffle_seed, kind):
     # Keys and the references to them are distinct objects (made apart), so every
     # lookup compares; int keys differing only above bit 40 have hashes equal in
     # their low bits, which the converter's key table must still spread out.
-    def key(i):
-        return f"link-{i}" if kind == "str" else (i + 1) << 40
-
-    dsk: dict = {key(0): 0}
-    for i in range(1, n):
-        dsk[key(i)] = (add, key(i - 1), i)
-    shuffled = _shuffled(dsk, shuffle_seed)
-    assert _core.Compiled(shuffled, key(n - 1)).renumbered
-    assert taskloom.get_sync(shuffled, [key(n - 1), key(n // 2)]) == (
+    shuffled = _shuffled(_chain_of(kind, n), shuffle_seed)
+    assert _core.Compiled(shuffled, _key(kind, n - 1)).renumbered
+    assert taskloom.get_sync(shuffled, [_key(kind, n - 1), _key(kind, n // 2)]) == (
         sum(range(n)),
         sum(range(n // 2 + 1)),
     )
@@ -334,23 +348,6 @@ def test_a_bad_priority_raises_whatever_the_dict_order():
 
 class _Bag:
     """An object whose instance dict, with many attributes, is a split-table dict."""
-
-
-def _key(kind: str, i: int):
-    # Three kinds of dict: of ASCII str keys, of keys of every str width (both stored
-    # with key and value per entry), of tuple keys (hash, key and value per entry).
-    if kind == "str":
-        return f"s{i}"
-    if kind == "wide-str":
-        return f"{'éa漢'[i % 3]}{i}"
-    return ("s", i)
-
-
-def _chain_of(kind: str, n: int) -> dict:
-    dsk: dict = {_key(kind, 0): 0}
-    for i in range(1, n):
-        dsk[_key(kind, i)] = (add, _key(kind, i - 1), i)
-    return dsk
 
 
 def _with_holes(kind: str, n: int) -> dict:

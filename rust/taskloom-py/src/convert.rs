@@ -504,10 +504,7 @@ fn bytes_eq(x: &[u8], y: &[u8]) -> bool {
         // SAFETY: callers read 8 bytes from `at` only where `at + 8 <= n`.
         unsafe { s.as_ptr().add(at).cast::<u64>().read_unaligned() }
     };
-    if n < 8 {
-        return x == y;
-    }
-    if n > 32 {
+    if !(8..=32).contains(&n) {
         return x == y;
     }
     let mut at = 0;
