@@ -361,6 +361,16 @@ def _with_holes(kind: str, n: int) -> dict:
     return dsk
 
 
+def _with_holes_first(kind: str, n: int) -> dict:
+    # Deleted entries before the first key: where the walk starts, and where it checks
+    # the entry table it reads against the C API's walk.
+    dsk: dict = {f"gone-{i}": i for i in range(20)}
+    dsk.update(_chain_of(kind, n))
+    for i in range(20):
+        del dsk[f"gone-{i}"]
+    return dsk
+
+
 def _cleared_and_refilled(kind: str, n: int) -> dict:
     dsk = _chain_of(kind, 3 * n)
     dsk.clear()
@@ -386,23 +396,71 @@ class _DictSub(dict):
     [
         _chain_of,
         _with_holes,
+        _with_holes_first,
         _cleared_and_refilled,
         _split_table,
         lambda kind, n: _DictSub(_chain_of(kind, n)),
         lambda kind, n: _shuffled(_chain_of(kind, n), 3),
     ],
-    ids=["plain", "holes", "cleared", "split-table", "subclass", "shuffled"],
+    ids=["plain", "holes", "holes-first", "cleared", "split-table", "subclass", "shuffled"],
 )
 @pytest.mark.parametrize("kind", ["str", "wide-str", "tuple"])
 @pytest.mark.parametrize("n", [1, 5, 33, 20_000])
 def test_dicts_of_every_layout_compute_as_plain_python(make, kind, n):
-    # On CPython 3.11 and 3.12 the converter reads ahead in a dict's entries, past the
-    # C API, to fetch keys and values before the walk reaches them: every layout a
-    # dict can have is read here, at sizes below and above that look-ahead, and
-    # checked against the chain's values (task i holds 0 + 1 + ... + i).
+    # On CPython 3.11 and 3.12 the converter reads a dict's entry table directly, past
+    # the C API, and fetches keys and values ahead of its walk: every layout a dict
+    # can have is read here, at sizes below and above that look-ahead and the size
+    # from which a dict may be sorted, and checked against the chain's values (task i
+    # holds 0 + 1 + ... + i).
     dsk = make(kind, n)
     assert len(dsk) == n
     keys = [_key(kind, n - 1), _key(kind, n // 2)]
     expected = (sum(range(n)), sum(range(n // 2 + 1)))
     assert taskloom.get_sync(dsk, keys) == expected
     assert taskloom.get(dsk, keys, num_workers=2) == expected
+
+
+def _listed_by_chunks(kind: str, chunks: list[bool], seed: int) -> dict:
+    """A chain whose dict lists its entries by their keys' addresses, 4,096 to a chunk
+    (the converter's unit for judging the memory order), except in the chunks marked
+    True, listed at random: there both keys and values lie scattered."""
+    rng = random.Random(seed)
+    n = 4096 * len(chunks)
+    keys = [_fresh(_key(kind, i)) for i in range(n)]
+    values = [0] + [(add, _fresh(_key(kind, i - 1)), i) for i in range(1, n)]
+    listed = sorted(range(n), key=lambda i: id(keys[i]))
+    for c, scattered in enumerate(chunks):
+        if scattered:
+            part = listed[c * 4096 : (c + 1) * 4096]
+            rng.shuffle(part)
+            listed[c * 4096 : (c + 1) * 4096] = part
+    return {keys[i]: values[i] for i in listed}
+
+
+@pytest.mark.parametrize("kind", ["str", "tuple"])
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        [False] * 6,
+        [False, True, True, False, False, False, False, False],
+        [False, True, True, False, True, True],
+        [True] * 6,
+    ],
+    # Read in the dict's order, all owned as read; read so, the third chunk owned
+    # after the walk; sorted, with the third and sixth chunks owned after the sort
+    # (each listed scattered after a chunk listed so), the others before it; sorted,
+    # with all but the first owned after it.
+    ids=["in-order", "owned-at-end", "owned-before-sort", "owned-after-sort"],
+)
+def test_chunks_owned_in_any_order_compute_as_plain_python(kind, chunks):
+    # The converter owns a chunk of entries as it reads them while the chunk before
+    # listed its objects in memory order, else after the walk (in the sorted order if
+    # the dict is sorted): every mix gives the chain's values, and holds on to no
+    # key or value once done.
+    dsk = _listed_by_chunks(kind, chunks, seed=len(chunks) + sum(chunks))
+    n = len(dsk)
+    sample = [(k, dsk[k]) for k in list(dsk)[:: n // 50]]
+    counts = [(sys.getrefcount(k), sys.getrefcount(v)) for k, v in sample]
+    keys = [_key(kind, n - 1), _key(kind, 5000)]
+    assert taskloom.get_sync(dsk, keys) == (sum(range(n)), sum(range(5001)))
+    assert [(sys.getrefcount(k), sys.getrefcount(v)) for k, v in sample] == counts

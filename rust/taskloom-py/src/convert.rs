@@ -570,21 +570,101 @@ fn fetch_object(p: *mut ffi::PyObject) {
     prefetch_span(p, 48);
 }
 
-/// One entry of a dict graph: its key and value, each holding a reference
-/// the walk took (see [`entries`]).
+/// One entry of a dict graph: its key, its value and the key's hash. Borrowed
+/// from the dict while the walk reads the entries, then owned (see [`entries`]).
 #[derive(Clone, Copy)]
 struct Entry {
     key: *mut ffi::PyObject,
-    value: *mut ffi::PyObject,
-    /// The hash the dict stored with the key, if [`STORED_HASHES`].
+    /// The value's address, with [`BORROWED`] set until the entry is owned.
+    value: usize,
+    /// The hash the dict stored with the key (up to 3.12; a dict of `str` keys
+    /// stores none), else the key's hash if computing it runs no Python code
+    /// (computed when owned), else [`UNHASHED`].
     hash: u64,
 }
 
-/// Whether the C API gives the hash a dict stored with each key (up to 3.12).
-const STORED_HASHES: bool = cfg!(not(Py_3_13));
+/// Set in [`Entry::value`] while the walk holds no reference to the entry: the
+/// low bit of an object's address is always clear.
+const BORROWED: usize = 1;
+
+/// Not a hash: CPython reserves -1 for "error".
+const UNHASHED: u64 = u64::MAX;
+
+impl Entry {
+    #[inline(always)]
+    fn value(&self) -> *mut ffi::PyObject {
+        (self.value & !BORROWED) as *mut ffi::PyObject
+    }
+
+    #[inline(always)]
+    fn borrowed(&self) -> bool {
+        self.value & BORROWED != 0
+    }
+
+    /// Take a reference to the key and to the value, and the key's hash if the
+    /// dict gave none and computing it runs no Python code; returns the key's
+    /// kind.
+    ///
+    /// # Safety
+    /// The entry must be borrowed from a dict that still holds it: no Python
+    /// code may have run since it was read.
+    #[inline(always)]
+    unsafe fn own(&mut self, py: Python<'_>) -> u8 {
+        // SAFETY: the dict holds both objects (the caller's contract).
+        unsafe {
+            ffi::Py_INCREF(self.key);
+            ffi::Py_INCREF(self.value());
+            self.value &= !BORROWED;
+            let key = Borrowed::from_ptr(py, self.key);
+            if self.hash == UNHASHED && hash_runs_no_python(&key) {
+                // A `str` key's hash is cached in it (a dict's keys are hashed);
+                // a builtin hash cannot fail (if it did, -1 is `UNHASHED`: hashed
+                // again after the walk, where its error propagates).
+                self.hash = match ffi::PyUnicode_CheckExact(self.key) {
+                    0 => ffi::PyObject_Hash(self.key),
+                    _ => match (*self.key.cast::<ffi::PyASCIIObject>()).hash {
+                        -1 => ffi::PyObject_Hash(self.key),
+                        h => h,
+                    },
+                } as u64;
+            }
+            key_kind(&key)
+        }
+    }
+}
+
+/// Own every borrowed entry of `entries`, in their order, fetching the
+/// objects [`WALK_AHEAD`] entries on (in a shuffled dict, each is elsewhere).
+/// Returns the kinds of key owned.
+///
+/// # Safety
+/// As [`Entry::own`], for every borrowed entry.
+unsafe fn own_all(py: Python<'_>, entries: &mut [Entry]) -> u8 {
+    let mut kinds = 0;
+    for i in 0..entries.len() {
+        if let Some(ahead) = entries.get(i + WALK_AHEAD).filter(|e| e.borrowed()) {
+            fetch_object(ahead.key);
+            fetch_object(ahead.value());
+        }
+        let e = &mut entries[i];
+        if e.borrowed() {
+            // SAFETY: the caller's contract.
+            kinds |= unsafe { e.own(py) };
+        }
+    }
+    kinds
+}
 
 /// Below this many keys the converter's reads stay in cache in any order.
 const SORT_FROM: usize = 1 << 14;
+
+/// Entries whose order in memory is judged together (see [`entries`]).
+const CHUNK: usize = 4096;
+
+/// How many entries ahead of the walk their keys and values are fetched: the
+/// objects' pages hold a few dozen each and the hardware's prefetcher stops
+/// at a page's end.
+const WALK_AHEAD: usize = 32;
 
 /// The dict's entries, owned: in the dict's order, or sorted by the keys'
 /// addresses when the dict lists both its keys and its values far from the
@@ -609,90 +689,162 @@ const SORT_FROM: usize = 1 << 14;
 /// depend on them, and errors are reported as in the dict's order (see
 /// `convert_dict` and `user_priorities`).
 ///
-/// The walk owns what it reads as it reads it: a reference to each key and
-/// value, and the key's kind, so each object is touched once here rather than
-/// again in a second pass (where, at 10^6 keys, it was a cache miss again).
-/// No Python code runs here: nothing can change the dict between reading a
-/// pointer and taking the reference. Returns the entries, whether they were
-/// sorted, and the kinds of key seen.
+/// Each object is read once, when its entry is owned: a reference to the key
+/// and to the value, the key's kind and hash. The walk owns entries as it
+/// reads them while the last [`CHUNK`] entries it read listed their objects
+/// in memory order (each object then lies after the last); after a chunk
+/// that did not, in a dict that may be sorted, it reads the next chunk's
+/// pointers alone and owns them after the sort, in the sorted order, or at
+/// the end if the dict is not sorted (a loop making objects in a heap with
+/// freed blocks puts a few thousand of them in descending order). Owned in
+/// the dict's order instead, each object of a shuffled dict was a cache
+/// miss: the walk of a shuffled chain took most of its conversion. Only the
+/// dict's own table is read to walk it: from it directly on 3.11 and 3.12
+/// (see [`Table`]; `_PyDict_Next` reads a `str` key's hash from the key).
+/// No Python code runs until every entry is owned: nothing can change the
+/// dict between reading a pointer and taking the reference. Returns the
+/// entries, whether they were sorted, and the kinds of key seen.
 fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool, u8) {
     let py = dsk.py();
-    let mut entries = Vec::with_capacity(dsk.len());
+    let n = dsk.len();
+    let may_sort = memory_order && n >= SORT_FROM;
+    let mut walk = Walk::of(dsk);
+    let mut entries = Vec::with_capacity(n);
     let mut key_types = 0;
     let (mut descents, mut value_descents) = (0usize, 0usize);
     let (mut last, mut last_value) = (std::ptr::null_mut(), std::ptr::null_mut());
-    let (mut pos, mut key, mut value) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-    #[cfg(all(Py_3_11, not(Py_3_13)))]
-    let ahead = EntriesAhead::of(dsk);
+    let mut deferred = Vec::new();
+    let scattered = |d: usize, len: usize| d * 4 > len;
+    let mut inline = true;
     loop {
-        #[cfg(all(Py_3_11, not(Py_3_13)))]
-        if let Some(ahead) = &ahead {
-            ahead.fetch(pos as usize + WALK_AHEAD);
-        }
-        #[cfg(not(Py_3_13))]
-        let hash = {
-            let mut h: ffi::Py_hash_t = 0;
-            // SAFETY: a walk over a live dict; fills borrowed pointers.
-            if unsafe { _PyDict_Next(dsk.as_ptr(), &mut pos, &mut key, &mut value, &mut h) } == 0 {
-                break;
+        let start = entries.len();
+        let (d0, v0) = (descents, value_descents);
+        while entries.len() - start < CHUNK {
+            if inline {
+                walk.fetch_ahead();
             }
-            h as u64
-        };
-        #[cfg(Py_3_13)]
-        let hash = {
-            // SAFETY: a walk over a live dict; fills borrowed pointers.
-            if unsafe { ffi::PyDict_Next(dsk.as_ptr(), &mut pos, &mut key, &mut value) } == 0 {
-                break;
+            let Some(mut e) = walk.next() else { break };
+            descents += usize::from(e.key < last);
+            value_descents += usize::from(e.value() < last_value);
+            (last, last_value) = (e.key, e.value());
+            if inline {
+                // SAFETY: read just above, and no Python code has run since.
+                key_types |= unsafe { e.own(py) };
             }
-            0
-        };
-        // SAFETY: the dict holds both, and no Python code has run since they
-        // were read; the references taken are the entry's.
-        unsafe {
-            ffi::Py_INCREF(key);
-            ffi::Py_INCREF(value);
-            key_types |= key_kind(&Borrowed::from_ptr(py, key));
+            entries.push(e);
         }
-        descents += usize::from(key < last);
-        value_descents += usize::from(value < last_value);
-        (last, last_value) = (key, value);
-        entries.push(Entry { key, value, hash });
+        let len = entries.len() - start;
+        if len == 0 {
+            break;
+        }
+        let chunk_scattered =
+            may_sort && scattered(descents - d0, len) && scattered(value_descents - v0, len);
+        if !inline {
+            if chunk_scattered {
+                deferred.push(start..entries.len());
+            } else {
+                // SAFETY: read just above, and no Python code has run since.
+                key_types |= unsafe { own_all(py, &mut entries[start..]) };
+            }
+        }
+        inline = !chunk_scattered;
     }
-    let scattered = |d: usize| d * 4 > entries.len();
-    let sort = memory_order
-        && entries.len() >= SORT_FROM
-        && scattered(descents)
-        && scattered(value_descents);
+    let sort = may_sort && scattered(descents, n) && scattered(value_descents, n);
     if sort {
         taskloom_core::mem::sort_by_address(&mut entries, |e| e.key as u64);
+        // SAFETY: no Python code has run since the walk.
+        key_types |= unsafe { own_all(py, &mut entries) };
+    } else {
+        for chunk in deferred {
+            // SAFETY: no Python code has run since the walk.
+            key_types |= unsafe { own_all(py, &mut entries[chunk]) };
+        }
     }
     (entries, sort, key_types)
 }
 
-/// How many entries ahead of the walk their keys and values are fetched.
-#[cfg(all(Py_3_11, not(Py_3_13)))]
-const WALK_AHEAD: usize = 32;
+/// A walk over a dict's entries, borrowed: through its table where the
+/// layout is known, else `PyDict_Next`.
+enum Walk<'a, 'py> {
+    Api {
+        dsk: &'a Bound<'py, PyDict>,
+        pos: ffi::Py_ssize_t,
+    },
+    #[cfg(all(Py_3_11, not(Py_3_13)))]
+    Table(Table),
+}
 
-/// A dict's entries, read only to fetch their keys and values ahead of the
-/// walk, which waits for each otherwise: the objects' pages hold a few dozen
-/// each and the hardware's prefetcher stops at a page's end; in a shuffled
-/// dict every one is elsewhere. (`_PyDict_Next` itself reads a `str` key's
-/// cached hash, as a dict of `str` keys stores none.)
-///
-/// CPython 3.11 and 3.12 lay a dict's keys out as `pycore_dict.h` declares
-/// (the header of [`DictKeys`], then the index table of
-/// `1 << dk_log2_index_bytes` bytes, then the entries: hash, key and value,
-/// or key and value for `str` keys). The layout is checked against what it
-/// implies before use; a dict it does not fit is walked without fetching
-/// ahead. Only prefetches read the pointers found: a wrong one is never
-/// dereferenced.
+impl<'a, 'py> Walk<'a, 'py> {
+    fn of(dsk: &'a Bound<'py, PyDict>) -> Self {
+        #[cfg(all(Py_3_11, not(Py_3_13)))]
+        if let Some(table) = Table::of(dsk) {
+            return Walk::Table(table);
+        }
+        Walk::Api { dsk, pos: 0 }
+    }
+
+    /// The next entry, with the hash the dict stored with its key if the C
+    /// API or the table gives it (up to 3.12), else [`UNHASHED`].
+    #[inline(always)]
+    fn next(&mut self) -> Option<Entry> {
+        let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let hash = match self {
+            #[cfg(all(Py_3_11, not(Py_3_13)))]
+            Walk::Table(t) => return t.next(),
+            #[cfg(not(Py_3_13))]
+            Walk::Api { dsk, pos } => {
+                let mut h: ffi::Py_hash_t = 0;
+                // SAFETY: a walk over a live dict; fills borrowed pointers.
+                if unsafe { _PyDict_Next(dsk.as_ptr(), pos, &mut key, &mut value, &mut h) } == 0 {
+                    return None;
+                }
+                h as u64
+            }
+            #[cfg(Py_3_13)]
+            Walk::Api { dsk, pos } => {
+                // SAFETY: a walk over a live dict; fills borrowed pointers.
+                if unsafe { ffi::PyDict_Next(dsk.as_ptr(), pos, &mut key, &mut value) } == 0 {
+                    return None;
+                }
+                UNHASHED
+            }
+        };
+        Some(Entry {
+            key,
+            value: value as usize | BORROWED,
+            hash,
+        })
+    }
+
+    /// Fetch the objects of the entry [`WALK_AHEAD`] on, where the walk can
+    /// see it.
+    #[inline(always)]
+    fn fetch_ahead(&self) {
+        #[cfg(all(Py_3_11, not(Py_3_13)))]
+        if let Walk::Table(t) = self {
+            t.fetch(t.at + WALK_AHEAD);
+        }
+    }
+}
+
+/// A dict's table of entries, read directly: CPython 3.11 and 3.12 lay a
+/// dict's keys out as `pycore_dict.h` declares (the header of [`DictKeys`],
+/// then the index table of `1 << dk_log2_index_bytes` bytes, then
+/// `dk_nentries` entries: hash, key and value, or key and value for a dict
+/// of `str` keys; a deleted entry's value is null). Read so, the walk reads
+/// the table alone: `_PyDict_Next` reads each `str` key's hash from the key,
+/// which in a shuffled dict is a cache miss at every entry. Used only when
+/// the header fits what it implies and the first entries read so are the
+/// ones `PyDict_Next` gives.
 #[cfg(all(Py_3_11, not(Py_3_13)))]
-struct EntriesAhead {
-    /// The first entry's key.
-    keys: *const *mut ffi::PyObject,
-    /// Pointers per entry: 2 (key, value) or 3 (hash, key, value).
+struct Table {
+    /// The first entry's first word.
+    entries: *const *mut ffi::PyObject,
+    /// Words per entry: 2 (key, value) or 3 (hash, key, value).
     words: usize,
     len: usize,
+    /// The next entry to read.
+    at: usize,
 }
 
 /// `struct _dictkeysobject`'s header in CPython 3.11 and 3.12.
@@ -709,14 +861,17 @@ struct DictKeys {
 }
 
 #[cfg(all(Py_3_11, not(Py_3_13)))]
-impl EntriesAhead {
+impl Table {
+    /// Entries compared with `PyDict_Next`'s before the table is trusted.
+    const CHECKED: usize = 8;
+
     fn of(dsk: &Bound<'_, PyDict>) -> Option<Self> {
         /// `DICT_KEYS_GENERAL` and `DICT_KEYS_UNICODE`: combined tables.
         const GENERAL: u8 = 0;
         const UNICODE: u8 = 1;
         // SAFETY: reads of a live dict's header and its keys object's header,
         // whose layout is then checked against what it implies.
-        unsafe {
+        let table = unsafe {
             let d = dsk.as_ptr().cast::<ffi::PyDictObject>();
             let keys = (*d).ma_keys.cast::<DictKeys>();
             if !(*d).ma_values.is_null() || keys.is_null() {
@@ -734,33 +889,73 @@ impl EntriesAhead {
             if !fits {
                 return None;
             }
-            let general = k.dk_kind == GENERAL;
-            let entries = keys
-                .cast::<u8>()
-                .add(std::mem::size_of::<DictKeys>() + (1usize << index_log2))
-                .cast::<*mut ffi::PyObject>();
-            Some(EntriesAhead {
-                keys: entries.add(usize::from(general)),
-                words: if general { 3 } else { 2 },
+            Table {
+                entries: keys
+                    .cast::<u8>()
+                    .add(std::mem::size_of::<DictKeys>() + (1usize << index_log2))
+                    .cast(),
+                words: if k.dk_kind == GENERAL { 3 } else { 2 },
                 len: k.dk_nentries as usize,
-            })
+                at: 0,
+            }
+        };
+        let mut check = table.clone_start();
+        let mut pos = 0;
+        for _ in 0..Self::CHECKED {
+            let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
+            // SAFETY: a walk over a live dict; fills borrowed pointers.
+            let more = unsafe { ffi::PyDict_Next(dsk.as_ptr(), &mut pos, &mut key, &mut value) };
+            let read = check.next();
+            match (more, read) {
+                (0, None) => break,
+                (0, Some(_)) | (_, None) => return None,
+                (_, Some(e)) if e.key != key || e.value() != value => return None,
+                _ => {}
+            }
         }
+        Some(table)
     }
 
-    #[inline]
+    fn clone_start(&self) -> Table {
+        Table { at: 0, ..*self }
+    }
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<Entry> {
+        while self.at < self.len {
+            // SAFETY: `at` is below the entry count the dict declared; the
+            // value is an entry's last word, the key the one before it.
+            let (key, value, hash) = unsafe {
+                let e = self.entries.add(self.at * self.words);
+                let hash = if self.words == 3 { *e as u64 } else { UNHASHED };
+                (*e.add(self.words - 2), *e.add(self.words - 1), hash)
+            };
+            self.at += 1;
+            if !value.is_null() {
+                return Some(Entry {
+                    key,
+                    value: value as usize | BORROWED,
+                    hash,
+                });
+            }
+        }
+        None
+    }
+
+    /// Fetch the key and value of entry `at` (if the dict has one there): only
+    /// prefetches read them.
+    #[inline(always)]
     fn fetch(&self, at: usize) {
         if at < self.len {
-            // SAFETY: `at` is below the entry count the dict declared; key and
-            // value are the entry's last two words.
+            // SAFETY: `at` is below the entry count the dict declared.
             unsafe {
-                let key = self.keys.add(at * self.words);
-                fetch_object(*key);
-                fetch_object(*key.add(1));
+                let e = self.entries.add(at * self.words + self.words - 2);
+                fetch_object(*e);
+                fetch_object(*e.add(1));
             }
         }
     }
 }
-
 #[cfg(not(Py_3_13))]
 extern "C" {
     /// `PyDict_Next` that also gives the hash stored with the key (exported by
@@ -788,39 +983,28 @@ impl<'py> Converter<'py> {
         let n = entries.len();
         let (mut keys, mut values) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut hashes = Vec::with_capacity(n);
-        for e in &entries {
+        // Keys whose hash may run Python code, hashed once every entry is owned.
+        let mut hash_later = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
             // SAFETY: each entry holds a reference to its key and its value.
             unsafe {
                 keys.push(Bound::from_owned_ptr(py, e.key));
-                values.push(Some(Bound::from_owned_ptr(py, e.value)));
+                values.push(Some(Bound::from_owned_ptr(py, e.value())));
             }
-            if STORED_HASHES {
-                hashes.push(e.hash);
+            hashes.push(e.hash);
+            if e.hash == UNHASHED {
+                hash_later.push(i);
             }
         }
         drop(entries);
-        if !STORED_HASHES {
-            // Keys whose hash may run Python code are hashed after the others.
-            let mut hash_later = Vec::new();
-            for (i, key) in keys.iter().enumerate() {
-                if hash_runs_no_python(key) {
-                    hashes.push(py_hash(key)?.unwrap_or(0));
-                } else {
-                    hash_later.push(i);
-                    hashes.push(0);
-                }
-            }
-            for i in hash_later {
-                // Dict keys are hashable; a `__hash__` that raises now is the user's error.
-                hashes[i] =
-                    py_hash(&keys[i])?.ok_or_else(|| errors::unhashable_graph_key(&keys[i]))?;
-            }
+        for i in hash_later {
+            // Dict keys are hashable; a `__hash__` that raises now is the user's error.
+            hashes[i] = py_hash(&keys[i])?.ok_or_else(|| errors::unhashable_graph_key(&keys[i]))?;
         }
         let mut c = Self::with_keys(py, keys, hashes, key_types, values, false)?;
         c.dict = Some((dsk.clone(), n));
         Ok((c, sorted))
     }
-
     /// From the keys and values of Delayed values, in insertion order (keys
     /// must be distinct).
     fn from_entries(
