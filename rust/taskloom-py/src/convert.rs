@@ -931,7 +931,12 @@ impl Table {
             // value is an entry's last word, the key the one before it.
             let (key, value, hash) = unsafe {
                 let e = self.entries.add(self.at * self.words);
-                let hash = if self.words == 3 { *e as u64 } else { UNHASHED };
+                // The hash word is a `Py_hash_t`, sign-extended as every other
+                // hash here (a pointer's bits would not be on 32-bit targets).
+                let hash = match self.words {
+                    3 => *e.cast::<ffi::Py_hash_t>() as u64,
+                    _ => UNHASHED,
+                };
                 (*e.add(self.words - 2), *e.add(self.words - 1), hash)
             };
             self.at += 1;
