@@ -841,6 +841,7 @@ impl<'a, 'py> Walk<'a, 'py> {
 /// the header fits what it implies and the first entries read so are the
 /// ones `PyDict_Next` gives.
 #[cfg(all(Py_3_11, not(Py_3_13)))]
+#[derive(Clone, Copy)]
 struct Table {
     /// The first entry's first word.
     entries: *const *mut ffi::PyObject,
@@ -903,7 +904,7 @@ impl Table {
                 at: 0,
             }
         };
-        let mut check = table.clone_start();
+        let mut check = table;
         let mut pos = 0;
         for _ in 0..Self::CHECKED {
             let (mut key, mut value) = (std::ptr::null_mut(), std::ptr::null_mut());
@@ -918,10 +919,6 @@ impl Table {
             }
         }
         Some(table)
-    }
-
-    fn clone_start(&self) -> Table {
-        Table { at: 0, ..*self }
     }
 
     #[inline(always)]
