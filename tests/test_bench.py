@@ -4,6 +4,7 @@ case take turns, and the command line prints, saves and refuses what it should."
 from __future__ import annotations
 
 import gc
+import io
 import json
 import sys
 from typing import ClassVar
@@ -412,6 +413,24 @@ def test_without_a_terminal_progress_is_a_line_per_workload_and_size(capsys, mon
     assert len(calls) > 4 * 2 * 3, "every case ran several times..."
     assert len(lines) == 4, "...and each (workload, size) printed one line"
     assert [line.split()[1] for line in lines] == ["2/8", "4/8", "6/8", "8/8"]
+
+
+def test_a_missing_column_is_named_with_its_extra_only_where_it_would_run(monkeypatch):
+    # joblib's columns run joblib's workloads only: a run without them says nothing of
+    # joblib; one with them names the extra that installs joblib (not the bench one).
+    _record_runs(monkeypatch, 0.001)
+    installed = {k: v for k, v in bench.schedulers().items() if "joblib" not in k}
+    monkeypatch.setattr(bench, "schedulers", lambda: installed)
+    names = ["loop", "taskloom-sync", *bench.JOBLIB_SCHEDULERS]
+    for workloads, notes in [
+        (["chain"], []),
+        (["joblib-map"], [f"skipping {n}: not installed" for n in bench.JOBLIB_SCHEDULERS]),
+    ]:
+        stream = io.StringIO()
+        bench.run(workloads, [50], names, 1, 1.0, False, stream=stream)
+        said = [line for line in stream.getvalue().splitlines() if "skipping" in line]
+        assert [line.split(" (")[0] for line in said] == notes
+        assert all("pip install 'taskloom[joblib]'" in line for line in said)
 
 
 class _Terminal:

@@ -81,7 +81,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache, partial
@@ -309,6 +309,11 @@ SCHEDULERS = [
     *JOBLIB_SCHEDULERS,
     *CLUSTER_SCHEDULERS,
 ]
+# The extra that installs a column's library, where it is not `bench`'s Dask.
+_EXTRA = {
+    **{name: "joblib" for name in JOBLIB_SCHEDULERS},
+    **{name: "distributed" for name in CLUSTER_SCHEDULERS},
+}
 # What runs without --schedulers: all but the cluster's columns (a cluster of its own,
 # and Dask's millisecond per task there, are for a run that asks for them).
 DEFAULT_SCHEDULERS = [s for s in SCHEDULERS if s not in CLUSTER_SCHEDULERS]
@@ -1208,9 +1213,12 @@ def plan(
     names: list[str],
     repeat: int,
     user: UserExtras | None = None,
+    *,
+    installed: Collection[str] | None = None,
 ) -> list[tuple[str, int, dict[str, int]]]:
     """Every (workload, size) to run, each with its schedulers' numbers of runs, before
-    anything runs (so the progress knows the total).
+    anything runs (so the progress knows the total). ``installed``: the schedulers to
+    plan for (default: those installed here, see :func:`schedulers`).
 
     Examples
     --------
@@ -1218,7 +1226,7 @@ def plan(
     ('pure-python', 8, {'loop': 1, 'taskloom-processes': 3})
     """
     user = user or UserExtras()
-    available = {**schedulers(), **user.schedulers}
+    available = {*(schedulers() if installed is None else installed), *user.schedulers}
     graphs = {*GRAPHS, *user.workloads}
     planned = []
     for workload in workloads:
@@ -1283,9 +1291,12 @@ def run(
         [(w, n, s, reps) for w, n, repeats in planned for s, reps in repeats.items()], stream
     )
     available = schedulers()
-    for name in names:
+    # Only columns this run's workloads would have: joblib's run joblib's workloads only.
+    wanted = plan(workloads, sizes, names, repeat, user, installed=SCHEDULERS)
+    for name in dict.fromkeys(s for _, _, repeats in wanted for s in repeats):
         if name not in available:
-            progress.note(f"skipping {name}: not installed (pip install 'taskloom[bench]')")
+            extra = _EXTRA.get(name, "bench")
+            progress.note(f"skipping {name}: not installed (pip install 'taskloom[{extra}]')")
     if any(name in available for name in CLUSTER_SCHEDULERS if name in names):
         progress.note("starting the cluster")
         _bench_cluster.warm()
