@@ -17,7 +17,8 @@
 //! of the keys parsed last, then by scanning the keys' hashes for the first
 //! few misses, then through the [`KeyTable`] built after them. While parsing,
 //! the converter fetches ahead what the next tasks will read (values,
-//! arguments and, while lookups reach the table, table slots and keys).
+//! arguments and, while lookups reach the table, table slots and keys), and
+//! in a long list what its next items' lookups will read.
 //!
 //! The reading order is the order the user's objects lie in memory, which is
 //! the order a loop made them: the dict's own order when it lists them about
