@@ -575,6 +575,20 @@ fn fetch_object(p: *mut ffi::PyObject) {
     prefetch_span(p, 48);
 }
 
+/// Fetch the first `n` items of `p` if it is an exact tuple (a tuple key's
+/// `str` and `int`s, compared one by one by the lookup that reads them).
+#[inline(always)]
+fn fetch_tuple_items(p: *mut ffi::PyObject, n: ffi::Py_ssize_t) {
+    // SAFETY: a type check, then reads of a live tuple's own items.
+    unsafe {
+        if ffi::PyTuple_CheckExact(p) != 0 {
+            for i in 0..ffi::PyTuple_GET_SIZE(p).min(n) {
+                fetch_object(ffi::PyTuple_GET_ITEM(p, i));
+            }
+        }
+    }
+}
+
 /// One entry of a dict graph: its key, its value and the key's hash. Borrowed
 /// from the dict while the walk reads the entries, then owned (see [`entries`]).
 #[derive(Clone, Copy)]
@@ -596,6 +610,16 @@ const BORROWED: usize = 1;
 const UNHASHED: u64 = u64::MAX;
 
 impl Entry {
+    /// An entry read from a dict, not yet owned.
+    #[inline(always)]
+    fn borrowed_from(key: *mut ffi::PyObject, value: *mut ffi::PyObject, hash: u64) -> Self {
+        Entry {
+            key,
+            value: value as usize | BORROWED,
+            hash,
+        }
+    }
+
     #[inline(always)]
     fn value(&self) -> *mut ffi::PyObject {
         (self.value & !BORROWED) as *mut ffi::PyObject
@@ -814,11 +838,7 @@ impl<'a, 'py> Walk<'a, 'py> {
                 UNHASHED
             }
         };
-        Some(Entry {
-            key,
-            value: value as usize | BORROWED,
-            hash,
-        })
+        Some(Entry::borrowed_from(key, value, hash))
     }
 
     /// Fetch the objects of the entry [`WALK_AHEAD`] on, where the walk can
@@ -939,11 +959,7 @@ impl Table {
             };
             self.at += 1;
             if !value.is_null() {
-                return Some(Entry {
-                    key,
-                    value: value as usize | BORROWED,
-                    hash,
-                });
+                return Some(Entry::borrowed_from(key, value, hash));
             }
         }
         None
@@ -1170,15 +1186,7 @@ impl<'py> Converter<'py> {
             fetch_object(k.as_ptr());
         }
         if let Some(k) = self.key_objs.get(on(1)) {
-            let k = k.as_ptr();
-            // SAFETY: a type check, then reads of a live tuple's own items.
-            unsafe {
-                if ffi::PyTuple_CheckExact(k) != 0 {
-                    for i in 0..ffi::PyTuple_GET_SIZE(k).min(4) {
-                        fetch_object(ffi::PyTuple_GET_ITEM(k, i));
-                    }
-                }
-            }
+            fetch_tuple_items(k.as_ptr(), 4);
         }
     }
 
@@ -1421,16 +1429,6 @@ impl<'py> Converter<'py> {
     /// before are each a cache miss otherwise (a fan-in's sum of 10^6 keys).
     #[inline]
     fn fetch_items_ahead(&self, list: &Bound<'py, PyList>, n: usize) {
-        let fetch_parts = |p: *mut ffi::PyObject| {
-            // SAFETY: a type check, then reads of a live tuple's own items.
-            unsafe {
-                if ffi::PyTuple_CheckExact(p) != 0 {
-                    for i in 0..ffi::PyTuple_GET_SIZE(p).min(3) {
-                        fetch_object(ffi::PyTuple_GET_ITEM(p, i));
-                    }
-                }
-            }
-        };
         let list_item = |i: usize| {
             // SAFETY: `i` is below the list's length, and no Python code has
             // run since it was read; the list owns its items.
@@ -1440,14 +1438,14 @@ impl<'py> Converter<'py> {
             fetch_object(item);
         }
         if let Some(item) = list_item(n + AHEAD / 2) {
-            fetch_parts(item);
+            fetch_tuple_items(item, 3);
         }
         let next = self.last_found.wrapping_add(1) as usize;
         if let Some(key) = self.key_objs.get(next + AHEAD) {
             fetch_object(key.as_ptr());
         }
         if let Some(key) = self.key_objs.get(next + AHEAD / 2) {
-            fetch_parts(key.as_ptr());
+            fetch_tuple_items(key.as_ptr(), 3);
         }
     }
 
