@@ -261,6 +261,142 @@ def test_references_far_from_their_keys_are_found_by_equality(n):
     )
 
 
+def _put_off_graph(n: int, seed: int, key, plus_length, kinds) -> tuple[dict, list, set]:
+    """A chain whose every task also reads something the converter's guesses miss:
+    a key far back (an equal object, or a float equal to an int key), a string that
+    is no key, the far key twice, or a tuple that is no key. Each such lookup follows
+    one the guesses found, so it is put off to the end of the conversion (past about
+    64 of them, the table answers the rest); the second of a twice-read key is not (it
+    follows a miss), nor is a tuple holding what may be a key. Returns the graph, its
+    keys and the ids of the strings that are no key."""
+    rng = random.Random(seed)
+    dsk: dict = {key(0): 1}
+    literals = []
+    for i in range(1, n):
+        prev, j = key(i - 1), rng.randrange(i)
+        kind = rng.choice(kinds)
+        if kind == "far":
+            dsk[key(i)] = (add, prev, _fresh(key(j)))
+        elif kind == "equal":
+            far = key(j)
+            dsk[key(i)] = (add, prev, float(far) if isinstance(far, int) else _fresh(far))
+        elif kind == "literal":
+            literals.append(f"no key {i}")
+            dsk[key(i)] = (plus_length, prev, literals[-1])
+        elif kind == "twice":
+            dsk[key(i)] = (_sum3, prev, _fresh(key(j)), _fresh(key(j)))
+        else:
+            dsk[key(i)] = (plus_length, prev, ("no key", i))
+    return dsk, [key(n - 1), key(n // 2)], {id(x) for x in literals}
+
+
+def _in_dict_order(dsk: dict) -> dict:
+    """Every key's value, computed in the dict's order (each task after what it reads;
+    reference_get would recurse too deep), reading arguments as Dask does."""
+    values: dict = {}
+
+    def value(a):
+        if a in dsk:
+            return values[a]
+        return tuple(map(value, a)) if type(a) is tuple else a
+
+    for k, v in dsk.items():
+        values[k] = v[0](*map(value, v[1:])) if isinstance(v, tuple) else v
+    return values
+
+
+def _reads(dsk: dict, a) -> set:
+    """The keys argument ``a`` reads."""
+    if a in dsk:
+        return {a}
+    return set().union(*(_reads(dsk, x) for x in a)) if type(a) is tuple else set()
+
+
+def _plus_length(x, s):
+    return x + len(s)
+
+
+def _sum3(a, b, c):
+    return a + b + c
+
+
+@pytest.mark.parametrize("n", [40, 3000])
+@pytest.mark.parametrize(
+    "key", [lambda i: ("x", i), lambda i: f"x-{i}", lambda i: i + 1000], ids=["tuple", "str", "int"]
+)
+@pytest.mark.parametrize(
+    "kinds", [["far", "equal", "literal"], ["far", "equal", "literal", "twice", "tuple"]]
+)
+def test_references_put_off_compute_as_plain_python(n, key, kinds):
+    # The first kinds, 40 tasks: every lookup put off, then looked for in one scan of the
+    # keys' hashes. Otherwise the table is built (past the few lookups put off, or for
+    # those that cannot be), and the ones put off are looked for in it.
+    seen = []
+
+    def plus_length(x, s):
+        seen.append(id(s))
+        return x + len(s)
+
+    for seed in range(3):
+        dsk, wanted, literal_ids = _put_off_graph(n, seed, key, plus_length, kinds)
+        values = _in_dict_order(dsk)
+        expected = tuple(values[k] for k in wanted)
+        seen.clear()
+        assert taskloom.get_sync(dsk, wanted) == expected
+        # A string that is no key reaches its task as the very object in the graph.
+        assert literal_ids <= set(seen)
+        compiled = _core.Compiled(dsk, wanted)
+        assert compiled.run(0) == expected
+        deps = compiled.dependencies()
+        for k, ds in deps.items():
+            task = dsk[k] if isinstance(dsk[k], tuple) else ()
+            assert set(ds) == set().union(*(_reads(dsk, a) for a in task[1:])), k
+            assert len(ds) == len(set(ds)), k
+
+
+class _HashedLike:
+    """A key hashed like a string, whose ``==`` raises ``error``."""
+
+    def __init__(self, like, error):
+        self.like, self.error = like, error
+
+    def __hash__(self):
+        return hash(self.like)
+
+    def __eq__(self, other):
+        if other is self:
+            return True
+        raise self.error("no comparing")
+
+
+@pytest.mark.parametrize("error", [TypeError, ValueError])
+def test_a_reference_put_off_compares_as_the_dict_does(error):
+    # A string argument is looked for at the end; a key of equal hash compares it with
+    # its own `==`: a TypeError means "not a key" (Dask's `try: arg in dsk`), anything
+    # else propagates.
+    n = 30
+    dsk: dict = {("x", 0): 1, **{("x", i): (add, ("x", i - 1), 1) for i in range(1, n)}}
+    dsk[("x", 20)] = (_plus_length, ("x", 19), "abc")
+    dsk[_HashedLike("abc", error)] = 5
+    dsk["abc!"] = 3
+    if error is TypeError:
+        expected = reference_get(dsk, ("x", n - 1))
+        assert taskloom.get_sync(dsk, ("x", n - 1)) == expected
+    else:
+        with pytest.raises(error, match="no comparing"):
+            reference_get(dsk, ("x", n - 1))
+        with pytest.raises(error, match="no comparing"):
+            taskloom.get_sync(dsk, ("x", n - 1))
+
+
+def test_a_reference_put_off_to_its_own_key_is_a_cycle():
+    n = 100
+    dsk: dict = {("x", 0): 1, **{("x", i): (add, ("x", i - 1), 1) for i in range(1, n)}}
+    dsk[("x", 70)] = (add, ("x", 69), ("x", 70))
+    with pytest.raises(taskloom.CycleError, match=r"\('x', 70\) -> \('x', 70\)"):
+        taskloom.get_sync(dsk, ("x", n - 1))
+
+
 class Liar:
     """Equal to anything, hashed by identity: no dict finds it by an equal object."""
 

@@ -33,6 +33,10 @@ struct Span {
 
 const NO_FIRST: TaskId = TaskId::MAX;
 
+/// Dependencies a task may list before [`GraphBuilder::add_late_deps`] indexes
+/// them instead of scanning them.
+const SCAN_DEPS: usize = 16;
+
 impl Span {
     const EMPTY: Span = Span {
         start: 0,
@@ -265,6 +269,90 @@ impl GraphBuilder {
         id
     }
 
+    /// Record dependencies found after their tasks ended (a converter that
+    /// resolves a few references at the end, in one pass, instead of building
+    /// a lookup table for them). `late` lists `(task, dep)` pairs sorted by
+    /// task, each task already ended; returns, per pair, the dependency's
+    /// local index in its task: the existing one if the task lists `dep`
+    /// already, else the next free one. Rewrites the dependency list once,
+    /// O(edges + late); call it between tasks (none open with dependencies).
+    pub fn add_late_deps(&mut self, late: &[(TaskId, TaskId)]) -> Vec<u32> {
+        let ended = self.current();
+        assert!(
+            self.deps.len() == self.dep_spans[ended as usize].start as usize,
+            "late dependencies are added between tasks"
+        );
+        assert!(
+            late.windows(2).all(|w| w[0].0 <= w[1].0) && late.iter().all(|&(t, _)| t < ended),
+            "late dependencies are sorted by task, of tasks ended"
+        );
+        let mut locals = Vec::with_capacity(late.len());
+        // Per task given late ones: its id and how many of them are new.
+        let mut grown: Vec<(TaskId, u32)> = Vec::new();
+        let mut added: Vec<TaskId> = Vec::new();
+        // A task's dependencies by value, once it lists many: a scan per late
+        // one would be quadratic in a call with thousands of arguments.
+        let mut index: std::collections::HashMap<TaskId, u32> = Default::default();
+        for group in late.chunk_by(|a, b| a.0 == b.0) {
+            let t = group[0].0 as usize;
+            let own =
+                &self.deps[self.dep_spans[t].start as usize..self.dep_spans[t + 1].start as usize];
+            let from = added.len();
+            let indexed = own.len() + group.len() > SCAN_DEPS;
+            if indexed {
+                index.clear();
+                index.extend(own.iter().enumerate().rev().map(|(i, &d)| (d, i as u32)));
+            }
+            for &(_, d) in group {
+                let found = if indexed {
+                    index.get(&d).copied()
+                } else {
+                    let new = &added[from..];
+                    own.iter()
+                        .chain(new)
+                        .position(|&x| x == d)
+                        .map(|i| i as u32)
+                };
+                let local = found.unwrap_or_else(|| {
+                    let local = (own.len() + added.len() - from) as u32;
+                    added.push(d);
+                    if indexed {
+                        index.insert(d, local);
+                    }
+                    local
+                });
+                locals.push(local);
+            }
+            if added.len() > from {
+                grown.push((t as TaskId, (added.len() - from) as u32));
+            }
+        }
+        // Open a gap after each grown task, moving what follows once, from the
+        // back: a copy of the list, not a pass per task.
+        let old_len = self.deps.len();
+        self.deps.resize(old_len + added.len(), 0);
+        let mut shift = added.len();
+        let (mut upper, mut upper_task) = (old_len, ended as usize);
+        let mut new_end = added.len();
+        for &(t, k) in grown.iter().rev() {
+            let t = t as usize;
+            let end = self.dep_spans[t + 1].start as usize;
+            self.deps.copy_within(end..upper, end + shift);
+            for s in &mut self.dep_spans[t + 1..=upper_task] {
+                s.start += shift as u32;
+            }
+            (upper, upper_task) = (end, t);
+            shift -= k as usize;
+            let new = &added[new_end - k as usize..new_end];
+            self.deps[end + shift..end + shift + k as usize].copy_from_slice(new);
+            new_end -= k as usize;
+            if self.dep_spans[t].first == NO_FIRST {
+                self.dep_spans[t].first = new[0];
+            }
+        }
+        locals
+    }
+
     /// Validate ids and derive the consumer adjacency.
     pub fn build(self) -> Result<Graph, GraphError> {
         let n = self.dep_spans.len() - 1;
@@ -332,6 +420,49 @@ mod tests {
         assert_eq!(g.consumers(0), &[2]);
         assert_eq!(g.consumers(3), &[] as &[TaskId]);
         assert_eq!(g.edge_count(), 3);
+    }
+
+    proptest::proptest! {
+        /// Dependencies added late land where adding them in place, after the
+        /// task's others, would have put them: same lists, same local indices
+        /// (repeats folded), same consumers. Up to 40 a task, past the scan.
+        #[test]
+        fn late_deps_are_added_as_in_place(
+            tasks in proptest::collection::vec(
+                (proptest::collection::vec(0u32..30, 0..40), proptest::collection::vec(0u32..30, 0..6)),
+                1..30,
+            ),
+        ) {
+            let n = tasks.len() as TaskId;
+            let (mut inplace, mut later) = (GraphBuilder::default(), GraphBuilder::default());
+            let (mut expected, mut late) = (Vec::new(), Vec::new());
+            for (t, (deps, extra)) in tasks.iter().enumerate() {
+                for &d in deps {
+                    inplace.add_dep(d % n);
+                    later.add_dep(d % n);
+                }
+                for &d in extra {
+                    expected.push(inplace.add_dep(d % n));
+                    late.push((t as TaskId, d % n));
+                }
+                inplace.end_task();
+                later.end_task();
+            }
+            proptest::prop_assert_eq!(later.add_late_deps(&late), expected);
+            let (a, b) = (inplace.build().unwrap(), later.build().unwrap());
+            proptest::prop_assert_eq!(&a.dep_spans, &b.dep_spans);
+            proptest::prop_assert_eq!(&a.deps, &b.deps);
+            proptest::prop_assert_eq!(&a.consumers, &b.consumers);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "between tasks")]
+    fn late_deps_refuse_an_open_task() {
+        let mut b = GraphBuilder::default();
+        b.end_task();
+        b.add_dep(0);
+        b.add_late_deps(&[(0, 0)]);
     }
 
     #[test]

@@ -14,8 +14,11 @@
 //! references become indices into the task's dependency list, everything
 //! else a constant. References resolve by locality guesses first (the key
 //! after the last one found, the key before the task's own), then by a cache
-//! of the keys parsed last, then by scanning the keys' hashes for the first
-//! few misses, then through the [`KeyTable`] built after them. While parsing,
+//! of the keys parsed last; a call's argument missed between hits (a key made
+//! where the allocator placed it out of order) is then put off, and all of
+//! them looked for in one scan of the keys' hashes at the end ([`Deferred`]);
+//! the rest by scanning the keys' hashes for the first few misses, then
+//! through the [`KeyTable`] built after them. While parsing,
 //! the converter fetches ahead what the next tasks will read (values,
 //! arguments and, while lookups reach the table, table slots and keys), and
 //! in a long list what its next items' lookups will read.
@@ -322,6 +325,7 @@ struct Converter<'py> {
     // recent-keys cache answered; see `lookup`.
     table: Option<KeyTable>,
     scans: u32,
+    deferred: Vec<Deferred>,
     key_objs: Vec<Bound<'py, PyAny>>,
     // Python's hash of each key: a failed locality guess costs one integer compare.
     key_hashes: Vec<u64>,
@@ -374,6 +378,44 @@ const NO_GUESS: u8 = u8::MAX;
 
 /// Lookups answered by scanning the keys' hashes before the table is built.
 const SCANS: u32 = 8;
+
+/// What a reference was found to be.
+enum Found {
+    Key(u32),
+    /// Put off, with its hash (see [`Deferred`]).
+    Deferred(u64),
+    No,
+}
+
+/// A call's argument that may be a key, whose lookup missed the guesses and
+/// the recent keys and is put off until every value is parsed: then all of
+/// them are looked for in one scan of the keys' hashes, instead of through
+/// the table (a shuffled dict's 10^6 keys read a few hundred references far
+/// from where the guesses look; the table took 12 ms to build for them, the
+/// scan takes 1). Meanwhile the argument is encoded as a constant, which it
+/// stays if it is no key (a key found leaves the constant unused). Only arguments of a call, whose object is passed
+/// as is when it is no key (an item's container would be rebuilt), and only
+/// of the builtin kinds, whose hash and `==` run no Python code; a tuple only
+/// if none of its items may be a key (else, if it is no key, it is rebuilt
+/// with their results).
+struct Deferred {
+    /// The task whose value holds the reference.
+    task: TaskId,
+    /// Where in `code` its constant is.
+    at: u32,
+    hash: u64,
+}
+
+/// Lookups put off at most: this many, and one more every `DEFER_PER` tasks
+/// parsed; past that, the table is built (and the rest of them looked up in
+/// it). Misses are then too many to be only where a loop's objects are out
+/// of memory order, and a lookup put off does not tell the guesses where
+/// the next one may be.
+const DEFER_FIRST: usize = 64;
+const DEFER_PER: usize = 256;
+/// Bits of the set that [`Converter::resolve_deferred`] tests each key's hash
+/// against: 8 KB, a false hit in 16 at most.
+const FILTER_BITS: u32 = 16;
 
 /// Lookups in a row whose guesses all missed before they are skipped, and for
 /// how many lookups then.
@@ -1059,6 +1101,7 @@ impl<'py> Converter<'py> {
         Ok(Converter {
             table: None,
             scans: 0,
+            deferred: Vec::new(),
             key_objs,
             key_hashes,
             values,
@@ -1136,9 +1179,14 @@ impl<'py> Converter<'py> {
     /// A `TypeError` from hashing or comparing means "not a key", as Dask's
     /// `try: arg in keys except TypeError` reads it.
     #[inline]
-    fn lookup_reference(&mut self, obj: &Bound<'py, PyAny>, owner: u32) -> PyResult<Option<u32>> {
+    fn lookup_reference(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+        owner: u32,
+        defer: bool,
+    ) -> PyResult<Found> {
         if may_equal(obj) & self.key_types == 0 {
-            return Ok(None);
+            return Ok(Found::No);
         }
         // Also the key as far past the last one found as that was past the one
         // before (a shuffle's reduce reads one part of every map, a fixed stride
@@ -1150,8 +1198,8 @@ impl<'py> Converter<'py> {
             self.last_found.wrapping_add(stride),
             self.last_found,
         ];
-        match self.find(obj, guesses) {
-            Err(e) if e.is_instance_of::<PyTypeError>(obj.py()) => Ok(None),
+        match self.find(obj, guesses, defer) {
+            Err(e) if e.is_instance_of::<PyTypeError>(obj.py()) => Ok(Found::No),
             found => found,
         }
     }
@@ -1191,14 +1239,16 @@ impl<'py> Converter<'py> {
     }
 
     /// The key id equal to `obj`: the `guesses` first (skipped for a while
-    /// after a run of misses), then the recent-keys cache, then [`lookup`].
-    /// Equal hash and `==` is exactly how the dict itself finds a key.
+    /// after a run of misses), then the recent-keys cache, then, if `defer`
+    /// allows, put off (see [`Deferred`]), else [`lookup`]. Equal hash and
+    /// `==` is exactly how the dict itself finds a key.
     #[inline]
     fn find<const G: usize>(
         &mut self,
         obj: &Bound<'py, PyAny>,
         guesses: [u32; G],
-    ) -> PyResult<Option<u32>> {
+        defer: bool,
+    ) -> PyResult<Found> {
         let py = obj.py();
         let guessing = self.skip_guesses == 0;
         if !guessing {
@@ -1221,13 +1271,13 @@ impl<'py> Converter<'py> {
                     {
                         self.found(guess);
                         self.guess_misses = 0;
-                        return Ok(Some(guess));
+                        return Ok(Found::Key(guess));
                     }
                 }
             }
         }
         let Some(h) = py_hash(obj)? else {
-            return Ok(None); // unhashable: not a key
+            return Ok(Found::No); // unhashable: not a key
         };
         if guessing {
             for (i, &guess) in guesses.iter().enumerate() {
@@ -1238,7 +1288,7 @@ impl<'py> Converter<'py> {
                     self.found(guess);
                     self.guess_misses = 0;
                     self.hit_guess = i as u8;
-                    return Ok(Some(guess));
+                    return Ok(Found::Key(guess));
                 }
             }
             // Each failed guess is a cache miss in a large graph: after a run
@@ -1259,15 +1309,44 @@ impl<'py> Converter<'py> {
             if !r.key.is_null() && r.hash == h && unsafe { py_eq(py, r.key, obj.as_ptr()) }? {
                 let id = r.id;
                 self.found(id);
-                return Ok(Some(id));
+                return Ok(Found::Key(id));
             }
         }
         self.lookups_lately |= 1;
-        let found = self.lookup(obj, h)?;
-        if let Some(found) = found {
-            self.found(found);
+        // Only a miss between hits: one after another, they are a graph whose
+        // references the guesses do not follow, and a lookup put off does not
+        // tell them where to look next (a tree's missed 4,000 in a row).
+        if defer
+            && guessing
+            && self.guess_misses == 1
+            && self.table.is_none()
+            && self.deferred.len() < DEFER_FIRST + self.code_start.len() / DEFER_PER
+            && self.deferrable(obj)
+        {
+            return Ok(Found::Deferred(h));
         }
-        Ok(found)
+        Ok(match self.lookup(obj, h)? {
+            Some(found) => {
+                self.found(found);
+                Found::Key(found)
+            }
+            None => Found::No,
+        })
+    }
+
+    /// Whether looking `obj` up may be put off (see [`Deferred`]): it is of
+    /// the builtin kinds, and if no key, a constant as it is (not a tuple
+    /// holding something that may be a key, to be rebuilt with its result).
+    fn deferrable(&self, obj: &Bound<'py, PyAny>) -> bool {
+        if !hash_runs_no_python(obj) {
+            return false;
+        }
+        let Ok(tuple) = obj.cast::<PyTuple>() else {
+            return true;
+        };
+        tuple
+            .iter_borrowed()
+            .all(|item| may_equal(&item) & self.key_types == 0)
     }
 
     fn push_const(&mut self, obj: &Bound<'py, PyAny>) {
@@ -1334,7 +1413,13 @@ impl<'py> Converter<'py> {
     }
 
     /// Encode `obj`; returns true if it is a plain constant (no references, no calls).
-    fn emit(&mut self, obj: &Bound<'py, PyAny>, depth: usize, owner: u32) -> PyResult<bool> {
+    fn emit(
+        &mut self,
+        obj: &Bound<'py, PyAny>,
+        depth: usize,
+        owner: u32,
+        arg: bool,
+    ) -> PyResult<bool> {
         if depth > MAX_NESTING {
             return Err(errors::too_deep(
                 &self.key_objs[owner as usize],
@@ -1351,11 +1436,23 @@ impl<'py> Converter<'py> {
             }
             return Ok(false);
         }
-        if let Some(key_id) = self.lookup_reference(obj, owner)? {
-            // A key's task id is its position in the reading order.
-            let local = self.builder.add_dep(key_id);
-            self.code.push(Op::Dep(local));
-            return Ok(false);
+        match self.lookup_reference(obj, owner, arg)? {
+            Found::Key(key_id) => {
+                // A key's task id is its position in the reading order.
+                let local = self.builder.add_dep(key_id);
+                self.code.push(Op::Dep(local));
+                return Ok(false);
+            }
+            Found::Deferred(hash) => {
+                self.deferred.push(Deferred {
+                    task: owner,
+                    at: self.code.len() as u32,
+                    hash,
+                });
+                self.push_const(obj);
+                return Ok(false);
+            }
+            Found::No => {}
         }
         let p = obj.as_ptr();
         // SAFETY: type checks on a live object.
@@ -1391,17 +1488,17 @@ impl<'py> Converter<'py> {
                 // SAFETY: `n` is below the length just read, and no Python code
                 // has run since.
                 let item = unsafe { list.get_item_unchecked(n as usize) };
-                all_const &= self.emit(&item, depth + 1, owner)?;
+                all_const &= self.emit(&item, depth + 1, owner, false)?;
                 n += 1;
             }
         } else if let Ok(tuple) = obj.cast::<PyTuple>() {
             for item in tuple.iter() {
-                all_const &= self.emit(&item, depth + 1, owner)?;
+                all_const &= self.emit(&item, depth + 1, owner, false)?;
                 n += 1;
             }
         } else {
             for item in obj.try_iter()? {
-                all_const &= self.emit(&item?, depth + 1, owner)?;
+                all_const &= self.emit(&item?, depth + 1, owner, false)?;
                 n += 1;
             }
         }
@@ -1472,7 +1569,7 @@ impl<'py> Converter<'py> {
         let fi = self.function(f);
         self.code.push(Op::Const(self.function_const[fi as usize]));
         for arg in args {
-            self.emit(&arg, depth + 1, owner)?;
+            self.emit(&arg, depth + 1, owner, true)?;
         }
         Ok(fi)
     }
@@ -1607,7 +1704,7 @@ impl<'py> Converter<'py> {
                 },
                 None => {
                     self.check_foreign(&value)?;
-                    self.emit(&value, 0, key_id)?;
+                    self.emit(&value, 0, key_id, false)?;
                     NO_FUNCTION
                 }
             }
@@ -1624,6 +1721,102 @@ impl<'py> Converter<'py> {
                     id: key_id,
                 };
             }
+        }
+        Ok(())
+    }
+
+    /// Look for the [`Deferred`] references, and make those found dependencies
+    /// of their tasks. A `TypeError` from `==` means "not a key", as in
+    /// [`lookup_reference`](Self::lookup_reference).
+    fn resolve_deferred(&mut self, py: Python<'py>) -> PyResult<()> {
+        if self.deferred.is_empty() {
+            return Ok(());
+        }
+        let deferred = std::mem::take(&mut self.deferred);
+        let (keys, hashes) = (&self.key_objs, &self.key_hashes);
+        let objs: Vec<*mut ffi::PyObject> = deferred
+            .iter()
+            .map(|d| match self.code[d.at as usize] {
+                Op::Const(c) => self.consts[c as usize].as_ptr(),
+                _ => unreachable!("a deferred reference is a constant until resolved"),
+            })
+            .collect();
+        // Whether key `id` is deferred reference `p`: Some(false) for no, None
+        // for "not a key" (a TypeError).
+        let is = |id: usize, p: usize| -> PyResult<Option<bool>> {
+            // SAFETY: the keys and constants are owned, live objects.
+            match unsafe { py_eq(py, keys[id].as_ptr(), objs[p]) } {
+                Ok(eq) => Ok(Some(eq)),
+                Err(e) if e.is_instance_of::<PyTypeError>(py) => Ok(None),
+                Err(e) => Err(e),
+            }
+        };
+        const UNSEEN: u32 = u32::MAX;
+        const NOT_KEY: u32 = u32::MAX - 1;
+        let mut found = vec![UNSEEN; deferred.len()];
+        if let Some(table) = &self.table {
+            for (p, d) in deferred.iter().enumerate() {
+                let mut not_key = false;
+                let id = table.find(d.hash, |id| -> PyResult<bool> {
+                    Ok(hashes[id as usize] == d.hash
+                        && match is(id as usize, p)? {
+                            Some(eq) => eq,
+                            None => {
+                                not_key = true;
+                                true
+                            }
+                        })
+                })?;
+                if let (Some(id), false) = (id, not_key) {
+                    found[p] = id;
+                }
+            }
+        } else {
+            // One pass over the hashes, each tested against a bit set of the
+            // deferred ones' (a few KB, in cache) before the sorted list.
+            let mut by_hash: Vec<u32> = (0..deferred.len() as u32).collect();
+            by_hash.sort_unstable_by_key(|&p| deferred[p as usize].hash);
+            let bit =
+                |h: u64| (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize;
+            let mut filter = vec![0u64; (1 << FILTER_BITS) / 64];
+            for d in &deferred {
+                let b = bit(d.hash);
+                filter[b / 64] |= 1 << (b % 64);
+            }
+            for (id, &h) in hashes.iter().enumerate() {
+                let b = bit(h);
+                if filter[b / 64] >> (b % 64) & 1 == 0 {
+                    continue;
+                }
+                let from = by_hash.partition_point(|&p| deferred[p as usize].hash < h);
+                for &p in by_hash[from..]
+                    .iter()
+                    .take_while(|&&p| deferred[p as usize].hash == h)
+                {
+                    let p = p as usize;
+                    if found[p] == UNSEEN {
+                        match is(id, p)? {
+                            Some(true) => found[p] = id as u32,
+                            Some(false) => {}
+                            None => found[p] = NOT_KEY,
+                        }
+                    }
+                }
+            }
+        }
+        let resolved: Vec<usize> = (0..deferred.len())
+            .filter(|&p| found[p] < NOT_KEY)
+            .collect();
+        if resolved.is_empty() {
+            return Ok(());
+        }
+        let late: Vec<(TaskId, TaskId)> = resolved
+            .iter()
+            .map(|&p| (deferred[p].task, found[p]))
+            .collect();
+        let locals = self.builder.add_late_deps(&late);
+        for (&p, local) in resolved.iter().zip(locals) {
+            self.code[deferred[p].at as usize] = Op::Dep(local);
         }
         Ok(())
     }
@@ -1650,7 +1843,8 @@ impl<'py> Converter<'py> {
         }
         // Requested keys are often listed in insertion order, or are the last key.
         let last = self.key_objs.len().wrapping_sub(1) as u32;
-        let Some(key_id) = self.find(keys, [self.last_found.wrapping_add(1), last])? else {
+        let Found::Key(key_id) = self.find(keys, [self.last_found.wrapping_add(1), last], false)?
+        else {
             return Err(errors::missing_key(keys));
         };
         outputs.push(key_id);
@@ -1739,6 +1933,7 @@ impl<'py> Converter<'py> {
         for key_id in 0..self.key_objs.len() as u32 {
             self.emit_task(key_id).map_err(Failed::Value)?;
         }
+        self.resolve_deferred(keys.py()).map_err(Failed::Value)?;
         if let Some((dict, n)) = &self.dict {
             if dict.len() != *n {
                 return Err(Failed::Other(errors::graph_changed()));
