@@ -586,3 +586,13 @@ def test_shuffled_is_chains_graph_in_an_order_that_is_not_execution_order():
     assert late, "some task comes before the task it depends on"
     assert list(in_order) == sorted(in_order, key=lambda k: int(k.split("-")[1]))
     assert "shuffled" in bench.default_workloads()
+
+
+def test_reused_is_chains_graph():
+    import taskloom
+
+    dsk, key, loop = bench.reused(200)
+    in_order, chain_key, chain_loop = bench.chain(200)
+    assert list(dsk.items()) == list(in_order.items()) and key == chain_key
+    assert taskloom.get_sync(dsk, key) == chain_loop() == loop()
+    assert "reused" in bench.default_workloads()

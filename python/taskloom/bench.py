@@ -5,7 +5,9 @@ of trivial functions (``inc``, ``add``), so what is measured is the scheduler: t
 of one computation, graph conversion included, divided by the number of tasks. The floor
 is a plain Python loop making the same calls. ``shuffled`` is ``chain``'s graph with
 its dict entries in a seeded random order, so what a graph whose dict order is not its
-execution order costs shows beside ``chain`` (the aim: at most 1.3 times as long).
+execution order costs shows beside ``chain`` (the aim: at most 1.3 times as long);
+``reused`` is ``chain``'s graph made in memory freed in another order, as any graph but
+a process's first is.
 Other workloads measure parallel speed-up
 (numpy tasks that release the GIL), graph building (``delayed``), Dask's own
 collections (``dask-array``: n chunks of 100 float64, summed; ``dask-bag``: n partitions
@@ -142,6 +144,17 @@ def shuffled(n: int) -> tuple[dict, Any, Callable[[], Any]]:
     return dict(items), key, loop
 
 
+def reused(n: int) -> tuple[dict, Any, Callable[[], Any]]:
+    """:func:`chain`'s graph made in memory where objects of the same sizes were freed
+    in another order than they were made, as is every graph but a process's first: the
+    allocator hands freed blocks out last freed first, so objects made one after
+    another lie near each other but not in address order."""
+    freed = [(f"chain-{i}", (inc, f"chain-{i}")) for i in range(n)]
+    random.Random(7).shuffle(freed)
+    freed.clear()
+    return chain(n)
+
+
 def tree(n: int) -> tuple[dict, Any, Callable[[], Any]]:
     """A binary reduction tree over about n/2 ``inc`` leaves, combined by ``add``."""
     leaves = (n + 1) // 2
@@ -270,6 +283,7 @@ GRAPHS: dict[str, Callable[[int], tuple[dict, Any, Callable[[], Any]]]] = {
     "fanin": fanin,
     "chain": chain,
     "shuffled": shuffled,
+    "reused": reused,
     "tree": tree,
     "random": random_dag,
     "mapreduce": mapreduce,

@@ -732,6 +732,11 @@ const SORT_FROM: usize = 1 << 14;
 /// Entries whose order in memory is judged together (see [`entries`]).
 const CHUNK: usize = 4096;
 
+/// How far apart two objects read one after the other may lie and still count
+/// as read in memory order: a few of the allocator's 16 KiB pools, all in
+/// cache while read.
+const NEAR: usize = 1 << 16;
+
 /// How many entries ahead of the walk their keys and values are fetched: the
 /// objects' pages hold a few dozen each and the hardware's prefetcher stops
 /// at a page's end.
@@ -739,11 +744,17 @@ const WALK_AHEAD: usize = 32;
 
 /// The dict's entries, owned: in the dict's order, or sorted by the keys'
 /// addresses when the dict lists both its keys and its values far from the
-/// order they lie in memory (more than a quarter of neighbours in descending
-/// order; a dict built in one loop has a few, at the allocator's arena
-/// boundaries). Values made in the dict's order (keys made long before, each
-/// value as it is inserted) are read in that order: sorted by their keys,
-/// they would be read at random.
+/// order they lie in memory (more than a quarter of neighbours more than
+/// [`NEAR`] apart; a dict built in one loop has a few, at the allocator's
+/// pool and arena boundaries). Not the neighbours in descending order: in
+/// memory a process freed before (any graph but its first), the allocator
+/// hands blocks out in the order they were freed, so a loop's objects lie
+/// near each other but in no order. Sorted by address, they were read in an
+/// order unrelated to the making order, where the guesses miss: a chain of
+/// 10^6 tasks made so converted in 0.18 us a task instead of 0.08. Values
+/// made in the dict's order (keys made long before, each value as it is
+/// inserted) are read in that order: sorted by their keys, they would be
+/// read at random.
 ///
 /// Why: the keys, values and arguments a loop made lie in memory in the order
 /// it made them; a dict whose entries were shuffled (graphs merged in another
@@ -763,11 +774,11 @@ const WALK_AHEAD: usize = 32;
 /// Each object is read once, when its entry is owned: a reference to the key
 /// and to the value, the key's kind and hash. The walk owns entries as it
 /// reads them while the last [`CHUNK`] entries it read listed their objects
-/// in memory order (each object then lies after the last); after a chunk
+/// in memory order (each object then lies near the last); after a chunk
 /// that did not, in a dict that may be sorted, it reads the next chunk's
 /// pointers alone and owns them after the sort, in the sorted order, or at
 /// the end if the dict is not sorted (a loop making objects in a heap with
-/// freed blocks puts a few thousand of them in descending order). Owned in
+/// freed blocks puts a few thousand of them far apart). Owned in
 /// the dict's order instead, each object of a shuffled dict was a cache
 /// miss: the walk of a shuffled chain took most of its conversion. Only the
 /// dict's own table is read to walk it: from it directly on 3.11 and 3.12
@@ -782,21 +793,23 @@ fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool, u8
     let mut walk = Walk::of(dsk);
     let mut entries = Vec::with_capacity(n);
     let mut key_types = 0;
-    let (mut descents, mut value_descents) = (0usize, 0usize);
+    let (mut jumps, mut value_jumps) = (0usize, 0usize);
     let (mut last, mut last_value) = (std::ptr::null_mut(), std::ptr::null_mut());
     let mut deferred = Vec::new();
     let scattered = |d: usize, len: usize| d * 4 > len;
+    let far =
+        |a: *mut ffi::PyObject, b: *mut ffi::PyObject| (a as usize).abs_diff(b as usize) > NEAR;
     let mut inline = true;
     loop {
         let start = entries.len();
-        let (d0, v0) = (descents, value_descents);
+        let (d0, v0) = (jumps, value_jumps);
         while entries.len() - start < CHUNK {
             if inline {
                 walk.fetch_ahead();
             }
             let Some(mut e) = walk.next() else { break };
-            descents += usize::from(e.key < last);
-            value_descents += usize::from(e.value() < last_value);
+            jumps += usize::from(far(e.key, last));
+            value_jumps += usize::from(far(e.value(), last_value));
             (last, last_value) = (e.key, e.value());
             if inline {
                 // SAFETY: read just above, and no Python code has run since.
@@ -809,7 +822,7 @@ fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool, u8
             break;
         }
         let chunk_scattered =
-            may_sort && scattered(descents - d0, len) && scattered(value_descents - v0, len);
+            may_sort && scattered(jumps - d0, len) && scattered(value_jumps - v0, len);
         if !inline {
             if chunk_scattered {
                 deferred.push(start..entries.len());
@@ -820,7 +833,7 @@ fn entries(dsk: &Bound<'_, PyDict>, memory_order: bool) -> (Vec<Entry>, bool, u8
         }
         inline = !chunk_scattered;
     }
-    let sort = may_sort && scattered(descents, n) && scattered(value_descents, n);
+    let sort = may_sort && scattered(jumps, n) && scattered(value_jumps, n);
     if sort {
         taskloom_core::mem::sort_by_address(&mut entries, |e| e.key as u64);
         // SAFETY: no Python code has run since the walk.
