@@ -431,6 +431,26 @@ proptest! {
         drive(&mut s, &mut oracle, fuse, &mut Rng(seed), |_, _, _| Ok(()))?;
     }
 
+    /// Fusion pairs exactly the tasks the definition names: `t` needed, not an
+    /// output, read by one needed task, which reads nothing else.
+    #[test]
+    fn fusion_pairs_single_reader_chain_links(dag in any_dag()) {
+        let graph = dag.graph();
+        let oracle = Oracle::new(&graph, &dag.outputs);
+        let o = order(&graph, &dag.outputs).unwrap();
+        let next = crate::schedule::fused_successors(&graph, &o, &dag.outputs);
+        for (t, &fused) in next.iter().enumerate() {
+            let readers: Vec<TaskId> = (0..graph.len() as TaskId)
+                .filter(|&c| oracle.needed[c as usize] && graph.deps(c).contains(&(t as TaskId)))
+                .collect();
+            let expected = match readers[..] {
+                [c] if oracle.needed[t] && !oracle.output[t] && graph.deps(c).len() == 1 => c,
+                _ => NO_TASK,
+            };
+            prop_assert_eq!(fused, expected, "task {}", t);
+        }
+    }
+
     /// With user priorities the run is as correct (fusion turns itself off),
     /// and, run one task at a time, every pop is a ready task of the highest
     /// user priority among the ready ones.
