@@ -390,11 +390,50 @@ def test_a_reference_put_off_compares_as_the_dict_does(error):
 
 
 def test_a_reference_put_off_to_its_own_key_is_a_cycle():
-    n = 100
-    dsk: dict = {("x", 0): 1, **{("x", i): (add, ("x", i - 1), 1) for i in range(1, n)}}
-    dsk[("x", 70)] = (add, ("x", 69), ("x", 70))
-    with pytest.raises(taskloom.CycleError, match=r"\('x', 70\) -> \('x', 70\)"):
-        taskloom.get_sync(dsk, ("x", n - 1))
+    # "k11" follows a reference the guesses found ("k2"), far from it: put off, then
+    # found to be the task's own key.
+    dsk: dict = {f"k{i}": {"v": i} for i in range(10)}
+    dsk["k10"] = (_sum3, "k1", 0, 0)
+    dsk["k11"] = (_sum3, "k2", "k11", 0)
+    with pytest.raises(taskloom.CycleError, match=r"'k11' -> 'k11'"):
+        taskloom.get_sync(dsk, "k11")
+
+
+class _RaisingKey:
+    """A key hashed like ``target``, whose ``==`` with anything else raises."""
+
+    def __init__(self, name, target):
+        self.name, self.target = name, target
+
+    def __hash__(self):
+        return hash(self.target)
+
+    def __eq__(self, other):
+        if other is self:
+            return True
+        raise ValueError(f"eq of {self.name}")
+
+
+def test_a_reference_put_off_reports_the_dicts_first_error():
+    # "a" is put off (after "b", found); the key hashed like it raises when compared,
+    # as does the one hashed like "z", which a later task reads at once. The error
+    # reported is the first in the dict's order, as the dict's own lookups would raise.
+    dsk = {
+        _RaisingKey("K1", "a"): "va",
+        "b": "vb",
+        "c": (_tuple, "b", "a"),
+        "d": (_tuple, ["z"]),
+        _RaisingKey("K2", "z"): "vz",
+    }
+    with pytest.raises(ValueError, match="eq of K1"):
+        reference_get(dsk, ["c", "d"])
+    for get in (taskloom.get_sync, taskloom.get, _core.get):
+        with pytest.raises(ValueError, match="eq of K1"):
+            get(dsk, ["c", "d"])
+
+
+def _tuple(*args):
+    return args
 
 
 class Liar:

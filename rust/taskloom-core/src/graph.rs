@@ -275,7 +275,8 @@ impl GraphBuilder {
     /// task, each task already ended; returns, per pair, the dependency's
     /// local index in its task: the existing one if the task lists `dep`
     /// already, else the next free one. Rewrites the dependency list once,
-    /// O(edges + late); call it between tasks (none open with dependencies).
+    /// O(tasks + edges + late); call it between tasks (none open with
+    /// dependencies).
     pub fn add_late_deps(&mut self, late: &[(TaskId, TaskId)]) -> Vec<u32> {
         let ended = self.current();
         assert!(

@@ -326,6 +326,10 @@ struct Converter<'py> {
     table: Option<KeyTable>,
     scans: u32,
     deferred: Vec<Deferred>,
+    // Whether lookups may be put off, and whether one was (then a value's error
+    // may be reported out of the dict's order: see `convert_dict`).
+    may_defer: bool,
+    put_off: bool,
     key_objs: Vec<Bound<'py, PyAny>>,
     // Python's hash of each key: a failed locality guess costs one integer compare.
     key_hashes: Vec<u64>,
@@ -393,11 +397,15 @@ enum Found {
 /// the table (a shuffled dict's 10^6 keys read a few hundred references far
 /// from where the guesses look; the table took 12 ms to build for them, the
 /// scan takes 1). Meanwhile the argument is encoded as a constant, which it
-/// stays if it is no key (a key found leaves the constant unused). Only arguments of a call, whose object is passed
-/// as is when it is no key (an item's container would be rebuilt), and only
-/// of the builtin kinds, whose hash and `==` run no Python code; a tuple only
-/// if none of its items may be a key (else, if it is no key, it is rebuilt
-/// with their results).
+/// stays if it is no key (a key found leaves the constant unused). Only
+/// arguments of a call, whose object is passed as is when it is no key (an
+/// item's container would be rebuilt), and only of the builtin kinds, whose
+/// hash runs no Python code; a tuple only if none of its items may be a key
+/// (else, if it is no key, it is rebuilt with their results). A key of equal
+/// hash compares with its own `==`, which may be Python code run at the end,
+/// and raise: then the conversion is made again in the dict's order with
+/// nothing put off, so the error reported is the dict's first (see
+/// [`convert_dict`]).
 struct Deferred {
     /// The task whose value holds the reference.
     task: TaskId,
@@ -414,8 +422,9 @@ struct Deferred {
 const DEFER_FIRST: usize = 64;
 const DEFER_PER: usize = 256;
 /// Bits of the set that [`Converter::resolve_deferred`] tests each key's hash
-/// against: 8 KB, a false hit in 16 at most.
-const FILTER_BITS: u32 = 16;
+/// against, per lookup put off: a false hit in 16 at most, and the set in
+/// cache (8 KB for the 4,000 put off at 10^6 tasks).
+const FILTER_BITS_PER: usize = 16;
 
 /// Lookups in a row whose guesses all missed before they are skipped, and for
 /// how many lookups then.
@@ -751,7 +760,7 @@ const WALK_AHEAD: usize = 32;
 /// hands blocks out in the order they were freed, so a loop's objects lie
 /// near each other but in no order. Sorted by address, they were read in an
 /// order unrelated to the making order, where the guesses miss: a chain of
-/// 10^6 tasks made so converted in 0.18 us a task instead of 0.08. Values
+/// 10^6 tasks made so converted in 0.18 us a task instead of 0.085. Values
 /// made in the dict's order (keys made long before, each value as it is
 /// inserted) are read in that order: sorted by their keys, they would be
 /// read at random.
@@ -1115,6 +1124,8 @@ impl<'py> Converter<'py> {
             table: None,
             scans: 0,
             deferred: Vec::new(),
+            may_defer: true,
+            put_off: false,
             key_objs,
             key_hashes,
             values,
@@ -1326,10 +1337,12 @@ impl<'py> Converter<'py> {
             }
         }
         self.lookups_lately |= 1;
-        // Only a miss between hits: one after another, they are a graph whose
+        // Only a miss right after a hit (or a first miss, or the first after a
+        // pause of the guesses): misses one after another are a graph whose
         // references the guesses do not follow, and a lookup put off does not
         // tell them where to look next (a tree's missed 4,000 in a row).
         if defer
+            && self.may_defer
             && guessing
             && self.guess_misses == 1
             && self.table.is_none()
@@ -1457,6 +1470,7 @@ impl<'py> Converter<'py> {
                 return Ok(false);
             }
             Found::Deferred(hash) => {
+                self.put_off = true;
                 self.deferred.push(Deferred {
                     task: owner,
                     at: self.code.len() as u32,
@@ -1789,9 +1803,12 @@ impl<'py> Converter<'py> {
             // deferred ones' (a few KB, in cache) before the sorted list.
             let mut by_hash: Vec<u32> = (0..deferred.len() as u32).collect();
             by_hash.sort_unstable_by_key(|&p| deferred[p as usize].hash);
-            let bit =
-                |h: u64| (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - FILTER_BITS)) as usize;
-            let mut filter = vec![0u64; (1 << FILTER_BITS) / 64];
+            let bits = (deferred.len() * FILTER_BITS_PER)
+                .next_power_of_two()
+                .max(64);
+            let shift = 64 - bits.trailing_zeros();
+            let bit = |h: u64| (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> shift) as usize;
+            let mut filter = vec![0u64; bits / 64];
             for d in &deferred {
                 let b = bit(d.hash);
                 filter[b / 64] |= 1 << (b % 64);
@@ -1892,9 +1909,11 @@ pub fn convert<'py>(
 }
 
 /// A dict graph, read in its keys' memory order where that pays (see
-/// [`entries`]). A value that cannot be converted then is looked for again in
-/// the dict's own order: the error reported is the first in the dict, as for
-/// any other dict, not the first in memory (which changes from run to run).
+/// [`entries`]). A value that cannot be converted then, or after a lookup was
+/// put off (whose key's `==` may raise, at the end), is looked for again in
+/// the dict's own order with nothing put off: the error reported is the first
+/// in the dict, as for any other dict, not the first in memory (which changes
+/// from run to run) nor the first of the lookups made at the end.
 fn convert_dict<'py>(
     dict: &Bound<'py, PyDict>,
     keys: &Bound<'py, PyAny>,
@@ -1903,29 +1922,32 @@ fn convert_dict<'py>(
     let (c, sorted) = Converter::new(dict, true)?;
     match c.finish(keys, foreign.clone()) {
         // Not a signal to lower the graph (`ForeignGraph`), nor Ctrl-C.
-        Err(Failed::Value(e))
-            if sorted
+        Err(Failed::Value(e, put_off))
+            if (sorted || put_off)
                 && e.is_instance_of::<PyException>(dict.py())
                 && !e.is_instance_of::<errors::ForeignGraph>(dict.py()) =>
         {
-            Converter::new(dict, false)?.0.finish(keys, foreign)
+            let mut c = Converter::new(dict, false)?.0;
+            c.may_defer = false;
+            c.finish(keys, foreign)
         }
         r => r,
     }
     .map_err(Failed::into_err)
 }
 
-/// Why [`Converter::finish`] failed: a task's value could not be converted,
-/// or something else (a requested key, the dict changed while read).
+/// Why [`Converter::finish`] failed: a task's value could not be converted
+/// (and whether a lookup had been put off), or something else (a requested
+/// key, the dict changed while read).
 enum Failed {
-    Value(PyErr),
+    Value(PyErr, bool),
     Other(PyErr),
 }
 
 impl Failed {
     fn into_err(self) -> PyErr {
         match self {
-            Failed::Value(e) | Failed::Other(e) => e,
+            Failed::Value(e, _) | Failed::Other(e) => e,
         }
     }
 }
@@ -1944,9 +1966,13 @@ impl<'py> Converter<'py> {
             .map_err(Failed::Other)?;
         // Every value, in the reading order (see the module documentation).
         for key_id in 0..self.key_objs.len() as u32 {
-            self.emit_task(key_id).map_err(Failed::Value)?;
+            if let Err(e) = self.emit_task(key_id) {
+                return Err(Failed::Value(e, self.put_off));
+            }
         }
-        self.resolve_deferred(keys.py()).map_err(Failed::Value)?;
+        if let Err(e) = self.resolve_deferred(keys.py()) {
+            return Err(Failed::Value(e, true));
+        }
         if let Some((dict, n)) = &self.dict {
             if dict.len() != *n {
                 return Err(Failed::Other(errors::graph_changed()));
