@@ -354,19 +354,19 @@ def test_references_put_off_compute_as_plain_python(n, key, kinds):
             assert len(ds) == len(set(ds)), k
 
 
-class _HashedLike:
-    """A key hashed like a string, whose ``==`` raises ``error``."""
+class _RaisingKey:
+    """A key hashed like ``target``, whose ``==`` with anything else raises ``error``."""
 
-    def __init__(self, like, error):
-        self.like, self.error = like, error
+    def __init__(self, name, target, error=ValueError):
+        self.name, self.target, self.error = name, target, error
 
     def __hash__(self):
-        return hash(self.like)
+        return hash(self.target)
 
     def __eq__(self, other):
         if other is self:
             return True
-        raise self.error("no comparing")
+        raise self.error(f"eq of {self.name}")
 
 
 @pytest.mark.parametrize("error", [TypeError, ValueError])
@@ -377,15 +377,15 @@ def test_a_reference_put_off_compares_as_the_dict_does(error):
     n = 30
     dsk: dict = {("x", 0): 1, **{("x", i): (add, ("x", i - 1), 1) for i in range(1, n)}}
     dsk[("x", 20)] = (_plus_length, ("x", 19), "abc")
-    dsk[_HashedLike("abc", error)] = 5
+    dsk[_RaisingKey("K", "abc", error)] = 5
     dsk["abc!"] = 3
     if error is TypeError:
         expected = reference_get(dsk, ("x", n - 1))
         assert taskloom.get_sync(dsk, ("x", n - 1)) == expected
     else:
-        with pytest.raises(error, match="no comparing"):
+        with pytest.raises(error, match="eq of K"):
             reference_get(dsk, ("x", n - 1))
-        with pytest.raises(error, match="no comparing"):
+        with pytest.raises(error, match="eq of K"):
             taskloom.get_sync(dsk, ("x", n - 1))
 
 
@@ -397,21 +397,6 @@ def test_a_reference_put_off_to_its_own_key_is_a_cycle():
     dsk["k11"] = (_sum3, "k2", "k11", 0)
     with pytest.raises(taskloom.CycleError, match=r"'k11' -> 'k11'"):
         taskloom.get_sync(dsk, "k11")
-
-
-class _RaisingKey:
-    """A key hashed like ``target``, whose ``==`` with anything else raises."""
-
-    def __init__(self, name, target):
-        self.name, self.target = name, target
-
-    def __hash__(self):
-        return hash(self.target)
-
-    def __eq__(self, other):
-        if other is self:
-            return True
-        raise ValueError(f"eq of {self.name}")
 
 
 def test_a_reference_put_off_reports_the_dicts_first_error():
