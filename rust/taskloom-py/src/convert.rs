@@ -326,10 +326,9 @@ struct Converter<'py> {
     table: Option<KeyTable>,
     scans: u32,
     deferred: Vec<Deferred>,
-    // Whether lookups may be put off, and whether one was (then a value's error
-    // may be reported out of the dict's order: see `convert_dict`).
+    // Whether lookups may be put off (once one was, a value's error may be
+    // reported out of the dict's order: see `convert_dict`).
     may_defer: bool,
-    put_off: bool,
     key_objs: Vec<Bound<'py, PyAny>>,
     // Python's hash of each key: a failed locality guess costs one integer compare.
     key_hashes: Vec<u64>,
@@ -1125,7 +1124,6 @@ impl<'py> Converter<'py> {
             scans: 0,
             deferred: Vec::new(),
             may_defer: true,
-            put_off: false,
             key_objs,
             key_hashes,
             values,
@@ -1470,7 +1468,6 @@ impl<'py> Converter<'py> {
                 return Ok(false);
             }
             Found::Deferred(hash) => {
-                self.put_off = true;
                 self.deferred.push(Deferred {
                     task: owner,
                     at: self.code.len() as u32,
@@ -1760,47 +1757,32 @@ impl<'py> Converter<'py> {
             return Ok(());
         }
         let deferred = std::mem::take(&mut self.deferred);
-        let (keys, hashes) = (&self.key_objs, &self.key_hashes);
-        let objs: Vec<*mut ffi::PyObject> = deferred
+        let objs: Vec<Bound<'py, PyAny>> = deferred
             .iter()
             .map(|d| match self.code[d.at as usize] {
-                Op::Const(c) => self.consts[c as usize].as_ptr(),
+                Op::Const(c) => self.consts[c as usize].bind(py).clone(),
                 _ => unreachable!("a deferred reference is a constant until resolved"),
             })
             .collect();
-        // Whether key `id` is deferred reference `p`: Some(false) for no, None
-        // for "not a key" (a TypeError).
-        let is = |id: usize, p: usize| -> PyResult<Option<bool>> {
-            // SAFETY: the keys and constants are owned, live objects.
-            match unsafe { py_eq(py, keys[id].as_ptr(), objs[p]) } {
-                Ok(eq) => Ok(Some(eq)),
-                Err(e) if e.is_instance_of::<PyTypeError>(py) => Ok(None),
-                Err(e) => Err(e),
-            }
-        };
         const UNSEEN: u32 = u32::MAX;
         const NOT_KEY: u32 = u32::MAX - 1;
         let mut found = vec![UNSEEN; deferred.len()];
-        if let Some(table) = &self.table {
+        // A `TypeError` means "not a key", as in `lookup_reference`.
+        let not_key = |e: PyErr| match e.is_instance_of::<PyTypeError>(py) {
+            true => Ok(NOT_KEY),
+            false => Err(e),
+        };
+        if self.table.is_some() {
             for (p, d) in deferred.iter().enumerate() {
-                let mut not_key = false;
-                let id = table.find(d.hash, |id| -> PyResult<bool> {
-                    Ok(hashes[id as usize] == d.hash
-                        && match is(id as usize, p)? {
-                            Some(eq) => eq,
-                            None => {
-                                not_key = true;
-                                true
-                            }
-                        })
-                })?;
-                if let (Some(id), false) = (id, not_key) {
-                    found[p] = id;
-                }
+                found[p] = match self.lookup(&objs[p], d.hash) {
+                    Ok(id) => id.unwrap_or(UNSEEN),
+                    Err(e) => not_key(e)?,
+                };
             }
         } else {
             // One pass over the hashes, each tested against a bit set of the
             // deferred ones' (a few KB, in cache) before the sorted list.
+            let (keys, hashes) = (&self.key_objs, &self.key_hashes);
             let mut by_hash: Vec<u32> = (0..deferred.len() as u32).collect();
             by_hash.sort_unstable_by_key(|&p| deferred[p as usize].hash);
             let bits = (deferred.len() * FILTER_BITS_PER)
@@ -1825,10 +1807,11 @@ impl<'py> Converter<'py> {
                 {
                     let p = p as usize;
                     if found[p] == UNSEEN {
-                        match is(id, p)? {
-                            Some(true) => found[p] = id as u32,
-                            Some(false) => {}
-                            None => found[p] = NOT_KEY,
+                        // SAFETY: the keys and constants are owned, live objects.
+                        match unsafe { py_eq(py, keys[id].as_ptr(), objs[p].as_ptr()) } {
+                            Ok(true) => found[p] = id as u32,
+                            Ok(false) => {}
+                            Err(e) => found[p] = not_key(e)?,
                         }
                     }
                 }
@@ -1967,7 +1950,7 @@ impl<'py> Converter<'py> {
         // Every value, in the reading order (see the module documentation).
         for key_id in 0..self.key_objs.len() as u32 {
             if let Err(e) = self.emit_task(key_id) {
-                return Err(Failed::Value(e, self.put_off));
+                return Err(Failed::Value(e, !self.deferred.is_empty()));
             }
         }
         if let Err(e) = self.resolve_deferred(keys.py()) {
