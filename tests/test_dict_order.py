@@ -261,6 +261,28 @@ def test_references_far_from_their_keys_are_found_by_equality(n):
     )
 
 
+@pytest.mark.parametrize("seed", [1, 2])
+def test_references_a_few_keys_away_are_found_among_equal_hashes(seed):
+    # Each task reads a key up to 60 places on in the dict, where the guesses seldom
+    # look; every key's hash is also a neighbour's (an int and that int plus the hash
+    # modulus), so only `==` tells them apart. References are equal ints made anew,
+    # never the keys themselves.
+    rng = random.Random(seed)
+    m = sys.hash_info.modulus
+    n = 4000
+    keys = [j // 2 + (m if j % 2 else 0) for j in range(n)]
+    assert hash(keys[0]) == hash(keys[1])
+    reads = [j + rng.randint(1, 60) for j in range(n)]
+    # Leaves and added constants are floats no key equals.
+    dsk = {
+        keys[j]: (add, int(str(keys[r])), 0.5) if r < n else j + 0.25 for j, r in enumerate(reads)
+    }
+    values = [0.0] * n
+    for j in reversed(range(n)):
+        values[j] = values[reads[j]] + 0.5 if reads[j] < n else j + 0.25
+    assert list(taskloom.get_sync(dsk, keys)) == values
+
+
 def _put_off_graph(n: int, seed: int, key, plus_length, kinds) -> tuple[dict, list, set]:
     """A chain whose every task also reads something the converter's guesses miss:
     a key far back (an equal object, or a float equal to an int key), a string that
