@@ -394,8 +394,10 @@ enum Found {
 /// the recent keys and is put off until every value is parsed: then all of
 /// them are looked for in one scan of the keys' hashes, instead of through
 /// the table (a shuffled dict's 10^6 keys read a few hundred references far
-/// from where the guesses look; the table took 12 ms to build for them, the
-/// scan takes 1). Meanwhile the argument is encoded as a constant, which it
+/// from where the guesses look, most of them one at a time; the table took
+/// 12 ms to build for them, the scan takes 1). References missed several in
+/// a row still go to the scans and then the table: a shuffled chain of 10^6
+/// keys has a few dozen, and builds it. Meanwhile the argument is encoded as a constant, which it
 /// stays if it is no key (a key found leaves the constant unused). Only
 /// arguments of a call, whose object is passed as is when it is no key (an
 /// item's container would be rebuilt), and only of the builtin kinds, whose
