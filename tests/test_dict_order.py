@@ -283,6 +283,49 @@ def test_references_a_few_keys_away_are_found_among_equal_hashes(seed):
     assert list(taskloom.get_sync(dsk, keys)) == values
 
 
+_INDEXED_KEYS = {
+    # Keys of a layer made in a loop over their last index, as Dask names blocks:
+    # a reference n indices on from the last key found is guessed n keys on.
+    "tuple": lambda j, rng: ("r", j),
+    # Two layers interleaved: the guess lands on the other layer's key.
+    "two-names": lambda j, rng: ("ab"[j % 2], j // 2),
+    # The index runs against the dict's order, or jumps: the guess misses.
+    "backwards": lambda j, rng: ("r", -j),
+    "jumps": lambda j, rng: ("r", j // 7 * 1000 + rng.randrange(7 * 1000)),
+    # Indices past a machine word, and a bool or float last.
+    "huge": lambda j, rng: ("r", 2**70 + j) if j % 3 else ("r", j),
+    "bool-float": lambda j, rng: ("r", [True, False, 2.0, 3.5][j % 4], j // 4),
+    # Other shapes: bare ints, two indices, a length that changes.
+    "int": lambda j, rng: j * 2**40,
+    "grid": lambda j, rng: ("r", j // 10, j % 10),
+    "lengths": lambda j, rng: ("r",) + (j,) * (1 + j % 3),
+}
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.sampled_from(sorted(_INDEXED_KEYS)),
+    st.integers(50, 3000),
+    st.integers(1, 200),
+    st.integers(0, 2**32),
+)
+def test_references_by_index_compute_as_plain_python(kind, n, window, seed):
+    # Each task sums one to three keys among the `window` made before it, at random,
+    # as equal objects made anew; the guess from the keys' last index may land on the
+    # key, on another key, or off the graph, and only `==` decides.
+    rng = random.Random(seed)
+    keys = list(dict.fromkeys(_INDEXED_KEYS[kind](j, rng) for j in range(n)))
+    dsk: dict = {}
+    for j, key in enumerate(keys):
+        if j < 3:
+            dsk[key] = j + 0.25
+            continue
+        near = range(max(0, j - window), j)
+        reads = [_fresh(keys[rng.choice(near)]) for _ in range(rng.randint(1, 3))]
+        dsk[key] = (sum, reads) if rng.random() < 0.5 else (add, reads[0], 0.5)
+    assert taskloom.get_sync(dsk, keys) == reference_get(dsk, keys)
+
+
 def _put_off_graph(n: int, seed: int, key, plus_length, kinds) -> tuple[dict, list, set]:
     """A chain whose every task also reads something the converter's guesses miss:
     a key far back (an equal object, or a float equal to an int key), a string that
