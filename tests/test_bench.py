@@ -468,6 +468,18 @@ def test_the_progress_line_shows_counts_bar_and_time_left_first():
     assert bench.progress_line(0, 3, "chain", None).startswith("[--------------------] 0/3 ETA ?")
 
 
+def test_every_size_is_planned_best_of_repeat():
+    # A process's first gets of 10^6 tasks fault in their memory: a best of two read
+    # 10-40% above the steady time there, so large sizes get `repeat` runs too (a run
+    # that takes seconds is still cut to two when it has run).
+    names = ["loop", "taskloom-sync", "dask-sync"]
+    planned = bench.plan(["chain"], [1000, 10**6], names, 3, installed=names)
+    assert [(n, r["taskloom-sync"], r["loop"]) for _, n, r in planned] == [
+        (1000, 3, 3),
+        (10**6, 3, 3),
+    ]
+
+
 def test_the_estimate_scales_runs_by_size_and_planned_runs_and_adapts_to_drops():
     planned = [("chain", n, s, 3) for n in (10, 20, 40) for s in ("loop", "dask-sync")]
     planned.append(("tree", 10, "loop", 1))

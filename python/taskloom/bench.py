@@ -1250,7 +1250,11 @@ def plan(
             for name in [*names, *user.schedulers]:
                 if name not in available:
                     continue
-                reps = repeat if n < 1_000_000 else min(repeat, 2)
+                # Best of `repeat` at 10^6 too: a process's first get of that size
+                # faults in its arrays (41,000 page faults a fan-in, 8,000 from the
+                # third on, at 1-4 us each on this VM), and the second still pays
+                # some, so a best of two read 10-40% above the steady time.
+                reps = repeat
                 if workload in PROCESS_WORKLOADS:
                     # Seconds per run and steady; best of three for the processes ones, so
                     # taskloom's pool, started once per session, is warm in one.
@@ -1452,8 +1456,8 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat",
         type=int,
         default=3,
-        help="best of this many runs (at most 2 at 10^6 tasks and up, and when a run takes "
-        "over 2 s; short cases get up to 10)",
+        help="best of this many runs (at most 2 when a run takes over 2 s; short cases get "
+        "up to 10)",
     )
     parser.add_argument(
         "--dask-budget",
