@@ -32,6 +32,13 @@ def _fresh(key):
     return (key + 1) - 1  # an int too large to be cached
 
 
+def _anew(key):
+    """An equal key whose ints are made anew too (compared by value, not identity)."""
+    if isinstance(key, tuple):
+        return tuple(_fresh(k) if type(k) is int else k for k in key)
+    return _fresh(key)
+
+
 def _shuffled(dsk: dict, seed: int) -> dict:
     """``dsk`` with its keys made again in a random order, and listed in another: neither
     the dict's order nor the keys' memory order is the execution order."""
@@ -296,7 +303,7 @@ _INDEXED_KEYS = {
     "huge": lambda j, rng: ("r", 2**70 + j) if j % 3 else ("r", j),
     "bool-float": lambda j, rng: ("r", [True, False, 2.0, 3.5][j % 4], j // 4),
     # Other shapes: bare ints, two indices, a length that changes.
-    "int": lambda j, rng: j * 2**40,
+    "int": lambda j, rng: 2**40 + j,
     "grid": lambda j, rng: ("r", j // 10, j % 10),
     "lengths": lambda j, rng: ("r",) + (j,) * (1 + j % 3),
 }
@@ -311,8 +318,9 @@ _INDEXED_KEYS = {
 )
 def test_references_by_index_compute_as_plain_python(kind, n, window, seed):
     # Each task sums one to three keys among the `window` made before it, at random,
-    # as equal objects made anew; the guess from the keys' last index may land on the
-    # key, on another key, or off the graph, and only `==` decides.
+    # as equal objects made anew, down to their ints; the guess from the keys' last
+    # index may land on the key, on another key, or off the graph, and only `==`
+    # decides.
     rng = random.Random(seed)
     keys = list(dict.fromkeys(_INDEXED_KEYS[kind](j, rng) for j in range(n)))
     dsk: dict = {}
@@ -321,7 +329,7 @@ def test_references_by_index_compute_as_plain_python(kind, n, window, seed):
             dsk[key] = j + 0.25
             continue
         near = range(max(0, j - window), j)
-        reads = [_fresh(keys[rng.choice(near)]) for _ in range(rng.randint(1, 3))]
+        reads = [_anew(keys[rng.choice(near)]) for _ in range(rng.randint(1, 3))]
         dsk[key] = (sum, reads) if rng.random() < 0.5 else (add, reads[0], 0.5)
     assert taskloom.get_sync(dsk, keys) == reference_get(dsk, keys)
 

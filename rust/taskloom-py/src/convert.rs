@@ -1248,29 +1248,33 @@ impl<'py> Converter<'py> {
     /// The key `obj` would be if keys were made in a loop over their last
     /// index, judged from the last key found: `('r', 7)` is three keys past
     /// `('r', 4)`. A random DAG's tasks read keys made shortly before, in no
-    /// order the other guesses follow; this finds them without hashing, and
-    /// Dask's layers, keyed `(name, i)`, are made the same way. Only for a
-    /// reference of the last key's shape (tuples of one length ending in an
-    /// `int`, or `int`s), and only a guess: `==` decides.
+    /// order the other guesses follow; once this guess hit, the next ones are
+    /// checked with `==` alone (see [`find`]), not hashed. Dask's layers, keyed
+    /// `(name, i)`, are made the same way. Only for a reference of the last
+    /// key's shape (exact tuples of one length ending in an exact `int`, or
+    /// exact `int`s; in a C `long`), and only a guess: `==` decides.
     #[inline]
-    fn index_guess(&self, obj: *mut ffi::PyObject) -> Option<u32> {
+    fn index_guess(&self, obj: &Bound<'py, PyAny>) -> Option<u32> {
+        /// The last index of `p` if it is of the `shape` (`None`: an `int`;
+        /// `Some(len)`: a tuple of `len` items, `len > 0`).
+        ///
         /// # Safety
         /// `p` must be a live object.
-        unsafe fn last_index(p: *mut ffi::PyObject, len: ffi::Py_ssize_t) -> Option<i64> {
+        unsafe fn last_index(p: *mut ffi::PyObject, shape: Option<ffi::Py_ssize_t>) -> Option<i64> {
             // SAFETY: type checks, then a read of a live tuple's own item.
             let item = unsafe {
-                if ffi::PyTuple_CheckExact(p) != 0 {
-                    if len < 1 || ffi::PyTuple_GET_SIZE(p) != len {
-                        return None;
+                match shape {
+                    None => p,
+                    Some(len)
+                        if ffi::PyTuple_CheckExact(p) != 0 && ffi::PyTuple_GET_SIZE(p) == len =>
+                    {
+                        ffi::PyTuple_GET_ITEM(p, len - 1)
                     }
-                    ffi::PyTuple_GET_ITEM(p, len - 1)
-                } else if len == 0 {
-                    p
-                } else {
-                    return None;
+                    Some(_) => return None,
                 }
             };
-            // SAFETY: as above; an exact int converts without running Python code.
+            // SAFETY: as above; an exact int converts without running Python
+            // code or setting an error (a value past a C `long` sets `overflow`).
             unsafe {
                 if ffi::PyLong_CheckExact(item) == 0 {
                     return None;
@@ -1286,12 +1290,11 @@ impl<'py> Converter<'py> {
         let base = self.key_objs.get(self.last_found as usize)?.as_ptr();
         // SAFETY: `base` is one of the converter's keys, `obj` a live object.
         unsafe {
-            let len = if ffi::PyTuple_CheckExact(base) != 0 {
-                ffi::PyTuple_GET_SIZE(base)
-            } else {
-                0
+            let shape = match ffi::PyTuple_CheckExact(base) {
+                0 => None,
+                _ => Some(ffi::PyTuple_GET_SIZE(base)).filter(|&len| len > 0),
             };
-            let at = last_index(obj, len)?.wrapping_sub(last_index(base, len)?);
+            let at = last_index(obj.as_ptr(), shape)?.wrapping_sub(last_index(base, shape)?);
             Some(self.last_found.wrapping_add(at as u32))
         }
     }
@@ -1317,8 +1320,9 @@ impl<'py> Converter<'py> {
         }
     }
 
-    /// The key id equal to `obj`: the `guesses` first (skipped for a while
-    /// after a run of misses), then the recent-keys cache, then, if `defer`
+    /// The key id equal to `obj`: the `guesses` first, then the key its last
+    /// index points to ([`index_guess`]; both skipped for a while after a run
+    /// of misses), then the recent-keys cache, then, if `defer`
     /// allows, put off (see [`Deferred`]), else [`lookup`]. Equal hash and
     /// `==` is exactly how the dict itself finds a key.
     #[inline]
@@ -1342,7 +1346,7 @@ impl<'py> Converter<'py> {
             // each read a key that may be far from any read lately (a shuffle's
             // reduce), and a graph whose guesses miss would pay a `==` more.
             let guess = match self.hit_guess {
-                INDEX_GUESS => self.index_guess(obj.as_ptr()),
+                INDEX_GUESS => self.index_guess(obj),
                 i => guesses.get(i as usize).copied(),
             };
             if let Some(guess) = guess {
@@ -1421,7 +1425,7 @@ impl<'py> Converter<'py> {
     /// inlined there too it made chain and map-reduce compile 8-11% slower.
     #[inline(never)]
     fn by_index(&mut self, obj: &Bound<'py, PyAny>, h: u64) -> PyResult<Option<u32>> {
-        match self.index_guess(obj.as_ptr()) {
+        match self.index_guess(obj) {
             Some(guess) if self.is_guess(obj, h, guess, INDEX_GUESS)? => Ok(Some(guess)),
             _ => Ok(None),
         }
