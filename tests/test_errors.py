@@ -307,6 +307,32 @@ def test_ctrl_c_stops_a_long_get_and_the_next_get_works(get, task):
     assert get({"a": 1, "b": (inc, "a")}, "b") == 2
 
 
+def test_ctrl_c_during_a_python_functions_c_call_stops_the_next_task(get):
+    # Each task is a Python function spending its time in one C call, where no
+    # bytecode runs to notice the signal: after such a task the scheduler leaves the
+    # check to the next call's entry (its bytecode checks), which must still stop the
+    # chain there.
+    if threading.current_thread() is not threading.main_thread():
+        pytest.fail("signals can only be tested on the main thread")
+    calls = []
+
+    def work(x):
+        calls.append(x)
+        sum(range(3_000_000))  # tens of milliseconds in C
+        return x + 1
+
+    n = 60
+    dsk = {("c", 0): 0, **{("c", i): (work, ("c", i - 1)) for i in range(1, n)}}
+    timer = _interrupt_main_after(0.2)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            get(dsk, ("c", n - 1))
+    finally:
+        timer.cancel()
+    assert 0 < len(calls) < n - 1
+    assert get({"a": 1, "b": (work, "a")}, "b") == 2
+
+
 def test_ctrl_c_while_jobs_wait_for_workers_starts_none_of_them():
     started = []
 
