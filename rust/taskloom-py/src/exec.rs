@@ -272,28 +272,6 @@ fn check_interrupts(py: Python<'_>) -> PyResult<()> {
     py.check_signals()
 }
 
-/// Check for Ctrl-C and exit after task `t` ran on the calling thread.
-///
-/// A literal or alias calls nothing and cannot take long: no check after it
-/// (half the tasks of a reduction tree are literal leaves). A Python
-/// function's bytecode checks for signals itself, on entry too, so a signal
-/// that arrives after its last check is raised by the next task of that kind,
-/// or here after a task of another kind, or by Python's own check when `get`
-/// returns: after one, only exit is checked (the signal check was 5-9% of a
-/// chain's execution).
-#[inline]
-fn check_after(py: Python<'_>, program: &Program, t: TaskId) -> PyResult<()> {
-    if program.is_trivial(t) {
-        Ok(())
-    } else if !program.calls_function(t) {
-        check_interrupts(py)
-    } else if lifecycle::must_stop() {
-        Err(lifecycle::stopped_at_exit())
-    } else {
-        Ok(())
-    }
-}
-
 /// Wait, detached, until one of the sink's jobs finishes (or is handed back).
 /// The main thread wakes every [`WAIT_SLICE`] to check for Ctrl-C. Other
 /// threads never see a signal (CPython runs handlers on the main thread only),
@@ -353,7 +331,20 @@ fn run_sync(
     while let Some(t) = fused.take().or_else(|| sched.pop()) {
         run_inline(py, run, results, t, hooks)?;
         fused = sched.finish(t, |d| results[d as usize] = None);
-        check_after(py, run.program, t)?;
+        // A literal or alias calls nothing and cannot take long: no check after it
+        // (half the tasks of a reduction tree are literal leaves). A Python
+        // function's bytecode checks for signals itself, on entry too, so a signal
+        // that arrives after its last check is raised by the next task of that
+        // kind, or here after a task of another kind, or by Python's own check
+        // when `get` returns: after one, only exit is checked (the signal check
+        // was 5-9% of a chain's execution).
+        if !run.program.is_trivial(t) {
+            if !run.program.calls_function(t) {
+                check_interrupts(py)?;
+            } else if lifecycle::must_stop() {
+                return Err(lifecycle::stopped_at_exit());
+            }
+        }
     }
     Ok(())
 }
@@ -745,7 +736,9 @@ impl Threaded<'_, '_, '_> {
                             // The fused consumer is placed like any ready task.
                             self.sched.push_back(c);
                         }
-                        check_after(py, self.run.program, t)?;
+                        if !self.run.program.is_trivial(t) {
+                            check_interrupts(py)?;
+                        }
                     }
                 }
                 continue;
