@@ -182,21 +182,6 @@ impl Program {
         let t = t as usize;
         self.code_start[t + 1] - self.code_start[t] == 1
     }
-
-    /// Whether task `t` calls a Python function (`def` or `lambda`), whose
-    /// bytecode the interpreter checks for signals as it runs, at its entry
-    /// included: a signal that arrived before or during the call is raised
-    /// in it or in the next such call.
-    #[inline]
-    pub fn calls_function(&self, t: TaskId) -> bool {
-        match self.code(t) {
-            // SAFETY: a type check of a live constant.
-            [Op::Call(_), Op::Const(f), ..] => unsafe {
-                ffi::PyFunction_Check(self.consts[*f as usize].as_ptr()) != 0
-            },
-            _ => false,
-        }
-    }
 }
 
 /// The shape of the requested keys, in prefix order.
