@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 import sys
 import threading
@@ -308,10 +309,9 @@ def test_ctrl_c_stops_a_long_get_and_the_next_get_works(get, task):
 
 
 def test_ctrl_c_during_a_python_functions_c_call_stops_the_next_task(get):
-    # Each task is a Python function spending its time in one C call, where no
-    # bytecode runs to notice the signal: after such a task the scheduler leaves the
-    # check to the next call's entry (its bytecode checks), which must still stop the
-    # chain there.
+    # Each task is a Python function spending its time in one C call, which checks
+    # for no signal: the chain must stop at the next task (the scheduler checks after
+    # each task, and the function's bytecode on entry), not run to its end.
     if threading.current_thread() is not threading.main_thread():
         pytest.fail("signals can only be tested on the main thread")
     calls = []
@@ -331,6 +331,37 @@ def test_ctrl_c_during_a_python_functions_c_call_stops_the_next_task(get):
         timer.cancel()
     assert 0 < len(calls) < n - 1
     assert get({"a": 1, "b": (work, "a")}, "b") == 2
+
+
+@pytest.mark.parametrize("optimize_graph", [True, False])
+@pytest.mark.parametrize("after", ["c-callable", "python-function"])
+def test_a_signal_left_pending_by_a_task_stops_the_next_one_before_it_runs(after, optimize_graph):
+    # libc's kill, called through ctypes, trips the signal without Python checking
+    # it: the sync loop's check after that task stops the run before the next task
+    # does anything, a C callable or a Python function. (Threads differ: a worker
+    # never handles a signal, and runs a fused chain whole.)
+    import ctypes
+    import os
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.fail("signals can only be tested on the main thread")
+    kill = ctypes.CDLL(None).kill
+    calls: list = []
+
+    def record(x):
+        calls.append(x)
+        return x
+
+    dsk = {
+        "kill": (kill, os.getpid(), int(signal.SIGINT)),
+        "after": (calls.append if after == "c-callable" else record, "kill"),
+    }
+    get = functools.partial(taskloom.get_sync, optimize_graph=optimize_graph)
+    with pytest.raises(KeyboardInterrupt):
+        get(dsk, "after")
+    assert calls == []
+    assert get({"a": 1, "b": (record, "a")}, "b") == 1
 
 
 def test_ctrl_c_while_jobs_wait_for_workers_starts_none_of_them():
