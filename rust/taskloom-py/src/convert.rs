@@ -400,12 +400,13 @@ enum Found {
 /// from where the guesses look, most of them one at a time; the table took
 /// 12 ms to build for them, the scan takes 1). References missed several in
 /// a row still go to the scans and then the table: a shuffled chain of 10^6
-/// keys has a few dozen, and builds it. Meanwhile the argument is encoded as a constant, which it
-/// stays if it is no key (a key found leaves the constant unused). Only
-/// arguments of a call, whose object is passed as is when it is no key (an
-/// item's container would be rebuilt), and only of the builtin kinds, whose
-/// hash runs no Python code; a tuple only if none of its items may be a key
-/// (else, if it is no key, it is rebuilt with their results). A key of equal
+/// keys has a few dozen, and builds it. Meanwhile the argument is encoded as
+/// a constant, which it stays if it is no key (a key found leaves the
+/// constant unused). Only arguments of a call, whose object is passed as is
+/// when it is no key (an item's container would be rebuilt), and only of the
+/// builtin kinds, whose hash runs no Python code; a tuple only if none of its
+/// items may be a key (else, if it is no key, it is rebuilt with their
+/// results). A key of equal
 /// hash compares with its own `==`, which may be Python code run at the end,
 /// and raise: then the conversion is made again in the dict's order with
 /// nothing put off, so the error reported is the dict's first (see
