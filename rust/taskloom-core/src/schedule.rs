@@ -180,7 +180,10 @@ impl<G: Deref<Target = Graph>> Scheduler<G> {
             user,
         } = order;
         let fuse = fuse && user.is_empty();
-        let mut waiting = vec![0u32; n];
+        // A task the outputs do not need waits for more than any task can
+        // have finished before it, so it never becomes ready: `finish` need
+        // not look at the priority of each consumer it counts down.
+        let mut waiting = vec![u32::MAX; n];
         let mut remaining = vec![0u32; n];
         // By id, not in sequence order: the per-task arrays are then read front
         // to back whatever the order (a shuffle's sequence jumps about the ids).
@@ -324,23 +327,40 @@ impl<G: Deref<Target = Graph>> Scheduler<G> {
             self.waiting[c as usize] = 0;
             return Some(c);
         }
+        // A consumer the outputs do not need waits forever (see `new`): no
+        // check of its priority here.
         let consumers = graph.consumers(t);
         if consumers.len() == 1 {
             // The common case (chains, trees): no scratch, no sort.
             let c = consumers[0];
-            if self.priority[c as usize] != NOT_NEEDED {
+            let w = &mut self.waiting[c as usize];
+            *w -= 1;
+            if *w == 0 {
+                self.ready.push(c);
+            }
+            return None;
+        }
+        if let Ready::Stack(stack) = &mut self.ready {
+            // Every consumer is written past the stack's top and the top moved
+            // over those now ready, without a branch: in a random DAG whether
+            // a consumer became ready is a coin toss, mispredicted half the time.
+            let start = stack.len();
+            stack.resize(start + consumers.len(), 0);
+            let mut top = start;
+            for &c in consumers {
                 let w = &mut self.waiting[c as usize];
                 *w -= 1;
-                if *w == 0 {
-                    self.ready.push(c);
-                }
+                stack[top] = c;
+                top += usize::from(*w == 0);
+            }
+            stack.truncate(top);
+            if top - start > 1 {
+                let priority = &self.priority;
+                stack[start..].sort_unstable_by_key(|&c| std::cmp::Reverse(priority[c as usize]));
             }
             return None;
         }
         for &c in consumers {
-            if self.priority[c as usize] == NOT_NEEDED {
-                continue;
-            }
             let w = &mut self.waiting[c as usize];
             *w -= 1;
             if *w == 0 {
