@@ -437,6 +437,42 @@ def test_collections_as_arguments_are_their_computed_values(npartitions):
     assert delayed(lambda s: s)({bag.count(), 99}).compute() == {len(data), 99}
 
 
+def _pack(*args):
+    return args
+
+
+_ATOMS = st.one_of(
+    st.integers(),
+    st.text(max_size=5),
+    st.floats(allow_nan=False),
+    st.none(),
+    st.binary(max_size=5),
+    st.booleans(),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(_ATOMS, min_size=1, max_size=4), min_size=1, max_size=8))
+def test_calls_of_plain_arguments_compute_as_python(rows):
+    # A call whose arguments are all plain values keeps the tuple it was called
+    # with. Through starmap over zip, that tuple is one zip fills again in
+    # place when nothing else holds it: every call must keep its own values.
+    import itertools
+
+    lazy = delayed(_pack)
+    width = min(map(len, rows))
+    columns = [[row[j] for row in rows] for j in range(width)]
+    zipped = list(itertools.starmap(lazy, zip(*columns, strict=True)))
+    spread = [lazy(*tuple(row)) for row in rows]
+    expected_zipped = [tuple(col[i] for col in columns) for i in range(len(rows))]
+    computed = taskloom.compute(zipped, spread, scheduler="sync")
+    assert computed == (expected_zipped, [tuple(row) for row in rows])
+    # Mixed with a Delayed value, a call gets a tuple of its own, with the
+    # value's key in its place.
+    mixed = lazy(lazy(1), *rows[0])
+    assert mixed.compute(scheduler="sync") == ((1,), *rows[0])
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.integers(-100, 100), min_size=1, max_size=30), st.integers(1, 6))
 def test_random_collections_in_delayed_calls_match_python(data, npartitions):

@@ -406,32 +406,43 @@ pub fn delayed_call<'py>(
             "delayed_call builds DelayedBase subclasses, not {cls}"
         )));
     }
-    let mut items = Vec::with_capacity(args.len());
     // Made on the first argument that needs it: most calls read no Delayed value.
     let mut deps: Option<Bound<'py, PyList>> = None;
     // Whether every argument is an atom the cyclic GC never tracks (see below).
     let mut atoms = true;
-    for a in args.iter() {
-        if passes_as_is(&a) {
-            items.push(a);
-        } else if let Ok(d) = a.cast::<DelayedBase>() {
-            let key = d.get().key.bind(py).clone();
-            atoms &= !may_be_tracked(&key);
-            deps.get_or_insert_with(|| PyList::empty(py)).append(d)?;
-            items.push(key);
-        } else {
-            let deps = deps.get_or_insert_with(|| PyList::empty(py));
-            let item = fallback.call1((a, &*deps))?;
-            atoms &= !may_be_tracked(&item);
-            items.push(item);
+    // Arguments all passed as they are (`delayed(inc)(i)`): the call's own
+    // tuple is kept, not copied (the copy and the original's release were a
+    // tenth of building a call). Only an exact tuple: a subclass could
+    // change what its items read as.
+    let args = if args.is_exact_instance_of::<PyTuple>()
+        && args.iter_borrowed().all(|a| passes_as_is(&a))
+    {
+        args.clone()
+    } else {
+        let mut items = Vec::with_capacity(args.len());
+        for a in args.iter() {
+            if passes_as_is(&a) {
+                items.push(a);
+            } else if let Ok(d) = a.cast::<DelayedBase>() {
+                let key = d.get().key.bind(py).clone();
+                atoms &= !may_be_tracked(&key);
+                deps.get_or_insert_with(|| PyList::empty(py)).append(d)?;
+                items.push(key);
+            } else {
+                let deps = deps.get_or_insert_with(|| PyList::empty(py));
+                let item = fallback.call1((a, &*deps))?;
+                atoms &= !may_be_tracked(&item);
+                items.push(item);
+            }
         }
-    }
-    let args = PyTuple::new(py, items)?;
+        PyTuple::new(py, items)?
+    };
     if atoms {
         // What CPython's next collection would do (a tuple of untracked items
         // is untracked), done now: a million calls alive then add a million
         // objects fewer to every collection until then.
-        // SAFETY: `args` is a live tuple just made, tracked by PyTuple_New.
+        // SAFETY: `args` is a live tuple (untracking one no longer tracked,
+        // as a caller's may be after a collection, does nothing).
         unsafe { ffi::PyObject_GC_UnTrack(args.as_ptr().cast()) };
     }
     let key = unique_key_str(py, name)?;
