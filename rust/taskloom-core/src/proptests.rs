@@ -17,7 +17,7 @@
 //! seconds; raise them with `PROPTEST_CASES` for a longer hunt.
 
 use crate::graph::{Graph, TaskId};
-use crate::order::{order, renumber};
+use crate::order::{order, renumber, NOT_NEEDED};
 use crate::schedule::{CheckedScheduler, ScheduleError, Scheduler, TaskState, NO_TASK};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -476,6 +476,58 @@ proptest! {
             let Some(t) = s.pop() else { break };
             prop_assert_eq!(user[t as usize], best, "popped {} below the best ready", t);
             prop_assert_eq!(s.finish(t, |_| {}), Ok(None));
+        }
+        prop_assert!(s.is_done());
+    }
+
+    /// Popped one at a time, the stack hands tasks out in a model's order:
+    /// each completion pushes the needed consumers it made ready, the lowest
+    /// order priority on top (culled readers of a task with several never
+    /// run); a fused consumer runs at once. The oracle above checks what runs,
+    /// not in which order: only this notices a change to the order.
+    #[test]
+    fn the_stack_pops_in_the_models_order(dag in any_dag(), fuse in any::<bool>()) {
+        let graph = dag.graph();
+        let o = order(&graph, &dag.outputs).unwrap();
+        let priority = o.priority.clone();
+        let mut model: Vec<TaskId> = o
+            .sequence
+            .iter()
+            .rev()
+            .copied()
+            .filter(|&t| graph.deps(t).is_empty())
+            .collect();
+        let mut s = Scheduler::new(&graph, o, &dag.outputs, fuse);
+        let mut done = vec![false; graph.len()];
+        let mut next = None;
+        loop {
+            let t = match next.take() {
+                Some(c) => c,
+                None => {
+                    let t = s.pop();
+                    prop_assert_eq!(t, model.pop());
+                    match t {
+                        Some(t) => t,
+                        None => break,
+                    }
+                }
+            };
+            done[t as usize] = true;
+            next = s.finish(t, |_| {});
+            if next.is_some() {
+                continue;
+            }
+            let mut ready: Vec<TaskId> = graph
+                .consumers(t)
+                .iter()
+                .copied()
+                .filter(|&c| {
+                    priority[c as usize] != NOT_NEEDED
+                        && graph.deps(c).iter().all(|&d| done[d as usize])
+                })
+                .collect();
+            ready.sort_by_key(|&c| std::cmp::Reverse(priority[c as usize]));
+            model.extend(ready);
         }
         prop_assert!(s.is_done());
     }
