@@ -550,6 +550,42 @@ def test_fork_after_threaded_gets_runs_threaded_gets_in_the_child():
     assert (out.returncode, out.stdout) == (0, "child 0\nparent True\n"), out.stderr
 
 
+def test_a_forked_child_makes_keys_its_parent_never_makes():
+    # Impure calls' keys are a per-process prefix and a counter: a child forked
+    # with the parent's counter draws a new prefix, so graphs the two make and
+    # merge (a cluster's workers, processes) never share a key by accident.
+    out = run(
+        """
+        import os
+        import taskloom
+        from taskloom.tokenize import unique_token
+
+        def inc(x):
+            return x + 1
+
+        before = [taskloom.delayed(inc)(i).key for i in range(3)]
+        read, write = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            keys = [taskloom.delayed(inc)(i).key for i in range(3)]
+            keys.append(unique_token())
+            os.write(write, "\\n".join(keys).encode())
+            os._exit(0)
+        os.close(write)
+        with os.fdopen(read) as f:
+            child = f.read().split("\\n")
+        os.waitpid(pid, 0)
+        parent = [taskloom.delayed(inc)(i).key for i in range(3)]
+        parent.append(unique_token())
+        prefix = lambda key: key.split("-", 1)[-1][:-8]
+        print(len(set(before + parent + child)), len({prefix(k) for k in before + parent}),
+              len({prefix(k) for k in child}), prefix(child[0]) != prefix(parent[0]), flush=True)
+        """
+    )
+    assert_no_crash(out.returncode, out.stderr)
+    assert (out.returncode, out.stdout) == (0, "11 1 1 True\n"), out.stderr
+
+
 def test_sixteen_python_threads_share_the_pool():
     # #12 lifecycle: 16 threads running threaded gets (offloaded naps, inline tasks) at once.
     out = run(
