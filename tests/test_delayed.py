@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+import sys
 import threading
 
 import numpy as np
@@ -467,6 +468,13 @@ def test_calls_of_plain_arguments_compute_as_python(rows):
     expected_zipped = [tuple(col[i] for col in columns) for i in range(len(rows))]
     computed = taskloom.compute(zipped, spread, scheduler="sync")
     assert computed == (expected_zipped, [tuple(row) for row in rows])
+    # Calls that keep the caller's tuple let it go with them.
+    shared = tuple(rows[0])
+    held = sys.getrefcount(shared)
+    calls = [lazy(*shared) for _ in range(3)]
+    assert taskloom.compute(calls, scheduler="sync")[0] == [shared] * 3
+    del calls
+    assert sys.getrefcount(shared) == held
     # Mixed with a Delayed value, a call gets a tuple of its own, with the
     # value's key in its place.
     mixed = lazy(lazy(1), *rows[0])
