@@ -356,23 +356,48 @@ impl GraphBuilder {
 
     /// Validate ids and derive the consumer adjacency.
     pub fn build(self) -> Result<Graph, GraphError> {
+        let mut graph = self.build_deps()?;
+        graph.add_consumers(graph.consumers_of_deps());
+        Ok(graph)
+    }
+
+    /// The graph with its ids checked and no consumers yet: a [`Graph`] only
+    /// once [`Graph::add_consumers`] gave it them (see
+    /// [`build_and_order`](crate::build_and_order), which derives them while
+    /// it orders the tasks).
+    pub(crate) fn build_deps(self) -> Result<Graph, GraphError> {
         let n = self.dep_spans.len() - 1;
         if n >= u32::MAX as usize || self.deps.len() >= u32::MAX as usize {
             return Err(GraphError::TooLarge);
         }
+        if let Some(at) = self.deps.iter().position(|&d| d as usize >= n) {
+            // The task whose span holds the first unknown id.
+            let task = self.dep_spans.partition_point(|s| s.start as usize <= at) - 1;
+            return Err(GraphError::UnknownDependency {
+                task: task as TaskId,
+                dep: self.deps[at],
+            });
+        }
+        Ok(Graph {
+            dep_spans: self.dep_spans,
+            deps: self.deps,
+            consumer_offsets: Vec::new(),
+            consumers: Vec::new(),
+        })
+    }
+}
+
+/// A graph's consumer adjacency: offsets (one per task and one more) and ids.
+pub(crate) type Consumers = (Vec<u32>, Vec<TaskId>);
+
+impl Graph {
+    /// Derive the consumer adjacency from the dependency lists, by a counting
+    /// sort (ids checked: see [`GraphBuilder::build_deps`]).
+    pub(crate) fn consumers_of_deps(&self) -> Consumers {
+        let n = self.len();
         let mut counts = vec![0u32; n + 1];
-        for t in 0..n {
-            for &d in
-                &self.deps[self.dep_spans[t].start as usize..self.dep_spans[t + 1].start as usize]
-            {
-                if d as usize >= n {
-                    return Err(GraphError::UnknownDependency {
-                        task: t as TaskId,
-                        dep: d,
-                    });
-                }
-                counts[d as usize + 1] += 1;
-            }
+        for &d in &self.deps {
+            counts[d as usize + 1] += 1;
         }
         for i in 0..n {
             counts[i + 1] += counts[i];
@@ -381,20 +406,18 @@ impl GraphBuilder {
         let mut fill = counts;
         let mut consumers = vec![0; self.deps.len()];
         for t in 0..n {
-            for &d in
-                &self.deps[self.dep_spans[t].start as usize..self.dep_spans[t + 1].start as usize]
-            {
+            for &d in self.deps(t as TaskId) {
                 let slot = &mut fill[d as usize];
                 consumers[*slot as usize] = t as TaskId;
                 *slot += 1;
             }
         }
-        Ok(Graph {
-            dep_spans: self.dep_spans,
-            deps: self.deps,
-            consumer_offsets,
-            consumers,
-        })
+        (consumer_offsets, consumers)
+    }
+
+    /// Give a graph from [`GraphBuilder::build_deps`] its consumers.
+    pub(crate) fn add_consumers(&mut self, (offsets, consumers): Consumers) {
+        (self.consumer_offsets, self.consumers) = (offsets, consumers);
     }
 }
 
@@ -472,6 +495,12 @@ mod tests {
         assert_eq!(g.consumers(1), &[0]);
         let err = Graph::from_deps([vec![5]]).unwrap_err();
         assert_eq!(err, GraphError::UnknownDependency { task: 0, dep: 5 });
+        // The first unknown id names its task, past tasks with no dependencies.
+        let err = Graph::from_deps([vec![], vec![0], vec![], vec![], vec![1, 9], vec![7]]);
+        assert_eq!(
+            err.unwrap_err(),
+            GraphError::UnknownDependency { task: 4, dep: 9 }
+        );
     }
 
     /// Every way to make an empty graph gives the same valid one (issue #12:

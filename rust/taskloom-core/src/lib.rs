@@ -3,10 +3,11 @@
 //! This crate knows tasks only as dense `u32` ids and dependencies as integer
 //! arrays; it never sees a Python object, so everything here is tested with
 //! `cargo test` alone. The binding crate interns each Python key into an id
-//! once, builds a [`Graph`], asks [`order`] for a priority (which also finds
-//! cycles and culls what the outputs do not need), and drives a
-//! [`Scheduler`] that hands out ready tasks and says when a result may be
-//! released. For a cluster, [`partition`] cuts the ordered graph into
+//! once, builds a [`Graph`] and asks [`order`] for a priority (which also
+//! finds cycles and culls what the outputs do not need), both in
+//! [`build_and_order`] (a large graph's consumers are derived on a second
+//! thread while it is ordered), and drives a [`Scheduler`] that hands out
+//! ready tasks and says when a result may be released. For a cluster, [`partition`] cuts the ordered graph into
 //! coarse pieces that run as one cluster task each. [`keytable`] maps the
 //! binding's keys, by their hashes, to ids while it converts a graph. A
 //! caller that cannot vouch for the task ids it finishes (Python
@@ -27,7 +28,7 @@ pub mod schedule;
 mod proptests;
 
 pub use graph::{Graph, GraphBuilder, GraphError, TaskId};
-pub use order::{order, renumber, renumbering_pays, Cycle, Order};
+pub use order::{build_and_order, order, renumber, renumbering_pays, Cycle, Order};
 pub use partition::{partition, Pieces};
 pub use schedule::{
     fused_successors, CheckedScheduler, ScheduleError, Scheduler, TaskState, NO_TASK,

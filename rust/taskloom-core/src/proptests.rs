@@ -16,8 +16,8 @@
 //! Case counts stay small enough that `cargo test` in debug takes a few
 //! seconds; raise them with `PROPTEST_CASES` for a longer hunt.
 
-use crate::graph::{Graph, TaskId};
-use crate::order::{order, renumber, NOT_NEEDED};
+use crate::graph::{Graph, GraphBuilder, TaskId};
+use crate::order::{build_and_order, order, renumber, NOT_NEEDED, OVERLAP_FROM};
 use crate::schedule::{CheckedScheduler, ScheduleError, Scheduler, TaskState, NO_TASK};
 use proptest::prelude::*;
 use proptest::sample::Index;
@@ -530,6 +530,42 @@ proptest! {
             model.extend(ready);
         }
         prop_assert!(s.is_done());
+    }
+
+    /// `build_and_order` builds and orders as `build` then `order` do: the
+    /// same dependencies, consumers and order, on one thread or, tiled past
+    /// [`OVERLAP_FROM`], with the consumers derived on another.
+    #[test]
+    fn build_and_order_is_build_then_order(dag in any_dag(), tiled in any::<bool>()) {
+        let (mut deps, mut outputs) = (dag.deps.clone(), dag.outputs.clone());
+        if tiled {
+            let n = deps.len().max(1);
+            let size = n + deps.iter().map(Vec::len).sum::<usize>();
+            for copy in 1..=OVERLAP_FROM / size {
+                let at = (copy * n) as TaskId;
+                deps.extend(dag.deps.iter().map(|d| d.iter().map(|&x| x + at).collect()));
+                deps.resize(((copy + 1) * n).max(deps.len()), Vec::new());
+                outputs.extend(dag.outputs.iter().map(|&o| o + at));
+            }
+        }
+        let expected = Graph::from_deps(deps.iter().map(|d| d.iter().copied())).unwrap();
+        let mut builder = GraphBuilder::default();
+        for d in &deps {
+            d.iter().for_each(|&x| {
+                builder.add_dep(x);
+            });
+            builder.end_task();
+        }
+        let (graph, ordered) = build_and_order(builder, &outputs).unwrap();
+        let ordered = ordered.unwrap();
+        let want = order(&expected, &outputs).unwrap();
+        prop_assert_eq!(graph.len(), expected.len());
+        for t in 0..graph.len() as TaskId {
+            prop_assert_eq!(graph.deps(t), expected.deps(t));
+            prop_assert_eq!(graph.consumers(t), expected.consumers(t));
+        }
+        prop_assert_eq!(&ordered.sequence, &want.sequence);
+        prop_assert_eq!(&ordered.priority, &want.priority);
     }
 
     /// Renumbering keeps exactly the needed tasks, each with its dependencies

@@ -68,7 +68,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet, PyTuple, PyType};
 use taskloom_core::keytable::KeyTable;
 use taskloom_core::mem::{prefetch, prefetch_span, AHEAD};
-use taskloom_core::{Graph, GraphBuilder, TaskId};
+use taskloom_core::{GraphBuilder, TaskId};
 
 /// How deep task values may nest (tasks inside arguments, lists in lists).
 /// Evaluation recurses on this depth, never on graph depth.
@@ -232,7 +232,9 @@ pub fn user_priorities(program: &Program, priorities: &Bound<'_, PyDict>) -> PyR
 
 pub struct Converted {
     pub program: Program,
-    pub graph: Graph,
+    /// The tasks' dependencies, built into a graph as they are ordered (see
+    /// `taskloom_core::build_and_order`).
+    pub graph: GraphBuilder,
     /// Requested tasks, flattened, possibly repeated.
     pub outputs: Vec<TaskId>,
     pub shape: Vec<Shape>,
@@ -2057,10 +2059,7 @@ impl<'py> Converter<'py> {
             }
         }
         self.code_start.push(self.code.len() as u32);
-        let graph = self
-            .builder
-            .build()
-            .map_err(|e| Failed::Other(errors::graph(e)))?;
+        let graph = self.builder;
         // Moved, not copied: a reference count touched again at 10^6 keys is a cache miss.
         let keys = self.key_objs.into_iter().map(Bound::unbind).collect();
         Ok(Converted {

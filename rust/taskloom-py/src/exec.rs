@@ -59,7 +59,7 @@ use hashbrown::HashMap;
 use std::collections::BinaryHeap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use taskloom_core::{order, renumber, renumbering_pays, Graph, Order, Scheduler, TaskId};
+use taskloom_core::{build_and_order, renumber, renumbering_pays, Graph, Order, Scheduler, TaskId};
 
 /// A callable whose calls take longer than this (moving average) is offloaded.
 /// Below it, a dispatch round trip (~10-20 us) would eat much of what running
@@ -92,7 +92,8 @@ pub struct Plan {
     pub renumbered: bool,
 }
 
-/// Order `conv` (finding cycles before anything runs), with the user's
+/// Build `conv`'s graph and order it (finding cycles before anything runs;
+/// see `taskloom_core::build_and_order`), with the user's
 /// `priorities` (key -> number) if any. Tasks are renumbered into execution
 /// order when [`renumbering_pays`] (a dict whose order was shuffled): per-task
 /// arrays are then read front to back as tasks run; a shuffled chain of 10^6
@@ -108,7 +109,8 @@ pub fn plan(
         outputs,
         shape,
     } = conv;
-    let mut order = order(&graph, &outputs).map_err(|c| errors::cycle(py, &program.keys, &c))?;
+    let (graph, order) = build_and_order(graph, &outputs).map_err(errors::graph)?;
+    let mut order = order.map_err(|c| errors::cycle(py, &program.keys, &c))?;
     // Before renumbering: every given priority is checked, also of culled keys.
     if let Some(priorities) = priorities.filter(|p| !p.is_empty()) {
         order = order.with_user_priority(user_priorities(&program, priorities)?);
