@@ -393,7 +393,7 @@ def _sum3(a, b, c):
     return a + b + c
 
 
-@pytest.mark.parametrize("n", [40, 3000])
+@pytest.mark.parametrize("n", [40, 3000, 20_000])
 @pytest.mark.parametrize(
     "key", [lambda i: ("x", i), lambda i: f"x-{i}", lambda i: i + 1000], ids=["tuple", "str", "int"]
 )
@@ -403,7 +403,8 @@ def _sum3(a, b, c):
 def test_references_put_off_compute_as_plain_python(n, key, kinds):
     # The first kinds, 40 tasks: every lookup put off, then looked for in one scan of the
     # keys' hashes. Otherwise the table is built (past the few lookups put off, or for
-    # those that cannot be), and the ones put off are looked for in it.
+    # those that cannot be), and the ones put off are looked for in it; at 20,000 keys
+    # with the recent-keys cache in front of it.
     seen = []
 
     def plus_length(x, s):
@@ -460,6 +461,27 @@ def test_a_reference_put_off_compares_as_the_dict_does(error):
             reference_get(dsk, ("x", n - 1))
         with pytest.raises(error, match="eq of K"):
             taskloom.get_sync(dsk, ("x", n - 1))
+
+
+@pytest.mark.parametrize("error", [None, TypeError, ValueError])
+def test_a_shuffled_graph_puts_lookups_off_while_its_table_is_built(error):
+    # A large dict sorted by address has its key table built on another thread from
+    # the start; lookups the guesses miss are put off meanwhile and looked for at the
+    # end, and a key's `==` raising there is handled as the dict would.
+    n = 20_000
+    dsk, wanted, _ = _put_off_graph(
+        n, 7, lambda i: ("x", i), _plus_length, ["far", "equal", "literal", "twice", "tuple"]
+    )
+    dsk[("x", n // 3)] = (_plus_length, ("x", n // 3 - 1), "abc")
+    shuffled = _shuffled(dsk, 11)
+    if error is not None:
+        shuffled[_RaisingKey("K", "abc", error)] = 5
+    if error is ValueError:
+        with pytest.raises(error, match="eq of K"):
+            taskloom.get_sync(shuffled, wanted)
+        return
+    values = _in_dict_order(dsk)
+    assert taskloom.get_sync(shuffled, wanted) == tuple(values[k] for k in wanted)
 
 
 def test_a_reference_put_off_to_its_own_key_is_a_cycle():

@@ -12,6 +12,8 @@
 //! identity hashes of integers (`hash(k) == k`) spread out too.
 
 use crate::mem::{prefetch, AHEAD};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 
 #[derive(Clone, Copy)]
 struct Slot {
@@ -102,6 +104,44 @@ impl KeyTable {
     }
 }
 
+/// A [`KeyTable`] built on another thread while the caller goes on: a
+/// converter whose guesses missed needs it soon, not at once (10-15 ms for
+/// 10^6 keys, a tenth of converting a shuffled chain, spent on a core the
+/// sync scheduler leaves idle). Built on the caller's thread if no thread can
+/// be started.
+pub struct Building(Result<JoinHandle<KeyTable>, KeyTable>);
+
+impl Building {
+    /// Start building the table of `hashes` (a copy the thread owns: a
+    /// millisecond at 10^6 keys, where the caller reads its own at every
+    /// failed guess and a shared one would cost each read a step more).
+    pub fn start(hashes: Vec<u64>) -> Self {
+        let hashes = Arc::new(hashes);
+        let spawned = std::thread::Builder::new()
+            .name("taskloom-keytable".into())
+            .spawn({
+                let hashes = Arc::clone(&hashes);
+                move || KeyTable::new(&hashes)
+            });
+        Building(spawned.map_err(|_| KeyTable::new(&hashes)))
+    }
+
+    /// Whether [`wait`](Self::wait) would return at once.
+    pub fn is_done(&self) -> bool {
+        self.0.as_ref().map_or(true, JoinHandle::is_finished)
+    }
+
+    /// The table, once built.
+    pub fn wait(self) -> KeyTable {
+        match self.0 {
+            Ok(thread) => thread
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            Err(table) => table,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +154,19 @@ mod tests {
                 Ok::<_, ()>(hashes[id as usize] == h && id as usize == want)
             });
             assert_eq!(found, Ok(Some(want as u32)));
+        }
+    }
+
+    #[test]
+    fn a_table_built_on_another_thread_finds_what_one_built_here_does() {
+        let hashes: Vec<u64> = (0..5000u64)
+            .map(|i| ((i * 7919) % 1013) << 33 | i)
+            .collect();
+        let building = Building::start(hashes.clone());
+        let (here, there) = (KeyTable::new(&hashes), building.wait());
+        for h in hashes.iter().copied().chain([u64::MAX, 12345 << 40]) {
+            let is = |id: u32| Ok::<_, ()>(hashes[id as usize] == h);
+            assert_eq!(here.find(h, is), there.find(h, is));
         }
     }
 

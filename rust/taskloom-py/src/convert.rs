@@ -66,7 +66,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PySet, PyTuple, PyType};
-use taskloom_core::keytable::KeyTable;
+use taskloom_core::keytable::{Building, KeyTable};
 use taskloom_core::mem::{prefetch, prefetch_span, AHEAD};
 use taskloom_core::{GraphBuilder, TaskId};
 
@@ -325,7 +325,7 @@ fn hash_runs_no_python(obj: &Bound<'_, PyAny>) -> bool {
 
 struct Converter<'py> {
     // Built on the first lookup past `SCANS` that neither the guesses nor the
-    // recent-keys cache answered; see `lookup`.
+    // recent-keys cache answered (see `lookup`), or taken from `building`.
     table: Option<KeyTable>,
     scans: u32,
     deferred: Vec<Deferred>,
@@ -377,6 +377,9 @@ struct Converter<'py> {
     // its address reused by another): see `check_foreign`.
     foreign: Option<Bound<'py, PyTuple>>,
     not_foreign: Option<Bound<'py, PyType>>,
+    // The table of a dict sorted by address, while another thread builds it
+    // (see `Converter::new`).
+    building: Option<Building>,
 }
 
 /// `Converter::hit_guess` when the last lookup's guesses all missed.
@@ -386,6 +389,11 @@ const INDEX_GUESS: u8 = NO_GUESS - 1;
 
 /// Lookups answered by scanning the keys' hashes before the table is built.
 const SCANS: u32 = 8;
+/// Keys from which the table of a dict sorted by address is built on
+/// another thread from the start (see `Converter::new`): below, it takes
+/// less than starting a thread does. While it is built, lookups that may be
+/// are put off (see [`Deferred`]).
+const BUILD_APART_FROM: usize = 1 << 14;
 
 /// What a reference was found to be.
 enum Found {
@@ -1097,6 +1105,15 @@ impl<'py> Converter<'py> {
         }
         let mut c = Self::with_keys(py, keys, hashes, key_types, values, false)?;
         c.dict = Some((dsk.clone(), n));
+        if sorted && n >= BUILD_APART_FROM {
+            // Sorted by address, its references are found by the guesses only
+            // where the allocator placed objects in the order they were made:
+            // in memory freed before, seldom. The table is started at once, on
+            // a core the sync scheduler leaves idle; graphs in their dict's
+            // order, whose few misses the scans answer, never start one (one
+            // started for a tree's misses near its end slowed it by 8%).
+            c.building = Some(Building::start(c.key_hashes.clone()));
+        }
         Ok((c, sorted))
     }
     /// From the keys and values of Delayed values, in insertion order (keys
@@ -1129,6 +1146,7 @@ impl<'py> Converter<'py> {
         let n = key_objs.len();
         Ok(Converter {
             table: None,
+            building: None,
             scans: 0,
             deferred: Vec::new(),
             may_defer: true,
@@ -1176,7 +1194,9 @@ impl<'py> Converter<'py> {
         if self.table.is_none() && self.scans < SCANS {
             // A graph built in order misses its guesses a few times at most: a
             // scan of the hashes (sequential, a millisecond at 10^6 keys) is
-            // cheaper than the table (random writes, tens of milliseconds).
+            // cheaper than the table (random writes, 10-15 ms), unless it is
+            // built on another thread already (see `Converter::new`): then it
+            // is waited for past the scans.
             self.scans += 1;
             let mut from = 0;
             while let Some(i) = hashes[from..].iter().position(|&x| x == h) {
@@ -1187,12 +1207,30 @@ impl<'py> Converter<'py> {
             }
             return Ok(None);
         }
+        let building = &mut self.building;
         self.table
-            .get_or_insert_with(|| KeyTable::new(hashes))
+            .get_or_insert_with(|| match building.take() {
+                Some(building) => building.wait(),
+                None => KeyTable::new(hashes),
+            })
             .find(h, |id| {
                 // The dict compares only keys of equal hash, and so must this.
                 Ok(hashes[id as usize] == h && is(id as usize)?)
             })
+    }
+
+    /// Whether the table is being built on another thread, not done yet.
+    #[inline]
+    fn table_pending(&self) -> bool {
+        self.building.as_ref().is_some_and(|b| !b.is_done())
+    }
+
+    /// Take the table built on another thread, if it is done.
+    #[inline]
+    fn take_table_if_built(&mut self) {
+        if self.building.as_ref().is_some_and(Building::is_done) {
+            self.table = self.building.take().map(Building::wait);
+        }
     }
 
     /// Like [`lookup`], skipping arguments that cannot equal any key (see
@@ -1404,12 +1442,15 @@ impl<'py> Converter<'py> {
         // pause of the guesses): misses one after another are a graph whose
         // references the guesses do not follow, and a lookup put off does not
         // tell them where to look next (a tree's missed 4,000 in a row).
+        // And any lookup while the table is being built on another thread:
+        // waiting for it would idle this one.
         if defer
             && self.may_defer
-            && guessing
-            && self.guess_misses == 1
             && self.table.is_none()
-            && self.deferred.len() < DEFER_FIRST + self.code_start.len() / DEFER_PER
+            && ((guessing
+                && self.guess_misses == 1
+                && self.deferred.len() < DEFER_FIRST + self.code_start.len() / DEFER_PER)
+                || self.table_pending())
             && self.deferrable(obj)
         {
             return Ok(Found::Deferred(h));
@@ -1834,6 +1875,7 @@ impl<'py> Converter<'py> {
         self.builder.end_task();
         // Cached only while the guesses miss (see `misses_lately`).
         if self.misses_lately != 0 {
+            self.take_table_if_built();
             let hash = self.key_hashes[key_id as usize];
             if let Some(slot) = self.recent.get_mut(hash as usize & (RECENT - 1)) {
                 *slot = Recent {
@@ -1869,6 +1911,9 @@ impl<'py> Converter<'py> {
             true => Ok(NOT_KEY),
             false => Err(e),
         };
+        // A table still being built is not waited for: one pass over the
+        // hashes finds them all (the thread's work is dropped with it).
+        self.take_table_if_built();
         if self.table.is_some() {
             for (p, d) in deferred.iter().enumerate() {
                 found[p] = match self.lookup(&objs[p], d.hash) {
