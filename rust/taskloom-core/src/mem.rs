@@ -41,14 +41,34 @@ pub const AHEAD: usize = 16;
 /// sort over only the bits in which the keys differ, so 10^6 addresses spread
 /// over a few hundred megabytes take two or three passes (20-30 ms on this
 /// project's VM, where a comparison sort takes more). For putting scattered
-/// objects in the order they lie in memory. Reads the items twice before the
-/// passes: once for the bits that differ, once for every digit's counts.
-pub fn sort_by_address<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
+/// objects in the order they lie in memory. Reads the items once for the
+/// bits that differ, then, each pass, once to count its digits and once to
+/// move them. From [`SPLIT_FROM`] items each read is shared by two threads,
+/// each taking half of the items (the second core of a sync run is idle):
+/// per digit, the first half's items go before the second half's, which
+/// keeps the sort stable.
+pub fn sort_by_address<T: Copy + Send + Sync>(items: &mut Vec<T>, key: impl Fn(&T) -> u64 + Sync) {
+    sort_by_address_split(items, key, SPLIT_FROM)
+}
+
+/// Items from which [`sort_by_address`] shares its reads between two threads.
+pub const SPLIT_FROM: usize = 1 << 16;
+
+/// [`sort_by_address`] with the split threshold given (tests split small inputs).
+fn sort_by_address_split<T: Copy + Send + Sync>(
+    items: &mut Vec<T>,
+    key: impl Fn(&T) -> u64 + Sync,
+    split_from: usize,
+) {
     let Some(first) = items.first() else { return };
     let k0 = key(first);
+    let split = items.len() >= split_from;
     // Every bit in which some key differs from the first: above the highest,
     // all keys agree; below the lowest (alignment), too.
-    let varying = items.iter().fold(0, |acc, item| acc | (key(item) ^ k0));
+    let varying = halves(split, items, |half| {
+        half.iter().fold(0, |acc, item| acc | (key(item) ^ k0))
+    });
+    let varying = varying.0 | varying.1;
     if varying == 0 {
         return;
     }
@@ -58,28 +78,48 @@ pub fn sort_by_address<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
     let digit = bits.div_ceil(passes as u32);
     let mask = (1u64 << digit) - 1;
     let digit_of = |k: u64, pass: usize| ((k >> (low + pass as u32 * digit)) & mask) as usize;
-    let mut counts = vec![vec![0usize; 1 << digit]; passes];
-    for item in items.iter() {
-        let k = key(item);
-        for (pass, c) in counts.iter_mut().enumerate() {
-            c[digit_of(k, pass)] += 1;
-        }
-    }
     let mut from = std::mem::take(items);
     let mut to: Vec<T> = Vec::with_capacity(from.len());
-    for (pass, starts) in counts.iter_mut().enumerate() {
+    for pass in 0..passes {
+        let counts = halves(split, &from, |half| {
+            let mut counts = vec![0usize; 1 << digit];
+            for item in half {
+                counts[digit_of(key(item), pass)] += 1;
+            }
+            counts
+        });
+        // Where each half's items of each digit start.
+        let (mut starts0, mut starts1) = counts;
         let mut start = 0;
-        for c in starts.iter_mut() {
-            (*c, start) = (start, start + *c);
+        for (c0, c1) in starts0.iter_mut().zip(starts1.iter_mut()) {
+            let (n0, n1) = (*c0, *c1);
+            (*c0, *c1) = (start, start + n0);
+            start += n0 + n1;
         }
-        to.clear();
-        let out: *mut T = to.as_mut_ptr();
-        for item in &from {
-            let b = digit_of(key(item), pass);
-            // SAFETY: `to` has room for `from.len()` items, and the prefix sums
-            // hand each item its own slot below that.
-            unsafe { out.add(starts[b]).write(*item) };
-            starts[b] += 1;
+        let out = Slots(to.as_mut_ptr());
+        let scatter = |half: &[T], starts: &mut Vec<usize>| {
+            for item in half {
+                let b = digit_of(key(item), pass);
+                // SAFETY: `to` has room for `from.len()` items, and the prefix
+                // sums hand each item of either half its own slot below that.
+                unsafe { out.write(starts[b], *item) };
+                starts[b] += 1;
+            }
+        };
+        let mid = from.len() / 2;
+        if split {
+            let (first, second) = from.split_at(mid);
+            std::thread::scope(|s| {
+                let other = s.spawn(|| scatter(second, &mut starts1));
+                scatter(first, &mut starts0);
+                other
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            });
+        } else {
+            let (first, second) = from.split_at(mid);
+            scatter(first, &mut starts0);
+            scatter(second, &mut starts1);
         }
         // SAFETY: every slot below `from.len()` was written just above.
         unsafe { to.set_len(from.len()) };
@@ -88,13 +128,50 @@ pub fn sort_by_address<T: Copy>(items: &mut Vec<T>, key: impl Fn(&T) -> u64) {
     *items = from;
 }
 
+/// `f` of the first and of the second half of `items`: on two threads if
+/// `split`, else one after the other.
+fn halves<T: Sync, R: Send>(split: bool, items: &[T], f: impl Fn(&[T]) -> R + Sync) -> (R, R) {
+    let (first, second) = items.split_at(items.len() / 2);
+    if !split {
+        return (f(first), f(second));
+    }
+    std::thread::scope(|s| {
+        let other = s.spawn(|| f(second));
+        let mine = f(first);
+        (
+            mine,
+            other
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    })
+}
+
+/// The destination of a radix pass, written by two threads at slots that
+/// the prefix sums keep apart.
+struct Slots<T>(*mut T);
+
+// SAFETY: the two threads write disjoint slots of one buffer, which outlives
+// them (scoped threads), and `T: Send` values are moved into it.
+unsafe impl<T: Send> Sync for Slots<T> {}
+
+impl<T> Slots<T> {
+    /// # Safety
+    /// `at` must lie in the buffer, and no other thread writes it.
+    #[inline(always)]
+    unsafe fn write(&self, at: usize, item: T) {
+        // SAFETY: the caller's contract.
+        unsafe { self.0.add(at).write(item) };
+    }
+}
+
 /// The widest digit of [`sort_by_address`]: 4,096 counters (32 KB) a pass,
 /// so addresses over 16 GB of 16-byte blocks still take two passes.
 const MAX_DIGIT: u32 = 12;
 
 #[cfg(test)]
 mod tests {
-    use super::sort_by_address;
+    use super::{sort_by_address, sort_by_address_split};
     use proptest::prelude::*;
 
     proptest! {
@@ -114,8 +191,12 @@ mod tests {
                 .collect();
             let mut expected = v.clone();
             expected.sort_by_key(|&(k, _)| k);
+            let mut split = v.clone();
             sort_by_address(&mut v, |&(k, _)| k);
-            prop_assert_eq!(v, expected);
+            prop_assert_eq!(&v, &expected);
+            // Halves on two threads, whatever the size.
+            sort_by_address_split(&mut split, |&(k, _)| k, 0);
+            prop_assert_eq!(split, expected);
         }
     }
 }

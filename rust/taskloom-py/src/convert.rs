@@ -668,6 +668,14 @@ struct Entry {
     hash: u64,
 }
 
+// SAFETY: an entry's pointers are only dereferenced by the thread that holds
+// the GIL (or is attached); the one other thread that sees entries is the
+// address sort's second (`taskloom_core::mem::sort_by_address`), which moves
+// them and reads the key's address as a number.
+unsafe impl Send for Entry {}
+// SAFETY: as for `Send`.
+unsafe impl Sync for Entry {}
+
 /// Set in [`Entry::value`] while the walk holds no reference to the entry: the
 /// low bit of an object's address is always clear.
 const BORROWED: usize = 1;
