@@ -65,7 +65,8 @@ fn sort_by_address_split<T: Copy + Send + Sync>(
     let split = items.len() >= split_from;
     // Every bit in which some key differs from the first: above the highest,
     // all keys agree; below the lowest (alignment), too.
-    let varying = halves(split, items, |half| {
+    let (first, second) = items.split_at(items.len() / 2);
+    let varying = halves(split, first, second, |half| {
         half.iter().fold(0, |acc, item| acc | (key(item) ^ k0))
     });
     let varying = varying.0 | varying.1;
@@ -81,7 +82,8 @@ fn sort_by_address_split<T: Copy + Send + Sync>(
     let mut from = std::mem::take(items);
     let mut to: Vec<T> = Vec::with_capacity(from.len());
     for pass in 0..passes {
-        let counts = halves(split, &from, |half| {
+        let (first, second) = from.split_at(from.len() / 2);
+        let counts = halves(split, first, second, |half| {
             let mut counts = vec![0usize; 1 << digit];
             for item in half {
                 counts[digit_of(key(item), pass)] += 1;
@@ -106,21 +108,13 @@ fn sort_by_address_split<T: Copy + Send + Sync>(
                 starts[b] += 1;
             }
         };
-        let mid = from.len() / 2;
-        if split {
-            let (first, second) = from.split_at(mid);
-            std::thread::scope(|s| {
-                let other = s.spawn(|| scatter(second, &mut starts1));
-                scatter(first, &mut starts0);
-                other
-                    .join()
-                    .unwrap_or_else(|p| std::panic::resume_unwind(p));
-            });
-        } else {
-            let (first, second) = from.split_at(mid);
-            scatter(first, &mut starts0);
-            scatter(second, &mut starts1);
-        }
+        let (first, second) = from.split_at(from.len() / 2);
+        halves(
+            split,
+            (first, &mut starts0),
+            (second, &mut starts1),
+            |(half, starts)| scatter(half, starts),
+        );
         // SAFETY: every slot below `from.len()` was written just above.
         unsafe { to.set_len(from.len()) };
         std::mem::swap(&mut from, &mut to);
@@ -128,22 +122,31 @@ fn sort_by_address_split<T: Copy + Send + Sync>(
     *items = from;
 }
 
-/// `f` of the first and of the second half of `items`: on two threads if
-/// `split`, else one after the other.
-fn halves<T: Sync, R: Send>(split: bool, items: &[T], f: impl Fn(&[T]) -> R + Sync) -> (R, R) {
-    let (first, second) = items.split_at(items.len() / 2);
+/// `f(a)` and `f(b)`: on two threads if `split` (and a thread can be had),
+/// else one after the other.
+fn halves<A: Send, R: Send>(split: bool, a: A, b: A, f: impl Fn(A) -> R + Sync) -> (R, R) {
     if !split {
-        return (f(first), f(second));
+        return (f(a), f(b));
     }
+    // Taken by the thread once it runs: if none can be had, `b` is still
+    // here, and done on this one.
+    let b = std::sync::Mutex::new(Some(b));
+    let take = || {
+        b.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+            .expect("taken once")
+    };
     std::thread::scope(|s| {
-        let other = s.spawn(|| f(second));
-        let mine = f(first);
-        (
-            mine,
-            other
+        let spawned = std::thread::Builder::new().spawn_scoped(s, || f(take()));
+        let mine = f(a);
+        let theirs = match spawned {
+            Ok(other) => other
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        )
+            Err(_) => f(take()),
+        };
+        (mine, theirs)
     })
 }
 
