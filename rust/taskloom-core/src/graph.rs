@@ -365,8 +365,10 @@ impl GraphBuilder {
     /// once [`Graph::add_consumers`] gave it them (see
     /// [`build_and_order`](crate::build_and_order), which derives them while
     /// it orders the tasks).
-    pub(crate) fn build_deps(self) -> Result<Graph, GraphError> {
+    pub(crate) fn build_deps(mut self) -> Result<Graph, GraphError> {
         let n = self.dep_spans.len() - 1;
+        // Dependencies of a task never ended belong to no task: left out.
+        self.deps.truncate(self.dep_spans[n].start as usize);
         if n >= u32::MAX as usize || self.deps.len() >= u32::MAX as usize {
             return Err(GraphError::TooLarge);
         }
@@ -495,6 +497,13 @@ mod tests {
         assert_eq!(g.consumers(1), &[0]);
         let err = Graph::from_deps([vec![5]]).unwrap_err();
         assert_eq!(err, GraphError::UnknownDependency { task: 0, dep: 5 });
+        // A task left open is no task, nor are its dependencies.
+        let mut b = GraphBuilder::default();
+        b.end_task();
+        b.add_dep(0);
+        b.add_dep(7);
+        let g = b.build().unwrap();
+        assert_eq!((g.len(), g.consumers(0)), (1, &[][..]));
         // The first unknown id names its task, past tasks with no dependencies.
         let err = Graph::from_deps([vec![], vec![0], vec![], vec![], vec![1, 9], vec![7]]);
         assert_eq!(

@@ -108,8 +108,13 @@ impl KeyTable {
 /// converter whose guesses missed needs it soon, not at once (10-15 ms for
 /// 10^6 keys, a tenth of converting a shuffled chain, spent on a core the
 /// sync scheduler leaves idle). Built on the caller's thread if no thread can
-/// be started.
-pub struct Building(Result<JoinHandle<KeyTable>, KeyTable>);
+/// be started, or in a child forked meanwhile (which has no such thread).
+pub struct Building {
+    thread: Option<JoinHandle<KeyTable>>,
+    hashes: Arc<Vec<u64>>,
+    /// The process that started the thread.
+    pid: u32,
+}
 
 impl Building {
     /// Start building the table of `hashes` (a copy the thread owns: a
@@ -117,27 +122,33 @@ impl Building {
     /// failed guess and a shared one would cost each read a step more).
     pub fn start(hashes: Vec<u64>) -> Self {
         let hashes = Arc::new(hashes);
-        let spawned = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("taskloom-keytable".into())
             .spawn({
                 let hashes = Arc::clone(&hashes);
                 move || KeyTable::new(&hashes)
-            });
-        Building(spawned.map_err(|_| KeyTable::new(&hashes)))
+            })
+            .ok();
+        Building {
+            thread,
+            hashes,
+            pid: std::process::id(),
+        }
     }
 
-    /// Whether [`wait`](Self::wait) would return at once.
+    /// Whether [`wait`](Self::wait) would return at once (never true in a
+    /// child forked while the thread ran: that thread is not in the child).
     pub fn is_done(&self) -> bool {
-        self.0.as_ref().map_or(true, JoinHandle::is_finished)
+        self.thread.as_ref().is_none_or(JoinHandle::is_finished)
     }
 
     /// The table, once built.
     pub fn wait(self) -> KeyTable {
-        match self.0 {
-            Ok(thread) => thread
+        match self.thread {
+            Some(thread) if self.pid == std::process::id() => thread
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
-            Err(table) => table,
+            _ => KeyTable::new(&self.hashes),
         }
     }
 }
@@ -168,6 +179,43 @@ mod tests {
             let is = |id: u32| Ok::<_, ()>(hashes[id as usize] == h);
             assert_eq!(here.find(h, is), there.find(h, is));
         }
+    }
+
+    /// A thread that forks while another builds its table (Python code run by
+    /// a conversion can): the child has no such thread, and builds its own.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_child_forked_while_a_table_is_built_builds_its_own() {
+        extern "C" {
+            fn fork() -> i32;
+            fn waitpid(pid: i32, status: *mut i32, options: i32) -> i32;
+            fn _exit(code: i32) -> !;
+        }
+        let hashes: Vec<u64> = (0..4_000_000u64)
+            .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+            .collect();
+        let finds_all = |table: &KeyTable| {
+            hashes.iter().step_by(997).enumerate().all(|(i, &h)| {
+                table.find(h, |id| Ok::<_, ()>(hashes[id as usize] == h))
+                    == Ok(Some(997 * i as u32))
+            })
+        };
+        let building = Building::start(hashes.clone());
+        // SAFETY: the child builds a table (glibc's allocator is fork-safe) and exits.
+        let pid = unsafe { fork() };
+        if pid == 0 {
+            let built = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                finds_all(&building.wait())
+            }));
+            // SAFETY: ends the child at once, running nothing of the parent's.
+            unsafe { _exit(if matches!(built, Ok(true)) { 0 } else { 1 }) };
+        }
+        assert!(pid > 0, "fork failed");
+        let mut status = -1;
+        // SAFETY: waits for the child just forked.
+        unsafe { waitpid(pid, &mut status, 0) };
+        assert_eq!(status, 0, "the child's table");
+        assert!(finds_all(&building.wait()));
     }
 
     #[test]
