@@ -367,11 +367,11 @@ impl GraphBuilder {
     /// it orders the tasks).
     pub(crate) fn build_deps(mut self) -> Result<Graph, GraphError> {
         let n = self.dep_spans.len() - 1;
-        // Dependencies of a task never ended belong to no task: left out.
-        self.deps.truncate(self.dep_spans[n].start as usize);
         if n >= u32::MAX as usize || self.deps.len() >= u32::MAX as usize {
             return Err(GraphError::TooLarge);
         }
+        // Dependencies of a task never ended belong to no task: left out.
+        self.deps.truncate(self.dep_spans[n].start as usize);
         if let Some(at) = self.deps.iter().position(|&d| d as usize >= n) {
             // The task whose span holds the first unknown id.
             let task = self.dep_spans.partition_point(|s| s.start as usize <= at) - 1;

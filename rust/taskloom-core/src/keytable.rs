@@ -9,7 +9,8 @@
 //! hash bits, then the key's full hash and `==` as the dict does, through the
 //! caller (which owns the keys). Open addressing with linear probing; the
 //! start slot is the hash's top bits after a multiplicative mix, so Python's
-//! identity hashes of integers (`hash(k) == k`) spread out too.
+//! identity hashes of integers (`hash(k) == k`) spread out too. [`Building`]
+//! builds one on another thread while the converter goes on.
 
 use crate::mem::{prefetch, AHEAD};
 use std::sync::Arc;

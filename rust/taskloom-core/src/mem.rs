@@ -1,10 +1,12 @@
-//! Memory-access hints shared by the core and the binding.
+//! Memory-access hints shared by the core and the binding, and the sort that
+//! puts scattered objects in memory order.
 //!
 //! A graph of 10^6 tasks spreads its per-task data over more memory than the
 //! caches hold; a pass that reads it in an order other than its layout (a
 //! renumbering, a dict whose objects were made in another order) waits for
 //! one cache miss at a time unless it asks for the lines it reads a few steps
-//! ahead. This is the one place that asks.
+//! ahead. This is the one place that asks. The sort ([`sort_by_address`])
+//! shares a large input's passes with a second thread.
 
 /// Ask the CPU to fetch the cache line at `p` into every cache level. A hint:
 /// it reads nothing the program sees and never faults, so `p` may dangle or
@@ -98,6 +100,7 @@ fn sort_by_address_split<T: Copy + Send + Sync>(
             (*c0, *c1) = (start, start + n0);
             start += n0 + n1;
         }
+        to.clear();
         let out = Slots(to.as_mut_ptr());
         let scatter = |half: &[T], starts: &mut Vec<usize>| {
             for item in half {
@@ -108,7 +111,6 @@ fn sort_by_address_split<T: Copy + Send + Sync>(
                 starts[b] += 1;
             }
         };
-        let (first, second) = from.split_at(from.len() / 2);
         halves(
             split,
             (first, &mut starts0),
