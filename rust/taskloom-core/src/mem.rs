@@ -6,7 +6,8 @@
 //! renumbering, a dict whose objects were made in another order) waits for
 //! one cache miss at a time unless it asks for the lines it reads a few steps
 //! ahead. This is the one place that asks. The sort ([`sort_by_address`])
-//! shares a large input's passes with a second thread.
+//! shares a large input's passes with a second thread, through `join`,
+//! which [`build_and_order`](crate::build_and_order) uses too.
 
 /// Ask the CPU to fetch the cache line at `p` into every cache level. A hint:
 /// it reads nothing the program sees and never faults, so `p` may dangle or
@@ -124,14 +125,23 @@ fn sort_by_address_split<T: Copy + Send + Sync>(
     *items = from;
 }
 
-/// `f(a)` and `f(b)`: on two threads if `split` (and a thread can be had),
-/// else one after the other.
+/// `f(a)` and `f(b)`, on two threads if `split` (see [`join`]).
 fn halves<A: Send, R: Send>(split: bool, a: A, b: A, f: impl Fn(A) -> R + Sync) -> (R, R) {
+    join(split, || f(a), || f(b))
+}
+
+/// `a()` and `b()`: `b` on a second thread if `split` and a thread can be had
+/// (a process at its limit has none), else one after the other on this one.
+pub(crate) fn join<RA, RB: Send>(
+    split: bool,
+    a: impl FnOnce() -> RA,
+    b: impl FnOnce() -> RB + Send,
+) -> (RA, RB) {
     if !split {
-        return (f(a), f(b));
+        return (a(), b());
     }
     // Taken by the thread once it runs: if none can be had, `b` is still
-    // here, and done on this one.
+    // here, and run on this one.
     let b = std::sync::Mutex::new(Some(b));
     let take = || {
         b.lock()
@@ -140,13 +150,13 @@ fn halves<A: Send, R: Send>(split: bool, a: A, b: A, f: impl Fn(A) -> R + Sync) 
             .expect("taken once")
     };
     std::thread::scope(|s| {
-        let spawned = std::thread::Builder::new().spawn_scoped(s, || f(take()));
-        let mine = f(a);
+        let spawned = std::thread::Builder::new().spawn_scoped(s, || take()());
+        let mine = a();
         let theirs = match spawned {
             Ok(other) => other
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-            Err(_) => f(take()),
+            Err(_) => take()(),
         };
         (mine, theirs)
     })

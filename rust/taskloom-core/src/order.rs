@@ -12,6 +12,7 @@
 //! graph and orders it at once, deriving its consumers on a second thread.
 
 use crate::graph::{Graph, GraphBuilder, GraphError, TaskId};
+use crate::mem::join;
 use std::fmt;
 
 /// Priority of a task the outputs do not need.
@@ -216,23 +217,11 @@ pub fn build_and_order(
 ) -> Result<(Graph, Result<Order, Cycle>), GraphError> {
     let mut graph = builder.build_deps()?;
     let g = &graph;
-    let (ordered, consumers) = if g.len() + g.edge_count() >= OVERLAP_FROM {
-        std::thread::scope(|s| {
-            // No thread to be had (a process at its limit): one after the other.
-            match std::thread::Builder::new().spawn_scoped(s, || g.consumers_of_deps()) {
-                Ok(helper) => {
-                    let ordered = order(g, outputs);
-                    let consumers = helper
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                    (ordered, consumers)
-                }
-                Err(_) => (order(g, outputs), g.consumers_of_deps()),
-            }
-        })
-    } else {
-        (order(g, outputs), g.consumers_of_deps())
-    };
+    let (ordered, consumers) = join(
+        g.len() + g.edge_count() >= OVERLAP_FROM,
+        || order(g, outputs),
+        || g.consumers_of_deps(),
+    );
     graph.add_consumers(consumers);
     Ok((graph, ordered))
 }

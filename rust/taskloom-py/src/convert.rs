@@ -234,7 +234,7 @@ pub struct Converted {
     pub program: Program,
     /// The tasks' dependencies, built into a graph as they are ordered (see
     /// `taskloom_core::build_and_order`).
-    pub graph: GraphBuilder,
+    pub builder: GraphBuilder,
     /// Requested tasks, flattened, possibly repeated.
     pub outputs: Vec<TaskId>,
     pub shape: Vec<Shape>,
@@ -2112,7 +2112,6 @@ impl<'py> Converter<'py> {
             }
         }
         self.code_start.push(self.code.len() as u32);
-        let graph = self.builder;
         // Moved, not copied: a reference count touched again at 10^6 keys is a cache miss.
         let keys = self.key_objs.into_iter().map(Bound::unbind).collect();
         Ok(Converted {
@@ -2124,7 +2123,7 @@ impl<'py> Converter<'py> {
                 root_function: self.root_function,
                 functions: self.functions,
             },
-            graph,
+            builder: self.builder,
             outputs,
             shape,
         })

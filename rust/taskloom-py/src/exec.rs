@@ -105,11 +105,11 @@ pub fn plan(
 ) -> PyResult<(Plan, Order)> {
     let Converted {
         program,
-        graph,
+        builder,
         outputs,
         shape,
     } = conv;
-    let (graph, order) = build_and_order(graph, &outputs).map_err(errors::graph)?;
+    let (graph, order) = build_and_order(builder, &outputs).map_err(errors::graph)?;
     let mut order = order.map_err(|c| errors::cycle(py, &program.keys, &c))?;
     // Before renumbering: every given priority is checked, also of culled keys.
     if let Some(priorities) = priorities.filter(|p| !p.is_empty()) {
