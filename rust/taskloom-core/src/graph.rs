@@ -176,14 +176,7 @@ impl Graph {
         I: IntoIterator<Item = D>,
         D: IntoIterator<Item = TaskId>,
     {
-        let mut b = GraphBuilder::default();
-        for deps in tasks {
-            for d in deps {
-                b.add_dep(d);
-            }
-            b.end_task();
-        }
-        b.build()
+        GraphBuilder::of_deps(tasks).build()
     }
 }
 
@@ -214,6 +207,23 @@ impl Default for GraphBuilder {
 }
 
 impl GraphBuilder {
+    /// A builder holding `tasks`, each the ids it reads, in id order (as
+    /// [`Graph::from_deps`] takes them, before any check).
+    pub fn of_deps<I, D>(tasks: I) -> GraphBuilder
+    where
+        I: IntoIterator<Item = D>,
+        D: IntoIterator<Item = TaskId>,
+    {
+        let mut b = GraphBuilder::default();
+        for deps in tasks {
+            for d in deps {
+                b.add_dep(d);
+            }
+            b.end_task();
+        }
+        b
+    }
+
     /// A builder with room for `tasks` tasks and `edges` edges.
     pub fn with_capacity(tasks: usize, edges: usize) -> Self {
         let mut dep_spans = Vec::with_capacity(tasks + 1);

@@ -308,16 +308,7 @@ mod tests {
         let n = OVERLAP_FROM as TaskId;
         let mut deps: Vec<Vec<TaskId>> = (0..n).map(|i| vec![i.wrapping_sub(1)]).collect();
         deps[0] = vec![n - 1];
-        let builder = |deps: &[Vec<TaskId>]| {
-            let mut b = GraphBuilder::default();
-            for d in deps {
-                d.iter().for_each(|&x| {
-                    b.add_dep(x);
-                });
-                b.end_task();
-            }
-            b
-        };
+        let builder = |deps: &[Vec<TaskId>]| GraphBuilder::of_deps(deps.iter().cloned());
         let (graph, ordered) = build_and_order(builder(&deps), &[n - 1]).unwrap();
         let expected = Graph::from_deps(deps.clone()).unwrap();
         assert_eq!(

@@ -549,13 +549,7 @@ proptest! {
             }
         }
         let expected = Graph::from_deps(deps.iter().map(|d| d.iter().copied())).unwrap();
-        let mut builder = GraphBuilder::default();
-        for d in &deps {
-            d.iter().for_each(|&x| {
-                builder.add_dep(x);
-            });
-            builder.end_task();
-        }
+        let builder = GraphBuilder::of_deps(deps.iter().map(|d| d.iter().copied()));
         let (graph, ordered) = build_and_order(builder, &outputs).unwrap();
         let ordered = ordered.unwrap();
         let want = order(&expected, &outputs).unwrap();
